@@ -1,0 +1,149 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/enxame/enxame/node"
+	"github.com/libp2p/go-libp2p/gologshim"
+	"github.com/spf13/cobra"
+)
+
+// shutdownBudget is how long the daemon waits for a clean stop after a
+// signal before it exits anyway.
+const shutdownBudget = 4500 * time.Millisecond
+
+type daemonFlags struct {
+	bootstrap []string
+	listen    []string
+	noMDNS    bool
+	swarmKey  string
+	logLevel  string
+	lanDHT    bool
+}
+
+func newDaemonCmd(e *env) *cobra.Command {
+	var f daemonFlags
+	c := &cobra.Command{
+		Use:   "daemon",
+		Short: "Run a peer: join the swarm and serve the control API",
+		Long: `daemon runs this peer until SIGINT or SIGTERM. It initialises the home if
+needed, listens on TCP and QUIC, joins the swarm through the bootstrap peers
+(config plus --bootstrap), serves the DHT, discovers LAN peers by mDNS, and
+serves the control API the other commands use. It prints its peer ID and the
+addresses other peers can pass to --bootstrap.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runDaemon(cmd.Context(), e, f)
+		},
+	}
+	fl := c.Flags()
+	fl.StringArrayVar(&f.bootstrap, "bootstrap", nil, "multiaddr of a peer to join through, ending in /p2p/PEERID (repeatable; added to the config's)")
+	fl.StringArrayVar(&f.listen, "listen", nil, "multiaddr to listen on (repeatable; replaces the config's)")
+	fl.BoolVar(&f.noMDNS, "no-mdns", false, "turn off mDNS LAN discovery")
+	fl.StringVar(&f.swarmKey, "swarm-key", "", "private swarm key file (libp2p pnet PSK)")
+	fl.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (default from config: info)")
+	fl.BoolVar(&f.lanDHT, "lan", false, "LAN/loopback swarm: turn off the DHT's per-subnet diversity filter")
+	return c
+}
+
+func runDaemon(ctx context.Context, e *env, f daemonFlags) error {
+	home, err := e.homeDir()
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(home, node.IdentityFile)); errors.Is(err, os.ErrNotExist) {
+		res, err := node.Init(home)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "initialised %s\n", res.Home)
+	}
+	cfg, err := node.LoadConfig(home)
+	if err != nil {
+		return err
+	}
+	cfg.Bootstrap = append(cfg.Bootstrap, f.bootstrap...)
+	if len(f.listen) > 0 {
+		cfg.Listen = f.listen
+	}
+	if f.noMDNS {
+		cfg.DisableMDNS = true
+	}
+	if f.swarmKey != "" {
+		cfg.SwarmKey = f.swarmKey
+	}
+	if f.logLevel != "" {
+		cfg.LogLevel = f.logLevel
+	}
+	if f.lanDHT {
+		cfg.DHT.DisableDiversityFilter = true
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	log := newLogger(e.stderr, cfg.LogLevel)
+	start := time.Now()
+	n, err := node.New(cfg, node.Deps{Logger: log})
+	if err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- n.Run(runCtx) }()
+
+	fmt.Fprintf(e.stdout, "enxame %s\npeer ID: %s\n", node.Version, n.Host().ID())
+	fmt.Fprintf(e.stdout, "addresses (pass one to another peer's --bootstrap):\n")
+	for _, a := range n.Addrs() {
+		fmt.Fprintf(e.stdout, "  %s\n", a)
+	}
+	fmt.Fprintf(e.stdout, "API socket: %s\n", n.APISocket())
+	fmt.Fprintf(e.stdout, "ready in %s\n", time.Since(start).Round(time.Millisecond))
+
+	select {
+	case err := <-done:
+		// Run ended on its own: a fatal error in one of its parts.
+		n.Close()
+		if err != nil {
+			return fmt.Errorf("daemon: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(e.stdout, "shutting down")
+	cancel()
+	timer := time.NewTimer(shutdownBudget)
+	defer timer.Stop()
+	select {
+	case err = <-done:
+	case <-timer.C:
+		log.Error("shutdown took too long; exiting anyway", "budget", shutdownBudget)
+		return errors.New("daemon: shutdown timed out")
+	}
+	if cerr := n.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+	fmt.Fprintln(e.stdout, "stopped")
+	return nil
+}
+
+// newLogger builds the daemon's logger and routes libp2p's logs into it
+// (libp2p at warn and above: its info level is chatty).
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(level))
+	h := slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv})
+	libLevel := max(lv, slog.LevelWarn)
+	gologshim.SetDefaultHandler(slog.NewTextHandler(w, &slog.HandlerOptions{Level: libLevel}))
+	return slog.New(h)
+}

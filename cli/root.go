@@ -1,0 +1,182 @@
+// Package cli is the enxame command: cobra commands that parse flags and
+// files into node.Config, start a daemon, or talk to a running one through
+// its control API client, and print tables, progress or --json.
+//
+// cli imports node (and node/control); nothing imports cli but main.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/enxame/enxame/node"
+	"github.com/enxame/enxame/node/control"
+	"github.com/spf13/cobra"
+)
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// usageError marks errors in how the command was called.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// env carries what every command needs: output streams and global flags.
+type env struct {
+	stdout, stderr io.Writer
+	stdin          io.Reader
+	home           string
+	json           bool
+	getenv         func(string) string
+}
+
+// Main runs the enxame command with args (without the program name) and
+// returns the process exit status. Errors are printed as one line on
+// stderr.
+func Main(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, args, os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+}
+
+// Run is Main with explicit streams and environment, for tests.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	e := &env{stdout: stdout, stderr: stderr, stdin: stdin, getenv: getenv}
+	root := newRoot(e)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetIn(stdin)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "enxame: %s\n", oneLine(err))
+	var ue usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitError
+}
+
+func oneLine(err error) string {
+	msg := err.Error()
+	for i, r := range msg {
+		if r == '\n' {
+			return msg[:i]
+		}
+	}
+	return msg
+}
+
+func newRoot(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "enxame",
+		Short: "enxame: a peer-to-peer compute and file-sharing swarm",
+		Long: `enxame runs a peer of a swarm: it finds other peers through a Kademlia DHT,
+shares content-addressed files and runs WebAssembly work units for the swarm.
+
+Start a peer with 'enxame daemon'; the other commands talk to it.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.PersistentFlags().StringVar(&e.home, "home", "", "enxame home directory (default $ENXAME_HOME or ~/.enxame)")
+	root.PersistentFlags().BoolVar(&e.json, "json", false, "print JSON instead of text")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
+	})
+	root.AddCommand(
+		newInitCmd(e),
+		newConfigCmd(e),
+		newDaemonCmd(e),
+		newIDCmd(e),
+		newPeersCmd(e),
+		newConnectCmd(e),
+		newDHTCmd(e),
+		newStatusCmd(e),
+		newVersionCmd(e),
+	)
+	return root
+}
+
+// homeDir resolves the home: --home, then $ENXAME_HOME, then ~/.enxame.
+func (e *env) homeDir() (string, error) {
+	if e.home != "" {
+		return filepath.Abs(e.home)
+	}
+	if h := e.getenv("ENXAME_HOME"); h != "" {
+		return filepath.Abs(h)
+	}
+	u := e.getenv("HOME")
+	if u == "" {
+		var err error
+		if u, err = os.UserHomeDir(); err != nil {
+			return "", fmt.Errorf("find home directory: %w (set --home or ENXAME_HOME)", err)
+		}
+	}
+	return filepath.Join(u, ".enxame"), nil
+}
+
+// client returns a control API client for the daemon of the home.
+func (e *env) client() (*control.Client, error) {
+	home, err := e.homeDir()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := node.LoadConfig(home)
+	if err != nil {
+		return nil, err
+	}
+	sock := cfg.APISocket
+	if !filepath.IsAbs(sock) {
+		sock = filepath.Join(home, sock)
+	}
+	return control.NewClient(sock), nil
+}
+
+// apiErr rewrites "no daemon" into one actionable line.
+func (e *env) apiErr(err error) error {
+	if errors.Is(err, control.ErrNoDaemon) {
+		home, _ := e.homeDir()
+		return fmt.Errorf("no daemon running for %s (start one with 'enxame daemon --home %s')", home, home)
+	}
+	return err
+}
+
+// printJSON writes v as indented JSON.
+func (e *env) printJSON(v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// exactArgs is cobra.ExactArgs with a usage error.
+func exactArgs(n int, names string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageError{fmt.Errorf("%s takes %s (see '%s --help')", cmd.CommandPath(), names, cmd.CommandPath())}
+		}
+		return nil
+	}
+}
+
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) != 0 {
+		return usageError{fmt.Errorf("%s takes no arguments, got %q (see '%s --help')", cmd.CommandPath(), args[0], cmd.CommandPath())}
+	}
+	return nil
+}

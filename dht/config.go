@@ -1,0 +1,212 @@
+package dht
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// Mode values for Config.Mode.
+const (
+	ModeServer = "server" // answer queries from other peers (the default)
+	ModeClient = "client" // query only; never answer
+	ModeAuto   = "auto"   // server when AutoNAT says we are reachable
+)
+
+// DefaultProtocolPrefix makes the DHT speak /enxame/kad/1.0.0, so an enxame
+// swarm never mixes into the public IPFS DHT by accident.
+const DefaultProtocolPrefix = "/enxame"
+
+// Config configures a Router. A zero field means "use the default" given in
+// its comment; DefaultConfig returns every default filled in.
+type Config struct {
+	// ProtocolPrefix is prepended to /kad/1.0.0. Default "/enxame".
+	ProtocolPrefix string `yaml:"protocol_prefix" json:"protocol_prefix"`
+	// Mode is "server", "client" or "auto". Default "server".
+	Mode string `yaml:"mode" json:"mode"`
+	// BucketSize is Kademlia's k. Default 20.
+	BucketSize int `yaml:"bucket_size" json:"bucket_size"`
+	// Concurrency is Kademlia's alpha: queries in flight per lookup. Default 10.
+	Concurrency int `yaml:"concurrency" json:"concurrency"`
+	// RefreshInterval is the period of the routing-table refresh. Default 10m.
+	RefreshInterval time.Duration `yaml:"refresh_interval" json:"refresh_interval"`
+	// DisableDiversityFilter turns off the routing-table peer-diversity
+	// filter, which admits at most DiversityMaxPerTable peers from one IP
+	// group (/16 for IPv4). Turn it off only for LAN or loopback swarms where
+	// every peer shares one group. Default false (filter on).
+	DisableDiversityFilter bool `yaml:"disable_diversity_filter" json:"disable_diversity_filter"`
+	// DiversityMaxPerCPL caps peers of one IP group per bucket. Default 2.
+	DiversityMaxPerCPL int `yaml:"diversity_max_per_cpl" json:"diversity_max_per_cpl"`
+	// DiversityMaxPerTable caps peers of one IP group in the table. Default 3.
+	DiversityMaxPerTable int `yaml:"diversity_max_per_table" json:"diversity_max_per_table"`
+	// MinPeers: while the host has fewer connections than this, disconnected
+	// bootstrap peers are dialled again. Default 4.
+	MinPeers int `yaml:"min_peers" json:"min_peers"`
+	// DialTimeout bounds one dial of a bootstrap peer. Default 10s.
+	DialTimeout time.Duration `yaml:"dial_timeout" json:"dial_timeout"`
+	// RetryMin is the first retry delay for an unreachable bootstrap peer;
+	// it doubles on each failure up to RetryMax. Defaults 1s and 2m.
+	RetryMin time.Duration `yaml:"retry_min" json:"retry_min"`
+	RetryMax time.Duration `yaml:"retry_max" json:"retry_max"`
+	// CheckInterval is how often the bootstrap loop checks connectivity.
+	// Default 30s.
+	CheckInterval time.Duration `yaml:"check_interval" json:"check_interval"`
+
+	// Bootstrap lists the multiaddrs, each ending in /p2p/PEERID, of the
+	// peers to join through. node fills it from its own top-level setting.
+	Bootstrap []string `yaml:"-" json:"-"`
+}
+
+// DefaultConfig returns the configuration with every default filled in.
+func DefaultConfig() Config {
+	return Config{
+		ProtocolPrefix:       DefaultProtocolPrefix,
+		Mode:                 ModeServer,
+		BucketSize:           20,
+		Concurrency:          10,
+		RefreshInterval:      10 * time.Minute,
+		DiversityMaxPerCPL:   2,
+		DiversityMaxPerTable: 3,
+		MinPeers:             4,
+		DialTimeout:          10 * time.Second,
+		RetryMin:             time.Second,
+		RetryMax:             2 * time.Minute,
+		CheckInterval:        30 * time.Second,
+	}
+}
+
+// WithDefaults returns c with zero fields replaced by defaults.
+func (c Config) WithDefaults() Config {
+	d := DefaultConfig()
+	if c.ProtocolPrefix == "" {
+		c.ProtocolPrefix = d.ProtocolPrefix
+	}
+	if c.Mode == "" {
+		c.Mode = d.Mode
+	}
+	if c.BucketSize == 0 {
+		c.BucketSize = d.BucketSize
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = d.Concurrency
+	}
+	if c.RefreshInterval == 0 {
+		c.RefreshInterval = d.RefreshInterval
+	}
+	if c.DiversityMaxPerCPL == 0 {
+		c.DiversityMaxPerCPL = d.DiversityMaxPerCPL
+	}
+	if c.DiversityMaxPerTable == 0 {
+		c.DiversityMaxPerTable = d.DiversityMaxPerTable
+	}
+	if c.MinPeers == 0 {
+		c.MinPeers = d.MinPeers
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = d.DialTimeout
+	}
+	if c.RetryMin == 0 {
+		c.RetryMin = d.RetryMin
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = d.RetryMax
+	}
+	if c.CheckInterval == 0 {
+		c.CheckInterval = d.CheckInterval
+	}
+	return c
+}
+
+// FieldError reports an invalid Config field. Field is the field's name in
+// the config file (e.g. "mode").
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return "dht: config: " + e.Field + ": " + e.Reason }
+
+// Validate reports the first invalid field of c (after defaults are applied)
+// as a *FieldError.
+func (c Config) Validate() error {
+	c = c.WithDefaults()
+	switch c.Mode {
+	case ModeServer, ModeClient, ModeAuto:
+	default:
+		return &FieldError{"mode", fmt.Sprintf("%q: want server, client or auto", c.Mode)}
+	}
+	if c.ProtocolPrefix[0] != '/' {
+		return &FieldError{"protocol_prefix", fmt.Sprintf("%q must start with /", c.ProtocolPrefix)}
+	}
+	ints := []struct {
+		name string
+		v    int
+	}{
+		{"bucket_size", c.BucketSize}, {"concurrency", c.Concurrency},
+		{"diversity_max_per_cpl", c.DiversityMaxPerCPL}, {"diversity_max_per_table", c.DiversityMaxPerTable},
+		{"min_peers", c.MinPeers},
+	}
+	for _, f := range ints {
+		if f.v < 0 {
+			return &FieldError{f.name, fmt.Sprintf("must be > 0, got %d", f.v)}
+		}
+	}
+	durs := []struct {
+		name string
+		v    time.Duration
+	}{
+		{"refresh_interval", c.RefreshInterval}, {"dial_timeout", c.DialTimeout},
+		{"retry_min", c.RetryMin}, {"retry_max", c.RetryMax}, {"check_interval", c.CheckInterval},
+	}
+	for _, f := range durs {
+		if f.v < 0 {
+			return &FieldError{f.name, fmt.Sprintf("must be > 0, got %s", f.v)}
+		}
+	}
+	if c.RetryMax < c.RetryMin {
+		return &FieldError{"retry_max", fmt.Sprintf("%s is below retry_min %s", c.RetryMax, c.RetryMin)}
+	}
+	if _, err := ParseBootstrap(c.Bootstrap); err != nil {
+		return fmt.Errorf("dht: config: %w", err)
+	}
+	return nil
+}
+
+// ParseBootstrap parses bootstrap multiaddrs; each must end in /p2p/PEERID.
+// Several addresses of one peer are merged into one AddrInfo, in first-seen
+// order.
+func ParseBootstrap(addrs []string) ([]peer.AddrInfo, error) {
+	var out []peer.AddrInfo
+	index := map[peer.ID]int{}
+	for i, s := range addrs {
+		ai, err := ParsePeerAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("bootstrap[%d]: %w", i, err)
+		}
+		if j, ok := index[ai.ID]; ok {
+			out[j].Addrs = append(out[j].Addrs, ai.Addrs...)
+			continue
+		}
+		index[ai.ID] = len(out)
+		out = append(out, ai)
+	}
+	return out, nil
+}
+
+// ParsePeerAddr parses one multiaddr that must end in /p2p/PEERID.
+func ParsePeerAddr(s string) (peer.AddrInfo, error) {
+	m, err := ma.NewMultiaddr(s)
+	if err != nil {
+		return peer.AddrInfo{}, fmt.Errorf("malformed multiaddr %q: %w", s, err)
+	}
+	if _, err := m.ValueForProtocol(ma.P_P2P); err != nil {
+		return peer.AddrInfo{}, fmt.Errorf("multiaddr %q has no /p2p/PEERID part: add the peer ID it prints at start", s)
+	}
+	ai, err := peer.AddrInfoFromP2pAddr(m)
+	if err != nil {
+		return peer.AddrInfo{}, fmt.Errorf("multiaddr %q: %w", s, err)
+	}
+	return *ai, nil
+}

@@ -1,0 +1,401 @@
+package dht
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	ds "github.com/ipfs/go-datastore"
+	kaddht "github.com/libp2p/go-libp2p-kad-dht"
+	kb "github.com/libp2p/go-libp2p-kbucket"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/libp2p/go-libp2p/core/routing"
+)
+
+// ErrNotFound is returned by FindPeer when the lookup ends without finding
+// the peer.
+var ErrNotFound = errors.New("dht: not found")
+
+// Deps are a Router's collaborators.
+type Deps struct {
+	// Host is the libp2p host the DHT runs on. Required.
+	Host host.Host
+	// Datastore keeps provider records and values. Nil means in memory.
+	Datastore ds.Batching
+	// Logger receives the router's logs. Nil discards them.
+	Logger *slog.Logger
+	// Options are extra kad-dht options appended after enxame's own (for
+	// simnet, e.g. a custom message sender). Nil means none.
+	Options []kaddht.Option
+}
+
+// Router is enxame's DHT: kad-dht plus bootstrap with retry and a view of
+// the routing table. Its methods are safe for concurrent use.
+type Router struct {
+	cfg  Config
+	h    host.Host
+	kad  *kaddht.IpfsDHT
+	log  *slog.Logger
+	boot []peer.AddrInfo
+
+	mu    sync.Mutex
+	state map[peer.ID]*bootState
+}
+
+type bootState struct {
+	attempts  int
+	lastErr   error
+	lastTry   time.Time
+	nextTry   time.Time
+	connected bool // at the last attempt
+}
+
+// New builds the DHT on deps.Host. It does not contact any peer: Run does.
+func New(cfg Config, deps Deps) (*Router, error) {
+	if deps.Host == nil {
+		return nil, errors.New("dht: deps: Host is required")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.WithDefaults()
+	boot, err := ParseBootstrap(cfg.Bootstrap)
+	if err != nil {
+		return nil, err
+	}
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "dht")
+
+	mode := kaddht.ModeServer
+	switch cfg.Mode {
+	case ModeClient:
+		mode = kaddht.ModeClient
+	case ModeAuto:
+		mode = kaddht.ModeAutoServer
+	}
+	opts := []kaddht.Option{
+		kaddht.ProtocolPrefix(protocol.ID(cfg.ProtocolPrefix)),
+		kaddht.Mode(mode),
+		kaddht.BucketSize(cfg.BucketSize),
+		kaddht.Concurrency(cfg.Concurrency),
+		kaddht.RoutingTableRefreshPeriod(cfg.RefreshInterval),
+	}
+	if len(boot) > 0 {
+		opts = append(opts, kaddht.BootstrapPeers(boot...))
+	}
+	if deps.Datastore != nil {
+		opts = append(opts, kaddht.Datastore(deps.Datastore))
+	}
+	if !cfg.DisableDiversityFilter {
+		opts = append(opts, kaddht.RoutingTablePeerDiversityFilter(
+			kaddht.NewRTPeerDiversityFilter(deps.Host, cfg.DiversityMaxPerCPL, cfg.DiversityMaxPerTable)))
+	}
+	opts = append(opts, deps.Options...)
+	kad, err := kaddht.New(deps.Host, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("dht: start kad-dht: %w", err)
+	}
+	r := &Router{
+		cfg:   cfg,
+		h:     deps.Host,
+		kad:   kad,
+		log:   log,
+		boot:  boot,
+		state: make(map[peer.ID]*bootState, len(boot)),
+	}
+	for _, ai := range boot {
+		r.state[ai.ID] = &bootState{}
+	}
+	return r, nil
+}
+
+// ProtocolID is the Kademlia protocol this router speaks.
+func (r *Router) ProtocolID() protocol.ID {
+	return protocol.ID(r.cfg.ProtocolPrefix) + "/kad/1.0.0"
+}
+
+// Kad returns the underlying kad-dht, for code that builds hosts (node,
+// simnet). Others use the Router's methods.
+func (r *Router) Kad() *kaddht.IpfsDHT { return r.kad }
+
+// Close stops the DHT. Call it after Run has returned.
+func (r *Router) Close() error {
+	if err := r.kad.Close(); err != nil {
+		return fmt.Errorf("dht: close: %w", err)
+	}
+	return nil
+}
+
+// Run joins the swarm through the bootstrap peers and keeps the node joined:
+// it dials each bootstrap peer, retries an unreachable one with exponential
+// backoff (logging each failure), refreshes the routing table once the first
+// connection is up, and dials bootstrap peers again whenever the host falls
+// below MinPeers connections. It returns when ctx ends, after its dials
+// have finished.
+func (r *Router) Run(ctx context.Context) error {
+	if len(r.boot) == 0 {
+		<-ctx.Done()
+		return nil
+	}
+	joined := false
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+		}
+		ok := r.dialDue(ctx, time.Now())
+		if ok > 0 && (!joined || r.kad.RoutingTable().Size() == 0) {
+			joined = true
+			r.log.Info("joined swarm", "bootstrap_connected", ok)
+			// The refresh runs inside kad-dht; its result arrives on a
+			// buffered channel we need not wait for.
+			r.kad.RefreshRoutingTable()
+		}
+		timer.Reset(r.nextWake(time.Now()))
+	}
+}
+
+// dialDue dials, in parallel, every bootstrap peer that is due and returns
+// how many of them succeeded.
+func (r *Router) dialDue(ctx context.Context, now time.Time) int {
+	below := len(r.h.Network().Peers()) < r.cfg.MinPeers
+	var due []peer.AddrInfo
+	r.mu.Lock()
+	for _, ai := range r.boot {
+		st := r.state[ai.ID]
+		if r.h.Network().Connectedness(ai.ID) == network.Connected {
+			st.connected = true
+			continue
+		}
+		// A peer that once connected is dialled again only when we run
+		// short of peers; a peer never reached is retried on its backoff.
+		if st.nextTry.After(now) || (st.connected && !below) {
+			continue
+		}
+		due = append(due, ai)
+	}
+	r.mu.Unlock()
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	for _, ai := range due {
+		wg.Go(func() {
+			dctx, cancel := context.WithTimeout(ctx, r.cfg.DialTimeout)
+			err := r.h.Connect(dctx, ai)
+			cancel()
+			if ctx.Err() != nil {
+				return
+			}
+			r.mu.Lock()
+			st := r.state[ai.ID]
+			st.lastTry = now
+			if err != nil {
+				st.attempts++
+				st.lastErr = err
+				st.connected = false
+				delay := Backoff(st.attempts, r.cfg.RetryMin, r.cfg.RetryMax, rand.Float64())
+				st.nextTry = time.Now().Add(delay)
+				r.mu.Unlock()
+				r.log.Warn("bootstrap peer unreachable; will retry", "peer", ai.ID, "attempt", st.attempts, "retry_in", delay.Round(time.Millisecond), "err", err)
+				return
+			}
+			st.attempts = 0
+			st.lastErr = nil
+			st.connected = true
+			st.nextTry = time.Time{}
+			r.mu.Unlock()
+			r.log.Debug("bootstrap peer connected", "peer", ai.ID)
+			mu.Lock()
+			ok++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return ok
+}
+
+// nextWake is how long the bootstrap loop sleeps: until the earliest retry,
+// and at most CheckInterval.
+func (r *Router) nextWake(now time.Time) time.Duration {
+	d := r.cfg.CheckInterval
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, st := range r.state {
+		if st.connected || st.nextTry.IsZero() {
+			continue
+		}
+		if w := st.nextTry.Sub(now); w < d {
+			d = max(w, 0)
+		}
+	}
+	return d
+}
+
+// Backoff is the delay before retry number attempt (1 for the first retry):
+// min·2^(attempt-1), capped at max, then scaled by a jitter factor in
+// [0.8, 1.2) taken from u, a uniform number in [0, 1).
+func Backoff(attempt int, min, max time.Duration, u float64) time.Duration {
+	d := min
+	for i := 1; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	d = time.Duration(float64(d) * (0.8 + 0.4*u))
+	if d > max {
+		d = max
+	}
+	return d
+}
+
+// BootstrapPeer is the state of one bootstrap peer.
+type BootstrapPeer struct {
+	ID        peer.ID   `json:"id"`
+	Addrs     []string  `json:"addrs"`
+	Connected bool      `json:"connected"`
+	Attempts  int       `json:"failed_attempts"`
+	LastError string    `json:"last_error,omitempty"`
+	NextRetry time.Time `json:"next_retry,omitzero"`
+}
+
+// Bootstrap reports the state of every bootstrap peer, in configured order.
+func (r *Router) Bootstrap() []BootstrapPeer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]BootstrapPeer, 0, len(r.boot))
+	for _, ai := range r.boot {
+		st := r.state[ai.ID]
+		bp := BootstrapPeer{
+			ID:        ai.ID,
+			Connected: r.h.Network().Connectedness(ai.ID) == network.Connected,
+			Attempts:  st.attempts,
+		}
+		for _, a := range ai.Addrs {
+			bp.Addrs = append(bp.Addrs, a.String())
+		}
+		if st.lastErr != nil && !bp.Connected {
+			bp.LastError = st.lastErr.Error()
+			bp.NextRetry = st.nextTry
+		}
+		out = append(out, bp)
+	}
+	return out
+}
+
+// FindResult is the outcome of FindPeer.
+type FindResult struct {
+	Peer    peer.AddrInfo
+	Queried int           // distinct peers sent a query; 0 when already connected
+	Took    time.Duration // wall time of the lookup
+}
+
+// FindPeer looks id up in the DHT and returns its addresses, how many peers
+// were queried and how long it took. It returns ErrNotFound (wrapped) when
+// the lookup ends without the peer.
+func (r *Router) FindPeer(ctx context.Context, id peer.ID) (FindResult, error) {
+	qctx, cancel := context.WithCancel(ctx)
+	qctx, events := routing.RegisterForQueryEvents(qctx)
+	var queried int
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		seen := map[peer.ID]struct{}{}
+		for ev := range events {
+			if ev.Type == routing.SendingQuery {
+				seen[ev.ID] = struct{}{}
+			}
+		}
+		queried = len(seen)
+	})
+	start := time.Now()
+	ai, err := r.kad.FindPeer(qctx, id)
+	took := time.Since(start)
+	cancel()
+	wg.Wait()
+	res := FindResult{Peer: ai, Queried: queried, Took: took}
+	if errors.Is(err, routing.ErrNotFound) {
+		return res, fmt.Errorf("find peer %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return res, fmt.Errorf("find peer %s: %w", id, err)
+	}
+	return res, nil
+}
+
+// Provide announces that this node holds c.
+func (r *Router) Provide(ctx context.Context, c cid.Cid) error {
+	if err := r.kad.Provide(ctx, c, true); err != nil {
+		return fmt.Errorf("provide %s: %w", c, err)
+	}
+	return nil
+}
+
+// FindProviders streams up to count providers of c (0: no limit) on the
+// returned channel, which is closed when the lookup ends or ctx ends.
+func (r *Router) FindProviders(ctx context.Context, c cid.Cid, count int) <-chan peer.AddrInfo {
+	return r.kad.FindProvidersAsync(ctx, c, count)
+}
+
+// TablePeer is one routing-table entry.
+type TablePeer struct {
+	ID         peer.ID   `json:"id"`
+	AddedAt    time.Time `json:"added_at"`
+	LastUseful time.Time `json:"last_useful,omitzero"`
+	Connected  bool      `json:"connected"`
+}
+
+// Bucket is the routing-table entries sharing CPL leading bits with us.
+type Bucket struct {
+	CPL   int         `json:"cpl"`
+	Peers []TablePeer `json:"peers"`
+}
+
+// Table returns the non-empty buckets of the routing table, by CPL, peers
+// sorted by ID.
+func (r *Router) Table() []Bucket {
+	self := kb.ConvertPeerID(r.h.ID())
+	byCPL := map[int][]TablePeer{}
+	for _, pi := range r.kad.RoutingTable().GetPeerInfos() {
+		cpl := kb.CommonPrefixLen(self, kb.ConvertPeerID(pi.Id))
+		byCPL[cpl] = append(byCPL[cpl], TablePeer{
+			ID:         pi.Id,
+			AddedAt:    pi.AddedAt,
+			LastUseful: pi.LastUsefulAt,
+			Connected:  r.h.Network().Connectedness(pi.Id) == network.Connected,
+		})
+	}
+	out := make([]Bucket, 0, len(byCPL))
+	for cpl, ps := range byCPL {
+		slices.SortFunc(ps, func(a, b TablePeer) int { return cmp.Compare(a.ID, b.ID) })
+		out = append(out, Bucket{CPL: cpl, Peers: ps})
+	}
+	slices.SortFunc(out, func(a, b Bucket) int { return a.CPL - b.CPL })
+	return out
+}
+
+// TableSize is the number of peers in the routing table.
+func (r *Router) TableSize() int { return r.kad.RoutingTable().Size() }
+
+
+// Mode is the DHT's current mode: "server" when it answers queries (its
+// protocol handler is registered on the host), else "client".
+func (r *Router) Mode() string {
+	if slices.Contains(r.h.Mux().Protocols(), r.ProtocolID()) {
+		return ModeServer
+	}
+	return ModeClient
+}

@@ -1,0 +1,421 @@
+package node
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/enxame/enxame/dht"
+	ma "github.com/multiformats/go-multiaddr"
+	"go.yaml.in/yaml/v3"
+)
+
+// DefaultPort is the TCP and UDP port a daemon listens on by default.
+const DefaultPort = 4100
+
+// MaxConfigBytes caps the size of a config file.
+const MaxConfigBytes = 1 << 20
+
+// Config configures a Node. It is plain data, read from the home's
+// config.yaml and flags. A zero field means "use the default" given in its
+// comment; DefaultConfig returns every default filled in.
+type Config struct {
+	// Home is the node's home directory (identity, config, datastore, API
+	// socket). Empty means an ephemeral node: a fresh identity, an in-memory
+	// datastore and no API socket unless APISocket is absolute. Not read
+	// from the config file.
+	Home string `yaml:"-" json:"home,omitempty"`
+
+	// Listen lists the multiaddrs to listen on. Default TCP and QUIC on
+	// port 4100, IPv4 and IPv6, all interfaces.
+	Listen []string `yaml:"listen" json:"listen"`
+	// Bootstrap lists the peers to join the swarm through: multiaddrs each
+	// ending in /p2p/PEERID. Default none.
+	Bootstrap []string `yaml:"bootstrap" json:"bootstrap"`
+	// APISocket is the control API's unix socket; a relative path is inside
+	// Home. Default "api.sock".
+	APISocket string `yaml:"api_socket" json:"api_socket"`
+	// SwarmKey is the path of a libp2p private-network key file (a relative
+	// path is inside Home). Only peers with the same key can connect. QUIC
+	// is off in a private swarm (libp2p's PSK works over TCP only). Default
+	// none: a public swarm.
+	SwarmKey string `yaml:"swarm_key" json:"swarm_key,omitempty"`
+	// DisableMDNS turns off LAN peer discovery by mDNS. Default false.
+	DisableMDNS bool `yaml:"disable_mdns" json:"disable_mdns"`
+	// MDNSService is the mDNS service name; peers only find others that use
+	// the same one. Default "enxame".
+	MDNSService string `yaml:"mdns_service" json:"mdns_service"`
+	// NATPortMap asks the LAN router for a port mapping (UPnP, NAT-PMP).
+	// Default false.
+	NATPortMap bool `yaml:"nat_port_map" json:"nat_port_map"`
+	// LogLevel is debug, info, warn or error. Default info.
+	LogLevel string `yaml:"log_level" json:"log_level"`
+
+	Connections ConnConfig     `yaml:"connections" json:"connections"`
+	Resources   ResourceConfig `yaml:"resources" json:"resources"`
+	DHT         dht.Config     `yaml:"dht" json:"dht"`
+}
+
+// ConnConfig configures the connection manager, which trims connections
+// down to Low when there are more than High.
+type ConnConfig struct {
+	// Low is the number of connections trimming goes down to. Default 100.
+	Low int `yaml:"low" json:"low"`
+	// High is the number of connections that starts a trim. Default 400.
+	High int `yaml:"high" json:"high"`
+	// Grace is how long a new connection is safe from trimming. Default 1m.
+	Grace time.Duration `yaml:"grace" json:"grace"`
+}
+
+// ResourceConfig sets the libp2p resource manager's budget; its per-peer,
+// per-protocol and per-service limits scale from it.
+type ResourceConfig struct {
+	// MaxMemoryMiB is the memory libp2p may reserve, in MiB. Default 0:
+	// one eighth of the machine's memory.
+	MaxMemoryMiB int `yaml:"max_memory_mib" json:"max_memory_mib"`
+	// MaxFileDescriptors is the number of file descriptors libp2p may use.
+	// Default 0: half of the process limit.
+	MaxFileDescriptors int `yaml:"max_file_descriptors" json:"max_file_descriptors"`
+}
+
+// DefaultConfig returns the configuration with every default filled in.
+func DefaultConfig() Config {
+	p := strconv.Itoa(DefaultPort)
+	return Config{
+		Listen: []string{
+			"/ip4/0.0.0.0/tcp/" + p,
+			"/ip4/0.0.0.0/udp/" + p + "/quic-v1",
+			"/ip6/::/tcp/" + p,
+			"/ip6/::/udp/" + p + "/quic-v1",
+		},
+		Bootstrap:   []string{},
+		APISocket:   "api.sock",
+		MDNSService: "enxame",
+		LogLevel:    "info",
+		Connections: ConnConfig{Low: 100, High: 400, Grace: time.Minute},
+		DHT:         dht.DefaultConfig(),
+	}
+}
+
+// WithDefaults returns c with every zero field replaced by its default.
+func (c Config) WithDefaults() Config {
+	d := DefaultConfig()
+	if len(c.Listen) == 0 {
+		c.Listen = d.Listen
+	}
+	if c.Bootstrap == nil {
+		c.Bootstrap = []string{}
+	}
+	if c.APISocket == "" {
+		c.APISocket = d.APISocket
+	}
+	if c.MDNSService == "" {
+		c.MDNSService = d.MDNSService
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = d.LogLevel
+	}
+	if c.Connections.Low == 0 {
+		c.Connections.Low = d.Connections.Low
+	}
+	if c.Connections.High == 0 {
+		c.Connections.High = d.Connections.High
+	}
+	if c.Connections.Grace == 0 {
+		c.Connections.Grace = d.Connections.Grace
+	}
+	c.DHT = c.DHT.WithDefaults()
+	return c
+}
+
+// ConfigError reports an invalid config value: the field's path in the
+// config file (e.g. "dht.mode", "bootstrap[1]") and, when known, the line.
+type ConfigError struct {
+	File  string // file name, or "" when not from a file
+	Line  int    // 1-based; 0 when unknown
+	Field string
+	Err   error
+}
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			fmt.Fprintf(&b, ":%d", e.Line)
+		}
+		b.WriteString(": ")
+	} else if e.Line > 0 {
+		fmt.Fprintf(&b, "line %d: ", e.Line)
+	}
+	if e.Field != "" {
+		b.WriteString(e.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Validate reports the first invalid field of c as a *ConfigError.
+func (c Config) Validate() error {
+	c = c.WithDefaults()
+	for i, s := range c.Listen {
+		if _, err := ma.NewMultiaddr(s); err != nil {
+			return &ConfigError{Field: fmt.Sprintf("listen[%d]", i), Err: fmt.Errorf("malformed multiaddr %q: %w", s, err)}
+		}
+	}
+	for i, s := range c.Bootstrap {
+		if _, err := dht.ParsePeerAddr(s); err != nil {
+			return &ConfigError{Field: fmt.Sprintf("bootstrap[%d]", i), Err: err}
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return &ConfigError{Field: "log_level", Err: fmt.Errorf("%q: want debug, info, warn or error", c.LogLevel)}
+	}
+	if c.Connections.Low < 0 || c.Connections.High < c.Connections.Low {
+		return &ConfigError{Field: "connections.high", Err: fmt.Errorf("want 0 <= low (%d) <= high (%d)", c.Connections.Low, c.Connections.High)}
+	}
+	if c.Connections.Grace < 0 {
+		return &ConfigError{Field: "connections.grace", Err: errors.New("must be >= 0")}
+	}
+	if c.Resources.MaxMemoryMiB < 0 {
+		return &ConfigError{Field: "resources.max_memory_mib", Err: errors.New("must be >= 0")}
+	}
+	if c.Resources.MaxFileDescriptors < 0 {
+		return &ConfigError{Field: "resources.max_file_descriptors", Err: errors.New("must be >= 0")}
+	}
+	if err := c.DHT.Validate(); err != nil {
+		var fe *dht.FieldError
+		if errors.As(err, &fe) {
+			return &ConfigError{Field: "dht." + fe.Field, Err: errors.New(fe.Reason)}
+		}
+		return &ConfigError{Field: "dht", Err: err}
+	}
+	return nil
+}
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// ParseConfig decodes a YAML config file over DefaultConfig and validates
+// it. name is used in error messages. Unknown fields, wrong types and
+// invalid values are errors of type *ConfigError naming the field and line.
+func ParseConfig(name string, data []byte) (Config, error) {
+	if len(data) > MaxConfigBytes {
+		return Config{}, &ConfigError{File: name, Err: fmt.Errorf("file is over %d bytes", MaxConfigBytes)}
+	}
+	cfg := DefaultConfig()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err := dec.Decode(&cfg)
+	if errors.Is(err, io.EOF) {
+		err = nil // an empty file means all defaults
+	}
+	var root yaml.Node
+	_ = yaml.Unmarshal(data, &root)
+	if err != nil {
+		return Config{}, yamlError(name, &root, err)
+	}
+	// A second document is almost certainly a mistake.
+	var extra yaml.Node
+	if dec.Decode(&extra) == nil {
+		return Config{}, &ConfigError{File: name, Line: extra.Line, Err: errors.New("more than one YAML document")}
+	}
+	if err := cfg.Validate(); err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			ce.File = name
+			ce.Line = lineOf(&root, ce.Field)
+			return Config{}, ce
+		}
+		return Config{}, &ConfigError{File: name, Err: err}
+	}
+	return cfg.WithDefaults(), nil
+}
+
+// yamlError turns a yaml.v3 error into a *ConfigError with a line and,
+// where it can be found, the field at that line.
+func yamlError(name string, root *yaml.Node, err error) error {
+	msg := err.Error()
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
+	}
+	m := yamlLine.FindStringSubmatch(strings.TrimPrefix(msg, "yaml: "))
+	if m == nil {
+		return &ConfigError{File: name, Err: errors.New(strings.TrimPrefix(msg, "yaml: "))}
+	}
+	line, _ := strconv.Atoi(m[1])
+	text := m[2]
+	text = strings.Replace(text, " in type node.Config", "", 1)
+	text = strings.Replace(text, " in type dht.Config", "", 1)
+	text = strings.Replace(text, " in type node.ConnConfig", "", 1)
+	text = strings.Replace(text, " in type node.ResourceConfig", "", 1)
+	return &ConfigError{File: name, Line: line, Field: fieldAt(root, line), Err: errors.New(text)}
+}
+
+// fieldAt returns the dotted path of the key or value on line, or "".
+func fieldAt(n *yaml.Node, line int) string {
+	var walk func(n *yaml.Node, path string) string
+	walk = func(n *yaml.Node, path string) string {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				if p := walk(c, path); p != "" {
+					return p
+				}
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				p := k.Value
+				if path != "" {
+					p = path + "." + k.Value
+				}
+				if sub := walk(v, p); sub != "" {
+					return sub
+				}
+				if k.Line == line || (v.Kind == yaml.ScalarNode && v.Line == line) {
+					return p
+				}
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := fmt.Sprintf("%s[%d]", path, i)
+				if sub := walk(c, p); sub != "" {
+					return sub
+				}
+				if c.Line == line {
+					return p
+				}
+			}
+		}
+		return ""
+	}
+	return walk(n, "")
+}
+
+// lineOf returns the line of the field at path ("dht.mode", "bootstrap[1]")
+// in the document, or 0 when it is not in the file.
+func lineOf(root *yaml.Node, path string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := 0
+	for _, seg := range strings.Split(path, ".") {
+		key, idx := seg, -1
+		if i := strings.IndexByte(seg, '['); i >= 0 && strings.HasSuffix(seg, "]") {
+			key = seg[:i]
+			idx, _ = strconv.Atoi(seg[i+1 : len(seg)-1])
+		}
+		if n.Kind != yaml.MappingNode {
+			return line
+		}
+		found := false
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				line = n.Content[i].Line
+				n = n.Content[i+1]
+				found = true
+				break
+			}
+		}
+		if !found {
+			return line
+		}
+		if idx >= 0 {
+			if n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
+				return line
+			}
+			n = n.Content[idx]
+			line = n.Line
+		}
+	}
+	return line
+}
+
+// ConfigTemplate is the commented config file `enxame init` writes. It
+// decodes to DefaultConfig.
+func ConfigTemplate() string {
+	d := DefaultConfig()
+	var b strings.Builder
+	fmt.Fprintf(&b, `# enxame configuration. Durations are written like 30s, 5m, 1h.
+# Every field may be removed: a missing field takes its default.
+
+# Multiaddrs this peer listens on (TCP and QUIC, IPv4 and IPv6).
+listen:
+`)
+	for _, l := range d.Listen {
+		fmt.Fprintf(&b, "  - %s\n", l)
+	}
+	fmt.Fprintf(&b, `
+# Peers to join the swarm through: multiaddrs ending in /p2p/PEERID, as
+# printed by another peer's 'enxame daemon' or 'enxame id'.
+bootstrap: []
+
+# The local control API's unix socket (relative paths are in this home).
+api_socket: %s
+
+# A libp2p private-network key file; only peers with the same key connect.
+# Empty: a public swarm.
+swarm_key: ""
+
+# mDNS discovery of peers on the local network.
+disable_mdns: false
+mdns_service: %s
+
+# Ask the LAN router for a port mapping (UPnP / NAT-PMP).
+nat_port_map: false
+
+# debug, info, warn or error.
+log_level: %s
+
+# The connection manager trims down to 'low' connections above 'high'.
+connections:
+  low: %d
+  high: %d
+  grace: %s
+
+# The libp2p resource manager's budget (0: scale to this machine).
+resources:
+  max_memory_mib: 0
+  max_file_descriptors: 0
+
+# The Kademlia DHT.
+dht:
+  protocol_prefix: %s
+  # server answers other peers' queries; client only asks; auto follows AutoNAT.
+  mode: %s
+  bucket_size: %d
+  concurrency: %d
+  refresh_interval: %s
+  # The diversity filter admits at most diversity_max_per_table peers from
+  # one /16 (IPv4) into the routing table. Set disable_diversity_filter to
+  # true only for LAN or loopback swarms.
+  disable_diversity_filter: false
+  diversity_max_per_cpl: %d
+  diversity_max_per_table: %d
+  # Bootstrap peers are dialled again while we have fewer connections.
+  min_peers: %d
+  dial_timeout: %s
+  # An unreachable bootstrap peer is retried after retry_min, doubling up
+  # to retry_max.
+  retry_min: %s
+  retry_max: %s
+  check_interval: %s
+`, d.APISocket, d.MDNSService, d.LogLevel,
+		d.Connections.Low, d.Connections.High, d.Connections.Grace,
+		d.DHT.ProtocolPrefix, d.DHT.Mode, d.DHT.BucketSize, d.DHT.Concurrency, d.DHT.RefreshInterval,
+		d.DHT.DiversityMaxPerCPL, d.DHT.DiversityMaxPerTable, d.DHT.MinPeers, d.DHT.DialTimeout,
+		d.DHT.RetryMin, d.DHT.RetryMax, d.DHT.CheckInterval)
+	return b.String()
+}

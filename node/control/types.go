@@ -1,0 +1,109 @@
+package control
+
+import (
+	"time"
+)
+
+// ID describes the node: its peer ID and the addresses to dial it at.
+type ID struct {
+	ID           string   `json:"id"`
+	Addrs        []string `json:"addrs"` // each ends in /p2p/ID
+	AgentVersion string   `json:"agent_version"`
+	Protocols    []string `json:"protocols"`
+}
+
+// Peer is one connected peer.
+type Peer struct {
+	ID        string        `json:"id"`
+	Addr      string        `json:"addr"`
+	Direction string        `json:"direction"` // "inbound" or "outbound"
+	Latency   time.Duration `json:"latency_ns"`
+	Agent     string        `json:"agent,omitempty"`
+}
+
+// ConnectRequest asks the node to connect to a peer.
+type ConnectRequest struct {
+	// Addr is a multiaddr ending in /p2p/PEERID.
+	Addr string `json:"addr"`
+}
+
+// ConnectResult reports a successful connection.
+type ConnectResult struct {
+	ID   string        `json:"id"`
+	Took time.Duration `json:"took_ns"`
+}
+
+// FindPeerRequest asks the node to look a peer up in the DHT.
+type FindPeerRequest struct {
+	Peer string `json:"peer"`
+	// Timeout bounds the lookup; zero means the server's default (1m).
+	Timeout time.Duration `json:"timeout_ns,omitempty"`
+}
+
+// FindPeerResult is what a DHT lookup found.
+type FindPeerResult struct {
+	ID      string        `json:"id"`
+	Addrs   []string      `json:"addrs"`
+	Queried int           `json:"queried"` // peers sent a query; 0 when already connected
+	Took    time.Duration `json:"took_ns"`
+}
+
+// TablePeer is one routing-table entry.
+type TablePeer struct {
+	ID         string    `json:"id"`
+	AddedAt    time.Time `json:"added_at"`
+	LastUseful time.Time `json:"last_useful,omitzero"`
+	Connected  bool      `json:"connected"`
+}
+
+// Bucket is the routing-table peers sharing CPL leading bits with us.
+type Bucket struct {
+	CPL   int         `json:"cpl"`
+	Peers []TablePeer `json:"peers"`
+}
+
+// BootstrapPeer is the state of one configured bootstrap peer.
+type BootstrapPeer struct {
+	ID        string    `json:"id"`
+	Addrs     []string  `json:"addrs"`
+	Connected bool      `json:"connected"`
+	Attempts  int       `json:"failed_attempts"`
+	LastError string    `json:"last_error,omitempty"`
+	NextRetry time.Time `json:"next_retry,omitzero"`
+}
+
+// Status summarises the running node.
+type Status struct {
+	ID           string          `json:"id"`
+	Version      string          `json:"version"`
+	StartedAt    time.Time       `json:"started_at"`
+	Uptime       time.Duration   `json:"uptime_ns"`
+	Peers        int             `json:"peers"`
+	RoutingTable int             `json:"routing_table"`
+	DHTMode      string          `json:"dht_mode"`
+	Reachability string          `json:"reachability"` // unknown, public or private
+	Listen       []string        `json:"listen"`
+	Observed     []string        `json:"observed"`
+	Bootstrap    []BootstrapPeer `json:"bootstrap"`
+}
+
+// Version is the daemon's version.
+type Version struct {
+	Version   string `json:"version"`
+	GoVersion string `json:"go_version"`
+}
+
+// Error is the body of every non-2xx response.
+type Error struct {
+	Error string `json:"error"`
+	Code  string `json:"code"`
+}
+
+// Error codes.
+const (
+	CodeBadRequest = "bad_request"
+	CodeNotFound   = "not_found"
+	CodeTimeout    = "timeout"
+	CodeInternal   = "internal"
+	CodeUnreached  = "unreachable"
+)

@@ -1,0 +1,117 @@
+package node
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/pnet"
+	"github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/pbnjay/memory"
+)
+
+// hostOptions builds the libp2p options for cfg: TCP and QUIC (TCP only in
+// a private swarm), TLS and Noise, yamux, a resource manager scaled to the
+// machine, a connection manager, AutoNAT service, hole punching and the
+// relay client.
+func hostOptions(cfg Config, key crypto.PrivKey) ([]libp2p.Option, error) {
+	cm, err := connmgr.NewConnManager(cfg.Connections.Low, cfg.Connections.High,
+		connmgr.WithGracePeriod(cfg.Connections.Grace))
+	if err != nil {
+		return nil, fmt.Errorf("connection manager: %w", err)
+	}
+	rm, err := resourceManager(cfg.Resources)
+	if err != nil {
+		return nil, err
+	}
+	listen := cfg.Listen
+	opts := []libp2p.Option{
+		libp2p.Identity(key),
+		libp2p.UserAgent("enxame/" + Version),
+		libp2p.ResourceManager(rm),
+		libp2p.ConnectionManager(cm),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.EnableNATService(),
+		libp2p.EnableHolePunching(),
+		libp2p.EnableRelay(),
+	}
+	if cfg.SwarmKey != "" {
+		psk, err := readSwarmKey(cfg.Home, cfg.SwarmKey)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, libp2p.PrivateNetwork(psk))
+		listen = dropQUIC(listen)
+	} else {
+		opts = append(opts, libp2p.Transport(quic.NewTransport))
+	}
+	opts = append(opts, libp2p.ListenAddrStrings(listen...))
+	if cfg.NATPortMap {
+		opts = append(opts, libp2p.NATPortMap())
+	}
+	return opts, nil
+}
+
+func resourceManager(rc ResourceConfig) (network.ResourceManager, error) {
+	limits := rcmgr.DefaultLimits
+	libp2p.SetDefaultServiceLimits(&limits)
+	mem := int64(rc.MaxMemoryMiB) << 20
+	if mem == 0 {
+		mem = int64(memory.TotalMemory() / 8)
+	}
+	fds := rc.MaxFileDescriptors
+	if fds == 0 {
+		var rl syscall.Rlimit
+		if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil {
+			fds = int(min(rl.Cur, 1<<20) / 2)
+		} else {
+			fds = 512
+		}
+	}
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.Scale(mem, fds)))
+	if err != nil {
+		return nil, fmt.Errorf("resource manager: %w", err)
+	}
+	return rm, nil
+}
+
+func readSwarmKey(home, path string) (pnet.PSK, error) {
+	if !filepath.IsAbs(path) && home != "" {
+		path = filepath.Join(home, path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("swarm key: %w", err)
+	}
+	defer f.Close()
+	psk, err := pnet.DecodeV1PSK(f)
+	if err != nil {
+		return nil, fmt.Errorf("swarm key %s: %w", path, err)
+	}
+	return psk, nil
+}
+
+// dropQUIC removes UDP listen addresses: libp2p's private networks work over
+// TCP only.
+func dropQUIC(addrs []string) []string {
+	var out []string
+	for _, s := range addrs {
+		m, err := ma.NewMultiaddr(s)
+		if err != nil {
+			continue
+		}
+		if _, err := m.ValueForProtocol(ma.P_UDP); err == nil {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}

@@ -1,0 +1,340 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/enxame/enxame/dht"
+	"github.com/enxame/enxame/node/control"
+	ds "github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
+	pebbleds "github.com/ipfs/go-ds-pebble"
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
+	"golang.org/x/sync/errgroup"
+)
+
+// Version is enxame's version.
+const Version = "0.1.0-dev"
+
+// Deps are a Node's optional collaborators. The zero value is valid.
+type Deps struct {
+	// Logger receives the node's logs. Nil discards them.
+	Logger *slog.Logger
+	// Host is a prebuilt libp2p host (simnet, tests on other transports).
+	// When set, Listen, SwarmKey, Connections, Resources and HostOptions
+	// are ignored, and the node does not close the host.
+	Host host.Host
+	// HostOptions are appended to the options the node builds its host
+	// with (e.g. another transport).
+	HostOptions []libp2p.Option
+	// Identity is the key of an ephemeral node (Config.Home empty). Nil
+	// means a fresh Ed25519 key.
+	Identity crypto.PrivKey
+	// Datastore backs an ephemeral node. Nil means in memory.
+	Datastore ds.Batching
+}
+
+// Node is one enxame peer. Build it with New, run it with Run, and Close it
+// after Run has returned.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	host    host.Host
+	ownHost bool
+	router  *dht.Router
+	store   ds.Batching
+	ownDS   bool
+	lock    *homeLock
+	apiLn   net.Listener
+	apiPath string
+	api     *control.Server
+	reach   *atomicString
+	sub     event.Subscription
+	started time.Time
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type atomicString struct{ v atomic.Value }
+
+func (a *atomicString) Load() string {
+	s, _ := a.v.Load().(string)
+	return s
+}
+func (a *atomicString) Store(s string) { a.v.Store(s) }
+
+// New builds a node from cfg: with a Home, it locks the home (failing at
+// once with ErrHomeInUse if a daemon holds it), loads the identity, opens
+// the datastore and binds the control API socket; then it starts the libp2p
+// host and the DHT. It contacts no peer: Run does. On error everything New
+// opened is closed again.
+func New(cfg Config, deps Deps) (_ *Node, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("node: config: %w", err)
+	}
+	cfg = cfg.WithDefaults()
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	n := &Node{cfg: cfg, log: log.With("component", "node"), reach: &atomicString{}, started: time.Now()}
+	n.reach.Store("unknown")
+	defer func() {
+		if err != nil {
+			n.release()
+		}
+	}()
+
+	key := deps.Identity
+	if cfg.Home != "" {
+		if n.lock, err = lockHome(cfg.Home); err != nil {
+			return nil, err
+		}
+		if key, err = loadIdentity(cfg.Home); err != nil {
+			return nil, err
+		}
+		store, err := pebbleds.NewDatastore(filepath.Join(cfg.Home, DatastoreDir))
+		if err != nil {
+			return nil, fmt.Errorf("open datastore: %w", err)
+		}
+		n.store, n.ownDS = store, true
+	} else {
+		if key == nil {
+			if key, _, err = crypto.GenerateEd25519Key(nil); err != nil {
+				return nil, fmt.Errorf("generate identity: %w", err)
+			}
+		}
+		n.store = deps.Datastore
+		if n.store == nil {
+			n.store, n.ownDS = dssync.MutexWrap(ds.NewMapDatastore()), true
+		}
+	}
+
+	if deps.Host != nil {
+		n.host = deps.Host
+	} else {
+		opts, err := hostOptions(cfg, key)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, deps.HostOptions...)
+		if n.host, err = libp2p.New(opts...); err != nil {
+			return nil, fmt.Errorf("start libp2p host: %w", err)
+		}
+		n.ownHost = true
+	}
+	if n.sub, err = n.host.EventBus().Subscribe(new(event.EvtLocalReachabilityChanged)); err != nil {
+		return nil, fmt.Errorf("subscribe to reachability: %w", err)
+	}
+
+	dcfg := cfg.DHT
+	dcfg.Bootstrap = cfg.Bootstrap
+	n.router, err = dht.New(dcfg, dht.Deps{Host: n.host, Datastore: n.store, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+
+	if path := n.socketPath(); path != "" {
+		if n.apiLn, err = listenUnix(path); err != nil {
+			return nil, err
+		}
+		n.apiPath = path
+		n.api = control.NewServer(backend{n}, log)
+	}
+	return n, nil
+}
+
+// socketPath is the control API socket path, or "" for none.
+func (n *Node) socketPath() string {
+	p := n.cfg.APISocket
+	if filepath.IsAbs(p) {
+		return p
+	}
+	if n.cfg.Home == "" {
+		return ""
+	}
+	return filepath.Join(n.cfg.Home, p)
+}
+
+// listenUnix binds a unix socket readable only by its owner. A stale socket
+// left by a killed daemon is removed first: the home lock proves no live
+// daemon owns it.
+func listenUnix(path string) (net.Listener, error) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("remove stale API socket: %w", err)
+	}
+	old := syscall.Umask(0o177)
+	ln, err := net.Listen("unix", path)
+	syscall.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("listen on API socket %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("chmod API socket: %w", err)
+	}
+	return ln, nil
+}
+
+// Host is the node's libp2p host.
+func (n *Node) Host() host.Host { return n.host }
+
+// Router is the node's DHT.
+func (n *Node) Router() *dht.Router { return n.router }
+
+// Config is the node's effective configuration.
+func (n *Node) Config() Config { return n.cfg }
+
+// APISocket is the path of the control API socket, or "" when there is none.
+func (n *Node) APISocket() string { return n.apiPath }
+
+// Addrs returns the node's dialable addresses, each ending in /p2p/ID.
+func (n *Node) Addrs() []string {
+	var out []string
+	for _, a := range n.host.Addrs() {
+		out = append(out, a.String()+"/p2p/"+n.host.ID().String())
+	}
+	return out
+}
+
+// Run runs the node until ctx ends: bootstrap and DHT upkeep, mDNS, and the
+// control API. It returns once every goroutine it started has ended.
+func (n *Node) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return n.router.Run(ctx) })
+	g.Go(func() error {
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case ev, ok := <-n.sub.Out():
+				if !ok {
+					return nil
+				}
+				r := ev.(event.EvtLocalReachabilityChanged).Reachability
+				n.reach.Store(reachString(r))
+				n.log.Info("reachability changed", "reachability", reachString(r))
+			}
+		}
+	})
+	if n.api != nil {
+		g.Go(func() error { return n.api.Serve(ctx, n.apiLn) })
+	}
+	if !n.cfg.DisableMDNS {
+		g.Go(func() error { return n.runMDNS(ctx) })
+	}
+	n.log.Info("node running", "peer", n.host.ID(), "addrs", n.Addrs())
+	return g.Wait()
+}
+
+func (n *Node) runMDNS(ctx context.Context) error {
+	var wg sync.WaitGroup
+	found := make(chan peer.AddrInfo, 16)
+	svc := mdns.NewMdnsService(n.host, n.cfg.MDNSService, notifee(func(pi peer.AddrInfo) {
+		select {
+		case found <- pi:
+		default: // a burst of announcements; the next round repeats them
+		}
+	}))
+	if err := svc.Start(); err != nil {
+		// A LAN without multicast is not fatal: the DHT still works.
+		n.log.Warn("mDNS discovery unavailable", "err", err)
+		<-ctx.Done()
+		return nil
+	}
+	defer wg.Wait()
+	defer svc.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case pi := <-found:
+			if pi.ID == n.host.ID() || n.host.Network().Connectedness(pi.ID) == network.Connected {
+				continue
+			}
+			wg.Go(func() {
+				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				defer cancel()
+				if err := n.host.Connect(cctx, pi); err != nil {
+					n.log.Debug("mDNS peer unreachable", "peer", pi.ID, "err", err)
+					return
+				}
+				n.log.Info("mDNS peer connected", "peer", pi.ID)
+			})
+		}
+	}
+}
+
+type notifee func(peer.AddrInfo)
+
+func (f notifee) HandlePeerFound(pi peer.AddrInfo) { f(pi) }
+
+func reachString(r network.Reachability) string {
+	switch r {
+	case network.ReachabilityPublic:
+		return "public"
+	case network.ReachabilityPrivate:
+		return "private"
+	}
+	return "unknown"
+}
+
+// Close releases everything the node holds: API socket, DHT, host,
+// datastore and home lock. Call it after Run has returned. It is safe to
+// call more than once.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() { n.closeErr = n.release() })
+	return n.closeErr
+}
+
+func (n *Node) release() error {
+	var errs []error
+	if n.apiLn != nil {
+		n.apiLn.Close() // already closed when Run served it
+		os.Remove(n.apiPath)
+	}
+	if n.sub != nil {
+		n.sub.Close()
+	}
+	if n.router != nil {
+		if err := n.router.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if n.host != nil && n.ownHost {
+		if err := n.host.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close host: %w", err))
+		}
+	}
+	if n.store != nil && n.ownDS {
+		if err := n.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close datastore: %w", err))
+		}
+	}
+	if err := n.lock.release(); err != nil {
+		errs = append(errs, fmt.Errorf("unlock home: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// uptime is how long the node has existed.
+func (n *Node) uptime() time.Duration { return time.Since(n.started) }
+
+var goVersion = runtime.Version()
