@@ -390,7 +390,6 @@ func (r *Router) Table() []Bucket {
 // TableSize is the number of peers in the routing table.
 func (r *Router) TableSize() int { return r.kad.RoutingTable().Size() }
 
-
 // Mode is the DHT's current mode: "server" when it answers queries (its
 // protocol handler is registered on the host), else "client".
 func (r *Router) Mode() string {
