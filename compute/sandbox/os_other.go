@@ -1,0 +1,19 @@
+//go:build !linux
+
+package sandbox
+
+import (
+	"errors"
+	"syscall"
+)
+
+// limitChild applies no OS limits outside Linux.
+func limitChild() {}
+
+// childSysProcAttr returns nil outside Linux.
+func childSysProcAttr() *syscall.SysProcAttr { return nil }
+
+// residentBytes is unsupported outside Linux; the memory watchdog is off.
+func residentBytes(int) (uint64, error) {
+	return 0, errors.ErrUnsupported
+}
