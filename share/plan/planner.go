@@ -18,6 +18,11 @@ import (
 // [Config.MinRequestTimeout, Config.MaxRequestTimeout].
 const stallFactor = 4
 
+// endgameScan bounds the in-flight blocks one endgame pass examines, so
+// that a provider idle at the end of a fetch costs O(1) per Next however
+// many blocks are already duplicated.
+const endgameScan = 128
+
 // compactMin is the number of received blocks below which the request
 // order is never compacted.
 const compactMin = 1024
@@ -51,9 +56,8 @@ type Planner struct {
 	cancels []cancel
 
 	// Scratch space reused by Next.
-	epoch  uint64
 	active []*provider
-	cands  []candidate
+	tails  []tail
 	keys   []cid.Cid
 }
 
@@ -66,9 +70,6 @@ type block struct {
 	done  bool
 	avail int         // active providers that advertise it and did not answer not-found
 	held  []*provider // providers it is in flight at, in request order
-
-	eta      time.Time // endgame scratch: earliest expected arrival
-	etaEpoch uint64
 }
 
 func (b *block) pending() bool { return !b.done && len(b.held) == 0 }
@@ -88,11 +89,6 @@ func cmpBlock(a, b *block) int {
 type cancel struct {
 	p   *provider
 	key cid.Cid
-}
-
-type candidate struct {
-	b   *block
-	eta time.Time
 }
 
 // New returns a Planner with no wanted blocks and no providers. Zero
@@ -619,83 +615,107 @@ func (pl *Planner) fill(p *provider, keys []cid.Cid, free int64, now time.Time) 
 }
 
 // endgame appends to keys duplicates of blocks in flight elsewhere that p
-// is expected to deliver sooner than their holders, slowest first.
+// is expected to deliver sooner than their holders, slowest first. Each
+// holder delivers its flights in order, so its expected arrival times grow
+// along its queue: merging the holders' queues from their tails visits
+// blocks from the latest expected to the earliest, and the walk stops at
+// the first block p would not beat, or after endgameScan blocks.
 func (pl *Planner) endgame(p *provider, keys []cid.Cid, free int64, now time.Time) []cid.Cid {
 	if free < p.window(&pl.cfg)/4 {
 		return keys
 	}
-	rate := p.rate()
-	pl.epoch++
-	cands := pl.cands[:0]
+	tails := pl.tails[:0]
 	for _, q := range pl.byID {
-		if q == p || q.state != StateActive || len(q.flights) == 0 {
-			continue
-		}
-		qrate := q.rate()
-		var cum int64
-		for _, f := range q.flights {
-			cum += f.size
-			eta := farFuture
-			if qrate > 0 {
-				eta = q.lastProgress.Add(seconds(float64(cum) / qrate))
+		if q != p && q.state == StateActive && len(q.flights) > 0 {
+			t := tail{q: q, idx: len(q.flights) - 1, cum: q.inflight, base: q.lastProgress.UnixNano()}
+			if r := q.rate(); r > 0 {
+				t.nsPerByte = 1e9 / r
 			}
-			b := f.b
-			if b.etaEpoch == pl.epoch {
-				if eta.Before(b.eta) {
-					b.eta = eta
-					for j := range cands {
-						if cands[j].b == b {
-							cands[j].eta = eta
-						}
-					}
-				}
-				continue
-			}
-			b.etaEpoch = pl.epoch
-			b.eta = eta
-			if len(b.held) >= pl.cfg.EndgameCopies || slices.Contains(b.held, p) || !p.canServe(b.key, now) {
-				continue
-			}
-			cands = append(cands, candidate{b, eta})
+			t.eta = t.at(t.cum)
+			tails = append(tails, t)
 		}
 	}
-	slices.SortFunc(cands, func(x, y candidate) int {
-		if c := y.eta.Compare(x.eta); c != 0 {
-			return c
-		}
-		return cmpBlock(x.b, y.b)
-	})
+	// A provider not measured yet is assumed to answer within
+	// MinRequestTimeout: it may duplicate only blocks held by providers as
+	// unknown, or slower than that.
+	rate := p.rate()
+	nowNS := now.UnixNano()
 	var used int64
-	for _, c := range cands {
-		if len(keys) >= pl.cfg.MaxBatch {
+	for examined := 0; examined < endgameScan && len(keys) < pl.cfg.MaxBatch; examined++ {
+		j := -1
+		for i := range tails {
+			t := &tails[i]
+			if t.idx < 0 {
+				continue
+			}
+			if j < 0 || t.eta > tails[j].eta || t.eta == tails[j].eta && cmpBlock(t.q.flights[t.idx].b, tails[j].q.flights[tails[j].idx].b) < 0 {
+				j = i
+			}
+		}
+		if j < 0 {
 			break
 		}
-		size := pl.est(c.b)
+		t := &tails[j]
+		f := t.q.flights[t.idx]
+		eta := t.eta
+		t.cum -= f.size
+		t.idx--
+		t.eta = t.at(t.cum)
+
+		b := f.b
+		if len(b.held) >= pl.cfg.EndgameCopies || slices.Contains(b.held, p) || !p.canServe(b.key, now) {
+			continue
+		}
+		lowered := false
+		if len(b.held) > 1 {
+			for _, q := range b.held {
+				if e := q.etaOf(b); e < eta {
+					eta, lowered = e, true
+				}
+			}
+		}
+		size := pl.est(b)
 		if used+size > free && len(p.flights) > 0 {
 			break
 		}
-		// A provider not measured yet is assumed to answer within
-		// MinRequestTimeout: it may duplicate only blocks held by
-		// providers as unknown, or slower than that.
-		arrive := now.Add(pl.cfg.MinRequestTimeout)
+		arrive := nowNS + int64(pl.cfg.MinRequestTimeout)
 		if rate > 0 {
-			arrive = now.Add(p.lead + seconds(float64(p.inflight+size)/rate))
+			arrive = nowNS + int64(p.lead) + int64(seconds(float64(p.inflight+size)/rate))
 		}
-		if !arrive.Before(c.eta) {
-			continue
+		if arrive >= eta {
+			if lowered {
+				continue
+			}
+			break
 		}
-		pl.send(p, c.b, size, len(keys) == 0, now)
-		keys = append(keys, c.b.key)
+		pl.send(p, b, size, len(keys) == 0, now)
+		keys = append(keys, b.key)
 		used += size
 	}
-	clear(cands)
-	pl.cands = cands[:0]
+	clear(tails)
+	pl.tails = tails[:0]
 	return keys
 }
 
-// farFuture stands for the expected arrival of a block at a provider whose
-// rate is unknown.
-var farFuture = time.Unix(1<<40, 0)
+// tail is a cursor walking one holder's queue backwards in endgame. Times
+// are Unix nanoseconds.
+type tail struct {
+	q         *provider
+	idx       int     // flight under the cursor; -1 when done
+	cum       int64   // bytes queued up to and including that flight
+	eta       int64   // its expected arrival
+	nsPerByte float64 // the holder's inverse rate; 0 if unknown
+	base      int64   // the holder's last progress
+}
+
+// at returns when the holder is expected to have delivered cum bytes, or
+// math.MaxInt64 if its rate is unknown.
+func (t *tail) at(cum int64) int64 {
+	if t.nsPerByte <= 0 {
+		return math.MaxInt64
+	}
+	return t.base + int64(min(float64(cum)*t.nsPerByte, math.MaxInt64/4))
+}
 
 func seconds(s float64) time.Duration {
 	if s > float64(math.MaxInt64/2)/1e9 {

@@ -178,6 +178,24 @@ func (p *provider) measure(at time.Time, bytes int64, f flight, requested bool, 
 	}
 }
 
+// etaOf returns when p is expected to deliver b, which is in flight at p,
+// in Unix nanoseconds: its last progress plus the bytes queued up to b at
+// its rate, or math.MaxInt64 if its rate is unknown.
+func (p *provider) etaOf(b *block) int64 {
+	var cum int64
+	for _, f := range p.flights {
+		cum += f.size
+		if f.b == b {
+			break
+		}
+	}
+	r := p.rate()
+	if r <= 0 {
+		return math.MaxInt64
+	}
+	return p.lastProgress.UnixNano() + int64(seconds(float64(cum)/r))
+}
+
 // rate returns the measured throughput in bytes per second, or 0 if
 // unknown.
 func (p *provider) rate() float64 {

@@ -439,10 +439,10 @@ func (s *sim) step() {
 			}
 			for _, k := range a.Keys {
 				if !p.advertises(k) {
-					s.t.Errorf("%s: %v: %s not advertised by %s", s.label, fmtAction(a), name(k), a.Peer)
+					s.t.Errorf("%s: %v: %s not advertised by %s", s.label, fmtAction(a), name(k), string(a.Peer))
 				}
 				if s.inflight[a.Peer][k] {
-					s.t.Errorf("%s: %v: %s already in flight at %s", s.label, fmtAction(a), name(k), a.Peer)
+					s.t.Errorf("%s: %v: %s already in flight at %s", s.label, fmtAction(a), name(k), string(a.Peer))
 				}
 				if s.received[k] {
 					s.t.Errorf("%s: %v: %s already received", s.label, fmtAction(a), name(k))
@@ -494,7 +494,7 @@ func (s *sim) step() {
 			}
 			w, _ := s.checkWindow(id)
 			if bytes > w && len(s.inflight[id]) > 1 {
-				s.t.Errorf("%s: %s has %d bytes in %d blocks in flight, window %d", s.label, id, bytes, len(s.inflight[id]), w)
+				s.t.Errorf("%s: %s has %d bytes in %d blocks in flight, window %d", s.label, string(id), bytes, len(s.inflight[id]), w)
 			}
 		}
 	}
