@@ -41,9 +41,10 @@ sequentially), then discovery order. Each time Next runs, providers with at
 least a quarter of their window free take the first blocks they advertise,
 fastest provider first (ties by peer ID bytes). Nothing but speed decides
 the split: a provider that delivers twice as fast frees its window twice as
-often and so takes twice the blocks. In simulation, four providers at rates
-1:1:2:4 serve shares within 1 % of proportional and the fetch takes within
-2–10 % of total bytes ÷ total rate, the slack being the DAG walk and the
+often and so takes twice the blocks. In simulation (share_test.go), four
+providers at rates 1:1:2:4 serve shares within 1 % of proportional at
+8 MiB/s per unit and within 5 % at 100 MiB/s, and the fetch takes 2 % and 9 %
+longer than total bytes ÷ total rate, the slack being the DAG walk and the
 window ramp at the start.
 
 Endgame: once a provider has free window and no pending block it can serve,
@@ -51,8 +52,10 @@ it duplicates blocks in flight at other providers that it is expected to
 deliver sooner than their holder (the holder's last progress plus its queue
 at its rate), slowest first, up to EndgameCopies holders per block. When a
 copy arrives, the planner cancels the others (CancelBlocks). A provider not
-measured yet is assumed to answer within MinRequestTimeout, so the very
-first block (the root) goes to two providers at once.
+measured yet is assumed to answer within MinRequestTimeout, and a block held
+by one is assumed never to arrive; so the very first block (the root) goes
+to two providers at once, and a provider that silently holds blocks does not
+delay the end of the fetch.
 
 Failures: a provider with blocks in flight that delivers nothing for
 4 × (lead + BlockSize/rate), clamped to [MinRequestTimeout,
@@ -72,8 +75,10 @@ block joins.
 Every choice breaks ties on stable keys (block order, then peer ID bytes)
 and never depends on map iteration order: the same events give the same
 actions on every run. Next costs O(providers) plus the blocks it hands out,
-amortised; the planner handles about 500 000 blocks per second on one core
-(BenchmarkPlanner), far above the 4 000 blocks per second of a 1 GB/s fetch.
+amortised, plus at most 128 in-flight blocks examined per idle provider in
+the endgame. BenchmarkPlanner measures 2–3 µs and 4 allocations per block,
+all events included: a 1 GB/s fetch (4 000 blocks per second) costs about 1 %
+of a core.
 
 # The caller's duties
 
