@@ -1,0 +1,151 @@
+package sched
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Config tunes a Scheduler. It is plain data: a zero field means "use the
+// default" given in the field's comment, and DefaultConfig returns the
+// filled-in values.
+type Config struct {
+	// BidTimeout is how long a worker has to answer a RequestBids. The first
+	// placement of a job waits until every asked worker has answered or this
+	// much time has passed, whichever is sooner; a late bid is still used.
+	// Default 2s.
+	BidTimeout time.Duration
+
+	// RebidInterval is how often bids are refreshed from workers whose last
+	// bid is older than this, while a job still has units to place. It also
+	// throttles NeedWorkers: at most one per job per interval. Default 30s.
+	RebidInterval time.Duration
+
+	// MaxAttempts is how many failed runs a unit may have (each on a distinct
+	// worker) before its job fails with every reason collected. A run fails
+	// when the worker reports UnitFailed, is lost, stalls or misses its
+	// deadline. Default 3.
+	MaxAttempts int
+
+	// MaxExtraReplicas bounds the runs beyond Replicas that are started when
+	// the results of a unit disagree without a majority. Default 2; a
+	// negative value means none.
+	MaxExtraReplicas int
+
+	// UnitDeadline is the wall time a run is given once it is predicted to
+	// start, when its UnitSpec.Limits.WallTime is zero. A run still going at
+	// its deadline is cancelled and reassigned. Default 30m.
+	UnitDeadline time.Duration
+
+	// StallTimeout is how long a run may go without any sign of life
+	// (UnitAccepted, UnitProgressed) before it is declared stalled, cancelled
+	// and reassigned. Workers heartbeat every accepted run, queued or
+	// running, well within it. Default 30s.
+	StallTimeout time.Duration
+
+	// NearTie is the relative tolerance within which predicted finishes count
+	// as equal: a unit goes to a random worker among those whose predicted
+	// duration from now is within (1+NearTie) of the best, so that many
+	// submitters seeing the same bids do not all pile onto one worker.
+	// Default 0.10; a negative value disables the randomness (the lowest
+	// peer ID wins ties).
+	NearTie float64
+
+	// AvoidFor is how long a worker whose result lost a vote gets no new
+	// units and no bid requests. Default 1h.
+	AvoidFor time.Duration
+
+	// BackoffFor is how long a worker that stalled or missed a deadline gets
+	// no new units. Default 5m.
+	BackoffFor time.Duration
+
+	// QueueAllowance is how many runs beyond its advertised free slots may be
+	// queued on one worker. With 0 (the default) units wait in the scheduler
+	// instead, which keeps them free to go to whichever worker frees first.
+	QueueAllowance int
+
+	// TransferRate is the assumed rate, in bytes per second, at which a worker
+	// fetches inputs it does not hold yet. Default 12.5e6 (100 Mbit/s).
+	TransferRate float64
+}
+
+// Defaults for the Config fields.
+const (
+	DefaultBidTimeout       = 2 * time.Second
+	DefaultRebidInterval    = 30 * time.Second
+	DefaultMaxAttempts      = 3
+	DefaultMaxExtraReplicas = 2
+	DefaultUnitDeadline     = 30 * time.Minute
+	DefaultStallTimeout     = 30 * time.Second
+	DefaultNearTie          = 0.10
+	DefaultAvoidFor         = time.Hour
+	DefaultBackoffFor       = 5 * time.Minute
+	DefaultQueueAllowance   = 0
+	DefaultTransferRate     = 12.5e6
+)
+
+// DefaultConfig returns a Config with every field set to its default.
+func DefaultConfig() Config {
+	return Config{
+		BidTimeout:       DefaultBidTimeout,
+		RebidInterval:    DefaultRebidInterval,
+		MaxAttempts:      DefaultMaxAttempts,
+		MaxExtraReplicas: DefaultMaxExtraReplicas,
+		UnitDeadline:     DefaultUnitDeadline,
+		StallTimeout:     DefaultStallTimeout,
+		NearTie:          DefaultNearTie,
+		AvoidFor:         DefaultAvoidFor,
+		BackoffFor:       DefaultBackoffFor,
+		QueueAllowance:   DefaultQueueAllowance,
+		TransferRate:     DefaultTransferRate,
+	}
+}
+
+// withDefaults validates c and fills in its zero fields.
+func (c Config) withDefaults() (Config, error) {
+	durs := []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"BidTimeout", &c.BidTimeout, DefaultBidTimeout},
+		{"RebidInterval", &c.RebidInterval, DefaultRebidInterval},
+		{"UnitDeadline", &c.UnitDeadline, DefaultUnitDeadline},
+		{"StallTimeout", &c.StallTimeout, DefaultStallTimeout},
+		{"AvoidFor", &c.AvoidFor, DefaultAvoidFor},
+		{"BackoffFor", &c.BackoffFor, DefaultBackoffFor},
+	}
+	for _, d := range durs {
+		switch {
+		case *d.v < 0:
+			return c, fmt.Errorf("sched: config: %s must be >= 0", d.name)
+		case *d.v == 0:
+			*d.v = d.def
+		}
+	}
+	switch {
+	case c.MaxAttempts < 0:
+		return c, fmt.Errorf("sched: config: MaxAttempts must be >= 0")
+	case c.MaxAttempts == 0:
+		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.MaxExtraReplicas == 0 {
+		c.MaxExtraReplicas = DefaultMaxExtraReplicas
+	}
+	switch {
+	case math.IsNaN(c.NearTie) || math.IsInf(c.NearTie, 0) || c.NearTie > 1:
+		return c, fmt.Errorf("sched: config: NearTie must be a number <= 1")
+	case c.NearTie == 0:
+		c.NearTie = DefaultNearTie
+	}
+	if c.QueueAllowance < 0 {
+		return c, fmt.Errorf("sched: config: QueueAllowance must be >= 0")
+	}
+	switch {
+	case math.IsNaN(c.TransferRate) || math.IsInf(c.TransferRate, 0) || c.TransferRate < 0:
+		return c, fmt.Errorf("sched: config: TransferRate must be a finite number >= 0")
+	case c.TransferRate == 0:
+		c.TransferRate = DefaultTransferRate
+	}
+	return c, nil
+}

@@ -1,0 +1,243 @@
+package sched
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+// cand is a worker considered for one run of a unit.
+type cand struct {
+	w      *worker
+	finish float64 // predicted finish, seconds from now
+	start  float64 // predicted start, seconds from now
+	room   bool    // can take a run now
+}
+
+// speed is w's speed in work units per second per slot: measured from
+// completed runs when there are any, else as bid.
+func (w *worker) speed() float64 {
+	if w.nMeasured > 0 && w.measured > 0 {
+		return w.measured
+	}
+	return w.bidSpeed
+}
+
+// realFree is how many of w's slots are free for us by our accounting; it is
+// negative when runs of ours are queued there.
+func (w *worker) realFree() int { return w.freeSlots + w.freed - w.post }
+
+// available is how many more runs w may be given now.
+func (w *worker) available(allowance int) int {
+	if w.busy {
+		allowance = 0
+	}
+	return w.realFree() + allowance
+}
+
+// usableAt reports whether w may get new runs at all at time now.
+func (w *worker) usableAt(now time.Time) bool {
+	return w.hasBid && !w.lost && !now.Before(w.avoidUntil) && !now.Before(w.backoffUntil)
+}
+
+// fits reports whether u's limits fit w.
+func (w *worker) fits(u *unit) bool {
+	return w.maxMemory == 0 || u.spec.Limits.Memory <= w.maxMemory
+}
+
+// excluded reports whether u has run on w or was refused by it.
+func (u *unit) excluded(w *worker) bool {
+	for _, r := range u.runs {
+		if r.w == w {
+			return true
+		}
+	}
+	for _, x := range u.rejected {
+		if x.worker == w.id {
+			return true
+		}
+	}
+	return false
+}
+
+// plan prepares w's scratch state for a placement pass.
+func (w *worker) plan(now time.Time) {
+	w.ends = w.ends[:0]
+	for _, r := range w.inflight {
+		e := r.estEnd.Sub(now).Seconds()
+		if e < 0 {
+			// Overdue by d: expect it to need about d more.
+			e = -e
+		}
+		w.ends = append(w.ends, e)
+	}
+	slices.Sort(w.ends)
+	w.pfree = w.realFree()
+}
+
+// startAt predicts when a run of u could start on w, in seconds from now,
+// given the runs of ours already there (real and planned).
+func (w *worker) startAt(u *unit) float64 {
+	if w.pfree > 0 {
+		return 0
+	}
+	need := -w.pfree
+	if need < len(w.ends) {
+		return w.ends[need]
+	}
+	// Slots are held by others' units we know nothing about beyond the
+	// worker's queue length: guess each takes as long as this one.
+	base := 0.0
+	if n := len(w.ends); n > 0 {
+		base = w.ends[n-1]
+	}
+	per := u.spec.EstCost / w.speed() / float64(w.slots)
+	return base + float64(w.queueLen+1+need-len(w.ends))*per
+}
+
+// transfer predicts the seconds w needs to fetch the inputs of u it lacks.
+func (w *worker) transfer(u *unit, rate float64) float64 {
+	var missing int64
+	for _, in := range u.spec.Inputs {
+		if _, ok := w.held[in.CID]; !ok {
+			missing += in.Bytes
+		}
+	}
+	return float64(missing) / rate
+}
+
+// reserve records a run of predicted end e (seconds from now) on w.
+func (w *worker) reserve(e float64) {
+	i, _ := slices.BinarySearch(w.ends, e)
+	w.ends = slices.Insert(w.ends, i, e)
+	w.pfree--
+}
+
+func seconds(f float64) time.Duration {
+	return time.Duration(min(f, maxSeconds) * float64(time.Second))
+}
+
+// place starts runs for queued units, in job order then queue order, each on
+// the worker with the earliest predicted finish. A unit whose best worker is
+// full waits for it: the slot is reserved in this pass's plan only, so later
+// units see that worker as busier.
+func (s *Scheduler) place(now time.Time) {
+	rooms := 0
+	for _, w := range s.wlist {
+		w.usable = w.usableAt(now) && w.speed() > 0
+		if !w.usable {
+			continue
+		}
+		w.plan(now)
+		if w.available(s.cfg.QueueAllowance) > 0 {
+			rooms++
+		}
+	}
+	for _, j := range s.jobList {
+		if j.status != jobActive || j.window || !j.started {
+			continue
+		}
+		q := j.queue[:0]
+		for _, u := range j.queue {
+			if rooms > 0 && u.missing > 0 {
+				rooms -= s.placeUnit(u, now)
+			}
+			if u.missing > 0 {
+				q = append(q, u)
+			} else {
+				u.queued = false
+			}
+		}
+		clear(j.queue[len(q):])
+		j.queue = q
+	}
+}
+
+// placeUnit starts as many of u's missing runs as it can and returns how many
+// workers ran out of room doing so.
+func (s *Scheduler) placeUnit(u *unit, now time.Time) (filled int) {
+	var planned []*worker // workers reserved for u in this pass
+	for u.missing > 0 {
+		c, ok := s.choose(u, planned)
+		if !ok {
+			return filled
+		}
+		w := c.w
+		if !c.room {
+			w.reserve(c.finish)
+			planned = append(planned, w)
+			continue
+		}
+		wall := u.spec.Limits.WallTime
+		if wall == 0 {
+			wall = s.cfg.UnitDeadline
+		}
+		begin := c.finish - u.spec.EstCost/w.speed()
+		r := &run{
+			u:            u,
+			w:            w,
+			replica:      u.replicas,
+			state:        runAssigned,
+			assignSeq:    s.next(),
+			assignedAt:   now,
+			lastProgress: now,
+			estEnd:       now.Add(seconds(c.finish)),
+			deadline:     now.Add(seconds(begin) + wall),
+		}
+		u.replicas++
+		u.runs = append(u.runs, r)
+		u.missing--
+		w.inflight = append(w.inflight, r)
+		w.post++
+		w.reserve(c.finish)
+		for _, in := range u.spec.Inputs {
+			w.held[in.CID] = struct{}{}
+		}
+		s.emit(AssignUnit{Unit: u.id, Replica: r.replica, Worker: w.id, Deadline: r.deadline})
+		if w.available(s.cfg.QueueAllowance) <= 0 {
+			filled++
+		}
+	}
+	return filled
+}
+
+// choose picks the worker for one more run of u: the earliest predicted
+// finish, random among near-ties, preferring near-tied workers with room
+// now. ok is false when no worker can take u at all.
+func (s *Scheduler) choose(u *unit, planned []*worker) (best cand, ok bool) {
+	cs := s.cands[:0]
+	bestF := math.Inf(1)
+	for _, w := range s.wlist {
+		if !w.usable || !w.fits(u) || u.excluded(w) || slices.Contains(planned, w) {
+			continue
+		}
+		sp := w.speed()
+		st := w.startAt(u)
+		f := max(st, w.transfer(u, s.cfg.TransferRate)) + u.spec.EstCost/sp
+		cs = append(cs, cand{w: w, finish: f, start: st, room: w.available(s.cfg.QueueAllowance) > 0})
+		bestF = min(bestF, f)
+	}
+	s.cands = cs
+	if len(cs) == 0 {
+		return cand{}, false
+	}
+	limit := bestF
+	if s.cfg.NearTie > 0 {
+		limit = bestF * (1 + s.cfg.NearTie)
+	}
+	near := cs[:0]
+	anyRoom := false
+	for _, c := range cs {
+		if c.finish <= limit {
+			near = append(near, c)
+			anyRoom = anyRoom || c.room
+		}
+	}
+	if anyRoom {
+		near = slices.DeleteFunc(near, func(c cand) bool { return !c.room })
+	}
+	if len(near) == 1 || s.cfg.NearTie < 0 {
+		return near[0], true
+	}
+	return near[s.rng.IntN(len(near))], true
+}

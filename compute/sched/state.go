@@ -1,0 +1,606 @@
+package sched
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// JobStatus is where a job stands.
+type JobStatus int
+
+const (
+	// JobActive: units are still being placed, run or verified.
+	JobActive JobStatus = iota
+	// JobSucceeded: every unit has an accepted result (JobDone was emitted).
+	JobSucceeded
+	// JobAborted: a unit could not be completed (JobFailed was emitted).
+	JobAborted
+	// JobWithdrawn: the caller cancelled the job.
+	JobWithdrawn
+)
+
+// String returns a lowercase word for st.
+func (st JobStatus) String() string {
+	switch st {
+	case JobActive:
+		return "active"
+	case JobSucceeded:
+		return "done"
+	case JobAborted:
+		return "failed"
+	case JobWithdrawn:
+		return "cancelled"
+	default:
+		return "unknown"
+	}
+}
+
+// UnitStatus is where a unit stands.
+type UnitStatus int
+
+const (
+	// UnitQueued: waiting for a worker; see UnitState.Waiting.
+	UnitQueued UnitStatus = iota
+	// UnitPlaced: assigned, no worker has acknowledged yet.
+	UnitPlaced
+	// UnitRunning: at least one worker has acknowledged a run.
+	UnitRunning
+	// UnitVoting: some results are in; more are needed for a majority.
+	UnitVoting
+	// UnitDone: its single result is accepted (Replicas 1).
+	UnitDone
+	// UnitVerified: its result is accepted by a majority of replicas.
+	UnitVerified
+	// UnitAbandoned: its job ended (failed or cancelled) before a result was
+	// accepted.
+	UnitAbandoned
+)
+
+// String returns a lowercase word for st.
+func (st UnitStatus) String() string {
+	switch st {
+	case UnitQueued:
+		return "queued"
+	case UnitPlaced:
+		return "placed"
+	case UnitRunning:
+		return "running"
+	case UnitVoting:
+		return "voting"
+	case UnitDone:
+		return "done"
+	case UnitVerified:
+		return "verified"
+	case UnitAbandoned:
+		return "abandoned"
+	default:
+		return "unknown"
+	}
+}
+
+// RunStatus is where one run of a unit stands.
+type RunStatus int
+
+const (
+	// RunAssigned: sent to the worker, not acknowledged yet.
+	RunAssigned RunStatus = iota
+	// RunRunning: acknowledged by the worker (queued or running there).
+	RunRunning
+	// RunDone: returned an output.
+	RunDone
+	// RunFailed: failed, lost, stalled or missed its deadline.
+	RunFailed
+	// RunCancelled: rejected by the worker or cancelled by the scheduler.
+	RunCancelled
+)
+
+// String returns a lowercase word for st.
+func (st RunStatus) String() string {
+	switch st {
+	case RunAssigned:
+		return "assigned"
+	case RunRunning:
+		return "running"
+	case RunDone:
+		return "done"
+	case RunFailed:
+		return "failed"
+	case RunCancelled:
+		return "cancelled"
+	default:
+		return "unknown"
+	}
+}
+
+// WaitReason says why a queued unit is not running.
+type WaitReason int
+
+const (
+	// WaitNone: the unit is not waiting for a worker.
+	WaitNone WaitReason = iota
+	// WaitBids: the job's first bids are still coming in.
+	WaitBids
+	// WaitNoWorkers: no workers are known.
+	WaitNoWorkers
+	// WaitNoBids: workers are known but none has a usable bid.
+	WaitNoBids
+	// WaitLimits: the unit's limits are above those of every worker that bid.
+	WaitLimits
+	// WaitExcluded: every worker that could take it has already run, failed
+	// or refused it, or is avoided.
+	WaitExcluded
+	// WaitBusy: every worker that could take it is full.
+	WaitBusy
+	// WaitHeld: workers have room, but a busy one is predicted to finish the
+	// unit sooner, so it waits for that one.
+	WaitHeld
+)
+
+// String returns a short phrase for r.
+func (r WaitReason) String() string {
+	switch r {
+	case WaitNone:
+		return "not waiting"
+	case WaitBids:
+		return "waiting for bids"
+	case WaitNoWorkers:
+		return "no workers found"
+	case WaitNoBids:
+		return "no worker bid"
+	case WaitLimits:
+		return "limits above every worker's"
+	case WaitExcluded:
+		return "no eligible worker left"
+	case WaitBusy:
+		return "all workers busy"
+	case WaitHeld:
+		return "held for a faster worker"
+	default:
+		return "unknown"
+	}
+}
+
+// JobState is a snapshot of a job for progress display.
+type JobState struct {
+	ID       JobID
+	Status   JobStatus
+	Replicas int
+	Units    int
+	Accepted int // units with an accepted result
+	Queued   int // units waiting for at least one run to be placed
+	Running  int // runs in flight
+	// SubmittedAt is when the job's first bids were requested; EndedAt is
+	// when it ended (zero while active).
+	SubmittedAt time.Time
+	EndedAt     time.Time
+	// Failure is set when Status is JobAborted.
+	Failure *JobFailed
+}
+
+// UnitState is a snapshot of a unit for progress display and Why.
+type UnitState struct {
+	ID       UnitID
+	Status   UnitStatus
+	EstCost  float64
+	Runs     []RunState
+	Output   cid.Cid   // accepted output, if any
+	Agreeing []peer.ID // workers whose runs returned Output
+	Failures []Failure // failed runs, oldest first
+	Rejected []Rejection
+	// Waiting and WaitDetail say why a UnitQueued unit is not running.
+	Waiting    WaitReason
+	WaitDetail string
+}
+
+// RunState is a snapshot of one run of a unit.
+type RunState struct {
+	Worker       peer.ID
+	Replica      int
+	Status       RunStatus
+	AssignedAt   time.Time
+	LastProgress time.Time
+	Deadline     time.Time
+	EndedAt      time.Time
+	Output       cid.Cid
+	Note         string // why it ended, if it failed or was cancelled
+}
+
+// Rejection is a worker's refusal of a unit for its limits.
+type Rejection struct {
+	Worker peer.ID
+	Reason RejectReason
+	Detail string
+}
+
+// WorkerState is a snapshot of a worker as the scheduler sees it.
+type WorkerState struct {
+	ID     peer.ID
+	Lost   bool
+	HasBid bool
+	// BidErr says why the worker has no usable bid, if it has none.
+	BidErr    string
+	BidAt     time.Time
+	Slots     int
+	FreeSlots int // as bid
+	QueueLen  int // as bid
+	// Speed is the speed placement uses: measured from completed runs when
+	// there are any, else BidSpeed.
+	Speed     float64
+	BidSpeed  float64
+	MaxMemory uint64
+	InFlight  int // runs of ours there
+	Room      int // more runs it may get now
+	// AvoidUntil is set after the worker lost a vote, BackoffUntil after it
+	// stalled or missed a deadline; it gets no units before then.
+	AvoidUntil   time.Time
+	BackoffUntil time.Time
+	// Track record.
+	Completed, Failed, Outvoted, Stalled, LostCount, Rejected int
+}
+
+// Jobs returns a snapshot of every job held, in submission order.
+func (s *Scheduler) Jobs() []JobState {
+	out := make([]JobState, 0, len(s.jobList))
+	for _, j := range s.jobList {
+		out = append(out, j.state())
+	}
+	return out
+}
+
+// Job returns a snapshot of one job.
+func (s *Scheduler) Job(id JobID) (JobState, bool) {
+	j := s.jobs[id]
+	if j == nil {
+		return JobState{}, false
+	}
+	return j.state(), true
+}
+
+func (j *job) state() JobState {
+	st := JobState{
+		ID:          j.id,
+		Status:      j.status.public(),
+		Replicas:    j.replicas,
+		Units:       len(j.units),
+		Accepted:    j.accepted,
+		Queued:      len(j.queue),
+		SubmittedAt: j.submittedAt,
+		EndedAt:     j.endedAt,
+	}
+	if j.failed != nil {
+		f := *j.failed
+		f.Failures = slices.Clone(f.Failures)
+		st.Failure = &f
+	}
+	for _, u := range j.units {
+		for _, r := range u.runs {
+			if r.active() {
+				st.Running++
+			}
+		}
+	}
+	return st
+}
+
+func (st jobStatus) public() JobStatus {
+	switch st {
+	case jobDone:
+		return JobSucceeded
+	case jobFailed:
+		return JobAborted
+	case jobCancelled:
+		return JobWithdrawn
+	default:
+		return JobActive
+	}
+}
+
+// Units returns a snapshot of every unit of a job, by index. It returns
+// ErrUnknownJob for a job the Scheduler does not hold.
+func (s *Scheduler) Units(id JobID) ([]UnitState, error) {
+	j := s.jobs[id]
+	if j == nil {
+		return nil, fmt.Errorf("units of job %q: %w", id, ErrUnknownJob)
+	}
+	out := make([]UnitState, len(j.units))
+	for i, u := range j.units {
+		out[i] = s.unitState(u)
+	}
+	return out, nil
+}
+
+// Unit returns a snapshot of one unit.
+func (s *Scheduler) Unit(id UnitID) (UnitState, bool) {
+	j := s.jobs[id.Job]
+	if j == nil || id.Index < 0 || id.Index >= len(j.units) {
+		return UnitState{}, false
+	}
+	return s.unitState(j.units[id.Index]), true
+}
+
+func (s *Scheduler) unitState(u *unit) UnitState {
+	st := UnitState{
+		ID:       u.id,
+		EstCost:  u.spec.EstCost,
+		Output:   u.output,
+		Agreeing: slices.Clone(u.agreeing),
+		Failures: slices.Clone(u.failures),
+	}
+	for _, x := range u.rejected {
+		st.Rejected = append(st.Rejected, Rejection{x.worker, x.reason, x.detail})
+	}
+	active, running, done := 0, 0, 0
+	for _, r := range u.runs {
+		st.Runs = append(st.Runs, RunState{
+			Worker:       r.w.id,
+			Replica:      r.replica,
+			Status:       RunStatus(r.state),
+			AssignedAt:   r.assignedAt,
+			LastProgress: r.lastProgress,
+			Deadline:     r.deadline,
+			EndedAt:      r.endedAt,
+			Output:       r.output,
+			Note:         r.note,
+		})
+		switch r.state {
+		case runAssigned:
+			active++
+		case runRunning:
+			active++
+			running++
+		case runDone:
+			done++
+		}
+	}
+	switch {
+	case u.accepted && u.job.replicas > 1:
+		st.Status = UnitVerified
+	case u.accepted:
+		st.Status = UnitDone
+	case u.job.status != jobActive:
+		st.Status = UnitAbandoned
+	case u.missing > 0 && active == 0:
+		st.Status = UnitQueued
+	case done > 0:
+		st.Status = UnitVoting
+	case running > 0:
+		st.Status = UnitRunning
+	case active > 0:
+		st.Status = UnitPlaced
+	default:
+		st.Status = UnitQueued
+	}
+	if u.missing > 0 && u.job.status == jobActive {
+		c := s.classify(u, s.clock)
+		st.Waiting = c.reason()
+		st.WaitDetail = c.String()
+	}
+	return st
+}
+
+// Workers returns a snapshot of every known worker, ordered by peer ID.
+func (s *Scheduler) Workers() []WorkerState {
+	out := make([]WorkerState, 0, len(s.wlist))
+	for _, w := range s.wlist {
+		room := 0
+		if w.usableAt(s.clock) {
+			room = max(w.available(s.cfg.QueueAllowance), 0)
+		}
+		out = append(out, WorkerState{
+			ID:           w.id,
+			Lost:         w.lost,
+			HasBid:       w.hasBid,
+			BidErr:       w.bidErr,
+			BidAt:        w.bidAt,
+			Slots:        w.slots,
+			FreeSlots:    w.freeSlots,
+			QueueLen:     w.queueLen,
+			Speed:        w.speed(),
+			BidSpeed:     w.bidSpeed,
+			MaxMemory:    w.maxMemory,
+			InFlight:     len(w.inflight),
+			Room:         room,
+			AvoidUntil:   w.avoidUntil,
+			BackoffUntil: w.backoffUntil,
+			Completed:    w.completed,
+			Failed:       w.failed,
+			Outvoted:     w.outvoted,
+			Stalled:      w.stalled,
+			LostCount:    w.lostCount,
+			Rejected:     w.rejected,
+		})
+	}
+	return out
+}
+
+// census counts the workers by why they can or cannot take a unit.
+type census struct {
+	window   bool
+	known    int
+	lost     int
+	noBid    int
+	avoided  int
+	excluded int
+	small    int
+	free     int
+	busy     int
+	need     uint64 // the unit's memory limit
+	biggest  uint64 // the largest memory cap among workers that bid
+	bidErr   string // one reason a worker has no bid
+}
+
+func (s *Scheduler) classify(u *unit, now time.Time) census {
+	c := census{window: u.job.window || !u.job.started, known: len(s.wlist), need: u.spec.Limits.Memory}
+	for _, w := range s.wlist {
+		switch {
+		case w.lost:
+			c.lost++
+		case !w.hasBid:
+			c.noBid++
+			if c.bidErr == "" {
+				c.bidErr = w.bidErr
+			}
+		case now.Before(w.avoidUntil) || now.Before(w.backoffUntil):
+			c.avoided++
+		case u.excluded(w):
+			c.excluded++
+		case !w.fits(u):
+			c.small++
+			c.biggest = max(c.biggest, w.maxMemory)
+		case w.available(s.cfg.QueueAllowance) > 0:
+			c.free++
+		default:
+			c.busy++
+		}
+	}
+	return c
+}
+
+func (c census) reason() WaitReason {
+	switch {
+	case c.window:
+		return WaitBids
+	case c.known == 0:
+		return WaitNoWorkers
+	case c.free > 0:
+		return WaitHeld
+	case c.busy > 0:
+		return WaitBusy
+	case c.small > 0 && c.excluded+c.avoided == 0:
+		return WaitLimits
+	case c.excluded+c.avoided+c.small > 0:
+		return WaitExcluded
+	default:
+		return WaitNoBids
+	}
+}
+
+// String explains the census in a sentence.
+func (c census) String() string {
+	r := c.reason()
+	var b strings.Builder
+	b.WriteString(r.String())
+	switch r {
+	case WaitBids, WaitNoWorkers:
+		return b.String()
+	case WaitHeld:
+		fmt.Fprintf(&b, ": %d with room are predicted slower than %d busy", c.free, c.busy)
+		return b.String()
+	case WaitLimits:
+		fmt.Fprintf(&b, ": needs %s of memory, the most offered is %s", bytesString(c.need), bytesString(c.biggest))
+	}
+	var parts []string
+	add := func(n int, what string) {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, what))
+		}
+	}
+	add(c.busy, "busy")
+	add(c.small, "with too little memory")
+	add(c.excluded, "already ran, failed or refused it")
+	add(c.avoided, "avoided after a fault")
+	add(c.noBid, "without a bid")
+	add(c.lost, "lost")
+	if len(parts) > 0 {
+		b.WriteString(" (")
+		b.WriteString(strings.Join(parts, ", "))
+		b.WriteString(")")
+	}
+	if r == WaitNoBids && c.bidErr != "" {
+		b.WriteString("; last: ")
+		b.WriteString(c.bidErr)
+	}
+	return b.String()
+}
+
+func bytesString(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// Why explains in a few lines where a unit stands: its status, where each of
+// its runs went, its failures, and, when it is not running, why not. It is
+// what `enxame compute why` prints.
+func (s *Scheduler) Why(id UnitID) string {
+	st, ok := s.Unit(id)
+	if !ok {
+		return fmt.Sprintf("unit %s: unknown", id)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "unit %s: %s", id, st.Status)
+	switch st.Status {
+	case UnitDone:
+		fmt.Fprintf(&b, ", output %s from %s", st.Output, st.Agreeing[0])
+	case UnitVerified:
+		fmt.Fprintf(&b, ", output %s agreed by %d of %d results (%s)", st.Output, len(st.Agreeing), countDone(st.Runs), joinIDs(st.Agreeing))
+	case UnitQueued:
+		fmt.Fprintf(&b, ": %s", st.WaitDetail)
+	case UnitAbandoned:
+		if j := s.jobs[id.Job]; j.failed != nil {
+			fmt.Fprintf(&b, ": %s", j.failed.Reason)
+		} else {
+			b.WriteString(": job cancelled")
+		}
+	}
+	if n := len(st.Failures); n > 0 {
+		fmt.Fprintf(&b, "; retried %d time(s)", n)
+	}
+	b.WriteString("\n")
+	for _, r := range st.Runs {
+		fmt.Fprintf(&b, "  replica %d on %s: %s", r.Replica, r.Worker, r.Status)
+		switch r.Status {
+		case RunAssigned, RunRunning:
+			fmt.Fprintf(&b, " since %s, last sign of life %s, deadline %s",
+				r.AssignedAt.Format(time.RFC3339), r.LastProgress.Format(time.RFC3339), r.Deadline.Format(time.RFC3339))
+		case RunDone:
+			fmt.Fprintf(&b, ", output %s", r.Output)
+		default:
+			if r.Note != "" {
+				fmt.Fprintf(&b, " (%s)", r.Note)
+			}
+		}
+		b.WriteString("\n")
+	}
+	for _, f := range st.Failures {
+		fmt.Fprintf(&b, "  failed on %s: %s: %s", f.Worker, f.Kind, f.Reason)
+		if f.Deterministic {
+			b.WriteString(" (deterministic)")
+		}
+		b.WriteString("\n")
+	}
+	if st.Status != UnitQueued && st.Waiting != WaitNone {
+		fmt.Fprintf(&b, "  more replicas needed: %s\n", st.WaitDetail)
+	}
+	return b.String()
+}
+
+func countDone(runs []RunState) int {
+	n := 0
+	for _, r := range runs {
+		if r.Status == RunDone {
+			n++
+		}
+	}
+	return n
+}
+
+func joinIDs(ids []peer.ID) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = id.String()
+	}
+	return strings.Join(s, ", ")
+}
