@@ -94,27 +94,42 @@ func (a *cappedMemory) peak() uint64 {
 }
 
 type linearMemory struct {
-	owner   *cappedMemory
-	buf     []byte
-	peak    uint64
-	refused uint64
-	started bool
+	owner    *cappedMemory
+	reserved []byte // an address-space reservation holding buf, if any
+	buf      []byte
+	peak     uint64
+	refused  uint64
+	started  bool
 }
 
 // Reallocate implements experimental.LinearMemory. The first call sizes the
 // memory at instantiation and must succeed (wazero requires it); the caller
 // checks overCap before running the unit.
+//
+// Where the OS allows, the memory lives in one reservation of the cap's size
+// made at the first call: pages cost nothing until the unit touches them,
+// growing never copies, and Free gives everything back to the OS at once
+// (a Go slice would leave the child holding several times the unit's peak).
 func (m *linearMemory) Reallocate(size uint64) []byte {
 	if !m.started {
 		m.started = true
 		m.owner.initial = size
+		if r, err := reserve(max(size, m.owner.max)); err == nil {
+			m.reserved = r
+		}
 	} else if size > m.owner.max {
 		m.refused = max(m.refused, size)
 		return nil
 	}
-	if size <= uint64(cap(m.buf)) {
+	switch {
+	case m.reserved != nil && size <= uint64(len(m.reserved)):
+		m.buf = m.reserved[:size]
+	case m.reserved != nil:
+		m.refused = max(m.refused, size)
+		return nil
+	case size <= uint64(cap(m.buf)):
 		m.buf = m.buf[:size]
-	} else {
+	default:
 		// append zeroes the grown part and any spare capacity.
 		m.buf = append(m.buf, make([]byte, size-uint64(len(m.buf)))...)
 	}
@@ -122,5 +137,19 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 	return m.buf
 }
 
-// Free implements experimental.LinearMemory.
-func (m *linearMemory) Free() { m.buf = nil }
+// Free implements experimental.LinearMemory. It may be called more than
+// once; the unit must not run after it.
+func (m *linearMemory) Free() {
+	if m.reserved != nil {
+		release(m.reserved)
+		m.reserved = nil
+	}
+	m.buf = nil
+}
+
+// free releases the unit's memory if wazero has not.
+func (a *cappedMemory) free() {
+	if a.mem != nil {
+		a.mem.Free()
+	}
+}

@@ -77,8 +77,8 @@ func wasmModule(spec wasmSpec) []byte {
 // Bodies of hand-built modules' _start (function index = number of imports).
 var (
 	bodyReturn = []byte{0x0b}
-	bodyTrap   = []byte{0x00, 0x0b}                               // unreachable
-	bodyLoop   = []byte{0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b}       // loop br 0 end
+	bodyTrap   = []byte{0x00, 0x0b}                         // unreachable
+	bodyLoop   = []byte{0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b} // loop br 0 end
 	bodyGrow   = []byte{0x03, 0x40, 0x41, 0x10, 0x40, 0x00, 0x41, 0x7f, 0x47, 0x0d, 0x00, 0x0b, 0x00, 0x0b}
 	// loop: memory.grow(16) != -1 → repeat; then unreachable
 )
@@ -195,4 +195,13 @@ func fakeChild(mode string, stdin io.Reader, stdout io.Writer) int {
 		}
 		writeFrame(stdout, encodeResult(res))
 	}
+}
+
+func fileSize(t testing.TB, path string) int64 {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Size()
 }

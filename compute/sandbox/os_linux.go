@@ -57,3 +57,18 @@ func residentBytes(pid int) (uint64, error) {
 	}
 	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
+
+// reserve maps n bytes of zeroed, private memory that costs nothing until
+// touched (MAP_NORESERVE: no commit charge either).
+func reserve(n uint64) ([]byte, error) {
+	if n == 0 || n > 1<<33 {
+		return nil, fmt.Errorf("reserve %d bytes: out of range", n)
+	}
+	return syscall.Mmap(-1, 0, int(n), syscall.PROT_READ|syscall.PROT_WRITE,
+		syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS|syscall.MAP_NORESERVE)
+}
+
+// release unmaps what reserve mapped.
+func release(b []byte) {
+	_ = syscall.Munmap(b)
+}

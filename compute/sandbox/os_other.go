@@ -17,3 +17,9 @@ func childSysProcAttr() *syscall.SysProcAttr { return nil }
 func residentBytes(int) (uint64, error) {
 	return 0, errors.ErrUnsupported
 }
+
+// reserve is unsupported outside Linux; linear memories are Go slices.
+func reserve(uint64) ([]byte, error) { return nil, errors.ErrUnsupported }
+
+// release is never called outside Linux.
+func release([]byte) {}

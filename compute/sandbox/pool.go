@@ -315,10 +315,13 @@ func (p *Pool) Run(ctx context.Context, u Unit) (Result, error) {
 			return failed(ReasonSetup, "start child: "+err.Error(), nil)
 		}
 		res, state, cause := p.runOn(ctx, c, req, lim)
-		if state == notSent && attempt == 0 {
+		if state == notSent {
 			// The child died while idle; the unit never reached it.
 			p.release(c, false)
-			continue
+			if attempt == 0 {
+				continue
+			}
+			return failed(ReasonCrash, "two child processes in a row refused the unit", nil)
 		}
 		p.release(c, state == healthy)
 		p.log.Debug("unit ended", "unit", req.ID, "key", u.ModuleKey, "reason", res.Reason,

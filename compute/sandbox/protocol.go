@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -39,6 +40,10 @@ const (
 	resultOverhead = 64 << 10
 )
 
+// frameChunk is the largest frame body read into a buffer allocated up
+// front.
+const frameChunk = 1 << 20
+
 var (
 	errFrameTooLarge = errors.New("frame over size cap")
 	errTrailing      = errors.New("trailing bytes")
@@ -55,14 +60,27 @@ func readFrame(r io.Reader, max int) ([]byte, error) {
 	if uint64(n) > uint64(max) {
 		return nil, fmt.Errorf("read frame of %d bytes: %w (%d)", n, errFrameTooLarge, max)
 	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
+	if n <= frameChunk {
+		body := make([]byte, n)
+		if _, err := io.ReadFull(r, body); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("read frame body: %w", err)
+		}
+		return body, nil
+	}
+	// A large frame's memory is taken as its bytes arrive, so a peer that
+	// announces more than it sends costs no more than it sent.
+	var buf bytes.Buffer
+	buf.Grow(frameChunk)
+	if got, err := io.CopyN(&buf, r, int64(n)); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return nil, fmt.Errorf("read frame body: %w", err)
+		return nil, fmt.Errorf("read frame body after %d of %d bytes: %w", got, n, err)
 	}
-	return body, nil
+	return buf.Bytes(), nil
 }
 
 // writeFrame writes body as one frame, in one Write call.

@@ -301,6 +301,7 @@ func (r *runner) exec(ctx context.Context, mod wazero.CompiledModule, m runMsg, 
 		out.Stderr = stderr.Bytes()
 		out.PeakMemory = alloc.peak()
 	}()
+	defer alloc.free() // after inst.Close, deferred below
 	inst, err := r.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, alloc), mod, cfg)
 	if err != nil {
 		reason, code, detail := classify(ctx, err, alloc, stdout, lim)
