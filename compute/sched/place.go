@@ -122,25 +122,35 @@ func seconds(f float64) time.Duration {
 // full waits for it: the slot is reserved in this pass's plan only, so later
 // units see that worker as busier.
 func (s *Scheduler) place(now time.Time) {
-	rooms := 0
+	rooms, usable := 0, 0
 	for _, w := range s.wlist {
 		w.usable = w.usableAt(now) && w.speed() > 0
 		if !w.usable {
 			continue
 		}
+		usable++
 		w.plan(now)
 		if w.available(s.cfg.QueueAllowance) > 0 {
 			rooms++
 		}
 	}
 	for _, j := range s.jobList {
+		j.needy = nil
 		if j.status != jobActive || j.window || !j.started {
 			continue
 		}
 		q := j.queue[:0]
 		for _, u := range j.queue {
-			if rooms > 0 && u.missing > 0 {
-				rooms -= s.placeUnit(u, now)
+			switch {
+			case u.missing == 0:
+			case rooms > 0:
+				filled, stuck := s.placeUnit(u, now)
+				rooms -= filled
+				if stuck && j.needy == nil {
+					j.needy = u
+				}
+			case usable == 0 && j.needy == nil:
+				j.needy = u
 			}
 			if u.missing > 0 {
 				q = append(q, u)
@@ -153,14 +163,15 @@ func (s *Scheduler) place(now time.Time) {
 	}
 }
 
-// placeUnit starts as many of u's missing runs as it can and returns how many
-// workers ran out of room doing so.
-func (s *Scheduler) placeUnit(u *unit, now time.Time) (filled int) {
+// placeUnit starts as many of u's missing runs as it can. It returns how
+// many workers ran out of room doing so, and whether some run of u found no
+// worker that could ever take it.
+func (s *Scheduler) placeUnit(u *unit, now time.Time) (filled int, stuck bool) {
 	var planned []*worker // workers reserved for u in this pass
-	for u.missing > 0 {
+	for range u.missing {
 		c, ok := s.choose(u, planned)
 		if !ok {
-			return filled
+			return filled, true
 		}
 		w := c.w
 		if !c.room {
@@ -198,7 +209,7 @@ func (s *Scheduler) placeUnit(u *unit, now time.Time) (filled int) {
 			filled++
 		}
 	}
-	return filled
+	return filled, false
 }
 
 // choose picks the worker for one more run of u: the earliest predicted
@@ -236,8 +247,9 @@ func (s *Scheduler) choose(u *unit, planned []*worker) (best cand, ok bool) {
 	if anyRoom {
 		near = slices.DeleteFunc(near, func(c cand) bool { return !c.room })
 	}
-	if len(near) == 1 || s.cfg.NearTie < 0 {
-		return near[0], true
+	pick := near[0]
+	if len(near) > 1 && s.cfg.NearTie >= 0 {
+		pick = near[s.rng.IntN(len(near))]
 	}
-	return near[s.rng.IntN(len(near))], true
+	return pick, true
 }

@@ -85,6 +85,7 @@ type job struct {
 	asked       map[peer.ID]bool
 	awaiting    map[peer.ID]bool
 	lastRebid   time.Time
+	needy       *unit // a unit the last placement pass found nobody for
 	needSent    bool
 	lastNeed    time.Time
 	submittedAt time.Time
@@ -846,28 +847,19 @@ func (j *job) hasRuns() bool {
 	return false
 }
 
-// needWorkers emits NeedWorkers for jobs with a unit nobody can take.
+// needWorkers emits NeedWorkers for jobs in which the placement pass found
+// a unit nobody known can take.
 func (s *Scheduler) needWorkers(now time.Time) {
 	for _, j := range s.jobList {
-		if j.status != jobActive || j.window || len(j.queue) == 0 {
+		if j.status != jobActive || j.needy == nil {
 			continue
 		}
 		if j.needSent && now.Before(j.lastNeed.Add(s.cfg.RebidInterval)) {
 			continue
 		}
-		for _, u := range j.queue {
-			if u.missing == 0 {
-				continue
-			}
-			c := s.classify(u, now)
-			if c.free+c.busy > 0 {
-				continue
-			}
-			j.needSent = true
-			j.lastNeed = now
-			s.emit(NeedWorkers{Job: j.id, Why: c.String()})
-			break
-		}
+		j.needSent = true
+		j.lastNeed = now
+		s.emit(NeedWorkers{Job: j.id, Why: s.classify(j.needy, now).String()})
 	}
 }
 
