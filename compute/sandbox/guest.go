@@ -114,7 +114,7 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 	if !m.started {
 		m.started = true
 		m.owner.initial = size
-		if r, err := reserve(max(size, m.owner.max)); err == nil {
+		if r, err := reserveMemory(max(size, m.owner.max)); err == nil {
 			m.reserved = r
 		}
 	} else if size > m.owner.max {
@@ -141,7 +141,7 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 // once; the unit must not run after it.
 func (m *linearMemory) Free() {
 	if m.reserved != nil {
-		release(m.reserved)
+		releaseMemory(m.reserved)
 		m.reserved = nil
 	}
 	m.buf = nil

@@ -58,9 +58,9 @@ func residentBytes(pid int) (uint64, error) {
 	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
 
-// reserve maps n bytes of zeroed, private memory that costs nothing until
+// reserveMemory maps n bytes of zeroed, private memory that costs nothing until
 // touched (MAP_NORESERVE: no commit charge either).
-func reserve(n uint64) ([]byte, error) {
+func reserveMemory(n uint64) ([]byte, error) {
 	if n == 0 || n > 1<<33 {
 		return nil, fmt.Errorf("reserve %d bytes: out of range", n)
 	}
@@ -68,7 +68,7 @@ func reserve(n uint64) ([]byte, error) {
 		syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS|syscall.MAP_NORESERVE)
 }
 
-// release unmaps what reserve mapped.
-func release(b []byte) {
+// releaseMemory unmaps what reserveMemory mapped.
+func releaseMemory(b []byte) {
 	_ = syscall.Munmap(b)
 }

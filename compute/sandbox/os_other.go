@@ -18,8 +18,8 @@ func residentBytes(int) (uint64, error) {
 	return 0, errors.ErrUnsupported
 }
 
-// reserve is unsupported outside Linux; linear memories are Go slices.
-func reserve(uint64) ([]byte, error) { return nil, errors.ErrUnsupported }
+// reserveMemory is unsupported outside Linux; linear memories are Go slices.
+func reserveMemory(uint64) ([]byte, error) { return nil, errors.ErrUnsupported }
 
-// release is never called outside Linux.
-func release([]byte) {}
+// releaseMemory is never called outside Linux.
+func releaseMemory([]byte) {}

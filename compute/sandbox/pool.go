@@ -258,6 +258,10 @@ func New(cfg Config, logger *slog.Logger) (*Pool, error) {
 	return p, nil
 }
 
+// FreeSlots returns how many units could start now without waiting for a
+// slot: Slots minus the units running or starting.
+func (p *Pool) FreeSlots() int { return p.cfg.Slots - len(p.slots) }
+
 // Config returns the pool's configuration with defaults filled in.
 func (p *Pool) Config() Config { return p.cfg }
 

@@ -157,6 +157,8 @@ func TestPoolHostile(t *testing.T) {
 		{name: "grows past the cap", unit: Unit{ModulePath: writeFile(t, "grow.wasm", modGrow)}, want: ReasonMemory},
 		{name: "endless output", unit: Unit{ModuleKey: "hostile", ModulePath: h, Args: []string{"output"}, Limits: Limits{MaxOutputBytes: 1 << 20}},
 			want: ReasonOutput, wantDetail: "output over 1048576 bytes"},
+		{name: "output past the cap, then exit 0", unit: Unit{ModuleKey: "hostile", ModulePath: h, Args: []string{"overflow"}, Limits: Limits{MaxOutputBytes: 1 << 20}},
+			want: ReasonOutput},
 		{name: "endless recursion", unit: Unit{ModulePath: writeFile(t, "rec.wasm", modRecurse)}, want: ReasonTrap, wantDetail: "stack overflow"},
 		{name: "go endless recursion", unit: Unit{ModuleKey: "hostile", ModulePath: h, Args: []string{"recurse"}}, want: ReasonMemory},
 		{name: "imports env.nope", unit: Unit{ModulePath: examplestest.BuildSource(t, filepath.Join("testdata", "wasmimport"))},
@@ -181,9 +183,11 @@ func TestPoolHostile(t *testing.T) {
 			}
 			ended := time.Now()
 			mustRun(t, p, next)
-			if gap := time.Since(ended); gap > time.Second {
+			gap := time.Since(ended)
+			if gap > time.Second {
 				t.Errorf("after %s, the next unit took %v to run, want under 1s", tt.name, gap)
 			}
+			t.Logf("%s: ended as %v after %v; next unit done %v later", tt.name, res.Reason, took, gap)
 		})
 	}
 }
@@ -237,9 +241,37 @@ func TestPoolChildKilledFromOutside(t *testing.T) {
 	}
 	ended := time.Now()
 	mustRun(t, p, Unit{ModulePath: writeFile(t, "ok.wasm", modReturn)})
-	if gap := time.Since(ended); gap > time.Second {
+	gap := time.Since(ended)
+	if gap > time.Second {
 		t.Errorf("next unit after a killed child took %v, want under 1s", gap)
 	}
+	t.Logf("child killed from outside: unit ended as %v; next unit done %v later", res.Reason, gap)
+}
+
+// TestPoolKillsStuckChild has the parent kill a child that gives no result
+// by the deadline: here one still compiling a module (compilation cannot
+// be interrupted inside the child).
+func TestPoolKillsStuckChild(t *testing.T) {
+	h := hostileModule(t)
+	p := newTestPool(t, func(c *Config) {
+		c.CacheDir = t.TempDir() // cold: compiling takes about a second
+		c.KillGrace = 100 * time.Millisecond
+	})
+	res, err := p.Run(t.Context(), Unit{ModulePath: h, Args: []string{"ok"}, Limits: Limits{Timeout: 100 * time.Millisecond}})
+	var se *Error
+	if !errors.As(err, &se) || se.Reason != ReasonTimeout || !strings.Contains(res.Detail, "child killed") {
+		t.Fatalf("Run of a unit compiling past its deadline = %v, %v %q; want %v with the child killed", err, res.Reason, res.Detail, ReasonTimeout)
+	}
+	if res.Duration > 1100*time.Millisecond {
+		t.Errorf("stuck child killed after %v, want within deadline + 1s", res.Duration)
+	}
+	ended := time.Now()
+	mustRun(t, p, Unit{ModulePath: writeFile(t, "ok.wasm", modReturn)})
+	gap := time.Since(ended)
+	if gap > time.Second {
+		t.Errorf("next unit after a stuck child took %v, want under 1s", gap)
+	}
+	t.Logf("stuck child killed after %v; next unit done %v later", res.Duration, gap)
 }
 
 func TestPoolIdleChildDied(t *testing.T) {
@@ -455,5 +487,25 @@ func TestNewConfig(t *testing.T) {
 				p.Close()
 			}
 		})
+	}
+}
+
+// TestPoolInputConfined checks, in a child, that a unit reads its input
+// and nothing else, and cannot change it.
+func TestPoolInputConfined(t *testing.T) {
+	p := newTestPool(t, nil)
+	in := inputDir(t, map[string][]byte{"a.txt": []byte("secret-free input")})
+	if err := os.Symlink("/etc/passwd", filepath.Join(in, "link")); err != nil {
+		t.Fatal(err)
+	}
+	res := mustRun(t, p, Unit{ModuleKey: "hostile", ModulePath: hostileModule(t), InputDir: in, Args: []string{"escape"}})
+	want := "read /etc/passwd: false\nread /input/../etc/passwd: false\nread ../etc/passwd: false\nread /input/link: false\n" +
+		"read /input/sub/../../etc/passwd: false\nread /: false\nwrite /input/new: false\nremove /input/a.txt: false\n" +
+		"read /input/a.txt: \"secret-free input\" true\n"
+	if string(res.Stdout) != want {
+		t.Errorf("escape attempts printed:\n%s\nwant:\n%s", res.Stdout, want)
+	}
+	if _, err := os.Stat(filepath.Join(in, "new")); err == nil {
+		t.Errorf("the unit created a file in its input directory")
 	}
 }

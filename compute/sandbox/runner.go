@@ -341,14 +341,16 @@ func callStart(ctx context.Context, fn api.Function) (_ []uint64, err error) {
 
 // classify turns how a call ended into a reason, an exit code and a detail.
 func classify(ctx context.Context, err error, alloc *cappedMemory, stdout *cappedOutput, lim Limits) (Reason, uint32, string) {
+	if stdout.over {
+		// Even if the unit then exited 0: its output is incomplete.
+		return ReasonOutput, 0, fmt.Sprintf("output over %d bytes", lim.MaxOutputBytes)
+	}
 	var exit *sys.ExitError
 	isExit := errors.As(err, &exit)
 	if err == nil || (isExit && exit.ExitCode() == 0) {
 		return ReasonNone, 0, ""
 	}
 	switch {
-	case stdout.over:
-		return ReasonOutput, 0, fmt.Sprintf("output over %d bytes", lim.MaxOutputBytes)
 	case alloc.refused() > 0:
 		return ReasonMemory, 0, fmt.Sprintf("memory grow to %d MiB refused: the cap is %d MiB", alloc.refused()>>20, lim.MemoryMiB)
 	case errors.Is(context.Cause(ctx), context.DeadlineExceeded):

@@ -151,6 +151,7 @@ func TestRunnerGoModule(t *testing.T) {
 		{name: "one huge allocation", args: []string{"bigalloc"}, want: ReasonMemory},
 		{name: "endless recursion", args: []string{"recurse"}, limits: Limits{MemoryMiB: 32}, want: ReasonMemory},
 		{name: "endless output", args: []string{"output"}, limits: Limits{MaxOutputBytes: 1000}, want: ReasonOutput},
+		{name: "output past cap, then exit 0", args: []string{"overflow"}, limits: Limits{MaxOutputBytes: 1000}, want: ReasonOutput},
 		{name: "stderr flood", args: []string{"stderr"}, limits: Limits{MaxStderrBytes: 100}, want: ReasonExit, wantCode: 3, wantStderr: "bytes dropped"},
 		{name: "spins", args: []string{"spin"}, limits: Limits{Timeout: 300 * time.Millisecond}, want: ReasonTimeout},
 		{name: "escape attempts", args: []string{"escape"},

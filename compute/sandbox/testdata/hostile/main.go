@@ -40,6 +40,11 @@ func main() {
 		for {
 			os.Stdout.Write(b)
 		}
+	case "overflow": // write 4 MiB ignoring errors, then exit 0
+		b := bytes.Repeat([]byte("y"), 64<<10)
+		for range 64 {
+			os.Stdout.Write(b)
+		}
 	case "stderr": // flood stderr, then fail
 		b := bytes.Repeat([]byte("e"), 1<<10)
 		os.Stderr.WriteString("first line\n")
