@@ -23,9 +23,11 @@ func (w *worker) speed() float64 {
 	return w.bidSpeed
 }
 
-// realFree is how many of w's slots are free for us by our accounting; it is
-// negative when runs of ours are queued there.
-func (w *worker) realFree() int { return w.freeSlots + w.freed - w.post }
+// realFree is how many of w's slots are free for us by our accounting: the
+// free slots it bid, less the units queued there when it bid, plus the slots
+// our runs have freed since, less our runs it did not know of. It is negative
+// when units wait there.
+func (w *worker) realFree() int { return w.freeSlots - w.queueLen + w.freed - w.post }
 
 // available is how many more runs w may be given now.
 func (w *worker) available(allowance int) int {
@@ -85,14 +87,14 @@ func (w *worker) startAt(u *unit) float64 {
 	if need < len(w.ends) {
 		return w.ends[need]
 	}
-	// Slots are held by others' units we know nothing about beyond the
-	// worker's queue length: guess each takes as long as this one.
+	// Slots are held by others' units we know nothing about: guess that
+	// each takes as long as this one.
 	base := 0.0
 	if n := len(w.ends); n > 0 {
 		base = w.ends[n-1]
 	}
 	per := u.spec.EstCost / w.speed() / float64(w.slots)
-	return base + float64(w.queueLen+1+need-len(w.ends))*per
+	return base + float64(need-len(w.ends)+1)*per
 }
 
 // transfer predicts the seconds w needs to fetch the inputs of u it lacks.

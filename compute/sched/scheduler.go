@@ -140,6 +140,24 @@ type run struct {
 	note         string // why it ended, for Why
 }
 
+type ask struct {
+	job   JobID
+	seq   uint64
+	until time.Time
+}
+
+// popAsk removes the oldest outstanding request for job and returns its
+// sequence number.
+func (w *worker) popAsk(job JobID) (seq uint64, ok bool) {
+	i := slices.IndexFunc(w.asks, func(a ask) bool { return a.job == job })
+	if i < 0 {
+		return 0, false
+	}
+	seq = w.asks[i].seq
+	w.asks = slices.Delete(w.asks, i, i+1)
+	return seq, true
+}
+
 func (r *run) active() bool { return r.state == runAssigned || r.state == runRunning }
 
 type worker struct {
@@ -165,9 +183,10 @@ type worker struct {
 	freed  int
 	busy   bool // rejected a unit as busy since the latest bid
 
-	pending      bool // a bid request is outstanding
-	pendingUntil time.Time
-	askSeq       uint64
+	// Bid requests not answered yet, oldest first. A worker answers in
+	// order, so a bid answers the oldest; the worker counted every run
+	// assigned before that request.
+	asks []ask
 
 	held     map[cid.Cid]struct{}
 	inflight []*run // in assignment order
@@ -246,7 +265,7 @@ func (s *Scheduler) Observe(ev Event) error {
 		s.bid(ev)
 	case BidFailed:
 		if w := s.workers[ev.Worker]; w != nil {
-			w.pending = false
+			w.popAsk(ev.Job)
 			w.hasBid = false
 			w.bidErr = "bid failed"
 			if ev.Err != nil {
@@ -411,11 +430,10 @@ func (s *Scheduler) bid(ev BidReceived) {
 	if w.lost {
 		s.revive(w)
 	}
-	cutoff := s.seq
-	if w.pending {
-		cutoff = w.askSeq
-	}
-	w.pending = false
+	// An unsolicited bid (or one past its deadline) may have been measured
+	// at any time: count all our runs as unknown to it, which can only
+	// underestimate its room.
+	cutoff, _ := w.popAsk(ev.Job)
 	s.answered(w)
 	for _, c := range ev.HasInputs {
 		w.held[c] = struct{}{}
@@ -495,6 +513,7 @@ func (s *Scheduler) reject(r *run, ev UnitRejected) {
 		// The worker is full now: count every run of ours there as known to
 		// it, and give it no more until one of them ends or it bids again.
 		w.freeSlots = 0
+		w.queueLen = 0
 		w.cutoff = s.seq
 		w.post = 0
 		w.freed = 0
@@ -542,7 +561,7 @@ func (s *Scheduler) fail(r *run, kind FailureKind, reason string, deterministic 
 func (s *Scheduler) lose(w *worker) {
 	w.lost = true
 	w.hasBid = false
-	w.pending = false
+	w.asks = nil
 	w.lostCount++
 	s.answered(w)
 	for _, r := range slices.Clone(w.inflight) {
@@ -732,8 +751,10 @@ func (s *Scheduler) Next(now time.Time) []Action {
 // timers handles bid timeouts, stalled runs and missed deadlines.
 func (s *Scheduler) timers(now time.Time) {
 	for _, w := range s.wlist {
-		if w.pending && !now.Before(w.pendingUntil) {
-			w.pending = false
+		if len(w.asks) > 0 && !now.Before(w.asks[0].until) {
+			for len(w.asks) > 0 && !now.Before(w.asks[0].until) {
+				w.asks = w.asks[1:]
+			}
 			if !w.hasBid {
 				w.bidErr = "no bid within " + s.cfg.BidTimeout.String()
 			}
@@ -811,7 +832,7 @@ func (s *Scheduler) requestBids(now time.Time) {
 			j.lastRebid = now
 			var stale []peer.ID
 			for _, w := range s.wlist {
-				if j.asked[w.id] && !w.pending && s.askable(w, now) &&
+				if j.asked[w.id] && len(w.asks) == 0 && s.askable(w, now) &&
 					(!w.hasBid || w.busy || !now.Before(w.bidAt.Add(s.cfg.RebidInterval))) {
 					stale = append(stale, w.id)
 				}
@@ -829,9 +850,7 @@ func (s *Scheduler) ask(j *job, ids []peer.ID, now time.Time) {
 	for _, id := range ids {
 		w := s.workers[id]
 		j.asked[id] = true
-		w.pending = true
-		w.pendingUntil = deadline
-		w.askSeq = seq
+		w.asks = append(w.asks, ask{job: j.id, seq: seq, until: deadline})
 	}
 	s.emit(RequestBids{Job: j.id, Workers: ids, Deadline: deadline})
 }
@@ -890,14 +909,14 @@ func (s *Scheduler) WakeAt() (t time.Time, ok bool) {
 		if len(j.queue) > 0 {
 			waiting = true
 			consider(j.lastRebid.Add(s.cfg.RebidInterval))
-			if j.needSent {
+			if j.needSent && j.needy != nil {
 				consider(j.lastNeed.Add(s.cfg.RebidInterval))
 			}
 		}
 	}
 	for _, w := range s.wlist {
-		if w.pending {
-			consider(w.pendingUntil)
+		if len(w.asks) > 0 {
+			consider(w.asks[0].until)
 		}
 		for _, r := range w.inflight {
 			consider(r.deadline.Add(time.Nanosecond))

@@ -209,6 +209,7 @@ func (m *sim) run() {
 		}
 		if wt, ok := m.s.WakeAt(); ok {
 			if !wt.After(m.now) {
+				m.problem("WakeAt() = %v, not after Next(%v)", wt.Sub(t0), m.now.Sub(t0))
 				wt = m.now.Add(time.Millisecond)
 			}
 			if !m.wakes[wt] {
@@ -221,7 +222,7 @@ func (m *sim) run() {
 
 func (m *sim) do(a Action) {
 	m.actions = append(m.actions, timedAction{m.now, a})
-	m.log = append(m.log, fmt.Sprintf("%v %#v", m.now.Sub(t0), a))
+	m.log = append(m.log, fmt.Sprintf("%v %v", m.now.Sub(t0), a))
 	switch a := a.(type) {
 	case RequestBids:
 		for _, id := range a.Workers {
