@@ -182,6 +182,8 @@ type UnitFailed struct {
 	// trapped, ran out of memory under its limit). The unit is still retried
 	// to rule out a faulty worker, and the flag is reported.
 	Deterministic bool
+	// At is when the report arrived.
+	At time.Time
 }
 
 // WorkerLost reports that a worker is gone (disconnected, or stopped

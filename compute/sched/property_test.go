@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/ipfs/go-cid"
 )
 
 // randomScenario draws a configuration, a swarm and some jobs from seed:
@@ -94,15 +93,22 @@ func propertySeeds(t *testing.T) int {
 	if testing.Short() {
 		return 30
 	}
-	return 300
+	return 200
 }
 
 // TestPropertyInvariants runs random scenarios and checks, for each: the
 // replicas of a unit never share a worker; a worker never holds more runs
 // than its slots plus the queue allowance; a worker recorded faulty gets no
-// unit while avoided; every job ends done (with every unit accepted) or
-// failed with reasons.
+// unit while avoided; WakeAt is always after the Next just called; every job
+// ends done (with every unit accepted) or failed with reasons.
+//
+// It also checks that the scenarios exercise what they are meant to: some
+// jobs succeed, some fail, liars get caught, runs are retried, workers are
+// asked for. A generator that silently stopped producing these would make
+// the invariants vacuous.
 func TestPropertyInvariants(t *testing.T) {
+	t.Parallel()
+	var done, failed, faulty, retried, need int
 	for seed := range uint64(propertySeeds(t)) {
 		cfg, workers, jobs := randomScenario(seed)
 		m := newSim(t, cfg, seed, workers, jobs)
@@ -111,13 +117,41 @@ func TestPropertyInvariants(t *testing.T) {
 		if probs := m.check(); len(probs) > 0 {
 			t.Fatalf("seed %d (cfg %+v): %d invariant(s) broken:\n%s", seed, cfg, len(probs), joinLines(probs))
 		}
+		for _, e := range m.ended {
+			if _, ok := e.(JobDone); ok {
+				done++
+			} else {
+				failed++
+			}
+		}
+		faulty += len(m.faulty)
+		for _, ta := range m.actions {
+			switch a := ta.a.(type) {
+			case AssignUnit:
+				if a.Replica > 0 {
+					retried++
+				}
+			case NeedWorkers:
+				need++
+			}
+		}
+	}
+	t.Logf("jobs done %d, failed %d; workers recorded faulty %d; runs beyond the first %d; NeedWorkers %d", done, failed, faulty, retried, need)
+	for _, c := range []struct {
+		name string
+		n    int
+	}{{"done jobs", done}, {"failed jobs", failed}, {"faulty workers", faulty}, {"extra runs", retried}, {"NeedWorkers", need}} {
+		if c.n == 0 {
+			t.Errorf("random scenarios produced no %s", c.name)
+		}
 	}
 }
 
 // TestPropertyDeterministic: the same seed and the same events give the same
 // actions, at the same times.
 func TestPropertyDeterministic(t *testing.T) {
-	for seed := range uint64(propertySeeds(t) / 3) {
+	t.Parallel()
+	for seed := range uint64(propertySeeds(t) / 4) {
 		var logs [2][]string
 		for i := range logs {
 			cfg, workers, jobs := randomScenario(seed)
@@ -132,47 +166,6 @@ func TestPropertyDeterministic(t *testing.T) {
 	}
 }
 
-// TestPropertyOutcomes checks that the random scenarios exercise what they
-// are meant to: some jobs succeed, some fail, liars get caught, workers are
-// lost and units reassigned. A generator that silently stopped producing
-// these would make the invariant test vacuous.
-func TestPropertyOutcomes(t *testing.T) {
-	var done, failed, faulty, reassigned, need int
-	for seed := range uint64(propertySeeds(t)) {
-		cfg, workers, jobs := randomScenario(seed)
-		m := newSim(t, cfg, seed, workers, jobs)
-		m.horizon = 4 * time.Hour
-		m.run()
-		for _, e := range m.ended {
-			if _, ok := e.(JobDone); ok {
-				done++
-			} else {
-				failed++
-			}
-		}
-		faulty += len(m.faulty)
-		for _, ta := range m.actions {
-			switch a := ta.a.(type) {
-			case AssignUnit:
-				if a.Replica > 0 {
-					reassigned++
-				}
-			case NeedWorkers:
-				need++
-			}
-		}
-	}
-	t.Logf("jobs done %d, failed %d; workers recorded faulty %d; runs beyond the first %d; NeedWorkers %d", done, failed, faulty, reassigned, need)
-	for _, c := range []struct {
-		name string
-		n    int
-	}{{"done jobs", done}, {"failed jobs", failed}, {"faulty workers", faulty}, {"extra runs", reassigned}, {"NeedWorkers", need}} {
-		if c.n == 0 {
-			t.Errorf("random scenarios produced no %s", c.name)
-		}
-	}
-}
-
 func joinLines(s []string) string {
 	if len(s) > 20 {
 		s = append(slices.Clone(s[:20]), fmt.Sprintf("... and %d more", len(s)-20))
@@ -183,5 +176,3 @@ func joinLines(s []string) string {
 	}
 	return out
 }
-
-var _ = cid.Undef

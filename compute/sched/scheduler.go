@@ -299,6 +299,7 @@ func (s *Scheduler) Observe(ev Event) error {
 		}
 	case UnitFailed:
 		if r := s.findRun(ev.Unit, ev.Worker); r != nil {
+			s.see(ev.At)
 			s.fail(r, FailedOnWorker, ev.Reason, ev.Deterministic)
 		}
 	case WorkerLost:

@@ -222,7 +222,7 @@ func (m *sim) run() {
 
 func (m *sim) do(a Action) {
 	m.actions = append(m.actions, timedAction{m.now, a})
-	m.log = append(m.log, fmt.Sprintf("%v %v", m.now.Sub(t0), a))
+	m.log = append(m.log, fmt.Sprintf("%v %#v", m.now.Sub(t0), a))
 	switch a := a.(type) {
 	case RequestBids:
 		for _, id := range a.Workers {
@@ -336,9 +336,9 @@ func (m *sim) finish(w *simWorker, r *simRun, took time.Duration) {
 	w.running = slices.DeleteFunc(w.running, func(x *simRun) bool { return x == r })
 	switch {
 	case r.trap:
-		m.send(w, UnitFailed{Unit: r.u, Worker: w.id, Reason: "wasm trap: unreachable", Deterministic: true})
+		m.send(w, UnitFailed{Unit: r.u, Worker: w.id, Reason: "wasm trap: unreachable", Deterministic: true, At: m.now.Add(w.lat)})
 	case w.failRate > 0 && m.rng.Float64() < w.failRate:
-		m.send(w, UnitFailed{Unit: r.u, Worker: w.id, Reason: "out of disk"})
+		m.send(w, UnitFailed{Unit: r.u, Worker: w.id, Reason: "out of disk", At: m.now.Add(w.lat)})
 	default:
 		out := honestOutput(r.u)
 		if w.liar {

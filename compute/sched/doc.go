@@ -1,0 +1,167 @@
+/*
+Package sched decides where the work units of a peer's own jobs run: which
+workers to ask for bids, which worker gets each unit, when a unit is given up
+on a worker and placed again, when a result is accepted, when a worker is
+faulty, and when a job is done or has failed.
+
+There is no central coordinator in enxame: the peer that submits a job
+schedules it, the way a BitTorrent client drives its own download. This
+package is the decision core of that submitter. It is a pure, deterministic
+state machine in the style of etcd raft's RawNode: it does no I/O, starts no
+goroutines, takes no locks, reads no clock, logs nothing and draws randomness
+only from the *rand.Rand it is given. It imports only the standard library
+and the value types peer.ID and cid.Cid; it must never import libp2p beyond
+core/peer, the DHT, compute, node or anything that does I/O. Everything
+remote reaches it as an event; everything it wants done leaves it as an
+action. The same configuration, seed and events give the same actions.
+
+# Usage
+
+Create one Scheduler per peer, for all the jobs that peer submits (they share
+the workers, and the scheduler must see all the runs it has put on each
+worker):
+
+	s, err := sched.New(cfg, rand.New(rand.NewPCG(seed1, seed2)))
+
+Then, in the single goroutine that owns s (the shell), you have these duties:
+
+First, feed every event to Observe, in the order it happened:
+
+  - JobSubmitted when the user submits a job (unit i of the job is
+    UnitID{Job, i});
+  - WorkersDiscovered with the workers a DHT lookup found;
+  - BidReceived or BidFailed for every worker asked by RequestBids, in the
+    order each worker answered;
+  - UnitAccepted, UnitRejected, UnitProgressed, UnitCompleted, UnitFailed as
+    workers report on their runs;
+  - WorkerLost when the connection to a worker drops or it stops answering;
+  - JobCancelled when the user cancels.
+
+Stamp the At fields with your own clock when the event reaches you; never
+copy a time from a remote peer. Observe returns an error only when you misuse
+it (a malformed or duplicate job, an unknown job, a nil event); reports about
+runs the scheduler does not know, or no longer cares about, are ignored.
+
+Second, after each batch of events and whenever the time returned by WakeAt
+arrives, call Next with the current time and carry out the returned actions in
+order:
+
+ 1. RequestBids: ask each listed worker, concurrently, for a bid for the job,
+    with the given deadline; report each answer as BidReceived (stating the
+    worker's slots, free slots, queue length, speed per slot, memory cap and
+    which of the job's input CIDs it holds) or BidFailed. Silence is fine: the
+    scheduler stops waiting at the deadline.
+ 2. AssignUnit: send the unit to the worker with the deadline, and make sure
+    the worker can fetch the inputs by CID. Report the worker's acceptance or
+    rejection, relay its heartbeats (a worker must heartbeat every unit it
+    holds, queued or running, well within Config.StallTimeout), and report the
+    end of the run.
+ 3. CancelUnit: tell the worker to drop the run; ignore what it says about it
+    afterwards (the scheduler does too).
+ 4. AcceptResult: the unit's output CID is settled; record it.
+ 5. RecordFaulty: the worker's output lost a vote; score it down if you keep
+    scores. The scheduler already avoids it for Config.AvoidFor.
+ 6. JobDone or JobFailed: the job is over; tell the user. Call Forget when you
+    no longer need Why, Units or Job for it.
+ 7. NeedWorkers: look for more workers (a DHT lookup) and report them with
+    WorkersDiscovered.
+
+Third, set a timer for WakeAt. The scheduler has timeouts (bid deadlines,
+stalled runs, run deadlines, re-bids) but never reads the clock, so unless
+Next is called at or after that time, nothing times out.
+
+The whole shell loop looks like this:
+
+	for {
+		for _, a := range s.Next(clock.Now()) {
+			execute(a) // sends requests; replies come back on events
+		}
+		timer.Reset(until(s.WakeAt()))
+		select {
+		case ev := <-events:
+			s.Observe(ev)
+		case <-timer.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+
+Fourth, serve progress and explanations from the snapshots: Jobs, Job,
+Units, Unit and Workers give plain values; Why gives the text that
+`enxame compute why` prints. None of them changes the scheduler.
+
+# Placement
+
+A job's first bids are awaited (all asked workers answer, or
+Config.BidTimeout passes) before any of its units is placed, so that the first
+worker to answer does not get everything. Then every call to Next runs one
+placement pass. Queued units are taken in job order and, within a job,
+retried units first, then the largest first (so that long units do not end
+up last and stretch the makespan), then by index. Each unit goes to the
+worker with the earliest predicted finish:
+
+	finish = max(start, transfer) + EstCost / speed
+
+where start is when the worker will have a slot for it (now if it has room;
+otherwise when enough of the runs we put there end, from their predicted
+ends, plus a guess for other submitters' queued units), transfer is the bytes
+of the unit's inputs the worker does not hold divided by
+Config.TransferRate, and speed is the worker's bid speed, replaced by an
+average measured from completed runs (EstCost / Took) as they come in.
+Workers whose predicted finish is within Config.NearTie of the best are
+equal, and one of them is picked at random (preferring those with room now),
+so that independent submitters seeing the same bids do not all herd onto one
+worker.
+
+When the best worker is full, the unit is not put on a slower worker with
+room: it waits for the fast one, and the slot it will take is reserved in
+the pass's plan so that the next units see that worker as busier. This
+planning is what keeps slow workers from being handed long units at the end
+of a job; with it, 1000 units on 50 heterogeneous workers finish within a few
+per cent of the lower bound. A run overdue by d is expected to need about d
+more, so a worker whose runs overrun its estimates loses its appeal.
+
+A worker is never given more runs than its bid's free slots, less the units
+queued there when it bid, plus Config.QueueAllowance. Runs assigned before a
+bid request count as known to the worker when it answers; each of them that
+ends afterwards frees a slot; runs assigned after the request count against
+the bid. An unsolicited bid counts all our runs against it, which can only
+underestimate the worker's room.
+
+A run never goes to a worker that already ran, failed or refused its unit, to
+a worker whose memory cap is below the unit's limit, to a lost worker, to a
+worker avoided after losing a vote (Config.AvoidFor) or to one backing off
+after a stall or a missed deadline (Config.BackoffFor).
+
+# Faults and verification
+
+A run fails when its worker reports UnitFailed, is lost, goes
+Config.StallTimeout without a sign of life, or is still running at its
+deadline (predicted start plus the unit's WallTime, or Config.UnitDeadline).
+The last two also send CancelUnit. The unit is then placed again on another
+worker; after Config.MaxAttempts failed runs the job fails with every reason.
+A failure marked Deterministic (the module trapped) is still retried, to rule
+out a bad worker, and reported as such. A rejection is not a failure: a busy
+worker gets no more units until one of ours ends there or it bids again; a
+worker that rejects a unit's limits never gets that unit again.
+
+With Replicas k > 1 each unit runs on k distinct workers and a result is
+accepted when ⌊k/2⌋+1 runs return the same output CID (Wasm is
+deterministic). Runs still going then are cancelled. If the results cannot
+reach a majority, more runs are started on new workers, up to
+Config.MaxExtraReplicas beyond k; past that the job fails. Workers whose
+outputs lost the vote are reported with RecordFaulty and avoided.
+
+A job waits for workers indefinitely: it fails only through its units, never
+for want of workers. The caller decides when to give up (JobCancelled).
+
+# Implementation notes
+
+Time passes only through Next's argument and event At fields; the scheduler's
+notion of now is the latest of these, so a time earlier than one already
+seen is taken as that one. Sequence numbers, not times, order bids against
+assignments. Every iteration that can affect an action runs over slices kept
+in a stable order (workers by peer ID, jobs by submission, runs by
+assignment), never over maps.
+*/
+package sched
