@@ -546,7 +546,11 @@ func (s *Scheduler) complete(r *run, ev UnitCompleted) {
 func (s *Scheduler) fail(r *run, kind FailureKind, reason string, deterministic bool) {
 	u := r.u
 	r.w.failed++
-	s.end(r, runFailed, kind.String()+": "+reason)
+	note := kind.String() + ": " + reason
+	if deterministic {
+		note += " (deterministic)"
+	}
+	s.end(r, runFailed, note)
 	u.failures = append(u.failures, Failure{
 		Unit:          u.id,
 		Worker:        r.w.id,

@@ -574,13 +574,6 @@ func (s *Scheduler) Why(id UnitID) string {
 		}
 		b.WriteString("\n")
 	}
-	for _, f := range st.Failures {
-		fmt.Fprintf(&b, "  failed on %s: %s: %s", f.Worker, f.Kind, f.Reason)
-		if f.Deterministic {
-			b.WriteString(" (deterministic)")
-		}
-		b.WriteString("\n")
-	}
 	if st.Status != UnitQueued && st.Waiting != WaitNone {
 		fmt.Fprintf(&b, "  more replicas needed: %s\n", st.WaitDetail)
 	}

@@ -171,7 +171,7 @@ func TestWhy(t *testing.T) {
 		unit UnitID
 		want []string
 	}{
-		{uid(0), []string{"unit J/0: voting", "retried 1 time", "replica 0 on " + wa.String() + ": done", "replica 2 on " + wc.String() + ": assigned", "failed on " + wb.String() + ": failed: trap (deterministic)", "more replicas needed: all workers busy (1 busy, 3 already ran, failed or refused it)"}},
+		{uid(0), []string{"unit J/0: voting", "retried 1 time", "replica 0 on " + wa.String() + ": done", "replica 2 on " + wc.String() + ": assigned", "replica 1 on " + wb.String() + ": failed (failed: trap (deterministic))", "more replicas needed: all workers busy (1 busy, 3 already ran, failed or refused it)"}},
 		{uid(1), []string{"unit J/1: placed", "replica 0 on " + wd.String(), "replica 2 on " + wb.String()}},
 		{UnitID{"nope", 0}, []string{"unit nope/0: unknown"}},
 	}
