@@ -60,7 +60,7 @@ type step struct {
 }
 
 // runSteps drives a fresh Scheduler through steps and returns it.
-func runSteps(t *testing.T, cfg Config, steps []step) *Scheduler {
+func runSteps(t testing.TB, cfg Config, steps []step) *Scheduler {
 	t.Helper()
 	s, err := New(cfg, rand.New(rand.NewPCG(1, 1)))
 	if err != nil {
