@@ -47,10 +47,11 @@ func (w *worker) fits(u *unit) bool {
 	return w.maxMemory == 0 || u.spec.Limits.Memory <= w.maxMemory
 }
 
-// excluded reports whether u has run on w or was refused by it.
+// excluded reports whether u has run on w or was refused by it for a reason
+// other than being busy.
 func (u *unit) excluded(w *worker) bool {
 	for _, r := range u.runs {
-		if r.w == w {
+		if r.w == w && !r.busy {
 			return true
 		}
 	}

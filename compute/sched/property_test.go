@@ -59,6 +59,9 @@ func randomScenario(seed uint64) (Config, []*simWorker, []*simJob) {
 			if r.IntN(5) == 0 {
 				w.failRate = 0.05 + 0.25*r.Float64()
 			}
+			if r.IntN(8) == 0 {
+				w.busyRate = 0.1 + 0.4*r.Float64()
+			}
 		}
 		workers = append(workers, w)
 	}

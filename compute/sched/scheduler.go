@@ -138,6 +138,7 @@ type run struct {
 	endedAt      time.Time
 	output       cid.Cid
 	note         string // why it ended, for Why
+	busy         bool   // ended by a busy rejection: the worker may get the unit later
 }
 
 type ask struct {
@@ -511,6 +512,7 @@ func (s *Scheduler) reject(r *run, ev UnitRejected) {
 	}
 	s.end(r, runCancelled, note)
 	if ev.Reason == RejectBusy {
+		r.busy = true
 		// The worker is full now: count every run of ours there as known to
 		// it, and give it no more until one of them ends or it bids again.
 		w.freeSlots = 0

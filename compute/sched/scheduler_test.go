@@ -285,6 +285,8 @@ func TestNext(t *testing.T) {
 			name: "a busy rejection is not an attempt and moves the unit",
 			steps: append(started(1, 10),
 				step{evs: []Event{UnitRejected{Unit: uid(0), Worker: wa, Reason: RejectBusy}}, want: []Action{assign(0, 1, wb, DefaultUnitDeadline)}},
+				// Once a has room again, the unit may go back to it.
+				step{evs: []Event{UnitFailed{Unit: uid(0), Worker: wb, Reason: "oops"}, bid(wa, 1, 2)}, want: []Action{assign(0, 2, wa, DefaultUnitDeadline)}},
 			),
 		},
 		{

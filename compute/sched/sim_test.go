@@ -46,6 +46,7 @@ type simWorker struct {
 	stall    bool          // accepts units, then says nothing more
 	lostAt   time.Duration // vanishes at this time after start; 0 never
 	failRate float64       // chance that a run fails
+	busyRate float64       // chance that an assignment is rejected as busy
 	spare    bool          // unknown until the scheduler asks for workers
 
 	dead     bool
@@ -116,8 +117,11 @@ type sim struct {
 	accepted map[UnitID]AcceptResult
 	faulty   map[peer.ID]time.Time // when first recorded faulty
 	replicas map[UnitID][]peer.ID  // every worker a unit was assigned to
-	problems []string
-	steps    int
+	// rejectedBusy marks the workers that rejected a unit as busy, which may
+	// get it again.
+	rejectedBusy map[UnitID]map[peer.ID]bool
+	problems     []string
+	steps        int
 }
 
 type timedAction struct {
@@ -148,6 +152,8 @@ func newSim(t testing.TB, cfg Config, seed uint64, workers []*simWorker, jobs []
 		accepted: make(map[UnitID]AcceptResult),
 		faulty:   make(map[peer.ID]time.Time),
 		replicas: make(map[UnitID][]peer.ID),
+
+		rejectedBusy: make(map[UnitID]map[peer.ID]bool),
 	}
 	var known []peer.ID
 	for _, w := range workers {
@@ -240,7 +246,10 @@ func (m *sim) do(a Action) {
 		}
 	case AssignUnit:
 		w := m.workers[a.Worker]
-		if slices.Contains(m.replicas[a.Unit], a.Worker) {
+		if m.holds(w, a.Unit) {
+			m.problem("unit %s assigned to %s, which holds it already", a.Unit, a.Worker)
+		}
+		if slices.Contains(m.replicas[a.Unit], a.Worker) && !m.rejectedBusy[a.Unit][a.Worker] {
 			m.problem("unit %s assigned twice to %s", a.Unit, a.Worker)
 		}
 		m.replicas[a.Unit] = append(m.replicas[a.Unit], a.Worker)
@@ -248,6 +257,14 @@ func (m *sim) do(a Action) {
 			m.problem("unit %s assigned to %s, recorded faulty at %v", a.Unit, a.Worker, ft.Sub(t0))
 		}
 		if w.dead {
+			return
+		}
+		if w.busyRate > 0 && m.rng.Float64() < w.busyRate {
+			m.send(w, UnitRejected{Unit: a.Unit, Worker: w.id, Reason: RejectBusy})
+			if m.rejectedBusy[a.Unit] == nil {
+				m.rejectedBusy[a.Unit] = make(map[peer.ID]bool)
+			}
+			m.rejectedBusy[a.Unit][w.id] = true
 			return
 		}
 		j := m.jobs[a.Unit.Job]
@@ -312,6 +329,11 @@ func (m *sim) do(a Action) {
 	default:
 		m.problem("unknown action %T", a)
 	}
+}
+
+// holds reports whether w holds a run of u.
+func (m *sim) holds(w *simWorker, u UnitID) bool {
+	return slices.ContainsFunc(slices.Concat(w.running, w.queue), func(r *simRun) bool { return r.u == u })
 }
 
 // startRuns starts queued runs on free slots.
