@@ -63,14 +63,18 @@ func TestSimProportional(t *testing.T) {
 	m.run()
 	m.fail()
 	perClass := map[int]int{}
+	lo, hi := map[int]int{1: 1 << 30, 4: 1 << 30}, map[int]int{}
 	for _, w := range workers {
 		perClass[w.slots] += w.assigned
+		lo[w.slots] = min(lo[w.slots], w.assigned)
+		hi[w.slots] = max(hi[w.slots], w.assigned)
 		want := 1000 * float64(w.slots) / float64(totalSlots)
 		if got := float64(w.assigned); math.Abs(got-want) > 0.25*want {
 			t.Errorf("seed %d: %s (%d slots) got %v units, want %.0f ± 25 %%", seed, w.id, w.slots, got, want)
 		}
 	}
-	t.Logf("seed %d: 1-slot workers got %d units in all, 4-slot workers %d (ideal 200 and 800)", seed, perClass[1], perClass[4])
+	t.Logf("seed %d: 1-slot workers got %d units in all (each %d to %d, ideal 20), 4-slot workers %d (each %d to %d, ideal 80)",
+		seed, perClass[1], lo[1], hi[1], perClass[4], lo[4], hi[4])
 }
 
 // TestSimWorkerLost: a worker vanishing mid-job has its units reassigned and
