@@ -15,6 +15,7 @@ import (
 	ds "github.com/ipfs/go-datastore"
 	kaddht "github.com/libp2p/go-libp2p-kad-dht"
 	kb "github.com/libp2p/go-libp2p-kbucket"
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -323,6 +324,9 @@ func (r *Router) FindPeer(ctx context.Context, id peer.ID) (FindResult, error) {
 	})
 	start := time.Now()
 	ai, err := r.kad.FindPeer(qctx, id)
+	if err == nil && len(ai.Addrs) == 0 {
+		ai = r.awaitAddrs(qctx, id)
+	}
 	took := time.Since(start)
 	cancel()
 	wg.Wait()
@@ -334,6 +338,46 @@ func (r *Router) FindPeer(ctx context.Context, id peer.ID) (FindResult, error) {
 		return res, fmt.Errorf("find peer %s: %w", id, err)
 	}
 	return res, nil
+}
+
+// identifyWait bounds how long FindPeer waits for a connected peer's
+// identify exchange to report its listen addresses.
+const identifyWait = 3 * time.Second
+
+// awaitAddrs handles a peer we are connected to but whose listen addresses
+// are not known yet (an inbound connection whose identify exchange is still
+// running): it waits for identify to complete, then falls back to the
+// remote addresses of outbound connections.
+func (r *Router) awaitAddrs(ctx context.Context, id peer.ID) peer.AddrInfo {
+	sub, err := r.h.EventBus().Subscribe(new(event.EvtPeerIdentificationCompleted))
+	if err == nil {
+		defer sub.Close()
+		timer := time.NewTimer(identifyWait)
+		defer timer.Stop()
+	wait:
+		for len(r.h.Peerstore().Addrs(id)) == 0 {
+			select {
+			case ev := <-sub.Out():
+				if e, ok := ev.(event.EvtPeerIdentificationCompleted); ok && e.Peer == id {
+					break wait
+				}
+			case <-timer.C:
+				break wait
+			case <-ctx.Done():
+				break wait
+			}
+		}
+	}
+	ai := r.h.Peerstore().PeerInfo(id)
+	if len(ai.Addrs) > 0 {
+		return ai
+	}
+	for _, c := range r.h.Network().ConnsToPeer(id) {
+		if c.Stat().Direction == network.DirOutbound {
+			ai.Addrs = append(ai.Addrs, c.RemoteMultiaddr())
+		}
+	}
+	return ai
 }
 
 // Provide announces that this node holds c.
