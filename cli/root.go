@@ -46,7 +46,13 @@ type env struct {
 // Main runs the enxame command with args (without the program name) and
 // returns the process exit status. Errors are printed as one line on
 // stderr.
+//
+// The hidden first argument "sandbox-child" turns the process into a
+// sandbox child of a worker's pool (see node.SandboxChildMain).
 func Main(args []string) int {
+	if len(args) == 1 && args[0] == node.SandboxChildCommand {
+		return node.SandboxChildMain(os.Stdin, os.Stdout)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return Run(ctx, args, os.Stdin, os.Stdout, os.Stderr, os.Getenv)

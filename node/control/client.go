@@ -47,6 +47,9 @@ func NewClient(socket string) *Client {
 	return &Client{socket: socket, hc: &http.Client{Transport: tr}}
 }
 
+// Close closes the client's idle connections to the daemon.
+func (c *Client) Close() { c.hc.CloseIdleConnections() }
+
 // Socket is the path the client dials.
 func (c *Client) Socket() string { return c.socket }
 

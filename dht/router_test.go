@@ -1,0 +1,114 @@
+package dht
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+func newHost(t *testing.T) host.Host {
+	t.Helper()
+	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay())
+	if err != nil {
+		t.Fatalf("libp2p.New: %v", err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+func newRouter(t *testing.T, cfg Config) (*Router, host.Host) {
+	t.Helper()
+	h := newHost(t)
+	r, err := New(cfg, Deps{Host: h})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r, h
+}
+
+// waitFor polls cond every 20ms until it holds or 15s pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestRouterProtocolAndMode(t *testing.T) {
+	r, h := newRouter(t, DefaultConfig())
+	if got, want := r.ProtocolID(), "/enxame/kad/1.0.0"; string(got) != want {
+		t.Errorf("ProtocolID() = %q, want %q", got, want)
+	}
+	if got := r.Mode(); got != ModeServer {
+		t.Errorf("Mode() = %q, want %q", got, ModeServer)
+	}
+	found := false
+	for _, p := range h.Mux().Protocols() {
+		if p == "/ipfs/kad/1.0.0" {
+			t.Errorf("host speaks the public IPFS DHT protocol %s", p)
+		}
+		found = found || p == r.ProtocolID()
+	}
+	if !found {
+		t.Errorf("host does not speak %s; it speaks %v", r.ProtocolID(), h.Mux().Protocols())
+	}
+}
+
+// TestDiversityFilterDefault checks that the routing-table peer-diversity
+// filter is on by default (every loopback peer is in one IP group, so at most
+// DiversityMaxPerTable are admitted) and off with DisableDiversityFilter.
+func TestDiversityFilterDefault(t *testing.T) {
+	const peers = 6
+	tests := []struct {
+		name    string
+		disable bool
+		want    int
+	}{
+		{"on by default", false, 3},
+		{"off by config", true, peers},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.DisableDiversityFilter = tt.disable
+			r, h := newRouter(t, cfg)
+			for range peers {
+				pr, ph := newRouter(t, DefaultConfig())
+				_ = pr
+				ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+				err := h.Connect(ctx, peer.AddrInfo{ID: ph.ID(), Addrs: ph.Addrs()})
+				cancel()
+				if err != nil {
+					t.Fatalf("connect: %v", err)
+				}
+			}
+			waitFor(t, "connected peers to be identified", func() bool {
+				n := 0
+				for _, p := range h.Network().Peers() {
+					if ps, _ := h.Peerstore().SupportsProtocols(p, r.ProtocolID()); len(ps) > 0 {
+						n++
+					}
+				}
+				return n == peers
+			})
+			if tt.want == peers {
+				waitFor(t, "all peers in the table", func() bool { return r.TableSize() == peers })
+			} else {
+				// Give the table time to admit more than it should.
+				time.Sleep(300 * time.Millisecond)
+			}
+			if got := r.TableSize(); got != tt.want {
+				t.Errorf("TableSize() = %d with %d loopback peers, want %d", got, peers, tt.want)
+			}
+		})
+	}
+}
