@@ -1,0 +1,312 @@
+package wire
+
+import (
+	"math"
+	"time"
+
+	"github.com/ipfs/go-cid"
+)
+
+// Limits are the resources one run of a unit may use. Zero fields mean the
+// worker's defaults.
+type Limits struct {
+	// MemoryBytes caps the unit's linear memory.
+	MemoryBytes uint64
+	// WallTime caps the run's wall time, compilation included.
+	WallTime time.Duration
+	// MaxOutputBytes caps the unit's stdout.
+	MaxOutputBytes uint64
+}
+
+func (l *Limits) encode(e *encoder) {
+	e.uvarint(l.MemoryBytes)
+	e.duration("limits.wall_time", l.WallTime)
+	e.uvarint(l.MaxOutputBytes)
+}
+
+func (l *Limits) decode(d *decoder) {
+	l.MemoryBytes = d.uvarint("limits.memory")
+	l.WallTime = d.duration("limits.wall_time")
+	l.MaxOutputBytes = d.uvarint("limits.max_output")
+}
+
+// BidRequest asks a worker what it would offer for a job's units: the
+// submitter opens a stream, writes a BidRequest and reads one Bid (or an
+// Error).
+type BidRequest struct {
+	Job    string
+	Module cid.Cid
+	// Inputs are the job's input CIDs; the bid says which the worker holds.
+	Inputs []cid.Cid
+	Limits Limits
+}
+
+// Kind returns KindBidRequest.
+func (*BidRequest) Kind() Kind { return KindBidRequest }
+
+func (m *BidRequest) encode(e *encoder) {
+	e.string("job", m.Job, MaxJobLen)
+	e.cid("module", m.Module)
+	e.cids("inputs", m.Inputs)
+	m.Limits.encode(e)
+}
+
+func (m *BidRequest) decode(d *decoder) {
+	m.Job = d.string("job", MaxJobLen)
+	m.Module = d.cid("module")
+	m.Inputs = d.cids("inputs")
+	m.Limits.decode(d)
+}
+
+// Bid is a worker's answer to a BidRequest.
+type Bid struct {
+	// Busy means the worker takes no unit from this submitter now.
+	Busy bool
+	// Slots is how many units the worker runs at once.
+	Slots uint32
+	// FreeSlots is how many of them are idle.
+	FreeSlots uint32
+	// QueueLen is how many accepted units wait for a slot.
+	QueueLen uint32
+	// Speed is the worker's measured speed in cost units per second per
+	// slot (compute.UnitCost defines a unit's cost).
+	Speed float64
+	// MaxMemory is the most linear memory, in bytes, the worker gives a
+	// unit.
+	MaxMemory uint64
+	// HasInputs lists the requested module and inputs the worker holds.
+	HasInputs []cid.Cid
+}
+
+// Kind returns KindBid.
+func (*Bid) Kind() Kind { return KindBid }
+
+func (m *Bid) encode(e *encoder) {
+	e.bool(m.Busy)
+	e.bounded("slots", uint64(m.Slots), MaxSlots)
+	e.bounded("free_slots", uint64(m.FreeSlots), MaxSlots)
+	e.bounded("queue_len", uint64(m.QueueLen), MaxSlots)
+	e.float("speed", m.Speed)
+	e.uvarint(m.MaxMemory)
+	e.cids("has_inputs", m.HasInputs)
+}
+
+func (m *Bid) decode(d *decoder) {
+	m.Busy = d.bool("busy")
+	m.Slots = uint32(d.bounded("slots", MaxSlots))
+	m.FreeSlots = uint32(d.bounded("free_slots", MaxSlots))
+	m.QueueLen = uint32(d.bounded("queue_len", MaxSlots))
+	m.Speed = d.float("speed")
+	m.MaxMemory = d.uvarint("max_memory")
+	m.HasInputs = d.cids("has_inputs")
+}
+
+// RunUnit assigns one run of a unit to a worker: the submitter opens a
+// stream and writes it; the worker answers Accepted or Rejected, then
+// Progress heartbeats, then one Result or Failed. The submitter may write a
+// Cancel (or close or reset the stream) at any time to drop the run.
+type RunUnit struct {
+	Job    string
+	Unit   uint32
+	Module cid.Cid
+	// Inputs are mounted read-only under /input, the i-th as a file named
+	// by its index (compute.InputName).
+	Inputs []cid.Cid
+	Args   []string
+	// Seed seeds the unit's random source; replicas use the same seed.
+	Seed   uint64
+	Limits Limits
+}
+
+// Kind returns KindRunUnit.
+func (*RunUnit) Kind() Kind { return KindRunUnit }
+
+func (m *RunUnit) encode(e *encoder) {
+	e.string("job", m.Job, MaxJobLen)
+	e.bounded("unit", uint64(m.Unit), MaxUnit)
+	e.cid("module", m.Module)
+	e.cids("inputs", m.Inputs)
+	e.strings("args", m.Args, MaxArgs, MaxArgLen)
+	e.uvarint(m.Seed)
+	m.Limits.encode(e)
+}
+
+func (m *RunUnit) decode(d *decoder) {
+	m.Job = d.string("job", MaxJobLen)
+	m.Unit = uint32(d.bounded("unit", MaxUnit))
+	m.Module = d.cid("module")
+	m.Inputs = d.cids("inputs")
+	m.Args = d.strings("args", MaxArgs, MaxArgLen)
+	m.Seed = d.uvarint("seed")
+	m.Limits.decode(d)
+}
+
+// Accepted tells the submitter that the worker holds the run, queued or
+// running.
+type Accepted struct {
+	// QueueLen is how many units wait ahead of this one.
+	QueueLen uint32
+}
+
+// Kind returns KindAccepted.
+func (*Accepted) Kind() Kind { return KindAccepted }
+
+func (m *Accepted) encode(e *encoder) { e.bounded("queue_len", uint64(m.QueueLen), MaxSlots) }
+func (m *Accepted) decode(d *decoder) { m.QueueLen = uint32(d.bounded("queue_len", MaxSlots)) }
+
+// RejectReason says why a worker refused a run.
+type RejectReason uint8
+
+// Reasons of Rejected.
+const (
+	// RejectBusy: no room for this submitter now (capacity or fair share).
+	RejectBusy RejectReason = 1
+	// RejectLimits: the unit's limits are above the worker's maxima.
+	RejectLimits RejectReason = 2
+	// RejectOther: any other refusal (a malformed request).
+	RejectOther RejectReason = 3
+)
+
+// String returns a lowercase word for r.
+func (r RejectReason) String() string {
+	switch r {
+	case RejectBusy:
+		return "busy"
+	case RejectLimits:
+		return "limits"
+	case RejectOther:
+		return "other"
+	}
+	return "unknown"
+}
+
+// Rejected tells the submitter that the worker refused a run; the stream
+// ends after it.
+type Rejected struct {
+	Reason RejectReason
+	Detail string
+}
+
+// Kind returns KindRejected.
+func (*Rejected) Kind() Kind { return KindRejected }
+
+func (m *Rejected) encode(e *encoder) {
+	if m.Reason < RejectBusy || m.Reason > RejectOther {
+		e.fail("reason: %d out of range", m.Reason)
+	}
+	e.uvarint(uint64(m.Reason))
+	e.string("detail", m.Detail, MaxDetailLen)
+}
+
+func (m *Rejected) decode(d *decoder) {
+	r := d.bounded("reason", uint64(RejectOther))
+	if d.err == nil && r < uint64(RejectBusy) {
+		d.fail("reason: %d out of range", r)
+	}
+	m.Reason = RejectReason(r)
+	m.Detail = d.string("detail", MaxDetailLen)
+}
+
+// Progress is a heartbeat of an accepted run.
+type Progress struct {
+	// Running is false while the run waits in the worker's queue.
+	Running bool
+}
+
+// Kind returns KindProgress.
+func (*Progress) Kind() Kind { return KindProgress }
+
+func (m *Progress) encode(e *encoder) { e.bool(m.Running) }
+func (m *Progress) decode(d *decoder) { m.Running = d.bool("running") }
+
+// Result ends a run that exited 0: the receipt names the output CID, which
+// the worker has stored (Content.Put) and serves.
+type Result struct {
+	Receipt Receipt
+}
+
+// Kind returns KindResult.
+func (*Result) Kind() Kind { return KindResult }
+
+func (m *Result) encode(e *encoder) { m.Receipt.encode(e) }
+func (m *Result) decode(d *decoder) { m.Receipt.decode(d) }
+
+// Failed ends a run that did not exit 0 or could not be started.
+type Failed struct {
+	// Reason is a short word: a sandbox reason ("timeout", "trap",
+	// "memory", ...) or "fetch", "store", "internal".
+	Reason string
+	Detail string
+	// Deterministic marks failures the module causes wherever it runs.
+	Deterministic bool
+	// Took is the run's wall time on the worker.
+	Took time.Duration
+}
+
+// Kind returns KindFailed.
+func (*Failed) Kind() Kind { return KindFailed }
+
+func (m *Failed) encode(e *encoder) {
+	e.string("reason", m.Reason, 64)
+	e.string("detail", m.Detail, MaxDetailLen)
+	e.bool(m.Deterministic)
+	e.duration("took", m.Took)
+}
+
+func (m *Failed) decode(d *decoder) {
+	m.Reason = d.string("reason", 64)
+	m.Detail = d.string("detail", MaxDetailLen)
+	m.Deterministic = d.bool("deterministic")
+	m.Took = d.duration("took")
+}
+
+// Cancel drops the run of the stream it is written on.
+type Cancel struct {
+	Reason string
+}
+
+// Kind returns KindCancel.
+func (*Cancel) Kind() Kind { return KindCancel }
+
+func (m *Cancel) encode(e *encoder) { e.string("reason", m.Reason, MaxDetailLen) }
+func (m *Cancel) decode(d *decoder) { m.Reason = d.string("reason", MaxDetailLen) }
+
+// ErrorCode classifies an Error.
+type ErrorCode uint8
+
+// Codes of Error.
+const (
+	// CodeBadRequest: the peer's message was malformed or unexpected.
+	CodeBadRequest ErrorCode = 1
+	// CodeInternal: the worker could not serve a valid request.
+	CodeInternal ErrorCode = 2
+)
+
+// Error reports a protocol-level failure; the stream ends after it.
+type Error struct {
+	Code   ErrorCode
+	Detail string
+}
+
+// Kind returns KindError.
+func (*Error) Kind() Kind { return KindError }
+
+func (m *Error) encode(e *encoder) {
+	if m.Code < CodeBadRequest || m.Code > CodeInternal {
+		e.fail("code: %d out of range", m.Code)
+	}
+	e.uvarint(uint64(m.Code))
+	e.string("detail", m.Detail, MaxDetailLen)
+}
+
+func (m *Error) decode(d *decoder) {
+	c := d.bounded("code", uint64(CodeInternal))
+	if d.err == nil && c < uint64(CodeBadRequest) {
+		d.fail("code: %d out of range", c)
+	}
+	m.Code = ErrorCode(c)
+	m.Detail = d.string("detail", MaxDetailLen)
+}
+
+// maxInt64 bounds fields that hold times.
+const maxInt64 = math.MaxInt64

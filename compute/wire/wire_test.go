@@ -1,0 +1,314 @@
+package wire
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	mh "github.com/multiformats/go-multihash"
+)
+
+func testCID(s string) cid.Cid {
+	sum := sha256.Sum256([]byte(s))
+	h, err := mh.Encode(sum[:], mh.SHA2_256)
+	if err != nil {
+		panic(err)
+	}
+	return cid.NewCidV1(cid.Raw, h)
+}
+
+func testKey(t testing.TB, seed byte) (crypto.PrivKey, peer.ID) {
+	t.Helper()
+	priv, _, err := crypto.GenerateEd25519Key(bytes.NewReader(bytes.Repeat([]byte{seed}, 64)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := peer.IDFromPrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return priv, id
+}
+
+var cidOpts = cmp.Comparer(func(a, b cid.Cid) bool { return a.Equals(b) })
+
+// sampleMsgs returns one valid message of every kind, with every field set.
+func sampleMsgs(t testing.TB) []Msg {
+	priv, _ := testKey(t, 1)
+	r := Receipt{
+		Job: "job-1", Unit: 7, Module: testCID("m"), Inputs: []cid.Cid{testCID("a"), testCID("b")},
+		Args: []string{"-n", "3"}, Output: testCID("out"), Took: 1500 * time.Millisecond,
+		PeakMemory: 64 << 20, Finished: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC).UnixNano(),
+	}
+	if err := r.Sign(priv); err != nil {
+		t.Fatal(err)
+	}
+	lim := Limits{MemoryBytes: 256 << 20, WallTime: time.Minute, MaxOutputBytes: 1 << 20}
+	return []Msg{
+		&BidRequest{Job: "job-1", Module: testCID("m"), Inputs: []cid.Cid{testCID("a")}, Limits: lim},
+		&Bid{Busy: true, Slots: 4, FreeSlots: 2, QueueLen: 1, Speed: 12.5, MaxMemory: 1 << 30, HasInputs: []cid.Cid{testCID("a")}},
+		&RunUnit{Job: "job-1", Unit: 3, Module: testCID("m"), Inputs: []cid.Cid{testCID("a"), testCID("b")}, Args: []string{"x", ""}, Seed: 99, Limits: lim},
+		&Accepted{QueueLen: 2},
+		&Rejected{Reason: RejectLimits, Detail: "memory 8 GiB over 4 GiB"},
+		&Progress{Running: true},
+		&Result{Receipt: r},
+		&Failed{Reason: "timeout", Detail: "ran past 1s", Deterministic: true, Took: time.Second},
+		&Cancel{Reason: "outvoted"},
+		&Error{Code: CodeBadRequest, Detail: "bad frame"},
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, m := range sampleMsgs(t) {
+		t.Run(m.Kind().String(), func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := WriteMsg(&buf, m); err != nil {
+				t.Fatalf("WriteMsg(%T) = %v", m, err)
+			}
+			got, err := ReadMsg(bufio.NewReader(&buf))
+			if err != nil {
+				t.Fatalf("ReadMsg() = %v", err)
+			}
+			if diff := cmp.Diff(m, got, cidOpts); diff != "" {
+				t.Errorf("ReadMsg() mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	valid := func(m Msg) []byte {
+		b, err := Encode(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	bid := valid(&Bid{Slots: 1, Speed: 1})
+	run := valid(&RunUnit{Job: "j", Module: testCID("m")})
+	nan := append([]byte(nil), bid...)
+	binary.BigEndian.PutUint64(nan[5:], 0x7ff8000000000001)
+	badCID := []byte{byte(KindBidRequest), 1, 'j', 3, 1, 2, 3}
+	tests := []struct {
+		name string
+		in   []byte
+	}{
+		{"empty", nil},
+		{"unknown kind", []byte{0}},
+		{"kind past the last", []byte{byte(KindError) + 1}},
+		{"truncated bid", bid[:len(bid)-1]},
+		{"trailing byte", append(append([]byte(nil), bid...), 0)},
+		{"bad boolean", append([]byte{byte(KindBid), 2}, bid[2:]...)},
+		{"slots over cap", []byte{byte(KindBid), 0, 0x80, 0x80, 0x08}},
+		{"NaN speed", nan},
+		{"bad varint", []byte{byte(KindAccepted), 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}},
+		{"non-minimal varint", []byte{byte(KindAccepted), 0x81, 0x00}},
+		{"string past the end", []byte{byte(KindCancel), 5, 'a'}},
+		{"string over cap", append([]byte{byte(KindCancel)}, binary.AppendUvarint(nil, MaxDetailLen+1)...)},
+		{"not UTF-8", []byte{byte(KindCancel), 1, 0xff}},
+		{"bad CID", badCID},
+		{"CID count past the end", append(append([]byte{byte(KindBidRequest), 1, 'j'}, run[3:3+1+int(run[3])]...), 200, 1)},
+		{"reject reason zero", []byte{byte(KindRejected), 0, 0}},
+		{"reject reason too high", []byte{byte(KindRejected), 4, 0}},
+		{"error code zero", []byte{byte(KindError), 0, 0}},
+		{"truncated run", run[:len(run)-2]},
+		{"empty peer ID", func() []byte {
+			b := valid(sampleMsgs(t)[6])
+			return append([]byte{byte(KindResult), 0}, b[2+int(b[1]):]...)
+		}()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := Decode(tt.in)
+			if !errors.Is(err, ErrMalformed) {
+				t.Errorf("Decode(%x) = %v, %v; want ErrMalformed", tt.in, m, err)
+			}
+		})
+	}
+}
+
+func TestEncodeRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		m    Msg
+	}{
+		{"undefined module", &BidRequest{Job: "j"}},
+		{"too many inputs", &BidRequest{Job: "j", Module: testCID("m"), Inputs: make([]cid.Cid, MaxCIDs+1)}},
+		{"job too long", &RunUnit{Job: strings.Repeat("j", MaxJobLen+1), Module: testCID("m")}},
+		{"arg too long", &RunUnit{Job: "j", Module: testCID("m"), Args: []string{strings.Repeat("a", MaxArgLen+1)}}},
+		{"negative speed", &Bid{Speed: -1}},
+		{"slots over cap", &Bid{Slots: MaxSlots + 1}},
+		{"zero reject reason", &Rejected{}},
+		{"zero error code", &Error{}},
+		{"negative took", &Failed{Took: -1}},
+		{"unsigned receipt without worker", &Result{Receipt: Receipt{Job: "j", Module: testCID("m"), Output: testCID("o")}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := Encode(tt.m); !errors.Is(err, ErrMalformed) {
+				t.Errorf("Encode(%s) = %v; want ErrMalformed", tt.name, err)
+			}
+		})
+	}
+}
+
+func TestReadFrame(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      []byte
+		max     int
+		want    []byte
+		wantErr error
+	}{
+		{"empty stream", nil, 0, nil, io.EOF},
+		{"one frame", []byte{3, 'a', 'b', 'c'}, 0, []byte("abc"), nil},
+		{"empty frame", []byte{0}, 0, []byte{}, nil},
+		{"over the given cap", []byte{4, 'a', 'b', 'c', 'd'}, 3, nil, ErrFrameTooLarge},
+		{"over MaxFrame", binary.AppendUvarint(nil, MaxFrame+1), 0, nil, ErrFrameTooLarge},
+		{"huge length", binary.AppendUvarint(nil, 1<<62), 0, nil, ErrFrameTooLarge},
+		{"truncated body", []byte{5, 'a'}, 0, nil, io.ErrUnexpectedEOF},
+		{"truncated length", []byte{0x80}, 0, nil, io.ErrUnexpectedEOF},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ReadFrame(bufio.NewReader(bytes.NewReader(tt.in)), tt.max)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("ReadFrame(%x) error = %v, want %v", tt.in, err, tt.wantErr)
+			}
+			if diff := cmp.Diff(tt.want, got); err == nil && diff != "" {
+				t.Errorf("ReadFrame(%x) mismatch (-want +got):\n%s", tt.in, diff)
+			}
+		})
+	}
+}
+
+// TestReadFrameOversizedNotBuffered pins that an announced length over the
+// cap is refused before the body is read: the reader consumes nothing past
+// the length.
+func TestReadFrameOversizedNotBuffered(t *testing.T) {
+	body := bytes.Repeat([]byte{'x'}, MaxFrame+1)
+	in := append(binary.AppendUvarint(nil, uint64(len(body))), body...)
+	r := &countingReader{r: bytes.NewReader(in)}
+	if _, err := ReadFrame(bufio.NewReaderSize(r, 16), 0); !errors.Is(err, ErrFrameTooLarge) {
+		t.Fatalf("ReadFrame() = %v, want ErrFrameTooLarge", err)
+	}
+	if r.n > 16 {
+		t.Errorf("ReadFrame() read %d bytes of an oversized frame, want at most the 16-byte buffer", r.n)
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+func TestReceiptVerify(t *testing.T) {
+	priv, id := testKey(t, 1)
+	_, other := testKey(t, 2)
+	base := func() Receipt {
+		r := Receipt{
+			Job: "job", Unit: 1, Module: testCID("m"), Inputs: []cid.Cid{testCID("a")}, Args: []string{"1", "2"},
+			Output: testCID("o"), Took: time.Second, PeakMemory: 1 << 20, Finished: 42,
+		}
+		if err := r.Sign(priv); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := base(); r.Worker != id {
+		t.Fatalf("Sign() set Worker %s, want %s", r.Worker, id)
+	}
+	tests := []struct {
+		name   string
+		tamper func(r *Receipt)
+		valid  bool
+	}{
+		{"untouched", func(*Receipt) {}, true},
+		{"worker", func(r *Receipt) { r.Worker = other }, false},
+		{"job", func(r *Receipt) { r.Job = "job2" }, false},
+		{"unit", func(r *Receipt) { r.Unit = 2 }, false},
+		{"module", func(r *Receipt) { r.Module = testCID("m2") }, false},
+		{"input", func(r *Receipt) { r.Inputs[0] = testCID("b") }, false},
+		{"inputs dropped", func(r *Receipt) { r.Inputs = nil }, false},
+		{"args", func(r *Receipt) { r.Args = []string{"1", "3"} }, false},
+		{"output", func(r *Receipt) { r.Output = testCID("o2") }, false},
+		{"took", func(r *Receipt) { r.Took++ }, false},
+		{"peak memory", func(r *Receipt) { r.PeakMemory++ }, false},
+		{"finished", func(r *Receipt) { r.Finished++ }, false},
+		{"signature bit", func(r *Receipt) { r.Signature[0] ^= 1 }, false},
+		{"no signature", func(r *Receipt) { r.Signature = nil }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := base()
+			tt.tamper(&r)
+			err := r.Verify()
+			if tt.valid && err != nil {
+				t.Errorf("Verify() = %v, want nil", err)
+			}
+			if !tt.valid && !errors.Is(err, ErrBadSignature) {
+				t.Errorf("Verify() = %v, want ErrBadSignature", err)
+			}
+		})
+	}
+}
+
+// TestReceiptVerifyAfterWire pins that a receipt still verifies after a trip
+// through the codec, and fails after a byte of it flips in transit.
+func TestReceiptVerifyAfterWire(t *testing.T) {
+	m := sampleMsgs(t)[6].(*Result)
+	b, err := Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := got.(*Result).Receipt.Verify(); err != nil {
+		t.Errorf("Verify() after round trip = %v", err)
+	}
+	flipped := 0
+	for i := 1; i < len(b); i++ {
+		c := append([]byte(nil), b...)
+		c[i] ^= 0x01
+		m, err := Decode(c)
+		if err != nil {
+			continue
+		}
+		if err := m.(*Result).Receipt.Verify(); err == nil {
+			t.Errorf("byte %d flipped: Verify() = nil, want an error", i)
+		}
+		flipped++
+	}
+	if flipped == 0 {
+		t.Error("no flipped encoding decoded; the test checks nothing")
+	}
+}
+
+func TestReceiptRSAPeerNoKey(t *testing.T) {
+	// A peer ID that hashes its key (RSA, or any key over 42 bytes) carries
+	// no public key: its receipts cannot be verified.
+	sum := sha256.Sum256([]byte("rsa"))
+	h, _ := mh.Encode(sum[:], mh.SHA2_256)
+	r := Receipt{Worker: peer.ID(h), Job: "j", Module: testCID("m"), Output: testCID("o"), Signature: []byte{1}}
+	if err := r.Verify(); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("Verify() = %v, want ErrBadSignature", err)
+	}
+}
