@@ -1,0 +1,279 @@
+// Command swarm measures the foundation of enxame on loopback: how long
+// `enxame daemon` takes to be ready, the idle RSS of a daemon connected to N
+// peers, and FindPeer latency and peers queried in an N-node swarm.
+//
+//	go run ./bench/swarm -nodes 20
+//
+// With -bin it also starts the real binary (go build -o /tmp/enxame . first)
+// for the ready-time and RSS figures; without it, it builds one.
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/enxame/enxame/node"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+func main() {
+	nodes := flag.Int("nodes", 20, "swarm size")
+	readyRuns := flag.Int("ready-runs", 5, "daemon starts to time")
+	settle := flag.Duration("settle", 10*time.Second, "idle time before reading the daemon's RSS")
+	bin := flag.String("bin", "", "enxame binary (default: build one)")
+	seed := flag.Uint64("seed", 1, "random seed")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, *nodes, *readyRuns, *settle, *bin, *seed); err != nil {
+		fmt.Fprintln(os.Stderr, "swarm:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, n, readyRuns int, settle time.Duration, bin string, seed uint64) error {
+	tmp, err := os.MkdirTemp("", "enxame-bench-swarm-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if bin == "" {
+		bin = filepath.Join(tmp, "enxame")
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/enxame/enxame")
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("build enxame: %w", err)
+		}
+	}
+
+	// 1. Time from exec of `enxame daemon` to its "ready" line.
+	var wall, self []time.Duration
+	for i := range readyRuns {
+		d, err := startDaemon(ctx, bin, filepath.Join(tmp, fmt.Sprintf("ready%d", i)))
+		if err != nil {
+			return err
+		}
+		wall = append(wall, d.wall)
+		self = append(self, d.self)
+		d.stop()
+	}
+	fmt.Printf("daemon start to ready (%d runs, fresh home each, includes init): exec→ready median %v (min %v max %v); as printed median %v\n",
+		readyRuns, median(wall), slices.Min(wall), slices.Max(wall), median(self))
+	d, err := startDaemon(ctx, bin, filepath.Join(tmp, "ready-again"))
+	if err == nil {
+		d.stop()
+		d, err = startDaemon(ctx, bin, filepath.Join(tmp, "ready-again"))
+	}
+	if err != nil {
+		return err
+	}
+	d.stop()
+	fmt.Printf("daemon start to ready on an existing home: exec→ready %v; as printed %v\n", d.wall, d.self)
+
+	// 2. An N-node swarm in this process, bootstrapped like the integration
+	// test: each node from one random earlier node.
+	rng := rand.New(rand.NewPCG(seed, 0))
+	var swarm []*node.Node
+	var wg sync.WaitGroup
+	runCtx, cancel := context.WithCancel(ctx)
+	defer func() {
+		cancel()
+		wg.Wait()
+		for _, nd := range swarm {
+			nd.Close()
+		}
+	}()
+	for i := range n {
+		cfg := node.DefaultConfig()
+		cfg.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
+		cfg.DisableMDNS = true
+		cfg.DHT.DisableDiversityFilter = true
+		if i > 0 {
+			cfg.Bootstrap = swarm[rng.IntN(i)].Addrs()[:1]
+		}
+		nd, err := node.New(cfg, node.Deps{})
+		if err != nil {
+			return fmt.Errorf("node %d: %w", i, err)
+		}
+		swarm = append(swarm, nd)
+		wg.Go(func() { nd.Run(runCtx) })
+	}
+	if err := waitFor(ctx, 20*time.Second, func() bool {
+		for _, nd := range swarm[1:] {
+			if nd.Router().TableSize() == 0 {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		return fmt.Errorf("swarm did not join: %w", err)
+	}
+
+	// 3. FindPeer between every pair, after closing any direct connection so
+	// that each lookup really walks the DHT.
+	var took []time.Duration
+	var queried []int
+	fails := 0
+	for i, a := range swarm {
+		for j, b := range swarm {
+			if i == j {
+				continue
+			}
+			a.Host().Network().ClosePeer(b.Host().ID())
+			lctx, lcancel := context.WithTimeout(ctx, 30*time.Second)
+			res, err := a.Router().FindPeer(lctx, b.Host().ID())
+			lcancel()
+			if err != nil || res.Peer.ID != b.Host().ID() {
+				fails++
+				continue
+			}
+			took = append(took, res.Took)
+			queried = append(queried, res.Queried)
+		}
+	}
+	slices.Sort(took)
+	slices.Sort(queried)
+	fmt.Printf("FindPeer in a %d-node loopback swarm (%d lookups, direct connection closed first): p50 %v p95 %v p99 %v max %v; peers queried p50 %d p95 %d max %d; failures %d\n",
+		n, len(took), pct(took, 50), pct(took, 95), pct(took, 99), took[len(took)-1],
+		pct(queried, 50), pct(queried, 95), queried[len(queried)-1], fails)
+
+	// 4. Idle RSS of a real daemon connected to every node of the swarm.
+	d, err = startDaemon(ctx, bin, filepath.Join(tmp, "rss"))
+	if err != nil {
+		return err
+	}
+	defer d.stop()
+	ai, err := peer.AddrInfoFromString(d.addr)
+	if err != nil {
+		return err
+	}
+	for _, nd := range swarm {
+		cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
+		err := nd.Host().Connect(cctx, *ai)
+		ccancel()
+		if err != nil {
+			return fmt.Errorf("connect to daemon: %w", err)
+		}
+	}
+	select {
+	case <-time.After(settle):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	conns := 0
+	for _, nd := range swarm {
+		if nd.Host().Network().Connectedness(ai.ID) == 1 {
+			conns++
+		}
+	}
+	rss, hwm := procRSS(d.cmd.Process.Pid)
+	fmt.Printf("idle daemon connected to %d peers (after %v): RSS %.1f MiB (peak %.1f MiB)\n", conns, settle, rss, hwm)
+	return nil
+}
+
+type daemon struct {
+	cmd        *exec.Cmd
+	addr       string
+	wall, self time.Duration
+}
+
+func startDaemon(ctx context.Context, bin, home string) (*daemon, error) {
+	cmd := exec.CommandContext(ctx, bin, "daemon", "--home", home, "--no-mdns", "--lan",
+		"--listen", "/ip4/127.0.0.1/tcp/0", "--listen", "/ip4/127.0.0.1/udp/0/quic-v1", "--log-level", "error")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start daemon: %w", err)
+	}
+	d := &daemon{cmd: cmd}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "  /ip4/") && strings.Contains(line, "/tcp/") && d.addr == "" {
+			d.addr = strings.TrimSpace(line)
+		}
+		if s, ok := strings.CutPrefix(line, "ready in "); ok {
+			d.wall = time.Since(start)
+			d.self, _ = time.ParseDuration(s)
+			go func() {
+				for sc.Scan() {
+				}
+			}()
+			return d, nil
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	return nil, fmt.Errorf("daemon exited before ready")
+}
+
+func (d *daemon) stop() {
+	d.cmd.Process.Signal(os.Interrupt)
+	d.cmd.Wait()
+}
+
+// procRSS returns VmRSS and VmHWM of pid in MiB.
+func procRSS(pid int) (rss, hwm float64) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(f[1], 64)
+		switch f[0] {
+		case "VmRSS:":
+			rss = kb / 1024
+		case "VmHWM:":
+			hwm = kb / 1024
+		}
+	}
+	return rss, hwm
+}
+
+func waitFor(ctx context.Context, limit time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %v", limit)
+		}
+		select {
+		case <-time.After(50 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func pct[T any](sorted []T, p int) T {
+	i := (len(sorted)*p + 99) / 100
+	if i > 0 {
+		i--
+	}
+	return sorted[i]
+}
