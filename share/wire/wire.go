@@ -1,0 +1,578 @@
+// Package wire holds the messages of the share exchange protocol
+// (/enxame/share/1.0.0): their encoding, a streaming decoder with hard size
+// caps, and fuzz targets. It owns no I/O policy (deadlines, limits per peer,
+// scoring): package share does. It imports only the standard library and
+// go-cid; it must not import share, node, dht or cli.
+//
+// # Framing
+//
+// Every message is one frame:
+//
+//	frame = uvarint(len) type body      len = 1 + len(body), ≤ MaxFrameSize
+//
+// A Reader checks len against MaxFrameSize before it reads or allocates the
+// body, so an oversized frame is rejected after at most 10 bytes.
+//
+// # Messages
+//
+//	Request  (1) uvarint(id) flags(1) uvarint(n) n × key          client → server
+//	Block    (2) uvarint(id) key data(rest of the frame)           server → client
+//	DontHave (3) uvarint(id) key                                   server → client
+//	Have     (4) uvarint(id) key                                   server → client
+//	Cancel   (5) uvarint(n) n × key                                client → server
+//	Error    (6) uvarint(code) uvarint(len) msg                    either way
+//
+//	key = uvarint(len) CID bytes, 1 ≤ len ≤ MaxKeySize
+//
+// A client pipelines Requests on one stream; the server answers each key of
+// each request in order with a Block or a DontHave (Have or DontHave for a
+// request with FlagHaveOnly), skipping keys cancelled meanwhile.
+package wire
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"unicode/utf8"
+
+	"github.com/ipfs/go-cid"
+)
+
+// Limits of the protocol. A frame or field beyond them is rejected.
+const (
+	// MaxBlockSize caps the data of one Block: 2 MiB, as Bitswap.
+	MaxBlockSize = 2 << 20
+	// MaxKeySize caps the bytes of one CID.
+	MaxKeySize = 128
+	// MaxKeys caps the keys of one Request or Cancel.
+	MaxKeys = 1024
+	// MaxErrorSize caps the message of an Error.
+	MaxErrorSize = 1024
+	// MaxFrameSize caps a frame (type and body, without the length prefix):
+	// a maximal block plus its header.
+	MaxFrameSize = MaxBlockSize + 1024
+)
+
+// maxLenBytes (4 bytes: 28 bits) must hold MaxFrameSize.
+var _ [1<<28 - 1 - MaxFrameSize]struct{}
+
+// Type is the first byte of a frame.
+type Type byte
+
+// Message types.
+const (
+	TypeRequest  Type = 1
+	TypeBlock    Type = 2
+	TypeDontHave Type = 3
+	TypeHave     Type = 4
+	TypeCancel   Type = 5
+	TypeError    Type = 6
+)
+
+// Request flags.
+const (
+	// FlagHaveOnly asks the server whether it has the keys (Have or
+	// DontHave for each) instead of their blocks.
+	FlagHaveOnly byte = 1 << 0
+	flagsKnown        = FlagHaveOnly
+)
+
+// Error codes.
+const (
+	// CodeProtocol: the peer sent something the protocol forbids.
+	CodeProtocol uint64 = 1
+	// CodeBusy: the server refuses more work from this peer for now.
+	CodeBusy uint64 = 2
+	// CodeInternal: the server failed on its side.
+	CodeInternal uint64 = 3
+)
+
+// ErrMalformed is wrapped by every decoding error caused by bad input
+// (as opposed to an I/O error of the underlying reader).
+var ErrMalformed = errors.New("wire: malformed message")
+
+// ErrTooLarge is wrapped, with ErrMalformed, when a frame or a field exceeds
+// its cap.
+var ErrTooLarge = errors.New("wire: message too large")
+
+// Msg is one protocol message: *Request, *Block, *DontHave, *Have, *Cancel or
+// *Error.
+type Msg interface {
+	// Type returns the message's frame type.
+	Type() Type
+	// appendBody appends the encoded body (without type) to b.
+	appendBody(b []byte) []byte
+}
+
+// Request asks for blocks (or, with FlagHaveOnly, whether the server has
+// them). ID is chosen by the client and echoed in every answer; it should be
+// unique on the stream.
+type Request struct {
+	ID    uint64
+	Flags byte
+	Keys  []cid.Cid
+}
+
+// Block carries the data of one requested block. The receiver must verify
+// Data against Key before trusting it.
+type Block struct {
+	ID   uint64
+	Key  cid.Cid
+	Data []byte
+}
+
+// DontHave says the server does not have Key, asked by request ID.
+type DontHave struct {
+	ID  uint64
+	Key cid.Cid
+}
+
+// Have says the server has Key, asked by request ID with FlagHaveOnly.
+type Have struct {
+	ID  uint64
+	Key cid.Cid
+}
+
+// Cancel withdraws keys of earlier requests on the stream that the server
+// has not answered yet. Answers already sent are still delivered.
+type Cancel struct {
+	Keys []cid.Cid
+}
+
+// Error ends a stream with a reason: Code is one of the Code constants (or
+// an unknown code, kept as is), Msg is human-readable UTF-8.
+type Error struct {
+	Code uint64
+	Msg  string
+}
+
+// Type returns TypeRequest.
+func (*Request) Type() Type { return TypeRequest }
+
+// Type returns TypeBlock.
+func (*Block) Type() Type { return TypeBlock }
+
+// Type returns TypeDontHave.
+func (*DontHave) Type() Type { return TypeDontHave }
+
+// Type returns TypeHave.
+func (*Have) Type() Type { return TypeHave }
+
+// Type returns TypeCancel.
+func (*Cancel) Type() Type { return TypeCancel }
+
+// Type returns TypeError.
+func (*Error) Type() Type { return TypeError }
+
+func (m *Request) appendBody(b []byte) []byte {
+	b = binary.AppendUvarint(b, m.ID)
+	b = append(b, m.Flags)
+	b = binary.AppendUvarint(b, uint64(len(m.Keys)))
+	for _, k := range m.Keys {
+		b = appendKey(b, k)
+	}
+	return b
+}
+
+func (m *Block) appendBody(b []byte) []byte {
+	b = binary.AppendUvarint(b, m.ID)
+	b = appendKey(b, m.Key)
+	return append(b, m.Data...)
+}
+
+func (m *DontHave) appendBody(b []byte) []byte {
+	return appendKey(binary.AppendUvarint(b, m.ID), m.Key)
+}
+
+func (m *Have) appendBody(b []byte) []byte {
+	return appendKey(binary.AppendUvarint(b, m.ID), m.Key)
+}
+
+func (m *Cancel) appendBody(b []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(m.Keys)))
+	for _, k := range m.Keys {
+		b = appendKey(b, k)
+	}
+	return b
+}
+
+func (m *Error) appendBody(b []byte) []byte {
+	b = binary.AppendUvarint(b, m.Code)
+	b = binary.AppendUvarint(b, uint64(len(m.Msg)))
+	return append(b, m.Msg...)
+}
+
+func appendKey(b []byte, k cid.Cid) []byte {
+	kb := k.Bytes()
+	b = binary.AppendUvarint(b, uint64(len(kb)))
+	return append(b, kb...)
+}
+
+// check validates m against the protocol's caps before it is sent.
+func check(m Msg) error {
+	checkKeys := func(keys []cid.Cid) error {
+		if len(keys) > MaxKeys {
+			return fmt.Errorf("%d keys, more than %d: %w", len(keys), MaxKeys, ErrTooLarge)
+		}
+		for i, k := range keys {
+			if err := checkKey(k); err != nil {
+				return fmt.Errorf("key %d: %w", i, err)
+			}
+		}
+		return nil
+	}
+	switch m := m.(type) {
+	case *Request:
+		if m.Flags&^flagsKnown != 0 {
+			return fmt.Errorf("unknown flags %#x", m.Flags)
+		}
+		return checkKeys(m.Keys)
+	case *Block:
+		if len(m.Data) > MaxBlockSize {
+			return fmt.Errorf("block of %d bytes, more than %d: %w", len(m.Data), MaxBlockSize, ErrTooLarge)
+		}
+		return checkKey(m.Key)
+	case *DontHave:
+		return checkKey(m.Key)
+	case *Have:
+		return checkKey(m.Key)
+	case *Cancel:
+		return checkKeys(m.Keys)
+	case *Error:
+		if len(m.Msg) > MaxErrorSize {
+			return fmt.Errorf("error message of %d bytes, more than %d: %w", len(m.Msg), MaxErrorSize, ErrTooLarge)
+		}
+		if !utf8.ValidString(m.Msg) {
+			return errors.New("error message is not UTF-8")
+		}
+		return nil
+	case nil:
+		return errors.New("nil message")
+	default:
+		return fmt.Errorf("unknown message type %T", m)
+	}
+}
+
+func checkKey(k cid.Cid) error {
+	if !k.Defined() {
+		return errors.New("undefined key")
+	}
+	if n := k.ByteLen(); n > MaxKeySize {
+		return fmt.Errorf("key of %d bytes, more than %d: %w", n, MaxKeySize, ErrTooLarge)
+	}
+	return nil
+}
+
+// Append appends the frame of m (length prefix, type, body) to dst. It
+// returns an error, and dst unchanged, when m breaks a cap or is invalid
+// (an undefined key, unknown flags, an error message that is not UTF-8).
+func Append(dst []byte, m Msg) ([]byte, error) {
+	if err := check(m); err != nil {
+		return dst, fmt.Errorf("wire: encode %T: %w", m, err)
+	}
+	body := m.appendBody(make([]byte, 0, 64))
+	dst = binary.AppendUvarint(dst, uint64(1+len(body)))
+	dst = append(dst, byte(m.Type()))
+	return append(dst, body...), nil
+}
+
+// Decode decodes one frame's content (type byte and body, without the length
+// prefix). A Block's Data aliases frame; everything else is copied. Bad input
+// gives an error wrapping ErrMalformed, never a panic.
+func Decode(frame []byte) (Msg, error) {
+	if len(frame) == 0 {
+		return nil, fmt.Errorf("empty frame: %w", ErrMalformed)
+	}
+	if len(frame) > MaxFrameSize {
+		return nil, fmt.Errorf("frame of %d bytes, more than %d: %w: %w", len(frame), MaxFrameSize, ErrTooLarge, ErrMalformed)
+	}
+	d := decoder{b: frame[1:]}
+	var m Msg
+	switch t := Type(frame[0]); t {
+	case TypeRequest:
+		r := &Request{ID: d.uvarint("id")}
+		r.Flags = d.byte("flags")
+		if d.err == nil && r.Flags&^flagsKnown != 0 {
+			d.fail(fmt.Errorf("unknown flags %#x", r.Flags))
+		}
+		r.Keys = d.keys()
+		m = r
+	case TypeBlock:
+		b := &Block{ID: d.uvarint("id"), Key: d.key()}
+		if d.err == nil {
+			if len(d.b) > MaxBlockSize {
+				d.fail(fmt.Errorf("block of %d bytes, more than %d: %w", len(d.b), MaxBlockSize, ErrTooLarge))
+			}
+			b.Data = d.b
+			d.b = nil
+		}
+		m = b
+	case TypeDontHave:
+		m = &DontHave{ID: d.uvarint("id"), Key: d.key()}
+	case TypeHave:
+		m = &Have{ID: d.uvarint("id"), Key: d.key()}
+	case TypeCancel:
+		m = &Cancel{Keys: d.keys()}
+	case TypeError:
+		e := &Error{Code: d.uvarint("code")}
+		n := d.uvarint("message length")
+		if d.err == nil && n > MaxErrorSize {
+			d.fail(fmt.Errorf("error message of %d bytes, more than %d: %w", n, MaxErrorSize, ErrTooLarge))
+		}
+		msg := d.bytes(n, "message")
+		if d.err == nil && !utf8.Valid(msg) {
+			d.fail(errors.New("error message is not UTF-8"))
+		}
+		e.Msg = string(msg)
+		m = e
+	default:
+		return nil, fmt.Errorf("unknown message type %d: %w", t, ErrMalformed)
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.fail(fmt.Errorf("%d trailing bytes", len(d.b)))
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("decode %T: %w: %w", m, d.err, ErrMalformed)
+	}
+	return m, nil
+}
+
+// decoder reads fields from a frame body; the first error sticks.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(err error) {
+	if d.err == nil {
+		d.err = err
+	}
+}
+
+func (d *decoder) uvarint(what string) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail(fmt.Errorf("bad varint for %s", what))
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) byte(what string) byte {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) == 0 {
+		d.fail(fmt.Errorf("missing %s", what))
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) bytes(n uint64, what string) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)) {
+		d.fail(fmt.Errorf("%s of %d bytes, only %d left", what, n, len(d.b)))
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) key() cid.Cid {
+	n := d.uvarint("key length")
+	if d.err != nil {
+		return cid.Undef
+	}
+	if n == 0 || n > MaxKeySize {
+		d.fail(fmt.Errorf("key of %d bytes, want 1..%d", n, MaxKeySize))
+		return cid.Undef
+	}
+	kb := d.bytes(n, "key")
+	if d.err != nil {
+		return cid.Undef
+	}
+	k, err := cid.Cast(kb) // copies kb into the CID's string
+	if err != nil {
+		d.fail(fmt.Errorf("bad key: %v", err))
+		return cid.Undef
+	}
+	return k
+}
+
+func (d *decoder) keys() []cid.Cid {
+	n := d.uvarint("key count")
+	if d.err != nil {
+		return nil
+	}
+	if n > MaxKeys {
+		d.fail(fmt.Errorf("%d keys, more than %d: %w", n, MaxKeys, ErrTooLarge))
+		return nil
+	}
+	if n > uint64(len(d.b))/2 { // every key takes at least 2 bytes
+		d.fail(fmt.Errorf("%d keys in %d bytes", n, len(d.b)))
+		return nil
+	}
+	keys := make([]cid.Cid, 0, n)
+	for range n {
+		k := d.key()
+		if d.err != nil {
+			return nil
+		}
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// Reader reads frames from a stream. It is not safe for concurrent use.
+type Reader struct {
+	r   *bufio.Reader
+	buf []byte // reused for frames other than blocks
+}
+
+// NewReader returns a Reader of r with a read buffer of 64 KiB.
+func NewReader(r io.Reader) *Reader {
+	return &Reader{r: bufio.NewReaderSize(r, 64<<10)}
+}
+
+// Read reads and decodes the next frame. It checks the frame's length
+// against MaxFrameSize before reading or allocating the body. A Block's Data
+// is freshly allocated and owned by the caller; nothing else returned is
+// retained by the Reader. It returns io.EOF at a clean end of stream,
+// io.ErrUnexpectedEOF inside a frame, an error wrapping ErrMalformed (and
+// ErrTooLarge for a frame over the cap) for bad input, or the underlying
+// reader's error.
+func (r *Reader) Read() (Msg, error) {
+	n, err := r.readLen()
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("wire: empty frame: %w", ErrMalformed)
+	}
+	if n > MaxFrameSize {
+		return nil, fmt.Errorf("wire: frame of %d bytes, more than %d: %w: %w", n, MaxFrameSize, ErrTooLarge, ErrMalformed)
+	}
+	t, err := r.r.Peek(1)
+	if err != nil {
+		return nil, unexpected(err)
+	}
+	var frame []byte
+	if Type(t[0]) == TypeBlock {
+		frame = make([]byte, n) // the block's data is handed to the caller
+	} else {
+		if cap(r.buf) < int(n) {
+			r.buf = make([]byte, n)
+		}
+		frame = r.buf[:n]
+	}
+	if _, err := io.ReadFull(r.r, frame); err != nil {
+		return nil, unexpected(err)
+	}
+	m, err := Decode(frame)
+	if err != nil {
+		return nil, fmt.Errorf("wire: %w", err)
+	}
+	if cap(r.buf) > 256<<10 {
+		r.buf = nil // don't keep a large buffer for small frames
+	}
+	return m, nil
+}
+
+// readLen reads a frame's length prefix. A prefix longer than needed for
+// MaxFrameSize is rejected as soon as it is seen, so a hostile peer cannot
+// make the reader consume more than maxLenBytes bytes of it.
+func (r *Reader) readLen() (uint64, error) {
+	var v uint64
+	for i := range maxLenBytes {
+		c, err := r.r.ReadByte()
+		if err != nil {
+			if i > 0 {
+				return 0, unexpected(err)
+			}
+			return 0, err
+		}
+		v |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			return v, nil
+		}
+	}
+	return 0, fmt.Errorf("wire: frame length prefix longer than %d bytes: %w: %w", maxLenBytes, ErrTooLarge, ErrMalformed)
+}
+
+// maxLenBytes is the length of the longest uvarint that can hold
+// MaxFrameSize.
+const maxLenBytes = 4
+
+func unexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// Writer writes frames to a stream through a buffer. It is not safe for
+// concurrent use.
+type Writer struct {
+	w   *bufio.Writer
+	hdr []byte
+}
+
+// NewWriter returns a Writer of w with a 64 KiB buffer.
+func NewWriter(w io.Writer) *Writer {
+	return &Writer{w: bufio.NewWriterSize(w, 64<<10), hdr: make([]byte, 0, 256)}
+}
+
+// Write buffers the frame of m; call Flush to send buffered frames. A
+// Block's data is written without an intermediate copy when it is large.
+// It returns an error for a message that breaks the caps (nothing is
+// written then) or the underlying writer's error.
+func (w *Writer) Write(m Msg) error {
+	if err := check(m); err != nil {
+		return fmt.Errorf("wire: encode %T: %w", m, err)
+	}
+	if b, ok := m.(*Block); ok {
+		body := binary.AppendUvarint(w.hdr[:0], b.ID)
+		body = appendKey(body, b.Key)
+		var pre [binary.MaxVarintLen64 + 1]byte
+		p := binary.AppendUvarint(pre[:0], uint64(1+len(body)+len(b.Data)))
+		p = append(p, byte(TypeBlock))
+		if _, err := w.w.Write(p); err != nil {
+			return err
+		}
+		if _, err := w.w.Write(body); err != nil {
+			return err
+		}
+		_, err := w.w.Write(b.Data)
+		return err
+	}
+	body := m.appendBody(w.hdr[:0])
+	var pre [binary.MaxVarintLen64 + 1]byte
+	p := binary.AppendUvarint(pre[:0], uint64(1+len(body)))
+	p = append(p, byte(m.Type()))
+	if _, err := w.w.Write(p); err != nil {
+		return err
+	}
+	_, err := w.w.Write(body)
+	if cap(body) <= 64<<10 {
+		w.hdr = body[:0]
+	}
+	return err
+}
+
+// Flush sends buffered frames.
+func (w *Writer) Flush() error { return w.w.Flush() }
+
+// Buffered returns the number of bytes buffered and not yet flushed.
+func (w *Writer) Buffered() int { return w.w.Buffered() }
