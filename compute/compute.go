@@ -1,0 +1,80 @@
+package compute
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+
+	"github.com/enxame/enxame/compute/sandbox"
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	mh "github.com/multiformats/go-multihash"
+)
+
+// ProtocolID is the compute protocol: bids, unit runs and their results.
+const ProtocolID protocol.ID = "/enxame/compute/1.0.0"
+
+// computeKeyName is hashed into ComputeKey.
+const computeKeyName = "enxame/compute/v1"
+
+// ComputeKey returns the well-known key under which workers announce
+// themselves in the DHT: the CIDv1 (raw, sha2-256) of "enxame/compute/v1".
+func ComputeKey() cid.Cid {
+	sum := sha256.Sum256([]byte(computeKeyName))
+	h, err := mh.Encode(sum[:], mh.SHA2_256)
+	if err != nil {
+		panic(fmt.Sprintf("compute: encode compute key: %v", err)) // a constant input
+	}
+	return cid.NewCidV1(cid.Raw, h)
+}
+
+// Content stores and retrieves content by CID; node backs it with share.
+type Content interface {
+	// Put stores r's bytes, makes them retrievable by other peers (announces
+	// them) and returns their CID. Safe for concurrent use.
+	Put(ctx context.Context, r io.Reader) (cid.Cid, error)
+	// Get returns c's bytes, from the local store or from the swarm,
+	// verified against c as they are read: a read returns an error rather
+	// than unverified bytes. The caller closes the reader. Safe for
+	// concurrent use.
+	Get(ctx context.Context, c cid.Cid) (io.ReadCloser, error)
+}
+
+// localContent is optionally implemented by a Content that can say whether
+// it holds c locally, without the network. Workers use it in bids.
+type localContent interface {
+	Has(ctx context.Context, c cid.Cid) (bool, error)
+}
+
+// Discovery announces and finds workers; *dht.Router implements it.
+type Discovery interface {
+	// Provide announces this peer as a provider of c. It may block for a
+	// DHT round trip. Safe for concurrent use.
+	Provide(ctx context.Context, c cid.Cid) error
+	// FindProviders returns up to count providers of c on a channel that is
+	// closed when the lookup ends or ctx ends. Safe for concurrent use.
+	FindProviders(ctx context.Context, c cid.Cid, count int) <-chan peer.AddrInfo
+}
+
+// Runner runs a unit in the sandbox; *sandbox.Pool implements it.
+type Runner interface {
+	// Run runs u and waits for it to end; a nil error means it exited 0,
+	// otherwise the error is a *sandbox.Error. It blocks while every slot
+	// is busy. Safe for concurrent use.
+	Run(ctx context.Context, u sandbox.Unit) (sandbox.Result, error)
+}
+
+// InputName is the file name of a unit's i-th input under /input:
+// zero-padded so that lexical order is input order.
+func InputName(i int) string { return fmt.Sprintf("%06d", i) }
+
+// UnitCost is the estimated work of a unit with the given total input size,
+// in the cost units of a bid's speed: one per run plus one per MiB of input.
+func UnitCost(inputBytes int64) float64 {
+	if inputBytes < 0 {
+		inputBytes = 0
+	}
+	return 1 + float64(inputBytes)/(1<<20)
+}

@@ -1,0 +1,435 @@
+package compute
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/enxame/enxame/compute/sandbox"
+	"github.com/enxame/enxame/compute/sched"
+	"github.com/enxame/enxame/compute/wire"
+	"github.com/enxame/enxame/examples/examplestest"
+	"github.com/ipfs/go-cid"
+	pebbleds "github.com/ipfs/go-ds-pebble"
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	mh "github.com/multiformats/go-multihash"
+)
+
+// testLogger writes to the test log when ENXAME_TEST_LOG is set.
+func testLogger(t testing.TB) *slog.Logger {
+	if os.Getenv("ENXAME_TEST_LOG") == "" {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// rawCID is the CIDv1 (raw, sha2-256) of b.
+func rawCID(b []byte) cid.Cid {
+	sum := sha256.Sum256(b)
+	h, err := mh.Encode(sum[:], mh.SHA2_256)
+	if err != nil {
+		panic(err)
+	}
+	return cid.NewCidV1(cid.Raw, h)
+}
+
+// memContent is an in-memory Content shared by a test's peers: CIDs are
+// computed for real (raw, sha2-256).
+type memContent struct {
+	mu   sync.Mutex
+	data map[cid.Cid][]byte
+}
+
+func newMemContent() *memContent { return &memContent{data: map[cid.Cid][]byte{}} }
+
+func (m *memContent) Put(ctx context.Context, r io.Reader) (cid.Cid, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return cid.Undef, err
+	}
+	c := rawCID(b)
+	m.mu.Lock()
+	m.data[c] = b
+	m.mu.Unlock()
+	return c, nil
+}
+
+func (m *memContent) Get(ctx context.Context, c cid.Cid) (io.ReadCloser, error) {
+	m.mu.Lock()
+	b, ok := m.data[c]
+	m.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("%s: not found", c)
+	}
+	return io.NopCloser(bytes.NewReader(b)), nil
+}
+
+func (m *memContent) bytes(t testing.TB, c cid.Cid) []byte {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, ok := m.data[c]
+	if !ok {
+		t.Fatalf("content %s not stored", c)
+	}
+	return b
+}
+
+func (m *memContent) putBytes(t testing.TB, b []byte) cid.Cid {
+	t.Helper()
+	c, err := m.Put(t.Context(), bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (m *memContent) putFile(t testing.TB, path string) cid.Cid {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.putBytes(t, b)
+}
+
+// registry is an in-memory DHT provider table shared by a test's peers.
+type registry struct {
+	mu        sync.Mutex
+	providers map[cid.Cid][]peer.AddrInfo
+}
+
+func newRegistry() *registry { return &registry{providers: map[cid.Cid][]peer.AddrInfo{}} }
+
+// discovery is one peer's view of a registry.
+type discovery struct {
+	reg  *registry
+	self host.Host
+}
+
+func (d discovery) Provide(ctx context.Context, c cid.Cid) error {
+	d.reg.mu.Lock()
+	defer d.reg.mu.Unlock()
+	ai := peer.AddrInfo{ID: d.self.ID(), Addrs: d.self.Addrs()}
+	for i, p := range d.reg.providers[c] {
+		if p.ID == ai.ID {
+			d.reg.providers[c][i] = ai
+			return nil
+		}
+	}
+	d.reg.providers[c] = append(d.reg.providers[c], ai)
+	return nil
+}
+
+func (d discovery) FindProviders(ctx context.Context, c cid.Cid, count int) <-chan peer.AddrInfo {
+	d.reg.mu.Lock()
+	ps := append([]peer.AddrInfo(nil), d.reg.providers[c]...)
+	d.reg.mu.Unlock()
+	if len(ps) > count {
+		ps = ps[:count]
+	}
+	ch := make(chan peer.AddrInfo, len(ps))
+	for _, p := range ps {
+		ch <- p
+	}
+	close(ch)
+	return ch
+}
+
+// newHost starts a real libp2p host on 127.0.0.1 TCP, port 0.
+func newHost(t testing.TB) host.Host {
+	t.Helper()
+	h, err := libp2p.New(
+		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
+		libp2p.DisableRelay(),
+		libp2p.NoTransports, libp2p.Transport(tcp.NewTCPTransport),
+	)
+	if err != nil {
+		t.Fatalf("new host: %v", err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+var (
+	childOnce sync.Once
+	childBin  string
+	childErr  error
+)
+
+// childCommand returns the argv of a sandbox child process: the sandbox's
+// test child, built once per test process without the race detector (an
+// instrumented wazero compiles a Go-built module about 15 times slower).
+func childCommand(t testing.TB) []string {
+	t.Helper()
+	childOnce.Do(func() {
+		childBin = filepath.Join(tmpDir, "sandbox-child")
+		cmd := exec.Command("go", "build", "-o", childBin, ".")
+		cmd.Dir = filepath.Join("sandbox", "testdata", "child")
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "GOFLAGS=") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			childErr = fmt.Errorf("build sandbox child: %v\n%s", err, out)
+		}
+	})
+	if childErr != nil {
+		t.Fatal(childErr)
+	}
+	return []string{childBin}
+}
+
+// testCacheDir is wazero's compilation cache, shared with the sandbox's
+// tests and across runs.
+func testCacheDir(t testing.TB) string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return filepath.Join(tmpDir, "wazero")
+	}
+	return filepath.Join(dir, "enxame", "wazero-test")
+}
+
+// newPool starts a real sandbox pool.
+func newPool(t testing.TB, slots int) *sandbox.Pool {
+	t.Helper()
+	p, err := sandbox.New(sandbox.Config{Slots: slots, Command: childCommand(t), CacheDir: testCacheDir(t)}, testLogger(t))
+	if err != nil {
+		t.Fatalf("new pool: %v", err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// swarm is a test's shared content and discovery.
+type swarm struct {
+	content *memContent
+	reg     *registry
+}
+
+func newSwarm() *swarm { return &swarm{content: newMemContent(), reg: newRegistry()} }
+
+// testWorker is a running worker on its own host.
+type testWorker struct {
+	h    host.Host
+	w    *Worker
+	stop func() // stops Run and closes the host; idempotent
+}
+
+// startWorker starts a worker with slots slots on a new host. runner nil
+// means a new real pool.
+func (sw *swarm) startWorker(t testing.TB, cfg WorkerConfig, runner Runner) *testWorker {
+	t.Helper()
+	h := newHost(t)
+	if cfg.Slots == 0 {
+		cfg.Slots = 1
+	}
+	if runner == nil {
+		runner = newPool(t, cfg.Slots)
+	}
+	if cfg.Dir == "" {
+		cfg.Dir = t.TempDir()
+	}
+	if cfg.HeartbeatInterval == 0 {
+		cfg.HeartbeatInterval = 500 * time.Millisecond
+	}
+	w, err := NewWorker(cfg, WorkerDeps{Host: h, Content: sw.content, Discovery: discovery{sw.reg, h}, Runner: runner, Logger: testLogger(t).With("host", h.ID().ShortString())})
+	if err != nil {
+		t.Fatalf("NewWorker: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			h.Close()
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Worker.Run() = %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	waitFor(t, 5*time.Second, "worker announced", func() bool {
+		ch := discovery{sw.reg, h}.FindProviders(t.Context(), ComputeKey(), 1000)
+		for ai := range ch {
+			if ai.ID == h.ID() {
+				return true
+			}
+		}
+		return false
+	})
+	return &testWorker{h: h, w: w, stop: stop}
+}
+
+// testSubmitter is a running submitter on its own host.
+type testSubmitter struct {
+	h    host.Host
+	s    *Submitter
+	stop func()
+}
+
+// testSchedConfig has short timeouts for loopback tests.
+func testSchedConfig() sched.Config {
+	c := sched.DefaultConfig()
+	c.BidTimeout = time.Second
+	c.RebidInterval = 2 * time.Second
+	c.StallTimeout = 5 * time.Second
+	c.BackoffFor = 10 * time.Second
+	return c
+}
+
+// startSubmitter starts a submitter on h (a new host when nil) with a
+// pebble datastore in dsDir (a temp dir when empty).
+func (sw *swarm) startSubmitter(t testing.TB, h host.Host, dsDir string, cfg SubmitterConfig) *testSubmitter {
+	t.Helper()
+	if h == nil {
+		h = newHost(t)
+	}
+	if dsDir == "" {
+		dsDir = t.TempDir()
+	}
+	ds, err := pebbleds.NewDatastore(dsDir)
+	if err != nil {
+		t.Fatalf("open datastore: %v", err)
+	}
+	if cfg.Sched == (sched.Config{}) {
+		cfg.Sched = testSchedConfig()
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = 1
+	}
+	s, err := NewSubmitter(cfg, SubmitterDeps{Host: h, Content: sw.content, Discovery: discovery{sw.reg, h}, Datastore: ds, Logger: testLogger(t).With("host", "submitter")})
+	if err != nil {
+		t.Fatalf("NewSubmitter: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Submitter.Run() = %v", err)
+			}
+			if err := ds.Close(); err != nil {
+				t.Errorf("close datastore: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return &testSubmitter{h: h, s: s, stop: stop}
+}
+
+// wait waits for a job to end and returns its final state.
+func (ts *testSubmitter) wait(t testing.TB, id JobID, timeout time.Duration) JobInfo {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	defer cancel()
+	info, err := ts.s.Wait(ctx, id)
+	if err != nil {
+		why, _ := ts.s.Why(t.Context(), id)
+		t.Fatalf("Wait(%s) = %v\n%s", id, err, why)
+	}
+	return info
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", timeout, what)
+		}
+		<-tick.C
+	}
+}
+
+// module stores an example module and returns its CID.
+func (sw *swarm) module(t testing.TB, name string) cid.Cid {
+	t.Helper()
+	return sw.content.putFile(t, examplestest.Build(t, name))
+}
+
+// hostileModule stores the sandbox's hostile test module.
+func (sw *swarm) hostileModule(t testing.TB) cid.Cid {
+	t.Helper()
+	return sw.content.putFile(t, examplestest.BuildSource(t, filepath.Join("sandbox", "testdata", "hostile")))
+}
+
+// client speaks the compute protocol by hand, for tests of the worker.
+type client struct {
+	h host.Host
+}
+
+// open opens a compute stream to w.
+func (c client) open(t testing.TB, w peer.ID, addrs []peer.AddrInfo) (io.ReadWriteCloser, *bufio.Reader) {
+	t.Helper()
+	s, err := c.h.NewStream(t.Context(), w, ProtocolID)
+	if err != nil {
+		t.Fatalf("open stream to worker: %v", err)
+	}
+	return s, bufio.NewReader(s)
+}
+
+// runUnit sends req to worker w and returns every message until the
+// stream ends.
+func (c client) runUnit(t testing.TB, w peer.ID, req *wire.RunUnit) []wire.Msg {
+	t.Helper()
+	s, r := c.open(t, w, nil)
+	defer s.Close()
+	if err := wire.WriteMsg(s, req); err != nil {
+		t.Fatalf("write run: %v", err)
+	}
+	var got []wire.Msg
+	for {
+		m, err := wire.ReadMsg(r)
+		if errors.Is(err, io.EOF) {
+			return got
+		}
+		if err != nil {
+			t.Fatalf("read answer after %d messages: %v", len(got), err)
+		}
+		got = append(got, m)
+	}
+}
+
+// last returns the final message of a run, skipping Accepted and Progress.
+func final(msgs []wire.Msg) wire.Msg {
+	for i := len(msgs) - 1; i >= 0; i-- {
+		switch msgs[i].(type) {
+		case *wire.Accepted, *wire.Progress:
+			continue
+		}
+		return msgs[i]
+	}
+	return nil
+}

@@ -1,0 +1,251 @@
+package compute
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/enxame/enxame/compute/wire"
+	"github.com/ipfs/go-cid"
+)
+
+// JobID names a job of this submitter.
+type JobID string
+
+// SplitKind says how a job is cut into units.
+type SplitKind int
+
+// Kinds of Split.
+const (
+	// SplitNone: one unit with every input.
+	SplitNone SplitKind = iota
+	// SplitBytes: the single input cut into N parts of nearly equal size
+	// (`--split N`).
+	SplitBytes
+	// SplitLines: the single input cut into N parts of nearly equal size,
+	// each cut just after a newline (`--split-lines N`).
+	SplitLines
+	// SplitRange: N units, unit i gets every input and, after the job's
+	// arguments, the two arguments "lo hi" of the i-th of N nearly equal
+	// sub-ranges of [From, To) (`--range A:B/N`).
+	SplitRange
+	// SplitEachInput: one unit per input.
+	SplitEachInput
+)
+
+// String returns a lowercase word for k.
+func (k SplitKind) String() string {
+	switch k {
+	case SplitNone:
+		return "none"
+	case SplitBytes:
+		return "bytes"
+	case SplitLines:
+		return "lines"
+	case SplitRange:
+		return "range"
+	case SplitEachInput:
+		return "each-input"
+	}
+	return fmt.Sprintf("split(%d)", int(k))
+}
+
+// Split says how a job is cut into units.
+type Split struct {
+	Kind SplitKind
+	// N is the number of parts (SplitBytes, SplitLines, SplitRange).
+	N int
+	// From and To bound the range of SplitRange: [From, To).
+	From, To int64
+}
+
+// ParseRange parses the `--range A:B/N` form into a SplitRange.
+func ParseRange(s string) (Split, error) {
+	ab, n, ok := strings.Cut(s, "/")
+	a, b, ok2 := strings.Cut(ab, ":")
+	if !ok || !ok2 {
+		return Split{}, fmt.Errorf("compute: range %q: want A:B/N", s)
+	}
+	from, err1 := strconv.ParseInt(a, 10, 64)
+	to, err2 := strconv.ParseInt(b, 10, 64)
+	parts, err3 := strconv.Atoi(n)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return Split{}, fmt.Errorf("compute: range %q: %w", s, err)
+	}
+	sp := Split{Kind: SplitRange, N: parts, From: from, To: to}
+	if err := sp.validate(1); err != nil {
+		return Split{}, err
+	}
+	return sp, nil
+}
+
+// MaxUnits caps the units of one job (the reduce unit excluded).
+const MaxUnits = 4096
+
+func (sp Split) validate(inputs int) error {
+	switch sp.Kind {
+	case SplitNone, SplitEachInput:
+		if sp.Kind == SplitEachInput && inputs == 0 {
+			return errors.New("compute: split each-input: no inputs")
+		}
+		return nil
+	case SplitBytes, SplitLines:
+		if inputs != 1 {
+			return fmt.Errorf("compute: split %s: want exactly one input, have %d", sp.Kind, inputs)
+		}
+	case SplitRange:
+		if sp.To <= sp.From {
+			return fmt.Errorf("compute: range %d:%d is empty", sp.From, sp.To)
+		}
+		if uint64(sp.To-sp.From) < uint64(sp.N) {
+			return fmt.Errorf("compute: range %d:%d has fewer than %d values", sp.From, sp.To, sp.N)
+		}
+	default:
+		return fmt.Errorf("compute: unknown split kind %d", sp.Kind)
+	}
+	if sp.N < 1 || sp.N > MaxUnits {
+		return fmt.Errorf("compute: split into %d parts: want 1 to %d", sp.N, MaxUnits)
+	}
+	return nil
+}
+
+// JobSpec is what a user submits.
+type JobSpec struct {
+	// Module is the CID of the WebAssembly module (a WASI command).
+	Module cid.Cid
+	// Inputs are the CIDs of the job's inputs. A unit's inputs appear under
+	// /input named InputName(0), InputName(1), ...
+	Inputs []cid.Cid
+	// Split says how the job is cut into units.
+	Split Split
+	// Args are every unit's arguments (after argv[0]).
+	Args []string
+	// Replicas is how many distinct workers run each unit; a result is
+	// accepted when a majority of them return the same output CID.
+	// 0 means 1.
+	Replicas int
+	// Timeout is each unit's wall time on its worker, compilation
+	// included. 0 means SubmitterConfig.UnitTimeout.
+	Timeout time.Duration
+	// MemoryMiB is each unit's memory cap, in MiB. 0 means the worker's
+	// default (256 MiB).
+	MemoryMiB int
+	// MaxOutputBytes caps each unit's output. 0 means the worker's
+	// default.
+	MaxOutputBytes int64
+	// Reduce, when defined, is the module of a final unit whose inputs are
+	// every other unit's output, in unit order.
+	Reduce cid.Cid
+	// ReduceArgs are the reduce unit's arguments.
+	ReduceArgs []string
+}
+
+func (js *JobSpec) validate() error {
+	switch {
+	case !js.Module.Defined():
+		return errors.New("compute: job: no module")
+	case len(js.Inputs) > wire.MaxCIDs:
+		return fmt.Errorf("compute: job: %d inputs over %d", len(js.Inputs), wire.MaxCIDs)
+	case js.Replicas < 0 || js.Replicas > 15:
+		return fmt.Errorf("compute: job: replicas %d: want 1 to 15", js.Replicas)
+	case js.Timeout < 0 || js.MemoryMiB < 0 || js.MaxOutputBytes < 0:
+		return errors.New("compute: job: negative limit")
+	case len(js.Args)+2 > wire.MaxArgs || len(js.ReduceArgs) > wire.MaxArgs:
+		return fmt.Errorf("compute: job: more than %d arguments", wire.MaxArgs-2)
+	}
+	for _, c := range js.Inputs {
+		if !c.Defined() {
+			return errors.New("compute: job: undefined input CID")
+		}
+	}
+	for _, a := range append(append([]string(nil), js.Args...), js.ReduceArgs...) {
+		if len(a) > wire.MaxArgLen {
+			return fmt.Errorf("compute: job: argument over %d bytes", wire.MaxArgLen)
+		}
+	}
+	return js.Split.validate(len(js.Inputs))
+}
+
+// unitPlan is one unit as cut by planUnits.
+type unitPlan struct {
+	Inputs []cid.Cid
+	Bytes  int64
+	Args   []string
+}
+
+// planUnits cuts spec into its map units, storing split parts through
+// content. maxSplit caps the input read for SplitBytes and SplitLines.
+func planUnits(ctx context.Context, content Content, spec *JobSpec, maxSplit int64) ([]unitPlan, error) {
+	sp := spec.Split
+	switch sp.Kind {
+	case SplitNone:
+		return []unitPlan{{Inputs: spec.Inputs, Args: spec.Args}}, nil
+	case SplitEachInput:
+		var us []unitPlan
+		for _, c := range spec.Inputs {
+			us = append(us, unitPlan{Inputs: []cid.Cid{c}, Args: spec.Args})
+		}
+		return us, nil
+	case SplitRange:
+		var us []unitPlan
+		span := uint64(sp.To - sp.From)
+		for i := range sp.N {
+			lo := sp.From + int64(span*uint64(i)/uint64(sp.N))
+			hi := sp.From + int64(span*uint64(i+1)/uint64(sp.N))
+			args := append(append([]string(nil), spec.Args...), strconv.FormatInt(lo, 10), strconv.FormatInt(hi, 10))
+			us = append(us, unitPlan{Inputs: spec.Inputs, Args: args})
+		}
+		return us, nil
+	}
+	rc, err := content.Get(ctx, spec.Inputs[0])
+	if err != nil {
+		return nil, fmt.Errorf("compute: split: get %s: %w", spec.Inputs[0], err)
+	}
+	data, err := io.ReadAll(io.LimitReader(rc, maxSplit+1))
+	rc.Close()
+	if err != nil {
+		return nil, fmt.Errorf("compute: split: read %s: %w", spec.Inputs[0], err)
+	}
+	if int64(len(data)) > maxSplit {
+		return nil, fmt.Errorf("compute: split: input %s over %d bytes", spec.Inputs[0], maxSplit)
+	}
+	var us []unitPlan
+	for _, part := range splitData(data, sp.N, sp.Kind == SplitLines) {
+		c, err := content.Put(ctx, bytes.NewReader(part))
+		if err != nil {
+			return nil, fmt.Errorf("compute: split: store part: %w", err)
+		}
+		us = append(us, unitPlan{Inputs: []cid.Cid{c}, Bytes: int64(len(part)), Args: spec.Args})
+	}
+	return us, nil
+}
+
+// splitData cuts data into n parts of nearly equal size; with lines, each
+// cut but the last is moved forward to just after a newline (a part may
+// then be empty). The parts concatenate to data.
+func splitData(data []byte, n int, lines bool) [][]byte {
+	parts := make([][]byte, 0, n)
+	prev := 0
+	for i := 1; i <= n; i++ {
+		cut := len(data) * i / n
+		if i == n {
+			cut = len(data)
+		}
+		cut = max(cut, prev)
+		if lines && cut < len(data) && cut > 0 && data[cut-1] != '\n' {
+			if j := bytes.IndexByte(data[cut:], '\n'); j >= 0 {
+				cut += j + 1
+			} else {
+				cut = len(data)
+			}
+		}
+		parts = append(parts, data[prev:cut])
+		prev = cut
+	}
+	return parts
+}

@@ -1,0 +1,1203 @@
+package compute
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"bufio"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/enxame/enxame/compute/sched"
+	"github.com/enxame/enxame/compute/wire"
+	"github.com/ipfs/go-cid"
+	"github.com/ipfs/go-datastore"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+)
+
+// Defaults of SubmitterConfig.
+const (
+	DefaultDiscoverCount   = 32
+	DefaultDiscoverTimeout = 10 * time.Second
+	DefaultMaxSplitBytes   = 1 << 30
+	DefaultWatchBuffer     = 4096
+)
+
+// Submitter errors.
+var (
+	// ErrUnknownJob means no job of this submitter has the ID.
+	ErrUnknownJob = errors.New("compute: unknown job")
+	// ErrJobNotDone means the job has no result yet (or never will: it
+	// failed or was cancelled; Status says which).
+	ErrJobNotDone = errors.New("compute: job not done")
+	// ErrStopped means the submitter's Run has ended.
+	ErrStopped = errors.New("compute: submitter stopped")
+)
+
+// SubmitterConfig configures a Submitter. A zero field means its default.
+type SubmitterConfig struct {
+	// Sched tunes the scheduler core (bid timeout, retries, stall timeout,
+	// replicas' extra runs, ...); see sched.Config.
+	Sched sched.Config
+	// UnitTimeout is a unit's wall time when its job states none. Default
+	// DefaultUnitTimeout (60s).
+	UnitTimeout time.Duration
+	// RequestTimeout bounds a bid request and the write of a unit. Default
+	// DefaultRequestTimeout (10s).
+	RequestTimeout time.Duration
+	// DiscoverCount is how many workers one DHT lookup asks for. Default 32.
+	DiscoverCount int
+	// DiscoverTimeout bounds one lookup of workers. Default 10s.
+	DiscoverTimeout time.Duration
+	// MaxSplitBytes caps the input a job may split (it is read into
+	// memory). Default 1 GiB.
+	MaxSplitBytes int64
+	// WatchBuffer is how many events a watcher may fall behind before its
+	// channel is closed, and how many past events of a job are replayed
+	// to a new watcher. Default 4096.
+	WatchBuffer int
+	// Seed seeds the scheduler's random tie-breaking; 0 picks one at random
+	// (logged).
+	Seed uint64
+}
+
+func (c *SubmitterConfig) fill() {
+	setDefault(&c.UnitTimeout, DefaultUnitTimeout)
+	setDefault(&c.RequestTimeout, DefaultRequestTimeout)
+	setDefault(&c.DiscoverCount, DefaultDiscoverCount)
+	setDefault(&c.DiscoverTimeout, DefaultDiscoverTimeout)
+	setDefault(&c.MaxSplitBytes, DefaultMaxSplitBytes)
+	setDefault(&c.WatchBuffer, DefaultWatchBuffer)
+}
+
+// DefaultSubmitterConfig returns the default configuration (Seed 0: random).
+func DefaultSubmitterConfig() SubmitterConfig {
+	c := SubmitterConfig{Sched: sched.DefaultConfig()}
+	c.fill()
+	return c
+}
+
+// SubmitterDeps are a Submitter's collaborators.
+type SubmitterDeps struct {
+	// Host opens compute streams to workers. Required.
+	Host host.Host
+	// Content splits inputs (Get, Put). Required.
+	Content Content
+	// Discovery finds workers under ComputeKey; nil means only connected
+	// peers that speak ProtocolID are used.
+	Discovery Discovery
+	// Datastore keeps jobs and receipts across restarts. Required.
+	Datastore datastore.Batching
+	// Logger receives the submitter's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// EventKind names a progress event.
+type EventKind string
+
+// Progress events of a job and its units.
+const (
+	EventSubmitted EventKind = "submitted" // the job was accepted
+	EventQueued    EventKind = "queued"    // a unit waits for a worker
+	EventPlaced    EventKind = "placed"    // a run was sent to Worker
+	EventRunning   EventKind = "running"   // Worker started the run
+	EventDone      EventKind = "done"      // Worker returned Output (signed)
+	EventVerified  EventKind = "verified"  // the unit's Output is accepted
+	EventRetried   EventKind = "retried"   // a run failed (Detail); the unit is placed again
+	EventRejected  EventKind = "rejected"  // Worker refused the run (Detail)
+	EventFaulty    EventKind = "faulty"    // Worker's output lost the vote
+	EventJobDone   EventKind = "job-done"
+	EventJobFailed EventKind = "job-failed"
+	EventCanceled  EventKind = "job-cancelled"
+)
+
+// Event is one progress event, for the CLI's NDJSON progress. Unit is -1 for
+// job events.
+type Event struct {
+	Job    JobID     `json:"job"`
+	Unit   int       `json:"unit"`
+	Kind   EventKind `json:"event"`
+	Worker peer.ID   `json:"worker,omitempty"`
+	Output cid.Cid   `json:"output,omitzero"`
+	Detail string    `json:"detail,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+// JobState says where a job stands.
+type JobState string
+
+// States of a job.
+const (
+	JobActive    JobState = "active"
+	JobDone      JobState = "done"
+	JobFailed    JobState = "failed"
+	JobCancelled JobState = "cancelled"
+)
+
+// UnitInfo is a snapshot of one unit.
+type UnitInfo struct {
+	Index  int       `json:"index"`
+	Reduce bool      `json:"reduce,omitempty"`
+	Status string    `json:"status"`
+	Inputs []cid.Cid `json:"inputs"`
+	Bytes  int64     `json:"bytes"`
+	Args   []string  `json:"args,omitempty"`
+	// Output is the accepted output; Receipts are the signed receipts of
+	// the workers that agreed on it.
+	Output   cid.Cid        `json:"output,omitzero"`
+	Receipts []wire.Receipt `json:"receipts,omitempty"`
+	// Faulty are workers whose output for this unit lost the vote.
+	Faulty []peer.ID `json:"faulty,omitempty"`
+	// Failures are the unit's failed runs ("worker: reason").
+	Failures []string `json:"failures,omitempty"`
+}
+
+// JobInfo is a snapshot of a job.
+type JobInfo struct {
+	ID        JobID      `json:"id"`
+	State     JobState   `json:"state"`
+	Spec      JobSpec    `json:"spec"`
+	Units     []UnitInfo `json:"units"`
+	Submitted time.Time  `json:"submitted"`
+	Ended     time.Time  `json:"ended,omitzero"`
+	// Error says why a failed job failed.
+	Error string `json:"error,omitempty"`
+}
+
+// Output returns the job's result: the reduce unit's output, or the single
+// unit's; undefined while the job is not done, or when several units have
+// no reduce (see Outputs).
+func (j *JobInfo) Output() cid.Cid {
+	if j.State != JobDone || len(j.Units) == 0 {
+		return cid.Undef
+	}
+	last := j.Units[len(j.Units)-1]
+	if last.Reduce || len(j.Units) == 1 {
+		return last.Output
+	}
+	return cid.Undef
+}
+
+// Outputs returns every unit's accepted output, by unit index (undefined for
+// units without one).
+func (j *JobInfo) Outputs() []cid.Cid {
+	out := make([]cid.Cid, len(j.Units))
+	for i, u := range j.Units {
+		out[i] = u.Output
+	}
+	return out
+}
+
+// job is a submitter's record of a job; it is persisted as JSON.
+type job struct {
+	Info JobInfo `json:"info"`
+
+	phase    sched.JobID // the scheduler job running now, if any
+	round    int         // scheduler jobs started so far
+	history  []Event
+	watchers []*watcher
+	done     chan struct{} // closed when the job ends
+}
+
+type watcher struct {
+	ch     chan Event
+	closed bool
+	stop   func() bool // stops the AfterFunc of the watch's ctx
+}
+
+// close closes w's channel once and drops its ctx hook.
+func (w *watcher) close() {
+	if w.closed {
+		return
+	}
+	w.closed = true
+	close(w.ch)
+	if w.stop != nil {
+		w.stop()
+	}
+}
+
+// phase maps a scheduler job to the units of a job it runs.
+type phase struct {
+	job   JobID
+	units []int // scheduler unit index → job unit index
+}
+
+// runKey names one run: a scheduler unit on a worker.
+type runKey struct {
+	unit   sched.UnitID
+	worker peer.ID
+}
+
+// netEvent is what a network goroutine reports to the loop.
+type netEvent struct {
+	ev       sched.Event
+	running  bool          // a Progress said the run has started
+	receipt  *wire.Receipt // with a UnitCompleted
+	discover bool          // a discovery lookup ended
+}
+
+// Submitter schedules this peer's jobs on the swarm's workers. It owns one
+// sched.Scheduler in the goroutine of Run; every other method hands its
+// request to that goroutine and blocks until Run serves it (or ctx ends).
+// Its methods are safe for concurrent use.
+type Submitter struct {
+	cfg  SubmitterConfig
+	deps SubmitterDeps
+	log  *slog.Logger
+	seed uint64
+
+	reqs    chan func(ctx context.Context)
+	events  chan netEvent
+	stopped chan struct{}
+	runOnce sync.Once
+
+	// Owned by the Run goroutine.
+	sch         *sched.Scheduler
+	jobs        map[JobID]*job
+	order       []JobID
+	phases      map[sched.JobID]*phase
+	runs        map[runKey]context.CancelFunc
+	receipts    map[runKey]*wire.Receipt
+	started     map[runKey]bool
+	discovering bool
+}
+
+// NewSubmitter returns a submitter; it serves nothing until Run.
+func NewSubmitter(cfg SubmitterConfig, deps SubmitterDeps) (*Submitter, error) {
+	cfg.fill()
+	if deps.Host == nil || deps.Content == nil || deps.Datastore == nil {
+		return nil, errors.New("compute: submitter deps: Host, Content and Datastore are required")
+	}
+	if cfg.UnitTimeout < 0 || cfg.RequestTimeout < 0 || cfg.DiscoverCount < 0 || cfg.DiscoverTimeout < 0 || cfg.MaxSplitBytes < 0 || cfg.WatchBuffer < 0 {
+		return nil, errors.New("compute: submitter config: negative field")
+	}
+	seed := cfg.Seed
+	if seed == 0 {
+		var b [8]byte
+		rand.Read(b[:])
+		seed = binary.LittleEndian.Uint64(b[:]) | 1
+	}
+	sch, err := sched.New(cfg.Sched, mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)))
+	if err != nil {
+		return nil, fmt.Errorf("compute: submitter config: %w", err)
+	}
+	cfg.Sched = sch.Config()
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Submitter{
+		cfg: cfg, deps: deps, seed: seed,
+		log:      log.With("component", "compute-submitter"),
+		reqs:     make(chan func(context.Context)),
+		events:   make(chan netEvent, 256),
+		stopped:  make(chan struct{}),
+		sch:      sch,
+		jobs:     map[JobID]*job{},
+		phases:   map[sched.JobID]*phase{},
+		runs:     map[runKey]context.CancelFunc{},
+		receipts: map[runKey]*wire.Receipt{},
+		started:  map[runKey]bool{},
+	}, nil
+}
+
+// Config returns the configuration in use, defaults filled in.
+func (s *Submitter) Config() SubmitterConfig { return s.cfg }
+
+// Run loads the jobs kept in the datastore (resuming those still active),
+// then schedules jobs until ctx ends. It returns once every goroutine it
+// started has exited; it returns an error if the datastore cannot be read
+// or if Run is called twice.
+func (s *Submitter) Run(ctx context.Context) error {
+	first := false
+	s.runOnce.Do(func() { first = true })
+	if !first {
+		return errors.New("compute: submitter: Run called twice")
+	}
+	defer close(s.stopped)
+	s.log.Info("submitter started", "seed", s.seed)
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := s.load(ctx); err != nil {
+		return err
+	}
+	s.discover(ctx, &wg)
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		s.execute(ctx, &wg, s.sch.Next(time.Now()))
+		wait := time.Hour
+		if at, ok := s.sch.WakeAt(); ok {
+			wait = max(time.Until(at), time.Millisecond)
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			s.closeWatchers()
+			s.log.Info("submitter stopped")
+			return nil
+		case f := <-s.reqs:
+			f(ctx)
+		case ne := <-s.events:
+			s.observe(ctx, ne)
+		case <-timer.C:
+		}
+	}
+}
+
+// do runs f in the Run goroutine and waits for it.
+func (s *Submitter) do(ctx context.Context, f func(ctx context.Context)) error {
+	done := make(chan struct{})
+	select {
+	case s.reqs <- func(ctx context.Context) { f(ctx); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.stopped:
+		return ErrStopped
+	}
+	<-done
+	return nil
+}
+
+// Submit cuts spec into units (reading and storing split parts through
+// Content) and hands the job to the scheduler. It returns the new job's ID.
+func (s *Submitter) Submit(ctx context.Context, spec JobSpec) (JobID, error) {
+	spec.Inputs = slices.Clone(spec.Inputs)
+	spec.Args = slices.Clone(spec.Args)
+	spec.ReduceArgs = slices.Clone(spec.ReduceArgs)
+	if err := spec.validate(); err != nil {
+		return "", err
+	}
+	plans, err := planUnits(ctx, s.deps.Content, &spec, s.cfg.MaxSplitBytes)
+	if err != nil {
+		return "", err
+	}
+	var b [8]byte
+	rand.Read(b[:])
+	id := JobID(hex.EncodeToString(b[:]))
+	info := JobInfo{ID: id, State: JobActive, Spec: spec, Submitted: time.Now()}
+	for i, p := range plans {
+		info.Units = append(info.Units, UnitInfo{Index: i, Status: "queued", Inputs: p.Inputs, Bytes: p.Bytes, Args: p.Args})
+	}
+	if spec.Reduce.Defined() {
+		info.Units = append(info.Units, UnitInfo{Index: len(plans), Reduce: true, Status: "waiting", Args: spec.ReduceArgs})
+	}
+	var serr error
+	err = s.do(ctx, func(ctx context.Context) {
+		j := &job{Info: info, done: make(chan struct{})}
+		if serr = s.save(ctx, j); serr != nil {
+			return
+		}
+		s.jobs[id] = j
+		s.order = append(s.order, id)
+		s.emit(j, Event{Unit: -1, Kind: EventSubmitted, Detail: fmt.Sprintf("%d units", len(info.Units))})
+		s.advance(ctx, j)
+	})
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		return "", err
+	}
+	s.log.Info("job submitted", "job", id, "units", len(info.Units))
+	return id, nil
+}
+
+// Status returns a snapshot of a job, or ErrUnknownJob.
+func (s *Submitter) Status(ctx context.Context, id JobID) (JobInfo, error) {
+	var info JobInfo
+	var ok bool
+	err := s.do(ctx, func(context.Context) {
+		var j *job
+		if j, ok = s.jobs[id]; ok {
+			info = s.snapshot(j)
+		}
+	})
+	if err == nil && !ok {
+		err = fmt.Errorf("%w: %s", ErrUnknownJob, id)
+	}
+	return info, err
+}
+
+// List returns snapshots of every job, in submission order.
+func (s *Submitter) List(ctx context.Context) ([]JobInfo, error) {
+	var out []JobInfo
+	err := s.do(ctx, func(context.Context) {
+		for _, id := range s.order {
+			out = append(out, s.snapshot(s.jobs[id]))
+		}
+	})
+	return out, err
+}
+
+// Result returns a done job's snapshot (JobInfo.Output, JobInfo.Outputs),
+// or ErrJobNotDone (with the snapshot) when it is not done.
+func (s *Submitter) Result(ctx context.Context, id JobID) (JobInfo, error) {
+	info, err := s.Status(ctx, id)
+	if err != nil {
+		return info, err
+	}
+	if info.State != JobDone {
+		return info, fmt.Errorf("%w: %s is %s %s", ErrJobNotDone, id, info.State, info.Error)
+	}
+	return info, nil
+}
+
+// Wait blocks until the job ends and returns its final snapshot.
+func (s *Submitter) Wait(ctx context.Context, id JobID) (JobInfo, error) {
+	var done chan struct{}
+	err := s.do(ctx, func(context.Context) {
+		if j, ok := s.jobs[id]; ok {
+			done = j.done
+		}
+	})
+	if err != nil {
+		return JobInfo{}, err
+	}
+	if done == nil {
+		return JobInfo{}, fmt.Errorf("%w: %s", ErrUnknownJob, id)
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return JobInfo{}, ctx.Err()
+	case <-s.stopped:
+		return JobInfo{}, ErrStopped
+	}
+	return s.Status(ctx, id)
+}
+
+// Cancel stops an active job; it returns ErrUnknownJob for an unknown job
+// and nil for one already over.
+func (s *Submitter) Cancel(ctx context.Context, id JobID) error {
+	var cerr error
+	err := s.do(ctx, func(ctx context.Context) {
+		j, ok := s.jobs[id]
+		if !ok {
+			cerr = fmt.Errorf("%w: %s", ErrUnknownJob, id)
+			return
+		}
+		if j.Info.State != JobActive {
+			return
+		}
+		if j.phase != "" {
+			if err := s.sch.Observe(sched.JobCancelled{Job: j.phase}); err != nil {
+				s.log.Error("cancel", "job", id, "err", err)
+			}
+			s.endPhase(j)
+		}
+		s.finish(ctx, j, JobCancelled, "cancelled by the user")
+	})
+	if err != nil {
+		return err
+	}
+	return cerr
+}
+
+// Workers returns the scheduler's view of every known worker, by peer ID:
+// bids, load, measured speed and track record (completed, failed,
+// outvoted, ...).
+func (s *Submitter) Workers(ctx context.Context) ([]sched.WorkerState, error) {
+	var out []sched.WorkerState
+	err := s.do(ctx, func(context.Context) { out = s.sch.Workers() })
+	return out, err
+}
+
+// Why explains, unit by unit, where a job stands and why units that are
+// not running are not.
+func (s *Submitter) Why(ctx context.Context, id JobID) (string, error) {
+	var text string
+	var ok bool
+	err := s.do(ctx, func(context.Context) {
+		var j *job
+		if j, ok = s.jobs[id]; !ok {
+			return
+		}
+		text = s.why(j)
+	})
+	if err == nil && !ok {
+		err = fmt.Errorf("%w: %s", ErrUnknownJob, id)
+	}
+	return text, err
+}
+
+// Watch returns a channel of the job's progress events: first those
+// already past (up to WatchBuffer), then live ones. The channel is closed
+// after the job's final event, when ctx ends, or when the watcher falls
+// WatchBuffer events behind.
+func (s *Submitter) Watch(ctx context.Context, id JobID) (<-chan Event, error) {
+	var w *watcher
+	err := s.do(ctx, func(context.Context) {
+		j, ok := s.jobs[id]
+		if !ok {
+			return
+		}
+		w = &watcher{ch: make(chan Event, s.cfg.WatchBuffer+len(j.history))}
+		for _, ev := range j.history {
+			w.ch <- ev
+		}
+		if j.Info.State != JobActive {
+			w.close()
+			return
+		}
+		j.watchers = append(j.watchers, w)
+		// Unsubscribe through the loop when ctx ends; the hook is dropped
+		// when the loop closes w first, and gives up once the loop is gone
+		// (it closed every watcher then).
+		w.stop = context.AfterFunc(ctx, func() {
+			select {
+			case s.reqs <- func(context.Context) { s.unwatch(id, w) }:
+			case <-s.stopped:
+			}
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if w == nil {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownJob, id)
+	}
+	return w.ch, nil
+}
+
+func (s *Submitter) unwatch(id JobID, w *watcher) {
+	if j, ok := s.jobs[id]; ok {
+		j.watchers = slices.DeleteFunc(j.watchers, func(x *watcher) bool { return x == w })
+	}
+	w.close()
+}
+
+func (s *Submitter) closeWatchers() {
+	for _, j := range s.jobs {
+		for _, w := range j.watchers {
+			w.close()
+		}
+		j.watchers = nil
+	}
+}
+
+// emit records ev in j's history and sends it to j's watchers.
+func (s *Submitter) emit(j *job, ev Event) {
+	ev.Job = j.Info.ID
+	if ev.At.IsZero() {
+		ev.At = time.Now()
+	}
+	if len(j.history) >= s.cfg.WatchBuffer {
+		j.history = j.history[1:]
+	}
+	j.history = append(j.history, ev)
+	for _, w := range j.watchers {
+		if w.closed {
+			continue
+		}
+		select {
+		case w.ch <- ev:
+		default:
+			s.log.Warn("watcher fell behind, closing it", "job", j.Info.ID)
+			w.close()
+		}
+	}
+	j.watchers = slices.DeleteFunc(j.watchers, func(w *watcher) bool { return w.closed })
+}
+
+// snapshot copies j's info, adding live unit statuses from the scheduler.
+func (s *Submitter) snapshot(j *job) JobInfo {
+	info := j.Info
+	info.Units = slices.Clone(info.Units)
+	if p, ok := s.phases[j.phase]; ok {
+		for si, ui := range p.units {
+			if st, ok := s.sch.Unit(sched.UnitID{Job: j.phase, Index: si}); ok {
+				info.Units[ui].Status = st.Status.String()
+			}
+		}
+	}
+	return info
+}
+
+func (s *Submitter) why(j *job) string {
+	var b []byte
+	b = fmt.Appendf(b, "job %s: %s", j.Info.ID, j.Info.State)
+	if j.Info.Error != "" {
+		b = fmt.Appendf(b, ": %s", j.Info.Error)
+	}
+	b = append(b, '\n')
+	p := s.phases[j.phase]
+	inPhase := map[int]int{}
+	if p != nil {
+		for si, ui := range p.units {
+			inPhase[ui] = si
+		}
+	}
+	for _, u := range j.Info.Units {
+		name := fmt.Sprintf("unit %d", u.Index)
+		if u.Reduce {
+			name += " (reduce)"
+		}
+		if si, ok := inPhase[u.Index]; ok {
+			b = fmt.Appendf(b, "%s: %s\n", name, s.sch.Why(sched.UnitID{Job: j.phase, Index: si}))
+			continue
+		}
+		switch {
+		case u.Output.Defined():
+			var ws []string
+			for _, r := range u.Receipts {
+				ws = append(ws, r.Worker.String())
+			}
+			b = fmt.Appendf(b, "%s: %s, output %s from %v\n", name, u.Status, u.Output, ws)
+		case u.Reduce && j.Info.State == JobActive:
+			b = fmt.Appendf(b, "%s: waits for the other units' outputs\n", name)
+		default:
+			b = fmt.Appendf(b, "%s: %s\n", name, u.Status)
+		}
+		for _, f := range u.Failures {
+			b = fmt.Appendf(b, "  failed: %s\n", f)
+		}
+	}
+	return string(b)
+}
+
+// advance starts j's next scheduler job (the units without an accepted
+// output, the reduce unit once the others are done), or ends j.
+func (s *Submitter) advance(ctx context.Context, j *job) {
+	var units []int
+	for _, u := range j.Info.Units {
+		if !u.Output.Defined() && !u.Reduce {
+			units = append(units, u.Index)
+		}
+	}
+	if len(units) == 0 {
+		if last := &j.Info.Units[len(j.Info.Units)-1]; last.Reduce && !last.Output.Defined() {
+			last.Inputs = nil
+			for _, u := range j.Info.Units[:len(j.Info.Units)-1] {
+				last.Inputs = append(last.Inputs, u.Output)
+			}
+			last.Status = "queued"
+			units = []int{last.Index}
+		}
+	}
+	if len(units) == 0 {
+		s.finish(ctx, j, JobDone, "")
+		return
+	}
+	sid := sched.JobID(fmt.Sprintf("%s/%d", j.Info.ID, j.round))
+	j.round++
+	spec := j.Info.Spec
+	limits := sched.Limits{Memory: uint64(spec.MemoryMiB) << 20, WallTime: s.unitTimeout(&spec)}
+	var us []sched.UnitSpec
+	for _, ui := range units {
+		u := j.Info.Units[ui]
+		var ins []sched.Input
+		for _, c := range u.Inputs {
+			ins = append(ins, sched.Input{CID: c, Bytes: u.Bytes / int64(max(1, len(u.Inputs)))})
+		}
+		us = append(us, sched.UnitSpec{EstCost: UnitCost(u.Bytes), Inputs: ins, Limits: limits})
+	}
+	if err := s.sch.Observe(sched.JobSubmitted{Job: sid, Units: us, Replicas: spec.Replicas}); err != nil {
+		s.finish(ctx, j, JobFailed, fmt.Sprintf("schedule: %v", err))
+		return
+	}
+	j.phase = sid
+	s.phases[sid] = &phase{job: j.Info.ID, units: units}
+	for _, ui := range units {
+		s.emit(j, Event{Unit: ui, Kind: EventQueued})
+	}
+}
+
+func (s *Submitter) unitTimeout(spec *JobSpec) time.Duration {
+	if spec.Timeout > 0 {
+		return spec.Timeout
+	}
+	return s.cfg.UnitTimeout
+}
+
+// endPhase forgets j's scheduler job.
+func (s *Submitter) endPhase(j *job) {
+	if j.phase == "" {
+		return
+	}
+	delete(s.phases, j.phase)
+	if err := s.sch.Forget(j.phase); err != nil {
+		s.log.Debug("forget", "job", j.phase, "err", err)
+	}
+	j.phase = ""
+}
+
+// finish ends j.
+func (s *Submitter) finish(ctx context.Context, j *job, st JobState, reason string) {
+	j.Info.State = st
+	j.Info.Error = reason
+	j.Info.Ended = time.Now()
+	for i := range j.Info.Units {
+		if u := &j.Info.Units[i]; !u.Output.Defined() {
+			u.Status = "abandoned"
+		}
+	}
+	if err := s.save(ctx, j); err != nil {
+		s.log.Error("save job", "job", j.Info.ID, "err", err)
+	}
+	kind := map[JobState]EventKind{JobDone: EventJobDone, JobFailed: EventJobFailed, JobCancelled: EventCanceled}[st]
+	ev := Event{Unit: -1, Kind: kind, Detail: reason}
+	if st == JobDone {
+		ev.Output = j.Info.Output()
+	}
+	s.emit(j, ev)
+	for _, w := range j.watchers {
+		w.close()
+	}
+	j.watchers = nil
+	close(j.done)
+	s.log.Info("job ended", "job", j.Info.ID, "state", st, "reason", reason)
+}
+
+// lookup returns the job and job unit index of a scheduler unit.
+func (s *Submitter) lookup(u sched.UnitID) (*job, int, bool) {
+	p, ok := s.phases[u.Job]
+	if !ok || u.Index < 0 || u.Index >= len(p.units) {
+		return nil, 0, false
+	}
+	j, ok := s.jobs[p.job]
+	return j, p.units[u.Index], ok
+}
+
+// seed is the unit's random seed: every replica of a unit gets the same.
+func unitSeed(id JobID, unit int) uint64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s/%d", id, unit)
+	return h.Sum64()
+}
+
+// execute carries out the scheduler's actions.
+func (s *Submitter) execute(ctx context.Context, wg *sync.WaitGroup, acts []sched.Action) {
+	for _, a := range acts {
+		switch a := a.(type) {
+		case sched.RequestBids:
+			s.requestBids(ctx, wg, a)
+		case sched.AssignUnit:
+			s.assign(ctx, wg, a)
+		case sched.CancelUnit:
+			k := runKey{a.Unit, a.Worker}
+			if cancel, ok := s.runs[k]; ok {
+				cancel()
+				delete(s.runs, k)
+			}
+			s.log.Debug("cancel run", "unit", a.Unit, "peer", a.Worker, "reason", a.Reason)
+		case sched.AcceptResult:
+			s.accept(ctx, a)
+		case sched.RecordFaulty:
+			s.log.Warn("worker outvoted", "peer", a.Worker, "unit", a.Unit, "reason", a.Reason)
+			if j, ui, ok := s.lookup(a.Unit); ok {
+				u := &j.Info.Units[ui]
+				u.Faulty = append(u.Faulty, a.Worker)
+				s.emit(j, Event{Unit: ui, Kind: EventFaulty, Worker: a.Worker, Detail: a.Reason})
+			}
+		case sched.JobDone:
+			p, ok := s.phases[a.Job]
+			if !ok {
+				continue
+			}
+			j := s.jobs[p.job]
+			s.endPhase(j)
+			s.advance(ctx, j)
+		case sched.JobFailed:
+			p, ok := s.phases[a.Job]
+			if !ok {
+				continue
+			}
+			j := s.jobs[p.job]
+			reason := a.Reason
+			if _, ui, ok := s.lookup(a.Unit); ok {
+				reason = fmt.Sprintf("unit %d: %s", ui, a.Reason)
+			}
+			s.endPhase(j)
+			s.finish(ctx, j, JobFailed, reason)
+		case sched.NeedWorkers:
+			s.discover(ctx, wg)
+		}
+	}
+}
+
+func (s *Submitter) accept(ctx context.Context, a sched.AcceptResult) {
+	j, ui, ok := s.lookup(a.Unit)
+	if !ok {
+		return
+	}
+	u := &j.Info.Units[ui]
+	u.Output = a.Output
+	u.Receipts = nil
+	for _, w := range a.Agreeing {
+		if r := s.receipts[runKey{a.Unit, w}]; r != nil {
+			u.Receipts = append(u.Receipts, *r)
+		}
+	}
+	for k := range s.receipts {
+		if k.unit == a.Unit {
+			delete(s.receipts, k)
+		}
+	}
+	u.Status = "done"
+	if j.Info.Spec.Replicas > 1 {
+		u.Status = "verified"
+	}
+	if err := s.save(ctx, j); err != nil {
+		s.log.Error("save job", "job", j.Info.ID, "err", err)
+	}
+	s.emit(j, Event{Unit: ui, Kind: EventVerified, Output: a.Output, Detail: fmt.Sprintf("%d agreeing", len(a.Agreeing))})
+}
+
+// observe feeds a network event to the scheduler and emits progress.
+func (s *Submitter) observe(ctx context.Context, ne netEvent) {
+	if ne.discover {
+		s.discovering = false
+	}
+	if ne.ev == nil {
+		return
+	}
+	now := time.Now()
+	switch ev := ne.ev.(type) {
+	case sched.UnitProgressed:
+		k := runKey{ev.Unit, ev.Worker}
+		if j, ui, ok := s.lookup(ev.Unit); ok && ne.running && !s.started[k] && s.runs[k] != nil {
+			s.started[k] = true
+			s.emit(j, Event{Unit: ui, Kind: EventRunning, Worker: ev.Worker, At: now})
+		}
+	case sched.UnitRejected:
+		if j, ui, ok := s.lookup(ev.Unit); ok {
+			s.emit(j, Event{Unit: ui, Kind: EventRejected, Worker: ev.Worker, Detail: ev.Reason.String() + ": " + ev.Detail, At: now})
+		}
+		s.endRun(runKey{ev.Unit, ev.Worker})
+	case sched.UnitCompleted:
+		k := runKey{ev.Unit, ev.Worker}
+		if j, ui, ok := s.lookup(ev.Unit); ok && s.runs[k] != nil {
+			s.receipts[k] = ne.receipt
+			s.emit(j, Event{Unit: ui, Kind: EventDone, Worker: ev.Worker, Output: ev.Output, Detail: ev.Took.String(), At: now})
+		}
+		s.endRun(k)
+	case sched.UnitFailed:
+		k := runKey{ev.Unit, ev.Worker}
+		if j, ui, ok := s.lookup(ev.Unit); ok && s.runs[k] != nil {
+			s.runFailed(j, ui, ev.Worker, ev.Reason, now)
+		}
+		s.endRun(k)
+	case sched.WorkerLost:
+		for k := range s.runs {
+			if k.worker != ev.Worker {
+				continue
+			}
+			if j, ui, ok := s.lookup(k.unit); ok {
+				s.runFailed(j, ui, ev.Worker, "worker lost", now)
+			}
+			s.endRun(k)
+		}
+	}
+	if err := s.sch.Observe(ne.ev); err != nil {
+		s.log.Error("observe", "err", err)
+	}
+}
+
+func (s *Submitter) runFailed(j *job, ui int, w peer.ID, reason string, at time.Time) {
+	u := &j.Info.Units[ui]
+	f := fmt.Sprintf("%s: %s", w, reason)
+	if len(u.Failures) < 64 {
+		u.Failures = append(u.Failures, f)
+	}
+	s.emit(j, Event{Unit: ui, Kind: EventRetried, Worker: w, Detail: reason, At: at})
+}
+
+func (s *Submitter) endRun(k runKey) {
+	if cancel, ok := s.runs[k]; ok {
+		cancel()
+		delete(s.runs, k)
+	}
+	delete(s.started, k)
+}
+
+// post hands a network event to the loop unless ctx ends first.
+func (s *Submitter) post(ctx context.Context, ne netEvent) {
+	select {
+	case s.events <- ne:
+	case <-ctx.Done():
+	}
+}
+
+// discover looks for workers: providers of ComputeKey and connected peers
+// that speak ProtocolID. At most one lookup runs at a time.
+func (s *Submitter) discover(ctx context.Context, wg *sync.WaitGroup) {
+	if s.discovering {
+		return
+	}
+	s.discovering = true
+	h := s.deps.Host
+	wg.Go(func() {
+		found := map[peer.ID]bool{}
+		for _, p := range h.Network().Peers() {
+			if ps, err := h.Peerstore().SupportsProtocols(p, ProtocolID); err == nil && len(ps) > 0 {
+				found[p] = true
+			}
+		}
+		if s.deps.Discovery != nil {
+			dctx, cancel := context.WithTimeout(ctx, s.cfg.DiscoverTimeout)
+			for ai := range s.deps.Discovery.FindProviders(dctx, ComputeKey(), s.cfg.DiscoverCount) {
+				if ai.ID == h.ID() || ai.ID == "" {
+					continue
+				}
+				if len(ai.Addrs) > 0 {
+					h.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
+				}
+				found[ai.ID] = true
+			}
+			cancel()
+		}
+		ws := make([]peer.ID, 0, len(found))
+		for p := range found {
+			ws = append(ws, p)
+		}
+		slices.Sort(ws)
+		s.log.Debug("workers found", "n", len(ws))
+		ne := netEvent{discover: true}
+		if len(ws) > 0 {
+			ne.ev = sched.WorkersDiscovered{Workers: ws}
+		}
+		s.post(ctx, ne)
+	})
+}
+
+// requestBids asks each worker for a bid, concurrently.
+func (s *Submitter) requestBids(ctx context.Context, wg *sync.WaitGroup, a sched.RequestBids) {
+	p, ok := s.phases[a.Job]
+	if !ok {
+		return
+	}
+	j := s.jobs[p.job]
+	req := &wire.BidRequest{Job: string(a.Job), Module: j.Info.Spec.Module}
+	if j.Info.Units[p.units[0]].Reduce {
+		req.Module = j.Info.Spec.Reduce
+	}
+	seen := map[cid.Cid]bool{}
+	for _, ui := range p.units {
+		for _, c := range j.Info.Units[ui].Inputs {
+			if !seen[c] && len(req.Inputs) < wire.MaxCIDs {
+				seen[c] = true
+				req.Inputs = append(req.Inputs, c)
+			}
+		}
+	}
+	req.Limits = wire.Limits{MemoryBytes: uint64(j.Info.Spec.MemoryMiB) << 20, WallTime: s.unitTimeout(&j.Info.Spec), MaxOutputBytes: uint64(j.Info.Spec.MaxOutputBytes)}
+	deadline := a.Deadline
+	if d := time.Now().Add(s.cfg.RequestTimeout); deadline.IsZero() || d.Before(deadline) {
+		deadline = d
+	}
+	for _, w := range a.Workers {
+		wg.Go(func() {
+			bid, err := s.bid(ctx, w, req, deadline)
+			if err != nil {
+				s.post(ctx, netEvent{ev: sched.BidFailed{Worker: w, Job: a.Job, Err: err}})
+				return
+			}
+			s.post(ctx, netEvent{ev: sched.BidReceived{
+				Worker: w, Job: a.Job, Slots: int(bid.Slots), FreeSlots: int(bid.FreeSlots), QueueLen: int(bid.QueueLen),
+				Speed: bid.Speed, MaxMemory: bid.MaxMemory, HasInputs: bid.HasInputs, At: time.Now(),
+			}})
+		})
+	}
+}
+
+// bid asks one worker for a bid.
+func (s *Submitter) bid(ctx context.Context, w peer.ID, req *wire.BidRequest, deadline time.Time) (*wire.Bid, error) {
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	st, err := s.deps.Host.NewStream(ctx, w, ProtocolID)
+	if err != nil {
+		return nil, fmt.Errorf("open stream: %w", err)
+	}
+	st.SetDeadline(deadline)
+	if err := wire.WriteMsg(st, req); err != nil {
+		st.Reset()
+		return nil, err
+	}
+	m, err := wire.ReadMsg(newReader(st))
+	if err != nil {
+		st.Reset()
+		return nil, fmt.Errorf("read bid: %w", err)
+	}
+	st.Close()
+	switch m := m.(type) {
+	case *wire.Bid:
+		if m.Busy {
+			return nil, errors.New("busy")
+		}
+		return m, nil
+	case *wire.Error:
+		return nil, fmt.Errorf("worker error: %s", m.Detail)
+	}
+	return nil, fmt.Errorf("%w: unexpected %s for a bid", wire.ErrMalformed, m.Kind())
+}
+
+// assign starts one run.
+func (s *Submitter) assign(ctx context.Context, wg *sync.WaitGroup, a sched.AssignUnit) {
+	j, ui, ok := s.lookup(a.Unit)
+	if !ok {
+		return
+	}
+	u := j.Info.Units[ui]
+	spec := j.Info.Spec
+	req := &wire.RunUnit{
+		Job: string(j.Info.ID), Unit: uint32(ui), Module: spec.Module, Inputs: u.Inputs, Args: u.Args,
+		Seed: unitSeed(j.Info.ID, ui),
+		Limits: wire.Limits{
+			MemoryBytes: uint64(spec.MemoryMiB) << 20, WallTime: s.unitTimeout(&spec), MaxOutputBytes: uint64(spec.MaxOutputBytes),
+		},
+	}
+	if u.Reduce {
+		req.Module = spec.Reduce
+	}
+	k := runKey{a.Unit, a.Worker}
+	if old, ok := s.runs[k]; ok {
+		old()
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	s.runs[k] = cancel
+	s.emit(j, Event{Unit: ui, Kind: EventPlaced, Worker: a.Worker})
+	s.log.Debug("assign", "job", j.Info.ID, "unit", ui, "peer", a.Worker, "replica", a.Replica)
+	wg.Go(func() {
+		defer cancel()
+		s.run(rctx, ctx, a, req)
+	})
+}
+
+// run carries one run over its stream and reports each answer. rctx ends
+// when the scheduler cancels the run; loopCtx when the submitter stops.
+func (s *Submitter) run(rctx, loopCtx context.Context, a sched.AssignUnit, req *wire.RunUnit) {
+	w := a.Worker
+	post := func(ne netEvent) { s.post(loopCtx, ne) }
+	fail := func(reason string) {
+		if rctx.Err() != nil {
+			return // cancelled: the scheduler no longer cares
+		}
+		if s.deps.Host.Network().Connectedness(w) != network.Connected {
+			post(netEvent{ev: sched.WorkerLost{Worker: w}})
+			return
+		}
+		post(netEvent{ev: sched.UnitFailed{Unit: a.Unit, Worker: w, Reason: reason, At: time.Now()}})
+	}
+	octx, ocancel := context.WithTimeout(rctx, s.cfg.RequestTimeout)
+	st, err := s.deps.Host.NewStream(octx, w, ProtocolID)
+	ocancel()
+	if err != nil {
+		if rctx.Err() == nil {
+			post(netEvent{ev: sched.WorkerLost{Worker: w}})
+		}
+		return
+	}
+	// Drop the run on the worker when the scheduler cancels it.
+	finished := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(finished)
+	wg.Go(func() {
+		select {
+		case <-finished:
+		case <-rctx.Done():
+			st.SetWriteDeadline(time.Now().Add(time.Second))
+			wire.WriteMsg(st, &wire.Cancel{Reason: "cancelled by the submitter"})
+			st.Reset()
+		}
+	})
+
+	st.SetWriteDeadline(time.Now().Add(s.cfg.RequestTimeout))
+	if err := wire.WriteMsg(st, req); err != nil {
+		st.Reset()
+		fail(fmt.Sprintf("send unit: %v", err))
+		return
+	}
+	st.SetWriteDeadline(time.Time{})
+	// The scheduler detects stalls; the read deadline only bounds a
+	// stream that the scheduler has forgotten.
+	st.SetReadDeadline(a.Deadline.Add(s.cfg.Sched.StallTimeout + s.cfg.RequestTimeout))
+	r := newReader(st)
+	for {
+		m, err := wire.ReadMsg(r)
+		if err != nil {
+			st.Reset()
+			fail(fmt.Sprintf("stream: %v", err))
+			return
+		}
+		now := time.Now()
+		switch m := m.(type) {
+		case *wire.Accepted:
+			post(netEvent{ev: sched.UnitAccepted{Unit: a.Unit, Worker: w, At: now}})
+		case *wire.Progress:
+			post(netEvent{ev: sched.UnitProgressed{Unit: a.Unit, Worker: w, At: now}, running: m.Running})
+		case *wire.Rejected:
+			st.Close()
+			reason := map[wire.RejectReason]sched.RejectReason{
+				wire.RejectBusy: sched.RejectBusy, wire.RejectLimits: sched.RejectLimits,
+			}[m.Reason]
+			if m.Reason == wire.RejectOther {
+				reason = sched.RejectOther
+			}
+			post(netEvent{ev: sched.UnitRejected{Unit: a.Unit, Worker: w, Reason: reason, Detail: m.Detail}})
+			return
+		case *wire.Failed:
+			st.Close()
+			post(netEvent{ev: sched.UnitFailed{Unit: a.Unit, Worker: w, Reason: m.Reason + ": " + m.Detail, Deterministic: m.Deterministic, At: now}})
+			return
+		case *wire.Result:
+			st.Close()
+			rc := m.Receipt
+			if err := checkReceipt(&rc, w, req); err != nil {
+				s.log.Warn("bad receipt", "peer", w, "job", req.Job, "unit", req.Unit, "err", err)
+				post(netEvent{ev: sched.UnitFailed{Unit: a.Unit, Worker: w, Reason: fmt.Sprintf("bad receipt: %v", err), At: now}})
+				return
+			}
+			post(netEvent{ev: sched.UnitCompleted{Unit: a.Unit, Worker: w, Output: rc.Output, Took: rc.Took, At: now}, receipt: &rc})
+			return
+		case *wire.Error:
+			st.Close()
+			fail(fmt.Sprintf("worker error: %s", m.Detail))
+			return
+		default:
+			st.Reset()
+			fail(fmt.Sprintf("unexpected %s", m.Kind()))
+			return
+		}
+	}
+}
+
+// checkReceipt verifies a receipt's signature and that it is about the
+// unit sent to worker w.
+func checkReceipt(rc *wire.Receipt, w peer.ID, req *wire.RunUnit) error {
+	if err := rc.Verify(); err != nil {
+		return err
+	}
+	switch {
+	case rc.Worker != w:
+		return fmt.Errorf("signed by %s, not the worker", rc.Worker)
+	case rc.Job != req.Job || rc.Unit != req.Unit:
+		return fmt.Errorf("for %s/%d, not %s/%d", rc.Job, rc.Unit, req.Job, req.Unit)
+	case !rc.Module.Equals(req.Module):
+		return errors.New("for another module")
+	case !slices.EqualFunc(rc.Inputs, req.Inputs, cid.Cid.Equals):
+		return errors.New("for other inputs")
+	case !slices.Equal(rc.Args, req.Args):
+		return errors.New("for other arguments")
+	}
+	return nil
+}
+
+func newReader(r io.Reader) *bufio.Reader { return bufio.NewReaderSize(r, 4096) }

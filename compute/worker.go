@@ -1,0 +1,736 @@
+package compute
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/enxame/enxame/compute/sandbox"
+	"github.com/enxame/enxame/compute/wire"
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Defaults of WorkerConfig.
+const (
+	DefaultMemoryMiB         = 256
+	DefaultMaxMemoryMiB      = 1024
+	DefaultUnitTimeout       = 60 * time.Second
+	DefaultMaxUnitTimeout    = 30 * time.Minute
+	DefaultMaxOutputBytes    = 64 << 20
+	DefaultMaxModuleBytes    = 64 << 20
+	DefaultMaxInputBytes     = 1 << 30
+	DefaultCacheBytes        = 4 << 30
+	DefaultAnnounceInterval  = 10 * time.Minute
+	DefaultAnnounceRetry     = 30 * time.Second
+	DefaultHeartbeatInterval = 5 * time.Second
+	DefaultRequestTimeout    = 10 * time.Second
+	DefaultSpeedHint         = 1.0
+)
+
+// WorkerConfig configures a Worker. A zero field means its default.
+type WorkerConfig struct {
+	// Dir is the worker's scratch directory: a cache of fetched modules
+	// and inputs, and one directory per unit being run. Required; the
+	// worker empties its subdirectories when it starts.
+	Dir string
+	// Slots is how many units run at once. Give the sandbox pool at least
+	// as many. Default runtime.NumCPU().
+	Slots int
+	// QueueLen is how many accepted units may wait for a slot beyond those
+	// running. Default Slots.
+	QueueLen int
+	// PeerShare is the most units one submitting peer may hold at once,
+	// running or queued; a peer at its share gets Busy bids and rejections,
+	// so that a peer flooding submissions cannot starve others. Default
+	// Slots.
+	PeerShare int
+	// MemoryMiB is a unit's memory cap, in MiB, when it states none.
+	// Default 256.
+	MemoryMiB int
+	// MaxMemoryMiB is the most memory, in MiB, a unit may ask for; units
+	// asking more are rejected for their limits. Default 1024.
+	MaxMemoryMiB int
+	// UnitTimeout is a unit's wall time when it states none. Default 60s.
+	UnitTimeout time.Duration
+	// MaxUnitTimeout is the most wall time a unit may ask for. Default 30m.
+	MaxUnitTimeout time.Duration
+	// MaxOutputBytes caps a unit's stdout, in bytes; units asking more are
+	// rejected. Default 64 MiB.
+	MaxOutputBytes int64
+	// MaxModuleBytes caps a module's size, in bytes. Default 64 MiB.
+	MaxModuleBytes int64
+	// MaxInputBytes caps the total size of a unit's inputs, in bytes.
+	// Default 1 GiB.
+	MaxInputBytes int64
+	// CacheBytes caps the cache of fetched modules and inputs, in bytes;
+	// the least recently used are removed past it. Default 4 GiB.
+	CacheBytes int64
+	// AnnounceInterval is how often the worker re-announces itself under
+	// ComputeKey. Default 10m.
+	AnnounceInterval time.Duration
+	// AnnounceRetry is how soon a failed announcement is retried. Default
+	// 30s.
+	AnnounceRetry time.Duration
+	// HeartbeatInterval is how often the worker sends Progress for each
+	// unit it holds. Keep it well below the submitters' stall timeout
+	// (sched.DefaultStallTimeout, 30s). Default 5s.
+	HeartbeatInterval time.Duration
+	// RequestTimeout bounds reading a request and writing each answer.
+	// Default 10s.
+	RequestTimeout time.Duration
+	// MaxStreamsPerPeer caps the compute streams one peer may have open
+	// at once; more are reset at once. Default 2×(Slots+QueueLen)+4.
+	MaxStreamsPerPeer int
+	// SpeedHint is the speed, in cost units (UnitCost) per second per
+	// slot, the worker bids before it has measured its own. Default 1.
+	SpeedHint float64
+}
+
+// DefaultWorkerConfig returns the default configuration, without a Dir.
+func DefaultWorkerConfig() WorkerConfig {
+	var c WorkerConfig
+	c.fill()
+	return c
+}
+
+func (c *WorkerConfig) fill() {
+	setDefault(&c.Slots, runtime.NumCPU())
+	setDefault(&c.QueueLen, c.Slots)
+	setDefault(&c.PeerShare, c.Slots)
+	setDefault(&c.MemoryMiB, DefaultMemoryMiB)
+	setDefault(&c.MaxMemoryMiB, max(DefaultMaxMemoryMiB, c.MemoryMiB))
+	setDefault(&c.UnitTimeout, DefaultUnitTimeout)
+	setDefault(&c.MaxUnitTimeout, max(DefaultMaxUnitTimeout, c.UnitTimeout))
+	setDefault(&c.MaxOutputBytes, DefaultMaxOutputBytes)
+	setDefault(&c.MaxModuleBytes, DefaultMaxModuleBytes)
+	setDefault(&c.MaxInputBytes, DefaultMaxInputBytes)
+	setDefault(&c.CacheBytes, DefaultCacheBytes)
+	setDefault(&c.AnnounceInterval, DefaultAnnounceInterval)
+	setDefault(&c.AnnounceRetry, DefaultAnnounceRetry)
+	setDefault(&c.HeartbeatInterval, DefaultHeartbeatInterval)
+	setDefault(&c.RequestTimeout, DefaultRequestTimeout)
+	setDefault(&c.MaxStreamsPerPeer, 2*(c.Slots+c.QueueLen)+4)
+	setDefault(&c.SpeedHint, DefaultSpeedHint)
+}
+
+func (c *WorkerConfig) validate() error {
+	switch {
+	case c.Dir == "":
+		return errors.New("compute: worker config: Dir is required")
+	case c.Slots < 0 || c.QueueLen < 0 || c.PeerShare < 0:
+		return errors.New("compute: worker config: Slots, QueueLen and PeerShare must be >= 0")
+	case c.MemoryMiB < 0 || c.MaxMemoryMiB > sandbox.MaxMemoryMiB || c.MemoryMiB > c.MaxMemoryMiB:
+		return fmt.Errorf("compute: worker config: MemoryMiB must be in (0, MaxMemoryMiB] and MaxMemoryMiB at most %d", sandbox.MaxMemoryMiB)
+	case c.UnitTimeout < 0 || c.UnitTimeout > c.MaxUnitTimeout:
+		return errors.New("compute: worker config: UnitTimeout must be in (0, MaxUnitTimeout]")
+	case c.MaxOutputBytes < 0 || c.MaxOutputBytes > sandbox.MaxOutputBytesLimit:
+		return fmt.Errorf("compute: worker config: MaxOutputBytes must be in (0, %d]", sandbox.MaxOutputBytesLimit)
+	case c.MaxModuleBytes < 0 || c.MaxModuleBytes > sandbox.MaxModuleBytesLimit:
+		return fmt.Errorf("compute: worker config: MaxModuleBytes must be in (0, %d]", sandbox.MaxModuleBytesLimit)
+	case c.MaxInputBytes < 0 || c.CacheBytes < 0:
+		return errors.New("compute: worker config: MaxInputBytes and CacheBytes must be >= 0")
+	case c.AnnounceInterval < 0 || c.AnnounceRetry < 0 || c.HeartbeatInterval < 0 || c.RequestTimeout < 0:
+		return errors.New("compute: worker config: intervals must be >= 0")
+	case c.MaxStreamsPerPeer < 0 || c.SpeedHint < 0:
+		return errors.New("compute: worker config: MaxStreamsPerPeer and SpeedHint must be >= 0")
+	}
+	return nil
+}
+
+func setDefault[T int | int64 | float64 | time.Duration](p *T, v T) {
+	if *p == 0 {
+		*p = v
+	}
+}
+
+// WorkerDeps are a Worker's collaborators.
+type WorkerDeps struct {
+	// Host serves ProtocolID; its private key signs receipts. Required.
+	Host host.Host
+	// Content fetches modules and inputs and stores outputs. Required.
+	Content Content
+	// Discovery announces the worker under ComputeKey; nil means the worker
+	// is found only by peers connected to it.
+	Discovery Discovery
+	// Runner runs units; a *sandbox.Pool. Required.
+	Runner Runner
+	// Logger receives the worker's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// WorkerStats is a snapshot of a worker's load and record.
+type WorkerStats struct {
+	Slots     int
+	Running   int
+	Queued    int // accepted, not yet running (fetching or waiting)
+	Completed int
+	Failed    int
+	Rejected  int
+	// Speed is the measured speed in cost units per second per slot.
+	Speed float64
+}
+
+// Worker runs other peers' work units. Create it with NewWorker and serve
+// with Run. Its methods are safe for concurrent use.
+type Worker struct {
+	cfg  WorkerConfig
+	deps WorkerDeps
+	log  *slog.Logger
+	key  crypto.PrivKey
+
+	cache *blobCache
+
+	mu        sync.Mutex
+	running   int
+	runningBy map[peer.ID]int
+	held      int // units accepted and not ended
+	heldBy    map[peer.ID]int
+	streams   map[peer.ID]int
+	waiting   []*slotWaiter
+	seq       uint64
+	speed     float64
+	completed int
+	failed    int
+	rejected  int
+
+	// handlers tracks stream handlers; closed is set when Run ends so that
+	// no handler starts after Run's Wait.
+	hmu      sync.Mutex
+	closed   bool
+	serving  bool
+	handlers sync.WaitGroup
+}
+
+type slotWaiter struct {
+	peer  peer.ID
+	seq   uint64
+	ready chan struct{}
+}
+
+// NewWorker returns a worker; it serves nothing until Run.
+func NewWorker(cfg WorkerConfig, deps WorkerDeps) (*Worker, error) {
+	cfg.fill()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if deps.Host == nil || deps.Content == nil || deps.Runner == nil {
+		return nil, errors.New("compute: worker deps: Host, Content and Runner are required")
+	}
+	key := deps.Host.Peerstore().PrivKey(deps.Host.ID())
+	if key == nil {
+		return nil, errors.New("compute: worker: host has no private key to sign receipts")
+	}
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Worker{
+		cfg:       cfg,
+		deps:      deps,
+		log:       log.With("component", "compute-worker"),
+		key:       key,
+		cache:     newBlobCache(filepath.Join(cfg.Dir, "cache"), cfg.CacheBytes),
+		runningBy: map[peer.ID]int{},
+		heldBy:    map[peer.ID]int{},
+		streams:   map[peer.ID]int{},
+		speed:     cfg.SpeedHint,
+	}, nil
+}
+
+// Config returns the worker's configuration, defaults filled in.
+func (w *Worker) Config() WorkerConfig { return w.cfg }
+
+// Stats returns a snapshot of the worker's load and record.
+func (w *Worker) Stats() WorkerStats {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return WorkerStats{
+		Slots: w.cfg.Slots, Running: w.running, Queued: w.held - w.running,
+		Completed: w.completed, Failed: w.failed, Rejected: w.rejected, Speed: w.speed,
+	}
+}
+
+// Run serves ProtocolID and announces the worker under ComputeKey until ctx
+// ends, then stops serving and returns once every unit it held has ended
+// and every goroutine it started has exited. It returns an error if the
+// scratch directory cannot be prepared, or if Run is called twice.
+func (w *Worker) Run(ctx context.Context) error {
+	w.hmu.Lock()
+	if w.serving || w.closed {
+		w.hmu.Unlock()
+		return errors.New("compute: worker: Run called twice")
+	}
+	w.serving = true
+	w.hmu.Unlock()
+
+	for _, sub := range []string{"cache", "units"} {
+		dir := filepath.Join(w.cfg.Dir, sub)
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("compute: worker: clear %s: %w", dir, err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("compute: worker: %w", err)
+		}
+	}
+
+	w.deps.Host.SetStreamHandler(ProtocolID, func(s network.Stream) { w.handle(ctx, s) })
+	w.log.Info("worker started", "slots", w.cfg.Slots, "queue", w.cfg.QueueLen)
+
+	var wg sync.WaitGroup
+	if w.deps.Discovery != nil {
+		wg.Go(func() { w.announce(ctx) })
+	}
+	<-ctx.Done()
+	w.deps.Host.RemoveStreamHandler(ProtocolID)
+	w.hmu.Lock()
+	w.closed = true
+	w.hmu.Unlock()
+	w.handlers.Wait()
+	wg.Wait()
+	w.log.Info("worker stopped")
+	return nil
+}
+
+// announce provides ComputeKey now and every AnnounceInterval.
+func (w *Worker) announce(ctx context.Context) {
+	key := ComputeKey()
+	for {
+		next := w.cfg.AnnounceInterval
+		actx, cancel := context.WithTimeout(ctx, time.Minute)
+		err := w.deps.Discovery.Provide(actx, key)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			w.log.Warn("announce", "err", err)
+			next = w.cfg.AnnounceRetry
+		} else if err == nil {
+			w.log.Debug("announced", "cid", key)
+		}
+		t := time.NewTimer(next)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// handle serves one incoming stream.
+func (w *Worker) handle(ctx context.Context, s network.Stream) {
+	w.hmu.Lock()
+	if w.closed || ctx.Err() != nil {
+		w.hmu.Unlock()
+		s.Reset()
+		return
+	}
+	w.handlers.Add(1)
+	w.hmu.Unlock()
+	defer w.handlers.Done()
+
+	p := s.Conn().RemotePeer()
+	w.mu.Lock()
+	if w.streams[p] >= w.cfg.MaxStreamsPerPeer {
+		w.mu.Unlock()
+		w.log.Debug("too many streams", "peer", p)
+		s.Reset()
+		return
+	}
+	w.streams[p]++
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		if w.streams[p]--; w.streams[p] <= 0 {
+			delete(w.streams, p)
+		}
+		w.mu.Unlock()
+	}()
+
+	s.SetDeadline(time.Now().Add(w.cfg.RequestTimeout))
+	r := bufio.NewReader(s)
+	m, err := wire.ReadMsg(r)
+	if err != nil {
+		w.badPeer(s, "read request", err)
+		return
+	}
+	switch m := m.(type) {
+	case *wire.BidRequest:
+		w.serveBid(ctx, s, m)
+	case *wire.RunUnit:
+		w.serveRun(ctx, s, r, m)
+	default:
+		w.badPeer(s, "request", fmt.Errorf("%w: unexpected %s", wire.ErrMalformed, m.Kind()))
+	}
+}
+
+// badPeer resets s; a peer whose bytes were malformed is disconnected.
+func (w *Worker) badPeer(s network.Stream, op string, err error) {
+	p := s.Conn().RemotePeer()
+	s.Reset()
+	if errors.Is(err, wire.ErrMalformed) || errors.Is(err, wire.ErrFrameTooLarge) {
+		w.log.Warn("malformed message, disconnecting", "peer", p, "op", op, "err", err)
+		w.deps.Host.Network().ClosePeer(p)
+		return
+	}
+	w.log.Debug("stream", "peer", p, "op", op, "err", err)
+}
+
+func (w *Worker) serveBid(ctx context.Context, s network.Stream, req *wire.BidRequest) {
+	p := s.Conn().RemotePeer()
+	bid := w.bid(p)
+	for _, c := range append([]cid.Cid{req.Module}, req.Inputs...) {
+		if len(bid.HasInputs) >= wire.MaxCIDs {
+			break
+		}
+		if w.holds(ctx, c) {
+			bid.HasInputs = append(bid.HasInputs, c)
+		}
+	}
+	if err := wire.WriteMsg(s, bid); err != nil {
+		w.log.Debug("write bid", "peer", p, "err", err)
+		s.Reset()
+		return
+	}
+	s.Close()
+}
+
+// bid returns the worker's offer to peer p, without HasInputs.
+func (w *Worker) bid(p peer.ID) *wire.Bid {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return &wire.Bid{
+		Busy:      !w.canAdmit(p),
+		Slots:     uint32(w.cfg.Slots),
+		FreeSlots: uint32(max(0, w.cfg.Slots-w.running)),
+		QueueLen:  uint32(w.held - w.running),
+		Speed:     w.speed,
+		MaxMemory: uint64(w.cfg.MaxMemoryMiB) << 20,
+	}
+}
+
+func (w *Worker) holds(ctx context.Context, c cid.Cid) bool {
+	if w.cache.has(c) {
+		return true
+	}
+	if lc, ok := w.deps.Content.(localContent); ok {
+		has, err := lc.Has(ctx, c)
+		return err == nil && has
+	}
+	return false
+}
+
+// canAdmit reports whether a unit from p fits. w.mu must be held.
+func (w *Worker) canAdmit(p peer.ID) bool {
+	return w.held < w.cfg.Slots+w.cfg.QueueLen && w.heldBy[p] < w.cfg.PeerShare
+}
+
+// limits turns a request's limits into the sandbox's, or says why they are
+// over the worker's maxima.
+func (w *Worker) limits(l wire.Limits) (sandbox.Limits, string) {
+	out := sandbox.Limits{
+		MemoryMiB:      w.cfg.MemoryMiB,
+		Timeout:        w.cfg.UnitTimeout,
+		MaxOutputBytes: w.cfg.MaxOutputBytes,
+		MaxModuleBytes: w.cfg.MaxModuleBytes,
+	}
+	if l.MemoryBytes > 0 {
+		mib := (l.MemoryBytes + 1<<20 - 1) >> 20
+		if mib > uint64(w.cfg.MaxMemoryMiB) {
+			return out, fmt.Sprintf("memory %d MiB over %d MiB", mib, w.cfg.MaxMemoryMiB)
+		}
+		out.MemoryMiB = int(mib)
+	}
+	if l.WallTime > 0 {
+		if l.WallTime > w.cfg.MaxUnitTimeout {
+			return out, fmt.Sprintf("wall time %v over %v", l.WallTime, w.cfg.MaxUnitTimeout)
+		}
+		out.Timeout = l.WallTime
+	}
+	if l.MaxOutputBytes > 0 {
+		if l.MaxOutputBytes > uint64(w.cfg.MaxOutputBytes) {
+			return out, fmt.Sprintf("output cap %d bytes over %d", l.MaxOutputBytes, w.cfg.MaxOutputBytes)
+		}
+		out.MaxOutputBytes = int64(l.MaxOutputBytes)
+	}
+	return out, ""
+}
+
+// outcome is how a run ended: exactly one of result and failed is set.
+type outcome struct {
+	result *wire.Result
+	failed *wire.Failed
+}
+
+func (w *Worker) serveRun(ctx context.Context, s network.Stream, r *bufio.Reader, req *wire.RunUnit) {
+	p := s.Conn().RemotePeer()
+	log := w.log.With("peer", p, "job", req.Job, "unit", req.Unit)
+	lim, over := w.limits(req.Limits)
+	if over != "" {
+		w.reject(s, wire.RejectLimits, over)
+		return
+	}
+	w.mu.Lock()
+	if !w.canAdmit(p) {
+		share := w.heldBy[p] >= w.cfg.PeerShare
+		w.rejected++
+		w.mu.Unlock()
+		detail := "all slots and queue taken"
+		if share {
+			detail = "peer share taken"
+		}
+		w.reject(s, wire.RejectBusy, detail)
+		return
+	}
+	w.held++
+	w.heldBy[p]++
+	queued := w.held - w.running - 1
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		w.held--
+		if w.heldBy[p]--; w.heldBy[p] <= 0 {
+			delete(w.heldBy, p)
+		}
+		w.mu.Unlock()
+	}()
+
+	if err := w.write(s, &wire.Accepted{QueueLen: uint32(max(0, queued))}); err != nil {
+		log.Debug("write accepted", "err", err)
+		s.Reset()
+		return
+	}
+	log.Debug("unit accepted")
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	s.SetReadDeadline(time.Time{})
+	wg.Go(func() {
+		// The submitter drops the run by writing Cancel, closing or
+		// resetting the stream; anything else it sends is malformed.
+		m, err := wire.ReadMsg(r)
+		if err == nil {
+			if _, ok := m.(*wire.Cancel); !ok {
+				log.Debug("unexpected message on a run", "kind", m.Kind())
+			}
+		}
+		cancel()
+	})
+	var started atomic.Bool
+	done := make(chan outcome, 1)
+	wg.Go(func() { done <- w.execute(runCtx, p, req, lim, &started) })
+
+	tick := time.NewTicker(w.cfg.HeartbeatInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case o := <-done:
+			var m wire.Msg = o.failed
+			if o.result != nil {
+				m = o.result
+			}
+			if runCtx.Err() != nil {
+				s.Reset()
+				return
+			}
+			if err := w.write(s, m); err != nil {
+				log.Debug("write outcome", "err", err)
+				s.Reset()
+				return
+			}
+			s.Close()
+			return
+		case <-runCtx.Done():
+			log.Debug("unit cancelled")
+			s.Reset()
+			return
+		case <-tick.C:
+			if err := w.write(s, &wire.Progress{Running: started.Load()}); err != nil {
+				log.Debug("write progress", "err", err)
+				cancel()
+			}
+		}
+	}
+}
+
+func (w *Worker) reject(s network.Stream, reason wire.RejectReason, detail string) {
+	w.log.Debug("unit rejected", "peer", s.Conn().RemotePeer(), "reason", reason, "detail", detail)
+	if err := w.write(s, &wire.Rejected{Reason: reason, Detail: detail}); err != nil {
+		s.Reset()
+		return
+	}
+	s.Close()
+}
+
+// write sends one message under a write deadline.
+func (w *Worker) write(s network.Stream, m wire.Msg) error {
+	s.SetWriteDeadline(time.Now().Add(w.cfg.RequestTimeout))
+	return wire.WriteMsg(s, m)
+}
+
+// execute fetches a unit's module and inputs, waits for a slot, runs it and
+// stores its output.
+func (w *Worker) execute(ctx context.Context, p peer.ID, req *wire.RunUnit, lim sandbox.Limits, started *atomic.Bool) outcome {
+	fail := func(reason, format string, args ...any) outcome {
+		w.mu.Lock()
+		w.failed++
+		w.mu.Unlock()
+		return outcome{failed: &wire.Failed{Reason: reason, Detail: truncate(fmt.Sprintf(format, args...), wire.MaxDetailLen)}}
+	}
+	dir, err := os.MkdirTemp(filepath.Join(w.cfg.Dir, "units"), "unit-")
+	if err != nil {
+		return fail("internal", "make unit directory: %v", err)
+	}
+	defer os.RemoveAll(dir)
+
+	modPath := filepath.Join(dir, "module.wasm")
+	if _, err := w.cache.fetch(ctx, w.deps.Content, req.Module, w.cfg.MaxModuleBytes, modPath); err != nil {
+		if errors.Is(err, errTooLarge) {
+			o := fail(sandbox.ReasonModuleTooLarge.String(), "module %s over %d bytes", req.Module, w.cfg.MaxModuleBytes)
+			o.failed.Deterministic = true
+			return o
+		}
+		return fail("fetch", "fetch module %s: %v", req.Module, err)
+	}
+	inDir := filepath.Join(dir, "input")
+	if err := os.Mkdir(inDir, 0o755); err != nil {
+		return fail("internal", "make input directory: %v", err)
+	}
+	budget := w.cfg.MaxInputBytes
+	var inBytes int64
+	for i, c := range req.Inputs {
+		n, err := w.cache.fetch(ctx, w.deps.Content, c, budget, filepath.Join(inDir, InputName(i)))
+		if errors.Is(err, errTooLarge) {
+			o := fail("input-too-large", "inputs over %d bytes", w.cfg.MaxInputBytes)
+			o.failed.Deterministic = true
+			return o
+		}
+		if err != nil {
+			return fail("fetch", "fetch input %d (%s): %v", i, c, err)
+		}
+		budget -= n
+		inBytes += n
+	}
+
+	if err := w.acquire(ctx, p); err != nil {
+		return fail("canceled", "waiting for a slot: %v", err)
+	}
+	started.Store(true)
+	res, err := w.deps.Runner.Run(ctx, sandbox.Unit{
+		ModuleKey:  req.Module.String(),
+		ModulePath: modPath,
+		InputDir:   inDir,
+		Args:       req.Args,
+		Seed:       req.Seed,
+		Limits:     lim,
+	})
+	w.release(p)
+	if err != nil {
+		var se *sandbox.Error
+		if !errors.As(err, &se) {
+			return fail("internal", "run: %v", err)
+		}
+		o := fail(se.Reason.String(), "%s", se.Detail)
+		o.failed.Deterministic = se.Reason < sandbox.ReasonCrash
+		o.failed.Took = res.Duration
+		return o
+	}
+
+	out, err := w.deps.Content.Put(ctx, bytes.NewReader(res.Stdout))
+	if err != nil {
+		return fail("store", "store output: %v", err)
+	}
+	rc := wire.Receipt{
+		Job: req.Job, Unit: req.Unit, Module: req.Module, Inputs: req.Inputs, Args: req.Args,
+		Output: out, Took: res.Duration, PeakMemory: res.PeakMemory, Finished: time.Now().UnixNano(),
+	}
+	if err := rc.Sign(w.key); err != nil {
+		return fail("internal", "%v", err)
+	}
+	w.mu.Lock()
+	w.completed++
+	if secs := res.Duration.Seconds(); secs > 0 {
+		const alpha = 0.3
+		w.speed = (1-alpha)*w.speed + alpha*UnitCost(inBytes)/secs
+	}
+	w.mu.Unlock()
+	return outcome{result: &wire.Result{Receipt: rc}}
+}
+
+// acquire waits for a run slot. Waiting units get freed slots fairly: the
+// unit of the peer with the fewest running units first, then the oldest.
+func (w *Worker) acquire(ctx context.Context, p peer.ID) error {
+	w.mu.Lock()
+	if w.running < w.cfg.Slots && len(w.waiting) == 0 {
+		w.running++
+		w.runningBy[p]++
+		w.mu.Unlock()
+		return nil
+	}
+	w.seq++
+	sw := &slotWaiter{peer: p, seq: w.seq, ready: make(chan struct{})}
+	w.waiting = append(w.waiting, sw)
+	w.mu.Unlock()
+	select {
+	case <-sw.ready:
+		return nil
+	case <-ctx.Done():
+		w.mu.Lock()
+		for i, x := range w.waiting {
+			if x == sw {
+				w.waiting = append(w.waiting[:i], w.waiting[i+1:]...)
+				w.mu.Unlock()
+				return ctx.Err()
+			}
+		}
+		w.mu.Unlock()
+		w.release(p) // granted meanwhile
+		return ctx.Err()
+	}
+}
+
+// release frees p's slot and hands it to the fairest waiter.
+func (w *Worker) release(p peer.ID) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.running--
+	if w.runningBy[p]--; w.runningBy[p] <= 0 {
+		delete(w.runningBy, p)
+	}
+	if len(w.waiting) == 0 || w.running >= w.cfg.Slots {
+		return
+	}
+	best := 0
+	for i, x := range w.waiting[1:] {
+		b := w.waiting[best]
+		if rx, rb := w.runningBy[x.peer], w.runningBy[b.peer]; rx < rb || rx == rb && x.seq < b.seq {
+			best = i + 1
+		}
+	}
+	sw := w.waiting[best]
+	w.waiting = append(w.waiting[:best], w.waiting[best+1:]...)
+	w.running++
+	w.runningBy[sw.peer]++
+	close(sw.ready)
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		s = s[:n]
+	}
+	return strings.ToValidUTF8(s, "")
+}
