@@ -1,13 +1,13 @@
 package compute
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"bufio"
 	"hash/fnv"
 	"io"
 	"log/slog"

@@ -411,10 +411,15 @@ func (w *Worker) serveBid(ctx context.Context, s network.Stream, req *wire.BidRe
 func (w *Worker) bid(p peer.ID) *wire.Bid {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	// FreeSlots is the room p has now, at most Slots: units of p queued
+	// behind other peers' running units start as soon as a slot frees
+	// (slots go first to the peer with the fewest running), so a peer
+	// holding every slot does not make the worker look full to others.
+	room := min(w.cfg.Slots, w.cfg.PeerShare-w.heldBy[p], w.cfg.Slots+w.cfg.QueueLen-w.held)
 	return &wire.Bid{
 		Busy:      !w.canAdmit(p),
 		Slots:     uint32(w.cfg.Slots),
-		FreeSlots: uint32(max(0, w.cfg.Slots-w.running)),
+		FreeSlots: uint32(max(0, room)),
 		QueueLen:  uint32(w.held - w.running),
 		Speed:     w.speed,
 		MaxMemory: uint64(w.cfg.MaxMemoryMiB) << 20,
@@ -498,14 +503,20 @@ func (w *Worker) serveRun(ctx context.Context, s network.Stream, r *bufio.Reader
 	w.heldBy[p]++
 	queued := w.held - w.running - 1
 	w.mu.Unlock()
-	defer func() {
-		w.mu.Lock()
-		w.held--
-		if w.heldBy[p]--; w.heldBy[p] <= 0 {
-			delete(w.heldBy, p)
-		}
-		w.mu.Unlock()
-	}()
+	// The unit stops counting against p's share before its outcome is
+	// sent, so that p may send its next unit as soon as it reads it.
+	var releaseOnce sync.Once
+	releaseHeld := func() {
+		releaseOnce.Do(func() {
+			w.mu.Lock()
+			w.held--
+			if w.heldBy[p]--; w.heldBy[p] <= 0 {
+				delete(w.heldBy, p)
+			}
+			w.mu.Unlock()
+		})
+	}
+	defer releaseHeld()
 
 	if err := w.write(s, &wire.Accepted{QueueLen: uint32(max(0, queued))}); err != nil {
 		log.Debug("write accepted", "err", err)
@@ -547,6 +558,7 @@ func (w *Worker) serveRun(ctx context.Context, s network.Stream, r *bufio.Reader
 				s.Reset()
 				return
 			}
+			releaseHeld()
 			if err := w.write(s, m); err != nil {
 				log.Debug("write outcome", "err", err)
 				s.Reset()

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -186,8 +187,14 @@ func ReadFrame(r *bufio.Reader, max int) ([]byte, error) {
 	}
 	n, err := binary.ReadUvarint(r)
 	if err != nil {
-		if errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		if err == io.EOF {
 			return nil, io.EOF
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("read frame length: %w", io.ErrUnexpectedEOF)
+		}
+		if errors.Is(err, errVarintOverflow) {
+			return nil, fmt.Errorf("read frame length: %w: varint overflows 64 bits", ErrMalformed)
 		}
 		return nil, fmt.Errorf("read frame length: %w", err)
 	}
@@ -212,6 +219,13 @@ func ReadMsg(r *bufio.Reader) (Msg, error) {
 	}
 	return Decode(body)
 }
+
+// errVarintOverflow is what binary.ReadUvarint returns for a varint of more
+// than 64 bits.
+var errVarintOverflow = func() error {
+	_, err := binary.ReadUvarint(bytes.NewReader(bytes.Repeat([]byte{0xff}, 11)))
+	return err
+}()
 
 // encoder appends fields; the first limit broken is kept in err.
 type encoder struct {

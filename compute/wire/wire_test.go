@@ -178,6 +178,7 @@ func TestReadFrame(t *testing.T) {
 		{"huge length", binary.AppendUvarint(nil, 1<<62), 0, nil, ErrFrameTooLarge},
 		{"truncated body", []byte{5, 'a'}, 0, nil, io.ErrUnexpectedEOF},
 		{"truncated length", []byte{0x80}, 0, nil, io.ErrUnexpectedEOF},
+		{"length over 64 bits", bytes.Repeat([]byte{0xff}, 11), 0, nil, ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
