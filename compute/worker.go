@@ -542,8 +542,9 @@ func (w *Worker) serveRun(ctx context.Context, s network.Stream, r *bufio.Reader
 		cancel()
 	})
 	var started atomic.Bool
+	startedCh := make(chan struct{})
 	done := make(chan outcome, 1)
-	wg.Go(func() { done <- w.execute(runCtx, p, req, lim, &started) })
+	wg.Go(func() { done <- w.execute(runCtx, p, req, lim, &started, startedCh) })
 
 	tick := time.NewTicker(w.cfg.HeartbeatInterval)
 	defer tick.Stop()
@@ -570,6 +571,13 @@ func (w *Worker) serveRun(ctx context.Context, s network.Stream, r *bufio.Reader
 			log.Debug("unit cancelled")
 			s.Reset()
 			return
+		case <-startedCh:
+			// Tell the submitter at once that the run has started.
+			startedCh = nil
+			if err := w.write(s, &wire.Progress{Running: true}); err != nil {
+				log.Debug("write progress", "err", err)
+				cancel()
+			}
 		case <-tick.C:
 			if err := w.write(s, &wire.Progress{Running: started.Load()}); err != nil {
 				log.Debug("write progress", "err", err)
@@ -596,7 +604,7 @@ func (w *Worker) write(s network.Stream, m wire.Msg) error {
 
 // execute fetches a unit's module and inputs, waits for a slot, runs it and
 // stores its output.
-func (w *Worker) execute(ctx context.Context, p peer.ID, req *wire.RunUnit, lim sandbox.Limits, started *atomic.Bool) outcome {
+func (w *Worker) execute(ctx context.Context, p peer.ID, req *wire.RunUnit, lim sandbox.Limits, started *atomic.Bool, startedCh chan<- struct{}) outcome {
 	fail := func(reason, format string, args ...any) outcome {
 		w.mu.Lock()
 		w.failed++
@@ -642,6 +650,7 @@ func (w *Worker) execute(ctx context.Context, p peer.ID, req *wire.RunUnit, lim 
 		return fail("canceled", "waiting for a slot: %v", err)
 	}
 	started.Store(true)
+	close(startedCh)
 	res, err := w.deps.Runner.Run(ctx, sandbox.Unit{
 		ModuleKey:  req.Module.String(),
 		ModulePath: modPath,
