@@ -1,0 +1,385 @@
+package share
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/ipfs/boxo/blockstore"
+	blocks "github.com/ipfs/go-block-format"
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/multiformats/go-multihash"
+)
+
+// exFetcher starts a fetching peer whose finder returns providers.
+func exFetcher(t *testing.T, cfg ExchangeConfig, providers ...*exPeer) (*exPeer, *exFinder) {
+	t.Helper()
+	finder := &exFinder{}
+	for _, p := range providers {
+		finder.add(p.info())
+	}
+	return exStartPeer(t, cfg, nil, finder), finder
+}
+
+// exFetch fetches root into p's blockstore and checks it against want.
+func exFetch(t *testing.T, p *exPeer, root cid.Cid, want []byte) Progress {
+	t.Helper()
+	var log exProgressLog
+	if err := p.ex.Fetch(t.Context(), root, FetchOptions{Progress: log.add}); err != nil {
+		t.Fatalf("Fetch(%s): %v", root, err)
+	}
+	if got := exReadFile(t, p.bs, root); !bytes.Equal(got, want) {
+		t.Fatalf("Fetch(%s): fetched file differs from the source (%d bytes, want %d)", root, len(got), len(want))
+	}
+	pr := log.final()
+	if !pr.Done {
+		t.Errorf("Fetch(%s): last progress report has Done false", root)
+	}
+	if len(want) > 0 && pr.BytesTotal == 0 || pr.BytesDone != pr.BytesTotal {
+		t.Errorf("Fetch(%s): final progress %d of %d bytes, want all of a known total", root, pr.BytesDone, pr.BytesTotal)
+	}
+	return pr
+}
+
+func TestFetchOneProvider(t *testing.T) {
+	exVerifyNoLeaks(t)
+	tests := []struct {
+		name  string
+		size  int
+		chunk int64
+	}{
+		{"one block", 1000, 256 << 10},
+		{"empty", 0, 256 << 10},
+		{"one level", 3<<20 + 17, 256 << 10},
+		{"two levels", 200 * 8 << 10, 8 << 10}, // > 174 links: a tree of depth 2
+		{"max block size", 4 << 20, 2 << 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := exRandom(uint64(tt.size), tt.size)
+			src := exStartPeer(t, exTestConfig(), nil, nil)
+			root := exImport(t, src.bs, data, tt.chunk)
+			dst, _ := exFetcher(t, exTestConfig(), src)
+			pr := exFetch(t, dst, root, data)
+			if tt.size > 0 && (len(pr.Providers) != 1 || pr.Providers[0].Peer != src.h.ID() || pr.Providers[0].Share != 1) {
+				t.Errorf("Fetch: providers %+v, want only %s with share 1", pr.Providers, src.h.ID())
+			}
+			if got, want := exCountBlocks(t, dst.bs), exCountBlocks(t, src.bs); got != want {
+				t.Errorf("Fetch: %d blocks stored, want %d", got, want)
+			}
+		})
+	}
+}
+
+// TestFetchMultiSource fetches from 4 providers each capped at B bytes/s:
+// the fetch must run at ≥ 0.8 × 4 × B and split the bytes about evenly.
+func TestFetchMultiSource(t *testing.T) {
+	exVerifyNoLeaks(t)
+	const (
+		providers = 4
+		rate      = 3 << 19 // B, bytes per second: low enough for -race on 2 cores
+		size      = 20 << 20
+	)
+	data := exRandom(4, size)
+	var srcs []*exPeer
+	var root cid.Cid
+	for i := range providers {
+		cfg := exTestConfig()
+		cfg.ServeRateLimit = rate
+		p := exStartPeer(t, cfg, nil, nil)
+		r := exImport(t, p.bs, data, 256<<10)
+		if i > 0 && !r.Equals(root) {
+			t.Fatalf("import: root %s differs from %s", r, root)
+		}
+		root = r
+		srcs = append(srcs, p)
+	}
+	dst, _ := exFetcher(t, exTestConfig(), srcs...)
+	start := time.Now()
+	var first time.Duration
+	var log exProgressLog
+	err := dst.ex.Fetch(t.Context(), root, FetchOptions{Progress: func(p Progress) {
+		if first == 0 && p.BytesFetched > 0 {
+			first = time.Since(start)
+		}
+		log.add(p)
+	}})
+	dur := time.Since(start)
+	if err != nil {
+		t.Fatalf("Fetch: %v", err)
+	}
+	pr := log.final()
+	t.Logf("first bytes after %v", first)
+	got := float64(size) / dur.Seconds()
+	want := 0.8 * providers * rate
+	t.Logf("fetched %s in %v: %s/s (4 × B = %s/s); shares:", exMiB(size), dur.Round(time.Millisecond), exMiB(got), exMiB(providers*rate))
+	for _, p := range pr.Providers {
+		t.Logf("  %s: %.3f (%s at %s/s)", p.Peer, p.Share, exMiB(float64(p.Bytes)), exMiB(p.Rate))
+	}
+	if got < want {
+		t.Errorf("Fetch from %d providers at %s/s each: %s/s, want ≥ %s/s", providers, exMiB(rate), exMiB(got), exMiB(want))
+	}
+	if len(pr.Providers) != providers {
+		t.Fatalf("Fetch: %d providers used, want %d", len(pr.Providers), providers)
+	}
+	for _, p := range pr.Providers {
+		if math.Abs(p.Share-1.0/providers) > 0.07 {
+			t.Errorf("Fetch: provider %s share %.3f, want %.3f ± 0.07", p.Peer, p.Share, 1.0/providers)
+		}
+	}
+}
+
+// TestFetchProviderDies kills one of two providers midway: the fetch
+// completes from the other.
+func TestFetchProviderDies(t *testing.T) {
+	exVerifyNoLeaks(t)
+	const size = 24 << 20
+	data := exRandom(5, size)
+	cfg := exTestConfig()
+	cfg.ServeRateLimit = 16 << 20
+	a := exStartPeer(t, cfg, nil, nil)
+	b := exStartPeer(t, cfg, nil, nil)
+	root := exImport(t, a.bs, data, 256<<10)
+	exImport(t, b.bs, data, 256<<10)
+	dst, _ := exFetcher(t, exTestConfig(), a, b)
+
+	killed := false
+	var last Progress
+	err := dst.ex.Fetch(t.Context(), root, FetchOptions{Progress: func(p Progress) {
+		last = p
+		if !killed && p.BytesFetched > size/3 {
+			killed = true
+			b.h.Close()
+		}
+	}})
+	if err != nil {
+		t.Fatalf("Fetch with a provider killed midway: %v", err)
+	}
+	if !killed {
+		t.Fatalf("provider was never killed (last progress %+v)", last)
+	}
+	if got := exReadFile(t, dst.bs, root); !bytes.Equal(got, data) {
+		t.Fatalf("Fetch: file differs from the source")
+	}
+	for _, p := range last.Providers {
+		if p.Peer == b.h.ID() && p.State == "active" {
+			t.Errorf("Fetch: killed provider still active in the final progress")
+		}
+	}
+}
+
+// exCorruptStore serves blocks with one bit flipped, for every nth Get.
+type exCorruptStore struct {
+	blockstore.Blockstore
+	every int
+	n     int
+}
+
+func (s *exCorruptStore) Get(ctx context.Context, k cid.Cid) (blocks.Block, error) {
+	blk, err := s.Blockstore.Get(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	s.n++
+	if s.n%s.every != 0 {
+		return blk, nil
+	}
+	d := bytes.Clone(blk.RawData())
+	if len(d) > 0 {
+		d[len(d)/2] ^= 0x10
+	} else {
+		d = []byte{1}
+	}
+	return blocks.NewBlockWithCid(d, k)
+}
+
+// exWrongStore serves valid blocks of other CIDs under the requested keys.
+type exWrongStore struct {
+	blockstore.Blockstore
+}
+
+func (s *exWrongStore) Get(ctx context.Context, k cid.Cid) (blocks.Block, error) {
+	return blocks.NewBlockWithCid([]byte("some other block"), k)
+}
+
+// TestFetchBadProviders fetches from good providers and bad ones (bit
+// flips, wrong blocks, truncated blocks): the file is exact, no bad block is
+// stored, and each bad provider is dropped, scored down after its first
+// bad block.
+func TestFetchBadProviders(t *testing.T) {
+	exVerifyNoLeaks(t)
+	const size = 16 << 20
+	data := exRandom(6, size)
+	good1 := exStartPeer(t, exTestConfig(), nil, nil)
+	root := exImport(t, good1.bs, data, 256<<10)
+	good2 := exStartPeer(t, exTestConfig(), nil, nil)
+	exImport(t, good2.bs, data, 256<<10)
+
+	mk := func(wrap func(blockstore.Blockstore) blockstore.Blockstore) *exPeer {
+		bs := exNewBlockstore(t)
+		exImport(t, bs, data, 256<<10)
+		return exStartPeer(t, exTestConfig(), wrap(bs), nil)
+	}
+	flip := mk(func(bs blockstore.Blockstore) blockstore.Blockstore { return &exCorruptStore{Blockstore: bs, every: 3} })
+	wrong := mk(func(bs blockstore.Blockstore) blockstore.Blockstore { return &exWrongStore{bs} })
+	trunc := mk(func(bs blockstore.Blockstore) blockstore.Blockstore { return &exTruncStore{bs} })
+	bad := []*exPeer{flip, wrong, trunc}
+
+	dst, _ := exFetcher(t, exTestConfig(), flip, good1, wrong, trunc, good2)
+	pr := exFetch(t, dst, root, data)
+	// No bad block landed: every stored block matches its CID.
+	ch, err := dst.bs.AllKeysChan(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range ch {
+		blk, err := dst.bs.Get(t.Context(), k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fetchVerify(k, blk.RawData()); err != nil {
+			t.Errorf("stored block %s does not match its CID: %v", k, err)
+		}
+	}
+	states := map[peer.ID]FetchProvider{}
+	for _, p := range pr.Providers {
+		states[p.Peer] = p
+	}
+	for _, b := range bad {
+		st, ok := states[b.h.ID()]
+		if !ok {
+			continue // never got to serve before the fetch ended
+		}
+		if st.State != "dropped" {
+			t.Errorf("bad provider %s: state %q, want dropped", b.h.ID(), st.State)
+		}
+		if st.Bytes != 0 && b != flip {
+			t.Errorf("bad provider %s delivered %d good bytes, want 0", b.h.ID(), st.Bytes)
+		}
+		if n := dst.ex.scores.offences(b.h.ID()); n != 1 {
+			t.Errorf("bad provider %s: %d offences recorded, want 1", b.h.ID(), n)
+		}
+	}
+	for _, g := range []*exPeer{good1, good2} {
+		if st := states[g.h.ID()]; st.State != "active" {
+			t.Errorf("good provider %s: state %q, want active", g.h.ID(), st.State)
+		}
+	}
+}
+
+// exTruncStore serves blocks cut in half.
+type exTruncStore struct {
+	blockstore.Blockstore
+}
+
+func (s *exTruncStore) Get(ctx context.Context, k cid.Cid) (blocks.Block, error) {
+	blk, err := s.Blockstore.Get(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	return blocks.NewBlockWithCid(blk.RawData()[:len(blk.RawData())/2], k)
+}
+
+// TestFetchResume cancels a fetch midway, then fetches again: only the
+// missing blocks move the second time.
+func TestFetchResume(t *testing.T) {
+	exVerifyNoLeaks(t)
+	const size = 24 << 20
+	data := exRandom(7, size)
+	cfg := exTestConfig()
+	cfg.ServeRateLimit = 32 << 20
+	src := exStartPeer(t, cfg, nil, nil)
+	root := exImport(t, src.bs, data, 256<<10)
+	total := exCountBlocks(t, src.bs)
+	dst, _ := exFetcher(t, exTestConfig(), src)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	err := dst.ex.Fetch(ctx, root, FetchOptions{Progress: func(p Progress) {
+		if p.BytesFetched > size/2 {
+			cancel()
+		}
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled Fetch = %v, want context.Canceled", err)
+	}
+	stored := exCountBlocks(t, dst.bs)
+	if stored == 0 || stored >= total {
+		t.Fatalf("after the cancelled fetch %d of %d blocks stored, want some but not all", stored, total)
+	}
+	pr := exFetch(t, dst, root, data)
+	if got, want := pr.BlocksFetched, total-stored; got != want {
+		t.Errorf("resumed Fetch moved %d blocks, want %d (%d of %d were stored)", got, want, stored, total)
+	}
+	if pr.BytesDone != pr.BytesTotal || pr.BytesFetched >= pr.BytesTotal {
+		t.Errorf("resumed Fetch progress: done %d, fetched %d, total %d", pr.BytesDone, pr.BytesFetched, pr.BytesTotal)
+	}
+	// A third fetch moves nothing.
+	pr = exFetch(t, dst, root, data)
+	if pr.BlocksFetched != 0 {
+		t.Errorf("Fetch of a complete DAG moved %d blocks, want 0", pr.BlocksFetched)
+	}
+}
+
+func TestFetchNoProviders(t *testing.T) {
+	exVerifyNoLeaks(t)
+	h, _ := multihash.Sum([]byte("nobody has this"), multihash.SHA2_256, -1)
+	root := cid.NewCidV1(cid.Raw, h)
+	tests := []struct {
+		name    string
+		finder  bool
+		timeout time.Duration
+	}{
+		{"finder finds nobody", true, 300 * time.Millisecond},
+		{"no finder", false, 300 * time.Millisecond},
+		{"only a peer without it", true, 300 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var finder ExchangeFinder
+			f := &exFinder{}
+			if tt.finder {
+				finder = f
+			}
+			dst := exStartPeer(t, exTestConfig(), nil, finder)
+			if tt.name == "only a peer without it" {
+				other := exStartPeer(t, exTestConfig(), nil, nil)
+				f.add(other.info())
+				if err := dst.h.Connect(t.Context(), other.info()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			start := time.Now()
+			err := dst.ex.Fetch(t.Context(), root, FetchOptions{NoProvidersTimeout: tt.timeout})
+			if !errors.Is(err, ErrNoProviders) {
+				t.Fatalf("Fetch(unprovided CID) = %v, want ErrNoProviders", err)
+			}
+			if d := time.Since(start); d > tt.timeout+2*time.Second {
+				t.Errorf("Fetch(unprovided CID) took %v, want about %v", d, tt.timeout)
+			}
+		})
+	}
+}
+
+// TestFetchConnectedPeer fetches with no finder from a peer already
+// connected, which answers the probe for the root.
+func TestFetchConnectedPeer(t *testing.T) {
+	exVerifyNoLeaks(t)
+	data := exRandom(8, 2<<20)
+	src := exStartPeer(t, exTestConfig(), nil, nil)
+	root := exImport(t, src.bs, data, 256<<10)
+	empty := exStartPeer(t, exTestConfig(), nil, nil)
+	dst := exStartPeer(t, exTestConfig(), nil, nil)
+	for _, p := range []*exPeer{empty, src} {
+		if err := dst.h.Connect(t.Context(), p.info()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pr := exFetch(t, dst, root, data)
+	if len(pr.Providers) != 1 || pr.Providers[0].Peer != src.h.ID() {
+		t.Errorf("Fetch via connected peers: providers %+v, want only %s", pr.Providers, src.h.ID())
+	}
+}
