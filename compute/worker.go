@@ -202,6 +202,8 @@ type Worker struct {
 	streams   map[peer.ID]int
 	waiting   []*slotWaiter
 	seq       uint64
+	grants    uint64             // slots granted so far
+	served    map[peer.ID]uint64 // grants when each peer last got a slot
 	speed     float64
 	completed int
 	failed    int
@@ -246,6 +248,7 @@ func NewWorker(cfg WorkerConfig, deps WorkerDeps) (*Worker, error) {
 		cache:     newBlobCache(filepath.Join(cfg.Dir, "cache"), cfg.CacheBytes),
 		runningBy: map[peer.ID]int{},
 		heldBy:    map[peer.ID]int{},
+		served:    map[peer.ID]uint64{},
 		streams:   map[peer.ID]int{},
 		speed:     cfg.SpeedHint,
 	}, nil
@@ -512,6 +515,7 @@ func (w *Worker) serveRun(ctx context.Context, s network.Stream, r *bufio.Reader
 			w.held--
 			if w.heldBy[p]--; w.heldBy[p] <= 0 {
 				delete(w.heldBy, p)
+				delete(w.served, p)
 			}
 			w.mu.Unlock()
 		})
@@ -693,12 +697,12 @@ func (w *Worker) execute(ctx context.Context, p peer.ID, req *wire.RunUnit, lim 
 }
 
 // acquire waits for a run slot. Waiting units get freed slots fairly: the
-// unit of the peer with the fewest running units first, then the oldest.
+// unit of the peer with the fewest running units first, then of the peer
+// served longest ago, then the oldest.
 func (w *Worker) acquire(ctx context.Context, p peer.ID) error {
 	w.mu.Lock()
 	if w.running < w.cfg.Slots && len(w.waiting) == 0 {
-		w.running++
-		w.runningBy[p]++
+		w.grant(p)
 		w.mu.Unlock()
 		return nil
 	}
@@ -737,16 +741,34 @@ func (w *Worker) release(p peer.ID) {
 	}
 	best := 0
 	for i, x := range w.waiting[1:] {
-		b := w.waiting[best]
-		if rx, rb := w.runningBy[x.peer], w.runningBy[b.peer]; rx < rb || rx == rb && x.seq < b.seq {
+		if w.fairer(x, w.waiting[best]) {
 			best = i + 1
 		}
 	}
 	sw := w.waiting[best]
 	w.waiting = append(w.waiting[:best], w.waiting[best+1:]...)
-	w.running++
-	w.runningBy[sw.peer]++
+	w.grant(sw.peer)
 	close(sw.ready)
+}
+
+// fairer reports whether waiter x should get a slot before y. w.mu must be
+// held.
+func (w *Worker) fairer(x, y *slotWaiter) bool {
+	if rx, ry := w.runningBy[x.peer], w.runningBy[y.peer]; rx != ry {
+		return rx < ry
+	}
+	if sx, sy := w.served[x.peer], w.served[y.peer]; sx != sy {
+		return sx < sy
+	}
+	return x.seq < y.seq
+}
+
+// grant gives p a slot. w.mu must be held.
+func (w *Worker) grant(p peer.ID) {
+	w.running++
+	w.runningBy[p]++
+	w.grants++
+	w.served[p] = w.grants
 }
 
 func truncate(s string, n int) string {

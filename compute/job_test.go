@@ -1,0 +1,212 @@
+package compute
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/ipfs/go-cid"
+)
+
+func TestSplitData(t *testing.T) {
+	tests := []struct {
+		name  string
+		data  string
+		n     int
+		lines bool
+		want  []string
+	}{
+		{"bytes even", "abcdef", 3, false, []string{"ab", "cd", "ef"}},
+		{"bytes uneven", "abcdefg", 3, false, []string{"ab", "cd", "efg"}},
+		{"bytes more parts than bytes", "ab", 4, false, []string{"", "a", "", "b"}},
+		{"lines at line ends", "aa\nbb\ncc\n", 3, true, []string{"aa\n", "bb\n", "cc\n"}},
+		{"lines moved forward", "a\nbbbbbb\nc\n", 2, true, []string{"a\nbbbbbb\n", "c\n"}},
+		{"lines one long line", "abcdefgh", 3, true, []string{"abcdefgh", "", ""}},
+		{"lines no final newline", "a\nb\nc", 3, true, []string{"a\n", "b\n", "c"}},
+		{"empty", "", 2, true, []string{"", ""}},
+		{"one part", "x\ny\n", 1, true, []string{"x\ny\n"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, p := range splitData([]byte(tt.data), tt.n, tt.lines) {
+				got = append(got, string(p))
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("splitData(%q, %d, %v) mismatch (-want +got):\n%s", tt.data, tt.n, tt.lines, diff)
+			}
+		})
+	}
+}
+
+// TestSplitDataProperties: parts always concatenate to the input, there are
+// always n of them, and line parts end at a newline (except the last).
+func TestSplitDataProperties(t *testing.T) {
+	text := genText(t, 64<<10, 11)
+	for _, n := range []int{1, 2, 3, 7, 16, 100, 1000} {
+		for _, lines := range []bool{false, true} {
+			parts := splitData(text, n, lines)
+			if len(parts) != n {
+				t.Fatalf("splitData(n=%d) gave %d parts", n, len(parts))
+			}
+			if got := bytes.Join(parts, nil); !bytes.Equal(got, text) {
+				t.Fatalf("splitData(n=%d, lines=%v) parts do not concatenate to the input", n, lines)
+			}
+			for i, p := range parts[:n-1] {
+				if lines && len(p) > 0 && p[len(p)-1] != '\n' {
+					t.Errorf("splitData(n=%d) part %d does not end at a newline", n, i)
+				}
+			}
+		}
+	}
+}
+
+func TestParseRange(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    Split
+		wantErr bool
+	}{
+		{"0:100/4", Split{Kind: SplitRange, From: 0, To: 100, N: 4}, false},
+		{"-5:5/10", Split{Kind: SplitRange, From: -5, To: 5, N: 10}, false},
+		{"0:100", Split{}, true},
+		{"100/4", Split{}, true},
+		{"a:b/c", Split{}, true},
+		{"5:5/1", Split{}, true},
+		{"0:3/4", Split{}, true},
+		{"0:100/0", Split{}, true},
+		{"0:100000/5000", Split{}, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseRange(tt.in)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("ParseRange(%q) error = %v, want error %v", tt.in, err, tt.wantErr)
+			continue
+		}
+		if got != tt.want {
+			t.Errorf("ParseRange(%q) = %+v, want %+v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestJobSpecValidate(t *testing.T) {
+	m, in := rawCID([]byte("m")), rawCID([]byte("in"))
+	tests := []struct {
+		name string
+		spec JobSpec
+		ok   bool
+	}{
+		{"minimal", JobSpec{Module: m}, true},
+		{"no module", JobSpec{Inputs: []cid.Cid{in}}, false},
+		{"undefined input", JobSpec{Module: m, Inputs: []cid.Cid{cid.Undef}}, false},
+		{"split lines of one input", JobSpec{Module: m, Inputs: []cid.Cid{in}, Split: Split{Kind: SplitLines, N: 4}}, true},
+		{"split lines of two inputs", JobSpec{Module: m, Inputs: []cid.Cid{in, in}, Split: Split{Kind: SplitLines, N: 4}}, false},
+		{"split bytes into 0", JobSpec{Module: m, Inputs: []cid.Cid{in}, Split: Split{Kind: SplitBytes}}, false},
+		{"each input without inputs", JobSpec{Module: m, Split: Split{Kind: SplitEachInput}}, false},
+		{"range", JobSpec{Module: m, Split: Split{Kind: SplitRange, From: 1, To: 9, N: 2}}, true},
+		{"unknown split", JobSpec{Module: m, Split: Split{Kind: 99, N: 1}}, false},
+		{"negative replicas", JobSpec{Module: m, Replicas: -1}, false},
+		{"too many replicas", JobSpec{Module: m, Replicas: 16}, false},
+		{"negative timeout", JobSpec{Module: m, Timeout: -1}, false},
+		{"huge argument", JobSpec{Module: m, Args: []string{strings.Repeat("a", 5000)}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.spec.validate(); (err == nil) != tt.ok {
+				t.Errorf("validate(%s) = %v, want ok %v", tt.name, err, tt.ok)
+			}
+		})
+	}
+}
+
+func TestPlanUnits(t *testing.T) {
+	content := newMemContent()
+	m := rawCID([]byte("m"))
+	a := content.putBytes(t, []byte("l1\nl2\nl3\nl4\n"))
+	b := content.putBytes(t, []byte("other"))
+	tests := []struct {
+		name string
+		spec JobSpec
+		want []unitPlan
+	}{
+		{"none", JobSpec{Module: m, Inputs: []cid.Cid{a, b}, Args: []string{"x"}}, []unitPlan{{Inputs: []cid.Cid{a, b}, Args: []string{"x"}}}},
+		{"each input", JobSpec{Module: m, Inputs: []cid.Cid{a, b}, Split: Split{Kind: SplitEachInput}}, []unitPlan{{Inputs: []cid.Cid{a}}, {Inputs: []cid.Cid{b}}}},
+		{"range", JobSpec{Module: m, Args: []string{"-list"}, Split: Split{Kind: SplitRange, From: 10, To: 20, N: 3}}, []unitPlan{
+			{Args: []string{"-list", "10", "13"}}, {Args: []string{"-list", "13", "16"}}, {Args: []string{"-list", "16", "20"}},
+		}},
+		{"lines", JobSpec{Module: m, Inputs: []cid.Cid{a}, Split: Split{Kind: SplitLines, N: 2}}, []unitPlan{
+			{Inputs: []cid.Cid{rawCID([]byte("l1\nl2\n"))}, Bytes: 6}, {Inputs: []cid.Cid{rawCID([]byte("l3\nl4\n"))}, Bytes: 6},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := planUnits(t.Context(), content, &tt.spec, 1<<20)
+			if err != nil {
+				t.Fatalf("planUnits() = %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(unitPlan{}), cmp.Comparer(cid.Cid.Equals)); diff != "" {
+				t.Errorf("planUnits() mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if _, err := planUnits(t.Context(), content, &JobSpec{Module: m, Inputs: []cid.Cid{a}, Split: Split{Kind: SplitBytes, N: 2}}, 4); err == nil {
+		t.Error("planUnits() of an input over MaxSplitBytes = nil error")
+	}
+	if _, err := planUnits(t.Context(), content, &JobSpec{Module: m, Inputs: []cid.Cid{rawCID([]byte("missing"))}, Split: Split{Kind: SplitBytes, N: 2}}, 1<<20); err == nil {
+		t.Error("planUnits() of a missing input = nil error")
+	}
+}
+
+func TestComputeKey(t *testing.T) {
+	if got, want := ComputeKey(), rawCID([]byte("enxame/compute/v1")); !got.Equals(want) {
+		t.Errorf("ComputeKey() = %s, want %s", got, want)
+	}
+}
+
+func TestWorkerConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  WorkerConfig
+		ok   bool
+	}{
+		{"defaults", WorkerConfig{Dir: "/tmp/x"}, true},
+		{"no dir", WorkerConfig{}, false},
+		{"negative slots", WorkerConfig{Dir: "d", Slots: -1}, false},
+		{"memory over max", WorkerConfig{Dir: "d", MemoryMiB: 2048, MaxMemoryMiB: 1024}, false},
+		{"max memory over 4 GiB", WorkerConfig{Dir: "d", MaxMemoryMiB: 8192}, false},
+		{"output over the sandbox's limit", WorkerConfig{Dir: "d", MaxOutputBytes: 2 << 30}, false},
+		{"timeout over max", WorkerConfig{Dir: "d", UnitTimeout: time.Hour, MaxUnitTimeout: time.Minute}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tt.cfg
+			cfg.fill()
+			if err := cfg.validate(); (err == nil) != tt.ok {
+				t.Errorf("validate(%+v) = %v, want ok %v", tt.cfg, err, tt.ok)
+			}
+		})
+	}
+}
+
+func TestNewSubmitterErrors(t *testing.T) {
+	if _, err := NewSubmitter(SubmitterConfig{}, SubmitterDeps{}); err == nil {
+		t.Error("NewSubmitter() without deps = nil error")
+	}
+}
+
+// TestSubmitterStopped pins that calls after Run has ended return
+// ErrStopped rather than block.
+func TestSubmitterStopped(t *testing.T) {
+	sw := newSwarm()
+	sub := sw.startSubmitter(t, nil, "", SubmitterConfig{})
+	sub.stop()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if _, err := sub.s.List(ctx); !errors.Is(err, ErrStopped) {
+		t.Errorf("List() after stop = %v, want ErrStopped", err)
+	}
+}
