@@ -2,6 +2,8 @@ package compute
 
 import (
 	"bytes"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,5 +27,68 @@ func TestSubmitterSingleUnit(t *testing.T) {
 	got := sw.content.bytes(t, info.Output())
 	if want := []byte("a\t1\nb\t2\n"); !bytes.Equal(got, want) {
 		t.Errorf("output = %q, want %q", got, want)
+	}
+}
+
+// TestSubmitterJobFails: a unit that traps everywhere fails the job after
+// sched.Config.MaxAttempts workers, with each worker's reason.
+func TestSubmitterJobFails(t *testing.T) {
+	sw := newSwarm()
+	for range 3 {
+		sw.startWorker(t, WorkerConfig{Slots: 1}, nil)
+	}
+	sub := sw.startSubmitter(t, nil, "", SubmitterConfig{})
+	id, err := sub.s.Submit(t.Context(), JobSpec{Module: sw.content.putBytes(t, modTrap)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := sub.wait(t, id, 30*time.Second)
+	if info.State != JobFailed {
+		t.Fatalf("job: %s, want failed", info.State)
+	}
+	if n := len(info.Units[0].Failures); n != 3 {
+		t.Errorf("unit 0 has %d failures, want 3: %v", n, info.Units[0].Failures)
+	}
+	for _, f := range info.Units[0].Failures {
+		if !strings.Contains(f, "trap") {
+			t.Errorf("failure %q does not name the trap", f)
+		}
+	}
+	if !strings.Contains(info.Error, "unit 0") {
+		t.Errorf("job error %q does not name the unit", info.Error)
+	}
+	if _, err := sub.s.Result(t.Context(), id); !errors.Is(err, ErrJobNotDone) {
+		t.Errorf("Result() of a failed job = %v, want ErrJobNotDone", err)
+	}
+	why, err := sub.s.Why(t.Context(), id)
+	if err != nil || !strings.Contains(why, "trap") {
+		t.Errorf("Why() = %q, %v; want the trap reasons", why, err)
+	}
+}
+
+// TestSubmitterCancel: cancelling a job stops its running unit on the
+// worker.
+func TestSubmitterCancel(t *testing.T) {
+	sw := newSwarm()
+	w := sw.startWorker(t, WorkerConfig{Slots: 1}, nil)
+	sub := sw.startSubmitter(t, nil, "", SubmitterConfig{})
+	id, err := sub.s.Submit(t.Context(), JobSpec{Module: sw.hostileModule(t), Args: []string{"spin"}, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the spinning unit to run", func() bool { return w.w.Stats().Running == 1 })
+	if err := sub.s.Cancel(t.Context(), id); err != nil {
+		t.Fatalf("Cancel() = %v", err)
+	}
+	waitFor(t, 5*time.Second, "the worker to drop the unit", func() bool {
+		st := w.w.Stats()
+		return st.Running == 0 && st.Queued == 0
+	})
+	info := sub.wait(t, id, time.Second)
+	if info.State != JobCancelled {
+		t.Errorf("job state %s, want cancelled", info.State)
+	}
+	if err := sub.s.Cancel(t.Context(), "nope"); !errors.Is(err, ErrUnknownJob) {
+		t.Errorf("Cancel(unknown) = %v, want ErrUnknownJob", err)
 	}
 }
