@@ -31,6 +31,9 @@ func ComputeKey() cid.Cid {
 }
 
 // Content stores and retrieves content by CID; node backs it with share.
+// If it also has a method Has(ctx, cid.Cid) (bool, error) that answers from
+// the local store without the network, workers use it to tell submitters
+// which inputs they already hold.
 type Content interface {
 	// Put stores r's bytes, makes them retrievable by other peers (announces
 	// them) and returns their CID. Safe for concurrent use.
