@@ -307,6 +307,12 @@ func testSchedConfig() sched.Config {
 // pebble datastore in dsDir (a temp dir when empty).
 func (sw *swarm) startSubmitter(t testing.TB, h host.Host, dsDir string, cfg SubmitterConfig) *testSubmitter {
 	t.Helper()
+	return sw.startSubmitterLocal(t, h, dsDir, cfg, nil)
+}
+
+// startSubmitterLocal is startSubmitter with a local worker (on h).
+func (sw *swarm) startSubmitterLocal(t testing.TB, h host.Host, dsDir string, cfg SubmitterConfig, local *Worker) *testSubmitter {
+	t.Helper()
 	if h == nil {
 		h = newHost(t)
 	}
@@ -323,7 +329,7 @@ func (sw *swarm) startSubmitter(t testing.TB, h host.Host, dsDir string, cfg Sub
 	if cfg.Seed == 0 {
 		cfg.Seed = 1
 	}
-	s, err := NewSubmitter(cfg, SubmitterDeps{Host: h, Content: sw.content, Discovery: discovery{sw.reg, h}, Datastore: ds, Logger: testLogger(t).With("host", "submitter")})
+	s, err := NewSubmitter(cfg, SubmitterDeps{Host: h, Content: sw.content, Discovery: discovery{sw.reg, h}, Datastore: ds, Local: local, Logger: testLogger(t).With("host", "submitter")})
 	if err != nil {
 		t.Fatalf("NewSubmitter: %v", err)
 	}

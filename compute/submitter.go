@@ -11,6 +11,7 @@ import (
 	"hash/fnv"
 	"io"
 	"log/slog"
+	"net"
 	mrand "math/rand/v2"
 	"slices"
 	"sync"
@@ -99,6 +100,11 @@ type SubmitterDeps struct {
 	Discovery Discovery
 	// Datastore keeps jobs and receipts across restarts. Required.
 	Datastore datastore.Batching
+	// Local, when set, is this peer's own worker: the submitter counts it
+	// among the workers and reaches it through an in-process pipe (libp2p
+	// cannot open a stream to its own peer). Nil means only other peers
+	// run this peer's units.
+	Local *Worker
 	// Logger receives the submitter's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -963,6 +969,9 @@ func (s *Submitter) discover(ctx context.Context, wg *sync.WaitGroup) {
 			}
 			cancel()
 		}
+		if s.deps.Local != nil {
+			found[h.ID()] = true
+		}
 		ws := make([]peer.ID, 0, len(found))
 		for p := range found {
 			ws = append(ws, p)
@@ -1021,10 +1030,11 @@ func (s *Submitter) requestBids(ctx context.Context, wg *sync.WaitGroup, a sched
 func (s *Submitter) bid(ctx context.Context, w peer.ID, req *wire.BidRequest, deadline time.Time) (*wire.Bid, error) {
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	st, err := s.deps.Host.NewStream(ctx, w, ProtocolID)
+	st, done, err := s.open(ctx, ctx, w)
 	if err != nil {
 		return nil, fmt.Errorf("open stream: %w", err)
 	}
+	defer done()
 	st.SetDeadline(deadline)
 	if err := wire.WriteMsg(st, req); err != nil {
 		st.Reset()
@@ -1089,14 +1099,14 @@ func (s *Submitter) run(rctx, loopCtx context.Context, a sched.AssignUnit, req *
 		if rctx.Err() != nil {
 			return // cancelled: the scheduler no longer cares
 		}
-		if s.deps.Host.Network().Connectedness(w) != network.Connected {
+		if w != s.deps.Host.ID() && s.deps.Host.Network().Connectedness(w) != network.Connected {
 			post(netEvent{ev: sched.WorkerLost{Worker: w}})
 			return
 		}
 		post(netEvent{ev: sched.UnitFailed{Unit: a.Unit, Worker: w, Reason: reason, At: time.Now()}})
 	}
 	octx, ocancel := context.WithTimeout(rctx, s.cfg.RequestTimeout)
-	st, err := s.deps.Host.NewStream(octx, w, ProtocolID)
+	st, done, err := s.open(octx, rctx, w)
 	ocancel()
 	if err != nil {
 		if rctx.Err() == nil {
@@ -1104,6 +1114,7 @@ func (s *Submitter) run(rctx, loopCtx context.Context, a sched.AssignUnit, req *
 		}
 		return
 	}
+	defer done()
 	// Drop the run on the worker when the scheduler cancels it.
 	finished := make(chan struct{})
 	var wg sync.WaitGroup
@@ -1201,3 +1212,24 @@ func checkReceipt(rc *wire.Receipt, w peer.ID, req *wire.RunUnit) error {
 }
 
 func newReader(r io.Reader) *bufio.Reader { return bufio.NewReaderSize(r, 4096) }
+
+// open opens a compute stream to worker w: a libp2p stream, or a pipe to
+// the local worker served until runCtx ends. The caller calls done once it
+// has finished with the stream (it closes it and waits for the local
+// worker's side).
+func (s *Submitter) open(ctx, runCtx context.Context, w peer.ID) (st stream, done func(), err error) {
+	if w == s.deps.Host.ID() {
+		if s.deps.Local == nil {
+			return nil, nil, errors.New("no local worker")
+		}
+		c1, c2 := net.Pipe()
+		var wg sync.WaitGroup
+		wg.Go(func() { s.deps.Local.serveLocal(runCtx, w, c2) })
+		return pipeStream{c1}, func() { c1.Close(); wg.Wait() }, nil
+	}
+	ns, err := s.deps.Host.NewStream(ctx, w, ProtocolID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ns, func() {}, nil
+}

@@ -92,3 +92,27 @@ func TestSubmitterCancel(t *testing.T) {
 		t.Errorf("Cancel(unknown) = %v, want ErrUnknownJob", err)
 	}
 }
+
+// TestSubmitterLocalWorker: a submitter whose peer is also a worker runs
+// units there too, over the in-process pipe, alongside a remote worker.
+func TestSubmitterLocalWorker(t *testing.T) {
+	sw := newSwarm()
+	const delay = 200 * time.Millisecond
+	self := sw.startWorker(t, WorkerConfig{Slots: 2}, &delayRunner{next: newPool(t, 2), delay: delay})
+	other := sw.startWorker(t, WorkerConfig{Slots: 2}, &delayRunner{next: newPool(t, 2), delay: delay})
+	sub := sw.startSubmitterLocal(t, self.h, "", SubmitterConfig{}, self.w)
+	id, err := sub.s.Submit(t.Context(), JobSpec{Module: sw.hostileModule(t), Args: []string{"ok"}, Split: Split{Kind: SplitRange, From: 0, To: 8, N: 8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := sub.wait(t, id, 30*time.Second)
+	if info.State != JobDone {
+		t.Fatalf("job: %s %s", info.State, info.Error)
+	}
+	checkReceipts(t, info)
+	per := unitsPerWorker(info)
+	t.Logf("units: local %d, remote %d", per[self.h.ID()], per[other.h.ID()])
+	if per[self.h.ID()] == 0 || per[other.h.ID()] == 0 {
+		t.Errorf("units per worker %v, want both the local and the remote worker used", per)
+	}
+}

@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -212,6 +214,7 @@ type Worker struct {
 	// handlers tracks stream handlers; closed is set when Run ends so that
 	// no handler starts after Run's Wait.
 	hmu      sync.Mutex
+	done     chan struct{} // closed when Run's ctx ends
 	closed   bool
 	serving  bool
 	handlers sync.WaitGroup
@@ -251,6 +254,7 @@ func NewWorker(cfg WorkerConfig, deps WorkerDeps) (*Worker, error) {
 		served:    map[peer.ID]uint64{},
 		streams:   map[peer.ID]int{},
 		speed:     cfg.SpeedHint,
+		done:      make(chan struct{}),
 	}, nil
 }
 
@@ -302,6 +306,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.hmu.Lock()
 	w.closed = true
 	w.hmu.Unlock()
+	close(w.done)
 	w.handlers.Wait()
 	wg.Wait()
 	w.log.Info("worker stopped")
@@ -332,19 +337,73 @@ func (w *Worker) announce(ctx context.Context) {
 	}
 }
 
+// stream is one side of a compute stream: a network.Stream, or a pipe to
+// the local submitter.
+type stream interface {
+	io.Reader
+	io.Writer
+	SetDeadline(time.Time) error
+	SetReadDeadline(time.Time) error
+	SetWriteDeadline(time.Time) error
+	Close() error
+	Reset() error
+}
+
+// pipeStream is a stream over one end of a net.Pipe.
+type pipeStream struct{ net.Conn }
+
+// Reset closes the pipe.
+func (p pipeStream) Reset() error { return p.Conn.Close() }
+
+// enter registers a handler; it returns false once Run has ended.
+func (w *Worker) enter() bool {
+	w.hmu.Lock()
+	defer w.hmu.Unlock()
+	if w.closed || !w.serving {
+		return false
+	}
+	w.handlers.Add(1)
+	return true
+}
+
 // handle serves one incoming stream.
 func (w *Worker) handle(ctx context.Context, s network.Stream) {
-	w.hmu.Lock()
-	if w.closed || ctx.Err() != nil {
-		w.hmu.Unlock()
+	if ctx.Err() != nil || !w.enter() {
 		s.Reset()
 		return
 	}
-	w.handlers.Add(1)
-	w.hmu.Unlock()
 	defer w.handlers.Done()
+	w.serve(ctx, s.Conn().RemotePeer(), s, true)
+}
 
-	p := s.Conn().RemotePeer()
+// serveLocal serves one stream of the submitter of this peer (from), over
+// an in-process pipe, as handle serves a network stream. It returns when
+// the stream ends; the run it carries stops when ctx ends or the worker's
+// Run ends.
+func (w *Worker) serveLocal(ctx context.Context, from peer.ID, conn net.Conn) {
+	s := pipeStream{conn}
+	if !w.enter() {
+		s.Reset()
+		return
+	}
+	defer w.handlers.Done()
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Go(func() {
+		select {
+		case <-w.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	})
+	w.serve(ctx, from, s, false)
+}
+
+// serve answers one request on s from peer p; remote says s is a network
+// stream (whose peer is disconnected when it sends malformed data).
+func (w *Worker) serve(ctx context.Context, p peer.ID, s stream, remote bool) {
 	w.mu.Lock()
 	if w.streams[p] >= w.cfg.MaxStreamsPerPeer {
 		w.mu.Unlock()
@@ -366,24 +425,24 @@ func (w *Worker) handle(ctx context.Context, s network.Stream) {
 	r := bufio.NewReader(s)
 	m, err := wire.ReadMsg(r)
 	if err != nil {
-		w.badPeer(s, "read request", err)
+		w.badPeer(s, p, remote, "read request", err)
 		return
 	}
 	switch m := m.(type) {
 	case *wire.BidRequest:
-		w.serveBid(ctx, s, m)
+		w.serveBid(ctx, p, s, m)
 	case *wire.RunUnit:
-		w.serveRun(ctx, s, r, m)
+		w.serveRun(ctx, p, s, r, m)
 	default:
-		w.badPeer(s, "request", fmt.Errorf("%w: unexpected %s", wire.ErrMalformed, m.Kind()))
+		w.badPeer(s, p, remote, "request", fmt.Errorf("%w: unexpected %s", wire.ErrMalformed, m.Kind()))
 	}
 }
 
-// badPeer resets s; a peer whose bytes were malformed is disconnected.
-func (w *Worker) badPeer(s network.Stream, op string, err error) {
-	p := s.Conn().RemotePeer()
+// badPeer resets s; a remote peer whose bytes were malformed is
+// disconnected.
+func (w *Worker) badPeer(s stream, p peer.ID, remote bool, op string, err error) {
 	s.Reset()
-	if errors.Is(err, wire.ErrMalformed) || errors.Is(err, wire.ErrFrameTooLarge) {
+	if remote && (errors.Is(err, wire.ErrMalformed) || errors.Is(err, wire.ErrFrameTooLarge)) {
 		w.log.Warn("malformed message, disconnecting", "peer", p, "op", op, "err", err)
 		w.deps.Host.Network().ClosePeer(p)
 		return
@@ -391,8 +450,7 @@ func (w *Worker) badPeer(s network.Stream, op string, err error) {
 	w.log.Debug("stream", "peer", p, "op", op, "err", err)
 }
 
-func (w *Worker) serveBid(ctx context.Context, s network.Stream, req *wire.BidRequest) {
-	p := s.Conn().RemotePeer()
+func (w *Worker) serveBid(ctx context.Context, p peer.ID, s stream, req *wire.BidRequest) {
 	bid := w.bid(p)
 	for _, c := range append([]cid.Cid{req.Module}, req.Inputs...) {
 		if len(bid.HasInputs) >= wire.MaxCIDs {
@@ -482,12 +540,11 @@ type outcome struct {
 	failed *wire.Failed
 }
 
-func (w *Worker) serveRun(ctx context.Context, s network.Stream, r *bufio.Reader, req *wire.RunUnit) {
-	p := s.Conn().RemotePeer()
+func (w *Worker) serveRun(ctx context.Context, p peer.ID, s stream, r *bufio.Reader, req *wire.RunUnit) {
 	log := w.log.With("peer", p, "job", req.Job, "unit", req.Unit)
 	lim, over := w.limits(req.Limits)
 	if over != "" {
-		w.reject(s, wire.RejectLimits, over)
+		w.reject(s, p, wire.RejectLimits, over)
 		return
 	}
 	w.mu.Lock()
@@ -499,7 +556,7 @@ func (w *Worker) serveRun(ctx context.Context, s network.Stream, r *bufio.Reader
 		if share {
 			detail = "peer share taken"
 		}
-		w.reject(s, wire.RejectBusy, detail)
+		w.reject(s, p, wire.RejectBusy, detail)
 		return
 	}
 	w.held++
@@ -591,8 +648,8 @@ func (w *Worker) serveRun(ctx context.Context, s network.Stream, r *bufio.Reader
 	}
 }
 
-func (w *Worker) reject(s network.Stream, reason wire.RejectReason, detail string) {
-	w.log.Debug("unit rejected", "peer", s.Conn().RemotePeer(), "reason", reason, "detail", detail)
+func (w *Worker) reject(s stream, p peer.ID, reason wire.RejectReason, detail string) {
+	w.log.Debug("unit rejected", "peer", p, "reason", reason, "detail", detail)
 	if err := w.write(s, &wire.Rejected{Reason: reason, Detail: detail}); err != nil {
 		s.Reset()
 		return
@@ -601,7 +658,7 @@ func (w *Worker) reject(s network.Stream, reason wire.RejectReason, detail strin
 }
 
 // write sends one message under a write deadline.
-func (w *Worker) write(s network.Stream, m wire.Msg) error {
+func (w *Worker) write(s stream, m wire.Msg) error {
 	s.SetWriteDeadline(time.Now().Add(w.cfg.RequestTimeout))
 	return wire.WriteMsg(s, m)
 }
