@@ -278,6 +278,7 @@ type Submitter struct {
 	receipts    map[runKey]*wire.Receipt
 	started     map[runKey]bool
 	discovering bool
+	forget      []sched.JobID // ended phases to Forget after the next Next
 }
 
 // NewSubmitter returns a submitter; it serves nothing until Run.
@@ -348,6 +349,7 @@ func (s *Submitter) Run(ctx context.Context) error {
 	defer timer.Stop()
 	for {
 		s.execute(ctx, &wg, s.sch.Next(time.Now()))
+		s.forgetEnded()
 		wait := time.Hour
 		if at, ok := s.sch.WakeAt(); ok {
 			wait = max(time.Until(at), time.Millisecond)
@@ -738,10 +740,20 @@ func (s *Submitter) endPhase(j *job) {
 		return
 	}
 	delete(s.phases, j.phase)
-	if err := s.sch.Forget(j.phase); err != nil {
-		s.log.Debug("forget", "job", j.phase, "err", err)
-	}
+	// Forgotten after the next Next: a cancelled job's runs are cancelled
+	// by the actions Next returns for it.
+	s.forget = append(s.forget, j.phase)
 	j.phase = ""
+}
+
+// forgetEnded drops the scheduler jobs of ended phases.
+func (s *Submitter) forgetEnded() {
+	for _, id := range s.forget {
+		if err := s.sch.Forget(id); err != nil {
+			s.log.Error("forget", "job", id, "err", err)
+		}
+	}
+	s.forget = s.forget[:0]
 }
 
 // finish ends j.

@@ -152,7 +152,11 @@ func TestSwarmWordCount(t *testing.T) {
 	}
 	checkReceipts(t, info)
 	per := unitsPerWorker(info)
-	t.Logf("units per worker: %v", per)
+	var took []time.Duration
+	for _, u := range info.Units {
+		took = append(took, u.Receipts[0].Took.Round(time.Millisecond))
+	}
+	t.Logf("units per worker: %v; run time per unit (the last is the reduce): %v", per, took)
 	if len(per) < 3 {
 		t.Errorf("units ran on %d workers, want the work spread over at least 3 of 5", len(per))
 	}
