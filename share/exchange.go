@@ -344,12 +344,14 @@ func (e *Exchange) serve(ctx context.Context, s network.Stream) {
 		e:         e,
 		s:         s,
 		queue:     make(chan *wire.Request, e.cfg.MaxQueuedRequests),
+		out:       make(chan served, serveAhead),
 		done:      make(chan struct{}),
 		cancelled: make(map[cid.Cid]struct{}),
 	}
 	var wg sync.WaitGroup
 	wg.Go(sv.read)
-	err := sv.write(ctx)
+	wg.Go(func() { sv.load(ctx) })
+	err := sv.write()
 	close(sv.done)
 	if err != nil {
 		s.Reset() // also ends the reader
@@ -376,18 +378,33 @@ func (e *Exchange) writeError(s network.Stream, code uint64, msg string) {
 	s.Close()
 }
 
-// serverStream is the state of one served stream.
+// serverStream is the state of one served stream: a reader goroutine
+// queues requests, a loader goroutine reads their blocks from the
+// blockstore up to serveAhead answers ahead, and the writer (the handler's
+// goroutine) sends them, so that disk reads overlap network writes.
 type serverStream struct {
 	e     *Exchange
 	s     network.Stream
 	queue chan *wire.Request // closed by read
+	out   chan served        // closed by load
 	done  chan struct{}      // closed when write returns
 
 	readErr error // set by read before it closes queue
+	loadErr error // set by load before it closes out
 
 	mu        sync.Mutex
 	cancelled map[cid.Cid]struct{}
 }
+
+// served is one answer ready to send; size bytes of memory are reserved
+// with the stream's scope until it is sent.
+type served struct {
+	m    wire.Msg
+	size int
+}
+
+// serveAhead is how many answers the loader prepares ahead of the writer.
+const serveAhead = 8
 
 // maxCancelled caps the cancelled keys a stream remembers.
 const maxCancelled = 4 * wire.MaxKeys
@@ -439,89 +456,117 @@ func (sv *serverStream) isCancelled(k cid.Cid) bool {
 	return false
 }
 
-// write answers queued requests in order. It returns nil when the client
-// closed its side cleanly, an error otherwise.
-func (sv *serverStream) write(ctx context.Context) error {
+// load answers queued requests in order, reading blocks from the
+// blockstore, reserving their memory and pacing them (ServeRateLimit).
+func (sv *serverStream) load(ctx context.Context) {
+	defer close(sv.out)
+	scope := sv.s.Scope()
+	for req := range sv.queue {
+		for _, k := range req.Keys {
+			if sv.isCancelled(k) {
+				continue
+			}
+			a, err := sv.answer(ctx, req, k)
+			if err != nil {
+				sv.loadErr = err
+				return
+			}
+			if a.size > 0 {
+				if err := scope.ReserveMemory(a.size, network.ReservationPriorityHigh); err != nil {
+					sv.loadErr = fmt.Errorf("reserve %d bytes: %w", a.size, errServeBusy)
+					return
+				}
+				if sv.e.pace != nil {
+					if err := sv.e.pace.wait(ctx, a.size); err != nil {
+						scope.ReleaseMemory(a.size)
+						sv.loadErr = err
+						return
+					}
+				}
+			}
+			select {
+			case sv.out <- a:
+			case <-sv.done:
+				if a.size > 0 {
+					scope.ReleaseMemory(a.size)
+				}
+				return
+			}
+		}
+	}
+}
+
+// errServeBusy marks a stream ended because the server lacks resources.
+var errServeBusy = errors.New("server busy")
+
+// answer reads the answer to one key of req.
+func (sv *serverStream) answer(ctx context.Context, req *wire.Request, k cid.Cid) (served, error) {
+	if req.Flags&wire.FlagHaveOnly != 0 {
+		has, err := sv.e.bs.Has(ctx, k)
+		if err != nil {
+			return served{}, fmt.Errorf("has %s: %w", k, err)
+		}
+		if has {
+			return served{m: &wire.Have{ID: req.ID, Key: k}}, nil
+		}
+		return served{m: &wire.DontHave{ID: req.ID, Key: k}}, nil
+	}
+	blk, err := sv.e.bs.Get(ctx, k)
+	switch {
+	case ipld.IsNotFound(err):
+		return served{m: &wire.DontHave{ID: req.ID, Key: k}}, nil
+	case err != nil:
+		return served{}, fmt.Errorf("get %s: %w", k, err)
+	case len(blk.RawData()) > wire.MaxBlockSize:
+		return served{m: &wire.DontHave{ID: req.ID, Key: k}}, nil
+	}
+	return served{m: &wire.Block{ID: req.ID, Key: k, Data: blk.RawData()}, size: len(blk.RawData())}, nil
+}
+
+// write sends the loader's answers, flushing whenever it has nothing more
+// ready. It returns nil when the client closed its side cleanly and
+// everything was sent, an error otherwise. (Memory reserved for answers
+// not sent goes with the stream's scope when the stream ends.)
+func (sv *serverStream) write() error {
 	w := wire.NewWriter(sv.s)
 	scope := sv.s.Scope()
 	for {
-		var req *wire.Request
+		var a served
+		var ok bool
 		select {
-		case req = <-sv.queue:
+		case a, ok = <-sv.out:
 		default:
-			// Nothing queued: send what is buffered, then wait.
+			// Nothing ready: send what is buffered, then wait.
 			if w.Buffered() > 0 {
 				sv.s.SetWriteDeadline(time.Now().Add(sv.e.cfg.WriteTimeout))
 				if err := w.Flush(); err != nil {
 					return fmt.Errorf("flush: %w", err)
 				}
 			}
-			req = <-sv.queue
+			a, ok = <-sv.out
 		}
-		if req == nil { // queue closed: the client is done or broke the stream
-			if sv.readErr == nil || errors.Is(sv.readErr, io.EOF) {
-				return nil
-			}
-			if errors.Is(sv.readErr, wire.ErrMalformed) {
+		if !ok { // the loader is done: the client closed, broke the stream, or we failed
+			switch {
+			case sv.loadErr != nil:
+				if errors.Is(sv.loadErr, errServeBusy) {
+					sv.e.writeErrorOn(w, sv.s, wire.CodeBusy, "out of memory")
+				}
+				return sv.loadErr
+			case sv.readErr == nil || errors.Is(sv.readErr, io.EOF):
+				sv.s.SetWriteDeadline(time.Now().Add(sv.e.cfg.WriteTimeout))
+				return w.Flush()
+			case errors.Is(sv.readErr, wire.ErrMalformed):
 				sv.e.writeErrorOn(w, sv.s, wire.CodeProtocol, "malformed message")
 			}
 			return fmt.Errorf("read: %w", sv.readErr)
 		}
-		for _, k := range req.Keys {
-			if sv.isCancelled(k) {
-				continue
-			}
-			select {
-			case <-sv.done:
-				return nil
-			default:
-			}
-			var m wire.Msg
-			size := 0
-			if req.Flags&wire.FlagHaveOnly != 0 {
-				has, err := sv.e.bs.Has(ctx, k)
-				if err != nil {
-					return fmt.Errorf("has %s: %w", k, err)
-				}
-				if has {
-					m = &wire.Have{ID: req.ID, Key: k}
-				} else {
-					m = &wire.DontHave{ID: req.ID, Key: k}
-				}
-			} else {
-				blk, err := sv.e.bs.Get(ctx, k)
-				switch {
-				case ipld.IsNotFound(err):
-					m = &wire.DontHave{ID: req.ID, Key: k}
-				case err != nil:
-					return fmt.Errorf("get %s: %w", k, err)
-				case len(blk.RawData()) > wire.MaxBlockSize:
-					m = &wire.DontHave{ID: req.ID, Key: k}
-				default:
-					size = len(blk.RawData())
-					m = &wire.Block{ID: req.ID, Key: k, Data: blk.RawData()}
-				}
-			}
-			if size > 0 {
-				if err := scope.ReserveMemory(size, network.ReservationPriorityHigh); err != nil {
-					sv.e.writeErrorOn(w, sv.s, wire.CodeBusy, "out of memory")
-					return fmt.Errorf("reserve %d bytes: %w", size, err)
-				}
-				if sv.e.pace != nil {
-					if err := sv.e.pace.wait(ctx, size); err != nil {
-						scope.ReleaseMemory(size)
-						return err
-					}
-				}
-			}
-			sv.s.SetWriteDeadline(time.Now().Add(sv.e.cfg.WriteTimeout))
-			err := w.Write(m)
-			if size > 0 {
-				scope.ReleaseMemory(size)
-			}
-			if err != nil {
-				return fmt.Errorf("write: %w", err)
-			}
+		sv.s.SetWriteDeadline(time.Now().Add(sv.e.cfg.WriteTimeout))
+		err := w.Write(a.m)
+		if a.size > 0 {
+			scope.ReleaseMemory(a.size)
+		}
+		if err != nil {
+			return fmt.Errorf("write: %w", err)
 		}
 	}
 }

@@ -441,9 +441,10 @@ type Reader struct {
 	buf []byte // reused for frames other than blocks
 }
 
-// NewReader returns a Reader of r with a read buffer of 64 KiB.
+// NewReader returns a Reader of r. Its read buffer is small (8 KiB), so
+// that most of a block's data is read straight into the block's own slice.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{r: bufio.NewReaderSize(r, 64<<10)}
+	return &Reader{r: bufio.NewReaderSize(r, 8<<10)}
 }
 
 // Read reads and decodes the next frame. It checks the frame's length
@@ -529,9 +530,10 @@ type Writer struct {
 	hdr []byte
 }
 
-// NewWriter returns a Writer of w with a 64 KiB buffer.
+// NewWriter returns a Writer of w. Its buffer is small (8 KiB): small
+// frames are batched, and most of a block's data goes to w without a copy.
 func NewWriter(w io.Writer) *Writer {
-	return &Writer{w: bufio.NewWriterSize(w, 64<<10), hdr: make([]byte, 0, 256)}
+	return &Writer{w: bufio.NewWriterSize(w, 8<<10), hdr: make([]byte, 0, 256)}
 }
 
 // Write buffers the frame of m; call Flush to send buffered frames. A

@@ -1,0 +1,549 @@
+// Command transfer measures enxame's block exchange (package share,
+// protocol /enxame/share/1.0.0) over loopback, in one process and one run:
+//
+//   - raw:    one libp2p stream between two hosts copying the same bytes
+//     (the ceiling: TCP + security + yamux, no blocks, no hashing, no store);
+//   - fetch:  Exchange.Fetch of a UnixFS DAG (CIDv1, raw leaves, 256 KiB
+//     chunks) from one provider to one fetcher, each with its own pebble
+//     blockstore on disk; every block verified before it is stored;
+//   - fetch-mem: the same into an in-memory blockstore (the protocol without
+//     the fetcher's disk writes);
+//   - multi:  the same fetch from 4 providers each capped at -rate bytes/s
+//     (ExchangeConfig.ServeRateLimit), against the goal 0.8 × 4 × rate;
+//   - kubo:   with -kubo, the Kubo→Kubo `ipfs pin add` baseline of
+//     bench/kubo, run on a file of the same size.
+//
+// Hosts use go-libp2p's defaults (TCP on 127.0.0.1, TLS or Noise, yamux).
+// For the fetch it also prints the peak Go heap (sampled every 10 ms) and
+// the process's peak RSS (VmHWM, reset before the fetch; it includes the
+// provider in the same process). MB/s is 10^6 bytes per second.
+//
+// Usage, from the repository root:
+//
+//	go run ./bench/transfer [-size 1GiB] [-multi-size 256MiB] [-rate 40MB] [-providers 4] [-kubo] [-json]
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/enxame/enxame/share"
+	"github.com/ipfs/boxo/blockstore"
+	chunker "github.com/ipfs/boxo/chunker"
+	"github.com/ipfs/boxo/ipld/merkledag"
+	"github.com/ipfs/boxo/ipld/unixfs/importer/balanced"
+	"github.com/ipfs/boxo/ipld/unixfs/importer/helpers"
+	blocks "github.com/ipfs/go-block-format"
+	"github.com/ipfs/go-cid"
+	"github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
+	pebbleds "github.com/ipfs/go-ds-pebble"
+	ipld "github.com/ipfs/go-ipld-format"
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench/transfer: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// Report is the -json output.
+type Report struct {
+	SizeBytes      int64     `json:"size_bytes"`
+	MultiSizeBytes int64     `json:"multi_size_bytes"`
+	CPUs           int       `json:"cpus"`
+	GoVersion      string    `json:"go_version"`
+	Date           time.Time `json:"date"`
+	LoadAvg        []string  `json:"loadavg,omitempty"`
+	Results        []Result  `json:"results"`
+	// PeakHeapBytes and PeakRSSBytes are measured during the single-provider
+	// fetch.
+	PeakHeapBytes uint64 `json:"peak_heap_bytes"`
+	PeakRSSBytes  uint64 `json:"peak_rss_bytes"`
+	// Shares are the providers' shares of the multi-source fetch.
+	Shares []float64 `json:"shares,omitempty"`
+}
+
+// Result is one measurement.
+type Result struct {
+	Name    string  `json:"name"`
+	What    string  `json:"what"`
+	Seconds float64 `json:"seconds"`
+	MBps    float64 `json:"mb_per_s"`
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("transfer", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	sizeFlag := fs.String("size", "1GiB", "bytes for the raw and single-provider runs (suffixes KB MB GB KiB MiB GiB)")
+	multiFlag := fs.String("multi-size", "256MiB", "bytes for the multi-source run (0: skip it)")
+	rateFlag := fs.String("rate", "40MB", "per-provider cap B of the multi-source run, bytes per second")
+	providers := fs.Int("providers", 4, "providers of the multi-source run")
+	memToo := fs.Bool("mem", true, "also fetch into an in-memory blockstore (needs size bytes of RAM)")
+	withKubo := fs.Bool("kubo", false, "also run `go run ./bench/kubo -size SIZE` for the Kubo→Kubo pin baseline (from the repository root)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	dir := fs.String("dir", os.TempDir(), "directory for the blockstores (needs about 2×size free)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	size, err := parseSize(*sizeFlag)
+	if err != nil {
+		return fmt.Errorf("-size: %w", err)
+	}
+	multiSize := int64(0)
+	if *multiFlag != "0" {
+		if multiSize, err = parseSize(*multiFlag); err != nil {
+			return fmt.Errorf("-multi-size: %w", err)
+		}
+	}
+	rate, err := parseSize(*rateFlag)
+	if err != nil {
+		return fmt.Errorf("-rate: %w", err)
+	}
+	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "bench/transfer: "+format+"\n", a...) }
+	work, err := os.MkdirTemp(*dir, "enxame-transfer-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+
+	rep := Report{
+		SizeBytes: size, MultiSizeBytes: multiSize, CPUs: runtime.NumCPU(),
+		GoVersion: runtime.Version(), Date: time.Now().UTC().Truncate(time.Second),
+	}
+	rep.LoadAvg = append(rep.LoadAvg, loadAvg())
+	add := func(name, what string, n int64, d time.Duration) {
+		r := Result{Name: name, What: what, Seconds: d.Seconds(), MBps: float64(n) / 1e6 / d.Seconds()}
+		rep.Results = append(rep.Results, r)
+		logf("%-7s %8.2f s %9.1f MB/s  (%s)", name, r.Seconds, r.MBps, what)
+	}
+
+	// raw: the ceiling.
+	d, err := rawStream(ctx, size)
+	if err != nil {
+		return fmt.Errorf("raw stream: %w", err)
+	}
+	add("raw", "one libp2p stream, TCP+default security+yamux, 256 KiB writes", size, d)
+
+	// fetch: one provider.
+	var stores []io.Closer
+	defer func() {
+		for _, c := range stores {
+			c.Close()
+		}
+	}()
+	newStore := func(name string) (blockstore.Blockstore, error) {
+		// pebble with a 64 MiB memtable (the default 4 MiB one stalls
+		// writes of 256 KiB blocks on every flush); WAL on, no fsync, as
+		// go-ds-pebble's default.
+		ds, err := pebbleds.NewDatastore(filepath.Join(work, name), pebbleds.WithPebbleOpts(&pebble.Options{
+			MemTableSize: 64 << 20, MemTableStopWritesThreshold: 4,
+		}))
+		if err != nil {
+			return nil, err
+		}
+		stores = append(stores, ds)
+		return blockstore.NewBlockstore(ds), nil
+	}
+	src, err := newStore("source")
+	if err != nil {
+		return err
+	}
+	logf("importing %d random bytes", size)
+	t0 := time.Now()
+	root, err := importRandom(ctx, src, size, 1)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	logf("imported %s in %v", root, time.Since(t0).Round(time.Millisecond))
+	dst, err := newStore("fetcher")
+	if err != nil {
+		return err
+	}
+	var st fetchStats
+	d, err = fetchOnce(ctx, src, dst, root, 1, 0, &st)
+	if err != nil {
+		return fmt.Errorf("fetch: %w", err)
+	}
+	add("fetch", "Exchange.Fetch, 1 provider, pebble blockstores on disk, every block verified", size, d)
+	rep.PeakHeapBytes, rep.PeakRSSBytes = st.peakHeap, st.peakRSS
+	logf("fetch peak heap %.1f MiB, peak RSS %.1f MiB (both hosts)", float64(st.peakHeap)/(1<<20), float64(st.peakRSS)/(1<<20))
+	if *memToo {
+		// The same fetch into an in-memory blockstore: the protocol
+		// without the fetcher's disk writes.
+		d, err = fetchOnce(ctx, src, blockstore.NewBlockstore(dssync.MutexWrap(datastore.NewMapDatastore())), root, 1, 0, &fetchStats{})
+		if err != nil {
+			return fmt.Errorf("fetch to memory: %w", err)
+		}
+		add("fetch-mem", "Exchange.Fetch, 1 provider, fetcher's blockstore in memory, every block verified", size, d)
+	}
+
+	// multi: several capped providers sharing the source store.
+	if multiSize > 0 && *providers > 0 {
+		msrc, err := newStore("multi-source")
+		if err != nil {
+			return err
+		}
+		mroot, err := importRandom(ctx, msrc, multiSize, 2)
+		if err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
+		mdst, err := newStore("multi-fetcher")
+		if err != nil {
+			return err
+		}
+		var mst fetchStats
+		d, err = fetchOnce(ctx, msrc, mdst, mroot, *providers, rate, &mst)
+		if err != nil {
+			return fmt.Errorf("multi-source fetch: %w", err)
+		}
+		add("multi", fmt.Sprintf("Exchange.Fetch, %d providers capped at %.1f MB/s each (goal ≥ %.1f MB/s)",
+			*providers, float64(rate)/1e6, 0.8*float64(*providers)*float64(rate)/1e6), multiSize, d)
+		rep.Shares = mst.shares
+		logf("multi shares %v", mst.shares)
+	}
+
+	if *withKubo {
+		pin, err := kuboPin(ctx, *sizeFlag, stderr)
+		if err != nil {
+			return fmt.Errorf("kubo: %w", err)
+		}
+		rep.Results = append(rep.Results, pin)
+		logf("%-7s %8.2f s %9.1f MB/s  (%s)", pin.Name, pin.Seconds, pin.MBps, pin.What)
+	}
+	rep.LoadAvg = append(rep.LoadAvg, loadAvg())
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	return printTable(stdout, rep)
+}
+
+func printTable(w io.Writer, rep Report) error {
+	fmt.Fprintf(w, "%d bytes (%.2f GiB), multi-source %d bytes, %d CPUs, %s\nload average at start and end: %s\n\n",
+		rep.SizeBytes, float64(rep.SizeBytes)/(1<<30), rep.MultiSizeBytes, rep.CPUs, rep.GoVersion, strings.Join(rep.LoadAvg, " | "))
+	fmt.Fprintf(w, "%-11s %9s %9s\n", "measurement", "seconds", "MB/s")
+	byName := map[string]float64{}
+	for _, r := range rep.Results {
+		fmt.Fprintf(w, "%-11s %9.2f %9.1f\n", r.Name, r.Seconds, r.MBps)
+		byName[r.Name] = r.MBps
+	}
+	fmt.Fprintln(w)
+	if raw, f := byName["raw"], byName["fetch"]; raw > 0 && f > 0 {
+		fmt.Fprintf(w, "fetch / raw stream: %.0f %% (goal ≥ 60 %%)\n", 100*f/raw)
+	}
+	if raw, f := byName["raw"], byName["fetch-mem"]; raw > 0 && f > 0 {
+		fmt.Fprintf(w, "fetch-mem / raw stream: %.0f %%\n", 100*f/raw)
+	}
+	if k, f := byName["kubo-pin"], byName["fetch"]; k > 0 && f > 0 {
+		fmt.Fprintf(w, "fetch / Kubo pin add: %.1f× (goal ≥ 3×)\n", f/k)
+	}
+	fmt.Fprintf(w, "fetch peak heap %.1f MiB, peak RSS %.1f MiB (goal ≤ 200 MiB)\n",
+		float64(rep.PeakHeapBytes)/(1<<20), float64(rep.PeakRSSBytes)/(1<<20))
+	if len(rep.Shares) > 0 {
+		fmt.Fprintf(w, "multi-source shares: %v\n", rep.Shares)
+	}
+	fmt.Fprintln(w)
+	for _, r := range rep.Results {
+		fmt.Fprintf(w, "%-9s %s\n", r.Name, r.What)
+	}
+	return nil
+}
+
+func newHost() (host.Host, error) {
+	return libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+}
+
+// rawStream copies size bytes over one stream between two fresh hosts and
+// returns how long the copy took (from the first write to the last read).
+func rawStream(ctx context.Context, size int64) (time.Duration, error) {
+	a, err := newHost()
+	if err != nil {
+		return 0, err
+	}
+	defer a.Close()
+	b, err := newHost()
+	if err != nil {
+		return 0, err
+	}
+	defer b.Close()
+	const proto = "/enxame/bench/raw/1.0.0"
+	done := make(chan error, 1)
+	b.SetStreamHandler(proto, func(s network.Stream) {
+		defer s.Close()
+		buf := make([]byte, 256<<10)
+		for left := size; left > 0; {
+			n, err := s.Write(buf[:min(int64(len(buf)), left)])
+			if err != nil {
+				s.Reset()
+				done <- err
+				return
+			}
+			left -= int64(n)
+		}
+		done <- nil
+	})
+	if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
+		return 0, err
+	}
+	s, err := a.NewStream(ctx, b.ID(), proto)
+	if err != nil {
+		return 0, err
+	}
+	defer s.Close()
+	t0 := time.Now()
+	if _, err := s.Write([]byte{1}); err != nil { // the handler runs on first data
+		return 0, err
+	}
+	buf := make([]byte, 256<<10)
+	var got int64
+	for got < size {
+		n, err := s.Read(buf)
+		got += int64(n)
+		if err != nil {
+			if errors.Is(err, io.EOF) && got == size {
+				break
+			}
+			return 0, fmt.Errorf("read after %d bytes: %w", got, err)
+		}
+	}
+	d := time.Since(t0)
+	return d, <-done
+}
+
+type fetchStats struct {
+	peakHeap, peakRSS uint64
+	shares            []float64
+}
+
+// fetchOnce runs n providers serving src (capped at rate bytes/s each if
+// rate > 0) and one fetcher storing into dst, fetches root and returns
+// how long the fetch took.
+func fetchOnce(ctx context.Context, src, dst blockstore.Blockstore, root cid.Cid, n int, rate int64, st *fetchStats) (time.Duration, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	var hosts []host.Host
+	defer func() {
+		for _, h := range hosts {
+			h.Close()
+		}
+	}()
+	var provs []peer.AddrInfo
+	for range n {
+		h, err := newHost()
+		if err != nil {
+			return 0, err
+		}
+		hosts = append(hosts, h)
+		ex, err := share.NewExchange(share.ExchangeConfig{ServeRateLimit: rate}, share.ExchangeDeps{Host: h, Blockstore: src})
+		if err != nil {
+			return 0, err
+		}
+		wg.Go(func() { ex.Run(ctx) })
+		provs = append(provs, peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()})
+	}
+	h, err := newHost()
+	if err != nil {
+		return 0, err
+	}
+	hosts = append(hosts, h)
+	ex, err := share.NewExchange(share.ExchangeConfig{}, share.ExchangeDeps{Host: h, Blockstore: dst})
+	if err != nil {
+		return 0, err
+	}
+	runtime.GC()
+	resetPeakRSS()
+	sampler := startSampler()
+	var last share.Progress
+	t0 := time.Now()
+	err = ex.Fetch(ctx, root, share.FetchOptions{Providers: provs, Progress: func(p share.Progress) { last = p }})
+	d := time.Since(t0)
+	st.peakHeap = sampler.stop()
+	st.peakRSS = peakRSS()
+	for _, p := range last.Providers {
+		st.shares = append(st.shares, float64(int(p.Share*1000))/1000)
+	}
+	return d, err
+}
+
+// sampler records the peak of the Go heap (bytes in live and not yet
+// swept spans) until stopped.
+type sampler struct {
+	stopc chan struct{}
+	done  chan uint64
+}
+
+func startSampler() *sampler {
+	s := &sampler{stopc: make(chan struct{}), done: make(chan uint64)}
+	go func() {
+		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		var peak uint64
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(sample)
+			peak = max(peak, sample[0].Value.Uint64())
+			select {
+			case <-t.C:
+			case <-s.stopc:
+				s.done <- peak
+				return
+			}
+		}
+	}()
+	return s
+}
+
+func (s *sampler) stop() uint64 {
+	close(s.stopc)
+	return <-s.done
+}
+
+// resetPeakRSS resets the kernel's peak RSS (VmHWM) of this process.
+func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// peakRSS returns VmHWM in bytes, 0 if unknown.
+func peakRSS() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				kb, _ := strconv.ParseUint(f[0], 10, 64)
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
+// storeDAG is the DAGService the importer writes to: a plain blockstore.
+type storeDAG struct{ bs blockstore.Blockstore }
+
+func (d storeDAG) Get(context.Context, cid.Cid) (ipld.Node, error) {
+	return nil, errors.New("not supported")
+}
+func (d storeDAG) GetMany(context.Context, []cid.Cid) <-chan *ipld.NodeOption { return nil }
+func (d storeDAG) Add(ctx context.Context, n ipld.Node) error                  { return d.bs.Put(ctx, n) }
+func (d storeDAG) AddMany(ctx context.Context, ns []ipld.Node) error {
+	bl := make([]blocks.Block, len(ns))
+	for i, n := range ns {
+		bl[i] = n
+	}
+	return d.bs.PutMany(ctx, bl)
+}
+func (d storeDAG) Remove(context.Context, cid.Cid) error       { return nil }
+func (d storeDAG) RemoveMany(context.Context, []cid.Cid) error { return nil }
+
+// importRandom imports size pseudo-random bytes as `ipfs add
+// --cid-version=1 --raw-leaves` would, streaming (no whole-file buffer).
+func importRandom(ctx context.Context, bs blockstore.Blockstore, size int64, seed byte) (cid.Cid, error) {
+	prefix, err := merkledag.PrefixForCidVersion(1)
+	if err != nil {
+		return cid.Undef, err
+	}
+	params := helpers.DagBuilderParams{
+		Maxlinks: helpers.DefaultLinksPerBlock, RawLeaves: true, CidBuilder: prefix, Dagserv: storeDAG{bs},
+	}
+	r := io.LimitReader(rand.NewChaCha8([32]byte{seed}), size)
+	db, err := params.New(chunker.NewSizeSplitter(r, 256<<10))
+	if err != nil {
+		return cid.Undef, err
+	}
+	nd, err := balanced.Layout(db)
+	if err != nil {
+		return cid.Undef, err
+	}
+	return nd.Cid(), nil
+}
+
+// kuboPin runs bench/kubo and returns its pin figure.
+func kuboPin(ctx context.Context, size string, stderr io.Writer) (Result, error) {
+	cmd := exec.CommandContext(ctx, "go", "run", "./bench/kubo", "-size", size, "-json", "-verify=false")
+	cmd.Stderr = stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return Result{}, err
+	}
+	var rep struct {
+		Results []Result `json:"results"`
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		return Result{}, err
+	}
+	for _, r := range rep.Results {
+		if r.Name == "pin" {
+			r.Name = "kubo-pin"
+			r.What = "Kubo→Kubo " + r.What + " (bench/kubo, same run)"
+			return r, nil
+		}
+	}
+	return Result{}, errors.New("no pin result in bench/kubo output")
+}
+
+// loadAvg returns the 1, 5 and 15 minute load averages, or "n/a".
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "n/a"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "n/a"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// parseSize parses "1073741824", "1GiB", "512MiB", "10MB" and the like.
+func parseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{
+		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
+		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1},
+	}
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range units {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = strings.TrimSpace(rest), u.mult
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f <= 0 {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return int64(f * float64(mult)), nil
+}
