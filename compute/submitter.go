@@ -1055,6 +1055,7 @@ func (s *Submitter) bid(ctx context.Context, w peer.ID, req *wire.BidRequest, de
 	m, err := wire.ReadMsg(newReader(st))
 	if err != nil {
 		st.Reset()
+		s.malformed(w, err)
 		return nil, fmt.Errorf("read bid: %w", err)
 	}
 	st.Close()
@@ -1067,7 +1068,22 @@ func (s *Submitter) bid(ctx context.Context, w peer.ID, req *wire.BidRequest, de
 	case *wire.Error:
 		return nil, fmt.Errorf("worker error: %s", m.Detail)
 	}
-	return nil, fmt.Errorf("%w: unexpected %s for a bid", wire.ErrMalformed, m.Kind())
+	err = fmt.Errorf("%w: unexpected %s for a bid", wire.ErrMalformed, m.Kind())
+	s.malformed(w, err)
+	return nil, err
+}
+
+// malformed reports whether err says worker w sent malformed data, and if
+// so disconnects it.
+func (s *Submitter) malformed(w peer.ID, err error) bool {
+	if !errors.Is(err, wire.ErrMalformed) && !errors.Is(err, wire.ErrFrameTooLarge) {
+		return false
+	}
+	s.log.Warn("malformed message from worker, disconnecting", "peer", w, "err", err)
+	if w != s.deps.Host.ID() {
+		s.deps.Host.Network().ClosePeer(w)
+	}
+	return true
 }
 
 // assign starts one run.
@@ -1153,10 +1169,16 @@ func (s *Submitter) run(rctx, loopCtx context.Context, a sched.AssignUnit, req *
 	// stream that the scheduler has forgotten.
 	st.SetReadDeadline(a.Deadline.Add(s.cfg.Sched.StallTimeout + s.cfg.RequestTimeout))
 	r := newReader(st)
+	var lastProgress time.Time
+	running := false
 	for {
 		m, err := wire.ReadMsg(r)
 		if err != nil {
 			st.Reset()
+			if s.malformed(w, err) {
+				post(netEvent{ev: sched.WorkerLost{Worker: w}})
+				return
+			}
 			fail(fmt.Sprintf("stream: %v", err))
 			return
 		}
@@ -1165,7 +1187,13 @@ func (s *Submitter) run(rctx, loopCtx context.Context, a sched.AssignUnit, req *
 		case *wire.Accepted:
 			post(netEvent{ev: sched.UnitAccepted{Unit: a.Unit, Worker: w, At: now}})
 		case *wire.Progress:
-			post(netEvent{ev: sched.UnitProgressed{Unit: a.Unit, Worker: w, At: now}, running: m.Running})
+			// Heartbeats reach the loop at most once a second, but a run's
+			// start at once: a worker cannot flood the loop with them.
+			if m.Running && !running || now.Sub(lastProgress) >= time.Second {
+				running = running || m.Running
+				lastProgress = now
+				post(netEvent{ev: sched.UnitProgressed{Unit: a.Unit, Worker: w, At: now}, running: m.Running})
+			}
 		case *wire.Rejected:
 			st.Close()
 			reason := map[wire.RejectReason]sched.RejectReason{
@@ -1196,7 +1224,8 @@ func (s *Submitter) run(rctx, loopCtx context.Context, a sched.AssignUnit, req *
 			return
 		default:
 			st.Reset()
-			fail(fmt.Sprintf("unexpected %s", m.Kind()))
+			s.malformed(w, fmt.Errorf("%w: unexpected %s on a run", wire.ErrMalformed, m.Kind()))
+			post(netEvent{ev: sched.WorkerLost{Worker: w}})
 			return
 		}
 	}
