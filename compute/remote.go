@@ -1,0 +1,354 @@
+package compute
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/enxame/enxame/compute/sched"
+	"github.com/enxame/enxame/compute/wire"
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+)
+
+// This file holds the submitter's network side: goroutines started by the
+// loop that look for workers, ask for bids and carry runs, each reporting
+// back to the loop through post.
+
+// post hands a network event to the loop unless ctx ends first.
+func (s *Submitter) post(ctx context.Context, ne netEvent) {
+	select {
+	case s.events <- ne:
+	case <-ctx.Done():
+	}
+}
+
+// discover looks for workers: providers of ComputeKey and connected peers
+// that speak ProtocolID. At most one lookup runs at a time.
+func (s *Submitter) discover(ctx context.Context, wg *sync.WaitGroup) {
+	if s.discovering {
+		return
+	}
+	s.discovering = true
+	h := s.deps.Host
+	wg.Go(func() {
+		found := map[peer.ID]bool{}
+		for _, p := range h.Network().Peers() {
+			if ps, err := h.Peerstore().SupportsProtocols(p, ProtocolID); err == nil && len(ps) > 0 {
+				found[p] = true
+			}
+		}
+		if s.deps.Discovery != nil {
+			dctx, cancel := context.WithTimeout(ctx, s.cfg.DiscoverTimeout)
+			for ai := range s.deps.Discovery.FindProviders(dctx, ComputeKey(), s.cfg.DiscoverCount) {
+				if ai.ID == h.ID() || ai.ID == "" {
+					continue
+				}
+				if len(ai.Addrs) > 0 {
+					h.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
+				}
+				found[ai.ID] = true
+			}
+			cancel()
+		}
+		if s.deps.Local != nil {
+			found[h.ID()] = true
+		}
+		ws := make([]peer.ID, 0, len(found))
+		for p := range found {
+			ws = append(ws, p)
+		}
+		slices.Sort(ws)
+		s.log.Debug("workers found", "n", len(ws))
+		ne := netEvent{discover: true}
+		if len(ws) > 0 {
+			ne.ev = sched.WorkersDiscovered{Workers: ws}
+		}
+		s.post(ctx, ne)
+	})
+}
+
+// requestBids asks each worker for a bid, concurrently.
+func (s *Submitter) requestBids(ctx context.Context, wg *sync.WaitGroup, a sched.RequestBids) {
+	p, ok := s.phases[a.Job]
+	if !ok {
+		return
+	}
+	j := s.jobs[p.job]
+	req := &wire.BidRequest{Job: string(a.Job), Module: j.Info.Spec.Module}
+	if j.Info.Units[p.units[0]].Reduce {
+		req.Module = j.Info.Spec.Reduce
+	}
+	seen := map[cid.Cid]bool{}
+	for _, ui := range p.units {
+		for _, c := range j.Info.Units[ui].Inputs {
+			if !seen[c] && len(req.Inputs) < wire.MaxCIDs {
+				seen[c] = true
+				req.Inputs = append(req.Inputs, c)
+			}
+		}
+	}
+	req.Limits = wire.Limits{MemoryBytes: uint64(j.Info.Spec.MemoryMiB) << 20, WallTime: s.unitTimeout(&j.Info.Spec), MaxOutputBytes: uint64(j.Info.Spec.MaxOutputBytes)}
+	deadline := a.Deadline
+	if d := time.Now().Add(s.cfg.RequestTimeout); deadline.IsZero() || d.Before(deadline) {
+		deadline = d
+	}
+	for _, w := range a.Workers {
+		wg.Go(func() {
+			bid, err := s.bid(ctx, w, req, deadline)
+			if err != nil {
+				s.post(ctx, netEvent{ev: sched.BidFailed{Worker: w, Job: a.Job, Err: err}})
+				return
+			}
+			s.post(ctx, netEvent{ev: sched.BidReceived{
+				Worker: w, Job: a.Job, Slots: int(bid.Slots), FreeSlots: int(bid.FreeSlots), QueueLen: int(bid.QueueLen),
+				Speed: bid.Speed, MaxMemory: bid.MaxMemory, HasInputs: bid.HasInputs, At: time.Now(),
+			}})
+		})
+	}
+}
+
+// bid asks one worker for a bid.
+func (s *Submitter) bid(ctx context.Context, w peer.ID, req *wire.BidRequest, deadline time.Time) (*wire.Bid, error) {
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	st, done, err := s.open(ctx, ctx, w)
+	if err != nil {
+		return nil, fmt.Errorf("open stream: %w", err)
+	}
+	defer done()
+	st.SetDeadline(deadline)
+	if err := wire.WriteMsg(st, req); err != nil {
+		st.Reset()
+		return nil, err
+	}
+	m, err := wire.ReadMsg(newReader(st))
+	if err != nil {
+		st.Reset()
+		s.malformed(w, err)
+		return nil, fmt.Errorf("read bid: %w", err)
+	}
+	st.Close()
+	switch m := m.(type) {
+	case *wire.Bid:
+		if m.Busy {
+			return nil, errors.New("busy")
+		}
+		return m, nil
+	case *wire.Error:
+		return nil, fmt.Errorf("worker error: %s", m.Detail)
+	}
+	err = fmt.Errorf("%w: unexpected %s for a bid", wire.ErrMalformed, m.Kind())
+	s.malformed(w, err)
+	return nil, err
+}
+
+// malformed reports whether err says worker w sent malformed data, and if
+// so disconnects it.
+func (s *Submitter) malformed(w peer.ID, err error) bool {
+	if !errors.Is(err, wire.ErrMalformed) && !errors.Is(err, wire.ErrFrameTooLarge) {
+		return false
+	}
+	s.log.Warn("malformed message from worker, disconnecting", "peer", w, "err", err)
+	if w != s.deps.Host.ID() {
+		s.deps.Host.Network().ClosePeer(w)
+	}
+	return true
+}
+
+// assign starts one run.
+func (s *Submitter) assign(ctx context.Context, wg *sync.WaitGroup, a sched.AssignUnit) {
+	j, ui, ok := s.lookup(a.Unit)
+	if !ok {
+		return
+	}
+	u := j.Info.Units[ui]
+	spec := j.Info.Spec
+	req := &wire.RunUnit{
+		Job: string(j.Info.ID), Unit: uint32(ui), Module: spec.Module, Inputs: u.Inputs, Args: u.Args,
+		Seed: unitSeed(j.Info.ID, ui),
+		Limits: wire.Limits{
+			MemoryBytes: uint64(spec.MemoryMiB) << 20, WallTime: s.unitTimeout(&spec), MaxOutputBytes: uint64(spec.MaxOutputBytes),
+		},
+	}
+	if u.Reduce {
+		req.Module = spec.Reduce
+	}
+	k := runKey{a.Unit, a.Worker}
+	if old, ok := s.runs[k]; ok {
+		old()
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	s.runs[k] = cancel
+	s.emit(j, Event{Unit: ui, Kind: EventPlaced, Worker: a.Worker})
+	s.log.Debug("assign", "job", j.Info.ID, "unit", ui, "peer", a.Worker, "replica", a.Replica)
+	wg.Go(func() {
+		defer cancel()
+		s.run(rctx, ctx, a, req)
+	})
+}
+
+// run carries one run over its stream and reports each answer. rctx ends
+// when the scheduler cancels the run; loopCtx when the submitter stops.
+func (s *Submitter) run(rctx, loopCtx context.Context, a sched.AssignUnit, req *wire.RunUnit) {
+	w := a.Worker
+	post := func(ne netEvent) { s.post(loopCtx, ne) }
+	fail := func(reason string) {
+		if rctx.Err() != nil {
+			return // cancelled: the scheduler no longer cares
+		}
+		if w != s.deps.Host.ID() && s.deps.Host.Network().Connectedness(w) != network.Connected {
+			post(netEvent{ev: sched.WorkerLost{Worker: w}})
+			return
+		}
+		post(netEvent{ev: sched.UnitFailed{Unit: a.Unit, Worker: w, Reason: reason, At: time.Now()}})
+	}
+	octx, ocancel := context.WithTimeout(rctx, s.cfg.RequestTimeout)
+	st, done, err := s.open(octx, rctx, w)
+	ocancel()
+	if err != nil {
+		if rctx.Err() == nil {
+			post(netEvent{ev: sched.WorkerLost{Worker: w}})
+		}
+		return
+	}
+	defer done()
+	// Drop the run on the worker when the scheduler cancels it.
+	finished := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(finished)
+	wg.Go(func() {
+		select {
+		case <-finished:
+		case <-rctx.Done():
+			st.SetWriteDeadline(time.Now().Add(time.Second))
+			wire.WriteMsg(st, &wire.Cancel{Reason: "cancelled by the submitter"})
+			st.Reset()
+		}
+	})
+
+	st.SetWriteDeadline(time.Now().Add(s.cfg.RequestTimeout))
+	if err := wire.WriteMsg(st, req); err != nil {
+		st.Reset()
+		fail(fmt.Sprintf("send unit: %v", err))
+		return
+	}
+	st.SetWriteDeadline(time.Time{})
+	// The scheduler detects stalls; the read deadline only bounds a
+	// stream that the scheduler has forgotten.
+	st.SetReadDeadline(a.Deadline.Add(s.cfg.Sched.StallTimeout + s.cfg.RequestTimeout))
+	r := newReader(st)
+	var lastProgress time.Time
+	running := false
+	for {
+		m, err := wire.ReadMsg(r)
+		if err != nil {
+			st.Reset()
+			if s.malformed(w, err) {
+				post(netEvent{ev: sched.WorkerLost{Worker: w}})
+				return
+			}
+			fail(fmt.Sprintf("stream: %v", err))
+			return
+		}
+		now := time.Now()
+		switch m := m.(type) {
+		case *wire.Accepted:
+			post(netEvent{ev: sched.UnitAccepted{Unit: a.Unit, Worker: w, At: now}})
+		case *wire.Progress:
+			// Heartbeats reach the loop at most once a second, but a run's
+			// start at once: a worker cannot flood the loop with them.
+			if m.Running && !running || now.Sub(lastProgress) >= time.Second {
+				running = running || m.Running
+				lastProgress = now
+				post(netEvent{ev: sched.UnitProgressed{Unit: a.Unit, Worker: w, At: now}, running: m.Running})
+			}
+		case *wire.Rejected:
+			st.Close()
+			reason := map[wire.RejectReason]sched.RejectReason{
+				wire.RejectBusy: sched.RejectBusy, wire.RejectLimits: sched.RejectLimits,
+			}[m.Reason]
+			if m.Reason == wire.RejectOther {
+				reason = sched.RejectOther
+			}
+			post(netEvent{ev: sched.UnitRejected{Unit: a.Unit, Worker: w, Reason: reason, Detail: m.Detail}})
+			return
+		case *wire.Failed:
+			st.Close()
+			post(netEvent{ev: sched.UnitFailed{Unit: a.Unit, Worker: w, Reason: m.Reason + ": " + m.Detail, Deterministic: m.Deterministic, At: now}})
+			return
+		case *wire.Result:
+			st.Close()
+			rc := m.Receipt
+			if err := checkReceipt(&rc, w, req); err != nil {
+				s.log.Warn("bad receipt", "peer", w, "job", req.Job, "unit", req.Unit, "err", err)
+				post(netEvent{ev: sched.UnitFailed{Unit: a.Unit, Worker: w, Reason: fmt.Sprintf("bad receipt: %v", err), At: now}})
+				return
+			}
+			post(netEvent{ev: sched.UnitCompleted{Unit: a.Unit, Worker: w, Output: rc.Output, Took: rc.Took, At: now}, receipt: &rc})
+			return
+		case *wire.Error:
+			st.Close()
+			fail(fmt.Sprintf("worker error: %s", m.Detail))
+			return
+		default:
+			st.Reset()
+			s.malformed(w, fmt.Errorf("%w: unexpected %s on a run", wire.ErrMalformed, m.Kind()))
+			post(netEvent{ev: sched.WorkerLost{Worker: w}})
+			return
+		}
+	}
+}
+
+// checkReceipt verifies a receipt's signature and that it is about the
+// unit sent to worker w.
+func checkReceipt(rc *wire.Receipt, w peer.ID, req *wire.RunUnit) error {
+	if err := rc.Verify(); err != nil {
+		return err
+	}
+	switch {
+	case rc.Worker != w:
+		return fmt.Errorf("signed by %s, not the worker", rc.Worker)
+	case rc.Job != req.Job || rc.Unit != req.Unit:
+		return fmt.Errorf("for %s/%d, not %s/%d", rc.Job, rc.Unit, req.Job, req.Unit)
+	case !rc.Module.Equals(req.Module):
+		return errors.New("for another module")
+	case !slices.EqualFunc(rc.Inputs, req.Inputs, cid.Cid.Equals):
+		return errors.New("for other inputs")
+	case !slices.Equal(rc.Args, req.Args):
+		return errors.New("for other arguments")
+	}
+	return nil
+}
+
+func newReader(r io.Reader) *bufio.Reader { return bufio.NewReaderSize(r, 4096) }
+
+// open opens a compute stream to worker w: a libp2p stream, or a pipe to
+// the local worker served until runCtx ends. The caller calls done once it
+// has finished with the stream (it closes it and waits for the local
+// worker's side).
+func (s *Submitter) open(ctx, runCtx context.Context, w peer.ID) (st stream, done func(), err error) {
+	if w == s.deps.Host.ID() {
+		if s.deps.Local == nil {
+			return nil, nil, errors.New("no local worker")
+		}
+		c1, c2 := net.Pipe()
+		var wg sync.WaitGroup
+		wg.Go(func() { s.deps.Local.serveLocal(runCtx, w, c2) })
+		return pipeStream{c1}, func() { c1.Close(); wg.Wait() }, nil
+	}
+	ns, err := s.deps.Host.NewStream(ctx, w, ProtocolID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ns, func() {}, nil
+}
