@@ -69,6 +69,8 @@ type Runner interface {
 	Run(ctx context.Context, u sandbox.Unit) (sandbox.Result, error)
 }
 
+var _ Runner = (*sandbox.Pool)(nil)
+
 // InputName is the file name of a unit's i-th input under /input:
 // zero-padded so that lexical order is input order.
 func InputName(i int) string { return fmt.Sprintf("%06d", i) }

@@ -286,11 +286,16 @@ func (w *Worker) Run(ctx context.Context) error {
 
 	for _, sub := range []string{"cache", "units"} {
 		dir := filepath.Join(w.cfg.Dir, sub)
-		if err := os.RemoveAll(dir); err != nil {
-			return fmt.Errorf("compute: worker: clear %s: %w", dir, err)
+		err := os.RemoveAll(dir)
+		if err == nil {
+			err = os.MkdirAll(dir, 0o755)
 		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("compute: worker: %w", err)
+		if err != nil {
+			w.hmu.Lock()
+			w.closed = true
+			w.hmu.Unlock()
+			close(w.done)
+			return fmt.Errorf("compute: worker: prepare %s: %w", dir, err)
 		}
 	}
 
