@@ -26,6 +26,7 @@ import (
 	"image/png"
 	"io"
 	"os"
+	"strconv"
 )
 
 // maxSide bounds the image's width and height, in pixels.
@@ -53,6 +54,21 @@ func main() {
 	flag.Parse()
 	if p.y1 < 0 {
 		p.y1 = p.h
+	}
+	// Two positional arguments "Y0 Y1" give the tile's rows, as enxame's
+	// `compute run --range 0:H/N` passes each unit its sub-range.
+	if flag.NArg() > 0 {
+		if flag.NArg() != 2 {
+			fmt.Fprintln(os.Stderr, "mandelbrot: want no positional arguments or two: Y0 Y1")
+			os.Exit(2)
+		}
+		var err0, err1 error
+		p.y0, err0 = strconv.Atoi(flag.Arg(0))
+		p.y1, err1 = strconv.Atoi(flag.Arg(1))
+		if err0 != nil || err1 != nil {
+			fmt.Fprintf(os.Stderr, "mandelbrot: rows %q %q: want integers\n", flag.Arg(0), flag.Arg(1))
+			os.Exit(2)
+		}
 	}
 	if err := run(os.Stdout, p); err != nil {
 		fmt.Fprintln(os.Stderr, "mandelbrot:", err)
