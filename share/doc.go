@@ -1,0 +1,24 @@
+// Package share is enxame's content-addressed file sharing: the block store on
+// disk, import of files and directories into UnixFS DAGs that match Kubo's
+// CIDs, pins, garbage collection with holds, CAR import and export, local
+// reads (cat, ls, get) and Bitswap for IPFS interop; and the multi-source
+// exchange with other enxame peers.
+//
+// # Storage and import
+//
+// A [Store] keeps blocks in append-only pack files indexed by multihash in a
+// pebble database (see DESIGN.md for the measurements behind that choice). It
+// implements boxo's blockstore.Blockstore, so Bitswap and the exchange store
+// and serve blocks through it. [Store.Add] imports files, directories and
+// readers with a parallel builder whose DAG is byte-identical to boxo's
+// balanced layout, so that `ipfs add --cid-version=1 --raw-leaves` prints the
+// same root CID. Pins ([Store.Pin]) are recursive and persistent; [Store.GC]
+// removes every block not reachable from a pin and not held ([Store.Hold]) by
+// an operation in progress. [Store.ExportCAR] and [Store.ImportCAR] speak CAR
+// v1 (and read v2). [Reader] reads files and directories through any
+// [BlockGetter], the local store by default.
+//
+// The package imports boxo, go-cid, go-car and libp2p core only; it never
+// imports node, cli, dht or compute: node passes in what share needs through
+// the small interfaces declared here (for example [ProviderFinder]).
+package share
