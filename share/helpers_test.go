@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	cid "github.com/ipfs/go-cid"
 )
@@ -82,4 +83,8 @@ func catAll(t testing.TB, ctx context.Context, r *Reader, c cid.Cid) []byte {
 		t.Fatalf("read %s: %v", c, err)
 	}
 	return buf.Bytes()
+}
+
+func contextWithTimeout(t testing.TB, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(t.Context(), d)
 }
