@@ -216,7 +216,7 @@ func TestSwarmWorkerKilled(t *testing.T) {
 	if got, want := sw.content.bytes(t, info.Output()), nativeCount(text); !bytes.Equal(got, want) {
 		t.Errorf("word count differs from the native count")
 	}
-	if len(retried) == 0 || retried[0].Worker != killed {
+	if !slices.ContainsFunc(retried, func(ev Event) bool { return ev.Worker == killed }) {
 		t.Errorf("retried events %v, want a retry of the killed worker %s's run", retried, killed)
 	}
 	checkReceipts(t, info)

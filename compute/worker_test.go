@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -331,7 +332,7 @@ func TestWorkerMalformedFrames(t *testing.T) {
 			}
 			s.SetReadDeadline(time.Now().Add(5 * time.Second))
 			n, err := io.Copy(io.Discard, s)
-			if err == nil || n != 0 || errors.Is(err, context.DeadlineExceeded) {
+			if err == nil || n != 0 || errors.Is(err, os.ErrDeadlineExceeded) {
 				t.Errorf("after %s: read %d bytes, %v; want the stream reset", tt.name, n, err)
 			}
 			waitFor(t, 5*time.Second, "the bad peer disconnected", func() bool {
