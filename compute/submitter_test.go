@@ -3,6 +3,8 @@ package compute
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"sync"
 	"strings"
 	"testing"
 	"time"
@@ -114,5 +116,69 @@ func TestSubmitterLocalWorker(t *testing.T) {
 	t.Logf("units: local %d, remote %d", per[self.h.ID()], per[other.h.ID()])
 	if per[self.h.ID()] == 0 || per[other.h.ID()] == 0 {
 		t.Errorf("units per worker %v, want both the local and the remote worker used", per)
+	}
+}
+
+// TestSubmitterHammer: P goroutines submit jobs and read every snapshot
+// while the jobs run; every job completes and its watchers see its end.
+func TestSubmitterHammer(t *testing.T) {
+	P, N := 6, 5
+	if testing.Short() {
+		P, N = 3, 3
+	}
+	sw := newSwarm()
+	for range 3 {
+		sw.startWorker(t, WorkerConfig{Slots: 4, QueueLen: 4, PeerShare: 8}, &delayRunner{delay: 5 * time.Millisecond})
+	}
+	sub := sw.startSubmitter(t, nil, "", SubmitterConfig{})
+	mod := sw.content.putBytes(t, modTrap) // never run: delayRunner answers
+	var wg sync.WaitGroup
+	for g := range P {
+		wg.Go(func() {
+			for i := range N {
+				id, err := sub.s.Submit(t.Context(), JobSpec{Module: mod, Args: []string{fmt.Sprint(g, i)}, Split: Split{Kind: SplitRange, From: 0, To: 3, N: 3}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				events, err := sub.s.Watch(t.Context(), id)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var last Event
+				for ev := range events {
+					last = ev
+					if _, err := sub.s.Status(t.Context(), id); err != nil {
+						t.Error(err)
+					}
+				}
+				if last.Kind != EventJobDone {
+					t.Errorf("job %s: last event %+v", id, last)
+				}
+				if _, err := sub.s.List(t.Context()); err != nil {
+					t.Error(err)
+				}
+				if _, err := sub.s.Why(t.Context(), id); err != nil {
+					t.Error(err)
+				}
+				if _, err := sub.s.Workers(t.Context()); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	list, err := sub.s.List(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != P*N {
+		t.Errorf("List() has %d jobs, want %d", len(list), P*N)
+	}
+	for _, j := range list {
+		if j.State != JobDone {
+			t.Errorf("job %s: %s %s", j.ID, j.State, j.Error)
+		}
 	}
 }

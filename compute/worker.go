@@ -41,6 +41,7 @@ const (
 	DefaultHeartbeatInterval = 5 * time.Second
 	DefaultRequestTimeout    = 10 * time.Second
 	DefaultSpeedHint         = 1.0
+	DefaultFetchTimeout      = 10 * time.Minute
 )
 
 // WorkerConfig configures a Worker. A zero field means its default.
@@ -100,6 +101,8 @@ type WorkerConfig struct {
 	// SpeedHint is the speed, in cost units (UnitCost) per second per
 	// slot, the worker bids before it has measured its own. Default 1.
 	SpeedHint float64
+	// FetchTimeout bounds fetching a unit's module and inputs. Default 10m.
+	FetchTimeout time.Duration
 }
 
 // DefaultWorkerConfig returns the default configuration, without a Dir.
@@ -127,6 +130,7 @@ func (c *WorkerConfig) fill() {
 	setDefault(&c.RequestTimeout, DefaultRequestTimeout)
 	setDefault(&c.MaxStreamsPerPeer, 2*(c.Slots+c.QueueLen)+4)
 	setDefault(&c.SpeedHint, DefaultSpeedHint)
+	setDefault(&c.FetchTimeout, DefaultFetchTimeout)
 }
 
 func (c *WorkerConfig) validate() error {
@@ -147,8 +151,8 @@ func (c *WorkerConfig) validate() error {
 		return errors.New("compute: worker config: MaxInputBytes and CacheBytes must be >= 0")
 	case c.AnnounceInterval < 0 || c.AnnounceRetry < 0 || c.HeartbeatInterval < 0 || c.RequestTimeout < 0:
 		return errors.New("compute: worker config: intervals must be >= 0")
-	case c.MaxStreamsPerPeer < 0 || c.SpeedHint < 0:
-		return errors.New("compute: worker config: MaxStreamsPerPeer and SpeedHint must be >= 0")
+	case c.MaxStreamsPerPeer < 0 || c.SpeedHint < 0 || c.FetchTimeout < 0:
+		return errors.New("compute: worker config: MaxStreamsPerPeer, SpeedHint and FetchTimeout must be >= 0")
 	}
 	return nil
 }
@@ -683,8 +687,10 @@ func (w *Worker) execute(ctx context.Context, p peer.ID, req *wire.RunUnit, lim 
 	}
 	defer os.RemoveAll(dir)
 
+	fetchCtx, cancelFetch := context.WithTimeout(ctx, w.cfg.FetchTimeout)
+	defer cancelFetch()
 	modPath := filepath.Join(dir, "module.wasm")
-	if _, err := w.cache.fetch(ctx, w.deps.Content, req.Module, w.cfg.MaxModuleBytes, modPath); err != nil {
+	if _, err := w.cache.fetch(fetchCtx, w.deps.Content, req.Module, w.cfg.MaxModuleBytes, modPath); err != nil {
 		if errors.Is(err, errTooLarge) {
 			o := fail(sandbox.ReasonModuleTooLarge.String(), "module %s over %d bytes", req.Module, w.cfg.MaxModuleBytes)
 			o.failed.Deterministic = true
@@ -699,7 +705,7 @@ func (w *Worker) execute(ctx context.Context, p peer.ID, req *wire.RunUnit, lim 
 	budget := w.cfg.MaxInputBytes
 	var inBytes int64
 	for i, c := range req.Inputs {
-		n, err := w.cache.fetch(ctx, w.deps.Content, c, budget, filepath.Join(inDir, InputName(i)))
+		n, err := w.cache.fetch(fetchCtx, w.deps.Content, c, budget, filepath.Join(inDir, InputName(i)))
 		if errors.Is(err, errTooLarge) {
 			o := fail("input-too-large", "inputs over %d bytes", w.cfg.MaxInputBytes)
 			o.failed.Deterministic = true
@@ -712,6 +718,7 @@ func (w *Worker) execute(ctx context.Context, p peer.ID, req *wire.RunUnit, lim 
 		inBytes += n
 	}
 
+	cancelFetch()
 	if err := w.acquire(ctx, p); err != nil {
 		return fail("canceled", "waiting for a slot: %v", err)
 	}
