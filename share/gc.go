@@ -245,6 +245,11 @@ var blockKeyPrefix = ds.RawKey("/b")
 // compact rewrites or deletes the packs (other than the current one) whose
 // live bytes are under CompactBelow of their size.
 func (s *Store) compact(ctx context.Context) (int, int64, error) {
+	// Only packs closed for writing before the scan qualify: entries never
+	// move into them, so the scan saw all their live blocks.
+	s.wmu.Lock()
+	cur, hasCur, limit := s.curID, s.cur != nil, s.nextID
+	s.wmu.Unlock()
 	byPack := map[uint32][]packLive{}
 	err := s.scanIndex(ctx, func(k string, e indexEntry) error {
 		byPack[e.Pack] = append(byPack[e.Pack], packLive{k, e})
@@ -253,14 +258,11 @@ func (s *Store) compact(ctx context.Context) (int, int64, error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	s.wmu.Lock()
-	cur, hasCur := s.curID, s.cur != nil
-	s.wmu.Unlock()
 	s.pmu.RLock()
 	var ids []uint32
 	sizes := map[uint32]int64{}
 	for id, f := range s.packs {
-		if hasCur && id == cur {
+		if hasCur && id == cur || id >= limit {
 			continue
 		}
 		fi, err := f.Stat()
