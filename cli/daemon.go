@@ -26,6 +26,8 @@ type daemonFlags struct {
 	swarmKey  string
 	logLevel  string
 	lanDHT    bool
+	noCompute bool
+	slots     int
 }
 
 func newDaemonCmd(e *env) *cobra.Command {
@@ -50,6 +52,8 @@ addresses other peers can pass to --bootstrap.`,
 	fl.StringVar(&f.swarmKey, "swarm-key", "", "private swarm key file (libp2p pnet PSK)")
 	fl.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (default from config: info)")
 	fl.BoolVar(&f.lanDHT, "lan", false, "LAN/loopback swarm: turn off the DHT's per-subnet diversity filter")
+	fl.BoolVar(&f.noCompute, "no-compute", false, "run no work units for other peers")
+	fl.IntVar(&f.slots, "compute-slots", 0, "work units run at once (default: config, else one per core)")
 	return c
 }
 
@@ -84,6 +88,15 @@ func runDaemon(ctx context.Context, e *env, f daemonFlags) error {
 	}
 	if f.lanDHT {
 		cfg.DHT.DisableDiversityFilter = true
+	}
+	if f.noCompute {
+		cfg.Compute.Disabled = true
+	}
+	if f.slots < 0 {
+		return usageError{fmt.Errorf("--compute-slots %d: want > 0", f.slots)}
+	}
+	if f.slots > 0 {
+		cfg.Compute.Slots = f.slots
 	}
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}

@@ -116,6 +116,8 @@ Start a peer with 'enxame daemon'; the other commands talk to it.`,
 		newStatusCmd(e),
 		newVersionCmd(e),
 	)
+	root.AddCommand(shareCommands(e)...)
+	root.AddCommand(newComputeCmd(e), newDemoCmd(e))
 	return root
 }
 

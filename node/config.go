@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/enxame/enxame/share"
 	"io"
+	"reflect"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -59,6 +62,35 @@ type Config struct {
 	Connections ConnConfig     `yaml:"connections" json:"connections"`
 	Resources   ResourceConfig `yaml:"resources" json:"resources"`
 	DHT         dht.Config     `yaml:"dht" json:"dht"`
+	Compute     ComputeConfig  `yaml:"compute" json:"compute"`
+	Share       ShareConfig    `yaml:"share" json:"share"`
+}
+
+// ShareConfig configures file sharing.
+type ShareConfig struct {
+	// ReprovideInterval is how often every pinned root is announced in the
+	// DHT again (provider records expire after 48h). Default 12h.
+	ReprovideInterval time.Duration `yaml:"reprovide_interval" json:"reprovide_interval"`
+	// Exchange tunes the block exchange with other enxame peers (streams,
+	// timeouts, rate limit, peer gating, the multi-source planner). A zero
+	// field takes share's default.
+	Exchange share.ExchangeConfig `yaml:"exchange" json:"exchange"`
+}
+
+// ComputeConfig configures this peer as a compute worker.
+type ComputeConfig struct {
+	// Disabled stops this peer from running other peers' work units (it
+	// can still submit jobs). Default false: every daemon is a worker.
+	Disabled bool `yaml:"disabled" json:"disabled"`
+	// Slots is how many work units run at once. Default: the number of
+	// CPU cores.
+	Slots int `yaml:"slots" json:"slots"`
+	// MemoryMiB is a unit's memory cap when its job states none, in MiB.
+	// Default 256.
+	MemoryMiB int `yaml:"memory_mib" json:"memory_mib"`
+	// UnitTimeout is a unit's wall time when its job states none. Default
+	// 60s.
+	UnitTimeout time.Duration `yaml:"unit_timeout" json:"unit_timeout"`
 }
 
 // ConnConfig configures the connection manager, which trims connections
@@ -99,6 +131,15 @@ func DefaultConfig() Config {
 		LogLevel:    "info",
 		Connections: ConnConfig{Low: 100, High: 400, Grace: time.Minute},
 		DHT:         dht.DefaultConfig(),
+		Share: ShareConfig{
+			ReprovideInterval: 12 * time.Hour,
+			Exchange:          share.DefaultExchangeConfig(),
+		},
+		Compute: ComputeConfig{
+			Slots:       runtime.NumCPU(),
+			MemoryMiB:   256,
+			UnitTimeout: time.Minute,
+		},
 	}
 }
 
@@ -130,6 +171,21 @@ func (c Config) WithDefaults() Config {
 		c.Connections.Grace = d.Connections.Grace
 	}
 	c.DHT = c.DHT.WithDefaults()
+	if c.Share.ReprovideInterval == 0 {
+		c.Share.ReprovideInterval = d.Share.ReprovideInterval
+	}
+	if reflect.ValueOf(c.Share.Exchange).IsZero() {
+		c.Share.Exchange = d.Share.Exchange
+	}
+	if c.Compute.Slots == 0 {
+		c.Compute.Slots = d.Compute.Slots
+	}
+	if c.Compute.MemoryMiB == 0 {
+		c.Compute.MemoryMiB = d.Compute.MemoryMiB
+	}
+	if c.Compute.UnitTimeout == 0 {
+		c.Compute.UnitTimeout = d.Compute.UnitTimeout
+	}
 	return c
 }
 
@@ -183,6 +239,18 @@ func (c Config) Validate() error {
 	}
 	if c.Connections.Low < 0 || c.Connections.High < c.Connections.Low {
 		return &ConfigError{Field: "connections.high", Err: fmt.Errorf("want 0 <= low (%d) <= high (%d)", c.Connections.Low, c.Connections.High)}
+	}
+	if c.Share.ReprovideInterval < 0 {
+		return &ConfigError{Field: "share.reprovide_interval", Err: fmt.Errorf("must be >= 0, got %s", c.Share.ReprovideInterval)}
+	}
+	if c.Compute.Slots < 0 {
+		return &ConfigError{Field: "compute.slots", Err: fmt.Errorf("must be >= 0, got %d", c.Compute.Slots)}
+	}
+	if c.Compute.MemoryMiB < 0 {
+		return &ConfigError{Field: "compute.memory_mib", Err: fmt.Errorf("must be >= 0, got %d", c.Compute.MemoryMiB)}
+	}
+	if c.Compute.UnitTimeout < 0 {
+		return &ConfigError{Field: "compute.unit_timeout", Err: fmt.Errorf("must be >= 0, got %s", c.Compute.UnitTimeout)}
 	}
 	if c.Connections.Grace < 0 {
 		return &ConfigError{Field: "connections.grace", Err: errors.New("must be >= 0")}
@@ -412,10 +480,28 @@ dht:
   retry_min: %s
   retry_max: %s
   check_interval: %s
+
+# This peer as a compute worker for the swarm.
+compute:
+  # true: run no work units for other peers (jobs can still be submitted).
+  disabled: false
+  # Work units run at once (default: one per CPU core).
+  slots: %d
+  # A unit's memory cap in MiB and wall time, when its job states none.
+  memory_mib: %d
+  unit_timeout: %s
+
+# File sharing.
+share:
+  # How often pinned content is announced in the DHT again.
+  reprovide_interval: %s
+  # exchange: tunables of the block exchange (see 'enxame config show').
 `, d.APISocket, d.MDNSService, d.LogLevel,
 		d.Connections.Low, d.Connections.High, d.Connections.Grace,
 		d.DHT.ProtocolPrefix, d.DHT.Mode, d.DHT.BucketSize, d.DHT.Concurrency, d.DHT.RefreshInterval,
 		d.DHT.DiversityMaxPerCPL, d.DHT.DiversityMaxPerTable, d.DHT.MinPeers, d.DHT.DialTimeout,
-		d.DHT.RetryMin, d.DHT.RetryMax, d.DHT.CheckInterval)
+		d.DHT.RetryMin, d.DHT.RetryMax, d.DHT.CheckInterval,
+		d.Compute.Slots, d.Compute.MemoryMiB, d.Compute.UnitTimeout,
+		d.Share.ReprovideInterval)
 	return b.String()
 }

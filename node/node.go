@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/enxame/enxame/compute"
+	"github.com/enxame/enxame/compute/sandbox"
+	"github.com/enxame/enxame/share"
+	"github.com/ipfs/go-cid"
 	"log/slog"
 	"net"
 	"os"
@@ -48,6 +52,13 @@ type Deps struct {
 	Identity crypto.PrivKey
 	// Datastore backs an ephemeral node. Nil means in memory.
 	Datastore ds.Batching
+	// DataDir is where an ephemeral node keeps its block store and compute
+	// scratch space. Empty means a temporary directory removed by Close.
+	DataDir string
+	// SandboxCommand is the argv that starts a sandbox child process. Nil
+	// means this executable with SandboxChildCommand (tests whose binary
+	// is not enxame dispatch that argument to SandboxChildMain themselves).
+	SandboxCommand []string
 }
 
 // Node is one enxame peer. Build it with New, run it with Run, and Close it
@@ -55,6 +66,7 @@ type Deps struct {
 type Node struct {
 	cfg     Config
 	log     *slog.Logger
+	baseLog *slog.Logger
 	host    host.Host
 	ownHost bool
 	router  *dht.Router
@@ -67,6 +79,15 @@ type Node struct {
 	reach   *atomicString
 	sub     event.Subscription
 	started time.Time
+	tmpDir  string // removed by Close
+
+	blocks    *share.Store
+	exchange  *share.Exchange
+	reader    *share.Reader
+	provideQ  chan cid.Cid
+	submitter *compute.Submitter
+	pool      *sandbox.Pool
+	worker    *compute.Worker
 
 	closeOnce sync.Once
 	closeErr  error
@@ -94,7 +115,8 @@ func New(cfg Config, deps Deps) (_ *Node, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	n := &Node{cfg: cfg, log: log.With("component", "node"), reach: &atomicString{}, started: time.Now()}
+	n := &Node{cfg: cfg, log: log.With("component", "node"), baseLog: log, reach: &atomicString{},
+		started: time.Now(), provideQ: make(chan cid.Cid, 1024)}
 	n.reach.Store("unknown")
 	defer func() {
 		if err != nil {
@@ -151,12 +173,31 @@ func New(cfg Config, deps Deps) (_ *Node, err error) {
 		return nil, err
 	}
 
+	dataDir := cfg.Home
+	if dataDir == "" {
+		dataDir = deps.DataDir
+	}
+	if dataDir == "" {
+		if n.tmpDir, err = os.MkdirTemp("", "enxame-node-"); err != nil {
+			return nil, fmt.Errorf("make data directory: %w", err)
+		}
+		dataDir = n.tmpDir
+	}
+	if err := n.openShare(filepath.Join(dataDir, BlocksDir)); err != nil {
+		return nil, err
+	}
+	if err := n.openCompute(dataDir, deps); err != nil {
+		return nil, err
+	}
+
 	if path := n.socketPath(); path != "" {
 		if n.apiLn, err = listenUnix(path); err != nil {
 			return nil, err
 		}
 		n.apiPath = path
 		n.api = control.NewServer(backend{n}, log)
+		n.registerShareAPI(n.api)
+		n.registerComputeAPI(n.api)
 	}
 	return n, nil
 }
@@ -240,6 +281,12 @@ func (n *Node) Run(ctx context.Context) error {
 	if !n.cfg.DisableMDNS {
 		g.Go(func() error { return n.runMDNS(ctx) })
 	}
+	g.Go(func() error { return n.exchange.Run(ctx) })
+	g.Go(func() error { return n.runProvider(ctx) })
+	g.Go(func() error { return n.submitter.Run(ctx) })
+	if n.worker != nil {
+		g.Go(func() error { return n.worker.Run(ctx) })
+	}
 	n.log.Info("node running", "peer", n.host.ID(), "addrs", n.Addrs())
 	return g.Wait()
 }
@@ -313,6 +360,16 @@ func (n *Node) release() error {
 	if n.sub != nil {
 		n.sub.Close()
 	}
+	if n.pool != nil {
+		if err := n.pool.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close sandbox pool: %w", err))
+		}
+	}
+	if n.blocks != nil {
+		if err := n.blocks.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close block store: %w", err))
+		}
+	}
 	if n.router != nil {
 		if err := n.router.Close(); err != nil {
 			errs = append(errs, err)
@@ -326,6 +383,11 @@ func (n *Node) release() error {
 	if n.store != nil && n.ownDS {
 		if err := n.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close datastore: %w", err))
+		}
+	}
+	if n.tmpDir != "" {
+		if err := os.RemoveAll(n.tmpDir); err != nil {
+			errs = append(errs, fmt.Errorf("remove data directory: %w", err))
 		}
 	}
 	if err := n.lock.release(); err != nil {

@@ -18,7 +18,7 @@ import (
 // Config returns a hermetic node config: an initialised home in
 // t.TempDir(), TCP and QUIC on 127.0.0.1 port 0, mDNS off, the DHT
 // diversity filter off (every loopback peer shares one IP group), and
-// short retry and check intervals.
+// short retry and check intervals, and no compute worker.
 func Config(t testing.TB) node.Config {
 	t.Helper()
 	home := t.TempDir()
@@ -36,6 +36,9 @@ func Config(t testing.TB) node.Config {
 	cfg.DHT.RetryMax = time.Second
 	cfg.DHT.CheckInterval = time.Second
 	cfg.DHT.DialTimeout = 5 * time.Second
+	// Compute workers start sandbox child processes; tests that run units
+	// turn it back on.
+	cfg.Compute.Disabled = true
 	return cfg
 }
 

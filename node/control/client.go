@@ -109,7 +109,11 @@ func (c *Client) Stream(ctx context.Context, method, path string, in any, fn fun
 		return err
 	}
 	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
+	return readLines(path, resp.Body, fn)
+}
+
+func readLines(path string, r io.Reader, fn func(line []byte) error) error {
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
 	for sc.Scan() {
 		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
@@ -123,6 +127,23 @@ func (c *Client) Stream(ctx context.Context, method, path string, in any, fn fun
 		return fmt.Errorf("read stream %s: %w", path, err)
 	}
 	return nil
+}
+
+// StreamBody is Stream with a raw request body (for uploads such as stdin
+// or a CAR file) and a query string appended to path.
+func (c *Client) StreamBody(ctx context.Context, path string, body io.Reader, fn func(line []byte) error) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://enxame"+path, body)
+	if err != nil {
+		return fmt.Errorf("build request to %s: %w", path, err)
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Accept", "application/x-ndjson")
+	resp, err := c.roundTrip(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return readLines(path, resp.Body, fn)
 }
 
 // Raw sends a request and returns the response body for the caller to read
@@ -170,6 +191,13 @@ func (c *Client) send(ctx context.Context, method, path string, in any, accept s
 	if accept != "" {
 		req.Header.Set("Accept", accept)
 	}
+	return c.roundTrip(req)
+}
+
+// roundTrip sends req and turns transport failures and non-2xx answers
+// into errors.
+func (c *Client) roundTrip(req *http.Request) (*http.Response, error) {
+	method, path := req.Method, req.URL.Path
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if isNoDaemon(err) {

@@ -207,3 +207,13 @@ func (sw *StreamWriter) Send(v any) error {
 	}
 	return nil
 }
+
+// Decode decodes the request body into v for a handler registered with
+// Handle. On failure it answers 400 and returns false.
+func (s *Server) Decode(w http.ResponseWriter, r *http.Request, v any) bool { return s.decode(w, r, v) }
+
+// Reply answers with v as JSON, or with err as an Error whose status follows
+// its code (see CodedError), for a handler registered with Handle.
+func (s *Server) Reply(w http.ResponseWriter, r *http.Request, v any, err error) {
+	s.reply(w, r, v, err)
+}

@@ -1,0 +1,510 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/enxame/enxame/compute"
+	"github.com/enxame/enxame/node/control"
+	"github.com/ipfs/go-cid"
+	"github.com/spf13/cobra"
+)
+
+type jobFlags struct {
+	inputs     []string
+	split      int
+	splitLines int
+	rangeSpec  string
+	eachInput  bool
+	args       []string
+	replicas   int
+	timeout    time.Duration
+	memory     int
+	reduce     string
+	reduceArgs []string
+}
+
+func (f *jobFlags) add(c *cobra.Command) {
+	fl := c.Flags()
+	fl.StringArrayVar(&f.inputs, "input", nil, "an input file or CID (repeatable)")
+	fl.IntVar(&f.split, "split", 0, "cut the input into N parts of equal size, one unit each")
+	fl.IntVar(&f.splitLines, "split-lines", 0, "cut the input into N parts at line ends, one unit each")
+	fl.StringVar(&f.rangeSpec, "range", "", "A:B/N: N units, each given 'lo hi' of one N-th of [A, B) as arguments")
+	fl.BoolVar(&f.eachInput, "each-input", false, "one unit per input")
+	fl.StringArrayVar(&f.args, "arg", nil, "an argument for every unit (repeatable)")
+	fl.IntVar(&f.replicas, "replicas", 1, "run each unit on k distinct workers; accept the majority output")
+	fl.DurationVar(&f.timeout, "timeout", 0, "each unit's wall time (default 60s)")
+	fl.IntVar(&f.memory, "memory", 0, "each unit's memory cap in MiB (default 256)")
+	fl.StringVar(&f.reduce, "reduce", "", "a module (file or CID) run last over every unit's output")
+	fl.StringArrayVar(&f.reduceArgs, "reduce-arg", nil, "an argument for the reduce unit (repeatable)")
+}
+
+// request builds the submit request, adding local files to the swarm.
+func (f *jobFlags) request(ctx context.Context, e *env, cl *control.Client, module string) (control.SubmitRequest, error) {
+	var req control.SubmitRequest
+	n := 0
+	for _, set := range []bool{f.split > 0, f.splitLines > 0, f.rangeSpec != "", f.eachInput} {
+		if set {
+			n++
+		}
+	}
+	if n > 1 {
+		return req, usageError{errors.New("use one of --split, --split-lines, --range and --each-input")}
+	}
+	if f.split < 0 || f.splitLines < 0 || f.replicas < 1 || f.memory < 0 || f.timeout < 0 {
+		return req, usageError{errors.New("--split, --split-lines, --memory and --timeout must be >= 0, --replicas >= 1")}
+	}
+	switch {
+	case f.split > 0:
+		req.Split, req.N = "bytes", f.split
+	case f.splitLines > 0:
+		req.Split, req.N = "lines", f.splitLines
+	case f.eachInput:
+		req.Split = "each"
+	case f.rangeSpec != "":
+		sp, err := compute.ParseRange(f.rangeSpec)
+		if err != nil {
+			return req, usageError{fmt.Errorf("--range %q: %v", f.rangeSpec, err)}
+		}
+		req.Split, req.N, req.From, req.To = "range", sp.N, sp.From, sp.To
+	}
+	if (req.Split == "bytes" || req.Split == "lines") && len(f.inputs) != 1 {
+		return req, usageError{fmt.Errorf("--split and --split-lines cut exactly one --input, got %d", len(f.inputs))}
+	}
+	var err error
+	if req.Module, err = resolveContent(ctx, e, cl, module); err != nil {
+		return req, err
+	}
+	for _, in := range f.inputs {
+		c, err := resolveContent(ctx, e, cl, in)
+		if err != nil {
+			return req, err
+		}
+		req.Inputs = append(req.Inputs, c)
+	}
+	if f.reduce != "" {
+		if req.Reduce, err = resolveContent(ctx, e, cl, f.reduce); err != nil {
+			return req, err
+		}
+	}
+	req.Args, req.Replicas, req.Timeout, req.MemoryMiB, req.ReduceArgs = f.args, f.replicas, f.timeout, f.memory, f.reduceArgs
+	return req, nil
+}
+
+// resolveContent returns s when it is a CID and no file of that name
+// exists; otherwise it adds the file and returns its CID.
+func resolveContent(ctx context.Context, e *env, cl *control.Client, s string) (string, error) {
+	if _, err := os.Stat(s); err != nil {
+		if _, cerr := cid.Decode(s); cerr == nil {
+			return s, nil
+		}
+		return "", fmt.Errorf("%s: %w (neither a file nor a CID)", s, unwrapPath(err))
+	}
+	abs, err := filepath.Abs(s)
+	if err != nil {
+		return "", err
+	}
+	var root string
+	err = cl.Stream(ctx, "POST", control.PathAdd, control.AddRequest{Paths: []string{abs}}, func(line []byte) error {
+		var ev control.AddEvent
+		if err := json.Unmarshal(line, &ev); err != nil {
+			return err
+		}
+		switch ev.Event {
+		case "error":
+			return errors.New(ev.Error)
+		case "done":
+			root = ev.Root
+		}
+		return nil
+	})
+	if err != nil {
+		return "", e.apiErr(fmt.Errorf("add %s: %w", s, err))
+	}
+	return root, nil
+}
+
+func newComputeCmd(e *env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "compute",
+		Short: "Publish WebAssembly jobs to the swarm and follow them",
+	}
+	c.AddCommand(newComputeRunCmd(e), newComputeSubmitCmd(e), newComputeStatusCmd(e), newComputeResultCmd(e),
+		newComputeCancelCmd(e), newComputeListCmd(e), newComputeWorkersCmd(e), newComputeWhyCmd(e))
+	return c
+}
+
+func newComputeRunCmd(e *env) *cobra.Command {
+	var f jobFlags
+	var out string
+	var quiet bool
+	c := &cobra.Command{
+		Use:   "run MODULE.wasm|CID",
+		Short: "Run a job on the swarm, show each unit's progress and print the result",
+		Long: `run publishes a job (a WASI module plus inputs, split into work units) to the
+swarm, places each unit on the most available worker, shows each unit's
+progress on stderr, and prints the result: a single unit's stdout, the
+reduce unit's output, or every unit's output in unit order.`,
+		Args: exactArgs(1, "one module (a .wasm file or a CID)"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := e.client()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			req, err := f.request(ctx, e, cl, args[0])
+			if err != nil {
+				return err
+			}
+			var sub control.SubmitResult
+			if err := cl.Do(ctx, "POST", control.PathSubmit, req, &sub); err != nil {
+				return e.apiErr(fmt.Errorf("submit: %w", err))
+			}
+			if !e.json && !quiet {
+				fmt.Fprintf(e.stderr, "job %s\n", sub.Job)
+			}
+			start := time.Now()
+			err = cl.Stream(ctx, "POST", control.PathWatch, control.JobRequest{Job: sub.Job}, func(line []byte) error {
+				if e.json {
+					fmt.Fprintf(e.stdout, "%s\n", line)
+					return nil
+				}
+				if quiet {
+					return nil
+				}
+				var ev compute.Event
+				if err := json.Unmarshal(line, &ev); err != nil {
+					return fmt.Errorf("decode event: %w", err)
+				}
+				fmt.Fprintf(e.stderr, "%7s  %s\n", time.Since(start).Round(time.Millisecond), describeEvent(ev))
+				return nil
+			})
+			if err != nil {
+				return e.apiErr(fmt.Errorf("watch job %s: %w", sub.Job, err))
+			}
+			var info compute.JobInfo
+			if err := cl.Do(ctx, "POST", control.PathWait, control.JobRequest{Job: sub.Job}, &info); err != nil {
+				return e.apiErr(fmt.Errorf("job %s: %w", sub.Job, err))
+			}
+			if info.State != compute.JobDone {
+				return fmt.Errorf("job %s %s: %s", sub.Job, info.State, info.Error)
+			}
+			if e.json {
+				return nil
+			}
+			return writeResult(ctx, e, cl, &info, out)
+		},
+	}
+	f.add(c)
+	c.Flags().StringVarP(&out, "output", "o", "", "write the result to this file instead of stdout")
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress on stderr")
+	return c
+}
+
+func describeEvent(ev compute.Event) string {
+	var b strings.Builder
+	if ev.Unit >= 0 {
+		fmt.Fprintf(&b, "unit %-3d ", ev.Unit)
+	} else {
+		b.WriteString("job      ")
+	}
+	b.WriteString(string(ev.Kind))
+	if ev.Worker != "" {
+		fmt.Fprintf(&b, " on %s", ev.Worker)
+	}
+	if ev.Output.Defined() {
+		fmt.Fprintf(&b, " → %s", ev.Output)
+	}
+	if ev.Detail != "" {
+		fmt.Fprintf(&b, " (%s)", ev.Detail)
+	}
+	return b.String()
+}
+
+// writeResult writes the job's result: the single or reduce output, else
+// every unit's output in order; to out (via a temporary file) or stdout.
+func writeResult(ctx context.Context, e *env, cl *control.Client, info *compute.JobInfo, out string) error {
+	outs := []cid.Cid{info.Output()}
+	if !outs[0].Defined() {
+		outs = info.Outputs()
+	}
+	w := e.stdout
+	var tmp *os.File
+	if out != "" {
+		var err error
+		if tmp, err = os.CreateTemp(filepath.Dir(out), ".enxame-result-*"); err != nil {
+			return fmt.Errorf("write result: %w", err)
+		}
+		defer os.Remove(tmp.Name())
+		defer tmp.Close()
+		w = tmp
+	}
+	for _, c := range outs {
+		body, err := cl.Raw(ctx, "POST", control.PathCat, control.CatRequest{CID: c.String()})
+		if err != nil {
+			return e.apiErr(fmt.Errorf("read result %s: %w", c, err))
+		}
+		_, err = io.Copy(w, body)
+		body.Close()
+		if err != nil {
+			return fmt.Errorf("read result %s: %w", c, err)
+		}
+	}
+	if tmp != nil {
+		if err := tmp.Close(); err != nil {
+			return fmt.Errorf("write result: %w", err)
+		}
+		if err := os.Rename(tmp.Name(), out); err != nil {
+			return fmt.Errorf("write result: %w", err)
+		}
+	}
+	return nil
+}
+
+func newComputeSubmitCmd(e *env) *cobra.Command {
+	var f jobFlags
+	c := &cobra.Command{
+		Use:   "submit MODULE.wasm|CID",
+		Short: "Publish a job and print its ID at once",
+		Args:  exactArgs(1, "one module (a .wasm file or a CID)"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := e.client()
+			if err != nil {
+				return err
+			}
+			req, err := f.request(cmd.Context(), e, cl, args[0])
+			if err != nil {
+				return err
+			}
+			var sub control.SubmitResult
+			if err := cl.Do(cmd.Context(), "POST", control.PathSubmit, req, &sub); err != nil {
+				return e.apiErr(fmt.Errorf("submit: %w", err))
+			}
+			if e.json {
+				return e.printJSON(sub)
+			}
+			fmt.Fprintln(e.stdout, sub.Job)
+			return nil
+		},
+	}
+	f.add(c)
+	return c
+}
+
+func jobInfo(cmd *cobra.Command, e *env, path, job string) (compute.JobInfo, *control.Client, error) {
+	var info compute.JobInfo
+	cl, err := e.client()
+	if err != nil {
+		return info, nil, err
+	}
+	if err := cl.Do(cmd.Context(), "POST", path, control.JobRequest{Job: job}, &info); err != nil {
+		return info, nil, e.apiErr(fmt.Errorf("job %s: %w", job, err))
+	}
+	return info, cl, nil
+}
+
+func newComputeStatusCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status JOB",
+		Short: "Show a job and each of its units",
+		Args:  exactArgs(1, "one job ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			info, _, err := jobInfo(cmd, e, control.PathJob, args[0])
+			if err != nil {
+				return err
+			}
+			if e.json {
+				return e.printJSON(info)
+			}
+			fmt.Fprintf(e.stdout, "job %s: %s (submitted %s ago)\n", info.ID, info.State, time.Since(info.Submitted).Round(time.Second))
+			if info.Error != "" {
+				fmt.Fprintf(e.stdout, "error: %s\n", info.Error)
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "UNIT\tSTATUS\tWORKERS\tTOOK\tOUTPUT")
+			for _, u := range info.Units {
+				name := fmt.Sprint(u.Index)
+				if u.Reduce {
+					name += " (reduce)"
+				}
+				var workers []string
+				var took time.Duration
+				for _, r := range u.Receipts {
+					workers = append(workers, shortID(r.Worker.String()))
+					took = max(took, r.Took)
+				}
+				out := "-"
+				if u.Output.Defined() {
+					out = u.Output.String()
+				}
+				tk := "-"
+				if took > 0 {
+					tk = took.Round(time.Millisecond).String()
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, u.Status, strings.Join(workers, ","), tk, out)
+				for _, f := range u.Failures {
+					fmt.Fprintf(tw, "\t  failed: %s\t\t\t\n", f)
+				}
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newComputeResultCmd(e *env) *cobra.Command {
+	var out string
+	c := &cobra.Command{
+		Use:   "result JOB",
+		Short: "Print a finished job's result",
+		Args:  exactArgs(1, "one job ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			info, cl, err := jobInfo(cmd, e, control.PathJob, args[0])
+			if err != nil {
+				return err
+			}
+			switch info.State {
+			case compute.JobActive:
+				return fmt.Errorf("job %s is still running (see 'enxame compute status %s')", args[0], args[0])
+			case compute.JobDone:
+			default:
+				return fmt.Errorf("job %s %s: %s", args[0], info.State, info.Error)
+			}
+			if e.json {
+				outs := []string{}
+				for _, c := range info.Outputs() {
+					outs = append(outs, c.String())
+				}
+				return e.printJSON(map[string]any{"job": info.ID, "output": info.Output().String(), "outputs": outs})
+			}
+			return writeResult(cmd.Context(), e, cl, &info, out)
+		},
+	}
+	c.Flags().StringVarP(&out, "output", "o", "", "write the result to this file instead of stdout")
+	return c
+}
+
+func newComputeCancelCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "cancel JOB",
+		Short: "Cancel a job",
+		Args:  exactArgs(1, "one job ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := e.client()
+			if err != nil {
+				return err
+			}
+			if err := cl.Do(cmd.Context(), "POST", control.PathCancel, control.JobRequest{Job: args[0]}, nil); err != nil {
+				return e.apiErr(fmt.Errorf("cancel %s: %w", args[0], err))
+			}
+			if e.json {
+				return e.printJSON(map[string]string{"cancelled": args[0]})
+			}
+			fmt.Fprintf(e.stdout, "cancelled %s\n", args[0])
+			return nil
+		},
+	}
+}
+
+func newComputeListCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List this peer's jobs",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := e.client()
+			if err != nil {
+				return err
+			}
+			var jobs []compute.JobInfo
+			if err := cl.Do(cmd.Context(), "GET", control.PathJobs, nil, &jobs); err != nil {
+				return e.apiErr(err)
+			}
+			if e.json {
+				return e.printJSON(jobs)
+			}
+			if len(jobs) == 0 {
+				fmt.Fprintln(e.stdout, "no jobs")
+				return nil
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "JOB\tSTATE\tUNITS\tSUBMITTED")
+			for _, j := range jobs {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", j.ID, j.State, len(j.Units), j.Submitted.Format(time.DateTime))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newComputeWorkersCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "workers",
+		Short: "Show the workers this peer knows: slots, load, speed, track record",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := e.client()
+			if err != nil {
+				return err
+			}
+			var res control.WorkersResult
+			if err := cl.Do(cmd.Context(), "GET", control.PathWorkers, nil, &res); err != nil {
+				return e.apiErr(err)
+			}
+			if e.json {
+				return e.printJSON(res)
+			}
+			if s := res.Self; s != nil {
+				fmt.Fprintf(e.stdout, "this peer: %d slots, %d running, %d queued, %d completed, %d failed, speed %.2f\n",
+					s.Slots, s.Running, s.Queued, s.Completed, s.Failed, s.Speed)
+			} else {
+				fmt.Fprintln(e.stdout, "this peer: not a worker (--no-compute)")
+			}
+			if len(res.Known) == 0 {
+				fmt.Fprintln(e.stdout, "no other workers seen yet (they are found when a job is submitted)")
+				return nil
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "WORKER\tSLOTS\tFREE\tQUEUE\tSPEED\tDONE\tFAILED\tOUTVOTED\tSTALLED")
+			for _, w := range res.Known {
+				id := w.ID
+				if w.Lost {
+					id += " (lost)"
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.2f\t%d\t%d\t%d\t%d\n", id, w.Slots, w.FreeSlots, w.QueueLen, w.Speed,
+					w.Completed, w.Failed, w.Outvoted, w.Stalled)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newComputeWhyCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "why JOB",
+		Short: "Explain why a job's units are not running",
+		Args:  exactArgs(1, "one job ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := e.client()
+			if err != nil {
+				return err
+			}
+			var res control.WhyResult
+			if err := cl.Do(cmd.Context(), "POST", control.PathWhy, control.JobRequest{Job: args[0]}, &res); err != nil {
+				return e.apiErr(fmt.Errorf("why %s: %w", args[0], err))
+			}
+			if e.json {
+				return e.printJSON(res)
+			}
+			fmt.Fprintln(e.stdout, strings.TrimRight(res.Why, "\n"))
+			return nil
+		},
+	}
+}

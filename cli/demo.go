@@ -1,0 +1,282 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"image/png"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/enxame/enxame/compute"
+	"github.com/enxame/enxame/examples/wasm"
+	"github.com/enxame/enxame/node"
+	"github.com/enxame/enxame/share"
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/spf13/cobra"
+)
+
+type demoFlags struct {
+	peers    int
+	fileMiB  int
+	units    int
+	width    int
+	height   int
+	iter     int
+	out      string
+	keepLogs bool
+}
+
+func newDemoCmd(e *env) *cobra.Command {
+	var f demoFlags
+	c := &cobra.Command{
+		Use:   "demo",
+		Short: "Run a local demo swarm: share a file between peers and render an image across them",
+		Long: `demo starts a swarm of peers on loopback in this process (real libp2p hosts,
+real DHT, real block store and sandbox), shares a file from one peer and
+fetches it from another, then publishes a Mandelbrot job split into units
+that run across the peers and are stitched into one PNG by a reduce unit.
+It prints where each unit ran and how long each step took, and removes
+everything it made except the image.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.peers < 2 || f.units < 1 || f.fileMiB < 1 || f.width < 1 || f.height < f.units {
+				return usageError{errors.New("demo needs --peers >= 2, --units >= 1, --file-mib >= 1 and --height >= --units")}
+			}
+			return runDemo(cmd.Context(), e, f)
+		},
+	}
+	fl := c.Flags()
+	fl.IntVar(&f.peers, "peers", 6, "peers in the swarm")
+	fl.IntVar(&f.fileMiB, "file-mib", 64, "size of the shared file in MiB")
+	fl.IntVar(&f.units, "units", 12, "work units of the Mandelbrot job")
+	fl.IntVar(&f.width, "width", 1024, "image width in pixels")
+	fl.IntVar(&f.height, "height", 768, "image height in pixels")
+	fl.IntVar(&f.iter, "iter", 1000, "maximum iterations per pixel")
+	fl.StringVarP(&f.out, "output", "o", "mandelbrot.png", "where to write the image")
+	return c
+}
+
+func runDemo(ctx context.Context, e *env, f demoFlags) (err error) {
+	start := time.Now()
+	step := func(format string, args ...any) {
+		fmt.Fprintf(e.stdout, "[%6.2fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
+	}
+	tmp, err := os.MkdirTemp("", "enxame-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	// 1. The swarm: peer 0 is everyone's bootstrap peer. Peers get 1 or 2
+	// compute slots, so the swarm is heterogeneous.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	var nodes []*node.Node
+	names := map[peer.ID]string{}
+	defer func() {
+		cancel()
+		wg.Wait()
+		for _, n := range nodes {
+			if cerr := n.Close(); cerr != nil && err == nil {
+				err = cerr
+			}
+		}
+	}()
+	for i := range f.peers {
+		cfg := node.DefaultConfig()
+		cfg.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
+		cfg.DisableMDNS = true
+		cfg.DHT.DisableDiversityFilter = true
+		cfg.Compute.Slots = 1 + i%2
+		if i > 0 {
+			cfg.Bootstrap = nodes[0].Addrs()[:1]
+		}
+		n, err := node.New(cfg, node.Deps{DataDir: filepath.Join(tmp, fmt.Sprintf("peer%d", i))})
+		if err != nil {
+			return fmt.Errorf("demo: start peer %d: %w", i, err)
+		}
+		nodes = append(nodes, n)
+		names[n.Host().ID()] = fmt.Sprintf("peer%d", i)
+		wg.Go(func() {
+			if err := n.Run(runCtx); err != nil {
+				fmt.Fprintf(e.stderr, "demo: peer %d: %v\n", i, err)
+			}
+		})
+	}
+	if err := demoWait(ctx, 20*time.Second, func() bool {
+		for _, n := range nodes[1:] {
+			if n.Router().TableSize() < 1 {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		return fmt.Errorf("demo: peers did not join: %w", err)
+	}
+	step("swarm of %d peers up on loopback (peer0 is the bootstrap peer)", f.peers)
+	for i, n := range nodes {
+		fmt.Fprintf(e.stdout, "          peer%d %s  %d slots\n", i, n.Host().ID(), 1+i%2)
+	}
+
+	// 2. Share a file: peer1 adds it, peer2 fetches it, then the last peer
+	// fetches it from both.
+	data := make([]byte, f.fileMiB<<20)
+	rand.Read(data)
+	t0 := time.Now()
+	res, err := nodes[1].AddReader(ctx, bytes.NewReader(data), "demo.bin", share.AddOptions{})
+	if err != nil {
+		return fmt.Errorf("demo: add: %w", err)
+	}
+	step("peer1 added %d MiB as %s in %v (%.0f MB/s)", f.fileMiB, res.Root, time.Since(t0).Round(time.Millisecond),
+		float64(len(data))/time.Since(t0).Seconds()/1e6)
+	have := []peer.AddrInfo{{ID: nodes[1].Host().ID(), Addrs: nodes[1].Host().Addrs()}}
+	for _, i := range []int{2, len(nodes) - 1} {
+		if i == 2 && len(nodes) < 4 {
+			continue
+		}
+		n := nodes[i]
+		var last share.Progress
+		t0 = time.Now()
+		err := n.Fetch(ctx, res.Root, share.FetchOptions{
+			Providers: have,
+			Progress:  func(p share.Progress) { last = p },
+		})
+		if err != nil {
+			return fmt.Errorf("demo: peer%d fetch: %w", i, err)
+		}
+		took := time.Since(t0)
+		if err := demoCheck(ctx, n, res.Root, data); err != nil {
+			return err
+		}
+		step("peer%d fetched and verified it in %v (%.0f MB/s)%s", i, took.Round(time.Millisecond),
+			float64(len(data))/took.Seconds()/1e6, providerShares(last, names))
+		if err := n.Blocks().Pin(ctx, res.Root); err != nil {
+			return fmt.Errorf("demo: pin: %w", err)
+		}
+		have = append(have, peer.AddrInfo{ID: n.Host().ID(), Addrs: n.Host().Addrs()})
+	}
+
+	// 3. Compute: peer0 publishes a Mandelbrot job split into row bands,
+	// stitched by a reduce unit.
+	sub := nodes[0]
+	mod, err := sub.AddReader(ctx, bytes.NewReader(wasm.Mandelbrot), "mandelbrot.wasm", share.AddOptions{})
+	if err != nil {
+		return fmt.Errorf("demo: add module: %w", err)
+	}
+	red, err := sub.AddReader(ctx, bytes.NewReader(wasm.Stitch), "stitch.wasm", share.AddOptions{})
+	if err != nil {
+		return fmt.Errorf("demo: add module: %w", err)
+	}
+	spec := compute.JobSpec{
+		Module: mod.Root,
+		Split:  compute.Split{Kind: compute.SplitRange, N: f.units, From: 0, To: int64(f.height)},
+		Args:   []string{"-w", fmt.Sprint(f.width), "-h", fmt.Sprint(f.height), "-iter", fmt.Sprint(f.iter)},
+		Reduce: red.Root,
+	}
+	t0 = time.Now()
+	id, err := sub.Submitter().Submit(ctx, spec)
+	if err != nil {
+		return fmt.Errorf("demo: submit: %w", err)
+	}
+	step("peer0 published job %s: a %dx%d Mandelbrot image in %d units + a stitch reduce", id, f.width, f.height, f.units)
+	info, err := sub.Submitter().Wait(ctx, id)
+	if err != nil {
+		return fmt.Errorf("demo: job %s: %w", id, err)
+	}
+	if info.State != compute.JobDone {
+		return fmt.Errorf("demo: job %s %s: %s", id, info.State, info.Error)
+	}
+	step("job done in %v", time.Since(t0).Round(time.Millisecond))
+	perPeer := map[string]int{}
+	for _, u := range info.Units {
+		label := fmt.Sprintf("unit %2d", u.Index)
+		if u.Reduce {
+			label = "reduce "
+		}
+		for _, r := range u.Receipts {
+			perPeer[names[r.Worker]]++
+			fmt.Fprintf(e.stdout, "          %s ran on %-6s in %7v (peak memory %d MiB)\n", label, names[r.Worker],
+				r.Took.Round(time.Millisecond), r.PeakMemory>>20)
+		}
+		for _, fl := range u.Failures {
+			fmt.Fprintf(e.stdout, "          %s retried after: %s\n", label, fl)
+		}
+	}
+	fmt.Fprintf(e.stdout, "          units per peer: %v\n", perPeer)
+
+	out := info.Output()
+	if err := sub.Fetch(ctx, out, share.FetchOptions{}); err != nil {
+		return fmt.Errorf("demo: fetch result: %w", err)
+	}
+	r, err := sub.Blocks().Open(ctx, out)
+	if err != nil {
+		return fmt.Errorf("demo: read result: %w", err)
+	}
+	img, err := io.ReadAll(r)
+	r.Close()
+	if err != nil {
+		return fmt.Errorf("demo: read result: %w", err)
+	}
+	cfg, err := png.DecodeConfig(bytes.NewReader(img))
+	if err != nil {
+		return fmt.Errorf("demo: result is not a PNG: %w", err)
+	}
+	if cfg.Width != f.width || cfg.Height != f.height {
+		return fmt.Errorf("demo: result is %dx%d, want %dx%d", cfg.Width, cfg.Height, f.width, f.height)
+	}
+	if err := os.WriteFile(f.out, img, 0o644); err != nil {
+		return fmt.Errorf("demo: write %s: %w", f.out, err)
+	}
+	step("wrote %s (%dx%d PNG, %d bytes, CID %s)", f.out, cfg.Width, cfg.Height, len(img), out)
+	return nil
+}
+
+// demoCheck reads root back from n and compares it with want.
+func demoCheck(ctx context.Context, n *node.Node, root cid.Cid, want []byte) error {
+	r, err := n.Blocks().Open(ctx, root)
+	if err != nil {
+		return fmt.Errorf("demo: read back: %w", err)
+	}
+	defer r.Close()
+	got, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("demo: read back: %w", err)
+	}
+	if !bytes.Equal(got, want) {
+		return errors.New("demo: fetched bytes differ from the original")
+	}
+	return nil
+}
+
+func providerShares(p share.Progress, names map[peer.ID]string) string {
+	if len(p.Providers) == 0 {
+		return ""
+	}
+	s := "; from"
+	for _, fp := range p.Providers {
+		s += fmt.Sprintf(" %s %.0f%%", names[fp.Peer], 100*fp.Share)
+	}
+	return s
+}
+
+func demoWait(ctx context.Context, limit time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %v", limit)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
+}

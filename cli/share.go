@@ -1,0 +1,450 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/enxame/enxame/node/control"
+	"github.com/ipfs/go-cid"
+	"github.com/spf13/cobra"
+)
+
+func shareCommands(e *env) []*cobra.Command {
+	return []*cobra.Command{newAddCmd(e), newGetCmd(e), newCatCmd(e), newLsCmd(e), newPinCmd(e),
+		newGCCmd(e), newProvidersCmd(e)}
+}
+
+// checkCID rejects a malformed CID before contacting the daemon.
+func checkCID(s string) error {
+	if _, err := cid.Decode(s); err != nil {
+		return usageError{fmt.Errorf("invalid CID %q: %v", s, err)}
+	}
+	return nil
+}
+
+func newAddCmd(e *env) *cobra.Command {
+	var req control.AddRequest
+	var cidVersion int
+	var rawLeaves, verbose, quiet bool
+	c := &cobra.Command{
+		Use:   "add PATH... | add -",
+		Short: "Add files or directories (or stdin) to the swarm and print the root CID",
+		Long: `add imports files and directories (recursively) into a UnixFS DAG (CIDv1, raw
+leaves, 256 KiB chunks by default: the CID Kubo prints for
+'ipfs add --cid-version=1 --raw-leaves'), stores it, pins the root and
+announces it in the DHT. '-' reads stdin.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError{errors.New("add takes one or more paths, or - for stdin")}
+			}
+			switch cidVersion {
+			case 0:
+				req.CIDv0 = true
+				req.NoRawLeaves = !cmd.Flags().Changed("raw-leaves") || !rawLeaves
+			case 1:
+				req.NoRawLeaves = !rawLeaves
+			default:
+				return usageError{fmt.Errorf("--cid-version %d: want 0 or 1", cidVersion)}
+			}
+			stdin := len(args) == 1 && args[0] == "-"
+			if !stdin {
+				for _, a := range args {
+					abs, err := filepath.Abs(a)
+					if err != nil {
+						return err
+					}
+					if _, err := os.Lstat(abs); err != nil {
+						return fmt.Errorf("add %s: %w", a, unwrapPath(err))
+					}
+					req.Paths = append(req.Paths, abs)
+				}
+			}
+			cl, err := e.client()
+			if err != nil {
+				return err
+			}
+			bar := newProgressLine(e.stderr)
+			if e.json || quiet {
+				bar.on = false
+			}
+			var done control.AddEvent
+			handle := func(line []byte) error {
+				if e.json {
+					fmt.Fprintf(e.stdout, "%s\n", line)
+				}
+				var ev control.AddEvent
+				if err := json.Unmarshal(line, &ev); err != nil {
+					return fmt.Errorf("decode add event: %w", err)
+				}
+				switch ev.Event {
+				case "progress":
+					if ev.Total > 0 {
+						bar.draw(false, "added %s of %s (%d%%)", bytesHuman(ev.Bytes), bytesHuman(ev.Total), ev.Bytes*100/ev.Total)
+					} else {
+						bar.draw(false, "added %s", bytesHuman(ev.Bytes))
+					}
+				case "added":
+					if verbose && !e.json {
+						bar.done()
+						fmt.Fprintf(e.stdout, "added %s %s\n", ev.CID, ev.Path)
+					}
+				case "error":
+					return errors.New(ev.Error)
+				case "done":
+					done = ev
+				}
+				return nil
+			}
+			start := time.Now()
+			if stdin {
+				req.Name = ""
+				opts, _ := json.Marshal(req)
+				err = cl.StreamBody(cmd.Context(), control.PathAddStream+"?opts="+url.QueryEscape(string(opts)), e.stdin, handle)
+			} else {
+				err = cl.Stream(cmd.Context(), "POST", control.PathAdd, req, handle)
+			}
+			bar.done()
+			if err != nil {
+				return e.apiErr(fmt.Errorf("add: %w", err))
+			}
+			if done.Root == "" {
+				return errors.New("add: the daemon ended the stream without a result")
+			}
+			if e.json {
+				return nil
+			}
+			if bar.on {
+				took := time.Since(start)
+				fmt.Fprintf(e.stderr, "added %s in %s (%s)\n", bytesHuman(done.Bytes), took.Round(time.Millisecond),
+					rateHuman(float64(done.Bytes)/took.Seconds()))
+			}
+			fmt.Fprintln(e.stdout, done.Root)
+			return nil
+		},
+	}
+	fl := c.Flags()
+	fl.IntVar(&req.ChunkSize, "chunk-size", 0, "chunk size in bytes (default 262144)")
+	fl.IntVar(&cidVersion, "cid-version", 1, "CID version, 0 or 1")
+	fl.BoolVar(&rawLeaves, "raw-leaves", true, "store file leaves as raw blocks (default true with --cid-version 1, false with 0)")
+	fl.BoolVarP(&req.Wrap, "wrap", "w", false, "wrap the paths in a directory")
+	fl.BoolVar(&req.Hidden, "hidden", false, "include files whose name starts with a dot")
+	fl.BoolVar(&req.NoPin, "no-pin", false, "do not pin the root (gc may remove it)")
+	fl.BoolVarP(&verbose, "verbose", "v", false, "print every file's CID")
+	fl.BoolVarP(&quiet, "quiet", "q", false, "no progress")
+	return c
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// fetchPrinter draws fetch progress on a terminal.
+func fetchPrinter(e *env, bar *progressLine) func(line []byte) (control.FetchEvent, error) {
+	return func(line []byte) (control.FetchEvent, error) {
+		if e.json {
+			fmt.Fprintf(e.stdout, "%s\n", line)
+		}
+		var ev control.FetchEvent
+		if err := json.Unmarshal(line, &ev); err != nil {
+			return ev, fmt.Errorf("decode fetch event: %w", err)
+		}
+		if ev.Event == "error" {
+			return ev, errors.New(ev.Error)
+		}
+		if ev.Event == "progress" && ev.BytesTotal > 0 {
+			var provs []string
+			for _, p := range ev.Providers {
+				if p.State == "active" || p.Bytes > 0 {
+					provs = append(provs, fmt.Sprintf("%s %.0f%%", shortID(p.Peer), 100*p.Share))
+				}
+			}
+			bar.draw(false, "%s / %s  %s  ETA %s  providers: %s", bytesHuman(ev.BytesDone), bytesHuman(ev.BytesTotal),
+				rateHuman(ev.Rate), eta(ev.BytesTotal-ev.BytesDone, ev.Rate), strings.Join(provs, ", "))
+		}
+		return ev, nil
+	}
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return "…" + id[len(id)-6:]
+	}
+	return id
+}
+
+func newGetCmd(e *env) *cobra.Command {
+	var out string
+	var timeout time.Duration
+	c := &cobra.Command{
+		Use:   "get CID",
+		Short: "Fetch a file or directory from the swarm and write it",
+		Long: `get fetches the DAG of CID from several providers at once (every block verified
+against its hash) and writes it to -o (default ./CID). The output appears at
+its path only when complete; an interrupted get resumes where it stopped.`,
+		Args: exactArgs(1, "one CID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkCID(args[0]); err != nil {
+				return err
+			}
+			if out == "" {
+				out = args[0]
+			}
+			abs, err := filepath.Abs(out)
+			if err != nil {
+				return err
+			}
+			if _, err := os.Lstat(abs); err == nil {
+				return fmt.Errorf("get: %s already exists", out)
+			}
+			if fi, err := os.Stat(filepath.Dir(abs)); err != nil || !fi.IsDir() {
+				return fmt.Errorf("get: no directory %s for the output", filepath.Dir(abs))
+			}
+			cl, err := e.client()
+			if err != nil {
+				return err
+			}
+			bar := newProgressLine(e.stderr)
+			bar.on = bar.on && !e.json
+			pr := fetchPrinter(e, bar)
+			var last control.FetchEvent
+			start := time.Now()
+			err = cl.Stream(cmd.Context(), "POST", control.PathGet, control.GetRequest{CID: args[0], Output: abs, Timeout: timeout},
+				func(line []byte) error {
+					ev, err := pr(line)
+					if ev.Event != "" {
+						last = ev
+					}
+					return err
+				})
+			bar.done()
+			if err != nil {
+				return e.apiErr(fmt.Errorf("get %s: %w", args[0], err))
+			}
+			if last.Event != "done" {
+				return fmt.Errorf("get %s: the daemon ended the stream early", args[0])
+			}
+			if !e.json {
+				fmt.Fprintf(e.stdout, "saved %s to %s in %s\n", args[0], out, time.Since(start).Round(time.Millisecond))
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&out, "output", "o", "", "where to write (default ./CID)")
+	c.Flags().DurationVar(&timeout, "timeout", 0, "give up after this long (default 1h)")
+	return c
+}
+
+func newCatCmd(e *env) *cobra.Command {
+	var req control.CatRequest
+	c := &cobra.Command{
+		Use:   "cat CID",
+		Short: "Write a file's bytes to stdout",
+		Args:  exactArgs(1, "one CID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkCID(args[0]); err != nil {
+				return err
+			}
+			if req.Offset < 0 || req.Length < 0 {
+				return usageError{errors.New("--offset and --length must be >= 0")}
+			}
+			cl, err := e.client()
+			if err != nil {
+				return err
+			}
+			req.CID = args[0]
+			body, err := cl.Raw(cmd.Context(), "POST", control.PathCat, req)
+			if err != nil {
+				return e.apiErr(fmt.Errorf("cat %s: %w", args[0], err))
+			}
+			defer body.Close()
+			buf := make([]byte, 1<<20)
+			if _, err := io.CopyBuffer(e.stdout, body, buf); err != nil {
+				return fmt.Errorf("cat %s: %w", args[0], err)
+			}
+			return nil
+		},
+	}
+	c.Flags().Int64Var(&req.Offset, "offset", 0, "start at this byte")
+	c.Flags().Int64Var(&req.Length, "length", 0, "write at most this many bytes (0: to the end)")
+	c.Flags().DurationVar(&req.Timeout, "timeout", 0, "give up fetching after this long (default 1h)")
+	return c
+}
+
+func newLsCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "ls CID",
+		Short: "List a directory",
+		Args:  exactArgs(1, "one CID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkCID(args[0]); err != nil {
+				return err
+			}
+			cl, err := e.client()
+			if err != nil {
+				return err
+			}
+			var entries []control.LsEntry
+			if err := cl.Do(cmd.Context(), "POST", control.PathLs, control.CIDRequest{CID: args[0]}, &entries); err != nil {
+				return e.apiErr(fmt.Errorf("ls %s: %w", args[0], err))
+			}
+			if e.json {
+				return e.printJSON(entries)
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			for _, en := range entries {
+				name := en.Name
+				if en.Type == "dir" {
+					name += "/"
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%s\n", en.CID, en.Size, name)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newPinCmd(e *env) *cobra.Command {
+	c := &cobra.Command{Use: "pin", Short: "List, add and remove pins (pinned content is kept by gc)"}
+	c.AddCommand(&cobra.Command{
+		Use:   "ls",
+		Short: "List pinned roots",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := e.client()
+			if err != nil {
+				return err
+			}
+			var pins []string
+			if err := cl.Do(cmd.Context(), "GET", control.PathPinLs, nil, &pins); err != nil {
+				return e.apiErr(err)
+			}
+			if e.json {
+				return e.printJSON(pins)
+			}
+			for _, p := range pins {
+				fmt.Fprintln(e.stdout, p)
+			}
+			return nil
+		},
+	}, &cobra.Command{
+		Use:   "add CID",
+		Short: "Fetch a DAG if needed and pin it",
+		Args:  exactArgs(1, "one CID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkCID(args[0]); err != nil {
+				return err
+			}
+			cl, err := e.client()
+			if err != nil {
+				return err
+			}
+			bar := newProgressLine(e.stderr)
+			bar.on = bar.on && !e.json
+			pr := fetchPrinter(e, bar)
+			err = cl.Stream(cmd.Context(), "POST", control.PathPinAdd, control.CIDRequest{CID: args[0]}, func(line []byte) error {
+				_, err := pr(line)
+				return err
+			})
+			bar.done()
+			if err != nil {
+				return e.apiErr(fmt.Errorf("pin add %s: %w", args[0], err))
+			}
+			if !e.json {
+				fmt.Fprintf(e.stdout, "pinned %s\n", args[0])
+			}
+			return nil
+		},
+	}, &cobra.Command{
+		Use:   "rm CID",
+		Short: "Unpin a root (gc may then remove its blocks)",
+		Args:  exactArgs(1, "one CID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkCID(args[0]); err != nil {
+				return err
+			}
+			cl, err := e.client()
+			if err != nil {
+				return err
+			}
+			if err := cl.Do(cmd.Context(), "POST", control.PathPinRm, control.CIDRequest{CID: args[0]}, nil); err != nil {
+				return e.apiErr(fmt.Errorf("pin rm %s: %w", args[0], err))
+			}
+			if e.json {
+				return e.printJSON(map[string]string{"unpinned": args[0]})
+			}
+			fmt.Fprintf(e.stdout, "unpinned %s\n", args[0])
+			return nil
+		},
+	})
+	return c
+}
+
+func newGCCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "gc",
+		Short: "Remove blocks that no pin reaches and no fetch holds",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := e.client()
+			if err != nil {
+				return err
+			}
+			var res control.GCResult
+			if err := cl.Do(cmd.Context(), "POST", control.PathGC, nil, &res); err != nil {
+				return e.apiErr(err)
+			}
+			if e.json {
+				return e.printJSON(res)
+			}
+			fmt.Fprintf(e.stdout, "removed %d blocks (%s); %s of disk freed\n", res.Removed, bytesHuman(res.Freed), bytesHuman(res.DiskFreed))
+			return nil
+		},
+	}
+}
+
+func newProvidersCmd(e *env) *cobra.Command {
+	var timeout time.Duration
+	c := &cobra.Command{
+		Use:   "providers CID",
+		Short: "Find the peers that provide a CID, through the DHT",
+		Args:  exactArgs(1, "one CID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkCID(args[0]); err != nil {
+				return err
+			}
+			cl, err := e.client()
+			if err != nil {
+				return err
+			}
+			var provs []control.Provider
+			if err := cl.Do(cmd.Context(), "POST", control.PathProviders, control.CIDRequest{CID: args[0], Timeout: timeout}, &provs); err != nil {
+				return e.apiErr(fmt.Errorf("providers %s: %w", args[0], err))
+			}
+			if e.json {
+				return e.printJSON(provs)
+			}
+			if len(provs) == 0 {
+				fmt.Fprintln(e.stdout, "no providers found")
+				return nil
+			}
+			for _, p := range provs {
+				fmt.Fprintf(e.stdout, "%s %s\n", p.ID, strings.Join(p.Addrs, " "))
+			}
+			return nil
+		},
+	}
+	c.Flags().DurationVar(&timeout, "timeout", 0, "lookup deadline (default 30s)")
+	return c
+}

@@ -1,0 +1,401 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/enxame/enxame/node/control"
+	"github.com/enxame/enxame/share"
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Defaults of share operations that reach the network.
+const (
+	defaultFetchTimeout     = time.Hour
+	defaultProvidersTimeout = 30 * time.Second
+	maxProviders            = 100
+)
+
+// registerShareAPI adds the share routes to the control API.
+func (n *Node) registerShareAPI(s *control.Server) {
+	s.Handle("POST "+control.PathAdd, http.HandlerFunc(n.handleAdd))
+	s.Handle("POST "+control.PathAddStream, http.HandlerFunc(n.handleAddStream))
+	s.Handle("POST "+control.PathGet, http.HandlerFunc(n.handleGet))
+	s.Handle("POST "+control.PathCat, http.HandlerFunc(n.handleCat))
+	s.Handle("POST "+control.PathLs, http.HandlerFunc(n.handleLs))
+	s.Handle("GET "+control.PathPinLs, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pins, err := n.blocks.Pins(r.Context())
+		out := make([]string, len(pins))
+		for i, c := range pins {
+			out[i] = c.String()
+		}
+		slices.Sort(out)
+		s.Reply(w, r, out, err)
+	}))
+	s.Handle("POST "+control.PathPinAdd, http.HandlerFunc(n.handlePinAdd))
+	s.Handle("POST "+control.PathPinRm, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, ok := n.decodeCID(w, r, nil)
+		if !ok {
+			return
+		}
+		err := n.blocks.Unpin(r.Context(), c)
+		if errors.Is(err, share.ErrNotPinned) {
+			err = control.Errorf(control.CodeNotFound, "%s is not pinned", c)
+		}
+		s.Reply(w, r, struct{}{}, err)
+	}))
+	s.Handle("POST "+control.PathGC, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		res, err := n.blocks.GC(r.Context())
+		s.Reply(w, r, control.GCResult{Removed: res.Removed, Freed: res.Freed, DiskFreed: res.DiskFreed}, err)
+	}))
+	s.Handle("POST "+control.PathProviders, http.HandlerFunc(n.handleProviders))
+}
+
+// decodeCID decodes a CIDRequest (or into req when not nil) and parses its
+// CID, answering 400 on failure.
+func (n *Node) decodeCID(w http.ResponseWriter, r *http.Request, req *control.CIDRequest) (cid.Cid, bool) {
+	if req == nil {
+		req = new(control.CIDRequest)
+	}
+	if !n.api.Decode(w, r, req) {
+		return cid.Undef, false
+	}
+	c, err := parseCID(req.CID)
+	if err != nil {
+		n.api.Reply(w, r, nil, err)
+		return cid.Undef, false
+	}
+	return c, true
+}
+
+func parseCID(s string) (cid.Cid, error) {
+	c, err := cid.Decode(s)
+	if err != nil {
+		return cid.Undef, control.Errorf(control.CodeBadRequest, "invalid CID %q: %v", s, err)
+	}
+	return c, nil
+}
+
+func addOptions(req control.AddRequest) (share.AddOptions, error) {
+	if req.ChunkSize < 0 || req.ChunkSize > share.MaxChunkSize {
+		return share.AddOptions{}, control.Errorf(control.CodeBadRequest, "chunk size %d: want 1..%d", req.ChunkSize, share.MaxChunkSize)
+	}
+	return share.AddOptions{
+		ChunkSize:   req.ChunkSize,
+		CIDv0:       req.CIDv0,
+		NoRawLeaves: req.NoRawLeaves,
+		Wrap:        req.Wrap,
+		Hidden:      req.Hidden,
+		NoPin:       req.NoPin,
+	}, nil
+}
+
+func (n *Node) handleAdd(w http.ResponseWriter, r *http.Request) {
+	var req control.AddRequest
+	if !n.api.Decode(w, r, &req) {
+		return
+	}
+	opts, err := addOptions(req)
+	if err != nil {
+		n.api.Reply(w, r, nil, err)
+		return
+	}
+	if len(req.Paths) == 0 {
+		n.api.Reply(w, r, nil, control.Errorf(control.CodeBadRequest, "no paths to add"))
+		return
+	}
+	var total int64
+	for _, p := range req.Paths {
+		if !filepath.IsAbs(p) {
+			n.api.Reply(w, r, nil, control.Errorf(control.CodeBadRequest, "path %q is not absolute", p))
+			return
+		}
+		size, err := treeSize(p, req.Hidden)
+		if err != nil {
+			n.api.Reply(w, r, nil, control.Errorf(control.CodeBadRequest, "%v", err))
+			return
+		}
+		total += size
+	}
+	n.streamAdd(w, r, total, opts, func(opts share.AddOptions) (share.AddResult, error) {
+		return n.Add(r.Context(), req.Paths, opts)
+	})
+}
+
+func (n *Node) handleAddStream(w http.ResponseWriter, r *http.Request) {
+	var req control.AddRequest
+	if q := r.URL.Query().Get("opts"); q != "" {
+		if err := json.Unmarshal([]byte(q), &req); err != nil {
+			n.api.Reply(w, r, nil, control.Errorf(control.CodeBadRequest, "add options: %v", err))
+			return
+		}
+	}
+	opts, err := addOptions(req)
+	if err != nil {
+		n.api.Reply(w, r, nil, err)
+		return
+	}
+	n.streamAdd(w, r, 0, opts, func(opts share.AddOptions) (share.AddResult, error) {
+		return n.AddReader(r.Context(), r.Body, req.Name, opts)
+	})
+}
+
+// streamAdd runs add, streaming progress and results as NDJSON.
+func (n *Node) streamAdd(w http.ResponseWriter, r *http.Request, total int64, opts share.AddOptions, add func(share.AddOptions) (share.AddResult, error)) {
+	sw := control.NewStreamWriter(w)
+	var last time.Time
+	opts.Progress = func(b int64) {
+		if now := time.Now(); now.Sub(last) >= 100*time.Millisecond {
+			last = now
+			sw.Send(control.AddEvent{Event: "progress", Bytes: b, Total: total})
+		}
+	}
+	opts.OnAdded = func(e share.AddedEntry) {
+		sw.Send(control.AddEvent{Event: "added", Path: e.Path, CID: e.CID.String(), Size: e.Size})
+	}
+	res, err := add(opts)
+	if err != nil {
+		sw.Send(control.AddEvent{Event: "error", Error: err.Error()})
+		return
+	}
+	roots := make([]string, len(res.Roots))
+	for i, c := range res.Roots {
+		roots[i] = c.String()
+	}
+	sw.Send(control.AddEvent{Event: "done", Root: res.Root.String(), Roots: roots, Bytes: res.Bytes, Total: total})
+}
+
+// treeSize is the total size of the regular files under p.
+func treeSize(p string, hidden bool) (int64, error) {
+	var total int64
+	err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if path != p && !hidden && len(d.Name()) > 0 && d.Name()[0] == '.' {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Type().IsRegular() {
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			total += fi.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("add %s: %w", p, unwrapPathError(err))
+	}
+	return total, nil
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
+	}
+	return err
+}
+
+// fetchCtx bounds a fetch by the request's timeout or the default.
+func fetchCtx(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		d = defaultFetchTimeout
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// streamFetch fetches root, streaming progress, and returns whether it
+// succeeded (having sent an error event if not).
+func (n *Node) streamFetch(ctx context.Context, sw *control.StreamWriter, root cid.Cid) bool {
+	err := n.Fetch(ctx, root, share.FetchOptions{Progress: func(p share.Progress) {
+		sw.Send(fetchEvent("progress", p))
+	}})
+	if err != nil {
+		sw.Send(control.FetchEvent{Event: "error", Error: err.Error()})
+		return false
+	}
+	return true
+}
+
+func fetchEvent(kind string, p share.Progress) control.FetchEvent {
+	ev := control.FetchEvent{Event: kind, BytesDone: p.BytesDone, BytesTotal: p.BytesTotal,
+		BytesFetched: p.BytesFetched, Blocks: p.BlocksFetched, Rate: p.Rate, Elapsed: p.Elapsed}
+	for _, fp := range p.Providers {
+		ev.Providers = append(ev.Providers, control.FetchProvider{Peer: fp.Peer.String(), State: fp.State,
+			Bytes: fp.Bytes, Share: fp.Share, Rate: fp.Rate})
+	}
+	return ev
+}
+
+func (n *Node) handleGet(w http.ResponseWriter, r *http.Request) {
+	var req control.GetRequest
+	if !n.api.Decode(w, r, &req) {
+		return
+	}
+	root, err := parseCID(req.CID)
+	if err == nil && !filepath.IsAbs(req.Output) {
+		err = control.Errorf(control.CodeBadRequest, "output path %q is not absolute", req.Output)
+	}
+	if err == nil {
+		if _, serr := os.Lstat(req.Output); serr == nil {
+			err = control.Errorf(control.CodeBadRequest, "%s already exists", req.Output)
+		}
+	}
+	if err != nil {
+		n.api.Reply(w, r, nil, err)
+		return
+	}
+	ctx, cancel := fetchCtx(r.Context(), req.Timeout)
+	defer cancel()
+	sw := control.NewStreamWriter(w)
+	if !n.streamFetch(ctx, sw, root) {
+		return
+	}
+	if err := n.blocks.WriteTo(ctx, root, req.Output); err != nil {
+		sw.Send(control.FetchEvent{Event: "error", Error: err.Error()})
+		return
+	}
+	sw.Send(control.FetchEvent{Event: "done", Path: req.Output})
+}
+
+func (n *Node) handleCat(w http.ResponseWriter, r *http.Request) {
+	var req control.CatRequest
+	if !n.api.Decode(w, r, &req) {
+		return
+	}
+	root, err := parseCID(req.CID)
+	if err == nil && (req.Offset < 0 || req.Length < 0) {
+		err = control.Errorf(control.CodeBadRequest, "offset and length must be >= 0")
+	}
+	if err != nil {
+		n.api.Reply(w, r, nil, err)
+		return
+	}
+	ctx, cancel := fetchCtx(r.Context(), req.Timeout)
+	defer cancel()
+	if err := n.Fetch(ctx, root, share.FetchOptions{}); err != nil {
+		n.api.Reply(w, r, nil, fetchError(err))
+		return
+	}
+	dr, err := n.blocks.Open(ctx, root)
+	if err != nil {
+		n.api.Reply(w, r, nil, control.Errorf(control.CodeBadRequest, "cat %s: %v", root, err))
+		return
+	}
+	defer dr.Close()
+	if _, err := dr.Seek(req.Offset, io.SeekStart); err != nil {
+		n.api.Reply(w, r, nil, control.Errorf(control.CodeBadRequest, "seek to %d: %v", req.Offset, err))
+		return
+	}
+	var src io.Reader = dr
+	if req.Length > 0 {
+		src = io.LimitReader(dr, req.Length)
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.WriteHeader(http.StatusOK)
+	buf := make([]byte, 1<<20)
+	if _, err := io.CopyBuffer(w, src, buf); err != nil && r.Context().Err() == nil {
+		n.log.Warn("cat: stream", "cid", root, "err", err)
+		// The status is sent: abort the response so the client sees a
+		// truncated body as an error, not as the end of the file.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// fetchError maps fetch failures to API error codes.
+func fetchError(err error) error {
+	switch {
+	case errors.Is(err, share.ErrNoProviders):
+		return &control.CodedError{Code: control.CodeNotFound, Err: err}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &control.CodedError{Code: control.CodeTimeout, Err: err}
+	}
+	return err
+}
+
+func (n *Node) handleLs(w http.ResponseWriter, r *http.Request) {
+	var req control.CIDRequest
+	root, ok := n.decodeCID(w, r, &req)
+	if !ok {
+		return
+	}
+	ctx, cancel := fetchCtx(r.Context(), req.Timeout)
+	defer cancel()
+	if err := n.Fetch(ctx, root, share.FetchOptions{}); err != nil {
+		n.api.Reply(w, r, nil, fetchError(err))
+		return
+	}
+	entries, err := n.blocks.List(ctx, root)
+	if err != nil {
+		n.api.Reply(w, r, nil, control.Errorf(control.CodeBadRequest, "ls %s: %v", root, err))
+		return
+	}
+	out := make([]control.LsEntry, len(entries))
+	for i, e := range entries {
+		out[i] = control.LsEntry{Name: e.Name, CID: e.CID.String(), Size: e.Size, Type: e.Type.String()}
+	}
+	n.api.Reply(w, r, out, nil)
+}
+
+func (n *Node) handlePinAdd(w http.ResponseWriter, r *http.Request) {
+	var req control.CIDRequest
+	root, ok := n.decodeCID(w, r, &req)
+	if !ok {
+		return
+	}
+	ctx, cancel := fetchCtx(r.Context(), req.Timeout)
+	defer cancel()
+	sw := control.NewStreamWriter(w)
+	if !n.streamFetch(ctx, sw, root) {
+		return
+	}
+	if err := n.blocks.Pin(ctx, root); err != nil {
+		sw.Send(control.FetchEvent{Event: "error", Error: err.Error()})
+		return
+	}
+	n.announce(root)
+	sw.Send(control.FetchEvent{Event: "done"})
+}
+
+func (n *Node) handleProviders(w http.ResponseWriter, r *http.Request) {
+	var req control.CIDRequest
+	c, ok := n.decodeCID(w, r, &req)
+	if !ok {
+		return
+	}
+	d := req.Timeout
+	if d <= 0 {
+		d = defaultProvidersTimeout
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), d)
+	defer cancel()
+	out := []control.Provider{}
+	seen := map[peer.ID]bool{}
+	for ai := range n.router.FindProviders(ctx, c, maxProviders) {
+		if seen[ai.ID] {
+			continue
+		}
+		seen[ai.ID] = true
+		p := control.Provider{ID: ai.ID.String()}
+		for _, a := range ai.Addrs {
+			p.Addrs = append(p.Addrs, a.String())
+		}
+		out = append(out, p)
+	}
+	n.api.Reply(w, r, out, nil)
+}

@@ -1,0 +1,88 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"github.com/ipfs/go-cid"
+	"os"
+	"path/filepath"
+
+	"github.com/enxame/enxame/compute"
+	"github.com/enxame/enxame/compute/sandbox"
+)
+
+// ComputeDir is the worker's scratch directory inside a home, and
+// WasmCacheDir wazero's compilation cache.
+const (
+	ComputeDir   = "compute"
+	WasmCacheDir = "wazero-cache"
+)
+
+// Compile-time checks of what node hands compute.
+var (
+	_ compute.Content   = content{}
+	_ compute.Discovery = (*dhtDiscovery)(nil)
+	_ compute.Runner    = (*sandbox.Pool)(nil)
+)
+
+// dhtDiscovery adapts the router to compute's worker discovery.
+type dhtDiscovery struct{ dhtFinder }
+
+func (d *dhtDiscovery) Provide(ctx context.Context, c cid.Cid) error {
+	return d.n.router.Provide(ctx, c)
+}
+
+// openCompute builds the submitter and, unless compute is disabled, the
+// sandbox pool and the worker. dir holds the worker's scratch space and the
+// compile cache.
+func (n *Node) openCompute(dir string, deps Deps) error {
+	disc := &dhtDiscovery{dhtFinder{n}}
+	sub, err := compute.NewSubmitter(compute.SubmitterConfig{UnitTimeout: n.cfg.Compute.UnitTimeout},
+		compute.SubmitterDeps{Host: n.host, Content: content{n}, Discovery: disc, Datastore: n.store, Logger: n.baseLog})
+	if err != nil {
+		return fmt.Errorf("start compute submitter: %w", err)
+	}
+	n.submitter = sub
+	if n.cfg.Compute.Disabled {
+		return nil
+	}
+	cmd := deps.SandboxCommand
+	if len(cmd) == 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find the enxame binary for sandbox children: %w", err)
+		}
+		cmd = []string{exe, SandboxChildCommand}
+	}
+	pcfg := sandbox.Config{
+		Slots:    n.cfg.Compute.Slots,
+		Command:  cmd,
+		CacheDir: filepath.Join(dir, WasmCacheDir),
+	}
+	// The pool's limits are maxima (a unit's own are capped by them); the
+	// worker applies the per-unit defaults and rejects units above its
+	// maxima before they reach the pool.
+	wd := compute.DefaultWorkerConfig()
+	pcfg.Limits.MemoryMiB = max(wd.MaxMemoryMiB, n.cfg.Compute.MemoryMiB)
+	pcfg.Limits.Timeout = max(wd.MaxUnitTimeout, n.cfg.Compute.UnitTimeout)
+	if n.pool, err = sandbox.New(pcfg, n.baseLog); err != nil {
+		return fmt.Errorf("start sandbox pool: %w", err)
+	}
+	w, err := compute.NewWorker(compute.WorkerConfig{
+		Dir:         filepath.Join(dir, ComputeDir),
+		Slots:       n.cfg.Compute.Slots,
+		MemoryMiB:   n.cfg.Compute.MemoryMiB,
+		UnitTimeout: n.cfg.Compute.UnitTimeout,
+	}, compute.WorkerDeps{Host: n.host, Content: content{n}, Discovery: disc, Runner: n.pool, Logger: n.baseLog})
+	if err != nil {
+		return fmt.Errorf("start compute worker: %w", err)
+	}
+	n.worker = w
+	return nil
+}
+
+// Submitter is the node's job submitter.
+func (n *Node) Submitter() *compute.Submitter { return n.submitter }
+
+// Worker is the node's compute worker, nil when compute is disabled.
+func (n *Node) Worker() *compute.Worker { return n.worker }

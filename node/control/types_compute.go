@@ -1,0 +1,85 @@
+package control
+
+import "time"
+
+// Routes of the compute service. Jobs are answered as compute.JobInfo JSON,
+// events as compute.Event NDJSON.
+const (
+	PathSubmit  = "/api/v0/compute/submit"  // POST SubmitRequest → SubmitResult
+	PathJob     = "/api/v0/compute/job"     // POST JobRequest → compute.JobInfo
+	PathWait    = "/api/v0/compute/wait"    // POST JobRequest → compute.JobInfo when the job ends
+	PathWatch   = "/api/v0/compute/watch"   // POST JobRequest → NDJSON compute.Event
+	PathCancel  = "/api/v0/compute/cancel"  // POST JobRequest → {}
+	PathJobs    = "/api/v0/compute/jobs"    // GET → []compute.JobInfo
+	PathWhy     = "/api/v0/compute/why"     // POST JobRequest → WhyResult
+	PathWorkers = "/api/v0/compute/workers" // GET → WorkersResult
+)
+
+// SubmitRequest is a job to publish to the swarm.
+type SubmitRequest struct {
+	Module string   `json:"module"` // CID
+	Inputs []string `json:"inputs,omitempty"`
+	// Split is "", "bytes", "lines" or "range"; N parts; From and To bound
+	// a range.
+	Split      string        `json:"split,omitempty"`
+	N          int           `json:"n,omitempty"`
+	From       int64         `json:"from,omitempty"`
+	To         int64         `json:"to,omitempty"`
+	Args       []string      `json:"args,omitempty"`
+	Replicas   int           `json:"replicas,omitempty"`
+	Timeout    time.Duration `json:"timeout_ns,omitempty"`
+	MemoryMiB  int           `json:"memory_mib,omitempty"`
+	Reduce     string        `json:"reduce,omitempty"` // CID
+	ReduceArgs []string      `json:"reduce_args,omitempty"`
+}
+
+// SubmitResult names the submitted job.
+type SubmitResult struct {
+	Job string `json:"job"`
+}
+
+// JobRequest names a job.
+type JobRequest struct {
+	Job string `json:"job"`
+}
+
+// WhyResult explains why a job's units are not running.
+type WhyResult struct {
+	Why string `json:"why"`
+}
+
+// WorkersResult is what this peer knows of compute workers.
+type WorkersResult struct {
+	// Self is this peer's own worker, nil when compute is off here.
+	Self *WorkerSelf `json:"self,omitempty"`
+	// Known are the workers this peer's scheduler has seen.
+	Known []WorkerInfo `json:"known"`
+}
+
+// WorkerSelf is this peer's worker.
+type WorkerSelf struct {
+	ID        string  `json:"id"`
+	Slots     int     `json:"slots"`
+	Running   int     `json:"running"`
+	Queued    int     `json:"queued"`
+	Completed int     `json:"completed"`
+	Failed    int     `json:"failed"`
+	Rejected  int     `json:"rejected"`
+	Speed     float64 `json:"speed"`
+}
+
+// WorkerInfo is one worker as this peer's scheduler sees it.
+type WorkerInfo struct {
+	ID        string  `json:"id"`
+	Lost      bool    `json:"lost,omitempty"`
+	Slots     int     `json:"slots"`
+	FreeSlots int     `json:"free_slots"`
+	QueueLen  int     `json:"queue"`
+	Speed     float64 `json:"speed"`
+	InFlight  int     `json:"in_flight"`
+	Completed int     `json:"completed"`
+	Failed    int     `json:"failed"`
+	Outvoted  int     `json:"outvoted"`
+	Stalled   int     `json:"stalled"`
+	BidErr    string  `json:"bid_error,omitempty"`
+}

@@ -1,0 +1,164 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/enxame/enxame/share"
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// BlocksDir is the block store's directory inside a home.
+const BlocksDir = "blocks"
+
+// Compile-time checks that the router gives share what it needs.
+var _ share.ExchangeFinder = (*dhtFinder)(nil)
+
+// dhtFinder adapts the router to share's provider finder.
+type dhtFinder struct{ n *Node }
+
+func (f *dhtFinder) FindProviders(ctx context.Context, c cid.Cid, count int) <-chan peer.AddrInfo {
+	return f.n.router.FindProviders(ctx, c, count)
+}
+
+// openShare opens the block store (in the home, or in dir for an ephemeral
+// node) and builds the exchange.
+func (n *Node) openShare(dir string) error {
+	st, err := share.OpenStore(share.DefaultStoreConfig(dir), share.StoreDeps{Logger: n.baseLog})
+	if err != nil {
+		return fmt.Errorf("open block store: %w", err)
+	}
+	n.blocks = st
+	ecfg := n.cfg.Share.Exchange
+	ex, err := share.NewExchange(ecfg, share.ExchangeDeps{
+		Host:       n.host,
+		Blockstore: st,
+		Finder:     &dhtFinder{n},
+		Hold:       st.Hold,
+		Logger:     n.baseLog,
+	})
+	if err != nil {
+		return fmt.Errorf("start exchange: %w", err)
+	}
+	n.exchange = ex
+	n.reader = share.NewReader(share.ReaderConfig{}, st)
+	return nil
+}
+
+// Add imports paths (files or directories) into the block store, pins the
+// roots and announces them in the DHT.
+func (n *Node) Add(ctx context.Context, paths []string, opts share.AddOptions) (share.AddResult, error) {
+	res, err := n.blocks.Add(ctx, paths, opts)
+	if err != nil {
+		return res, err
+	}
+	n.announce(res.Roots...)
+	return res, nil
+}
+
+// AddReader imports r as one file named name and announces it.
+func (n *Node) AddReader(ctx context.Context, r io.Reader, name string, opts share.AddOptions) (share.AddResult, error) {
+	res, err := n.blocks.AddReader(ctx, r, name, opts)
+	if err != nil {
+		return res, err
+	}
+	n.announce(res.Roots...)
+	return res, nil
+}
+
+// announce provides cids in the DHT in the background (a provide is a DHT
+// walk: seconds on a large swarm); Run owns the goroutines.
+func (n *Node) announce(cids ...cid.Cid) {
+	for _, c := range cids {
+		select {
+		case n.provideQ <- c:
+		default:
+			n.log.Warn("provide queue full; the reprovide loop will announce it", "cid", c)
+		}
+	}
+}
+
+// runProvider announces queued roots, and re-announces every pin each
+// ReprovideInterval, until ctx ends.
+func (n *Node) runProvider(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sem := make(chan struct{}, 4)
+	provide := func(c cid.Cid) {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			pctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			defer cancel()
+			if err := n.router.Provide(pctx, c); err != nil && ctx.Err() == nil {
+				n.log.Warn("provide", "cid", c, "err", err)
+				return
+			}
+			n.log.Debug("provided", "cid", c)
+		})
+	}
+	tick := time.NewTicker(n.cfg.Share.ReprovideInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case c := <-n.provideQ:
+			provide(c)
+		case <-tick.C:
+			pins, err := n.blocks.Pins(ctx)
+			if err != nil {
+				n.log.Warn("reprovide: list pins", "err", err)
+				continue
+			}
+			n.log.Info("reprovide", "pins", len(pins))
+			for _, c := range pins {
+				provide(c)
+			}
+		}
+	}
+}
+
+// Fetch makes the whole DAG under root local, fetching what is missing from
+// the swarm (several providers at once, every block verified). It returns
+// at once when the DAG is already complete.
+func (n *Node) Fetch(ctx context.Context, root cid.Cid, opts share.FetchOptions) error {
+	return n.exchange.Fetch(ctx, root, opts)
+}
+
+// Blocks is the node's block store.
+func (n *Node) Blocks() *share.Store { return n.blocks }
+
+// Exchange is the node's block exchange.
+func (n *Node) Exchange() *share.Exchange { return n.exchange }
+
+// content backs compute's Content with share: Put adds and announces, Get
+// fetches the DAG if needed and reads it.
+type content struct{ n *Node }
+
+func (c content) Put(ctx context.Context, r io.Reader) (cid.Cid, error) {
+	res, err := c.n.AddReader(ctx, r, "", share.AddOptions{})
+	if err != nil {
+		return cid.Undef, err
+	}
+	return res.Root, nil
+}
+
+func (c content) Get(ctx context.Context, root cid.Cid) (io.ReadCloser, error) {
+	if err := c.n.Fetch(ctx, root, share.FetchOptions{}); err != nil {
+		return nil, err
+	}
+	r, err := c.n.blocks.Open(ctx, root)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", root, err)
+	}
+	return r, nil
+}
