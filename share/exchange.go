@@ -410,7 +410,8 @@ const serveAhead = 8
 const maxCancelled = 4 * wire.MaxKeys
 
 // read reads requests and cancels until the stream ends, a frame is bad,
-// or write returns. A half-close by the client cancels everything pending.
+// or write returns. After a half-close by the client the requests queued
+// before it are still answered, then the stream is closed.
 func (sv *serverStream) read() {
 	defer close(sv.queue)
 	r := wire.NewReader(sv.s)

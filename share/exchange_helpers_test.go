@@ -160,16 +160,21 @@ func exCountBlocks(t testing.TB, bs blockstore.Blockstore) int {
 	return n
 }
 
-// exFinder returns a fixed list of providers.
+// exFinder returns a fixed list of providers, and later ones too from its
+// second lookup on.
 type exFinder struct {
 	mu    sync.Mutex
 	peers []peer.AddrInfo
+	later []peer.AddrInfo
 	calls int
 }
 
 func (f *exFinder) FindProviders(ctx context.Context, c cid.Cid, count int) <-chan peer.AddrInfo {
 	f.mu.Lock()
 	peers := append([]peer.AddrInfo(nil), f.peers...)
+	if f.calls > 0 {
+		peers = append(peers, f.later...)
+	}
 	f.calls++
 	f.mu.Unlock()
 	ch := make(chan peer.AddrInfo)

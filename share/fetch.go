@@ -131,7 +131,11 @@ func (e *Exchange) Fetch(ctx context.Context, root cid.Cid, opts FetchOptions) e
 	}
 	err = f.run(ctx)
 	for _, s := range f.sessions {
-		s.close()
+		if s.pending() {
+			s.reset() // answers still owed: don't make the provider send them
+		} else {
+			s.close()
+		}
 	}
 	cancel()
 	f.wg.Wait()
