@@ -3,9 +3,9 @@ package share
 import (
 	"bytes"
 	"context"
-	"slices"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"

@@ -454,7 +454,7 @@ func (d storeDAG) Get(context.Context, cid.Cid) (ipld.Node, error) {
 	return nil, errors.New("not supported")
 }
 func (d storeDAG) GetMany(context.Context, []cid.Cid) <-chan *ipld.NodeOption { return nil }
-func (d storeDAG) Add(ctx context.Context, n ipld.Node) error                  { return d.bs.Put(ctx, n) }
+func (d storeDAG) Add(ctx context.Context, n ipld.Node) error                 { return d.bs.Put(ctx, n) }
 func (d storeDAG) AddMany(ctx context.Context, ns []ipld.Node) error {
 	bl := make([]blocks.Block, len(ns))
 	for i, n := range ns {
