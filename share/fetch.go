@@ -732,35 +732,64 @@ type verifyJob struct {
 	at   time.Time
 }
 
+// verifyBatch caps the blocks a verify worker stores with one PutMany.
+const verifyBatch = 16
+
 // verifyLoop verifies blocks against their CIDs, stores the good ones and
-// decodes their links, in parallel with the other workers.
+// decodes their links, in parallel with the other workers. It takes what is
+// queued, up to verifyBatch blocks, and stores them with one PutMany.
 func (f *fetcher) verifyLoop(ctx context.Context) {
+	jobs := make([]verifyJob, 0, verifyBatch)
+	good := make([]blocks.Block, 0, verifyBatch)
+	evs := make([]evBlock, 0, verifyBatch)
 	for {
-		var j verifyJob
+		jobs, good, evs = jobs[:0], good[:0], evs[:0]
 		select {
-		case j = <-f.verifyQ:
+		case j := <-f.verifyQ:
+			jobs = append(jobs, j)
 		case <-ctx.Done():
 			return
 		}
-		if err := fetchVerify(j.key, j.data); err != nil {
-			f.send(ctx, evBlock{sess: j.sess, key: j.key, err: err})
+	more:
+		for len(jobs) < verifyBatch {
+			select {
+			case j := <-f.verifyQ:
+				jobs = append(jobs, j)
+			default:
+				break more
+			}
+		}
+		for _, j := range jobs {
+			if err := fetchVerify(j.key, j.data); err != nil {
+				f.send(ctx, evBlock{sess: j.sess, key: j.key, err: err})
+				continue
+			}
+			links, err := fetchLinks(j.key, j.data)
+			if err != nil {
+				// The bytes match the CID: the DAG itself is broken.
+				f.send(ctx, evFatal{fmt.Errorf("block %s matches its cid but: %w", j.key, err)})
+				return
+			}
+			blk, err := blocks.NewBlockWithCid(j.data, j.key)
+			if err != nil {
+				f.send(ctx, evFatal{fmt.Errorf("block %s: %w", j.key, err)})
+				return
+			}
+			good = append(good, blk)
+			evs = append(evs, evBlock{sess: j.sess, key: j.key, size: len(j.data), at: j.at, links: links})
+		}
+		if len(good) == 0 {
 			continue
 		}
-		links, err := fetchLinks(j.key, j.data)
-		if err != nil {
-			// The bytes match the CID: the DAG itself is broken.
-			f.send(ctx, evFatal{fmt.Errorf("block %s matches its cid but: %w", j.key, err)})
-			continue
+		if err := f.e.bs.PutMany(ctx, good); err != nil {
+			f.send(ctx, evFatal{fmt.Errorf("blockstore: put %d blocks: %w", len(good), err)})
+			return
 		}
-		blk, err := blocks.NewBlockWithCid(j.data, j.key)
-		if err == nil {
-			err = f.e.bs.Put(ctx, blk)
+		for _, ev := range evs {
+			f.send(ctx, ev)
 		}
-		if err != nil {
-			f.send(ctx, evFatal{fmt.Errorf("blockstore: put %s: %w", j.key, err)})
-			continue
-		}
-		f.send(ctx, evBlock{sess: j.sess, key: j.key, size: len(j.data), at: j.at, links: links})
+		clear(jobs[:cap(jobs)])
+		clear(good[:cap(good)])
 	}
 }
 
