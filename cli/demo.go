@@ -98,7 +98,8 @@ func runDemo(ctx context.Context, e *env, f demoFlags) (err error) {
 		if i > 0 {
 			cfg.Bootstrap = nodes[0].Addrs()[:1]
 		}
-		n, err := node.New(cfg, node.Deps{DataDir: filepath.Join(tmp, fmt.Sprintf("peer%d", i))})
+		n, err := node.New(cfg, node.Deps{DataDir: filepath.Join(tmp, fmt.Sprintf("peer%d", i)),
+			WasmCacheDir: filepath.Join(tmp, "wazero-cache")})
 		if err != nil {
 			return fmt.Errorf("demo: start peer %d: %w", i, err)
 		}

@@ -273,7 +273,10 @@ type Submitter struct {
 	receipts    map[runKey]*wire.Receipt
 	started     map[runKey]bool
 	discovering bool
-	forget      []sched.JobID // ended phases to Forget after the next Next
+	// rediscover asks the loop for a worker lookup: set when a job phase
+	// starts, since peers may have connected since the last one.
+	rediscover bool
+	forget     []sched.JobID // ended phases to Forget after the next Next
 }
 
 // NewSubmitter returns a submitter; it serves nothing until Run.
@@ -343,6 +346,10 @@ func (s *Submitter) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
+		if s.rediscover {
+			s.rediscover = false
+			s.discover(ctx, &wg)
+		}
 		s.execute(ctx, &wg, s.sch.Next(time.Now()))
 		s.forgetEnded()
 		wait := time.Hour
@@ -717,6 +724,7 @@ func (s *Submitter) advance(ctx context.Context, j *job) {
 	}
 	j.phase = sid
 	s.phases[sid] = &phase{job: j.Info.ID, units: units}
+	s.rediscover = true
 	for _, ui := range units {
 		s.emit(j, Event{Unit: ui, Kind: EventQueued})
 	}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 
 	"github.com/enxame/enxame/examples/examplestest"
@@ -34,7 +35,9 @@ func TestComputeWordCount(t *testing.T) {
 	if err := os.WriteFile(input, []byte(text.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	start := time.Now()
 	res := enxame(t, "compute", "run", "--home", h1, wc, "--input", input, "--split-lines", "8", "--reduce", merge)
+	t.Logf("compute run took %v", time.Since(start))
 	if res.code != 0 {
 		t.Fatalf("compute run: exit %d\nstderr:\n%s", res.code, res.stderr)
 	}
@@ -65,7 +68,10 @@ func TestComputeWordCount(t *testing.T) {
 	if r := enxame(t, "compute", "status", "--home", h1, "nosuchjob"); r.code == 0 {
 		t.Errorf("compute status of an unknown job exited 0")
 	}
-	if r := enxame(t, "compute", "run", "--home", h1, input); r.code == 0 {
+	start = time.Now()
+	r := enxame(t, "compute", "run", "--home", h1, input)
+	t.Logf("compute run of a text file took %v", time.Since(start))
+	if r.code == 0 {
 		t.Errorf("compute run of a text file as a module exited 0: %s", r.stdout)
 	} else {
 		oneLine(t, "compute run of a non-wasm module", r.stderr[strings.LastIndex(strings.TrimSuffix(r.stderr, "\n"), "\n")+1:])

@@ -37,12 +37,24 @@ func (d *dhtDiscovery) Provide(ctx context.Context, c cid.Cid) error {
 // compile cache.
 func (n *Node) openCompute(dir string, deps Deps) error {
 	disc := &dhtDiscovery{dhtFinder{n}}
+	if err := n.openWorker(dir, deps, disc); err != nil {
+		return err
+	}
+	// The submitter reaches this peer's own worker in process (libp2p
+	// cannot open a stream to itself), so a peer runs its own jobs too.
 	sub, err := compute.NewSubmitter(compute.SubmitterConfig{UnitTimeout: n.cfg.Compute.UnitTimeout},
-		compute.SubmitterDeps{Host: n.host, Content: content{n}, Discovery: disc, Datastore: n.store, Logger: n.baseLog})
+		compute.SubmitterDeps{Host: n.host, Content: content{n}, Discovery: disc, Datastore: n.store,
+			Local: n.worker, Logger: n.baseLog})
 	if err != nil {
 		return fmt.Errorf("start compute submitter: %w", err)
 	}
 	n.submitter = sub
+	return nil
+}
+
+// openWorker builds the sandbox pool and the worker unless compute is
+// disabled.
+func (n *Node) openWorker(dir string, deps Deps, disc *dhtDiscovery) error {
 	if n.cfg.Compute.Disabled {
 		return nil
 	}
@@ -59,12 +71,16 @@ func (n *Node) openCompute(dir string, deps Deps) error {
 		Command:  cmd,
 		CacheDir: filepath.Join(dir, WasmCacheDir),
 	}
+	if deps.WasmCacheDir != "" {
+		pcfg.CacheDir = deps.WasmCacheDir
+	}
 	// The pool's limits are maxima (a unit's own are capped by them); the
 	// worker applies the per-unit defaults and rejects units above its
 	// maxima before they reach the pool.
 	wd := compute.DefaultWorkerConfig()
 	pcfg.Limits.MemoryMiB = max(wd.MaxMemoryMiB, n.cfg.Compute.MemoryMiB)
 	pcfg.Limits.Timeout = max(wd.MaxUnitTimeout, n.cfg.Compute.UnitTimeout)
+	var err error
 	if n.pool, err = sandbox.New(pcfg, n.baseLog); err != nil {
 		return fmt.Errorf("start sandbox pool: %w", err)
 	}

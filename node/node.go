@@ -59,6 +59,10 @@ type Deps struct {
 	// means this executable with SandboxChildCommand (tests whose binary
 	// is not enxame dispatch that argument to SandboxChildMain themselves).
 	SandboxCommand []string
+	// WasmCacheDir is wazero's on-disk compilation cache. Empty means
+	// WasmCacheDir inside the home (or DataDir). Nodes of one process (the
+	// demo, simnet) share one so that a module is compiled once.
+	WasmCacheDir string
 }
 
 // Node is one enxame peer. Build it with New, run it with Run, and Close it

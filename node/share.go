@@ -162,3 +162,8 @@ func (c content) Get(ctx context.Context, root cid.Cid) (io.ReadCloser, error) {
 	}
 	return r, nil
 }
+
+// Has reports whether c's root block is stored here (workers bid with it).
+func (c content) Has(ctx context.Context, root cid.Cid) (bool, error) {
+	return c.n.blocks.Has(ctx, root)
+}
