@@ -2,6 +2,8 @@ package node
 
 import (
 	"fmt"
+	"github.com/enxame/enxame/compute"
+	"github.com/enxame/enxame/share"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -63,6 +65,21 @@ func hostOptions(cfg Config, key crypto.PrivKey) ([]libp2p.Option, error) {
 func resourceManager(rc ResourceConfig) (network.ResourceManager, error) {
 	limits := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&limits)
+	// Our own protocols: per-peer stream and memory caps, so that one peer
+	// cannot hold every stream of the exchange or the compute service (the
+	// services add their own per-peer limits on top).
+	limits.AddProtocolLimit(share.ProtocolID,
+		rcmgr.BaseLimit{StreamsInbound: 1024, StreamsOutbound: 1024, Streams: 2048, Memory: 256 << 20},
+		rcmgr.BaseLimitIncrease{StreamsInbound: 256, StreamsOutbound: 256, Streams: 512, Memory: 64 << 20})
+	limits.AddProtocolPeerLimit(share.ProtocolID,
+		rcmgr.BaseLimit{StreamsInbound: 16, StreamsOutbound: 16, Streams: 32, Memory: 64 << 20},
+		rcmgr.BaseLimitIncrease{})
+	limits.AddProtocolLimit(compute.ProtocolID,
+		rcmgr.BaseLimit{StreamsInbound: 512, StreamsOutbound: 512, Streams: 1024, Memory: 64 << 20},
+		rcmgr.BaseLimitIncrease{StreamsInbound: 128, StreamsOutbound: 128, Streams: 256, Memory: 16 << 20})
+	limits.AddProtocolPeerLimit(compute.ProtocolID,
+		rcmgr.BaseLimit{StreamsInbound: 64, StreamsOutbound: 64, Streams: 128, Memory: 16 << 20},
+		rcmgr.BaseLimitIncrease{})
 	mem := int64(rc.MaxMemoryMiB) << 20
 	if mem == 0 {
 		mem = int64(memory.TotalMemory() / 8)
