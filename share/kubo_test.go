@@ -10,6 +10,8 @@ import (
 
 // TestAddMatchesKubo adds the same files and directories to a real Kubo
 // v0.43.1 and to a Store and compares the root CIDs Kubo prints with ours.
+// Depth 3 (over 174² leaves) is left to TestAddMatchesBoxo: Kubo stores each
+// block as a file and needs about a minute for the 30 277 blocks it takes.
 func TestAddMatchesKubo(t *testing.T) {
 	k := kubotest.Start(t)
 	dir := t.TempDir()
@@ -20,7 +22,6 @@ func TestAddMatchesKubo(t *testing.T) {
 		"chunk":     DefaultChunkSize,
 		"chunk+1":   DefaultChunkSize + 1,
 		"depth2":    L*DefaultChunkSize + 1,
-		"depth3-1k": L*L*1024 + 1,
 	}
 	for name, n := range files {
 		writeFile(t, dir, name, randomBytes(uint64(n), n))
@@ -49,7 +50,6 @@ func TestAddMatchesKubo(t *testing.T) {
 		{name: "one chunk", path: "chunk"},
 		{name: "two chunks", path: "chunk+1"},
 		{name: "depth 2", path: "depth2"},
-		{name: "depth 3 size-1024", path: "depth3-1k", args: []string{"--chunker=size-1024"}, opts: AddOptions{ChunkSize: 1024}},
 		{name: "size-65536", path: "chunk+1", args: []string{"--chunker=size-65536"}, opts: AddOptions{ChunkSize: 65536}},
 		{name: "wrap", path: "chunk+1", args: []string{"-w"}, opts: AddOptions{Wrap: true}},
 		{name: "cidv0 dag-pb leaves", path: "depth2", args: []string{"--cid-version=0", "--raw-leaves=false"}, opts: AddOptions{CIDv0: true, NoRawLeaves: true}},
