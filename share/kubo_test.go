@@ -17,11 +17,11 @@ func TestAddMatchesKubo(t *testing.T) {
 	dir := t.TempDir()
 	const L = 174
 	files := map[string]int{
-		"empty":     0,
-		"one":       1,
-		"chunk":     DefaultChunkSize,
-		"chunk+1":   DefaultChunkSize + 1,
-		"depth2":    L*DefaultChunkSize + 1,
+		"empty":   0,
+		"one":     1,
+		"chunk":   DefaultChunkSize,
+		"chunk+1": DefaultChunkSize + 1,
+		"depth2":  L*DefaultChunkSize + 1,
 	}
 	for name, n := range files {
 		writeFile(t, dir, name, randomBytes(uint64(n), n))
