@@ -320,7 +320,7 @@ func (f *fetcher) nextWake(now time.Time) time.Time {
 		if t := f.stuckSince.Add(f.stuckTimeout); t.Before(wake) {
 			wake = t
 		}
-		if t := f.lastQuery.Add(f.e.cfg.RequeryInterval); !f.finding && t.Before(wake) {
+		if t := f.lastQuery.Add(f.e.cfg.RequeryInterval); f.e.finder != nil && !f.finding && t.Before(wake) {
 			wake = t
 		}
 	}
@@ -367,7 +367,7 @@ func (f *fetcher) act(ctx context.Context, actions []plan.Action) (bool, error) 
 // fetch no progress, for the timeout.
 func (f *fetcher) checkStuck(ctx context.Context, now time.Time) error {
 	if f.stuckSince.IsZero() || now.Sub(f.stuckSince) < f.stuckTimeout {
-		if !f.stuckSince.IsZero() && !f.finding && now.Sub(f.lastQuery) >= f.e.cfg.RequeryInterval {
+		if !f.stuckSince.IsZero() && f.e.finder != nil && !f.finding && now.Sub(f.lastQuery) >= f.e.cfg.RequeryInterval {
 			f.find(ctx)
 		}
 		return nil
@@ -490,6 +490,9 @@ func (f *fetcher) invalid(s *fetchSession, key cid.Cid, err error) error {
 func (f *fetcher) join(s *fetchSession) error {
 	s.joined = true
 	f.joined++
+	// A provider of the whole DAG unsticks the planner; if it becomes stuck
+	// again, it says so again.
+	f.stuckSince = time.Time{}
 	f.e.log.Debug("fetch: provider joined", "peer", s.peer, "root", f.root)
 	if err := f.pl.Observe(plan.ProviderJoined{Peer: s.peer, HasAll: true}); err != nil {
 		return fmt.Errorf("planner: %w", err)

@@ -1,22 +1,23 @@
 // Command transfer measures enxame's block exchange (package share,
-// protocol /enxame/share/1.0.0) over loopback, in one process and one run:
+// protocol /enxame/share/1.0.0) over loopback, in one run:
 //
-//   - raw:    one libp2p stream between two hosts copying the same bytes
-//     (the ceiling: TCP + security + yamux, no blocks, no hashing, no store);
+//   - raw:    one libp2p stream between two hosts of this process copying the
+//     same bytes (the ceiling: TCP + security + yamux, no blocks, no hashing,
+//     no store);
 //   - fetch:  Exchange.Fetch of a UnixFS DAG (CIDv1, raw leaves, 256 KiB
-//     chunks) from one provider to one fetcher, each with its own pebble
-//     blockstore on disk; every block verified before it is stored;
+//     chunks) from a provider process (this binary with -serve, serving from
+//     memory) into a pebble blockstore on disk; every block verified before it
+//     is stored. Its peak Go heap (sampled every 10 ms) and peak RSS (VmHWM,
+//     reset before the fetch) are the fetching process's alone;
 //   - fetch-mem: the same into an in-memory blockstore (the protocol without
 //     the fetcher's disk writes);
-//   - multi:  the same fetch from 4 providers each capped at -rate bytes/s
+//   - multi:  the same from 4 provider hosts each capped at -rate bytes/s
 //     (ExchangeConfig.ServeRateLimit), against the goal 0.8 × 4 × rate;
 //   - kubo:   with -kubo, the Kubo→Kubo `ipfs pin add` baseline of
 //     bench/kubo, run on a file of the same size.
 //
 // Hosts use go-libp2p's defaults (TCP on 127.0.0.1, TLS or Noise, yamux).
-// For the fetch it also prints the peak Go heap (sampled every 10 ms) and
-// the process's peak RSS (VmHWM, reset before the fetch; it includes the
-// provider in the same process). MB/s is 10^6 bytes per second.
+// MB/s is 10^6 bytes per second.
 //
 // Usage, from the repository root:
 //
@@ -24,6 +25,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,6 +39,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -107,6 +110,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	withKubo := fs.Bool("kubo", false, "also run `go run ./bench/kubo -size SIZE` for the Kubo→Kubo pin baseline (from the repository root)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	dir := fs.String("dir", os.TempDir(), "directory for the blockstores (needs about 2×size free)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the single-provider fetch to this file")
+	serve := fs.Bool("serve", false, "internal: run as the provider process")
+	serveHosts := fs.Int("serve-hosts", 1, "internal: provider hosts in -serve mode")
+	serveSeed := fs.Int("serve-seed", 1, "internal: data seed in -serve mode")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -125,6 +132,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-rate: %w", err)
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "bench/transfer: "+format+"\n", a...) }
+	if *serve {
+		return serveMode(ctx, size, byte(*serveSeed), *serveHosts, rate, os.Stdin, stdout)
+	}
 	work, err := os.MkdirTemp(*dir, "enxame-transfer-bench-")
 	if err != nil {
 		return err
@@ -149,7 +159,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	add("raw", "one libp2p stream, TCP+default security+yamux, 256 KiB writes", size, d)
 
-	// fetch: one provider.
+	// fetch: one provider process serving from memory, this process
+	// fetching into pebble on disk, then into memory.
 	var stores []io.Closer
 	defer func() {
 		for _, c := range stores {
@@ -169,55 +180,61 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		stores = append(stores, ds)
 		return blockstore.NewBlockstore(ds), nil
 	}
-	src, err := newStore("source")
+	prov, err := startProvider(ctx, size, 1, 1, 0, stderr)
 	if err != nil {
-		return err
+		return fmt.Errorf("provider: %w", err)
 	}
-	logf("importing %d random bytes", size)
-	t0 := time.Now()
-	root, err := importRandom(ctx, src, size, 1)
-	if err != nil {
-		return fmt.Errorf("import: %w", err)
-	}
-	logf("imported %s in %v", root, time.Since(t0).Round(time.Millisecond))
+	defer prov.stop()
 	dst, err := newStore("fetcher")
 	if err != nil {
 		return err
 	}
 	var st fetchStats
-	d, err = fetchOnce(ctx, src, dst, root, 1, 0, &st)
-	if err != nil {
-		return fmt.Errorf("fetch: %w", err)
-	}
-	add("fetch", "Exchange.Fetch, 1 provider, pebble blockstores on disk, every block verified", size, d)
-	rep.PeakHeapBytes, rep.PeakRSSBytes = st.peakHeap, st.peakRSS
-	logf("fetch peak heap %.1f MiB, peak RSS %.1f MiB (both hosts)", float64(st.peakHeap)/(1<<20), float64(st.peakRSS)/(1<<20))
-	if *memToo {
-		// The same fetch into an in-memory blockstore: the protocol
-		// without the fetcher's disk writes.
-		d, err = fetchOnce(ctx, src, blockstore.NewBlockstore(dssync.MutexWrap(datastore.NewMapDatastore())), root, 1, 0, &fetchStats{})
-		if err != nil {
-			return fmt.Errorf("fetch to memory: %w", err)
-		}
-		add("fetch-mem", "Exchange.Fetch, 1 provider, fetcher's blockstore in memory, every block verified", size, d)
-	}
-
-	// multi: several capped providers sharing the source store.
-	if multiSize > 0 && *providers > 0 {
-		msrc, err := newStore("multi-source")
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
 		if err != nil {
 			return err
 		}
-		mroot, err := importRandom(ctx, msrc, multiSize, 2)
-		if err != nil {
-			return fmt.Errorf("import: %w", err)
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
 		}
+	}
+	d, err = fetchFrom(ctx, dst, prov, &st)
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
+		return fmt.Errorf("fetch: %w", err)
+	}
+	add("fetch", "Exchange.Fetch, 1 provider process, fetcher's pebble blockstore on disk, every block verified", size, d)
+	rep.PeakHeapBytes, rep.PeakRSSBytes = st.peakHeap, st.peakRSS
+	logf("fetch peak heap %.1f MiB, peak RSS %.1f MiB (the fetching process)", float64(st.peakHeap)/(1<<20), float64(st.peakRSS)/(1<<20))
+	if *memToo {
+		// The same fetch into an in-memory blockstore: the protocol
+		// without the fetcher's disk writes.
+		mem := blockstore.NewBlockstore(dssync.MutexWrap(datastore.NewMapDatastore()))
+		d, err = fetchFrom(ctx, mem, prov, &fetchStats{})
+		if err != nil {
+			return fmt.Errorf("fetch to memory: %w", err)
+		}
+		add("fetch-mem", "Exchange.Fetch, 1 provider process, fetcher's blockstore in memory, every block verified", size, d)
+	}
+	prov.stop()
+
+	// multi: several capped provider hosts in one provider process.
+	if multiSize > 0 && *providers > 0 {
+		mprov, err := startProvider(ctx, multiSize, 2, *providers, rate, stderr)
+		if err != nil {
+			return fmt.Errorf("providers: %w", err)
+		}
+		defer mprov.stop()
 		mdst, err := newStore("multi-fetcher")
 		if err != nil {
 			return err
 		}
 		var mst fetchStats
-		d, err = fetchOnce(ctx, msrc, mdst, mroot, *providers, rate, &mst)
+		d, err = fetchFrom(ctx, mdst, mprov, &mst)
 		if err != nil {
 			return fmt.Errorf("multi-source fetch: %w", err)
 		}
@@ -225,6 +242,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			*providers, float64(rate)/1e6, 0.8*float64(*providers)*float64(rate)/1e6), multiSize, d)
 		rep.Shares = mst.shares
 		logf("multi shares %v", mst.shares)
+		mprov.stop()
 	}
 
 	if *withKubo {
@@ -341,39 +359,123 @@ type fetchStats struct {
 	shares            []float64
 }
 
-// fetchOnce runs n providers serving src (capped at rate bytes/s each if
-// rate > 0) and one fetcher storing into dst, fetches root and returns
-// how long the fetch took.
-func fetchOnce(ctx context.Context, src, dst blockstore.Blockstore, root cid.Cid, n int, rate int64, st *fetchStats) (time.Duration, error) {
-	ctx, cancel := context.WithCancel(ctx)
+// provider is a child process of this binary (-serve) whose hosts serve
+// a DAG from memory.
+type provider struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	root  cid.Cid
+	peers []peer.AddrInfo
+	once  sync.Once
+}
+
+// startProvider starts a provider process with hosts hosts serving size
+// bytes of seeded random data, each capped at rate bytes/s (0: no cap).
+func startProvider(ctx context.Context, size int64, seed byte, hosts int, rate int64, stderr io.Writer) (*provider, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, exe, "-serve", "-size", strconv.FormatInt(size, 10),
+		"-serve-seed", strconv.Itoa(int(seed)), "-serve-hosts", strconv.Itoa(hosts), "-rate", strconv.FormatInt(max(rate, 1), 10))
+	cmd.Stderr = stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &provider{cmd: cmd, stdin: stdin}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		switch {
+		case len(f) == 2 && f[0] == "ROOT":
+			if p.root, err = cid.Decode(f[1]); err != nil {
+				p.stop()
+				return nil, err
+			}
+		case len(f) == 2 && f[0] == "PEER":
+			ai, err := peer.AddrInfoFromString(f[1])
+			if err != nil {
+				p.stop()
+				return nil, err
+			}
+			p.peers = append(p.peers, *ai)
+		case len(f) == 1 && f[0] == "READY":
+			go io.Copy(io.Discard, out)
+			return p, nil
+		}
+	}
+	p.stop()
+	return nil, fmt.Errorf("provider process ended before it was ready: %v", sc.Err())
+}
+
+// stop ends the provider process (it exits when its stdin closes).
+func (p *provider) stop() {
+	p.once.Do(func() {
+		p.stdin.Close()
+		done := make(chan struct{})
+		go func() { p.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			p.cmd.Process.Kill()
+			<-done
+		}
+	})
+}
+
+// serveMode is the provider process: it imports the data into memory,
+// serves it from hosts hosts, prints ROOT, PEER lines and READY, and runs
+// until stdin closes.
+func serveMode(ctx context.Context, size int64, seed byte, hosts int, rate int64, stdin io.Reader, stdout io.Writer) error {
+	if rate <= 1 {
+		rate = 0
+	}
+	bs := blockstore.NewBlockstore(dssync.MutexWrap(datastore.NewMapDatastore()))
+	root, err := importRandom(ctx, bs, size, seed)
+	if err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	defer cancel()
-	var hosts []host.Host
-	defer func() {
-		for _, h := range hosts {
-			h.Close()
-		}
-	}()
-	var provs []peer.AddrInfo
-	for range n {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // before wg.Wait: ends the exchanges
+	fmt.Fprintf(stdout, "ROOT %s\n", root)
+	for range hosts {
 		h, err := newHost()
 		if err != nil {
-			return 0, err
+			return err
 		}
-		hosts = append(hosts, h)
-		ex, err := share.NewExchange(share.ExchangeConfig{ServeRateLimit: rate}, share.ExchangeDeps{Host: h, Blockstore: src})
+		defer h.Close()
+		ex, err := share.NewExchange(share.ExchangeConfig{ServeRateLimit: rate}, share.ExchangeDeps{Host: h, Blockstore: bs})
 		if err != nil {
-			return 0, err
+			return err
 		}
 		wg.Go(func() { ex.Run(ctx) })
-		provs = append(provs, peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()})
+		fmt.Fprintf(stdout, "PEER %s/p2p/%s\n", h.Addrs()[0], h.ID())
 	}
+	fmt.Fprintln(stdout, "READY")
+	io.Copy(io.Discard, stdin)
+	return nil
+}
+
+// fetchFrom fetches the provider's root into dst from a fresh host and
+// returns how long the fetch took.
+func fetchFrom(ctx context.Context, dst blockstore.Blockstore, p *provider, st *fetchStats) (time.Duration, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	h, err := newHost()
 	if err != nil {
 		return 0, err
 	}
-	hosts = append(hosts, h)
+	defer h.Close()
 	ex, err := share.NewExchange(share.ExchangeConfig{}, share.ExchangeDeps{Host: h, Blockstore: dst})
 	if err != nil {
 		return 0, err
@@ -383,7 +485,7 @@ func fetchOnce(ctx context.Context, src, dst blockstore.Blockstore, root cid.Cid
 	sampler := startSampler()
 	var last share.Progress
 	t0 := time.Now()
-	err = ex.Fetch(ctx, root, share.FetchOptions{Providers: provs, Progress: func(p share.Progress) { last = p }})
+	err = ex.Fetch(ctx, p.root, share.FetchOptions{Providers: p.peers, Progress: func(p share.Progress) { last = p }})
 	d := time.Since(t0)
 	st.peakHeap = sampler.stop()
 	st.peakRSS = peakRSS()

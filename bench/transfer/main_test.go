@@ -2,9 +2,25 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
+
+// TestMain runs the provider process when the benchmark starts this test
+// binary with -serve.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "-serve" {
+		if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintf(os.Stderr, "provider: %v\n", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
 
 // TestRunSmall runs the whole benchmark on a few MiB: raw stream, fetch
 // (pebble and memory) and multi-source, and checks the report.
