@@ -6,7 +6,8 @@
 //     no store);
 //   - fetch:  Exchange.Fetch of a UnixFS DAG (CIDv1, raw leaves, 256 KiB
 //     chunks) from a provider process (this binary with -serve, serving from
-//     memory) into a pebble blockstore on disk; every block verified before it
+//     memory) into a share.Store on disk (-store pebble: a go-ds-pebble
+//     blockstore instead); every block verified before it
 //     is stored. Its peak Go heap (sampled every 10 ms) and peak RSS (VmHWM,
 //     reset before the fetch) are the fetching process's alone;
 //   - fetch-mem: the same into an in-memory blockstore (the protocol without
@@ -111,6 +112,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	dir := fs.String("dir", os.TempDir(), "directory for the blockstores (needs about 2×size free)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the single-provider fetch to this file")
+	storeKind := fs.String("store", "store", "fetcher's blockstore: store (share.Store, pack files) or pebble (go-ds-pebble, 64 MiB memtable)")
 	serve := fs.Bool("serve", false, "internal: run as the provider process")
 	serveHosts := fs.Int("serve-hosts", 1, "internal: provider hosts in -serve mode")
 	serveSeed := fs.Int("serve-seed", 1, "internal: data seed in -serve mode")
@@ -185,9 +187,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("provider: %w", err)
 	}
 	defer prov.stop()
-	dst, err := newStore("fetcher")
-	if err != nil {
-		return err
+	var dst blockstore.Blockstore
+	if *storeKind == "pebble" {
+		if dst, err = newStore("fetcher"); err != nil {
+			return err
+		}
+	} else {
+		// share.Store: pack files plus a pebble index, what a node uses.
+		s, err := share.OpenStore(share.StoreConfig{Dir: filepath.Join(work, "fetcher")}, share.StoreDeps{})
+		if err != nil {
+			return err
+		}
+		stores = append(stores, s)
+		dst = s
 	}
 	var st fetchStats
 	if *cpuProfile != "" {
@@ -207,7 +219,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("fetch: %w", err)
 	}
-	add("fetch", "Exchange.Fetch, 1 provider process, fetcher's pebble blockstore on disk, every block verified", size, d)
+	add("fetch", "Exchange.Fetch, 1 provider process, fetcher's "+*storeKind+" blockstore on disk, every block verified", size, d)
 	rep.PeakHeapBytes, rep.PeakRSSBytes = st.peakHeap, st.peakRSS
 	logf("fetch peak heap %.1f MiB, peak RSS %.1f MiB (the fetching process)", float64(st.peakHeap)/(1<<20), float64(st.peakRSS)/(1<<20))
 	if *memToo {
@@ -229,10 +241,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("providers: %w", err)
 		}
 		defer mprov.stop()
-		mdst, err := newStore("multi-fetcher")
+		mdst, err := share.OpenStore(share.StoreConfig{Dir: filepath.Join(work, "multi-fetcher")}, share.StoreDeps{})
 		if err != nil {
 			return err
 		}
+		stores = append(stores, mdst)
 		var mst fetchStats
 		d, err = fetchFrom(ctx, mdst, mprov, &mst)
 		if err != nil {
