@@ -24,6 +24,7 @@ import (
 	dssync "github.com/ipfs/go-datastore/sync"
 	pebbleds "github.com/ipfs/go-ds-pebble"
 	"github.com/libp2p/go-libp2p"
+	kaddht "github.com/libp2p/go-libp2p-kad-dht"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -63,6 +64,9 @@ type Deps struct {
 	// WasmCacheDir inside the home (or DataDir). Nodes of one process (the
 	// demo, simnet) share one so that a module is compiled once.
 	WasmCacheDir string
+	// DHTOptions are extra kad-dht options appended after the router's own
+	// (simnet: e.g. no automatic routing-table refresh). Nil means none.
+	DHTOptions []kaddht.Option
 }
 
 // Node is one enxame peer. Build it with New, run it with Run, and Close it
@@ -172,7 +176,7 @@ func New(cfg Config, deps Deps) (_ *Node, err error) {
 
 	dcfg := cfg.DHT
 	dcfg.Bootstrap = cfg.Bootstrap
-	n.router, err = dht.New(dcfg, dht.Deps{Host: n.host, Datastore: n.store, Logger: log})
+	n.router, err = dht.New(dcfg, dht.Deps{Host: n.host, Datastore: n.store, Logger: log, Options: deps.DHTOptions})
 	if err != nil {
 		return nil, err
 	}
