@@ -213,10 +213,7 @@ func runDemo(ctx context.Context, e *env, f demoFlags) (err error) {
 	fmt.Fprintf(e.stdout, "          units per peer: %v\n", perPeer)
 
 	out := info.Output()
-	if err := sub.Fetch(ctx, out, share.FetchOptions{}); err != nil {
-		return fmt.Errorf("demo: fetch result: %w", err)
-	}
-	r, err := sub.Blocks().Open(ctx, out)
+	r, err := sub.Open(ctx, out)
 	if err != nil {
 		return fmt.Errorf("demo: read result: %w", err)
 	}

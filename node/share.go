@@ -153,17 +153,23 @@ func (c content) Put(ctx context.Context, r io.Reader) (cid.Cid, error) {
 }
 
 func (c content) Get(ctx context.Context, root cid.Cid) (io.ReadCloser, error) {
-	if err := c.n.Fetch(ctx, root, share.FetchOptions{}); err != nil {
-		return nil, err
-	}
-	r, err := c.n.blocks.Open(ctx, root)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", root, err)
-	}
-	return r, nil
+	return c.n.Open(ctx, root)
 }
 
 // Has reports whether c's root block is stored here (workers bid with it).
 func (c content) Has(ctx context.Context, root cid.Cid) (bool, error) {
 	return c.n.blocks.Has(ctx, root)
+}
+
+// Open returns a reader of the file root, fetching its DAG from the swarm
+// first when it is not complete here.
+func (n *Node) Open(ctx context.Context, root cid.Cid) (io.ReadSeekCloser, error) {
+	if err := n.Fetch(ctx, root, share.FetchOptions{}); err != nil {
+		return nil, err
+	}
+	r, err := n.blocks.Open(ctx, root)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", root, err)
+	}
+	return r, nil
 }

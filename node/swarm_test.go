@@ -32,12 +32,25 @@ func TestSwarmFindPeer(t *testing.T) {
 		nd, _ := nodetest.Start(t, cfg, node.Deps{})
 		nodes = append(nodes, nd)
 	}
-	// Every node but the first must have joined through its bootstrap peer.
-	for i, nd := range nodes[1:] {
+	// Every node but the first must have joined through its bootstrap peer,
+	// and every node must be in some other node's routing table (a node
+	// nobody has admitted yet, e.g. while identify is still running on a
+	// loaded machine, cannot be found by anyone).
+	for _, nd := range nodes[1:] {
 		nodetest.WaitFor(t, 10*time.Second, "node to join", func() bool {
 			return nd.Router().TableSize() > 0
 		})
-		_ = i
+	}
+	for _, target := range nodes {
+		id := target.Host().ID()
+		nodetest.WaitFor(t, 10*time.Second, "node to be in another's routing table", func() bool {
+			for _, nd := range nodes {
+				if nd != target && nd.Router().Kad().RoutingTable().Find(id) != "" {
+					return true
+				}
+			}
+			return false
+		})
 	}
 
 	var mu sync.Mutex
