@@ -102,6 +102,10 @@ type adder struct {
 	nodeB cid.Prefix
 	dserv format.DAGService
 	bytes int64
+	// pool holds the chunk buffers of the whole Add, shared by its files:
+	// 4·Workers + 2·putBatch of them at most, nalloc allocated so far.
+	pool   chan *[]byte
+	nalloc int
 }
 
 func (s *Store) newAdder(opts AddOptions) (*adder, error) {
@@ -109,7 +113,7 @@ func (s *Store) newAdder(opts AddOptions) (*adder, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &adder{s: s, o: o, hold: s.NewHold()}
+	a := &adder{s: s, o: o, hold: s.NewHold(), pool: make(chan *[]byte, 4*o.Workers+2*putBatch)}
 	a.leafB, a.nodeB = cidBuilders(o.CIDv0)
 	a.dserv = &heldDAG{a: a}
 	return a, nil
@@ -324,27 +328,22 @@ type leaf struct {
 // stores the leaves in file order (a few per batch) and feeds the
 // treeBuilder. The buffer pool bounds memory to (4·Workers+2·putBatch)
 // chunks; the collector holds at most putBatch of them in its batch.
+// Buffers of leaves still in flight when an Add fails are not returned, so
+// an adder is not reused after an error.
 func (a *adder) addFile(parent context.Context, r io.Reader) (format.Node, uint64, error) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	cs, w := a.o.ChunkSize, a.o.Workers
-	nbuf := max(4*w+4, 2*putBatch) // collect holds up to putBatch buffers in a batch
-	pool := make(chan *[]byte, nbuf)
-	for range nbuf {
-		b := make([]byte, cs)
-		pool <- &b
-	}
+	w := a.o.Workers
+	pool := a.pool
 	jobs := make(chan leaf, 2*w)
-	results := make(chan leaf, nbuf)
+	results := make(chan leaf, cap(pool))
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer close(jobs)
 		for i := 0; ; i++ {
-			var buf *[]byte
-			select {
-			case buf = <-pool:
-			case <-gctx.Done():
-				return gctx.Err()
+			buf, err := a.buffer(gctx)
+			if err != nil {
+				return err
 			}
 			n, err := io.ReadFull(r, *buf)
 			if n == 0 && (err == io.EOF || err == io.ErrUnexpectedEOF) {
@@ -396,6 +395,28 @@ func (a *adder) addFile(parent context.Context, r io.Reader) (format.Node, uint6
 		err = parent.Err()
 	}
 	return root, size, err
+}
+
+// buffer returns a chunk buffer from the Add's pool, allocating up to
+// cap(pool) of them lazily (a small file needs one), or waits for one to
+// come back. Only the reader goroutine of the file being added calls it.
+func (a *adder) buffer(ctx context.Context) (*[]byte, error) {
+	select {
+	case b := <-a.pool:
+		return b, nil
+	default:
+	}
+	if a.nalloc < cap(a.pool) {
+		a.nalloc++
+		b := make([]byte, a.o.ChunkSize)
+		return &b, nil
+	}
+	select {
+	case b := <-a.pool:
+		return b, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // makeLeaf hashes one chunk into its leaf block.
