@@ -95,7 +95,10 @@ func TestBitswapEnxameFetchesFromKubo(t *testing.T) {
 	if err := h.Connect(t.Context(), *ai); err != nil {
 		t.Fatalf("connect to Kubo: %v", err)
 	}
-	r := NewReader(ReaderConfig{}, bs)
+	// The fetch goes through a Hold, so a GC in between keeps its blocks.
+	hold := s.NewHold()
+	defer hold.Release()
+	r := NewReader(ReaderConfig{}, hold.Getter(bs))
 	out := t.TempDir()
 	for _, tc := range []struct{ name, cid string }{{"file", fileCID}, {"tree", treeCID}} {
 		c := cid.MustParse(tc.cid)
@@ -104,6 +107,9 @@ func TestBitswapEnxameFetchesFromKubo(t *testing.T) {
 		cancel()
 		if err != nil {
 			t.Fatalf("WriteTo(%s) over Bitswap: %v", tc.name, err)
+		}
+		if _, err := s.GC(t.Context()); err != nil {
+			t.Fatal(err)
 		}
 		if err := s.Pin(t.Context(), c); err != nil {
 			t.Errorf("Pin(%s) after the fetch: %v", c, err)

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"sync"
 
+	blocks "github.com/ipfs/go-block-format"
 	cid "github.com/ipfs/go-cid"
 	ds "github.com/ipfs/go-datastore"
 )
@@ -380,4 +381,20 @@ func (s *Store) rewritePack(ctx context.Context, id uint32, lives []packLive) (i
 		return moved, fmt.Errorf("compact: remove pack %s: %w", packName(id), err)
 	}
 	return moved, nil
+}
+
+// Getter returns a BlockGetter that holds every CID in h before it asks bg
+// for it, so that blocks a fetch brings into the store (through a *Bitswap,
+// say) are protected from GC from the moment they land until the caller
+// pins the root and releases h.
+func (h *Hold) Getter(bg BlockGetter) BlockGetter { return holdingGetter{h, bg} }
+
+type holdingGetter struct {
+	h  *Hold
+	bg BlockGetter
+}
+
+func (g holdingGetter) Get(ctx context.Context, c cid.Cid) (blocks.Block, error) {
+	g.h.Add(c)
+	return g.bg.Get(ctx, c)
 }
