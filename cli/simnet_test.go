@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSimnetCommand(t *testing.T) {
+	plot := filepath.Join(t.TempDir(), "cdf.svg")
+	var out, errOut bytes.Buffer
+	e := &env{stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
+	cmd := newSimnetCmd(e)
+	cmd.SetArgs([]string{"--nodes", "12", "--seed", "3", "--keys", "4", "--lookups", "10", "--settle", "5s", "--plot", plot})
+	cmd.SetOut(&out)
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("simnet: %v (stderr %q)", err, errOut.String())
+	}
+	for _, want := range []string{"simnet dht: 12 nodes", "find-peer", "find-providers", "routing table"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+	svg, err := os.ReadFile(plot)
+	if err != nil || !bytes.HasPrefix(svg, []byte("<svg")) {
+		t.Fatalf("plot: %v, %.40q", err, svg)
+	}
+
+	out.Reset()
+	e.json = true
+	cmd = newSimnetCmd(e)
+	cmd.SetArgs([]string{"--nodes", "8", "--keys", "2", "--lookups", "4", "--settle", "5s"})
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Nodes    int `json:"nodes"`
+		FindPeer struct {
+			Attempts int `json:"attempts"`
+		} `json:"find_peer"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || rep.Nodes != 8 || rep.FindPeer.Attempts != 4 {
+		t.Fatalf("json report: %v, %+v\n%s", err, rep, out.String())
+	}
+}
+
+func TestSimnetCommandRejectsBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--nodes", "1"},
+		{"--churn", "1.5"},
+		{"--regions", "mars"},
+		{"--scenario", "nope"},
+	} {
+		e := &env{stdout: new(bytes.Buffer), stderr: new(bytes.Buffer)}
+		cmd := newSimnetCmd(e)
+		cmd.SetArgs(args)
+		err := cmd.ExecuteContext(context.Background())
+		var ue usageError
+		if err == nil || !errors.As(err, &ue) {
+			t.Errorf("%v: err = %v, want a usage error", args, err)
+		}
+	}
+}

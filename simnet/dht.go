@@ -1,0 +1,393 @@
+package simnet
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	mh "github.com/multiformats/go-multihash"
+)
+
+// DHTConfig configures the dht scenario. A zero field means the default in
+// its comment.
+type DHTConfig struct {
+	Net Config
+	// Settle is how long (virtual time) the nodes have to join before the
+	// workload starts. Default 30s.
+	Settle time.Duration
+	// Keys is how many CIDs are provided, each by one node. Default 50.
+	Keys int
+	// FindPeer and FindProviders are how many lookups of each kind run.
+	// Default 200 each.
+	FindPeer      int
+	FindProviders int
+	// Gap is the (virtual) time between the starts of two lookups; lookups
+	// overlap. Default 50ms.
+	Gap time.Duration
+	// Timeout bounds one lookup or provide. Default 30s.
+	Timeout time.Duration
+	// Churn is the fraction of nodes (never a bootstrap peer, a provider
+	// or a lookup target) that leave during the lookups, each replaced by
+	// a new node that joins. Default 0.
+	Churn float64
+}
+
+func (c DHTConfig) withDefaults() DHTConfig {
+	if c.Settle == 0 {
+		c.Settle = 30 * time.Second
+	}
+	if c.Keys == 0 {
+		c.Keys = 50
+	}
+	if c.FindPeer == 0 {
+		c.FindPeer = 200
+	}
+	if c.FindProviders == 0 {
+		c.FindProviders = 200
+	}
+	if c.Gap == 0 {
+		c.Gap = 50 * time.Millisecond
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 30 * time.Second
+	}
+	return c
+}
+
+// LookupStats summarises lookups of one kind.
+type LookupStats struct {
+	Kind     string  `json:"kind"`
+	Attempts int     `json:"attempts"`
+	OK       int     `json:"ok"`
+	Success  float64 `json:"success"`
+	// Local counts lookups answered without a query (already connected to
+	// the peer, or holding the record).
+	Local   int     `json:"local"`
+	Hops    IntDist `json:"hops"`
+	Queried IntDist `json:"queried"`
+	Latency Dist    `json:"latency"`
+	// Latencies are the successful lookups' latencies, for plots.
+	Latencies []time.Duration `json:"-"`
+	Errors    []string        `json:"errors,omitempty"`
+}
+
+func lookupStats(kind string, ls []Lookup) LookupStats {
+	s := LookupStats{Kind: kind, Attempts: len(ls)}
+	var hops, queried []int
+	errs := map[string]bool{}
+	for _, l := range ls {
+		if !l.OK {
+			if l.Err != nil && len(errs) < 5 {
+				errs[l.Err.Error()] = true
+			}
+			continue
+		}
+		s.OK++
+		if l.Queried == 0 {
+			s.Local++
+		}
+		hops = append(hops, l.Hops)
+		queried = append(queried, l.Queried)
+		s.Latencies = append(s.Latencies, l.Took)
+	}
+	if s.Attempts > 0 {
+		s.Success = float64(s.OK) / float64(s.Attempts)
+	}
+	s.Hops, s.Queried, s.Latency = SummarizeInts(hops), SummarizeInts(queried), Summarize(s.Latencies)
+	for e := range errs {
+		s.Errors = append(s.Errors, e)
+	}
+	slices.Sort(s.Errors)
+	return s
+}
+
+// DHTReport is the dht scenario's outcome.
+type DHTReport struct {
+	Scenario string   `json:"scenario"`
+	Nodes    int      `json:"nodes"`
+	Seed     uint64   `json:"seed"`
+	Regions  []Region `json:"regions"`
+	Churn    float64  `json:"churn"`
+	Left     int      `json:"left"`
+	Joined   int      `json:"joined"`
+
+	Provide       LookupStats `json:"provide"`
+	FindPeer      LookupStats `json:"find_peer"`
+	FindProviders LookupStats `json:"find_providers"`
+	// TableSize is the routing-table size of every live node at the end.
+	TableSize IntDist `json:"table_size"`
+	// HopBound is ceil(log2(N)) + 1, the bound the median hop count is
+	// held to (see the package tests).
+	HopBound int `json:"hop_bound"`
+
+	Virtual  time.Duration `json:"virtual_ns"`
+	Wall     time.Duration `json:"wall_ns"`
+	HeapMiB  float64       `json:"heap_peak_mib"`
+	SysMiB   float64       `json:"sys_mib"`
+	Goroutes int           `json:"goroutines_peak"`
+	// Phases is the wall time of each phase: build, settle, provide,
+	// lookups, close.
+	Phases []Phase `json:"phases"`
+}
+
+// Phase is the wall and virtual time one phase of a scenario took.
+type Phase struct {
+	Name    string        `json:"name"`
+	Wall    time.Duration `json:"wall_ns"`
+	Virtual time.Duration `json:"virtual_ns"`
+}
+
+// phaser records phases.
+type phaser struct {
+	wall, virt time.Time
+	out        *[]Phase
+}
+
+func newPhaser(out *[]Phase) *phaser { return &phaser{wall: wallNow(), virt: time.Now(), out: out} }
+
+func (p *phaser) done(name string) {
+	w, v := wallNow(), time.Now()
+	*p.out = append(*p.out, Phase{Name: name, Wall: w.Sub(p.wall), Virtual: v.Sub(p.virt)})
+	p.wall, p.virt = w, v
+}
+
+// HopBound is the median-hop bound for a network of n nodes: Kademlia
+// halves the XOR distance to the target with every hop at worst, so a
+// lookup needs at most log2(n) referrals; with k=20 buckets and alpha
+// parallel queries the real figure is about log2(n)/log2(k) + 1, far below.
+func HopBound(n int) int { return int(math.Ceil(math.Log2(float64(n)))) + 1 }
+
+// KeyCID is the CID (raw, sha2-256) of the seeded test key i.
+func KeyCID(seed uint64, i int) cid.Cid {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], seed)
+	binary.BigEndian.PutUint64(b[8:], uint64(i))
+	sum := sha256.Sum256(b[:])
+	m, _ := mh.Encode(sum[:], mh.SHA2_256)
+	return cid.NewCidV1(cid.Raw, m)
+}
+
+// memSampler tracks peak heap and goroutines while a scenario runs.
+type memSampler struct {
+	mu        sync.Mutex
+	heap, sys uint64
+	gor       int
+}
+
+func (m *memSampler) sample() {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	g := runtime.NumGoroutine()
+	m.mu.Lock()
+	m.heap, m.sys, m.gor = max(m.heap, ms.HeapInuse), max(m.sys, ms.Sys), max(m.gor, g)
+	m.mu.Unlock()
+}
+
+// RunDHT runs the dht scenario: cfg.Net.Nodes nodes join through the
+// bootstrap peers; Keys CIDs are provided; then FindPeer and FindProviders
+// lookups start every Gap from random live nodes while, with Churn, nodes
+// leave and new ones join. Call it inside a synctest bubble.
+func RunDHT(ctx context.Context, cfg DHTConfig) (rep DHTReport, err error) {
+	cfg = cfg.withDefaults()
+	if cfg.Churn < 0 || cfg.Churn >= 1 {
+		return rep, errors.New("simnet: dht: Churn must be in [0, 1)")
+	}
+	wallStart, start := wallNow(), time.Now()
+	var mem memSampler
+	mem.sample()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var phases []Phase
+	ph := newPhaser(&phases)
+	net, err := Start(ctx, cfg.Net)
+	if err != nil {
+		return rep, err
+	}
+	ph.done("build")
+	defer func() {
+		mem.sample()
+		err = errors.Join(err, net.Close())
+		ph.done("close")
+		rep.Phases = phases
+		rep.Virtual = time.Since(start)
+		rep.Wall = wallNow().Sub(wallStart)
+		rep.HeapMiB = math.Round(float64(mem.heap)/(1<<20)*10) / 10
+		rep.SysMiB = math.Round(float64(mem.sys)/(1<<20)*10) / 10
+		rep.Goroutes = mem.gor
+	}()
+	ncfg := net.cfg
+	n := ncfg.Nodes
+	rep = DHTReport{Scenario: "dht", Nodes: n, Seed: ncfg.Seed, Regions: ncfg.Regions, Churn: cfg.Churn, HopBound: HopBound(n)}
+	rng := net.Rand(1)
+
+	// Roles: victims leave during the lookups; everyone else may be a
+	// provider, a source or a target.
+	victims := map[int]bool{}
+	nv := int(math.Round(cfg.Churn * float64(n)))
+	cands := make([]int, 0, n)
+	for i := ncfg.Bootstraps; i < n; i++ {
+		cands = append(cands, i)
+	}
+	rng.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
+	if nv > len(cands)/2 {
+		nv = len(cands) / 2
+	}
+	for _, i := range cands[:nv] {
+		victims[i] = true
+	}
+	var stable []int
+	for i := range n {
+		if !victims[i] {
+			stable = append(stable, i)
+		}
+	}
+	peers := net.Peers()
+	pick := func() *Peer { return peers[stable[rng.IntN(len(stable))]] }
+
+	time.Sleep(cfg.Settle)
+	mem.sample()
+	ph.done("settle")
+
+	// Provide.
+	keys := make([]cid.Cid, cfg.Keys)
+	holder := make([]*Peer, cfg.Keys)
+	for i := range keys {
+		keys[i], holder[i] = KeyCID(ncfg.Seed, i), pick()
+	}
+	provs := make([]Lookup, cfg.Keys)
+	var wg sync.WaitGroup
+	for i := range keys {
+		wg.Go(func() {
+			pctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+			defer cancel()
+			t0 := time.Now()
+			err := holder[i].Node.Router().Provide(pctx, keys[i])
+			provs[i] = Lookup{OK: err == nil, Took: time.Since(t0), Err: err, Hops: 1, Queried: 1}
+		})
+		time.Sleep(cfg.Gap)
+	}
+	wg.Wait()
+	rep.Provide = lookupStats("provide", provs)
+	mem.sample()
+	ph.done("provide")
+
+	// Lookups, with churn alongside.
+	type job struct {
+		kind   int // 0 find peer, 1 find providers
+		src    *Peer
+		target peer.ID
+		key    int
+	}
+	jobs := make([]job, 0, cfg.FindPeer+cfg.FindProviders)
+	for range cfg.FindPeer {
+		src := pick()
+		var tgt *Peer
+		// Prefer a target the source is not connected to: a connected one
+		// is answered locally and measures nothing.
+		for try := 0; try < 20; try++ {
+			tgt = pick()
+			if tgt != src && src.host.Network().Connectedness(tgt.ID()) != network.Connected {
+				break
+			}
+		}
+		for tgt == src {
+			tgt = pick()
+		}
+		jobs = append(jobs, job{kind: 0, src: src, target: tgt.ID()})
+	}
+	for range cfg.FindProviders {
+		jobs = append(jobs, job{kind: 1, src: pick(), key: rng.IntN(cfg.Keys)})
+	}
+	rng.Shuffle(len(jobs), func(i, j int) { jobs[i], jobs[j] = jobs[j], jobs[i] })
+
+	var churnWG sync.WaitGroup
+	var churnErr error
+	if nv > 0 {
+		window := time.Duration(len(jobs)) * cfg.Gap
+		every := window / time.Duration(nv+1)
+		order := slices.Sorted(func(yield func(int) bool) {
+			for v := range victims {
+				if !yield(v) {
+					return
+				}
+			}
+		})
+		regions := make([]Region, len(order))
+		for i := range regions {
+			regions[i] = ncfg.Regions[rng.IntN(len(ncfg.Regions))]
+		}
+		churnWG.Go(func() {
+			for k, v := range order {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(every):
+				}
+				if err := net.Leave(v); err != nil {
+					churnErr = errors.Join(churnErr, err)
+				}
+				rep.Left++
+				if _, err := net.Join(regions[k]); err != nil {
+					churnErr = errors.Join(churnErr, err)
+					continue
+				}
+				rep.Joined++
+			}
+		})
+	}
+	results := make([]Lookup, len(jobs))
+	for i, j := range jobs {
+		wg.Go(func() {
+			lctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+			defer cancel()
+			if j.kind == 0 {
+				results[i] = FindPeer(lctx, j.src, j.target)
+			} else {
+				results[i] = FindProvider(lctx, j.src, keys[j.key], map[peer.ID]bool{holder[j.key].ID(): true})
+			}
+		})
+		if i%50 == 0 {
+			mem.sample()
+		}
+		time.Sleep(cfg.Gap)
+	}
+	wg.Wait()
+	churnWG.Wait()
+	if churnErr != nil {
+		return rep, churnErr
+	}
+	ph.done("lookups")
+	var fp, fpr []Lookup
+	for i, j := range jobs {
+		if j.kind == 0 {
+			fp = append(fp, results[i])
+		} else {
+			fpr = append(fpr, results[i])
+		}
+	}
+	rep.FindPeer = lookupStats("find-peer", fp)
+	rep.FindProviders = lookupStats("find-providers", fpr)
+	var sizes []int
+	for _, p := range net.Alive() {
+		sizes = append(sizes, p.Node.Router().TableSize())
+	}
+	rep.TableSize = SummarizeInts(sizes)
+	return rep, nil
+}
+
+// Summary is a one-line summary of a report.
+func (r DHTReport) Summary() string {
+	return fmt.Sprintf("dht N=%d churn=%.0f%%: find-peer %.1f%% (hops p50 %d), find-providers %.1f%% (hops p50 %d, p50 %v), wall %v",
+		r.Nodes, r.Churn*100, r.FindPeer.Success*100, r.FindPeer.Hops.P50,
+		r.FindProviders.Success*100, r.FindProviders.Hops.P50, r.FindProviders.Latency.P50, r.Wall.Round(time.Millisecond))
+}
