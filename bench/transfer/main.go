@@ -619,7 +619,7 @@ func kuboPin(ctx context.Context, size string, stderr io.Writer) (Result, error)
 	for _, r := range rep.Results {
 		if r.Name == "pin" {
 			r.Name = "kubo-pin"
-			r.What = "Kubo→Kubo " + r.What + " (bench/kubo, same run)"
+			r.What = r.What + " (bench/kubo, same run)"
 			return r, nil
 		}
 	}
