@@ -101,6 +101,7 @@ type Result struct {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	stderr = &lockedWriter{w: stderr} // provider processes write to it too
 	fs := flag.NewFlagSet("transfer", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	sizeFlag := fs.String("size", "1GiB", "bytes for the raw and single-provider runs (suffixes KB MB GB KiB MiB GiB)")
@@ -661,4 +662,16 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("bad size %q", s)
 	}
 	return int64(f * float64(mult)), nil
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
