@@ -24,6 +24,10 @@ type simnetFlags struct {
 	bootstrap int
 	settle    time.Duration
 	plot      string
+	providers int
+	fetchers  int
+	fileMiB   int
+	provMbps  int
 }
 
 func newSimnetCmd(e *env) *cobra.Command {
@@ -43,6 +47,10 @@ Scenarios:
          latency p50/p95/p99, success rate, routing-table sizes.
   churn  the dht scenario with --churn nodes leaving and joining during the
          lookups (default 0.1).
+  fetch  --providers nodes add the same --file-mib file (the real share store
+         and exchange) with their uplinks capped to --provider-mbps;
+         --fetchers nodes in different regions fetch it at once: time, rate,
+         each provider's share, and whether the bytes are correct.
 
 The same --seed gives the same network, identities and workload.`,
 		Args: noArgs,
@@ -59,18 +67,20 @@ The same --seed gives the same network, identities and workload.`,
 			}
 			switch f.scenario {
 			case "dht":
+			case "fetch":
+				return runSimnetFetch(cmd.Context(), e, f, regions)
 			case "churn":
 				if !cmd.Flags().Changed("churn") {
 					f.churn = 0.1
 				}
 			default:
-				return usageError{fmt.Errorf("unknown scenario %q (dht, churn)", f.scenario)}
+				return usageError{fmt.Errorf("unknown scenario %q (dht, churn, fetch)", f.scenario)}
 			}
 			return runSimnetDHT(cmd.Context(), e, f, regions)
 		},
 	}
 	fl := c.Flags()
-	fl.StringVar(&f.scenario, "scenario", "dht", "scenario: dht or churn")
+	fl.StringVar(&f.scenario, "scenario", "dht", "scenario: dht, churn or fetch")
 	fl.IntVar(&f.nodes, "nodes", 100, "nodes in the swarm")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of every random choice")
 	fl.StringVar(&f.regions, "regions", "eu,us-east,us-west,asia", "regions the nodes are spread over (eu, us-east, us-west, asia, sa, oc)")
@@ -82,7 +92,64 @@ The same --seed gives the same network, identities and workload.`,
 	fl.IntVar(&f.bootstrap, "bootstrap", 3, "bootstrap peers")
 	fl.DurationVar(&f.settle, "settle", 10*time.Second, "virtual time the nodes have to join before the workload")
 	fl.StringVar(&f.plot, "plot", "", "write an SVG of the lookup-latency CDF to this file")
+	fl.IntVar(&f.providers, "providers", 4, "fetch: nodes holding the file")
+	fl.IntVar(&f.fetchers, "fetchers", 2, "fetch: nodes fetching it at once, spread over the regions")
+	fl.IntVar(&f.fileMiB, "file-mib", 8, "fetch: file size in MiB")
+	fl.IntVar(&f.provMbps, "provider-mbps", 20, "fetch: each provider's uplink in Mbit/s")
 	return c
+}
+
+func runSimnetFetch(ctx context.Context, e *env, f simnetFlags, regions []simnet.Region) error {
+	if f.providers < 1 || f.fetchers < 1 || f.fileMiB < 1 || f.provMbps < 1 || f.providers+f.fetchers > f.nodes-f.bootstrap {
+		return usageError{errors.New("fetch needs --providers, --fetchers, --file-mib, --provider-mbps >= 1 and providers + fetchers <= nodes - bootstrap")}
+	}
+	cfg := simnet.FetchConfig{
+		Net: simnet.Config{
+			Nodes: f.nodes, Seed: f.seed, Regions: regions, Bootstraps: f.bootstrap,
+			BitsPerSecond: f.mbps * 1_000_000, Loss: f.loss,
+		},
+		Providers: f.providers, Fetchers: f.fetchers, FileBytes: f.fileMiB << 20,
+		ProviderBitsPerSecond: f.provMbps * 1_000_000, Settle: f.settle,
+	}
+	var rep simnet.FetchReport
+	err := simnet.Bubble("simnet-fetch", func() error {
+		var err error
+		rep, err = simnet.RunFetch(context.WithoutCancel(ctx), cfg)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if f.plot != "" {
+		if err := writeFetchPlot(f.plot, rep); err != nil {
+			return err
+		}
+	}
+	if e.json {
+		return e.printJSON(rep)
+	}
+	if err := rep.WriteTable(e.stdout); err != nil {
+		return err
+	}
+	if f.plot != "" {
+		fmt.Fprintf(e.stdout, "plot: %s\n", f.plot)
+	}
+	return nil
+}
+
+func writeFetchPlot(path string, rep simnet.FetchReport) error {
+	fh, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write plot: %w", err)
+	}
+	err = simnet.WriteShares(fh, rep)
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write plot: %w", err)
+	}
+	return nil
 }
 
 func runSimnetDHT(ctx context.Context, e *env, f simnetFlags, regions []simnet.Region) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -31,4 +32,16 @@ func envN(d int) int {
 func envD() time.Duration {
 	d, _ := time.ParseDuration(os.Getenv("SIMNET_SETTLE"))
 	return d
+}
+
+func TestFetchSmoke(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rep, err := RunFetch(context.Background(), FetchConfig{Net: Config{Nodes: 12, Seed: 1}, Fetchers: 2, FileBytes: 4 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		rep.WriteTable(&b)
+		t.Log(b.String())
+	})
 }

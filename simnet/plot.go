@@ -91,3 +91,36 @@ func trimFloat(v float64) string {
 	s := fmt.Sprintf("%.1f", v)
 	return strings.TrimSuffix(s, ".0")
 }
+
+// WriteShares writes an SVG bar chart of each fetcher's bytes by provider
+// (stacked, one bar per fetcher), with the fetch time on each bar.
+func WriteShares(w io.Writer, r FetchReport) error {
+	const W, H, left, top, barH, gap = 720, 0, 160, 50, 28, 14
+	h := top + len(r.Results)*(barH+gap) + 60
+	pw := float64(W - left - 30)
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", W, h)
+	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", W, h)
+	fmt.Fprintf(&b, `<text x="%d" y="24" font-size="15" text-anchor="middle">Per-provider share of each fetch (%.1f MiB, %d providers, seed %d)</text>`+"\n",
+		W/2, float64(r.FileBytes)/(1<<20), len(r.Providers), r.Seed)
+	for k, f := range r.Results {
+		y := top + k*(barH+gap)
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">node %d (%s) %s</text>`+"\n", left-8, y+barH/2+4, f.Fetcher, f.Region, f.Took.Round(time.Millisecond))
+		x := float64(left)
+		for i, p := range r.Providers {
+			wd := f.Shares[p] * pw
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n", x, y, wd, barH, palette[i%len(palette)])
+			x += wd
+		}
+	}
+	ly := top + len(r.Results)*(barH+gap) + 10
+	for i, p := range r.Providers {
+		x := left + i*130
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="14" height="14" fill="%s"/><text x="%d" y="%d">provider %d (%s)</text>`+"\n",
+			x, ly, palette[i%len(palette)], x+18, ly+12, p, r.ProvRegs[i])
+	}
+	_ = H
+	b.WriteString("</svg>\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}

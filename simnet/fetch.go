@@ -1,0 +1,246 @@
+package simnet
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/enxame/enxame/share"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/marcopolo/simnet"
+)
+
+// FetchConfig configures the fetch scenario. A zero field means the default
+// in its comment.
+type FetchConfig struct {
+	Net Config
+	// Providers is how many nodes hold the file. Default 4.
+	Providers int
+	// Fetchers is how many nodes fetch it at once, spread over the regions.
+	// Default 1.
+	Fetchers int
+	// FileBytes is the file's size. Default 8 MiB.
+	FileBytes int
+	// ProviderBitsPerSecond caps each provider's uplink. Default 20 Mbit/s.
+	ProviderBitsPerSecond int
+	// Settle is the virtual time the nodes have to join. Default 10s.
+	Settle time.Duration
+	// Timeout bounds each fetch. Default 10m.
+	Timeout time.Duration
+}
+
+func (c FetchConfig) withDefaults() FetchConfig {
+	if c.Providers == 0 {
+		c.Providers = 4
+	}
+	if c.Fetchers == 0 {
+		c.Fetchers = 1
+	}
+	if c.FileBytes == 0 {
+		c.FileBytes = 8 << 20
+	}
+	if c.ProviderBitsPerSecond == 0 {
+		c.ProviderBitsPerSecond = 20_000_000
+	}
+	if c.Settle == 0 {
+		c.Settle = 10 * time.Second
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 10 * time.Minute
+	}
+	return c
+}
+
+// FetchResult is one fetcher's outcome.
+type FetchResult struct {
+	Fetcher int           `json:"fetcher"`
+	Region  Region        `json:"region"`
+	OK      bool          `json:"ok"`
+	Err     string        `json:"error,omitempty"`
+	Took    time.Duration `json:"took_ns"`
+	MBps    float64       `json:"mb_per_s"`
+	// Shares maps provider index to the fraction of the bytes it served.
+	Shares map[int]float64 `json:"shares"`
+	// Correct reports that the fetched bytes equal the source.
+	Correct bool `json:"correct"`
+}
+
+// FetchReport is the fetch scenario's outcome.
+type FetchReport struct {
+	Scenario  string        `json:"scenario"`
+	Nodes     int           `json:"nodes"`
+	Seed      uint64        `json:"seed"`
+	FileBytes int           `json:"file_bytes"`
+	Providers []int         `json:"providers"`
+	ProvRegs  []Region      `json:"provider_regions"`
+	UplinkBps int           `json:"provider_uplink_bps"`
+	Ideal     time.Duration `json:"ideal_ns"` // all fetchers' bytes over the providers' total uplink
+	Results   []FetchResult `json:"results"`
+	Virtual   time.Duration `json:"virtual_ns"`
+	Wall      time.Duration `json:"wall_ns"`
+}
+
+// RunFetch runs the fetch scenario: Providers nodes add the same file (the
+// real share store and exchange), their uplinks capped; Fetchers nodes in
+// different regions fetch it at once through node.Fetch (providers found
+// in the DHT, blocks verified); it reports each fetch's time, rate and each
+// provider's share. Call it inside a synctest bubble.
+func RunFetch(ctx context.Context, cfg FetchConfig) (rep FetchReport, err error) {
+	cfg = cfg.withDefaults()
+	ncfg := cfg.Net.withDefaults()
+	if cfg.Providers+cfg.Fetchers > ncfg.Nodes-ncfg.Bootstraps {
+		return rep, errors.New("simnet: fetch: Providers + Fetchers must fit outside the bootstrap peers")
+	}
+	wallStart, start := wallNow(), time.Now()
+	rng := rand.New(rand.NewPCG(ncfg.Seed, 2))
+	idx := rng.Perm(ncfg.Nodes - ncfg.Bootstraps)
+	provs := make([]int, cfg.Providers)
+	isProv := map[int]bool{}
+	for i := range provs {
+		provs[i] = ncfg.Bootstraps + idx[i]
+		isProv[provs[i]] = true
+	}
+	slices.Sort(provs)
+	userLinks := cfg.Net.Links
+	cfg.Net.Links = func(i int, l *simnet.NodeBiDiLinkSettings) {
+		if userLinks != nil {
+			userLinks(i, l)
+		}
+		if isProv[i] {
+			l.Uplink.BitsPerSecond = cfg.ProviderBitsPerSecond
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	net, err := Start(ctx, cfg.Net)
+	if err != nil {
+		return rep, err
+	}
+	defer func() {
+		err = errors.Join(err, net.Close())
+		rep.Virtual, rep.Wall = time.Since(start), wallNow().Sub(wallStart)
+	}()
+	peers := net.Peers()
+	rep = FetchReport{Scenario: "fetch", Nodes: ncfg.Nodes, Seed: ncfg.Seed, FileBytes: cfg.FileBytes,
+		Providers: provs, UplinkBps: cfg.ProviderBitsPerSecond}
+	for _, p := range provs {
+		rep.ProvRegs = append(rep.ProvRegs, peers[p].Region)
+	}
+	// Fetchers: one per region in turn, among nodes that are neither
+	// bootstrap peers nor providers.
+	byRegion := map[Region][]int{}
+	for _, i := range idx[cfg.Providers:] {
+		i += ncfg.Bootstraps
+		byRegion[peers[i].Region] = append(byRegion[peers[i].Region], i)
+	}
+	var fetchers []int
+	for k := 0; len(fetchers) < cfg.Fetchers; k++ {
+		r := ncfg.Regions[k%len(ncfg.Regions)]
+		if len(byRegion[r]) > 0 {
+			fetchers = append(fetchers, byRegion[r][0])
+			byRegion[r] = byRegion[r][1:]
+		}
+		if k > cfg.Fetchers*len(ncfg.Regions)+len(ncfg.Regions) {
+			break
+		}
+	}
+
+	time.Sleep(cfg.Settle)
+	data := make([]byte, cfg.FileBytes)
+	drng := rand.New(rand.NewPCG(ncfg.Seed, 3))
+	for i := range data {
+		data[i] = byte(drng.Uint32())
+	}
+	var root share.AddResult
+	for _, p := range provs {
+		res, err := peers[p].Node.AddReader(ctx, bytes.NewReader(data), "simnet.bin", share.AddOptions{Workers: 1})
+		if err != nil {
+			return rep, fmt.Errorf("simnet: fetch: add on node %d: %w", p, err)
+		}
+		root = res
+		pctx, cancel := context.WithTimeout(ctx, time.Minute)
+		err = peers[p].Node.Router().Provide(pctx, res.Root)
+		cancel()
+		if err != nil {
+			return rep, fmt.Errorf("simnet: fetch: provide on node %d: %w", p, err)
+		}
+	}
+	provIdx := map[peer.ID]int{}
+	for _, p := range provs {
+		provIdx[peers[p].ID()] = p
+	}
+	rep.Ideal = time.Duration(float64(len(fetchers)*cfg.FileBytes*8) / float64(cfg.Providers*cfg.ProviderBitsPerSecond) * float64(time.Second))
+
+	results := make([]FetchResult, len(fetchers))
+	var wg sync.WaitGroup
+	for k, f := range fetchers {
+		wg.Go(func() {
+			r := FetchResult{Fetcher: f, Region: peers[f].Region, Shares: map[int]float64{}}
+			fctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+			defer cancel()
+			var last share.Progress
+			t0 := time.Now()
+			err := peers[f].Node.Fetch(fctx, root.Root, share.FetchOptions{Progress: func(p share.Progress) { last = p }})
+			r.Took = time.Since(t0)
+			if err != nil {
+				r.Err = err.Error()
+			} else {
+				r.OK = true
+				r.MBps = math.Round(float64(cfg.FileBytes)/r.Took.Seconds()/1e6*100) / 100
+				for _, pp := range last.Providers {
+					if i, ok := provIdx[pp.Peer]; ok {
+						r.Shares[i] = math.Round(pp.Share*1000) / 1000
+					}
+				}
+				r.Correct = readsBack(fctx, peers[f], root, data)
+			}
+			results[k] = r
+		})
+	}
+	wg.Wait()
+	rep.Results = results
+	return rep, nil
+}
+
+// readsBack reports whether p's store holds exactly data under root.
+func readsBack(ctx context.Context, p *Peer, root share.AddResult, data []byte) bool {
+	r, err := share.NewReader(share.ReaderConfig{}, p.Node.Blocks()).Open(ctx, root.Root)
+	if err != nil {
+		return false
+	}
+	defer r.Close()
+	got, err := io.ReadAll(r)
+	return err == nil && bytes.Equal(got, data)
+}
+
+// WriteTable prints r as a human-readable table.
+func (r FetchReport) WriteTable(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "simnet fetch: %d nodes, seed %d, %.1f MiB file on %d providers %v (uplink %d Mbit/s each); ideal %s\n",
+		r.Nodes, r.Seed, float64(r.FileBytes)/(1<<20), len(r.Providers), r.ProvRegs, r.UplinkBps/1_000_000, r.Ideal.Round(time.Millisecond))
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "fetcher\tregion\tok\ttime\tMB/s\tcorrect\tshares (provider: fraction)")
+	for _, f := range r.Results {
+		var sh []string
+		for _, p := range r.Providers {
+			sh = append(sh, fmt.Sprintf("%d: %.2f", p, f.Shares[p]))
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%v\t%s\t%.2f\t%v\t%s\n", f.Fetcher, f.Region, f.OK, f.Took.Round(time.Millisecond), f.MBps, f.Correct, strings.Join(sh, ", "))
+		if f.Err != "" {
+			fmt.Fprintf(tw, "\terror: %s\n", f.Err)
+		}
+	}
+	tw.Flush()
+	fmt.Fprintf(&b, "time: %s virtual, %s wall\n", r.Virtual.Round(time.Millisecond), r.Wall.Round(time.Millisecond))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
