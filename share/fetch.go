@@ -630,7 +630,9 @@ func (f *fetcher) report(done bool) {
 	if el > 0 {
 		p.Rate = float64(st.BytesReceived) / el.Seconds()
 	}
-	if p.BytesTotal > 0 && p.BytesDone > p.BytesTotal {
+	// A DAG can hold a block several times (a file of zeros): the total
+	// counts each link, done counts each block once.
+	if p.BytesTotal > 0 && (done || p.BytesDone > p.BytesTotal) {
 		p.BytesDone = p.BytesTotal
 	}
 	for _, ps := range st.Providers {
