@@ -123,6 +123,7 @@ func (e *Exchange) Fetch(ctx context.Context, root cid.Cid, opts FetchOptions) e
 		sessions:     make(map[peer.ID]*fetchSession),
 		opening:      make(map[peer.ID]bool),
 		offsets:      make(map[cid.Cid]uint64),
+		seen:         make(map[cid.Cid]struct{}),
 		requery:      make(chan struct{}, 1),
 		start:        time.Now(),
 	}
@@ -165,6 +166,7 @@ type fetcher struct {
 	sessions map[peer.ID]*fetchSession // joined or probing
 	opening  map[peer.ID]bool          // connecting
 	offsets  map[cid.Cid]uint64        // byte offset of each interior node
+	seen     map[cid.Cid]struct{}      // every key walked or handed to the planner
 	releases []func()
 
 	start       time.Time
@@ -529,6 +531,13 @@ func (f *fetcher) want(ctx context.Context, links []fetchLink, off uint64, isRoo
 		it := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		k := it.l.key
+		// A DAG may link a block many times (a file of zeros, or a
+		// hostile DAG whose levels all point at one node): each key is
+		// handled once, so the walk stays linear in distinct blocks.
+		if _, ok := f.seen[k]; ok {
+			continue
+		}
+		f.seen[k] = struct{}{}
 		if err := verifcid.ValidateCid(verifcid.DefaultAllowlist, k); err != nil {
 			return fmt.Errorf("link %s: %w", k, err)
 		}

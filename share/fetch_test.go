@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/ipfs/boxo/blockstore"
+	"github.com/ipfs/boxo/ipld/merkledag"
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
+	ipld "github.com/ipfs/go-ipld-format"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/multiformats/go-multihash"
 )
@@ -381,4 +383,59 @@ func TestFetchConnectedPeer(t *testing.T) {
 	if len(pr.Providers) != 1 || pr.Providers[0].Peer != src.h.ID() {
 		t.Errorf("Fetch via connected peers: providers %+v, want only %s", pr.Providers, src.h.ID())
 	}
+}
+
+// TestFetchSharedSubtrees fetches a DAG whose every level links the level
+// below 50 times (50^8 paths to one leaf): the fetch and the local walk of
+// a second fetch handle each distinct block once and finish at once.
+func TestFetchSharedSubtrees(t *testing.T) {
+	exVerifyNoLeaks(t)
+	src := exStartPeer(t, exTestConfig(), nil, nil)
+	leaf := blocks.NewBlock([]byte("the only leaf"))
+	leafKey := cid.NewCidV1(cid.Raw, leaf.Cid().Hash())
+	if err := src.bs.Put(t.Context(), mustRaw(t, leaf.RawData())); err != nil {
+		t.Fatal(err)
+	}
+	below, size := leafKey, uint64(len(leaf.RawData()))
+	for range 8 {
+		nd := merkledag.NodeWithData(nil)
+		nd.SetCidBuilder(cid.V1Builder{Codec: cid.DagProtobuf, MhType: multihash.SHA2_256})
+		for range 50 {
+			nd.AddRawLink("", &ipld.Link{Cid: below, Size: size})
+		}
+		if err := src.bs.Put(t.Context(), nd); err != nil {
+			t.Fatal(err)
+		}
+		below, size = nd.Cid(), 50*size+uint64(len(nd.RawData()))
+	}
+	dst, _ := exFetcher(t, exTestConfig(), src)
+	for i := range 2 {
+		start := time.Now()
+		var last Progress
+		if err := dst.ex.Fetch(t.Context(), below, FetchOptions{Progress: func(p Progress) { last = p }}); err != nil {
+			t.Fatalf("Fetch #%d: %v", i+1, err)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("Fetch #%d took %v", i+1, d)
+		}
+		if want := []int{9, 0}[i]; last.BlocksFetched != want {
+			t.Errorf("Fetch #%d moved %d blocks, want %d", i+1, last.BlocksFetched, want)
+		}
+	}
+	if n := exCountBlocks(t, dst.bs); n != 9 {
+		t.Errorf("fetcher holds %d blocks, want 9", n)
+	}
+}
+
+func mustRaw(t testing.TB, data []byte) blocks.Block {
+	t.Helper()
+	h, err := multihash.Sum(data, multihash.SHA2_256, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := blocks.NewBlockWithCid(data, cid.NewCidV1(cid.Raw, h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
