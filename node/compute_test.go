@@ -28,7 +28,7 @@ func TestSwarmWordCount(t *testing.T) {
 		size = 2 << 20
 	}
 	var nodes []*node.Node
-	cache := t.TempDir() // one compile cache: each module is compiled once
+	deps := node.Deps{SandboxCommand: nodetest.SandboxCommand(t), WasmCacheDir: nodetest.WasmCacheDir(t)}
 	for i := range 5 {
 		cfg := nodetest.Config(t)
 		cfg.Compute.Disabled = false
@@ -36,7 +36,7 @@ func TestSwarmWordCount(t *testing.T) {
 		if i > 0 {
 			cfg.Bootstrap = nodes[0].Addrs()[:1]
 		}
-		n, _ := nodetest.Start(t, cfg, node.Deps{WasmCacheDir: cache})
+		n, _ := nodetest.Start(t, cfg, deps)
 		nodes = append(nodes, n)
 	}
 	for _, n := range nodes[1:] {

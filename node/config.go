@@ -75,6 +75,10 @@ type ShareConfig struct {
 	// timeouts, rate limit, peer gating, the multi-source planner). A zero
 	// field takes share's default.
 	Exchange share.ExchangeConfig `yaml:"exchange" json:"exchange"`
+	// DisableBitswap turns off Bitswap, the IPFS block exchange this peer
+	// speaks beside its own so that Kubo and other IPFS nodes can fetch from
+	// it and it from them. Default false.
+	DisableBitswap bool `yaml:"disable_bitswap" json:"disable_bitswap"`
 }
 
 // ComputeConfig configures this peer as a compute worker.
@@ -495,6 +499,8 @@ compute:
 share:
   # How often pinned content is announced in the DHT again.
   reprovide_interval: %s
+  # Speak Bitswap too, for IPFS (Kubo) interop.
+  disable_bitswap: false
   # exchange: tunables of the block exchange (see 'enxame config show').
 `, d.APISocket, d.MDNSService, d.LogLevel,
 		d.Connections.Low, d.Connections.High, d.Connections.Grace,

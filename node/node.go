@@ -91,6 +91,7 @@ type Node struct {
 
 	blocks    *share.Store
 	exchange  *share.Exchange
+	bitswap   *share.Bitswap
 	reader    *share.Reader
 	provideQ  chan cid.Cid
 	submitter *compute.Submitter
@@ -371,6 +372,11 @@ func (n *Node) release() error {
 	if n.pool != nil {
 		if err := n.pool.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close sandbox pool: %w", err))
+		}
+	}
+	if n.bitswap != nil {
+		if err := n.bitswap.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close bitswap: %w", err))
 		}
 	}
 	if n.blocks != nil {

@@ -46,6 +46,14 @@ func (n *Node) openShare(dir string) error {
 	}
 	n.exchange = ex
 	n.reader = share.NewReader(share.ReaderConfig{}, st)
+	if !n.cfg.Share.DisableBitswap {
+		bs, err := share.NewBitswap(context.Background(), share.BitswapConfig{}, share.BitswapDeps{
+			Host: n.host, Store: st, Providers: bitswapFinder{n}, Logger: n.baseLog})
+		if err != nil {
+			return fmt.Errorf("start bitswap: %w", err)
+		}
+		n.bitswap = bs
+	}
 	return nil
 }
 
@@ -129,9 +137,10 @@ func (n *Node) runProvider(ctx context.Context) error {
 
 // Fetch makes the whole DAG under root local, fetching what is missing from
 // the swarm (several providers at once, every block verified). It returns
-// at once when the DAG is already complete.
+// at once when the DAG is already complete. When no enxame peer provides
+// it, it falls back to Bitswap (IPFS peers such as Kubo).
 func (n *Node) Fetch(ctx context.Context, root cid.Cid, opts share.FetchOptions) error {
-	return n.exchange.Fetch(ctx, root, opts)
+	return n.fetchWithFallback(ctx, root, opts)
 }
 
 // Blocks is the node's block store.

@@ -6,8 +6,13 @@ package nodetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -106,4 +111,53 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+var child struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// SandboxCommand returns the argv of a sandbox child built without the race
+// detector (compute/sandbox/testdata/child), once per test process, so that
+// work units in tests run at full speed even under -race.
+func SandboxCommand(t testing.TB) []string {
+	t.Helper()
+	child.once.Do(func() {
+		_, file, _, ok := runtime.Caller(0)
+		if !ok {
+			child.err = errors.New("cannot locate nodetest's source")
+			return
+		}
+		dir, err := os.MkdirTemp("", "enxame-nodetest-child-")
+		if err != nil {
+			child.err = err
+			return
+		}
+		child.path = filepath.Join(dir, "sandbox-child")
+		cmd := exec.Command("go", "build", "-o", child.path, ".")
+		cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..", "compute", "sandbox", "testdata", "child")
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "GOFLAGS=") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			child.err = fmt.Errorf("build sandbox child: %v\n%s", err, out)
+		}
+	})
+	if child.err != nil {
+		t.Fatalf("nodetest: %v", child.err)
+	}
+	return []string{child.path}
+}
+
+// WasmCacheDir is a wazero compilation cache shared by tests across runs.
+func WasmCacheDir(t testing.TB) string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return t.TempDir()
+	}
+	return filepath.Join(dir, "enxame", "wazero-test")
 }
