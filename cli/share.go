@@ -19,7 +19,7 @@ import (
 
 func shareCommands(e *env) []*cobra.Command {
 	return []*cobra.Command{newAddCmd(e), newGetCmd(e), newCatCmd(e), newLsCmd(e), newPinCmd(e),
-		newGCCmd(e), newProvidersCmd(e)}
+		newGCCmd(e), newProvidersCmd(e), newExportCmd(e), newImportCmd(e)}
 }
 
 // checkCID rejects a malformed CID before contacting the daemon.
@@ -447,4 +447,85 @@ func newProvidersCmd(e *env) *cobra.Command {
 	}
 	c.Flags().DurationVar(&timeout, "timeout", 0, "lookup deadline (default 30s)")
 	return c
+}
+
+func newExportCmd(e *env) *cobra.Command {
+	var out string
+	c := &cobra.Command{
+		Use:   "export CID",
+		Short: "Write the DAG of CID as a CAR file (to stdout or -o)",
+		Args:  exactArgs(1, "one CID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkCID(args[0]); err != nil {
+				return err
+			}
+			if out == "" && isTerminal(e.stdout) {
+				return usageError{errors.New("export writes binary CAR data: redirect stdout or pass -o FILE")}
+			}
+			cl, err := e.client()
+			if err != nil {
+				return err
+			}
+			body, err := cl.Raw(cmd.Context(), "POST", control.PathExport, control.CIDRequest{CID: args[0]})
+			if err != nil {
+				return e.apiErr(fmt.Errorf("export %s: %w", args[0], err))
+			}
+			defer body.Close()
+			if out == "" {
+				if _, err := io.Copy(e.stdout, body); err != nil {
+					return fmt.Errorf("export %s: %w", args[0], err)
+				}
+				return nil
+			}
+			tmp, err := os.CreateTemp(filepath.Dir(out), ".enxame-export-*")
+			if err != nil {
+				return fmt.Errorf("export: %w", err)
+			}
+			defer os.Remove(tmp.Name())
+			if _, err := io.Copy(tmp, body); err != nil {
+				tmp.Close()
+				return fmt.Errorf("export %s: %w", args[0], err)
+			}
+			if err := tmp.Close(); err != nil {
+				return fmt.Errorf("export: %w", err)
+			}
+			return os.Rename(tmp.Name(), out)
+		},
+	}
+	c.Flags().StringVarP(&out, "output", "o", "", "write to this file instead of stdout")
+	return c
+}
+
+func newImportCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "import FILE.car | import -",
+		Short: "Import a CAR file (v1 or v2): verify every block, store and pin its roots",
+		Args:  exactArgs(1, "one CAR file, or - for stdin"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var src io.Reader = e.stdin
+			if args[0] != "-" {
+				f, err := os.Open(args[0])
+				if err != nil {
+					return fmt.Errorf("import %s: %w", args[0], unwrapPath(err))
+				}
+				defer f.Close()
+				src = f
+			}
+			cl, err := e.client()
+			if err != nil {
+				return err
+			}
+			var res control.ImportResult
+			if err := cl.DoBody(cmd.Context(), control.PathImport, src, &res); err != nil {
+				return e.apiErr(fmt.Errorf("import %s: %w", args[0], err))
+			}
+			if e.json {
+				return e.printJSON(res)
+			}
+			for _, r := range res.Roots {
+				fmt.Fprintf(e.stdout, "imported %s\n", r)
+			}
+			return nil
+		},
+	}
 }

@@ -194,11 +194,17 @@ func writeSimnetPlot(path string, rep simnet.DHTReport) error {
 		return fmt.Errorf("write plot: %w", err)
 	}
 	title := fmt.Sprintf("DHT lookup latency, %d nodes, churn %.0f%%, seed %d", rep.Nodes, rep.Churn*100, rep.Seed)
-	err = simnet.WriteCDF(fh, title, []simnet.Series{
+	series := []simnet.Series{
 		{Name: "FindPeer", Samples: rep.FindPeer.Latencies},
 		{Name: "FindProviders", Samples: rep.FindProviders.Latencies},
 		{Name: "Provide", Samples: rep.Provide.Latencies},
-	})
+	}
+	if rep.Churn > 0 {
+		series = append(series,
+			simnet.Series{Name: "FindPeer, churn", Samples: rep.ChurnFindPeer.Latencies},
+			simnet.Series{Name: "FindProviders, churn", Samples: rep.ChurnFindProviders.Latencies})
+	}
+	err = simnet.WriteCDF(fh, title, series)
 	if cerr := fh.Close(); err == nil {
 		err = cerr
 	}

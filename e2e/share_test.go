@@ -88,6 +88,31 @@ func TestShareFiles(t *testing.T) {
 		t.Errorf("get dir: sub/b.txt = %q, %v", b, err)
 	}
 
+	// CAR export from the adder, import on the 2nd daemon.
+	car := filepath.Join(t.TempDir(), "dir.car")
+	if res := enxame(t, "export", "--home", h1, dirCID, "-o", car); res.code != 0 {
+		t.Fatalf("export: exit %d: %s", res.code, res.stderr)
+	}
+	var imp struct {
+		Roots []string `json:"roots"`
+	}
+	mustJSON(t, &imp, "import", "--home", h2, car)
+	if !slices.Equal(imp.Roots, []string{dirCID}) {
+		t.Errorf("import roots = %v, want [%s]", imp.Roots, dirCID)
+	}
+	var pins2 []string
+	mustJSON(t, &pins2, "pin", "ls", "--home", h2)
+	if !slices.Contains(pins2, dirCID) {
+		t.Errorf("pin ls after import = %v, want %s", pins2, dirCID)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.car")
+	os.WriteFile(bad, []byte("not a car file"), 0o644)
+	if res := enxame(t, "import", "--home", h2, bad); res.code == 0 {
+		t.Errorf("import of a bad CAR exited 0")
+	} else {
+		oneLine(t, "import of a bad CAR", res.stderr)
+	}
+
 	// Pins and providers.
 	var pins []string
 	mustJSON(t, &pins, "pin", "ls", "--home", h1)

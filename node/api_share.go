@@ -59,6 +59,40 @@ func (n *Node) registerShareAPI(s *control.Server) {
 		s.Reply(w, r, control.GCResult{Removed: res.Removed, Freed: res.Freed, DiskFreed: res.DiskFreed}, err)
 	}))
 	s.Handle("POST "+control.PathProviders, http.HandlerFunc(n.handleProviders))
+	s.Handle("POST "+control.PathExport, http.HandlerFunc(n.handleExport))
+	s.Handle("POST "+control.PathImport, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		roots, err := n.blocks.ImportCAR(r.Context(), r.Body)
+		res := control.ImportResult{Roots: []string{}}
+		for _, c := range roots {
+			res.Roots = append(res.Roots, c.String())
+		}
+		if err != nil {
+			err = control.Errorf(control.CodeBadRequest, "import: %v", err)
+		} else {
+			n.announce(roots...)
+		}
+		s.Reply(w, r, res, err)
+	}))
+}
+
+func (n *Node) handleExport(w http.ResponseWriter, r *http.Request) {
+	var req control.CIDRequest
+	root, ok := n.decodeCID(w, r, &req)
+	if !ok {
+		return
+	}
+	ctx, cancel := fetchCtx(r.Context(), req.Timeout)
+	defer cancel()
+	if err := n.Fetch(ctx, root, share.FetchOptions{}); err != nil {
+		n.api.Reply(w, r, nil, fetchError(err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/vnd.ipld.car")
+	w.WriteHeader(http.StatusOK)
+	if err := n.blocks.ExportCAR(ctx, root, w); err != nil && r.Context().Err() == nil {
+		n.log.Warn("export: stream", "cid", root, "err", err)
+		panic(http.ErrAbortHandler) // the client sees a truncated body as an error
+	}
 }
 
 // decodeCID decodes a CIDRequest (or into req when not nil) and parses its

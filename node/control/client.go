@@ -146,6 +146,26 @@ func (c *Client) StreamBody(ctx context.Context, path string, body io.Reader, fn
 	return readLines(path, resp.Body, fn)
 }
 
+// DoBody sends a raw request body (such as a CAR file) to path and decodes
+// the JSON answer into out.
+func (c *Client) DoBody(ctx context.Context, path string, body io.Reader, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://enxame"+path, body)
+	if err != nil {
+		return fmt.Errorf("build request to %s: %w", path, err)
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.roundTrip(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decode answer to %s: %w", path, err)
+	}
+	return nil
+}
+
 // Raw sends a request and returns the response body for the caller to read
 // and close (for byte streams such as file contents).
 func (c *Client) Raw(ctx context.Context, method, path string, in any) (io.ReadCloser, error) {
