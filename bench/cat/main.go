@@ -1,0 +1,255 @@
+// Command cat measures enxame's streaming read of remote content against
+// Kubo's, with the real binaries over loopback: a provider daemon adds a
+// random file, a second daemon streams it with `enxame cat` to a discard
+// sink; the same bytes go through two Kubo daemons with `ipfs cat`. It also
+// reports the fetching daemon's peak RSS during an `enxame get` of the file
+// (goal ≤ 200 MiB for 1 GiB).
+//
+//	go run ./bench/cat -size 1GiB
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/enxame/enxame/internal/kubo"
+)
+
+func main() {
+	size := flag.String("size", "1GiB", "file size (B, KiB, MiB, GiB)")
+	bin := flag.String("bin", "", "enxame binary (default: build one)")
+	noKubo := flag.Bool("no-kubo", false, "skip the Kubo baseline")
+	flag.Parse()
+	n, err := parseSize(*size)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cat:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, n, *bin, !*noKubo); err != nil {
+		fmt.Fprintln(os.Stderr, "cat:", err)
+		os.Exit(1)
+	}
+}
+
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	for _, u := range []struct {
+		suf string
+		m   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suf) {
+			s, mult = strings.TrimSuffix(s, u.suf), u.m
+			break
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return v * mult, nil
+}
+
+func run(ctx context.Context, size int64, bin string, withKubo bool) error {
+	tmp, err := os.MkdirTemp("", "enxame-bench-cat-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if bin == "" {
+		bin = filepath.Join(tmp, "enxame")
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/enxame/enxame")
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("build enxame: %w", err)
+		}
+	}
+	file := filepath.Join(tmp, "data.bin")
+	if err := writeRandom(file, size); err != nil {
+		return err
+	}
+	mb := float64(size) / 1e6
+
+	a, err := startDaemon(ctx, bin, filepath.Join(tmp, "a"))
+	if err != nil {
+		return err
+	}
+	defer a.stop()
+	b, err := startDaemon(ctx, bin, filepath.Join(tmp, "b"), "--bootstrap", a.addr)
+	if err != nil {
+		return err
+	}
+	defer b.stop()
+	start := time.Now()
+	out, err := exec.CommandContext(ctx, bin, "add", "--home", a.home, file).Output()
+	if err != nil {
+		return fmt.Errorf("add: %w", err)
+	}
+	addTook := time.Since(start)
+	root := strings.TrimSpace(string(out))
+	fmt.Printf("enxame add: %.0f MB/s (%v)\n", mb/addTook.Seconds(), addTook.Round(time.Millisecond))
+
+	start = time.Now()
+	cat := exec.CommandContext(ctx, bin, "cat", "--home", b.home, root)
+	cat.Stdout = io.Discard
+	if err := cat.Run(); err != nil {
+		return fmt.Errorf("enxame cat: %w", err)
+	}
+	catTook := time.Since(start)
+	fmt.Printf("enxame cat (remote, fresh fetcher): %.0f MB/s (%v)\n", mb/catTook.Seconds(), catTook.Round(time.Millisecond))
+
+	// get on a third daemon, sampling its RSS.
+	c, err := startDaemon(ctx, bin, filepath.Join(tmp, "c"), "--bootstrap", a.addr)
+	if err != nil {
+		return err
+	}
+	defer c.stop()
+	var peak float64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			if r := rssMiB(c.cmd.Process.Pid); r > peak {
+				peak = r
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	})
+	start = time.Now()
+	err = exec.CommandContext(ctx, bin, "get", "--home", c.home, root, "-o", filepath.Join(tmp, "got.bin")).Run()
+	getTook := time.Since(start)
+	close(done)
+	wg.Wait()
+	if err != nil {
+		return fmt.Errorf("enxame get: %w", err)
+	}
+	fmt.Printf("enxame get: %.0f MB/s (%v); fetching daemon peak RSS %.0f MiB\n", mb/getTook.Seconds(), getTook.Round(time.Millisecond), peak)
+
+	if !withKubo {
+		return nil
+	}
+	kbin, err := kubo.Binary(ctx)
+	if err != nil {
+		return err
+	}
+	k1, err := kubo.Start(ctx, kubo.Config{Binary: kbin, Dir: filepath.Join(tmp, "k1")})
+	if err != nil {
+		return err
+	}
+	defer k1.Stop()
+	k2, err := kubo.Start(ctx, kubo.Config{Binary: kbin, Dir: filepath.Join(tmp, "k2")})
+	if err != nil {
+		return err
+	}
+	defer k2.Stop()
+	kc, err := k1.Add(ctx, file, "--cid-version=1", "--raw-leaves")
+	if err != nil {
+		return err
+	}
+	_, addrs, err := k1.ID(ctx)
+	if err != nil {
+		return err
+	}
+	for _, ad := range addrs {
+		if strings.Contains(ad, "/tcp/") {
+			if err := k2.SwarmConnect(ctx, ad); err != nil {
+				return err
+			}
+			break
+		}
+	}
+	start = time.Now()
+	if err := k2.CatTo(ctx, kc, io.Discard); err != nil {
+		return fmt.Errorf("ipfs cat: %w", err)
+	}
+	kTook := time.Since(start)
+	fmt.Printf("kubo cat (remote, fresh fetcher): %.0f MB/s (%v); enxame/kubo %.1fx\n", mb/kTook.Seconds(), kTook.Round(time.Millisecond), kTook.Seconds()/catTook.Seconds())
+	return nil
+}
+
+func writeRandom(path string, size int64) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	if _, err := io.CopyN(w, rand.Reader, size); err != nil {
+		f.Close()
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+type daemon struct {
+	cmd  *exec.Cmd
+	home string
+	addr string
+}
+
+func startDaemon(ctx context.Context, bin, home string, extra ...string) (*daemon, error) {
+	args := append([]string{"daemon", "--home", home, "--no-mdns", "--lan", "--no-compute",
+		"--listen", "/ip4/127.0.0.1/tcp/0", "--log-level", "error"}, extra...)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	d := &daemon{cmd: cmd, home: home}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "  /ip4/") && d.addr == "" {
+			d.addr = strings.TrimSpace(line)
+		}
+		if strings.HasPrefix(line, "ready in ") {
+			go io.Copy(io.Discard, out)
+			return d, nil
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	return nil, fmt.Errorf("daemon %s exited before ready", home)
+}
+
+func (d *daemon) stop() {
+	d.cmd.Process.Signal(os.Interrupt)
+	d.cmd.Wait()
+}
+
+func rssMiB(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
