@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"math/rand/v2"
 	"runtime"
 	"slices"
 	"sync"
@@ -40,6 +42,9 @@ type DHTConfig struct {
 	// or a lookup target) that leave during the lookups, each replaced by
 	// a new node that joins. Default 0.
 	Churn float64
+	// AfterSettle, when set, is called once the nodes have settled, before
+	// the workload (tests inspect the network, benchmarks profile it).
+	AfterSettle func(*Network)
 }
 
 func (c DHTConfig) withDefaults() DHTConfig {
@@ -124,6 +129,11 @@ type DHTReport struct {
 	Provide       LookupStats `json:"provide"`
 	FindPeer      LookupStats `json:"find_peer"`
 	FindProviders LookupStats `json:"find_providers"`
+	// ChurnFindPeer and ChurnFindProviders are the same lookups run again
+	// while Churn of the nodes leave and new ones join (empty without
+	// churn).
+	ChurnFindPeer      LookupStats `json:"churn_find_peer,omitzero"`
+	ChurnFindProviders LookupStats `json:"churn_find_providers,omitzero"`
 	// TableSize is the routing-table size of every live node at the end.
 	TableSize IntDist `json:"table_size"`
 	// HopBound is ceil(log2(N)) + 1, the bound the median hop count is
@@ -253,10 +263,14 @@ func RunDHT(ctx context.Context, cfg DHTConfig) (rep DHTReport, err error) {
 	}
 	peers := net.Peers()
 	pick := func() *Peer { return peers[stable[rng.IntN(len(stable))]] }
+	_ = victims
 
 	time.Sleep(cfg.Settle)
 	mem.sample()
 	ph.done("settle")
+	if cfg.AfterSettle != nil {
+		cfg.AfterSettle(net)
+	}
 
 	// Provide.
 	keys := make([]cid.Cid, cfg.Keys)
@@ -281,7 +295,74 @@ func RunDHT(ctx context.Context, cfg DHTConfig) (rep DHTReport, err error) {
 	mem.sample()
 	ph.done("provide")
 
-	// Lookups, with churn alongside.
+	// Lookups on a steady network, then (with Churn) the same number
+	// again while nodes leave and join.
+	rep.FindPeer, rep.FindProviders = runLookups(ctx, cfg, net, rng, pick, keys, holder, nil, &mem)
+	ph.done("lookups")
+	if len(victims) > 0 {
+		ch := &churner{victims: slices.Sorted(maps.Keys(victims))}
+		for range ch.victims {
+			ch.regions = append(ch.regions, ncfg.Regions[rng.IntN(len(ncfg.Regions))])
+		}
+		rep.ChurnFindPeer, rep.ChurnFindProviders = runLookups(ctx, cfg, net, rng, pick, keys, holder, ch, &mem)
+		if ch.err != nil {
+			return rep, ch.err
+		}
+		rep.Left, rep.Joined = ch.left, ch.joined
+		ph.done("churn")
+	}
+	var sizes []int
+	for _, p := range net.Alive() {
+		sizes = append(sizes, p.Node.Router().TableSize())
+	}
+	rep.TableSize = SummarizeInts(sizes)
+	return rep, nil
+}
+
+// Summary is a one-line summary of a report.
+func (r DHTReport) Summary() string {
+	out := fmt.Sprintf("dht N=%d: find-peer %.1f%% (hops p50 %d, p50 %v), find-providers %.1f%% (hops p50 %d, p50 %v)",
+		r.Nodes, r.FindPeer.Success*100, r.FindPeer.Hops.P50, r.FindPeer.Latency.P50.Round(time.Millisecond),
+		r.FindProviders.Success*100, r.FindProviders.Hops.P50, r.FindProviders.Latency.P50.Round(time.Millisecond))
+	if r.Churn > 0 {
+		out += fmt.Sprintf("; churn %.0f%%: find-peer %.1f%%, find-providers %.1f%%", r.Churn*100,
+			r.ChurnFindPeer.Success*100, r.ChurnFindProviders.Success*100)
+	}
+	return out + fmt.Sprintf("; wall %v", r.Wall.Round(time.Millisecond))
+}
+
+// churner replaces victims by new nodes, one every interval.
+type churner struct {
+	victims      []int
+	regions      []Region
+	left, joined int
+	err          error
+}
+
+func (c *churner) run(ctx context.Context, net *Network, every time.Duration) {
+	for k, v := range c.victims {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+		if err := net.Leave(v); err != nil {
+			c.err = errors.Join(c.err, err)
+		}
+		c.left++
+		if _, err := net.Join(c.regions[k]); err != nil {
+			c.err = errors.Join(c.err, err)
+			continue
+		}
+		c.joined++
+	}
+}
+
+// runLookups runs cfg.FindPeer and cfg.FindProviders lookups from random
+// stable nodes, one starting every cfg.Gap; with ch, the victims leave
+// (and new nodes join) evenly over the same window.
+func runLookups(ctx context.Context, cfg DHTConfig, net *Network, rng *rand.Rand, pick func() *Peer,
+	keys []cid.Cid, holder []*Peer, ch *churner, mem *memSampler) (fp, fpr LookupStats) {
 	type job struct {
 		kind   int // 0 find peer, 1 find providers
 		src    *Peer
@@ -306,44 +387,14 @@ func RunDHT(ctx context.Context, cfg DHTConfig) (rep DHTReport, err error) {
 		jobs = append(jobs, job{kind: 0, src: src, target: tgt.ID()})
 	}
 	for range cfg.FindProviders {
-		jobs = append(jobs, job{kind: 1, src: pick(), key: rng.IntN(cfg.Keys)})
+		jobs = append(jobs, job{kind: 1, src: pick(), key: rng.IntN(len(keys))})
 	}
 	rng.Shuffle(len(jobs), func(i, j int) { jobs[i], jobs[j] = jobs[j], jobs[i] })
 
-	var churnWG sync.WaitGroup
-	var churnErr error
-	if nv > 0 {
+	var wg sync.WaitGroup
+	if ch != nil {
 		window := time.Duration(len(jobs)) * cfg.Gap
-		every := window / time.Duration(nv+1)
-		order := slices.Sorted(func(yield func(int) bool) {
-			for v := range victims {
-				if !yield(v) {
-					return
-				}
-			}
-		})
-		regions := make([]Region, len(order))
-		for i := range regions {
-			regions[i] = ncfg.Regions[rng.IntN(len(ncfg.Regions))]
-		}
-		churnWG.Go(func() {
-			for k, v := range order {
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(every):
-				}
-				if err := net.Leave(v); err != nil {
-					churnErr = errors.Join(churnErr, err)
-				}
-				rep.Left++
-				if _, err := net.Join(regions[k]); err != nil {
-					churnErr = errors.Join(churnErr, err)
-					continue
-				}
-				rep.Joined++
-			}
-		})
+		wg.Go(func() { ch.run(ctx, net, window/time.Duration(len(ch.victims)+1)) })
 	}
 	results := make([]Lookup, len(jobs))
 	for i, j := range jobs {
@@ -362,32 +413,13 @@ func RunDHT(ctx context.Context, cfg DHTConfig) (rep DHTReport, err error) {
 		time.Sleep(cfg.Gap)
 	}
 	wg.Wait()
-	churnWG.Wait()
-	if churnErr != nil {
-		return rep, churnErr
-	}
-	ph.done("lookups")
-	var fp, fpr []Lookup
+	var a, b []Lookup
 	for i, j := range jobs {
 		if j.kind == 0 {
-			fp = append(fp, results[i])
+			a = append(a, results[i])
 		} else {
-			fpr = append(fpr, results[i])
+			b = append(b, results[i])
 		}
 	}
-	rep.FindPeer = lookupStats("find-peer", fp)
-	rep.FindProviders = lookupStats("find-providers", fpr)
-	var sizes []int
-	for _, p := range net.Alive() {
-		sizes = append(sizes, p.Node.Router().TableSize())
-	}
-	rep.TableSize = SummarizeInts(sizes)
-	return rep, nil
-}
-
-// Summary is a one-line summary of a report.
-func (r DHTReport) Summary() string {
-	return fmt.Sprintf("dht N=%d churn=%.0f%%: find-peer %.1f%% (hops p50 %d), find-providers %.1f%% (hops p50 %d, p50 %v), wall %v",
-		r.Nodes, r.Churn*100, r.FindPeer.Success*100, r.FindPeer.Hops.P50,
-		r.FindProviders.Success*100, r.FindProviders.Hops.P50, r.FindProviders.Latency.P50, r.Wall.Round(time.Millisecond))
+	return lookupStats("find-peer", a), lookupStats("find-providers", b)
 }

@@ -2,46 +2,90 @@ package simnet
 
 import (
 	"context"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
-func TestDHTSmoke(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		rep, err := RunDHT(context.Background(), DHTConfig{Net: Config{Nodes: envN(30), Seed: 1}, Keys: 10, FindPeer: 30, FindProviders: 30, Settle: envD()})
-		if err != nil {
-			t.Fatal(err)
+// checkDHT holds a report to the bars: every lookup succeeds on a
+// steady network, at least 99% under churn, and the median hop count stays
+// within HopBound.
+func checkDHT(t *testing.T, rep DHTReport) {
+	t.Helper()
+	var b strings.Builder
+	rep.WriteTable(&b)
+	t.Log("\n" + b.String())
+	for _, s := range []LookupStats{rep.Provide, rep.FindPeer, rep.FindProviders} {
+		if s.Attempts == 0 || s.Success != 1 {
+			t.Errorf("%s: %d/%d succeeded, want all (errors %v)", s.Kind, s.OK, s.Attempts, s.Errors)
 		}
-		t.Log(rep.Summary())
-		t.Logf("%+v", rep.Phases)
-	})
-	_ = time.Second
-}
-
-func envN(d int) int {
-	if v, err := strconv.Atoi(os.Getenv("SIMNET_N")); err == nil {
-		return v
 	}
-	return d
+	if rep.Churn > 0 {
+		if rep.Left == 0 || rep.Joined != rep.Left {
+			t.Errorf("churn: %d left, %d joined", rep.Left, rep.Joined)
+		}
+		for _, s := range []LookupStats{rep.ChurnFindPeer, rep.ChurnFindProviders} {
+			if s.Attempts == 0 || s.Success < 0.99 {
+				t.Errorf("churn %s: %d/%d succeeded, want >= 99%% (errors %v)", s.Kind, s.OK, s.Attempts, s.Errors)
+			}
+		}
+	}
+	for _, s := range []LookupStats{rep.FindPeer, rep.FindProviders, rep.ChurnFindPeer, rep.ChurnFindProviders} {
+		if s.Hops.P50 > rep.HopBound {
+			t.Errorf("%s: median hops %d > bound %d", s.Kind, s.Hops.P50, rep.HopBound)
+		}
+	}
+	if rep.TableSize.Min == 0 {
+		t.Errorf("a live node has an empty routing table: %+v", rep.TableSize)
+	}
 }
 
-func envD() time.Duration {
-	d, _ := time.ParseDuration(os.Getenv("SIMNET_SETTLE"))
-	return d
-}
-
-func TestFetchSmoke(t *testing.T) {
+// TestDHTSmall runs the dht scenario with churn on a small network; it is
+// the size that fits under -race (the 200-node run is in dht_big_test.go).
+func TestDHTSmall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		rep, err := RunFetch(context.Background(), FetchConfig{Net: Config{Nodes: 12, Seed: 1}, Fetchers: 2, FileBytes: 4 << 20})
+		rep, err := RunDHT(context.Background(), DHTConfig{
+			Net: Config{Nodes: 20, Seed: 7}, Settle: 5 * time.Second,
+			Keys: 8, FindPeer: 25, FindProviders: 25, Churn: 0.1,
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var b strings.Builder
-		rep.WriteTable(&b)
-		t.Log(b.String())
+		checkDHT(t, rep)
 	})
+}
+
+// TestDHTSameSeedSameWorkload checks that a seed fixes the network and the
+// workload: two runs place the same nodes, provide the same keys and run
+// the same number of lookups with the same outcome.
+func TestDHTSameSeedSameWorkload(t *testing.T) {
+	run := func() DHTReport {
+		var rep DHTReport
+		synctest.Test(t, func(t *testing.T) {
+			var err error
+			rep, err = RunDHT(context.Background(), DHTConfig{
+				Net: Config{Nodes: 10, Seed: 42, Regions: []Region{EU, Asia}}, Settle: 5 * time.Second,
+				Keys: 4, FindPeer: 10, FindProviders: 10,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+		return rep
+	}
+	a, b := run(), run()
+	opts := cmp.Options{
+		cmpopts.IgnoreFields(DHTReport{}, "Wall", "HeapMiB", "SysMiB", "Goroutes", "Phases", "Virtual"),
+		// Latencies and hop counts depend on which concurrent reply is
+		// handled first, which the Go scheduler decides.
+		cmpopts.IgnoreFields(LookupStats{}, "Latencies", "Latency", "Hops", "Queried", "Local"),
+		cmpopts.IgnoreFields(IntDist{}, "Mean"),
+	}
+	if d := cmp.Diff(a, b, opts); d != "" {
+		t.Errorf("two runs with seed 42 differ (-first +second):\n%s", d)
+	}
 }

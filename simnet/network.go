@@ -60,6 +60,11 @@ type Config struct {
 	// node refreshes its table once, when it joins (dht.Router.Run does),
 	// which removes the refresh storm of a whole swarm starting at once.
 	AutoRefresh bool
+	// ConnLow and ConnHigh are each node's connection-manager watermarks:
+	// above ConnHigh connections it trims down to ConnLow (peers in the
+	// routing table are protected by kad-dht's tags). Defaults: node's
+	// (100 and 400). QUIC connections are most of a node's memory here.
+	ConnLow, ConnHigh int
 	// Dir holds the nodes' block stores. Default: a temporary directory
 	// removed by Close.
 	Dir string
@@ -241,8 +246,14 @@ func (n *Network) newPeer(r Region) (*Peer, error) {
 	if n.cfg.Links != nil {
 		n.cfg.Links(idx, &links)
 	}
-	ncfg := node.DefaultConfig()
-	cm, err := connmgr.NewConnManager(ncfg.Connections.Low, ncfg.Connections.High, connmgr.WithGracePeriod(ncfg.Connections.Grace))
+	cc := node.DefaultConfig().Connections
+	if n.cfg.ConnLow > 0 {
+		cc.Low = n.cfg.ConnLow
+	}
+	if n.cfg.ConnHigh > 0 {
+		cc.High = max(n.cfg.ConnHigh, cc.Low)
+	}
+	cm, err := connmgr.NewConnManager(cc.Low, cc.High, connmgr.WithGracePeriod(min(cc.Grace, 10*time.Second)))
 	if err != nil {
 		return nil, fmt.Errorf("simnet: node %d: connection manager: %w", idx, err)
 	}

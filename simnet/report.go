@@ -19,7 +19,7 @@ func (r DHTReport) WriteTable(w io.Writer) error {
 		r.Nodes, strings.Join(regions, ","), r.Seed, r.Churn*100, r.Left, r.Joined)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "lookup\tok\tsuccess\tlocal\thops p50\thops p95\thops max\tqueried p50\tp50\tp95\tp99\tmax\t")
-	for _, s := range []LookupStats{r.Provide, r.FindPeer, r.FindProviders} {
+	for _, s := range r.all() {
 		fmt.Fprintf(tw, "%s\t%d/%d\t%.1f%%\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t\n",
 			s.Kind, s.OK, s.Attempts, s.Success*100, s.Local, s.Hops.P50, s.Hops.P95, s.Hops.Max, s.Queried.P50,
 			ms(s.Latency.P50), ms(s.Latency.P95), ms(s.Latency.P99), ms(s.Latency.Max))
@@ -35,7 +35,7 @@ func (r DHTReport) WriteTable(w io.Writer) error {
 		fmt.Fprintf(&b, "%s %s", p.Name, p.Wall.Round(time.Millisecond))
 	}
 	fmt.Fprintf(&b, "); memory: heap peak %.0f MiB, sys %.0f MiB, goroutines peak %d\n", r.HeapMiB, r.SysMiB, r.Goroutes)
-	for _, s := range []LookupStats{r.Provide, r.FindPeer, r.FindProviders} {
+	for _, s := range r.all() {
 		for _, e := range s.Errors {
 			fmt.Fprintf(&b, "%s error: %s\n", s.Kind, e)
 		}
@@ -46,4 +46,14 @@ func (r DHTReport) WriteTable(w io.Writer) error {
 
 func ms(d time.Duration) string {
 	return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+}
+
+func (r DHTReport) all() []LookupStats {
+	out := []LookupStats{r.Provide, r.FindPeer, r.FindProviders}
+	if r.ChurnFindPeer.Attempts > 0 {
+		a, b := r.ChurnFindPeer, r.ChurnFindProviders
+		a.Kind, b.Kind = "churn find-peer", "churn find-providers"
+		out = append(out, a, b)
+	}
+	return out
 }

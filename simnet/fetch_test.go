@@ -1,0 +1,45 @@
+package simnet
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"testing/synctest"
+)
+
+func TestFetch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rep, err := RunFetch(context.Background(), FetchConfig{
+			Net: Config{Nodes: 12, Seed: 1}, Providers: 4, Fetchers: 2, FileBytes: 4 << 20,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		rep.WriteTable(&b)
+		t.Log("\n" + b.String())
+		if len(rep.Results) != 2 {
+			t.Fatalf("%d results, want 2", len(rep.Results))
+		}
+		for _, r := range rep.Results {
+			if !r.OK || !r.Correct {
+				t.Errorf("fetcher %d: ok %v correct %v err %q", r.Fetcher, r.OK, r.Correct, r.Err)
+			}
+			sum, used := 0.0, 0
+			for _, s := range r.Shares {
+				sum += s
+				if s > 0 {
+					used++
+				}
+			}
+			if sum < 0.98 || sum > 1.02 || used < 2 {
+				t.Errorf("fetcher %d: shares %v: sum %.3f over %d providers, want ~1 over >= 2", r.Fetcher, r.Shares, sum, used)
+			}
+			// Four 20 Mbit/s uplinks shared by two fetchers: the ideal is
+			// rep.Ideal; a fetch within 4x of it used several providers.
+			if r.Took > 4*rep.Ideal {
+				t.Errorf("fetcher %d took %v, ideal %v", r.Fetcher, r.Took, rep.Ideal)
+			}
+		}
+	})
+}
