@@ -28,6 +28,7 @@ type simnetFlags struct {
 	fetchers  int
 	fileMiB   int
 	provMbps  int
+	droppers  float64
 }
 
 func newSimnetCmd(e *env) *cobra.Command {
@@ -47,6 +48,10 @@ Scenarios:
          latency p50/p95/p99, success rate, routing-table sizes.
   churn  the dht scenario with --churn nodes leaving and joining during the
          lookups (default 0.1).
+  adversary
+         the dht scenario with --droppers of the nodes (default 0.2) turning
+         adversarial once settled: they stay in routing tables and accept
+         DHT streams but never answer a query.
   fetch  --providers nodes add the same --file-mib file (the real share store
          and exchange) with their uplinks capped to --provider-mbps;
          --fetchers nodes in different regions fetch it at once: time, rate,
@@ -58,8 +63,8 @@ The same --seed gives the same network, identities and workload.`,
 			if f.nodes < 2 {
 				return usageError{errors.New("simnet needs --nodes >= 2")}
 			}
-			if f.churn < 0 || f.churn >= 1 || f.loss < 0 || f.loss >= 1 {
-				return usageError{errors.New("--churn and --loss must be in [0, 1)")}
+			if f.churn < 0 || f.churn >= 1 || f.loss < 0 || f.loss >= 1 || f.droppers < 0 || f.churn+f.droppers >= 0.9 {
+				return usageError{errors.New("--churn, --droppers and --loss must be in [0, 1), and churn + droppers below 0.9")}
 			}
 			regions, err := simnet.ParseRegions(f.regions)
 			if err != nil {
@@ -69,22 +74,27 @@ The same --seed gives the same network, identities and workload.`,
 			case "dht":
 			case "fetch":
 				return runSimnetFetch(cmd.Context(), e, f, regions)
+			case "adversary":
+				if !cmd.Flags().Changed("droppers") {
+					f.droppers = 0.2
+				}
 			case "churn":
 				if !cmd.Flags().Changed("churn") {
 					f.churn = 0.1
 				}
 			default:
-				return usageError{fmt.Errorf("unknown scenario %q (dht, churn, fetch)", f.scenario)}
+				return usageError{fmt.Errorf("unknown scenario %q (dht, churn, adversary, fetch)", f.scenario)}
 			}
 			return runSimnetDHT(cmd.Context(), e, f, regions)
 		},
 	}
 	fl := c.Flags()
-	fl.StringVar(&f.scenario, "scenario", "dht", "scenario: dht, churn or fetch")
+	fl.StringVar(&f.scenario, "scenario", "dht", "scenario: dht, churn, adversary or fetch")
 	fl.IntVar(&f.nodes, "nodes", 100, "nodes in the swarm")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of every random choice")
 	fl.StringVar(&f.regions, "regions", "eu,us-east,us-west,asia", "regions the nodes are spread over (eu, us-east, us-west, asia, sa, oc)")
 	fl.Float64Var(&f.churn, "churn", 0, "fraction of nodes that leave (and are replaced) during the lookups")
+	fl.Float64Var(&f.droppers, "droppers", 0, "fraction of nodes that swallow every DHT query once settled")
 	fl.Float64Var(&f.loss, "loss", 0, "fraction of packets each node's uplink drops")
 	fl.IntVar(&f.mbps, "mbps", 100, "each node's uplink and downlink in Mbit/s")
 	fl.IntVar(&f.keys, "keys", 50, "CIDs provided before the lookups")
@@ -159,6 +169,7 @@ func runSimnetDHT(ctx context.Context, e *env, f simnetFlags, regions []simnet.R
 			BitsPerSecond: f.mbps * 1_000_000, Loss: f.loss,
 		},
 		Settle: f.settle, Keys: f.keys, FindPeer: f.lookups, FindProviders: f.lookups, Churn: f.churn,
+		Droppers: f.droppers,
 	}
 	var rep simnet.DHTReport
 	err := simnet.Bubble("simnet-dht", func() error {

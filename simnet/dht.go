@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"io"
 	"fmt"
 	"maps"
 	"math"
@@ -42,6 +43,11 @@ type DHTConfig struct {
 	// or a lookup target) that leave during the lookups, each replaced by
 	// a new node that joins. Default 0.
 	Churn float64
+	// Droppers is the fraction of nodes (never a bootstrap peer or a
+	// provider) that turn adversarial once settled: they stay in everyone's
+	// routing table and accept connections and DHT streams, but read
+	// queries and never answer (the adversary scenario). Default 0.
+	Droppers float64
 	// AfterSettle, when set, is called once the nodes have settled, before
 	// the workload (tests inspect the network, benchmarks profile it).
 	AfterSettle func(*Network)
@@ -124,6 +130,7 @@ type DHTReport struct {
 	Regions  []Region `json:"regions"`
 	Churn    float64  `json:"churn"`
 	Left     int      `json:"left"`
+	Droppers int      `json:"droppers"`
 	Joined   int      `json:"joined"`
 
 	Provide       LookupStats `json:"provide"`
@@ -209,8 +216,8 @@ func (m *memSampler) sample() {
 // leave and new ones join. Call it inside a synctest bubble.
 func RunDHT(ctx context.Context, cfg DHTConfig) (rep DHTReport, err error) {
 	cfg = cfg.withDefaults()
-	if cfg.Churn < 0 || cfg.Churn >= 1 {
-		return rep, errors.New("simnet: dht: Churn must be in [0, 1)")
+	if cfg.Churn < 0 || cfg.Churn >= 1 || cfg.Droppers < 0 || cfg.Churn+cfg.Droppers >= 0.9 {
+		return rep, errors.New("simnet: dht: Churn and Droppers must be in [0, 1) and leave 10% of the nodes honest and stable")
 	}
 	wallStart, start := wallNow(), time.Now()
 	var mem memSampler
@@ -255,9 +262,14 @@ func RunDHT(ctx context.Context, cfg DHTConfig) (rep DHTReport, err error) {
 	for _, i := range cands[:nv] {
 		victims[i] = true
 	}
+	droppers := map[int]bool{}
+	nd := min(int(math.Round(cfg.Droppers*float64(n))), len(cands)-nv)
+	for _, i := range cands[nv : nv+nd] {
+		droppers[i] = true
+	}
 	var stable []int
 	for i := range n {
-		if !victims[i] {
+		if !victims[i] && !droppers[i] {
 			stable = append(stable, i)
 		}
 	}
@@ -268,6 +280,11 @@ func RunDHT(ctx context.Context, cfg DHTConfig) (rep DHTReport, err error) {
 	time.Sleep(cfg.Settle)
 	mem.sample()
 	ph.done("settle")
+	for _, i := range slices.Sorted(maps.Keys(droppers)) {
+		p := peers[i]
+		p.host.SetStreamHandler(p.Node.Router().ProtocolID(), blackhole)
+		rep.Droppers++
+	}
 	if cfg.AfterSettle != nil {
 		cfg.AfterSettle(net)
 	}
@@ -422,4 +439,11 @@ func runLookups(ctx context.Context, cfg DHTConfig, net *Network, rng *rand.Rand
 		}
 	}
 	return lookupStats("find-peer", a), lookupStats("find-providers", b)
+}
+
+// blackhole is the DHT handler of a dropper: it reads whatever comes and
+// never answers, until the querier gives up or the host closes.
+func blackhole(s network.Stream) {
+	io.Copy(io.Discard, s)
+	s.Reset()
 }

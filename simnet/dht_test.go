@@ -89,3 +89,23 @@ func TestDHTSameSeedSameWorkload(t *testing.T) {
 		t.Errorf("two runs with seed 42 differ (-first +second):\n%s", d)
 	}
 }
+
+// TestDHTDroppers is the adversary scenario's DHT part: a fifth of the nodes
+// keep their place in every routing table but swallow every query. Lookups
+// from honest nodes must still all succeed (kad-dht queries alpha peers at
+// once and routes around the silent ones), only slower.
+func TestDHTDroppers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rep, err := RunDHT(context.Background(), DHTConfig{
+			Net: Config{Nodes: 30, Seed: 3}, Settle: 5 * time.Second,
+			Keys: 8, FindPeer: 25, FindProviders: 25, Droppers: 0.2,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Droppers != 6 {
+			t.Errorf("%d droppers, want 6", rep.Droppers)
+		}
+		checkDHT(t, rep)
+	})
+}

@@ -37,6 +37,7 @@ func main() {
 	seed := flag.Uint64("seed", 1, "seed")
 	lookups := flag.Int("lookups", 200, "lookups of each kind")
 	churn := flag.Float64("churn", 0, "fraction of nodes replaced during a second round of lookups")
+	droppers := flag.Float64("droppers", 0, "fraction of nodes that swallow DHT queries")
 	settle := flag.Duration("settle", 10*time.Second, "virtual time the nodes have to join")
 	child := flag.Int("child", 0, "internal: run one N and print JSON")
 	asJSON := flag.Bool("json", false, "print JSON lines")
@@ -48,7 +49,7 @@ func main() {
 			var err error
 			rep, err = simnet.RunDHT(context.Background(), simnet.DHTConfig{
 				Net: simnet.Config{Nodes: *child, Seed: *seed}, Settle: *settle,
-				FindPeer: *lookups, FindProviders: *lookups, Churn: *churn,
+				FindPeer: *lookups, FindProviders: *lookups, Churn: *churn, Droppers: *droppers,
 			})
 			return err
 		})
@@ -68,7 +69,7 @@ func main() {
 			os.Exit(2)
 		}
 		args := []string{"-child", strconv.Itoa(n), "-seed", strconv.FormatUint(*seed, 10),
-			"-lookups", strconv.Itoa(*lookups), "-churn", fmt.Sprint(*churn), "-settle", settle.String()}
+			"-lookups", strconv.Itoa(*lookups), "-churn", fmt.Sprint(*churn), "-droppers", fmt.Sprint(*droppers), "-settle", settle.String()}
 		var out bytes.Buffer
 		cmd := exec.Command(os.Args[0], args...)
 		cmd.Stdout, cmd.Stderr = &out, os.Stderr
