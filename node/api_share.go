@@ -322,13 +322,14 @@ func (n *Node) handleCat(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := fetchCtx(r.Context(), req.Timeout)
 	defer cancel()
-	if err := n.Fetch(ctx, root, share.FetchOptions{}); err != nil {
-		n.api.Reply(w, r, nil, fetchError(err))
-		return
-	}
-	dr, err := n.blocks.Open(ctx, root)
+	dr, err := n.OpenStream(ctx, root)
 	if err != nil {
-		n.api.Reply(w, r, nil, control.Errorf(control.CodeBadRequest, "cat %s: %v", root, err))
+		if errors.Is(err, share.ErrNoProviders) || errors.Is(err, context.DeadlineExceeded) {
+			err = fetchError(err)
+		} else {
+			err = control.Errorf(control.CodeBadRequest, "cat %s: %v", root, err)
+		}
+		n.api.Reply(w, r, nil, err)
 		return
 	}
 	defer dr.Close()
