@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/routing"
 )
@@ -96,7 +97,11 @@ func FindPeer(ctx context.Context, src *Peer, target peer.ID) Lookup {
 	if queried == 0 {
 		l.Hops = 0
 	}
-	l.OK = err == nil && ai.ID == target && len(ai.Addrs) > 0
+	// kad-dht returns a peer it reached but whose listen addresses
+	// identify has not reported yet with no addresses (dht.Router.FindPeer
+	// waits for them); the lookup found it all the same.
+	reached := src.host.Network().Connectedness(target) == network.Connected
+	l.OK = err == nil && ai.ID == target && (len(ai.Addrs) > 0 || reached)
 	if err == nil && !l.OK {
 		l.Err = fmt.Errorf("find peer %s: no addresses", target)
 	}
