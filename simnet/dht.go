@@ -10,6 +10,7 @@ import (
 	"maps"
 	"math"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -152,6 +153,10 @@ type DHTReport struct {
 	HeapMiB  float64       `json:"heap_peak_mib"`
 	SysMiB   float64       `json:"sys_mib"`
 	Goroutes int           `json:"goroutines_peak"`
+	// FDs is the process's open file descriptors once the nodes settled
+	// (Linux; 0 elsewhere): the simulated network uses none, each node's
+	// block store a few.
+	FDs int `json:"fds"`
 	// Phases is the wall time of each phase: build, settle, provide,
 	// lookups, close.
 	Phases []Phase `json:"phases"`
@@ -280,6 +285,9 @@ func RunDHT(ctx context.Context, cfg DHTConfig) (rep DHTReport, err error) {
 	time.Sleep(cfg.Settle)
 	mem.sample()
 	ph.done("settle")
+	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
+		rep.FDs = len(ents)
+	}
 	for _, i := range slices.Sorted(maps.Keys(droppers)) {
 		p := peers[i]
 		p.host.SetStreamHandler(p.Node.Router().ProtocolID(), blackhole)

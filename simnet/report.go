@@ -34,7 +34,7 @@ func (r DHTReport) WriteTable(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, "%s %s", p.Name, p.Wall.Round(time.Millisecond))
 	}
-	fmt.Fprintf(&b, "); memory: heap peak %.0f MiB, sys %.0f MiB, goroutines peak %d\n", r.HeapMiB, r.SysMiB, r.Goroutes)
+	fmt.Fprintf(&b, "); memory: heap peak %.0f MiB, sys %.0f MiB, goroutines peak %d, open files %d\n", r.HeapMiB, r.SysMiB, r.Goroutes, r.FDs)
 	for _, s := range r.all() {
 		for _, e := range s.Errors {
 			fmt.Fprintf(&b, "%s error: %s\n", s.Kind, e)
