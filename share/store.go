@@ -477,6 +477,11 @@ func (s *Store) rollback(to int64) {
 	if err := s.cur.Truncate(to); err != nil {
 		s.log.Warn("truncate pack after failed write", "pack", packName(s.curID), "err", err)
 	}
+	// Writes go to the file's offset, not to curOff: move it back too, or
+	// the next record lands past a hole while the index says it is at to.
+	if _, err := s.cur.Seek(to, io.SeekStart); err != nil {
+		s.log.Warn("seek pack after failed write", "pack", packName(s.curID), "err", err)
+	}
 	s.curOff = to
 }
 
