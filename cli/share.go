@@ -76,6 +76,7 @@ announces it in the DHT. '-' reads stdin.`,
 				bar.on = false
 			}
 			var done control.AddEvent
+			start := time.Now()
 			handle := func(line []byte) error {
 				if e.json {
 					fmt.Fprintf(e.stdout, "%s\n", line)
@@ -86,10 +87,12 @@ announces it in the DHT. '-' reads stdin.`,
 				}
 				switch ev.Event {
 				case "progress":
+					rate := float64(ev.Bytes) / max(time.Since(start).Seconds(), 1e-3)
 					if ev.Total > 0 {
-						bar.draw(false, "added %s of %s (%d%%)", bytesHuman(ev.Bytes), bytesHuman(ev.Total), ev.Bytes*100/ev.Total)
+						bar.draw(false, "added %s of %s (%d%%)  %s  ETA %s", bytesHuman(ev.Bytes), bytesHuman(ev.Total),
+							ev.Bytes*100/ev.Total, rateHuman(rate), eta(ev.Total-ev.Bytes, rate))
 					} else {
-						bar.draw(false, "added %s", bytesHuman(ev.Bytes))
+						bar.draw(false, "added %s  %s", bytesHuman(ev.Bytes), rateHuman(rate))
 					}
 				case "added":
 					if verbose && !e.json {
@@ -103,7 +106,6 @@ announces it in the DHT. '-' reads stdin.`,
 				}
 				return nil
 			}
-			start := time.Now()
 			if stdin {
 				req.Name = ""
 				opts, _ := json.Marshal(req)
