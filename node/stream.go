@@ -14,7 +14,7 @@ import (
 
 // streamPoll is how often a streaming read looks again for a block the
 // fetch has not stored yet.
-const streamPoll = 2 * time.Millisecond
+const streamPoll = 500 * time.Microsecond
 
 // waitGetter reads blocks from the store, waiting for those a concurrent
 // fetch has not stored yet. It is safe for concurrent use.
