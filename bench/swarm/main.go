@@ -100,6 +100,7 @@ func run(ctx context.Context, n, readyRuns int, settle time.Duration, bin string
 		cfg.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
 		cfg.DisableMDNS = true
 		cfg.DHT.DisableDiversityFilter = true
+		cfg.Compute.Disabled = true // no sandbox children for 20 in-process peers
 		if i > 0 {
 			cfg.Bootstrap = swarm[rng.IntN(i)].Addrs()[:1]
 		}
@@ -179,7 +180,22 @@ func run(ctx context.Context, n, readyRuns int, settle time.Duration, bin string
 		}
 	}
 	rss, hwm := procRSS(d.cmd.Process.Pid)
-	fmt.Printf("idle daemon connected to %d peers (after %v): RSS %.1f MiB (peak %.1f MiB)\n", conns, settle, rss, hwm)
+	// Children hang off whichever thread started them.
+	var kids []string
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", d.cmd.Process.Pid))
+	for _, tf := range tasks {
+		if data, err := os.ReadFile(tf); err == nil {
+			kids = append(kids, strings.Fields(string(data))...)
+		}
+	}
+	var kidRSS float64
+	for _, k := range kids {
+		pid, _ := strconv.Atoi(k)
+		r, _ := procRSS(pid)
+		kidRSS += r
+	}
+	fmt.Printf("idle daemon connected to %d peers (after %v): RSS %.1f MiB (peak %.1f MiB); its %d idle sandbox children %.1f MiB in all\n",
+		conns, settle, rss, hwm, len(kids), kidRSS)
 	return nil
 }
 
