@@ -1,7 +1,12 @@
 package node
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"fmt"
+	"github.com/ipfs/go-cid"
+	"io"
 	"net/http"
 	"slices"
 
@@ -163,9 +168,39 @@ func (n *Node) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		n.api.Reply(w, r, nil, err)
 		return
 	}
+	for _, m := range []cid.Cid{spec.Module, spec.Reduce} {
+		if !m.Defined() {
+			continue
+		}
+		if err := n.checkModule(r.Context(), m); err != nil {
+			n.api.Reply(w, r, nil, err)
+			return
+		}
+	}
 	id, err := n.submitter.Submit(r.Context(), spec)
 	if err != nil {
 		err = &control.CodedError{Code: control.CodeBadRequest, Err: err}
 	}
 	n.api.Reply(w, r, control.SubmitResult{Job: string(id)}, err)
+}
+
+// wasmMagic starts every WebAssembly binary module (version 1).
+var wasmMagic = []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
+
+// checkModule rejects a module that is not WebAssembly before any worker is
+// asked to run it: the bytes are content-addressed, so every worker would
+// fail it the same way.
+func (n *Node) checkModule(ctx context.Context, c cid.Cid) error {
+	fctx, cancel := context.WithTimeout(ctx, defaultProvidersTimeout)
+	defer cancel()
+	rd, err := n.Open(fctx, c)
+	if err != nil {
+		return fetchError(fmt.Errorf("module %s: %w", c, err))
+	}
+	defer rd.Close()
+	head := make([]byte, len(wasmMagic))
+	if _, err := io.ReadFull(rd, head); err != nil || !bytes.Equal(head, wasmMagic) {
+		return control.Errorf(control.CodeBadRequest, "module %s is not a WebAssembly module", c)
+	}
+	return nil
 }
