@@ -21,6 +21,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/enxame/enxame/dht"
 	"github.com/enxame/enxame/simnet"
 )
 
@@ -38,6 +39,7 @@ func main() {
 	lookups := flag.Int("lookups", 200, "lookups of each kind")
 	churn := flag.Float64("churn", 0, "fraction of nodes replaced during a second round of lookups")
 	droppers := flag.Float64("droppers", 0, "fraction of nodes that swallow DHT queries")
+	alpha := flag.Int("alpha", 0, "kad-dht concurrency (alpha); 0: enxame's default")
 	settle := flag.Duration("settle", 10*time.Second, "virtual time the nodes have to join")
 	child := flag.Int("child", 0, "internal: run one N and print JSON")
 	asJSON := flag.Bool("json", false, "print JSON lines")
@@ -48,7 +50,7 @@ func main() {
 		err := simnet.Bubble("bench-simnet", func() error {
 			var err error
 			rep, err = simnet.RunDHT(context.Background(), simnet.DHTConfig{
-				Net: simnet.Config{Nodes: *child, Seed: *seed}, Settle: *settle,
+				Net: simnet.Config{Nodes: *child, Seed: *seed, DHT: dht.Config{Concurrency: *alpha}}, Settle: *settle,
 				FindPeer: *lookups, FindProviders: *lookups, Churn: *churn, Droppers: *droppers,
 			})
 			return err
@@ -69,7 +71,7 @@ func main() {
 			os.Exit(2)
 		}
 		args := []string{"-child", strconv.Itoa(n), "-seed", strconv.FormatUint(*seed, 10),
-			"-lookups", strconv.Itoa(*lookups), "-churn", fmt.Sprint(*churn), "-droppers", fmt.Sprint(*droppers), "-settle", settle.String()}
+			"-lookups", strconv.Itoa(*lookups), "-churn", fmt.Sprint(*churn), "-droppers", fmt.Sprint(*droppers), "-alpha", strconv.Itoa(*alpha), "-settle", settle.String()}
 		var out bytes.Buffer
 		cmd := exec.Command(os.Args[0], args...)
 		cmd.Stdout, cmd.Stderr = &out, os.Stderr
