@@ -58,6 +58,9 @@ func (n *Node) openWorker(dir string, deps Deps, disc *dhtDiscovery) error {
 	if n.cfg.Compute.Disabled {
 		return nil
 	}
+	if deps.Runner != nil {
+		return n.startWorker(dir, deps.Runner, disc)
+	}
 	cmd := deps.SandboxCommand
 	if len(cmd) == 0 {
 		exe, err := os.Executable()
@@ -84,12 +87,17 @@ func (n *Node) openWorker(dir string, deps Deps, disc *dhtDiscovery) error {
 	if n.pool, err = sandbox.New(pcfg, n.baseLog); err != nil {
 		return fmt.Errorf("start sandbox pool: %w", err)
 	}
+	return n.startWorker(dir, n.pool, disc)
+}
+
+// startWorker builds the worker over runner.
+func (n *Node) startWorker(dir string, runner compute.Runner, disc *dhtDiscovery) error {
 	w, err := compute.NewWorker(compute.WorkerConfig{
 		Dir:         filepath.Join(dir, ComputeDir),
 		Slots:       n.cfg.Compute.Slots,
 		MemoryMiB:   n.cfg.Compute.MemoryMiB,
 		UnitTimeout: n.cfg.Compute.UnitTimeout,
-	}, compute.WorkerDeps{Host: n.host, Content: content{n}, Discovery: disc, Runner: n.pool, Logger: n.baseLog})
+	}, compute.WorkerDeps{Host: n.host, Content: content{n}, Discovery: disc, Runner: runner, Logger: n.baseLog})
 	if err != nil {
 		return fmt.Errorf("start compute worker: %w", err)
 	}

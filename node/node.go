@@ -67,6 +67,10 @@ type Deps struct {
 	// DHTOptions are extra kad-dht options appended after the router's own
 	// (simnet: e.g. no automatic routing-table refresh). Nil means none.
 	DHTOptions []kaddht.Option
+	// Runner, when set, runs the worker's units instead of a sandbox pool
+	// of child processes (simnet: a modelled cost in virtual time). Nil
+	// means the sandbox pool.
+	Runner compute.Runner
 }
 
 // Node is one enxame peer. Build it with New, run it with Run, and Close it
