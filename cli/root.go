@@ -117,7 +117,7 @@ Start a peer with 'enxame daemon'; the other commands talk to it.`,
 		newVersionCmd(e),
 	)
 	root.AddCommand(shareCommands(e)...)
-	root.AddCommand(newComputeCmd(e), newDemoCmd(e))
+	root.AddCommand(newComputeCmd(e), newDemoCmd(e), newSimnetCmd(e))
 	return root
 }
 
