@@ -29,6 +29,11 @@ type simnetFlags struct {
 	fileMiB   int
 	provMbps  int
 	droppers  float64
+	workers   int
+	units     int
+	unitSecs  float64
+	replicas  int
+	wrong     float64
 }
 
 func newSimnetCmd(e *env) *cobra.Command {
@@ -52,6 +57,13 @@ Scenarios:
          the dht scenario with --droppers of the nodes (default 0.2) turning
          adversarial once settled: they stay in routing tables and accept
          DHT streams but never answer a query.
+  compute
+         one job of --units units on --workers heterogeneous workers (1, 2 or
+         4 slots; speed 0.5, 1 or 2): the real submitter, scheduler, worker
+         and protocol, with each unit's run modelled as --unit-seconds of
+         virtual time on a speed-1 worker; --wrong of the workers return
+         wrong outputs (use --replicas 3): makespan against the lower bound,
+         reassignments, outvoted workers, wrong results accepted.
   fetch  --providers nodes add the same --file-mib file (the real share store
          and exchange) with their uplinks capped to --provider-mbps;
          --fetchers nodes in different regions fetch it at once: time, rate,
@@ -74,6 +86,8 @@ The same --seed gives the same network, identities and workload.`,
 			case "dht":
 			case "fetch":
 				return runSimnetFetch(cmd.Context(), e, f, regions)
+			case "compute":
+				return runSimnetCompute(cmd.Context(), e, f, regions)
 			case "adversary":
 				if !cmd.Flags().Changed("droppers") {
 					f.droppers = 0.2
@@ -83,13 +97,13 @@ The same --seed gives the same network, identities and workload.`,
 					f.churn = 0.1
 				}
 			default:
-				return usageError{fmt.Errorf("unknown scenario %q (dht, churn, adversary, fetch)", f.scenario)}
+				return usageError{fmt.Errorf("unknown scenario %q (dht, churn, adversary, fetch, compute)", f.scenario)}
 			}
 			return runSimnetDHT(cmd.Context(), e, f, regions)
 		},
 	}
 	fl := c.Flags()
-	fl.StringVar(&f.scenario, "scenario", "dht", "scenario: dht, churn, adversary or fetch")
+	fl.StringVar(&f.scenario, "scenario", "dht", "scenario: dht, churn, adversary, fetch or compute")
 	fl.IntVar(&f.nodes, "nodes", 100, "nodes in the swarm")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of every random choice")
 	fl.StringVar(&f.regions, "regions", "eu,us-east,us-west,asia", "regions the nodes are spread over (eu, us-east, us-west, asia, sa, oc)")
@@ -106,7 +120,35 @@ The same --seed gives the same network, identities and workload.`,
 	fl.IntVar(&f.fetchers, "fetchers", 2, "fetch: nodes fetching it at once, spread over the regions")
 	fl.IntVar(&f.fileMiB, "file-mib", 8, "fetch: file size in MiB")
 	fl.IntVar(&f.provMbps, "provider-mbps", 20, "fetch: each provider's uplink in Mbit/s")
+	fl.IntVar(&f.workers, "workers", 50, "compute: worker nodes")
+	fl.IntVar(&f.units, "units", 1000, "compute: units of the job")
+	fl.Float64Var(&f.unitSecs, "unit-seconds", 60, "compute: a unit's run time on a speed-1 worker (virtual)")
+	fl.IntVar(&f.replicas, "replicas", 1, "compute: workers per unit (majority vote)")
+	fl.Float64Var(&f.wrong, "wrong", 0, "compute: fraction of workers returning wrong outputs")
 	return c
+}
+
+func runSimnetCompute(ctx context.Context, e *env, f simnetFlags, regions []simnet.Region) error {
+	if f.workers < 1 || f.units < 1 || f.unitSecs <= 0 || f.replicas < 1 || f.replicas > f.workers || f.wrong < 0 || f.wrong >= 1 {
+		return usageError{errors.New("compute needs --workers, --units >= 1, --unit-seconds > 0, 1 <= --replicas <= --workers and --wrong in [0, 1)")}
+	}
+	cfg := simnet.ComputeConfig{
+		Net:     simnet.Config{Seed: f.seed, Regions: regions, Bootstraps: f.bootstrap, BitsPerSecond: f.mbps * 1_000_000, Loss: f.loss},
+		Workers: f.workers, Units: f.units, UnitSeconds: f.unitSecs, Replicas: f.replicas, Wrong: f.wrong, Settle: f.settle,
+	}
+	var rep simnet.ComputeReport
+	err := simnet.Bubble("simnet-compute", func() error {
+		var err error
+		rep, err = simnet.RunCompute(context.WithoutCancel(ctx), cfg)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if e.json {
+		return e.printJSON(rep)
+	}
+	return rep.WriteTable(e.stdout)
 }
 
 func runSimnetFetch(ctx context.Context, e *env, f simnetFlags, regions []simnet.Region) error {

@@ -66,3 +66,16 @@ func TestSimnetCommandRejectsBadFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestSimnetCommandCompute(t *testing.T) {
+	var out bytes.Buffer
+	e := &env{stdout: &out, stderr: new(bytes.Buffer)}
+	cmd := newSimnetCmd(e)
+	cmd.SetArgs([]string{"--scenario", "compute", "--workers", "4", "--units", "12", "--unit-seconds", "5", "--settle", "5s"})
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "job done") || !strings.Contains(out.String(), "wrong results accepted 0") {
+		t.Errorf("report:\n%s", out.String())
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/enxame/enxame/compute"
 	"github.com/enxame/enxame/dht"
 	"github.com/enxame/enxame/node"
 	"github.com/libp2p/go-libp2p"
@@ -74,6 +75,11 @@ type Config struct {
 	// Links, when set, overrides the link settings of node i (e.g. a
 	// provider with a smaller uplink).
 	Links func(i int, l *simnet.NodeBiDiLinkSettings)
+	// Runner, when set and returning a runner for node i, makes node i a
+	// compute worker whose units run on that runner (a modelled cost in
+	// virtual time) instead of a sandbox pool. Other nodes keep compute
+	// disabled.
+	Runner func(i int) compute.Runner
 	// Logger receives simnet's and the nodes' logs. Nil discards them.
 	Logger *slog.Logger
 }
@@ -284,6 +290,11 @@ func (n *Network) newPeer(r Region) (*Peer, error) {
 			cfg.Bootstrap = append(cfg.Bootstrap, b)
 		}
 	}
+	var runner compute.Runner
+	if n.cfg.Runner != nil {
+		runner = n.cfg.Runner(idx)
+	}
+	cfg.Compute.Disabled = runner == nil
 	if n.cfg.Node != nil {
 		n.cfg.Node(idx, &cfg)
 	}
@@ -294,6 +305,7 @@ func (n *Network) newPeer(r Region) (*Peer, error) {
 	}
 	nd, err := node.New(cfg, node.Deps{
 		DHTOptions: dopts,
+		Runner:     runner,
 		Host:       h,
 		Identity:   key,
 		DataDir:    dataDir,

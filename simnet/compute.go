@@ -1,0 +1,308 @@
+package simnet
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/enxame/enxame/compute"
+	"github.com/enxame/enxame/compute/sandbox"
+	"github.com/enxame/enxame/node"
+	"github.com/enxame/enxame/share"
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+	mh "github.com/multiformats/go-multihash"
+)
+
+// ComputeConfig configures the compute scenario. A zero field means the
+// default in its comment.
+type ComputeConfig struct {
+	Net Config // Net.Nodes is set to Workers + 1
+	// Workers is how many worker nodes there are; each gets 1, 2 or 4
+	// slots and a speed of 0.5, 1 or 2 (seeded). Default 50.
+	Workers int
+	// Units is how many units the job has. Default 1000.
+	Units int
+	// UnitSeconds is how long a unit takes on a worker of speed 1.
+	// Default 10s.
+	UnitSeconds float64
+	// Replicas is the job's replication. Default 1.
+	Replicas int
+	// Wrong is the fraction of workers that return a wrong output for
+	// every unit (the adversary scenario), each a different one: they do
+	// not collude. Default 0.
+	Wrong float64
+	// Settle is the virtual time the nodes have to join. Default 10s.
+	Settle time.Duration
+}
+
+func (c ComputeConfig) withDefaults() ComputeConfig {
+	if c.Workers == 0 {
+		c.Workers = 50
+	}
+	if c.Units == 0 {
+		c.Units = 1000
+	}
+	if c.UnitSeconds == 0 {
+		c.UnitSeconds = 10
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.Settle == 0 {
+		c.Settle = 10 * time.Second
+	}
+	c.Net.Nodes = c.Workers + 1
+	return c
+}
+
+// workPerUnit is the range width of one unit; a worker of speed 1 does
+// workPerUnit/UnitSeconds of it per second.
+const workPerUnit = 1000
+
+// modelRunner runs a unit by sleeping its modelled cost (its range's width
+// over the worker's speed) in virtual time and printing the sum of its
+// range; a wrong runner adds its own offset, so that two liars never
+// agree (independent faults, not collusion).
+type modelRunner struct {
+	rate  float64 // range width per second
+	wrong bool
+	node  int
+}
+
+func (m modelRunner) Run(ctx context.Context, u sandbox.Unit) (sandbox.Result, error) {
+	lo, hi, err := unitRange(u.Args)
+	if err != nil {
+		return sandbox.Result{}, &sandbox.Error{Reason: sandbox.ReasonExit, ExitCode: 2, Detail: err.Error()}
+	}
+	d := time.Duration(float64(hi-lo) / m.rate * float64(time.Second))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		return sandbox.Result{}, &sandbox.Error{Reason: sandbox.ReasonCanceled, Detail: "canceled", Err: ctx.Err()}
+	}
+	out := rangeSum(lo, hi)
+	if m.wrong {
+		out = rangeSum(lo, hi+int64(m.node)+1)
+	}
+	return sandbox.Result{Stdout: out, Duration: d}, nil
+}
+
+func unitRange(args []string) (lo, hi int64, err error) {
+	if len(args) < 2 {
+		return 0, 0, errors.New("want a range as the last two arguments")
+	}
+	lo, err1 := strconv.ParseInt(args[len(args)-2], 10, 64)
+	hi, err2 := strconv.ParseInt(args[len(args)-1], 10, 64)
+	if err := errors.Join(err1, err2); err != nil || hi < lo {
+		return 0, 0, fmt.Errorf("bad range %q", args)
+	}
+	return lo, hi, nil
+}
+
+// rangeSum is a unit's correct output: the sum of [lo, hi).
+func rangeSum(lo, hi int64) []byte {
+	n := hi - lo
+	return []byte(strconv.FormatInt((lo+hi-1)*n/2, 10) + "\n")
+}
+
+// rawCID is the CID share gives a small file with raw leaves.
+func rawCID(b []byte) cid.Cid {
+	sum := sha256.Sum256(b)
+	m, _ := mh.Encode(sum[:], mh.SHA2_256)
+	return cid.NewCidV1(cid.Raw, m)
+}
+
+// WorkerModel is one worker's modelled capacity.
+type WorkerModel struct {
+	Node  int     `json:"node"`
+	Slots int     `json:"slots"`
+	Speed float64 `json:"speed"`
+	Wrong bool    `json:"wrong,omitempty"`
+	Units int     `json:"units"` // units whose accepted result it signed
+}
+
+// ComputeReport is the compute scenario's outcome.
+type ComputeReport struct {
+	Scenario string        `json:"scenario"`
+	Seed     uint64        `json:"seed"`
+	Units    int           `json:"units"`
+	Replicas int           `json:"replicas"`
+	Workers  []WorkerModel `json:"workers"`
+	State    string        `json:"state"`
+	Error    string        `json:"error,omitempty"`
+	// Makespan is submit to the job's end, in virtual time. Bound is
+	// max(total work / total speed, one unit on the fastest worker).
+	Makespan time.Duration `json:"makespan_ns"`
+	Bound    time.Duration `json:"bound_ns"`
+	Ratio    float64       `json:"ratio"`
+	// Failures are failed runs that were reassigned; Faulty counts
+	// (unit, worker) pairs outvoted.
+	Failures int `json:"failures"`
+	Faulty   int `json:"faulty"`
+	// WrongAccepted counts units whose accepted output is not the correct
+	// one.
+	WrongAccepted int           `json:"wrong_accepted"`
+	Virtual       time.Duration `json:"virtual_ns"`
+	Wall          time.Duration `json:"wall_ns"`
+}
+
+// RunCompute runs the compute scenario: one submitter and Workers
+// heterogeneous workers (the real compute submitter, worker, scheduler and
+// protocol; units cost modelled time instead of running WebAssembly); one
+// job of Units units split over a range; makespan against the lower bound,
+// reassignments, and whether every accepted output is correct. Call it
+// inside a synctest bubble.
+func RunCompute(ctx context.Context, cfg ComputeConfig) (rep ComputeReport, err error) {
+	cfg = cfg.withDefaults()
+	wallStart, start := wallNow(), time.Now()
+	rng := rand.New(rand.NewPCG(cfg.Net.Seed, 4))
+	models := make([]WorkerModel, cfg.Workers)
+	nWrong := int(math.Round(cfg.Wrong * float64(cfg.Workers)))
+	wrongIdx := rng.Perm(cfg.Workers)[:nWrong]
+	for i := range models {
+		models[i] = WorkerModel{Node: i + 1, Slots: []int{1, 2, 4}[rng.IntN(3)], Speed: []float64{0.5, 1, 2}[rng.IntN(3)]}
+	}
+	for _, i := range wrongIdx {
+		models[i].Wrong = true
+	}
+	rate := workPerUnit / cfg.UnitSeconds
+	cfg.Net.Runner = func(i int) compute.Runner {
+		if i < 1 || i > len(models) {
+			return nil
+		}
+		m := models[i-1]
+		return modelRunner{rate: rate * m.Speed, wrong: m.Wrong, node: i}
+	}
+	userNode := cfg.Net.Node
+	cfg.Net.Node = func(i int, c *node.Config) {
+		if i >= 1 && i <= len(models) {
+			c.Compute.Slots = models[i-1].Slots
+			c.Compute.UnitTimeout = time.Duration(cfg.UnitSeconds*4) * time.Second
+		}
+		if userNode != nil {
+			userNode(i, c)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	net, err := Start(ctx, cfg.Net)
+	if err != nil {
+		return rep, err
+	}
+	defer func() {
+		err = errors.Join(err, net.Close())
+		rep.Virtual, rep.Wall = time.Since(start), wallNow().Sub(wallStart)
+	}()
+	rep = ComputeReport{Scenario: "compute", Seed: cfg.Net.Seed, Units: cfg.Units, Replicas: cfg.Replicas, Workers: models}
+	time.Sleep(cfg.Settle)
+
+	sub := net.Peers()[0].Node
+	module := append([]byte("\x00asm\x01\x00\x00\x00"), []byte("simnet modelled module")...)
+	mod, err := sub.AddReader(ctx, bytes.NewReader(module), "model.wasm", share.AddOptions{})
+	if err != nil {
+		return rep, fmt.Errorf("simnet: compute: add module: %w", err)
+	}
+	spec := compute.JobSpec{
+		Module:   mod.Root,
+		Split:    compute.Split{Kind: compute.SplitRange, N: cfg.Units, From: 0, To: int64(cfg.Units) * workPerUnit},
+		Replicas: cfg.Replicas,
+		Timeout:  time.Duration(cfg.UnitSeconds*4) * time.Second,
+	}
+	t0 := time.Now()
+	id, err := sub.Submitter().Submit(ctx, spec)
+	if err != nil {
+		return rep, fmt.Errorf("simnet: compute: submit: %w", err)
+	}
+	info, err := sub.Submitter().Wait(ctx, id)
+	if err != nil {
+		return rep, fmt.Errorf("simnet: compute: wait: %w", err)
+	}
+	rep.Makespan = time.Since(t0)
+	rep.State, rep.Error = string(info.State), info.Error
+
+	var capacity, fastest float64
+	for _, m := range models {
+		if !m.Wrong || cfg.Replicas > 1 {
+			capacity += float64(m.Slots) * m.Speed
+			fastest = max(fastest, m.Speed)
+		}
+	}
+	total := float64(cfg.Units*cfg.Replicas) * cfg.UnitSeconds
+	rep.Bound = time.Duration(max(total/capacity, cfg.UnitSeconds/fastest) * float64(time.Second))
+	rep.Ratio = math.Round(float64(rep.Makespan)/float64(rep.Bound)*1000) / 1000
+
+	byPeer := map[peer.ID]int{}
+	for _, p := range net.Peers() {
+		byPeer[p.ID()] = p.Index
+	}
+	for _, u := range info.Units {
+		if u.Reduce {
+			continue
+		}
+		rep.Failures += len(u.Failures)
+		rep.Faulty += len(u.Faulty)
+		lo, hi, err := unitRange(u.Args)
+		if err != nil || !u.Output.Defined() || u.Output != rawCID(rangeSum(lo, hi)) {
+			rep.WrongAccepted++
+		}
+		for _, rc := range u.Receipts {
+			if i, ok := byPeer[rc.Worker]; ok && i >= 1 && i <= len(models) {
+				rep.Workers[i-1].Units++
+			}
+		}
+	}
+	return rep, nil
+}
+
+// WriteTable prints r as a human-readable table.
+func (r ComputeReport) WriteTable(w io.Writer) error {
+	var b strings.Builder
+	slots, wrong := 0, 0
+	for _, m := range r.Workers {
+		slots += m.Slots
+		if m.Wrong {
+			wrong++
+		}
+	}
+	fmt.Fprintf(&b, "simnet compute: %d units x %d replicas on %d workers (%d slots, speeds 0.5/1/2, %d returning wrong outputs), seed %d\n",
+		r.Units, r.Replicas, len(r.Workers), slots, wrong, r.Seed)
+	fmt.Fprintf(&b, "job %s; makespan %s, lower bound %s, ratio %.3f; failed runs reassigned %d, outvoted %d, wrong results accepted %d\n",
+		r.State, r.Makespan.Round(time.Millisecond), r.Bound.Round(time.Millisecond), r.Ratio, r.Failures, r.Faulty, r.WrongAccepted)
+	if r.Error != "" {
+		fmt.Fprintf(&b, "error: %s\n", r.Error)
+	}
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "slots x speed\tworkers\tunits (mean per worker)")
+	type key struct {
+		s int
+		v float64
+	}
+	agg := map[key][2]int{}
+	for _, m := range r.Workers {
+		a := agg[key{m.Slots, m.Speed}]
+		agg[key{m.Slots, m.Speed}] = [2]int{a[0] + 1, a[1] + m.Units}
+	}
+	for _, s := range []int{1, 2, 4} {
+		for _, v := range []float64{0.5, 1, 2} {
+			if a, ok := agg[key{s, v}]; ok {
+				fmt.Fprintf(tw, "%d x %.1f\t%d\t%.1f\n", s, v, a[0], float64(a[1])/float64(a[0]))
+			}
+		}
+	}
+	tw.Flush()
+	fmt.Fprintf(&b, "time: %s virtual, %s wall\n", r.Virtual.Round(time.Millisecond), r.Wall.Round(time.Millisecond))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
