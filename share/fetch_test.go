@@ -99,10 +99,11 @@ func TestFetchMultiSource(t *testing.T) {
 	dst, _ := exFetcher(t, exTestConfig(), srcs...)
 	start := time.Now()
 	var first time.Duration
+	var firstBytes int64
 	var log exProgressLog
 	err := dst.ex.Fetch(t.Context(), root, FetchOptions{Progress: func(p Progress) {
 		if first == 0 && p.BytesFetched > 0 {
-			first = time.Since(start)
+			first, firstBytes = time.Since(start), p.BytesFetched
 		}
 		log.add(p)
 	}})
@@ -112,7 +113,10 @@ func TestFetchMultiSource(t *testing.T) {
 	}
 	pr := log.final()
 	t.Logf("first bytes after %v", first)
-	got := float64(size) / dur.Seconds()
+	// The rate once data flows: connecting and finding the providers (which
+	// a loaded CI machine under -race can stretch to half a second) is not
+	// the bandwidth the planner achieves; bench/transfer measures it all.
+	got := float64(size-firstBytes) / (dur - first).Seconds()
 	want := 0.8 * providers * rate
 	t.Logf("fetched %s in %v: %s/s (4 × B = %s/s); shares:", exMiB(size), dur.Round(time.Millisecond), exMiB(got), exMiB(providers*rate))
 	for _, p := range pr.Providers {
