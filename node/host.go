@@ -24,7 +24,7 @@ import (
 // a private swarm), TLS and Noise, yamux, a resource manager scaled to the
 // machine, a connection manager, AutoNAT service, hole punching and the
 // relay client.
-func hostOptions(cfg Config, key crypto.PrivKey) ([]libp2p.Option, error) {
+func hostOptions(cfg Config, key crypto.PrivKey, g *gater) ([]libp2p.Option, error) {
 	cm, err := connmgr.NewConnManager(cfg.Connections.Low, cfg.Connections.High,
 		connmgr.WithGracePeriod(cfg.Connections.Grace))
 	if err != nil {
@@ -40,6 +40,7 @@ func hostOptions(cfg Config, key crypto.PrivKey) ([]libp2p.Option, error) {
 		libp2p.UserAgent("enxame/" + Version),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
+		libp2p.ConnectionGater(g),
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.EnableNATService(),
 		libp2p.EnableHolePunching(),

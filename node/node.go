@@ -96,6 +96,7 @@ type Node struct {
 	blocks    *share.Store
 	exchange  *share.Exchange
 	bitswap   *share.Bitswap
+	gater     gater
 	reader    *share.Reader
 	provideQ  chan cid.Cid
 	submitter *compute.Submitter
@@ -165,7 +166,7 @@ func New(cfg Config, deps Deps) (_ *Node, err error) {
 	if deps.Host != nil {
 		n.host = deps.Host
 	} else {
-		opts, err := hostOptions(cfg, key)
+		opts, err := hostOptions(cfg, key, &n.gater)
 		if err != nil {
 			return nil, err
 		}

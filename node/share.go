@@ -45,6 +45,7 @@ func (n *Node) openShare(dir string) error {
 		return fmt.Errorf("start exchange: %w", err)
 	}
 	n.exchange = ex
+	n.gater.ex.Store(ex)
 	n.reader = share.NewReader(share.ReaderConfig{}, st)
 	if !n.cfg.Share.DisableBitswap {
 		bs, err := share.NewBitswap(context.Background(), share.BitswapConfig{}, share.BitswapDeps{
