@@ -308,6 +308,18 @@ func TestSwarmHeterogeneous(t *testing.T) {
 	small := sw.startWorker(t, WorkerConfig{Slots: 1}, &delayRunner{next: newPool(t, 1), delay: delay})
 	big := sw.startWorker(t, WorkerConfig{Slots: 4}, &delayRunner{next: newPool(t, 4), delay: delay})
 	sub := sw.startSubmitter(t, nil, "", SubmitterConfig{})
+	// A warm-up job first, one unit per slot: every child compiles the
+	// module and both workers have bid, so that compile time and a late bid
+	// on a loaded machine do not decide the split measured below.
+	warm, err := sub.s.Submit(t.Context(), JobSpec{
+		Module: sw.hostileModule(t), Args: []string{"ok"}, Split: Split{Kind: SplitRange, From: 0, To: 5, N: 5},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := sub.wait(t, warm, 60*time.Second); info.State != JobDone {
+		t.Fatalf("warm-up job: %s %s", info.State, info.Error)
+	}
 	id, err := sub.s.Submit(t.Context(), JobSpec{
 		Module: sw.hostileModule(t), Args: []string{"ok"}, Split: Split{Kind: SplitRange, From: 0, To: 30, N: 30},
 	})
