@@ -7,6 +7,7 @@ import (
 	"testing/synctest"
 )
 
+// TestFetch fetches a file from four providers with capped uplinks.
 func TestFetch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rep, err := RunFetch(context.Background(), FetchConfig{
@@ -39,6 +40,28 @@ func TestFetch(t *testing.T) {
 			// rep.Ideal; a fetch within 4x of it used several providers.
 			if r.Took > 4*rep.Ideal {
 				t.Errorf("fetcher %d took %v, ideal %v", r.Fetcher, r.Took, rep.Ideal)
+			}
+		}
+	})
+}
+
+// TestFetchLossy fetches over links that drop 1% of packets: QUIC
+// retransmits, every byte still arrives intact (slower: at 100-200 ms RTT
+// a 1% loss rate caps a connection's congestion window).
+func TestFetchLossy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rep, err := RunFetch(context.Background(), FetchConfig{
+			Net: Config{Nodes: 12, Seed: 1, Loss: 0.01}, Providers: 4, Fetchers: 2, FileBytes: 2 << 20,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		rep.WriteTable(&b)
+		t.Log("\n" + b.String())
+		for _, r := range rep.Results {
+			if !r.OK || !r.Correct {
+				t.Errorf("fetcher %d: ok %v correct %v err %q", r.Fetcher, r.OK, r.Correct, r.Err)
 			}
 		}
 	})
