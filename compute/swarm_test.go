@@ -237,8 +237,10 @@ func (c corruptRunner) Run(ctx context.Context, u sandbox.Unit) (sandbox.Result,
 // 3 replicas and recorded as faulty; the result is correct.
 func TestSwarmReplicasOutvote(t *testing.T) {
 	sw := newSwarm()
+	// Three workers for three replicas: every unit runs on the corrupt one
+	// too, whatever the placement and however late its bid arrives.
 	bad := sw.startWorker(t, WorkerConfig{Slots: 2}, corruptRunner{newPool(t, 2)})
-	for range 3 {
+	for range 2 {
 		sw.startWorker(t, WorkerConfig{Slots: 2}, nil)
 	}
 	sub := sw.startSubmitter(t, nil, "", SubmitterConfig{})
