@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/enxame/enxame/node/control"
@@ -254,11 +255,32 @@ func fetchCtx(ctx context.Context, d time.Duration) (context.Context, context.Ca
 }
 
 // streamFetch fetches root, streaming progress, and returns whether it
-// succeeded (having sent an error event if not).
+// succeeded (having sent an error event if not). Progress goes through a
+// one-slot mailbox that keeps the newest report, so a client that reads
+// slowly never blocks the fetch.
 func (n *Node) streamFetch(ctx context.Context, sw *control.StreamWriter, root cid.Cid) bool {
+	latest := make(chan share.Progress, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for p := range latest {
+			sw.Send(fetchEvent("progress", p))
+		}
+	})
 	err := n.Fetch(ctx, root, share.FetchOptions{Progress: func(p share.Progress) {
-		sw.Send(fetchEvent("progress", p))
+		for {
+			select {
+			case latest <- p:
+				return
+			default:
+			}
+			select {
+			case <-latest: // drop the older report
+			default:
+			}
+		}
 	}})
+	close(latest)
+	wg.Wait()
 	if err != nil {
 		sw.Send(control.FetchEvent{Event: "error", Error: err.Error()})
 		return false
