@@ -22,6 +22,14 @@ func shareCommands(e *env) []*cobra.Command {
 		newGCCmd(e), newProvidersCmd(e), newExportCmd(e), newImportCmd(e)}
 }
 
+// cidClient checks a CID argument, then returns the daemon's client.
+func (e *env) cidClient(arg string) (*control.Client, error) {
+	if err := checkCID(arg); err != nil {
+		return nil, err
+	}
+	return e.client()
+}
+
 // checkCID rejects a malformed CID before contacting the daemon.
 func checkCID(s string) error {
 	if _, err := cid.Decode(s); err != nil {
@@ -290,10 +298,7 @@ func newLsCmd(e *env) *cobra.Command {
 		Short: "List a directory",
 		Args:  exactArgs(1, "one CID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkCID(args[0]); err != nil {
-				return err
-			}
-			cl, err := e.client()
+			cl, err := e.cidClient(args[0])
 			if err != nil {
 				return err
 			}
@@ -345,10 +350,7 @@ func newPinCmd(e *env) *cobra.Command {
 		Short: "Fetch a DAG if needed and pin it",
 		Args:  exactArgs(1, "one CID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkCID(args[0]); err != nil {
-				return err
-			}
-			cl, err := e.client()
+			cl, err := e.cidClient(args[0])
 			if err != nil {
 				return err
 			}
@@ -373,10 +375,7 @@ func newPinCmd(e *env) *cobra.Command {
 		Short: "Unpin a root (gc may then remove its blocks)",
 		Args:  exactArgs(1, "one CID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkCID(args[0]); err != nil {
-				return err
-			}
-			cl, err := e.client()
+			cl, err := e.cidClient(args[0])
 			if err != nil {
 				return err
 			}
@@ -423,10 +422,7 @@ func newProvidersCmd(e *env) *cobra.Command {
 		Short: "Find the peers that provide a CID, through the DHT",
 		Args:  exactArgs(1, "one CID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkCID(args[0]); err != nil {
-				return err
-			}
-			cl, err := e.client()
+			cl, err := e.cidClient(args[0])
 			if err != nil {
 				return err
 			}

@@ -77,15 +77,9 @@ func (n *Node) registerShareAPI(s *control.Server) {
 }
 
 func (n *Node) handleExport(w http.ResponseWriter, r *http.Request) {
-	var req control.CIDRequest
-	root, ok := n.decodeCID(w, r, &req)
-	if !ok {
-		return
-	}
-	ctx, cancel := fetchCtx(r.Context(), req.Timeout)
+	ctx, cancel, root, ok := n.fetchRequest(w, r)
 	defer cancel()
-	if err := n.Fetch(ctx, root, share.FetchOptions{}); err != nil {
-		n.api.Reply(w, r, nil, fetchError(err))
+	if !ok {
 		return
 	}
 	w.Header().Set("Content-Type", "application/vnd.ipld.car")
@@ -374,6 +368,22 @@ func (n *Node) handleCat(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// fetchRequest decodes a CIDRequest and makes its DAG local within the
+// request's deadline. When ok is false it has answered the request. The
+// caller defers cancel in every case.
+func (n *Node) fetchRequest(w http.ResponseWriter, r *http.Request) (ctx context.Context, cancel context.CancelFunc, root cid.Cid, ok bool) {
+	var req control.CIDRequest
+	if root, ok = n.decodeCID(w, r, &req); !ok {
+		return r.Context(), func() {}, root, false
+	}
+	ctx, cancel = fetchCtx(r.Context(), req.Timeout)
+	if err := n.Fetch(ctx, root, share.FetchOptions{}); err != nil {
+		n.api.Reply(w, r, nil, fetchError(err))
+		return ctx, cancel, root, false
+	}
+	return ctx, cancel, root, true
+}
+
 // fetchError maps fetch failures to API error codes.
 func fetchError(err error) error {
 	switch {
@@ -386,15 +396,9 @@ func fetchError(err error) error {
 }
 
 func (n *Node) handleLs(w http.ResponseWriter, r *http.Request) {
-	var req control.CIDRequest
-	root, ok := n.decodeCID(w, r, &req)
-	if !ok {
-		return
-	}
-	ctx, cancel := fetchCtx(r.Context(), req.Timeout)
+	ctx, cancel, root, ok := n.fetchRequest(w, r)
 	defer cancel()
-	if err := n.Fetch(ctx, root, share.FetchOptions{}); err != nil {
-		n.api.Reply(w, r, nil, fetchError(err))
+	if !ok {
 		return
 	}
 	entries, err := n.blocks.List(ctx, root)
