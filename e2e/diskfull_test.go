@@ -33,7 +33,7 @@ func mountTmpfs(t *testing.T, size string) string {
 // (moves fewer bytes than the file) and writes the right bytes.
 func TestGetDiskFull(t *testing.T) {
 	root := t.TempDir()
-	d1 := startDaemon(t, filepath.Join(root, "a"), "--no-compute")
+	d1 := startDaemon(t, filepath.Join(root, "a"), "--no-compute", "--log-level", "debug")
 	data := make([]byte, 40<<20)
 	rand.Read(data)
 	file := filepath.Join(root, "data.bin")
@@ -48,7 +48,7 @@ func TestGetDiskFull(t *testing.T) {
 
 	small := mountTmpfs(t, "24m")
 	home := filepath.Join(small, "home")
-	startDaemon(t, home, "--no-compute", "--bootstrap", d1.tcpAddr())
+	startDaemon(t, home, "--no-compute", "--log-level", "debug", "--bootstrap", d1.tcpAddr())
 	out := filepath.Join(root, "got.bin")
 	res = enxame(t, "get", "--home", home, cid, "-o", out)
 	if res.code == 0 {
@@ -71,7 +71,7 @@ func TestGetDiskFull(t *testing.T) {
 	}
 	res = enxame(t, "get", "--home", home, cid, "-o", out, "--json")
 	if res.code != 0 {
-		t.Fatalf("get after freeing space: exit %d: %s", res.code, res.stderr)
+		t.Fatalf("get after freeing space: exit %d: %s\nstdout:\n%s", res.code, res.stderr, res.stdout)
 	}
 	var fetched int64
 	sc := bufio.NewScanner(strings.NewReader(res.stdout))

@@ -91,37 +91,121 @@ func (n *Node) announce(cids ...cid.Cid) {
 	}
 }
 
-// runProvider announces queued roots, and re-announces every pin each
-// ReprovideInterval, until ctx ends.
+// Provide retry backoff: a provide that fails (most often because the
+// routing table is still empty: a node that added content before it met
+// anyone) is tried again after provideRetryMin, doubling up to
+// provideRetryMax, until it succeeds or the next reprovide takes over.
+const (
+	provideRetryMin = 5 * time.Second
+	provideRetryMax = 10 * time.Minute
+)
+
+// provideResult is how one provide ended.
+type provideResult struct {
+	c  cid.Cid
+	ok bool
+}
+
+// provideRetry is one failed provide waiting to be tried again.
+type provideRetry struct {
+	next  time.Time
+	delay time.Duration
+}
+
+// runProvider announces queued roots, re-announces every pin each
+// ReprovideInterval, and retries failed announcements with backoff, until
+// ctx ends.
 func (n *Node) runProvider(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	sem := make(chan struct{}, 4)
-	provide := func(c cid.Cid) {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
+	results := make(chan provideResult, 64)
+	retry := make(map[cid.Cid]provideRetry) // owned by this goroutine
+	handle := func(res provideResult) {
+		if res.ok {
+			delete(retry, res.c)
 			return
+		}
+		r := retry[res.c]
+		r.delay = min(max(2*r.delay, provideRetryMin), provideRetryMax)
+		r.next = time.Now().Add(r.delay)
+		retry[res.c] = r
+	}
+	provide := func(c cid.Cid) {
+		// Wait for a free slot, taking results meanwhile: the running
+		// provides may be waiting to hand theirs over.
+		for acquired := false; !acquired; {
+			select {
+			case sem <- struct{}{}:
+				acquired = true
+			case res := <-results:
+				handle(res)
+			case <-ctx.Done():
+				return
+			}
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
 			pctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 			defer cancel()
-			if err := n.router.Provide(pctx, c); err != nil && ctx.Err() == nil {
-				n.log.Warn("provide", "cid", c, "err", err)
+			err := n.router.Provide(pctx, c)
+			if ctx.Err() != nil {
 				return
 			}
-			n.log.Debug("provided", "cid", c)
+			if err != nil {
+				n.log.Info("provide failed; will retry", "cid", c, "err", err)
+			} else {
+				n.log.Debug("provided", "cid", c)
+			}
+			select {
+			case results <- provideResult{c, err == nil}:
+			case <-ctx.Done():
+			}
 		})
+	}
+	// attempt provides c now, or defers it while the routing table is empty
+	// (a walk of an empty table fails at once and says nothing new).
+	attempt := func(c cid.Cid) {
+		if n.router.TableSize() == 0 {
+			r := retry[c]
+			if r.delay == 0 {
+				r.delay = provideRetryMin
+			}
+			r.next = time.Now().Add(provideRetryMin)
+			retry[c] = r
+			n.log.Debug("provide deferred: no peers yet", "cid", c)
+			return
+		}
+		provide(c)
 	}
 	tick := time.NewTicker(n.cfg.Share.ReprovideInterval)
 	defer tick.Stop()
+	retryTick := time.NewTicker(provideRetryMin)
+	defer retryTick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case c := <-n.provideQ:
-			provide(c)
+			attempt(c)
+		case res := <-results:
+			handle(res)
+		case now := <-retryTick.C:
+			for c, r := range retry {
+				if now.Before(r.next) {
+					continue
+				}
+				if n.router.TableSize() == 0 {
+					r.next = now.Add(provideRetryMin)
+					retry[c] = r
+					continue
+				}
+				// Tried now: a failure puts it back with a longer delay,
+				// keeping its last delay until then.
+				r.next = now.Add(provideRetryMax)
+				retry[c] = r
+				provide(c)
+			}
 		case <-tick.C:
 			pins, err := n.blocks.Pins(ctx)
 			if err != nil {
@@ -129,8 +213,9 @@ func (n *Node) runProvider(ctx context.Context) error {
 				continue
 			}
 			n.log.Info("reprovide", "pins", len(pins))
+			clear(retry)
 			for _, c := range pins {
-				provide(c)
+				attempt(c)
 			}
 		}
 	}
