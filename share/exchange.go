@@ -204,6 +204,13 @@ type Exchange struct {
 	scores *scoreTable
 	pace   *servePacer // nil without ServeRateLimit
 
+	// blockBufs recycles the data buffers of fetched blocks once they are
+	// stored, when recycle is set: the blockstore is a *Store, whose
+	// PutMany copies the data into its pack and keeps no reference to it.
+	// (Another blockstore may keep the slices it is given.)
+	blockBufs wire.BlockPool
+	recycle   bool
+
 	mu      sync.Mutex
 	running bool
 	stopped bool
@@ -238,6 +245,7 @@ func NewExchange(cfg ExchangeConfig, deps ExchangeDeps) (*Exchange, error) {
 		scores:  newScoreTable(cfg.GateAfter, cfg.GateDuration),
 		streams: make(map[peer.ID]int),
 	}
+	_, e.recycle = deps.Blockstore.(*Store)
 	if cfg.ServeRateLimit > 0 {
 		e.pace = &servePacer{rate: float64(cfg.ServeRateLimit)}
 	}

@@ -773,8 +773,10 @@ func (f *fetcher) verifyLoop(ctx context.Context) {
 				break more
 			}
 		}
-		for _, j := range jobs {
+		for i, j := range jobs {
 			if err := fetchVerify(j.key, j.data); err != nil {
+				f.recycle(j.data)
+				jobs[i].data = nil
 				f.send(ctx, evBlock{sess: j.sess, key: j.key, err: err})
 				continue
 			}
@@ -799,11 +801,23 @@ func (f *fetcher) verifyLoop(ctx context.Context) {
 			f.send(ctx, evFatal{fmt.Errorf("blockstore: put %d blocks: %w", len(good), err)})
 			return
 		}
+		for _, j := range jobs {
+			f.recycle(j.data) // stored: the blockstore copied it
+		}
 		for _, ev := range evs {
 			f.send(ctx, ev)
 		}
 		clear(jobs[:cap(jobs)])
 		clear(good[:cap(good)])
+	}
+}
+
+// recycle hands the data buffer of a block back to the exchange's pool
+// when its blockstore copies what it stores (ExchangeDeps.Blockstore is a
+// *Store); the caller must not use data afterwards.
+func (f *fetcher) recycle(data []byte) {
+	if f.e.recycle {
+		f.e.blockBufs.Put(data)
 	}
 }
 
@@ -968,6 +982,9 @@ func (s *fetchSession) writeLoop(ctx context.Context) {
 func (s *fetchSession) readLoop(ctx context.Context) {
 	f := s.f
 	r := wire.NewReader(s.s)
+	if f.e.recycle {
+		r = wire.NewPooledReader(s.s, &f.e.blockBufs)
+	}
 	end := func(err error, invalid bool) {
 		f.send(ctx, evEnded{sess: s, err: err, invalid: invalid})
 	}
@@ -995,6 +1012,7 @@ func (s *fetchSession) readLoop(ctx context.Context) {
 		switch m := m.(type) {
 		case *wire.Block:
 			if !s.accept(m.Key) {
+				f.recycle(m.Data)
 				end(fmt.Errorf("unrequested block %s: %w", m.Key, wire.ErrMalformed), true)
 				return
 			}

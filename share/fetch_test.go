@@ -219,8 +219,23 @@ func (s *exWrongStore) Get(ctx context.Context, k cid.Cid) (blocks.Block, error)
 // flips, wrong blocks, truncated blocks): the file is exact, no bad block is
 // stored, and each bad provider is dropped, scored down after its first
 // bad block.
+// TestFetchBadProviders runs a fetch into a pebble blockstore and into a
+// pack Store (whose fetches recycle block buffers).
 func TestFetchBadProviders(t *testing.T) {
 	exVerifyNoLeaks(t)
+	tests := []struct {
+		name string
+		dst  func(t *testing.T) blockstore.Blockstore
+	}{
+		{"pebble blockstore", func(t *testing.T) blockstore.Blockstore { return exNewBlockstore(t) }},
+		{"pack store", func(t *testing.T) blockstore.Blockstore { return newTestStore(t, StoreConfig{}) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { testFetchBadProviders(t, tt.dst(t)) })
+	}
+}
+
+func testFetchBadProviders(t *testing.T, dstStore blockstore.Blockstore) {
 	const size = 16 << 20
 	data := exRandom(6, size)
 	// Every provider reads the same blockstore, the bad ones through a
@@ -237,7 +252,11 @@ func TestFetchBadProviders(t *testing.T) {
 	trunc := mk(func(bs blockstore.Blockstore) blockstore.Blockstore { return &exTruncStore{bs} })
 	bad := []*exPeer{flip, wrong, trunc}
 
-	dst, _ := exFetcher(t, exTestConfig(), flip, good1, wrong, trunc, good2)
+	finder := &exFinder{}
+	for _, p := range []*exPeer{flip, good1, wrong, trunc, good2} {
+		finder.add(p.info())
+	}
+	dst := exStartPeer(t, exTestConfig(), dstStore, finder)
 	pr := exFetch(t, dst, root, data)
 	// No bad block landed: every stored block matches its CID.
 	ch, err := dst.bs.AllKeysChan(t.Context())
@@ -445,4 +464,57 @@ func mustRaw(t testing.TB, data []byte) blocks.Block {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestFetchRecyclesIntoStore fetches into a pack Store, whose fetches read
+// blocks into pooled buffers and hand them back once stored: the file must
+// be byte-exact, including blocks of several sizes.
+func TestFetchRecyclesIntoStore(t *testing.T) {
+	exVerifyNoLeaks(t)
+	data := exRandom(11, 9<<20+12345)
+	src := exStartPeer(t, exTestConfig(), nil, nil)
+	root := exImport(t, src.bs, data, 256<<10)
+	finder := &exFinder{}
+	finder.add(src.info())
+	dst := exStartPeer(t, exTestConfig(), newTestStore(t, StoreConfig{}), finder)
+	if !dst.ex.recycle {
+		t.Fatalf("NewExchange with a *Store: recycle is false, want true")
+	}
+	exFetch(t, dst, root, data)
+	if got, want := exCountBlocks(t, dst.bs), exCountBlocks(t, src.bs); got != want {
+		t.Errorf("Fetch: %d blocks stored, want %d", got, want)
+	}
+}
+
+// TestStorePutManyKeepsNoReference pins what the fetch's buffer recycling
+// relies on (Exchange.recycle): Store.PutMany copies the blocks' data and
+// keeps no reference to it once it returns.
+func TestStorePutManyKeepsNoReference(t *testing.T) {
+	st := newTestStore(t, StoreConfig{})
+	var bs []blocks.Block
+	var want [][]byte
+	var bufs [][]byte
+	for i := range 8 {
+		d := exRandom(uint64(100+i), 256<<10-i)
+		want = append(want, bytes.Clone(d))
+		bufs = append(bufs, d)
+		bs = append(bs, mustRaw(t, d))
+	}
+	if err := st.PutMany(t.Context(), bs); err != nil {
+		t.Fatalf("PutMany: %v", err)
+	}
+	for _, d := range bufs {
+		for i := range d {
+			d[i] = 0x5a // the fetch reuses the buffer for the next block
+		}
+	}
+	for i, b := range bs {
+		got, err := st.Get(t.Context(), b.Cid())
+		if err != nil {
+			t.Fatalf("Get(%s): %v", b.Cid(), err)
+		}
+		if !bytes.Equal(got.RawData(), want[i]) {
+			t.Errorf("Get(%s) after its source buffer was overwritten: data changed", b.Cid())
+		}
+	}
 }

@@ -90,3 +90,56 @@ func checkRoundTrip(t *testing.T, m Msg) {
 		t.Fatalf("round trip of %T mismatch (-first +second):\n%s", m, diff)
 	}
 }
+
+// FuzzDecodeFramesPooled reads an arbitrary byte stream with a plain and a
+// pooled Reader (which decodes a Block's header before reading its data, and
+// recycles data buffers): both must give the same messages and fail on the
+// same frame, with errors of the same kind, except that the pooled Reader
+// may find a Block frame malformed where the plain one, which reads the
+// whole frame first, runs out of stream.
+func FuzzDecodeFramesPooled(f *testing.F) {
+	ss := seeds(f)
+	for _, s := range ss {
+		f.Add(s)
+	}
+	f.Add(bytes.Join(ss, nil))
+	var pool BlockPool
+	f.Fuzz(func(t *testing.T, stream []byte) {
+		plain := NewReader(bytes.NewReader(stream))
+		pooled := NewPooledReader(bytes.NewReader(stream), &pool)
+		for i := range 1000 {
+			want, werr := plain.Read()
+			got, gerr := pooled.Read()
+			early := errKind(werr) == "unexpected eof" && errors.Is(gerr, ErrMalformed)
+			if (werr == nil) != (gerr == nil) || werr != nil && errKind(werr) != errKind(gerr) && !early {
+				t.Fatalf("frame %d: plain Read error %v, pooled Read error %v", i, werr, gerr)
+			}
+			if werr != nil {
+				return
+			}
+			if diff := cmp.Diff(normalize(want), normalize(got), cidCmp); diff != "" {
+				t.Fatalf("frame %d: pooled Read mismatch (-plain +pooled):\n%s", i, diff)
+			}
+			if b, ok := got.(*Block); ok {
+				pool.Put(b.Data)
+			}
+		}
+	})
+}
+
+// errKind classifies a Reader error for FuzzDecodeFramesPooled.
+func errKind(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case err == io.EOF:
+		return "eof"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "unexpected eof"
+	case errors.Is(err, ErrTooLarge):
+		return "too large"
+	case errors.Is(err, ErrMalformed):
+		return "malformed"
+	}
+	return "other: " + err.Error()
+}

@@ -437,8 +437,9 @@ func (d *decoder) keys() []cid.Cid {
 
 // Reader reads frames from a stream. It is not safe for concurrent use.
 type Reader struct {
-	r   *bufio.Reader
-	buf []byte // reused for frames other than blocks
+	r    *bufio.Reader
+	buf  []byte     // reused for frames other than blocks
+	pool *BlockPool // nil: blocks' data freshly allocated
 }
 
 // NewReader returns a Reader of r. Its read buffer is small (8 KiB), so
@@ -447,13 +448,24 @@ func NewReader(r io.Reader) *Reader {
 	return &Reader{r: bufio.NewReaderSize(r, 8<<10)}
 }
 
+// NewPooledReader returns a Reader of r that takes the Data of the Blocks it
+// returns from pool. The caller owns each Block's Data as with NewReader and
+// may hand it back with pool.Put once nothing refers to it any more.
+func NewPooledReader(r io.Reader, pool *BlockPool) *Reader {
+	rd := NewReader(r)
+	rd.pool = pool
+	return rd
+}
+
 // Read reads and decodes the next frame. It checks the frame's length
-// against MaxFrameSize before reading or allocating the body. A Block's Data
-// is freshly allocated and owned by the caller; nothing else returned is
-// retained by the Reader. It returns io.EOF at a clean end of stream,
-// io.ErrUnexpectedEOF inside a frame, an error wrapping ErrMalformed (and
-// ErrTooLarge for a frame over the cap) for bad input, or the underlying
-// reader's error.
+// against MaxFrameSize before reading or allocating the body. A Block's
+// header (ID and key) is decoded before its data is read or allocated, and
+// its Data, of exactly the data's length, is owned by the caller; nothing
+// else returned is retained by the Reader. It returns io.EOF at a clean end
+// of stream, io.ErrUnexpectedEOF inside a frame, an error wrapping
+// ErrMalformed (and ErrTooLarge for a frame over the cap) for bad input, or
+// the underlying reader's error. After an error the stream is not
+// positioned at a frame boundary: the Reader must not be used again.
 func (r *Reader) Read() (Msg, error) {
 	n, err := r.readLen()
 	if err != nil {
@@ -469,15 +481,13 @@ func (r *Reader) Read() (Msg, error) {
 	if err != nil {
 		return nil, unexpected(err)
 	}
-	var frame []byte
 	if Type(t[0]) == TypeBlock {
-		frame = make([]byte, n) // the block's data is handed to the caller
-	} else {
-		if cap(r.buf) < int(n) {
-			r.buf = make([]byte, n)
-		}
-		frame = r.buf[:n]
+		return r.readBlock(int(n))
 	}
+	if cap(r.buf) < int(n) {
+		r.buf = make([]byte, n)
+	}
+	frame := r.buf[:n]
 	if _, err := io.ReadFull(r.r, frame); err != nil {
 		return nil, unexpected(err)
 	}
@@ -489,6 +499,39 @@ func (r *Reader) Read() (Msg, error) {
 		r.buf = nil // don't keep a large buffer for small frames
 	}
 	return m, nil
+}
+
+// maxBlockHeader is the longest type, ID and key of a Block frame.
+const maxBlockHeader = 1 + binary.MaxVarintLen64 + 2 + MaxKeySize
+
+// readBlock reads a Block frame of n bytes: it decodes the type, ID and key
+// from the read buffer, then reads the data straight into its own slice.
+func (r *Reader) readBlock(n int) (Msg, error) {
+	hdr, err := r.r.Peek(min(n, maxBlockHeader))
+	if err != nil {
+		return nil, unexpected(err)
+	}
+	d := decoder{b: hdr[1:]}
+	b := &Block{ID: d.uvarint("id"), Key: d.key()}
+	if d.err != nil {
+		// Within maxBlockHeader bytes (or the whole frame), so the
+		// header itself is bad.
+		return nil, fmt.Errorf("wire: decode %T: %w: %w", b, d.err, ErrMalformed)
+	}
+	hl := len(hdr) - len(d.b)
+	size := n - hl
+	if size > MaxBlockSize {
+		return nil, fmt.Errorf("wire: decode %T: block of %d bytes, more than %d: %w: %w", b, size, MaxBlockSize, ErrTooLarge, ErrMalformed)
+	}
+	if _, err := r.r.Discard(hl); err != nil {
+		return nil, unexpected(err)
+	}
+	b.Data = r.pool.get(size)
+	if _, err := io.ReadFull(r.r, b.Data); err != nil {
+		r.pool.Put(b.Data)
+		return nil, unexpected(err)
+	}
+	return b, nil
 }
 
 // readLen reads a frame's length prefix. A prefix longer than needed for

@@ -320,3 +320,141 @@ func TestReaderBlockDataOwned(t *testing.T) {
 		t.Errorf("second block data = %q, want %q", got, "second")
 	}
 }
+
+// TestPooledReaderSequence reads the valid messages through a pooled
+// Reader, handing every block's data back to the pool at once, and checks
+// that each message is still intact when compared (no buffer is handed out
+// twice while in use).
+func TestPooledReaderSequence(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewWriter(&buf)
+	msgs := validMsgs(t)
+	big := &Block{ID: 9, Key: testKey(t, "big"), Data: bytes.Repeat([]byte{7}, 256<<10)}
+	for range 3 {
+		msgs = append(msgs, big, &Block{ID: 10, Key: testKey(t, "c"), Data: bytes.Repeat([]byte{8}, 100<<10)})
+	}
+	for _, m := range msgs {
+		if err := w.Write(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Flush()
+	var pool BlockPool
+	r := NewPooledReader(&buf, &pool)
+	var held [][]byte
+	for i, want := range msgs {
+		got, err := r.Read()
+		if err != nil {
+			t.Fatalf("Read() #%d: %v", i, err)
+		}
+		if diff := cmp.Diff(normalize(want), normalize(got), cidCmp); diff != "" {
+			t.Fatalf("Read() #%d mismatch (-want +got):\n%s", i, diff)
+		}
+		if b, ok := got.(*Block); ok {
+			held = append(held, b.Data)
+			if i%2 == 0 { // give back some at once, keep others a while
+				pool.Put(b.Data)
+				held = held[:len(held)-1]
+			}
+		}
+	}
+	for _, b := range held {
+		pool.Put(b)
+	}
+	if _, err := r.Read(); err != io.EOF {
+		t.Errorf("Read() at the end = %v, want io.EOF", err)
+	}
+}
+
+// TestBlockPoolReuses checks that a pooled Reader reuses a buffer handed
+// back with Put for the next block of a size that fits, and that the
+// block's Data always has exactly the data's length.
+func TestBlockPoolReuses(t *testing.T) {
+	k := testKey(t, "a")
+	sizes := []int{256 << 10, 256 << 10, 200 << 10, 256<<10 + 1}
+	var buf bytes.Buffer
+	w := NewWriter(&buf)
+	for i, n := range sizes {
+		if err := w.Write(&Block{ID: uint64(i), Key: k, Data: bytes.Repeat([]byte{byte(i)}, n)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Flush()
+	var pool BlockPool
+	r := NewPooledReader(&buf, &pool)
+	var prev []byte
+	for i, n := range sizes {
+		m, err := r.Read()
+		if err != nil {
+			t.Fatalf("Read() #%d: %v", i, err)
+		}
+		b := m.(*Block)
+		if len(b.Data) != n || !bytes.Equal(b.Data, bytes.Repeat([]byte{byte(i)}, n)) {
+			t.Fatalf("Read() #%d: data of %d bytes, want %d bytes of %d", i, len(b.Data), n, i)
+		}
+		if i == 1 || i == 2 {
+			// sync.Pool may drop items at any time (GC), so reuse is
+			// likely but not guaranteed: only check it when it happened.
+			if &b.Data[:1][0] != &prev[:1][0] {
+				t.Logf("Read() #%d: buffer not reused (the pool was emptied)", i)
+			}
+		}
+		prev = b.Data
+		pool.Put(b.Data)
+	}
+}
+
+func TestBlockPoolPutDropsOddSizes(t *testing.T) {
+	var pool BlockPool
+	pool.Put(nil)
+	pool.Put(make([]byte, 10))
+	pool.Put(make([]byte, MaxBlockSize+poolRound))
+	var nilPool *BlockPool
+	nilPool.Put(make([]byte, 256<<10))
+	if got := len(nilPool.get(300 << 10)); got != 300<<10 {
+		t.Errorf("nil pool get(300 KiB) has length %d", got)
+	}
+	if got := pool.get(minPooled * 2); len(got) != minPooled*2 || cap(got)%poolRound != 0 {
+		t.Errorf("get(%d) = len %d cap %d, want the length and a cap rounded to %d", minPooled*2, len(got), cap(got), poolRound)
+	}
+}
+
+// TestReaderBlockHeaderBeforeData checks that a Block whose key is bad is
+// rejected after reading at most one read buffer, before its data is read
+// or allocated.
+func TestReaderBlockHeaderBeforeData(t *testing.T) {
+	tests := []struct {
+		name string
+		hdr  []byte // after the length prefix
+	}{
+		{"key length zero", []byte{byte(TypeBlock), 1, 0}},
+		{"key too long", append([]byte{byte(TypeBlock), 1}, uv(MaxKeySize+1)...)},
+		{"key not a cid", []byte{byte(TypeBlock), 1, 4, 0xff, 0xff, 0xff, 0xff}},
+		{"id varint overflow", append([]byte{byte(TypeBlock)}, bytes.Repeat([]byte{0xff}, 11)...)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := io.MultiReader(bytes.NewReader(uv(MaxFrameSize)), bytes.NewReader(tt.hdr), endless{})
+			cr := &countingReader{r: body}
+			_, err := NewPooledReader(cr, &BlockPool{}).Read()
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("Read(%s) = %v, want ErrMalformed", tt.name, err)
+			}
+			if cr.n > 8<<10+maxLenBytes {
+				t.Errorf("Read(%s) consumed %d bytes, want at most the prefix and one 8 KiB buffer", tt.name, cr.n)
+			}
+		})
+	}
+}
+
+func TestReaderBlockOverCap(t *testing.T) {
+	// A frame within MaxFrameSize whose data alone exceeds MaxBlockSize.
+	k := testKey(t, "a")
+	hdr := appendKey(binary.AppendUvarint([]byte{byte(TypeBlock)}, 1), k)
+	n := len(hdr) + MaxBlockSize + 1
+	in := io.MultiReader(bytes.NewReader(uv(uint64(n))), bytes.NewReader(hdr), endless{})
+	_, err := NewReader(in).Read()
+	if !errors.Is(err, ErrTooLarge) || !errors.Is(err, ErrMalformed) {
+		t.Errorf("Read(block of MaxBlockSize+1 bytes) = %v, want ErrTooLarge and ErrMalformed", err)
+	}
+}
