@@ -18,11 +18,18 @@
 //     bench/kubo, run on a file of the same size.
 //
 // Hosts use go-libp2p's defaults (TCP on 127.0.0.1, TLS or Noise, yamux).
-// MB/s is 10^6 bytes per second.
+// MB/s is 10^6 bytes per second. Each measurement also reports the CPU time
+// it took per GiB in this process and in the provider process: both share
+// the machine's cores, so their sum bounds the rate on a small machine, and
+// it is steadier than the rate when the machine is loaded.
+// -provider-store store serves from a share.Store on disk (as a node does)
+// instead of memory; -cpuprofile and -provider-cpuprofile profile the two
+// sides of the single-provider fetches.
 //
 // Usage, from the repository root:
 //
 //	go run ./bench/transfer [-size 1GiB] [-multi-size 256MiB] [-rate 40MB] [-providers 4] [-kubo] [-json]
+//	    [-provider-store mem|store] [-cpuprofile f] [-provider-cpuprofile p]
 package main
 
 import (
@@ -44,6 +51,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -98,6 +106,12 @@ type Result struct {
 	What    string  `json:"what"`
 	Seconds float64 `json:"seconds"`
 	MBps    float64 `json:"mb_per_s"`
+	// CPUSeconds is the CPU time (user + system) of this process during
+	// the measurement; ProviderCPUSeconds that of the provider process.
+	// Both sides share the machine's cores, so their sum per GiB is what
+	// limits the rate on a small machine.
+	CPUSeconds         float64 `json:"cpu_seconds,omitempty"`
+	ProviderCPUSeconds float64 `json:"provider_cpu_seconds,omitempty"`
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -113,6 +127,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	dir := fs.String("dir", os.TempDir(), "directory for the blockstores (needs about 2×size free)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the single-provider fetch to this file")
+	provProfile := fs.String("provider-cpuprofile", "", "write a CPU profile of the provider process (while it serves the single-provider fetches) to this file")
+	provStore := fs.String("provider-store", "mem", "provider's blockstore: mem (in memory) or store (share.Store, pack files on disk in -dir, read through the page cache)")
 	storeKind := fs.String("store", "store", "fetcher's blockstore: store (share.Store, pack files) or pebble (go-ds-pebble, 64 MiB memtable)")
 	serve := fs.Bool("serve", false, "internal: run as the provider process")
 	serveHosts := fs.Int("serve-hosts", 1, "internal: provider hosts in -serve mode")
@@ -136,7 +152,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "bench/transfer: "+format+"\n", a...) }
 	if *serve {
-		return serveMode(ctx, size, byte(*serveSeed), *serveHosts, rate, os.Stdin, stdout)
+		return serveMode(ctx, serveOpts{
+			size: size, seed: byte(*serveSeed), hosts: *serveHosts, rate: rate,
+			profile: *provProfile, store: *provStore, dir: *dir,
+		}, os.Stdin, stdout)
+	}
+	if *provStore != "mem" && *provStore != "store" {
+		return fmt.Errorf("-provider-store: want mem or store, not %q", *provStore)
 	}
 	work, err := os.MkdirTemp(*dir, "enxame-transfer-bench-")
 	if err != nil {
@@ -149,18 +171,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		GoVersion: runtime.Version(), Date: time.Now().UTC().Truncate(time.Second),
 	}
 	rep.LoadAvg = append(rep.LoadAvg, loadAvg())
-	add := func(name, what string, n int64, d time.Duration) {
-		r := Result{Name: name, What: what, Seconds: d.Seconds(), MBps: float64(n) / 1e6 / d.Seconds()}
+	add := func(name, what string, n int64, d time.Duration, cpu, provCPU float64) {
+		r := Result{Name: name, What: what, Seconds: d.Seconds(), MBps: float64(n) / 1e6 / d.Seconds(),
+			CPUSeconds: cpu, ProviderCPUSeconds: provCPU}
 		rep.Results = append(rep.Results, r)
-		logf("%-7s %8.2f s %9.1f MB/s  (%s)", name, r.Seconds, r.MBps, what)
+		logf("%-7s %8.2f s %9.1f MB/s  cpu %.2f s + provider %.2f s  (%s)", name, r.Seconds, r.MBps, cpu, provCPU, what)
 	}
 
 	// raw: the ceiling.
+	cpu0 := selfCPU()
 	d, err := rawStream(ctx, size)
 	if err != nil {
 		return fmt.Errorf("raw stream: %w", err)
 	}
-	add("raw", "one libp2p stream, TCP+default security+yamux, 256 KiB writes", size, d)
+	add("raw", "one libp2p stream, TCP+default security+yamux, 256 KiB writes; cpu: both hosts", size, d, selfCPU()-cpu0, 0)
 
 	// fetch: one provider process serving from memory, this process
 	// fetching into pebble on disk, then into memory.
@@ -183,7 +207,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		stores = append(stores, ds)
 		return blockstore.NewBlockstore(ds), nil
 	}
-	prov, err := startProvider(ctx, size, 1, 1, 0, stderr)
+	prov, err := startProvider(ctx, serveOpts{size: size, seed: 1, hosts: 1, profile: *provProfile, store: *provStore, dir: work}, stderr)
 	if err != nil {
 		return fmt.Errorf("provider: %w", err)
 	}
@@ -213,6 +237,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	cpu0, pcpu0 := selfCPU(), prov.cpu()
 	d, err = fetchFrom(ctx, dst, prov, &st)
 	if *cpuProfile != "" {
 		pprof.StopCPUProfile()
@@ -220,24 +245,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("fetch: %w", err)
 	}
-	add("fetch", "Exchange.Fetch, 1 provider process, fetcher's "+*storeKind+" blockstore on disk, every block verified", size, d)
+	add("fetch", "Exchange.Fetch, 1 provider process, fetcher's "+*storeKind+" blockstore on disk, every block verified",
+		size, d, selfCPU()-cpu0, prov.cpu()-pcpu0)
 	rep.PeakHeapBytes, rep.PeakRSSBytes = st.peakHeap, st.peakRSS
 	logf("fetch peak heap %.1f MiB, peak RSS %.1f MiB (the fetching process)", float64(st.peakHeap)/(1<<20), float64(st.peakRSS)/(1<<20))
 	if *memToo {
 		// The same fetch into an in-memory blockstore: the protocol
 		// without the fetcher's disk writes.
 		mem := blockstore.NewBlockstore(dssync.MutexWrap(datastore.NewMapDatastore()))
+		cpu0, pcpu0 := selfCPU(), prov.cpu()
 		d, err = fetchFrom(ctx, mem, prov, &fetchStats{})
 		if err != nil {
 			return fmt.Errorf("fetch to memory: %w", err)
 		}
-		add("fetch-mem", "Exchange.Fetch, 1 provider process, fetcher's blockstore in memory, every block verified", size, d)
+		add("fetch-mem", "Exchange.Fetch, 1 provider process, fetcher's blockstore in memory, every block verified",
+			size, d, selfCPU()-cpu0, prov.cpu()-pcpu0)
 	}
 	prov.stop()
 
 	// multi: several capped provider hosts in one provider process.
 	if multiSize > 0 && *providers > 0 {
-		mprov, err := startProvider(ctx, multiSize, 2, *providers, rate, stderr)
+		mprov, err := startProvider(ctx, serveOpts{size: multiSize, seed: 2, hosts: *providers, rate: rate, store: "mem"}, stderr)
 		if err != nil {
 			return fmt.Errorf("providers: %w", err)
 		}
@@ -248,12 +276,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		stores = append(stores, mdst)
 		var mst fetchStats
+		cpu0, pcpu0 := selfCPU(), mprov.cpu()
 		d, err = fetchFrom(ctx, mdst, mprov, &mst)
 		if err != nil {
 			return fmt.Errorf("multi-source fetch: %w", err)
 		}
 		add("multi", fmt.Sprintf("Exchange.Fetch, %d providers capped at %.1f MB/s each (goal ≥ %.1f MB/s)",
-			*providers, float64(rate)/1e6, 0.8*float64(*providers)*float64(rate)/1e6), multiSize, d)
+			*providers, float64(rate)/1e6, 0.8*float64(*providers)*float64(rate)/1e6), multiSize, d, selfCPU()-cpu0, mprov.cpu()-pcpu0)
 		rep.Shares = mst.shares
 		logf("multi shares %v", mst.shares)
 		mprov.stop()
@@ -279,12 +308,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func printTable(w io.Writer, rep Report) error {
 	fmt.Fprintf(w, "%d bytes (%.2f GiB), multi-source %d bytes, %d CPUs, %s\nload average at start and end: %s\n\n",
 		rep.SizeBytes, float64(rep.SizeBytes)/(1<<30), rep.MultiSizeBytes, rep.CPUs, rep.GoVersion, strings.Join(rep.LoadAvg, " | "))
-	fmt.Fprintf(w, "%-11s %9s %9s\n", "measurement", "seconds", "MB/s")
+	fmt.Fprintf(w, "%-11s %9s %9s %13s\n", "measurement", "seconds", "MB/s", "CPU-s/GiB")
 	byName := map[string]float64{}
 	for _, r := range rep.Results {
-		fmt.Fprintf(w, "%-11s %9.2f %9.1f\n", r.Name, r.Seconds, r.MBps)
+		cpu := ""
+		if r.CPUSeconds > 0 {
+			gib := r.Seconds * r.MBps * 1e6 / (1 << 30)
+			cpu = fmt.Sprintf("%.2f", r.CPUSeconds/gib)
+			if r.ProviderCPUSeconds > 0 {
+				cpu = fmt.Sprintf("%.2f + %.2f", r.CPUSeconds/gib, r.ProviderCPUSeconds/gib)
+			}
+		}
+		fmt.Fprintf(w, "%-11s %9.2f %9.1f %13s\n", r.Name, r.Seconds, r.MBps, cpu)
 		byName[r.Name] = r.MBps
 	}
+	fmt.Fprintln(w, "(CPU-s/GiB: this process + the provider process; raw: both hosts in this process)")
 	fmt.Fprintln(w)
 	if raw, f := byName["raw"], byName["fetch"]; raw > 0 && f > 0 {
 		fmt.Fprintf(w, "fetch / raw stream: %.0f %% (goal ≥ 60 %%)\n", 100*f/raw)
@@ -383,15 +421,29 @@ type provider struct {
 	once  sync.Once
 }
 
-// startProvider starts a provider process with hosts hosts serving size
-// bytes of seeded random data, each capped at rate bytes/s (0: no cap).
-func startProvider(ctx context.Context, size int64, seed byte, hosts int, rate int64, stderr io.Writer) (*provider, error) {
+// serveOpts describe a provider process: hosts hosts serving size bytes of
+// random data seeded with seed, each capped at rate bytes/s (0: no cap),
+// from a blockstore of kind store ("mem", or "store": a share.Store in a
+// temporary directory under dir), with a CPU profile to profile if set.
+type serveOpts struct {
+	size    int64
+	seed    byte
+	hosts   int
+	rate    int64
+	profile string
+	store   string
+	dir     string
+}
+
+// startProvider starts a provider process.
+func startProvider(ctx context.Context, o serveOpts, stderr io.Writer) (*provider, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, exe, "-serve", "-size", strconv.FormatInt(size, 10),
-		"-serve-seed", strconv.Itoa(int(seed)), "-serve-hosts", strconv.Itoa(hosts), "-rate", strconv.FormatInt(max(rate, 1), 10))
+	cmd := exec.CommandContext(ctx, exe, "-serve", "-size", strconv.FormatInt(o.size, 10),
+		"-serve-seed", strconv.Itoa(int(o.seed)), "-serve-hosts", strconv.Itoa(o.hosts), "-rate", strconv.FormatInt(max(o.rate, 1), 10),
+		"-provider-cpuprofile", o.profile, "-provider-store", o.store, "-dir", o.dir)
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -445,14 +497,31 @@ func (p *provider) stop() {
 	})
 }
 
-// serveMode is the provider process: it imports the data into memory,
-// serves it from hosts hosts, prints ROOT, PEER lines and READY, and runs
-// until stdin closes.
-func serveMode(ctx context.Context, size int64, seed byte, hosts int, rate int64, stdin io.Reader, stdout io.Writer) error {
+// serveMode is the provider process: it imports the data into its
+// blockstore, serves it from o.hosts hosts, prints ROOT, PEER lines and
+// READY, and runs until stdin closes.
+func serveMode(ctx context.Context, o serveOpts, stdin io.Reader, stdout io.Writer) error {
+	size, seed, hosts, rate, profile := o.size, o.seed, o.hosts, o.rate, o.profile
 	if rate <= 1 {
 		rate = 0
 	}
-	bs := blockstore.NewBlockstore(dssync.MutexWrap(datastore.NewMapDatastore()))
+	var bs blockstore.Blockstore
+	switch o.store {
+	case "store":
+		dir, err := os.MkdirTemp(o.dir, "provider-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		st, err := share.OpenStore(share.StoreConfig{Dir: dir}, share.StoreDeps{})
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		bs = st
+	default:
+		bs = blockstore.NewBlockstore(dssync.MutexWrap(datastore.NewMapDatastore()))
+	}
 	root, err := importRandom(ctx, bs, size, seed)
 	if err != nil {
 		return err
@@ -474,6 +543,17 @@ func serveMode(ctx context.Context, size int64, seed byte, hosts int, rate int64
 		}
 		wg.Go(func() { ex.Run(ctx) })
 		fmt.Fprintf(stdout, "PEER %s/p2p/%s\n", h.Addrs()[0], h.ID())
+	}
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	fmt.Fprintln(stdout, "READY")
 	io.Copy(io.Discard, stdin)
@@ -540,6 +620,39 @@ func startSampler() *sampler {
 func (s *sampler) stop() uint64 {
 	close(s.stopc)
 	return <-s.done
+}
+
+// selfCPU returns this process's CPU time (user + system) in seconds.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// cpu returns the provider process's CPU time (user + system) in seconds,
+// 0 if unknown.
+func (p *provider) cpu() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses: utime and
+	// stime are fields 14 and 15 of the line, in clock ticks (USER_HZ, 100
+	// on Linux).
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100
 }
 
 // resetPeakRSS resets the kernel's peak RSS (VmHWM) of this process.
