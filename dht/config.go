@@ -53,6 +53,31 @@ type Config struct {
 	// CheckInterval is how often the bootstrap loop checks connectivity.
 	// Default 30s.
 	CheckInterval time.Duration `yaml:"check_interval" json:"check_interval"`
+	// RequestTimeout bounds one DHT request to one peer, whatever the
+	// caller's deadline: opening the stream, sending, and reading the
+	// answer. A peer that misses it is taken out of the routing table and
+	// muted (see MuteMin), and the lookup goes on without it. Default 3s:
+	// a DHT answer is computed from memory and the local datastore, so it
+	// takes one round trip once the stream is open; 3s is 7× a 400ms
+	// intercontinental RTT and twice a fresh QUIC or TCP+TLS handshake
+	// (about 4 RTT) opened for the request at that RTT. kad-dht's own
+	// sender waits 10s and then retries once (20s per silent peer).
+	RequestTimeout time.Duration `yaml:"request_timeout" json:"request_timeout"`
+	// LookupTimeout bounds the closest-peers lookup of Provide; when it
+	// passes, the record goes to the closest peers found so far. A
+	// caller's earlier deadline shortens it, keeping a tenth (at most 1s)
+	// for storing the record. Default 15s: a lookup takes about log2(N/k)
+	// rounds of one RTT each, plus at most one RequestTimeout for each
+	// round that a silent peer holds up.
+	LookupTimeout time.Duration `yaml:"lookup_timeout" json:"lookup_timeout"`
+	// MuteMin is how long requests to a peer that let a request time out
+	// fail at once, so that no lookup of this node waits on it again; each
+	// further timeout in a row doubles it, up to MuteMax; an answer clears
+	// it. Defaults 30s and 10m (the routing-table refresh period): an
+	// overloaded but honest peer loses half a minute, a silent one is
+	// asked about once per refresh.
+	MuteMin time.Duration `yaml:"mute_min" json:"mute_min"`
+	MuteMax time.Duration `yaml:"mute_max" json:"mute_max"`
 
 	// Bootstrap lists the multiaddrs, each ending in /p2p/PEERID, of the
 	// peers to join through. node fills it from its own top-level setting.
@@ -74,6 +99,10 @@ func DefaultConfig() Config {
 		RetryMin:             time.Second,
 		RetryMax:             2 * time.Minute,
 		CheckInterval:        30 * time.Second,
+		RequestTimeout:       3 * time.Second,
+		LookupTimeout:        15 * time.Second,
+		MuteMin:              30 * time.Second,
+		MuteMax:              10 * time.Minute,
 	}
 }
 
@@ -115,6 +144,18 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.CheckInterval == 0 {
 		c.CheckInterval = d.CheckInterval
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = d.RequestTimeout
+	}
+	if c.LookupTimeout == 0 {
+		c.LookupTimeout = d.LookupTimeout
+	}
+	if c.MuteMin == 0 {
+		c.MuteMin = d.MuteMin
+	}
+	if c.MuteMax == 0 {
+		c.MuteMax = d.MuteMax
 	}
 	return c
 }
@@ -159,6 +200,8 @@ func (c Config) Validate() error {
 	}{
 		{"refresh_interval", c.RefreshInterval}, {"dial_timeout", c.DialTimeout},
 		{"retry_min", c.RetryMin}, {"retry_max", c.RetryMax}, {"check_interval", c.CheckInterval},
+		{"request_timeout", c.RequestTimeout}, {"lookup_timeout", c.LookupTimeout},
+		{"mute_min", c.MuteMin}, {"mute_max", c.MuteMax},
 	}
 	for _, f := range durs {
 		if f.v < 0 {
@@ -167,6 +210,9 @@ func (c Config) Validate() error {
 	}
 	if c.RetryMax < c.RetryMin {
 		return &FieldError{"retry_max", fmt.Sprintf("%s is below retry_min %s", c.RetryMax, c.RetryMin)}
+	}
+	if c.MuteMax < c.MuteMin {
+		return &FieldError{"mute_max", fmt.Sprintf("%s is below mute_min %s", c.MuteMax, c.MuteMin)}
 	}
 	if _, err := ParseBootstrap(c.Bootstrap); err != nil {
 		return fmt.Errorf("dht: config: %w", err)

@@ -14,6 +14,7 @@ import (
 	"github.com/ipfs/go-cid"
 	ds "github.com/ipfs/go-datastore"
 	kaddht "github.com/libp2p/go-libp2p-kad-dht"
+	pb "github.com/libp2p/go-libp2p-kad-dht/pb"
 	kb "github.com/libp2p/go-libp2p-kbucket"
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -27,6 +28,11 @@ import (
 // the peer.
 var ErrNotFound = errors.New("dht: not found")
 
+// ErrNoPeers is returned (wrapped) by Provide when the routing table is
+// empty, so there is nobody to announce to yet. The record is kept
+// locally; retry once the node has joined (TableSize > 0).
+var ErrNoPeers = errors.New("dht: no peers in the routing table")
+
 // Deps are a Router's collaborators.
 type Deps struct {
 	// Host is the libp2p host the DHT runs on. Required.
@@ -36,7 +42,8 @@ type Deps struct {
 	// Logger receives the router's logs. Nil discards them.
 	Logger *slog.Logger
 	// Options are extra kad-dht options appended after enxame's own (for
-	// simnet, e.g. a custom message sender). Nil means none.
+	// simnet, e.g. a custom message sender, which replaces enxame's: then
+	// RequestTimeout and muting no longer apply). Nil means none.
 	Options []kaddht.Option
 }
 
@@ -48,6 +55,8 @@ type Router struct {
 	kad  *kaddht.IpfsDHT
 	log  *slog.Logger
 	boot []peer.AddrInfo
+
+	snd *sender
 
 	mu    sync.Mutex
 	state map[peer.ID]*bootState
@@ -87,7 +96,9 @@ func New(cfg Config, deps Deps) (*Router, error) {
 	case ModeAuto:
 		mode = kaddht.ModeAutoServer
 	}
+	snd := newSender(deps.Host, cfg.RequestTimeout, newMute(cfg.MuteMin, cfg.MuteMax, muteLimit))
 	opts := []kaddht.Option{
+		kaddht.WithCustomMessageSender(snd.build),
 		kaddht.ProtocolPrefix(protocol.ID(cfg.ProtocolPrefix)),
 		kaddht.Mode(mode),
 		kaddht.BucketSize(cfg.BucketSize),
@@ -115,8 +126,17 @@ func New(cfg Config, deps Deps) (*Router, error) {
 		kad:   kad,
 		log:   log,
 		boot:  boot,
+		snd:   snd,
 		state: make(map[peer.ID]*bootState, len(boot)),
 	}
+	// kad-dht drops a peer whose query fails from its table, but not one
+	// that misses a liveness ping's or a provide's request: do it here.
+	snd.setOnSilent(func(p peer.ID) {
+		if kad.RoutingTable().Find(p) != "" {
+			kad.RoutingTable().RemovePeer(p)
+			log.Debug("silent peer dropped from the routing table", "peer", p)
+		}
+	})
 	for _, ai := range boot {
 		r.state[ai.ID] = &bootState{}
 	}
@@ -306,11 +326,21 @@ type FindResult struct {
 }
 
 // FindPeer looks id up in the DHT and returns its addresses, how many peers
-// were queried and how long it took. It returns ErrNotFound (wrapped) when
-// the lookup ends without the peer.
+// were queried and how long it took. The lookup ends as soon as the host
+// is connected to id, without waiting on queries still in flight. It
+// returns ErrNotFound (wrapped) when the lookup ends without the peer.
 func (r *Router) FindPeer(ctx context.Context, id peer.ID) (FindResult, error) {
 	qctx, cancel := context.WithCancel(ctx)
-	qctx, events := routing.RegisterForQueryEvents(qctx)
+	defer cancel()
+	// kad-dht stops a FindPeer lookup once connected to the target, but
+	// only after its queries in flight end; cancel them at once instead.
+	sub, err := r.h.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged))
+	if err != nil {
+		return FindResult{}, fmt.Errorf("find peer %s: subscribe to connections: %w", id, err)
+	}
+	lctx, stopLookup := context.WithCancel(qctx)
+	defer stopLookup()
+	qctx2, events := routing.RegisterForQueryEvents(lctx)
 	var queried int
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -322,13 +352,28 @@ func (r *Router) FindPeer(ctx context.Context, id peer.ID) (FindResult, error) {
 		}
 		queried = len(seen)
 	})
+	wg.Go(func() {
+		defer sub.Close()
+		for {
+			select {
+			case <-lctx.Done():
+				return
+			case ev := <-sub.Out():
+				e, ok := ev.(event.EvtPeerConnectednessChanged)
+				if ok && e.Peer == id && (e.Connectedness == network.Connected || e.Connectedness == network.Limited) {
+					stopLookup()
+					return
+				}
+			}
+		}
+	})
 	start := time.Now()
-	ai, err := r.kad.FindPeer(qctx, id)
+	ai, err := r.kad.FindPeer(qctx2, id)
 	if err == nil && len(ai.Addrs) == 0 {
 		ai = r.awaitAddrs(qctx, id)
 	}
 	took := time.Since(start)
-	cancel()
+	stopLookup()
 	wg.Wait()
 	res := FindResult{Peer: ai, Queried: queried, Took: took}
 	if errors.Is(err, routing.ErrNotFound) {
@@ -380,12 +425,87 @@ func (r *Router) awaitAddrs(ctx context.Context, id peer.ID) peer.AddrInfo {
 	return ai
 }
 
-// Provide announces that this node holds c.
+// ProvideResult is the outcome of one announcement.
+type ProvideResult struct {
+	Closest int  // closest peers the lookup found
+	Stored  int  // of those, peers the record was sent to
+	Partial bool // the lookup was cut short by LookupTimeout or ctx
+}
+
+// Provide announces that this node holds c: it records itself as a
+// provider locally, looks up the peers closest to c (for at most
+// LookupTimeout, or until shortly before ctx's deadline) and sends the
+// record to every peer the lookup found; a lookup cut short still
+// announces to the closest peers found so far. It returns ErrNoPeers
+// (wrapped) when the routing table is empty, and an error when the record
+// reached no peer. Silent peers cost at most RequestTimeout each.
 func (r *Router) Provide(ctx context.Context, c cid.Cid) error {
-	if err := r.kad.Provide(ctx, c, true); err != nil {
-		return fmt.Errorf("provide %s: %w", c, err)
+	_, err := r.ProvideStats(ctx, c)
+	return err
+}
+
+// ProvideStats is Provide, reporting how far the announcement got.
+func (r *Router) ProvideStats(ctx context.Context, c cid.Cid) (ProvideResult, error) {
+	var res ProvideResult
+	if !c.Defined() {
+		return res, errors.New("provide: undefined cid")
 	}
-	return nil
+	key := c.Hash()
+	if err := r.kad.ProviderStore().AddProvider(ctx, key, peer.AddrInfo{ID: r.h.ID()}); err != nil {
+		return res, fmt.Errorf("provide %s: record locally: %w", c, err)
+	}
+	if r.kad.RoutingTable().Size() == 0 {
+		return res, fmt.Errorf("provide %s: %w", c, ErrNoPeers)
+	}
+	lctx, cancel := context.WithTimeout(ctx, r.cfg.LookupTimeout)
+	defer cancel()
+	if d, ok := ctx.Deadline(); ok {
+		// Keep a tenth of what is left, at most 1s, to store the record.
+		reserve := min(time.Until(d)/10, time.Second)
+		var c2 context.CancelFunc
+		lctx, c2 = context.WithDeadline(lctx, d.Add(-reserve))
+		defer c2()
+	}
+	peers, err := r.kad.GetClosestPeers(lctx, string(key))
+	cancel()
+	switch {
+	case errors.Is(err, kb.ErrLookupFailure):
+		return res, fmt.Errorf("provide %s: %w", c, ErrNoPeers)
+	case err != nil && lctx.Err() != nil && ctx.Err() == nil:
+		res.Partial = true // our own bound: announce to what we found
+	case err != nil:
+		return res, fmt.Errorf("provide %s: find closest peers: %w", c, err)
+	}
+	res.Closest = len(peers)
+	if len(peers) == 0 {
+		return res, fmt.Errorf("provide %s: lookup found no peers: %w", c, ErrNoPeers)
+	}
+	pm, err := pb.NewProtocolMessenger(r.kad.MessageSender())
+	if err != nil {
+		return res, fmt.Errorf("provide %s: %w", c, err)
+	}
+	self := peer.AddrInfo{ID: r.h.ID(), Addrs: r.kad.FilteredAddrs()}
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	for _, p := range peers {
+		wg.Go(func() {
+			err := pm.PutProviderAddrs(ctx, p, key, self)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			res.Stored++
+		})
+	}
+	wg.Wait()
+	r.log.Debug("provided", "cid", c, "closest", res.Closest, "stored", res.Stored, "partial", res.Partial)
+	if res.Stored == 0 {
+		return res, fmt.Errorf("provide %s: no peer took the record: %w", c, errors.Join(errs...))
+	}
+	return res, nil
 }
 
 // FindProviders streams up to count providers of c (0: no limit) on the

@@ -1,0 +1,206 @@
+package dht
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	kaddht "github.com/libp2p/go-libp2p-kad-dht"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	mh "github.com/multiformats/go-multihash"
+)
+
+// silentConfig is a loopback profile with requests bounded at 1s.
+func silentConfig() Config {
+	c := DefaultConfig()
+	c.DisableDiversityFilter = true
+	c.RequestTimeout = time.Second
+	c.LookupTimeout = 5 * time.Second
+	return c
+}
+
+func connect(t testing.TB, a, b host.Host) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
+		t.Fatalf("connect %s to %s: %v", a.ID(), b.ID(), err)
+	}
+}
+
+// silence turns r's host into a dropper once it sits in other tables: it
+// accepts DHT streams and reads them but never answers, until the test
+// ends.
+func silence(t testing.TB, r *Router, h host.Host) {
+	t.Helper()
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	h.SetStreamHandler(r.ProtocolID(), func(s network.Stream) {
+		io.Copy(io.Discard, s)
+		<-done
+		s.Reset()
+	})
+}
+
+// newQuietRouter is newRouter without kad-dht's routing-table refreshes.
+func newQuietRouter(t testing.TB, cfg Config) (*Router, host.Host) {
+	t.Helper()
+	h := newHost(t)
+	r, err := New(cfg, Deps{Host: h, Options: []kaddht.Option{kaddht.DisableAutoRefresh()}})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r, h
+}
+
+func inTable(r *Router, p peer.ID) bool { return r.Kad().RoutingTable().Find(p) != "" }
+
+func testCID(t testing.TB, s string) cid.Cid {
+	t.Helper()
+	h, err := mh.Sum([]byte(s), mh.SHA2_256, -1)
+	if err != nil {
+		t.Fatalf("multihash: %v", err)
+	}
+	return cid.NewCidV1(cid.Raw, h)
+}
+
+// TestProvideWithSilentPeers is issue 5's adversary scenario on loopback:
+// of the peers in the provider's routing table, three accept DHT streams
+// and never answer. Provide must still store the record on the honest
+// peers, well within kad-dht's own 10s read timeout (20s with its retry),
+// drop the silent peers from the table, and the record must be findable.
+func TestProvideWithSilentPeers(t *testing.T) {
+	cfg := silentConfig()
+	src, sh := newRouter(t, cfg)
+	var honest []*Router
+	var honestH []host.Host
+	for range 4 {
+		r, h := newRouter(t, cfg)
+		honest, honestH = append(honest, r), append(honestH, h)
+		connect(t, sh, h)
+	}
+	type silentPeer struct {
+		r *Router
+		h host.Host
+	}
+	var silent []silentPeer
+	for range 3 {
+		r, h := newRouter(t, cfg)
+		silent = append(silent, silentPeer{r, h})
+		connect(t, sh, h)
+	}
+	// Every honest peer knows every other, so a lookup from any of them
+	// reaches the records.
+	for i := range honestH {
+		for j := range i {
+			connect(t, honestH[i], honestH[j])
+		}
+	}
+	waitFor(t, "the source's table to hold all 7 peers", func() bool { return src.TableSize() == 7 })
+	for _, s := range silent {
+		silence(t, s.r, s.h)
+	}
+
+	c := testCID(t, "silent peers")
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	res, err := src.ProvideStats(ctx, c)
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("ProvideStats() error = %v after %v", err, took)
+	}
+	// Bound: one lookup round held up by silent peers (RequestTimeout)
+	// and a second round, far below kad-dht's 20s per silent peer.
+	if took > 10*time.Second {
+		t.Errorf("ProvideStats() took %v with 3 silent peers, want ≤ 10s (RequestTimeout %v)", took, cfg.RequestTimeout)
+	}
+	if res.Stored < len(honest) {
+		t.Errorf("ProvideStats() = %+v, want the record stored on all %d honest peers", res, len(honest))
+	}
+	for _, s := range silent {
+		if inTable(src, s.h.ID()) {
+			t.Errorf("silent peer %s still in the source's routing table", s.h.ID())
+		}
+	}
+	t.Logf("Provide with 3 of 7 peers silent: %v, %+v", took, res)
+
+	// A second announcement does not wait on the silent peers: they are
+	// muted and out of the table.
+	start = time.Now()
+	if err := src.Provide(ctx, testCID(t, "again")); err != nil {
+		t.Fatalf("second Provide() error = %v", err)
+	}
+	if took2 := time.Since(start); took2 >= cfg.RequestTimeout {
+		t.Errorf("second Provide() took %v, want < RequestTimeout %v (silent peers muted)", took2, cfg.RequestTimeout)
+	}
+
+	// Every honest peer finds the provider.
+	for i, r := range honest {
+		found := false
+		for ai := range r.FindProviders(ctx, c, 1) {
+			found = found || ai.ID == sh.ID()
+		}
+		if !found {
+			t.Errorf("honest peer %d did not find %s as provider of %s", i, sh.ID(), c)
+		}
+	}
+}
+
+// TestFindPeerReturnsOnceReached: the source knows the target only through
+// a hub, and three silent peers sit in its table. With a RequestTimeout
+// far above the bound, FindPeer still returns as soon as it reaches the
+// target, without waiting on the silent peers' queries.
+func TestFindPeerReturnsOnceReached(t *testing.T) {
+	cfg := silentConfig()
+	cfg.RequestTimeout = time.Minute
+	// No table refreshes: their lookups would connect the source and the
+	// target before the test does.
+	src, sh := newQuietRouter(t, cfg)
+	_, hub := newQuietRouter(t, cfg)
+	_, tgt := newQuietRouter(t, cfg)
+	connect(t, sh, hub)
+	connect(t, tgt, hub)
+	var silent []*Router
+	for range 3 {
+		r, h := newQuietRouter(t, cfg)
+		connect(t, sh, h)
+		silent = append(silent, r)
+		waitFor(t, "the silent peer in the source's table", func() bool { return inTable(src, h.ID()) })
+		silence(t, r, h)
+	}
+	waitFor(t, "the hub in the source's table", func() bool { return inTable(src, hub.ID()) })
+	if sh.Network().Connectedness(tgt.ID()) == network.Connected {
+		t.Fatalf("source already connected to the target")
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	res, err := src.FindPeer(ctx, tgt.ID())
+	if err != nil {
+		t.Fatalf("FindPeer() error = %v after %v", err, res.Took)
+	}
+	if res.Peer.ID != tgt.ID() || len(res.Peer.Addrs) == 0 {
+		t.Errorf("FindPeer() = %v, want %s with addresses", res.Peer, tgt.ID())
+	}
+	if res.Took > 15*time.Second {
+		t.Errorf("FindPeer() took %v with silent peers, want ≤ 15s (RequestTimeout %v)", res.Took, cfg.RequestTimeout)
+	}
+	t.Logf("FindPeer with 3 silent peers: %v, %d queried", res.Took, res.Queried)
+}
+
+// TestProvideNoPeers: with an empty routing table Provide returns
+// ErrNoPeers, so callers can retry quietly once joined.
+func TestProvideNoPeers(t *testing.T) {
+	r, _ := newRouter(t, DefaultConfig())
+	err := r.Provide(t.Context(), testCID(t, "lonely"))
+	if !errors.Is(err, ErrNoPeers) {
+		t.Fatalf("Provide() on an empty table = %v, want ErrNoPeers", err)
+	}
+}
