@@ -330,17 +330,15 @@ type FindResult struct {
 // is connected to id, without waiting on queries still in flight. It
 // returns ErrNotFound (wrapped) when the lookup ends without the peer.
 func (r *Router) FindPeer(ctx context.Context, id peer.ID) (FindResult, error) {
-	qctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	// kad-dht stops a FindPeer lookup once connected to the target, but
 	// only after its queries in flight end; cancel them at once instead.
 	sub, err := r.h.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged))
 	if err != nil {
 		return FindResult{}, fmt.Errorf("find peer %s: subscribe to connections: %w", id, err)
 	}
-	lctx, stopLookup := context.WithCancel(qctx)
+	lctx, stopLookup := context.WithCancel(ctx)
 	defer stopLookup()
-	qctx2, events := routing.RegisterForQueryEvents(lctx)
+	qctx, events := routing.RegisterForQueryEvents(lctx)
 	var queried int
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -368,9 +366,9 @@ func (r *Router) FindPeer(ctx context.Context, id peer.ID) (FindResult, error) {
 		}
 	})
 	start := time.Now()
-	ai, err := r.kad.FindPeer(qctx2, id)
+	ai, err := r.kad.FindPeer(qctx, id)
 	if err == nil && len(ai.Addrs) == 0 {
-		ai = r.awaitAddrs(qctx, id)
+		ai = r.awaitAddrs(ctx, id)
 	}
 	took := time.Since(start)
 	stopLookup()

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/ipfs/go-cid"
 	kaddht "github.com/libp2p/go-libp2p-kad-dht"
+	pb "github.com/libp2p/go-libp2p-kad-dht/pb"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -202,5 +204,59 @@ func TestProvideNoPeers(t *testing.T) {
 	err := r.Provide(t.Context(), testCID(t, "lonely"))
 	if !errors.Is(err, ErrNoPeers) {
 		t.Fatalf("Provide() on an empty table = %v, want ErrNoPeers", err)
+	}
+}
+
+// TestSenderHammer sends requests from P goroutines at once to an honest
+// and a silent peer through one sender: no request to the silent peer
+// succeeds, it ends up muted, and the race detector sees the sender's
+// state guarded.
+func TestSenderHammer(t *testing.T) {
+	procs, iters := 8, 20
+	if testing.Short() {
+		procs, iters = 4, 5
+	}
+	cfg := silentConfig()
+	src, sh := newQuietRouter(t, cfg)
+	_, hh := newQuietRouter(t, cfg)
+	sr, silentH := newQuietRouter(t, cfg)
+	connect(t, sh, hh)
+	connect(t, sh, silentH)
+	silence(t, sr, silentH)
+	snd := src.snd
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	okHonest, okSilent := 0, 0
+	for i := range procs {
+		wg.Go(func() {
+			for j := range iters {
+				to, isSilent := hh.ID(), (i+j)%2 == 0
+				if isSilent {
+					to = silentH.ID()
+				}
+				_, err := snd.SendRequest(t.Context(), to, pb.NewMessage(pb.Message_FIND_NODE, []byte(sh.ID()), 0))
+				mu.Lock()
+				switch {
+				case err == nil && isSilent:
+					okSilent++
+				case err == nil:
+					okHonest++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if okSilent != 0 {
+		t.Errorf("%d requests to the silent peer succeeded, want 0", okSilent)
+	}
+	if okHonest == 0 {
+		t.Errorf("no request to the honest peer succeeded")
+	}
+	snd.mu.Lock()
+	_, muted := snd.mute.Muted(silentH.ID(), time.Now())
+	snd.mu.Unlock()
+	if !muted {
+		t.Errorf("silent peer not muted after %d requests", procs*iters/2)
 	}
 }
