@@ -405,10 +405,22 @@ type serverStream struct {
 }
 
 // served is one answer ready to send; size bytes of memory are reserved
-// with the stream's scope until it is sent.
+// with the stream's scope until it is sent. buf, if not nil, is the pooled
+// buffer holding the block's data, recycled once it is written.
 type served struct {
 	m    wire.Msg
 	size int
+	buf  []byte
+}
+
+// blockReader is implemented by blockstores that can copy a block into the
+// caller's buffer (*Store's ReadInto), so that serving a block costs no
+// allocation. ReadInto must return the block's size and an error matching
+// io.ErrShortBuffer when p is too short, an error matching
+// ipld.ErrNotFound when the block is not stored, and must keep no
+// reference to p. It must be safe for concurrent use.
+type blockReader interface {
+	ReadInto(ctx context.Context, c cid.Cid, p []byte) (int, error)
 }
 
 // serveAhead is how many answers the loader prepares ahead of the writer.
@@ -520,6 +532,9 @@ func (sv *serverStream) answer(ctx context.Context, req *wire.Request, k cid.Cid
 		}
 		return served{m: &wire.DontHave{ID: req.ID, Key: k}}, nil
 	}
+	if br, ok := sv.e.bs.(blockReader); ok {
+		return sv.answerInto(ctx, br, req, k)
+	}
 	blk, err := sv.e.bs.Get(ctx, k)
 	switch {
 	case ipld.IsNotFound(err):
@@ -530,6 +545,30 @@ func (sv *serverStream) answer(ctx context.Context, req *wire.Request, k cid.Cid
 		return served{m: &wire.DontHave{ID: req.ID, Key: k}}, nil
 	}
 	return served{m: &wire.Block{ID: req.ID, Key: k, Data: blk.RawData()}, size: len(blk.RawData())}, nil
+}
+
+// answerInto reads the block of k into a pooled buffer.
+func (sv *serverStream) answerInto(ctx context.Context, br blockReader, req *wire.Request, k cid.Cid) (served, error) {
+	pool := &sv.e.blockBufs
+	buf := pool.Get(int(sv.e.cfg.Plan.BlockSize))
+	n, err := br.ReadInto(ctx, k, buf[:cap(buf)])
+	if errors.Is(err, io.ErrShortBuffer) && n > cap(buf) && n <= wire.MaxBlockSize {
+		pool.Put(buf)
+		buf = pool.Get(n)
+		n, err = br.ReadInto(ctx, k, buf)
+	}
+	switch {
+	case ipld.IsNotFound(err):
+		pool.Put(buf)
+		return served{m: &wire.DontHave{ID: req.ID, Key: k}}, nil
+	case errors.Is(err, io.ErrShortBuffer):
+		pool.Put(buf) // over wire.MaxBlockSize: not servable
+		return served{m: &wire.DontHave{ID: req.ID, Key: k}}, nil
+	case err != nil:
+		pool.Put(buf)
+		return served{}, fmt.Errorf("get %s: %w", k, err)
+	}
+	return served{m: &wire.Block{ID: req.ID, Key: k, Data: buf[:n]}, size: n, buf: buf}, nil
 }
 
 // write sends the loader's answers, flushing whenever it has nothing more
@@ -574,6 +613,9 @@ func (sv *serverStream) write() error {
 		if a.size > 0 {
 			scope.ReleaseMemory(a.size)
 		}
+		// The writer copied what it keeps of the data (into its buffer,
+		// or the muxer's frames).
+		sv.e.blockBufs.Put(a.buf)
 		if err != nil {
 			return fmt.Errorf("write: %w", err)
 		}

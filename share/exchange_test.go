@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/enxame/enxame/share/plan"
 	"github.com/enxame/enxame/share/wire"
+	"github.com/ipfs/boxo/blockstore"
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -375,5 +377,68 @@ func TestExchangeRunTwice(t *testing.T) {
 	}
 	if err := ex.Run(t.Context()); err == nil {
 		t.Errorf("Run after Run = nil error, want an error")
+	}
+}
+
+// exReadIntoStore is a blockstore with ReadInto (as *Store has): the server
+// reads blocks into pooled buffers through it. It counts the calls.
+type exReadIntoStore struct {
+	blockstore.Blockstore
+	calls atomic.Int64
+}
+
+func (s *exReadIntoStore) ReadInto(ctx context.Context, c cid.Cid, p []byte) (int, error) {
+	s.calls.Add(1)
+	blk, err := s.Blockstore.Get(ctx, c)
+	if err != nil {
+		return 0, err
+	}
+	if n := len(blk.RawData()); n > len(p) {
+		return n, fmt.Errorf("read %s: %d bytes: %w", c, n, io.ErrShortBuffer)
+	}
+	return copy(p, blk.RawData()), nil
+}
+
+// TestServeReadInto serves from a blockstore with ReadInto, with blocks
+// that fit the pooled buffer (256 KiB) and blocks that need a larger one
+// (1 MiB), and fetches both files byte-exact.
+func TestServeReadInto(t *testing.T) {
+	exVerifyNoLeaks(t)
+	tests := []struct {
+		name  string
+		chunk int64
+	}{
+		{"256 KiB blocks", 256 << 10},
+		{"1 MiB blocks", 1 << 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := exRandom(uint64(tt.chunk), 5<<20+999)
+			bs := &exReadIntoStore{Blockstore: exNewBlockstore(t)}
+			root := exImport(t, bs, data, tt.chunk)
+			src := exStartPeer(t, exTestConfig(), bs, nil)
+			dst, _ := exFetcher(t, exTestConfig(), src)
+			exFetch(t, dst, root, data)
+			if bs.calls.Load() == 0 {
+				t.Errorf("Fetch from a provider whose blockstore has ReadInto: ReadInto never called")
+			}
+		})
+	}
+}
+
+// TestServeReadIntoMissing checks that a key the blockstore lacks is
+// answered DontHave through ReadInto.
+func TestServeReadIntoMissing(t *testing.T) {
+	exVerifyNoLeaks(t)
+	bs := &exReadIntoStore{Blockstore: exNewBlockstore(t)}
+	p := exStartPeer(t, exTestConfig(), bs, nil)
+	sv := &serverStream{e: p.ex}
+	k := mustRaw(t, []byte("not stored")).Cid()
+	a, err := sv.answerInto(t.Context(), bs, &wire.Request{ID: 3}, k)
+	if err != nil {
+		t.Fatalf("answerInto(missing key): %v", err)
+	}
+	if dh, ok := a.m.(*wire.DontHave); !ok || dh.ID != 3 || !dh.Key.Equals(k) || a.buf != nil || a.size != 0 {
+		t.Errorf("answerInto(missing key) = %+v, want DontHave{3, %s} with no buffer", a, k)
 	}
 }

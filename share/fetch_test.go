@@ -466,13 +466,13 @@ func mustRaw(t testing.TB, data []byte) blocks.Block {
 	return b
 }
 
-// TestFetchRecyclesIntoStore fetches into a pack Store, whose fetches read
-// blocks into pooled buffers and hand them back once stored: the file must
-// be byte-exact, including blocks of several sizes.
+// TestFetchRecyclesIntoStore fetches from a pack Store into a pack Store:
+// both sides use pooled block buffers (the fetch hands them back once
+// stored). The file must be byte-exact, including blocks of several sizes.
 func TestFetchRecyclesIntoStore(t *testing.T) {
 	exVerifyNoLeaks(t)
 	data := exRandom(11, 9<<20+12345)
-	src := exStartPeer(t, exTestConfig(), nil, nil)
+	src := exStartPeer(t, exTestConfig(), newTestStore(t, StoreConfig{}), nil)
 	root := exImport(t, src.bs, data, 256<<10)
 	finder := &exFinder{}
 	finder.add(src.info())

@@ -21,9 +21,10 @@ const poolRound = 64 << 10
 // maxPooled is the largest buffer a pool keeps.
 const maxPooled = (MaxBlockSize + poolRound - 1) / poolRound * poolRound
 
-// get returns a slice of length n, from the pool when p is not nil and n
-// is large enough to be pooled. Its contents are undefined.
-func (p *BlockPool) get(n int) []byte {
+// Get returns a slice of length n, from the pool when p is not nil and n
+// is large enough to be pooled (its capacity may be larger). Its contents
+// are undefined; hand it back with Put.
+func (p *BlockPool) Get(n int) []byte {
 	if p == nil || n < minPooled {
 		return make([]byte, n)
 	}

@@ -526,7 +526,7 @@ func (r *Reader) readBlock(n int) (Msg, error) {
 	if _, err := r.r.Discard(hl); err != nil {
 		return nil, unexpected(err)
 	}
-	b.Data = r.pool.get(size)
+	b.Data = r.pool.Get(size)
 	if _, err := io.ReadFull(r.r, b.Data); err != nil {
 		r.pool.Put(b.Data)
 		return nil, unexpected(err)

@@ -411,11 +411,11 @@ func TestBlockPoolPutDropsOddSizes(t *testing.T) {
 	pool.Put(make([]byte, MaxBlockSize+poolRound))
 	var nilPool *BlockPool
 	nilPool.Put(make([]byte, 256<<10))
-	if got := len(nilPool.get(300 << 10)); got != 300<<10 {
-		t.Errorf("nil pool get(300 KiB) has length %d", got)
+	if got := len(nilPool.Get(300 << 10)); got != 300<<10 {
+		t.Errorf("nil pool Get(300 KiB) has length %d", got)
 	}
-	if got := pool.get(minPooled * 2); len(got) != minPooled*2 || cap(got)%poolRound != 0 {
-		t.Errorf("get(%d) = len %d cap %d, want the length and a cap rounded to %d", minPooled*2, len(got), cap(got), poolRound)
+	if got := pool.Get(minPooled * 2); len(got) != minPooled*2 || cap(got)%poolRound != 0 {
+		t.Errorf("Get(%d) = len %d cap %d, want the length and a cap rounded to %d", minPooled*2, len(got), cap(got), poolRound)
 	}
 }
 
