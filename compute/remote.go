@@ -140,7 +140,10 @@ func (s *Submitter) bid(ctx context.Context, w peer.ID, req *wire.BidRequest, de
 	switch m := m.(type) {
 	case *wire.Bid:
 		if m.Busy {
-			return nil, errors.New("busy")
+			// Full, most often of our own units: a bid with no room, not a
+			// refusal, so that each of our runs ending there frees a slot
+			// for the next unit at once instead of at the next bid round.
+			m.FreeSlots = 0
 		}
 		return m, nil
 	case *wire.Error:
@@ -188,7 +191,11 @@ func (s *Submitter) assign(ctx context.Context, wg *sync.WaitGroup, a sched.Assi
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	s.runs[k] = cancel
-	s.emit(j, Event{Unit: ui, Kind: EventPlaced, Worker: a.Worker})
+	ev := Event{Unit: ui, Kind: EventPlaced, Worker: a.Worker}
+	if a.Backup {
+		ev.Detail = "backup of a straggling run"
+	}
+	s.emit(j, ev)
 	s.log.Debug("assign", "job", j.Info.ID, "unit", ui, "peer", a.Worker, "replica", a.Replica)
 	wg.Go(func() {
 		defer cancel()

@@ -68,6 +68,32 @@ func TestSubmitterJobFails(t *testing.T) {
 	}
 }
 
+// TestSubmitterJobFailsOnEveryWorker: a unit that traps on each of the only
+// two workers fails the job at once (fewer workers than MaxAttempts), and
+// Why says so, instead of waiting forever for a third worker.
+func TestSubmitterJobFailsOnEveryWorker(t *testing.T) {
+	sw := newSwarm()
+	for range 2 {
+		sw.startWorker(t, WorkerConfig{Slots: 1}, nil)
+	}
+	sub := sw.startSubmitter(t, nil, "", SubmitterConfig{})
+	id, err := sub.s.Submit(t.Context(), JobSpec{Module: sw.content.putBytes(t, modTrap)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := sub.wait(t, id, 30*time.Second)
+	if info.State != JobFailed {
+		t.Fatalf("job: %s, want failed", info.State)
+	}
+	if n := len(info.Units[0].Failures); n != 2 {
+		t.Errorf("unit 0 has %d failures, want 2: %v", n, info.Units[0].Failures)
+	}
+	why, err := sub.s.Why(t.Context(), id)
+	if err != nil || !strings.Contains(why, "deterministically on every worker") || !strings.Contains(why, "trap") {
+		t.Errorf("Why() = %q, %v; want the trap on every worker", why, err)
+	}
+}
+
 // TestSubmitterCancel: cancelling a job stops its running unit on the
 // worker.
 func TestSubmitterCancel(t *testing.T) {

@@ -99,7 +99,8 @@ type WorkerConfig struct {
 	// at once; more are reset at once. Default 2×(Slots+QueueLen)+4.
 	MaxStreamsPerPeer int
 	// SpeedHint is the speed, in cost units (UnitCost) per second per
-	// slot, the worker bids before it has measured its own. Default 1.
+	// slot, the worker bids before it has measured its own; the first
+	// completed run replaces it. Default 1.
 	SpeedHint float64
 	// FetchTimeout bounds fetching a unit's module and inputs. Default 10m.
 	FetchTimeout time.Duration
@@ -211,6 +212,7 @@ type Worker struct {
 	grants    uint64             // slots granted so far
 	served    map[peer.ID]uint64 // grants when each peer last got a slot
 	speed     float64
+	measured  int // runs measured into speed
 	completed int
 	failed    int
 	rejected  int
@@ -758,8 +760,15 @@ func (w *Worker) execute(ctx context.Context, p peer.ID, req *wire.RunUnit, lim 
 	w.mu.Lock()
 	w.completed++
 	if secs := res.Duration.Seconds(); secs > 0 {
+		// The first measurement replaces the hint outright: a hint off by
+		// 10x would otherwise linger in the bids for many runs.
 		const alpha = 0.3
-		w.speed = (1-alpha)*w.speed + alpha*UnitCost(inBytes)/secs
+		if v := UnitCost(inBytes) / secs; w.measured == 0 {
+			w.speed = v
+		} else {
+			w.speed = (1-alpha)*w.speed + alpha*v
+		}
+		w.measured++
 	}
 	w.mu.Unlock()
 	return outcome{result: &wire.Result{Receipt: rc}}

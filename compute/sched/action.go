@@ -32,6 +32,8 @@ type AssignUnit struct {
 	Replica  int
 	Worker   peer.ID
 	Deadline time.Time
+	// Backup marks an end-game backup of a straggling run (Config.Backups).
+	Backup bool
 }
 
 // CancelUnit tells a worker to drop a run: it stalled, missed its deadline,

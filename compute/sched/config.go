@@ -67,6 +67,15 @@ type Config struct {
 	// TransferRate is the assumed rate, in bytes per second, at which a worker
 	// fetches inputs it does not hold yet. Default 12.5e6 (100 Mbit/s).
 	TransferRate float64
+
+	// Backups is how many backup runs one unit may get in a job's end game
+	// (MapReduce's backup tasks): once none of the job's units waits for a
+	// worker, a worker with a free slot that would finish a unit well before
+	// its straggling run is predicted to (by more than 10 %) runs it
+	// too; the first result that settles the unit wins and the other run is
+	// cancelled. A backup that fails counts as a failed attempt. Default 1;
+	// a negative value disables backups.
+	Backups int
 }
 
 // Defaults for the Config fields.
@@ -82,6 +91,7 @@ const (
 	DefaultBackoffFor       = 5 * time.Minute
 	DefaultQueueAllowance   = 0
 	DefaultTransferRate     = 12.5e6
+	DefaultBackups          = 1
 )
 
 // DefaultConfig returns a Config with every field set to its default.
@@ -98,6 +108,7 @@ func DefaultConfig() Config {
 		BackoffFor:       DefaultBackoffFor,
 		QueueAllowance:   DefaultQueueAllowance,
 		TransferRate:     DefaultTransferRate,
+		Backups:          DefaultBackups,
 	}
 }
 
@@ -137,6 +148,9 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("sched: config: NearTie must be a number <= 1")
 	case c.NearTie == 0:
 		c.NearTie = DefaultNearTie
+	}
+	if c.Backups == 0 {
+		c.Backups = DefaultBackups
 	}
 	if c.QueueAllowance < 0 {
 		return c, fmt.Errorf("sched: config: QueueAllowance must be >= 0")

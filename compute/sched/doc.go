@@ -121,6 +121,16 @@ of a job; with it, 1000 units on 50 heterogeneous workers finish within a few
 per cent of the lower bound. A run overdue by d is expected to need about d
 more, so a worker whose runs overrun its estimates loses its appeal.
 
+Once none of a job's units waits for a worker (its end game), slots that
+would otherwise idle take backup runs, as MapReduce's backup tasks do: the
+unit predicted to end last first, on the worker with room that would finish
+it earliest, when that is more than 10 % sooner than its straggling run is
+predicted to end (Config.Backups runs per unit, default 1). A backup is one
+more run of the unit: the first results that settle it win (with replicas,
+still a majority of distinct workers) and the runs still going are
+cancelled. A backup that fails counts as a failed attempt; the straggler
+goes on.
+
 A worker is never given more runs than its bid's free slots, less the units
 queued there when it bid, plus Config.QueueAllowance. Runs assigned before a
 bid request count as known to the worker when it answers; each of them that

@@ -1,6 +1,7 @@
 package sched
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -142,6 +143,7 @@ func (s *Scheduler) place(now time.Time) {
 		if j.status != jobActive || j.window || !j.started {
 			continue
 		}
+		var doomed *unit
 		q := j.queue[:0]
 		for _, u := range j.queue {
 			switch {
@@ -151,6 +153,9 @@ func (s *Scheduler) place(now time.Time) {
 				rooms -= filled
 				if stuck && j.needy == nil {
 					j.needy = u
+				}
+				if stuck && doomed == nil && s.hopeless(u) {
+					doomed = u
 				}
 			case usable == 0 && j.needy == nil:
 				j.needy = u
@@ -163,6 +168,110 @@ func (s *Scheduler) place(now time.Time) {
 		}
 		clear(j.queue[len(q):])
 		j.queue = q
+		if doomed != nil {
+			f := doomed.failures[len(doomed.failures)-1]
+			j.needy = nil
+			s.failJob(j, doomed, fmt.Sprintf("unit %s failed deterministically on every worker that could run it (%d): %s",
+				doomed.id, len(doomed.failures), f.Reason))
+		}
+	}
+	if rooms > 0 && s.cfg.Backups > 0 {
+		s.backups(now)
+	}
+}
+
+// hopeless reports whether u failed deterministically (the module trapped,
+// ran out of memory, ...) on every worker it failed on, and no known worker
+// that is not lost is left to try it: waiting for more workers would most
+// likely end the same way, so the job fails now with the reasons instead of
+// waiting forever for a worker that may never come.
+func (s *Scheduler) hopeless(u *unit) bool {
+	if len(u.failures) == 0 {
+		return false
+	}
+	for _, f := range u.failures {
+		if !f.Deterministic {
+			return false
+		}
+	}
+	for _, w := range s.wlist {
+		if !w.lost && !u.excluded(w) && w.fits(u) {
+			return false
+		}
+	}
+	return true
+}
+
+// backupMargin is how much sooner, relatively, a backup must be predicted to
+// finish than the run it backs up.
+const backupMargin = 0.10
+
+// straggler is an unsettled unit whose runs are all placed, with the
+// predicted end of its latest active run, in seconds from now.
+type straggler struct {
+	u   *unit
+	end float64
+}
+
+// backups starts backup runs in the end game of each job with no unit
+// waiting: the unit predicted to end last first, each on the worker with
+// room that would finish it earliest, when that is sooner than the
+// straggling run by more than backupMargin.
+func (s *Scheduler) backups(now time.Time) {
+	var ss []straggler
+	for _, j := range s.jobList {
+		if j.status != jobActive || j.window || !j.started || len(j.queue) > 0 {
+			continue
+		}
+		ss = ss[:0]
+		for _, u := range j.units {
+			if u.accepted || u.missing > 0 || u.backups >= s.cfg.Backups {
+				continue
+			}
+			end, active := 0.0, 0
+			for _, r := range u.runs {
+				if !r.active() {
+					continue
+				}
+				active++
+				e := r.estEnd.Sub(now).Seconds()
+				if e < 0 {
+					e = -e // overdue by d: expect about d more, as in plan
+				}
+				end = max(end, e)
+			}
+			if active > 0 {
+				ss = append(ss, straggler{u, end})
+			}
+		}
+		slices.SortStableFunc(ss, func(a, b straggler) int {
+			switch {
+			case a.end > b.end:
+				return -1
+			case a.end < b.end:
+				return 1
+			}
+			return a.u.id.Index - b.u.id.Index
+		})
+		for _, x := range ss {
+			best, bestF := (*worker)(nil), math.Inf(1)
+			for _, w := range s.wlist {
+				if !w.usable || w.available(s.cfg.QueueAllowance) <= 0 || !w.fits(x.u) || x.u.excluded(w) {
+					continue
+				}
+				if f := max(w.startAt(x.u), w.transfer(x.u, s.cfg.TransferRate)) + x.u.spec.EstCost/w.speed(); f < bestF {
+					best, bestF = w, f
+				}
+			}
+			if best == nil {
+				return // no worker has room
+			}
+			if bestF*(1+backupMargin) >= x.end {
+				continue
+			}
+			x.u.backups++
+			s.start(x.u, best, cand{w: best, finish: bestF, room: true}, now, "backup")
+		}
 	}
 }
 
@@ -182,37 +291,43 @@ func (s *Scheduler) placeUnit(u *unit, now time.Time) (filled int, stuck bool) {
 			planned = append(planned, w)
 			continue
 		}
-		wall := u.spec.Limits.WallTime
-		if wall == 0 {
-			wall = s.cfg.UnitDeadline
-		}
-		begin := c.finish - u.spec.EstCost/w.speed()
-		r := &run{
-			u:            u,
-			w:            w,
-			replica:      u.replicas,
-			state:        runAssigned,
-			assignSeq:    s.next(),
-			assignedAt:   now,
-			lastProgress: now,
-			estEnd:       now.Add(seconds(c.finish)),
-			deadline:     now.Add(seconds(begin) + wall),
-		}
-		u.replicas++
-		u.runs = append(u.runs, r)
 		u.missing--
-		w.inflight = append(w.inflight, r)
-		w.post++
-		w.reserve(c.finish)
-		for _, in := range u.spec.Inputs {
-			w.held[in.CID] = struct{}{}
-		}
-		s.emit(AssignUnit{Unit: u.id, Replica: r.replica, Worker: w.id, Deadline: r.deadline})
+		s.start(u, w, c, now, "")
 		if w.available(s.cfg.QueueAllowance) <= 0 {
 			filled++
 		}
 	}
 	return filled, false
+}
+
+// start assigns a run of u to c.w; kind is "" or "backup".
+func (s *Scheduler) start(u *unit, w *worker, c cand, now time.Time, kind string) {
+	wall := u.spec.Limits.WallTime
+	if wall == 0 {
+		wall = s.cfg.UnitDeadline
+	}
+	begin := c.finish - u.spec.EstCost/w.speed()
+	r := &run{
+		u:            u,
+		w:            w,
+		replica:      u.replicas,
+		state:        runAssigned,
+		assignSeq:    s.next(),
+		assignedAt:   now,
+		lastProgress: now,
+		estEnd:       now.Add(seconds(c.finish)),
+		deadline:     now.Add(seconds(begin) + wall),
+		kind:         kind,
+	}
+	u.replicas++
+	u.runs = append(u.runs, r)
+	w.inflight = append(w.inflight, r)
+	w.post++
+	w.reserve(c.finish)
+	for _, in := range u.spec.Inputs {
+		w.held[in.CID] = struct{}{}
+	}
+	s.emit(AssignUnit{Unit: u.id, Replica: r.replica, Worker: w.id, Deadline: r.deadline, Backup: kind == "backup"})
 }
 
 // choose picks the worker for one more run of u: the earliest predicted

@@ -106,6 +106,7 @@ type unit struct {
 	failures []Failure
 	rejected []rejection
 	replicas int // next replica number
+	backups  int // backup runs started
 	endedAt  time.Time
 }
 
@@ -139,6 +140,7 @@ type run struct {
 	output       cid.Cid
 	note         string // why it ended, for Why
 	busy         bool   // ended by a busy rejection: the worker may get the unit later
+	kind         string // "backup" for an end-game backup run, else ""
 }
 
 type ask struct {

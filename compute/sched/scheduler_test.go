@@ -83,6 +83,10 @@ func runSteps(t testing.TB, cfg Config, steps []step) *Scheduler {
 // exact disables near-tie randomness so that ties go to the lowest peer ID.
 var exact = Config{NearTie: -1}
 
+// noBackups is exact without end-game backups, for tests of what happens
+// to a lone run.
+var noBackups = Config{NearTie: -1, Backups: -1}
+
 // started is the prefix of most tests: workers a and b (a twice as fast),
 // one slot each, one unit of cost 10, placed on a at t0.
 func started(replicas int, costs ...float64) []step {
@@ -233,7 +237,68 @@ func TestNext(t *testing.T) {
 			},
 		},
 		{
+			name: "an idle worker backs up a straggler and the first result wins",
+			steps: []step{
+				{evs: []Event{discover(wa, wb), submit(1, 10, 10)}, want: []Action{askAll(0, wa, wb)}},
+				// Both bid speed 1; a turns out slower than it bid.
+				{evs: []Event{bid(wa, 1, 1), bid(wb, 1, 1)}, want: []Action{
+					assign(0, 0, wa, DefaultUnitDeadline),
+					assign(1, 0, wb, DefaultUnitDeadline),
+				}},
+				{evs: []Event{completed(1, wb, "x1")}, at: 10 * time.Second, want: []Action{
+					AcceptResult{Unit: uid(1), Output: cidOf("x1"), Agreeing: []peer.ID{wb}},
+				}},
+				// Overdue by 11 s, a is expected to need 11 s more: not
+				// enough sooner on b (10 s, plus NearTie) to back it up.
+				{evs: []Event{UnitProgressed{Unit: uid(0), Worker: wa, At: at(20 * time.Second)}}, at: 21 * time.Second},
+				{at: 22 * time.Second, want: []Action{
+					AssignUnit{Unit: uid(0), Replica: 1, Worker: wb, Deadline: at(22*time.Second + DefaultUnitDeadline), Backup: true},
+				}},
+				// One backup per unit: b's result settles it, a's run is dropped.
+				{evs: []Event{completed(0, wb, "x0")}, at: 32 * time.Second, want: []Action{
+					AcceptResult{Unit: uid(0), Output: cidOf("x0"), Agreeing: []peer.ID{wb}},
+					CancelUnit{Unit: uid(0), Worker: wa, Reason: "result accepted"},
+					JobDone{Job: jobJ, Outputs: []cid.Cid{cidOf("x0"), cidOf("x1")}},
+				}},
+			},
+		},
+		{
+			name: "no backups when disabled",
+			cfg:  noBackups,
+			steps: []step{
+				{evs: []Event{discover(wa, wb), submit(1, 10, 10)}, want: []Action{askAll(0, wa, wb)}},
+				{evs: []Event{bid(wa, 1, 1), bid(wb, 1, 1)}, want: []Action{
+					assign(0, 0, wa, DefaultUnitDeadline),
+					assign(1, 0, wb, DefaultUnitDeadline),
+				}},
+				{evs: []Event{completed(1, wb, "x1")}, at: 10 * time.Second, want: []Action{
+					AcceptResult{Unit: uid(1), Output: cidOf("x1"), Agreeing: []peer.ID{wb}},
+				}},
+				{evs: []Event{UnitProgressed{Unit: uid(0), Worker: wa, At: at(25 * time.Second)}}, at: 25 * time.Second},
+			},
+		},
+		{
+			name: "a failed backup leaves the straggler running",
+			steps: []step{
+				{evs: []Event{discover(wa, wb, wc), submit(1, 10, 10)}, want: []Action{askAll(0, wa, wb, wc)}},
+				{evs: []Event{bid(wa, 1, 1), bid(wb, 1, 1)}, at: DefaultBidTimeout, want: []Action{
+					assign(0, 0, wa, DefaultBidTimeout+DefaultUnitDeadline),
+					assign(1, 0, wb, DefaultBidTimeout+DefaultUnitDeadline),
+				}},
+				{evs: []Event{completed(1, wb, "x1"), UnitProgressed{Unit: uid(0), Worker: wa, At: at(20 * time.Second)}}, at: 24 * time.Second, want: []Action{
+					AcceptResult{Unit: uid(1), Output: cidOf("x1"), Agreeing: []peer.ID{wb}},
+					AssignUnit{Unit: uid(0), Replica: 1, Worker: wb, Deadline: at(24*time.Second + DefaultUnitDeadline), Backup: true},
+				}},
+				{evs: []Event{UnitFailed{Unit: uid(0), Worker: wb, Reason: "out of disk", At: at(25 * time.Second)}}, at: 25 * time.Second},
+				{evs: []Event{completed(0, wa, "x0")}, at: 26 * time.Second, want: []Action{
+					AcceptResult{Unit: uid(0), Output: cidOf("x0"), Agreeing: []peer.ID{wa}},
+					JobDone{Job: jobJ, Outputs: []cid.Cid{cidOf("x0"), cidOf("x1")}},
+				}},
+			},
+		},
+		{
 			name: "a stalled run is cancelled and placed elsewhere",
+			cfg:  noBackups,
 			steps: append(started(1, 10),
 				step{evs: []Event{UnitAccepted{Unit: uid(0), Worker: wa, At: at(time.Second)}}, at: time.Second},
 				step{at: 31 * time.Second},
@@ -246,6 +311,7 @@ func TestNext(t *testing.T) {
 		},
 		{
 			name: "heartbeats keep a run alive until its deadline",
+			cfg:  noBackups,
 			steps: []step{
 				{evs: []Event{discover(wa, wb), JobSubmitted{Job: jobJ, Units: []UnitSpec{{EstCost: 1, Limits: Limits{WallTime: 20 * time.Second}}}}},
 					want: []Action{askAll(0, wa, wb)}},
@@ -264,6 +330,31 @@ func TestNext(t *testing.T) {
 					assign(0, 1, wb, time.Second+DefaultUnitDeadline),
 				}},
 			),
+		},
+		{
+			name: "a unit that traps on every worker there is fails the job before MaxAttempts",
+			steps: []step{
+				{evs: []Event{discover(wa, wb, wc), submit(1, 1)}, want: []Action{askAll(0, wa, wb, wc)}},
+				{evs: []Event{bid(wa, 1, 1), bid(wb, 1, 1), bid(wc, 1, 1)}, want: []Action{assign(0, 0, wa, DefaultUnitDeadline)}},
+				{evs: []Event{UnitFailed{Unit: uid(0), Worker: wa, Reason: "trap", Deterministic: true}}, want: []Action{assign(0, 1, wb, DefaultUnitDeadline)}},
+				// c is lost: nobody is left to rule out a bad worker.
+				{evs: []Event{WorkerLost{Worker: wc}, UnitFailed{Unit: uid(0), Worker: wb, Reason: "trap", Deterministic: true}}, want: []Action{
+					JobFailed{Job: jobJ, Unit: uid(0), Reason: "unit J/0 failed deterministically on every worker that could run it (2): trap", Failures: []Failure{
+						{Unit: uid(0), Worker: wa, Kind: FailedOnWorker, Reason: "trap", Deterministic: true, At: t0},
+						{Unit: uid(0), Worker: wb, Kind: FailedOnWorker, Reason: "trap", Deterministic: true, At: t0},
+					}},
+				}},
+			},
+		},
+		{
+			name: "a unit that failed for another reason waits for more workers",
+			steps: []step{
+				{evs: []Event{discover(wa), submit(1, 1)}, want: []Action{askAll(0, wa)}},
+				{evs: []Event{bid(wa, 1, 1)}, want: []Action{assign(0, 0, wa, DefaultUnitDeadline)}},
+				{evs: []Event{UnitFailed{Unit: uid(0), Worker: wa, Reason: "out of disk"}}, want: []Action{
+					NeedWorkers{Job: jobJ, Why: "no eligible worker left (1 already ran, failed or refused it)"},
+				}},
+			},
 		},
 		{
 			name: "failing on MaxAttempts workers fails the job with every reason",

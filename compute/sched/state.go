@@ -208,6 +208,7 @@ type RunState struct {
 	EndedAt      time.Time
 	Output       cid.Cid
 	Note         string // why it ended, if it failed or was cancelled
+	Backup       bool   // an end-game backup of a straggling run
 }
 
 // Rejection is a worker's refusal of a unit for its limits.
@@ -346,6 +347,7 @@ func (s *Scheduler) unitState(u *unit) UnitState {
 			EndedAt:      r.endedAt,
 			Output:       r.output,
 			Note:         r.note,
+			Backup:       r.kind == "backup",
 		})
 		switch r.state {
 		case runAssigned:
@@ -561,6 +563,9 @@ func (s *Scheduler) Why(id UnitID) string {
 	b.WriteString("\n")
 	for _, r := range st.Runs {
 		fmt.Fprintf(&b, "  replica %d on %s: %s", r.Replica, r.Worker, r.Status)
+		if r.Backup {
+			b.WriteString(" (backup of a straggler)")
+		}
 		switch r.Status {
 		case RunAssigned, RunRunning:
 			fmt.Fprintf(&b, " since %s, last sign of life %s, deadline %s",
