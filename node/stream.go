@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"sync"
-	"time"
 
 	"github.com/enxame/enxame/share"
 	blocks "github.com/ipfs/go-block-format"
@@ -12,50 +11,58 @@ import (
 	ipld "github.com/ipfs/go-ipld-format"
 )
 
-// streamPoll is how often a streaming read looks again for a block the
-// fetch has not stored yet.
-const streamPoll = 500 * time.Microsecond
-
-// waitGetter reads blocks from the store, waiting for those a concurrent
-// fetch has not stored yet. It is safe for concurrent use.
-type waitGetter struct {
+// fetchSource is a share.StreamSource over the store that a concurrent
+// fetch fills: it waits for a block until the store commits it (Added, no
+// polling) or the fetch ends. It is safe for concurrent use.
+type fetchSource struct {
 	st   *share.Store
 	done <-chan struct{} // closed when the fetch has ended
 	err  *error          // the fetch's error, valid once done is closed
 }
 
-func (g waitGetter) Get(ctx context.Context, c cid.Cid) (blocks.Block, error) {
+func (s fetchSource) Get(ctx context.Context, c cid.Cid) (blocks.Block, error) {
+	return s.st.Get(ctx, c)
+}
+
+func (s fetchSource) ReadInto(ctx context.Context, c cid.Cid, p []byte) (int, error) {
+	return s.st.ReadInto(ctx, c, p)
+}
+
+// Wait returns nil once the block of c is stored, or the fetch's error (an
+// error matching ipld.ErrNotFound if the fetch ended well without it).
+func (s fetchSource) Wait(ctx context.Context, c cid.Cid) error {
 	for {
-		blk, err := g.st.Get(ctx, c)
-		if err == nil || !ipld.IsNotFound(err) {
-			return blk, err
+		added := s.st.Added()
+		if ok, err := s.st.Has(ctx, c); err != nil || ok {
+			return err
 		}
 		select {
-		case <-g.done:
-			if blk, err := g.st.Get(ctx, c); err == nil {
-				return blk, nil
+		case <-added:
+		case <-s.done:
+			if ok, err := s.st.Has(ctx, c); err != nil || ok {
+				return err
 			}
-			if *g.err != nil {
-				return nil, *g.err
+			if *s.err != nil {
+				return *s.err
 			}
-			return nil, err
+			return ipld.ErrNotFound{Cid: c}
 		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(streamPoll):
+			return ctx.Err()
 		}
 	}
 }
 
-// streamReader is a file being read while its DAG is fetched.
+// streamReader is a file being read while its DAG is fetched. Its WriteTo
+// (share.Stream's) is what io.Copy uses.
 type streamReader struct {
-	io.ReadSeekCloser
+	*share.Stream
 	cancel context.CancelFunc
 	wg     *sync.WaitGroup
 }
 
 // Close stops the fetch if it still runs and waits for it.
 func (s *streamReader) Close() error {
-	err := s.ReadSeekCloser.Close()
+	err := s.Stream.Close()
 	s.cancel()
 	s.wg.Wait()
 	return err
@@ -63,7 +70,9 @@ func (s *streamReader) Close() error {
 
 // OpenStream returns a reader of the file root that starts returning bytes
 // while the DAG is still being fetched (leaves arrive roughly in file
-// order), so reading and fetching overlap. Close stops the fetch.
+// order), so reading and fetching overlap; it waits for each block until
+// the store commits it. Its WriteTo writes up to 1 MiB at a time, and
+// writes out what it holds before it waits. Close stops the fetch.
 func (n *Node) OpenStream(ctx context.Context, root cid.Cid) (io.ReadSeekCloser, error) {
 	fctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -73,7 +82,7 @@ func (n *Node) OpenStream(ctx context.Context, root cid.Cid) (io.ReadSeekCloser,
 		defer close(done)
 		ferr = n.Fetch(fctx, root, share.FetchOptions{})
 	})
-	r, err := share.NewReader(share.ReaderConfig{}, waitGetter{st: n.blocks, done: done, err: &ferr}).Open(fctx, root)
+	r, err := share.OpenStream(fctx, fetchSource{st: n.blocks, done: done, err: &ferr}, root)
 	if err != nil {
 		cancel()
 		wg.Wait()
@@ -82,5 +91,5 @@ func (n *Node) OpenStream(ctx context.Context, root cid.Cid) (io.ReadSeekCloser,
 		}
 		return nil, err
 	}
-	return &streamReader{ReadSeekCloser: r, cancel: cancel, wg: wg}, nil
+	return &streamReader{Stream: r, cancel: cancel, wg: wg}, nil
 }

@@ -4,13 +4,25 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/ipfs/boxo/blockservice"
+	chunker "github.com/ipfs/boxo/chunker"
+	offline "github.com/ipfs/boxo/exchange/offline"
+	"github.com/ipfs/boxo/ipld/merkledag"
+	ft "github.com/ipfs/boxo/ipld/unixfs"
+	"github.com/ipfs/boxo/ipld/unixfs/importer/balanced"
+	"github.com/ipfs/boxo/ipld/unixfs/importer/helpers"
+	"github.com/ipfs/boxo/ipld/unixfs/importer/trickle"
+	uio "github.com/ipfs/boxo/ipld/unixfs/io"
 	blocks "github.com/ipfs/go-block-format"
 	cid "github.com/ipfs/go-cid"
 	format "github.com/ipfs/go-ipld-format"
@@ -152,5 +164,370 @@ func TestWriteToNeverLeavesPartial(t *testing.T) {
 		if len(ents) != 0 {
 			t.Errorf("WriteTo(%s) failed but left %v in the destination directory", root, ents)
 		}
+	}
+}
+
+// storeSource is a StreamSource over a Store: Wait waits until the block is
+// stored, or returns fail at once when fail is set.
+type storeSource struct {
+	*Store
+	fail error
+}
+
+func (s storeSource) Wait(ctx context.Context, c cid.Cid) error {
+	if s.fail != nil {
+		return s.fail
+	}
+	for {
+		added := s.Added()
+		if ok, err := s.Has(ctx, c); err != nil || ok {
+			return err
+		}
+		select {
+		case <-added:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// streamLayout is a DAG shape to import with boxo's own importers.
+type streamLayout struct {
+	name         string
+	chunk, links int
+	trickle      bool
+	noRaw, cidV0 bool
+}
+
+// importLayout imports data into s with boxo's balanced or trickle layout.
+func importLayout(t testing.TB, s *Store, data []byte, l streamLayout) cid.Cid {
+	t.Helper()
+	dserv := merkledag.NewDAGService(blockservice.New(s, offline.Exchange(s)))
+	_, node := cidBuilders(l.cidV0)
+	p := helpers.DagBuilderParams{Maxlinks: l.links, RawLeaves: !l.noRaw, CidBuilder: node, Dagserv: dserv}
+	db, err := p.New(chunker.NewSizeSplitter(bytes.NewReader(data), int64(l.chunk)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	layout := balanced.Layout
+	if l.trickle {
+		layout = trickle.Layout
+	}
+	nd, err := layout(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nd.Cid()
+}
+
+// dagOrder returns every block of the DAG at root, parents before children,
+// in file order.
+func dagOrder(t testing.TB, s *Store, root cid.Cid) []cid.Cid {
+	t.Helper()
+	out := []cid.Cid{root}
+	b, err := s.Get(t.Context(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nd, err := decodeNode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range nd.Links() {
+		out = append(out, dagOrder(t, s, l.Cid)...)
+	}
+	return out
+}
+
+func openStream(t testing.TB, src StreamSource, root cid.Cid) *Stream {
+	t.Helper()
+	st, err := OpenStream(t.Context(), src, root)
+	if err != nil {
+		t.Fatalf("OpenStream(%s): %v", root, err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// oddReader hides a Stream's WriteTo and reads n bytes at a time.
+type oddReader struct {
+	r io.Reader
+	n int
+}
+
+func (o oddReader) Read(p []byte) (int, error) { return o.r.Read(p[:min(len(p), o.n)]) }
+
+// TestStreamMatchesDagReader: for DAGs of boxo's balanced and trickle
+// layouts, with raw and dag-pb leaves, a Stream returns the bytes of
+// boxo's DagReader at every offset, through Read and WriteTo.
+func TestStreamMatchesDagReader(t *testing.T) {
+	layouts := []streamLayout{
+		{name: "balanced raw", chunk: 1000, links: 4},
+		{name: "balanced pb leaves v0", chunk: 1000, links: 4, noRaw: true, cidV0: true},
+		{name: "trickle raw", chunk: 1000, links: 4, trickle: true},
+		{name: "trickle pb leaves", chunk: 777, links: 3, trickle: true, noRaw: true},
+		{name: "default", chunk: DefaultChunkSize, links: maxLinks},
+	}
+	for _, l := range layouts {
+		sizes := []int{0, 1, l.chunk - 1, l.chunk, l.chunk + 1, 37*l.chunk + 5}
+		if l.chunk < 10000 {
+			sizes = append(sizes, 100003)
+		}
+		for _, size := range sizes {
+			t.Run(fmt.Sprintf("%s/%d", l.name, size), func(t *testing.T) {
+				ctx := t.Context()
+				s := newTestStore(t, StoreConfig{})
+				data := randomBytes(uint64(size), size)
+				root := importLayout(t, s, data, l)
+				if got := catAll(t, ctx, NewReader(ReaderConfig{}, s), root); !bytes.Equal(got, data) {
+					t.Fatalf("DagReader gives %d bytes, not the file's %d", len(got), size)
+				}
+				src := storeSource{Store: s}
+				st := openStream(t, src, root)
+				if st.Size() != uint64(size) {
+					t.Errorf("Size() = %d, want %d", st.Size(), size)
+				}
+				var buf bytes.Buffer
+				if n, err := st.WriteTo(&buf); err != nil || n != int64(size) || !bytes.Equal(buf.Bytes(), data) {
+					t.Fatalf("WriteTo = %d, %v; want the file's %d bytes", n, err, size)
+				}
+				got, err := io.ReadAll(oddReader{openStream(t, src, root), 333})
+				if err != nil || !bytes.Equal(got, data) {
+					t.Fatalf("Read by 333 = %d bytes, %v; want the file's %d", len(got), err, size)
+				}
+				offs := []int{0, 1, size / 3, size / 2, size - 1, size, size + 10}
+				for _, off := range offs {
+					if off < 0 {
+						continue
+					}
+					want := data[min(off, size):]
+					if pos, err := st.Seek(int64(off), io.SeekStart); err != nil || pos != int64(off) {
+						t.Fatalf("Seek(%d) = %d, %v", off, pos, err)
+					}
+					got, err := io.ReadAll(io.LimitReader(oddReader{st, 700}, 2500))
+					if err != nil || !bytes.Equal(got, want[:min(2500, len(want))]) {
+						t.Fatalf("Seek(%d), Read 2500: %d bytes, %v; not the file's", off, len(got), err)
+					}
+					if _, err := st.Seek(int64(off), io.SeekStart); err != nil {
+						t.Fatal(err)
+					}
+					buf.Reset()
+					if _, err := st.WriteTo(&buf); err != nil || !bytes.Equal(buf.Bytes(), want) {
+						t.Fatalf("Seek(%d), WriteTo: %d bytes, %v; want %d of the file's", off, buf.Len(), err, len(want))
+					}
+				}
+				// Relative seeks, and WriteTo after a partial Read.
+				if pos, err := st.Seek(-int64(min(size, 10)), io.SeekEnd); err != nil || pos != int64(size-min(size, 10)) {
+					t.Fatalf("Seek(-10, end) = %d, %v", pos, err)
+				}
+				if pos, err := st.Seek(-int64(size-min(size, 10))/2, io.SeekCurrent); err != nil {
+					t.Fatalf("Seek(current) = %d, %v", pos, err)
+				}
+				pos, _ := st.Seek(0, io.SeekCurrent)
+				head := make([]byte, min(int(int64(size)-pos), 1500))
+				if _, err := io.ReadFull(st, head); err != nil {
+					t.Fatal(err)
+				}
+				buf.Reset()
+				if _, err := st.WriteTo(&buf); err != nil || !bytes.Equal(append(head, buf.Bytes()...), data[pos:]) {
+					t.Fatalf("Read then WriteTo from %d: not the file's bytes (%v)", pos, err)
+				}
+			})
+		}
+	}
+}
+
+// TestStreamWaitsForBlocks: a Stream reads a file whose blocks are stored
+// one at a time, in file order, while it reads, and returns the file.
+func TestStreamWaitsForBlocks(t *testing.T) {
+	for _, useRead := range []bool{false, true} {
+		t.Run(fmt.Sprintf("read=%v", useRead), func(t *testing.T) {
+			ctx := t.Context()
+			full := newTestStore(t, StoreConfig{})
+			data := randomBytes(31, 300000)
+			root := importLayout(t, full, data, streamLayout{chunk: 1000, links: 8})
+			order := dagOrder(t, full, root)
+			s := newTestStore(t, StoreConfig{})
+			var wg sync.WaitGroup
+			defer wg.Wait()
+			wg.Go(func() {
+				for _, c := range order {
+					b, err := full.Get(ctx, c)
+					if err == nil {
+						err = s.Put(ctx, b)
+					}
+					if err != nil {
+						t.Errorf("copy %s: %v", c, err)
+						return
+					}
+				}
+			})
+			st, err := OpenStream(ctx, storeSource{Store: s}, root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			var got []byte
+			if useRead {
+				got, err = io.ReadAll(oddReader{st, 4096})
+			} else {
+				var buf bytes.Buffer
+				_, err = st.WriteTo(&buf)
+				got = buf.Bytes()
+			}
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("stream of a DAG stored while read: %d bytes, %v; want the file's %d", len(got), err, len(data))
+			}
+		})
+	}
+}
+
+// triggerWriter calls at once its total reaches at bytes.
+type triggerWriter struct {
+	bytes.Buffer
+	at   int
+	call func()
+}
+
+func (w *triggerWriter) Write(p []byte) (int, error) {
+	n, err := w.Buffer.Write(p)
+	if w.call != nil && w.Len() >= w.at {
+		w.call()
+		w.call = nil
+	}
+	return n, err
+}
+
+// partialStore returns a store holding the DAG of data but for its raw
+// leaves after the first k, and those leaves.
+func partialStore(t testing.TB, data []byte, chunk, k int) (*Store, cid.Cid, []blocks.Block) {
+	t.Helper()
+	full := newTestStore(t, StoreConfig{})
+	root := importLayout(t, full, data, streamLayout{chunk: chunk, links: 8})
+	s := newTestStore(t, StoreConfig{})
+	var rest []blocks.Block
+	leaves := 0
+	for _, c := range dagOrder(t, full, root) {
+		b, err := full.Get(t.Context(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Prefix().Codec == cid.Raw {
+			leaves++
+			if leaves > k {
+				rest = append(rest, b)
+				continue
+			}
+		}
+		if err := s.Put(t.Context(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s, root, rest
+}
+
+// TestStreamWritesBeforeWaiting: WriteTo writes out every byte that is
+// there before it waits for the next block: here the missing blocks come
+// only once the writer has the bytes before them, so holding them back
+// would never end.
+func TestStreamWritesBeforeWaiting(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	data := randomBytes(32, 100000)
+	s, root, rest := partialStore(t, data, 1000, 10)
+	w := &triggerWriter{at: 10 * 1000, call: func() {
+		if err := s.PutMany(ctx, rest); err != nil {
+			t.Errorf("PutMany: %v", err)
+		}
+	}}
+	st, err := OpenStream(ctx, storeSource{Store: s}, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.WriteTo(w); err != nil || !bytes.Equal(w.Bytes(), data) {
+		t.Fatalf("WriteTo = %d bytes, %v; want the file's %d", w.Len(), err, len(data))
+	}
+}
+
+// TestStreamError: when the source says a missing block never comes, Read
+// and WriteTo return its error after the bytes that were there.
+func TestStreamError(t *testing.T) {
+	errGone := errors.New("fetch ended")
+	data := randomBytes(33, 100000)
+	s, root, _ := partialStore(t, data, 1000, 10)
+	src := storeSource{Store: s, fail: errGone}
+	var buf bytes.Buffer
+	if _, err := openStream(t, src, root).WriteTo(&buf); !errors.Is(err, errGone) || !bytes.Equal(buf.Bytes(), data[:10000]) {
+		t.Errorf("WriteTo = %d bytes, %v; want the first 10000 and %v", buf.Len(), err, errGone)
+	}
+	got, err := io.ReadAll(openStream(t, src, root))
+	if !errors.Is(err, errGone) || !bytes.Equal(got, data[:10000]) {
+		t.Errorf("ReadAll = %d bytes, %v; want the first 10000 and %v", len(got), err, errGone)
+	}
+	if _, err := OpenStream(t.Context(), src, rawBlock(t, []byte("nobody")).Cid()); !errors.Is(err, errGone) {
+		t.Errorf("OpenStream(missing root) error = %v, want %v", err, errGone)
+	}
+}
+
+func TestStreamOpenNotAFile(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	writeFile(t, dir, "d/a", []byte("a"))
+	os.Symlink("a", filepath.Join(dir, "d", "l"))
+	s := newTestStore(t, StoreConfig{})
+	res, err := s.Add(ctx, []string{filepath.Join(dir, "d")}, AddOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, err := s.List(ctx, res.Root)
+	if err != nil || len(ents) != 2 {
+		t.Fatalf("List = %v, %v", ents, err)
+	}
+	tests := []struct {
+		name string
+		c    cid.Cid
+		want error
+	}{
+		{name: "dir", c: res.Root, want: uio.ErrIsDir},
+		{name: "symlink", c: ents[1].CID, want: uio.ErrCantReadSymlinks},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := OpenStream(ctx, storeSource{Store: s}, tt.c); !errors.Is(err, tt.want) {
+				t.Errorf("OpenStream(%s) error = %v, want %v", tt.name, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestStreamSeekNotSupported: a file node without block sizes reads whole
+// but cannot be seeked into.
+func TestStreamSeekNotSupported(t *testing.T) {
+	ctx := t.Context()
+	s := newTestStore(t, StoreConfig{})
+	a, b := rawBlock(t, []byte("hello ")), rawBlock(t, []byte("world"))
+	nd := merkledag.NodeWithData(ft.FilePBData(nil, 11))
+	for _, l := range []blocks.Block{a, b} {
+		if err := nd.AddRawLink("", &format.Link{Cid: l.Cid(), Size: uint64(len(l.RawData()))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PutMany(ctx, []blocks.Block{a, b, nd}); err != nil {
+		t.Fatal(err)
+	}
+	st := openStream(t, storeSource{Store: s}, nd.Cid())
+	if pos, err := st.Seek(3, io.SeekStart); !errors.Is(err, uio.ErrSeekNotSupported) || pos != 0 {
+		t.Errorf("Seek(3) = %d, %v; want 0, uio.ErrSeekNotSupported", pos, err)
+	}
+	got, err := io.ReadAll(st)
+	if err != nil || string(got) != "hello world" {
+		t.Errorf("ReadAll after a failed seek = %q, %v; want %q", got, err, "hello world")
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Read(make([]byte, 1)); err == nil {
+		t.Error("Read after Close = nil error, want one")
 	}
 }

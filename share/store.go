@@ -149,6 +149,10 @@ type Store struct {
 
 	closeMu sync.RWMutex
 	closed  bool
+
+	// amu guards added, the channel Added hands out.
+	amu   sync.Mutex
+	added chan struct{}
 }
 
 // OpenStore opens or creates the store in cfg.Dir. Close releases it.
@@ -163,6 +167,7 @@ func OpenStore(cfg StoreConfig, deps StoreDeps) (*Store, error) {
 		dir:   filepath.Join(cfg.Dir, "packs"),
 		packs: map[uint32]*os.File{},
 		holds: map[string]int{},
+		added: make(chan struct{}),
 	}
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("share: open store: %w", err)
@@ -219,6 +224,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.notifyAdded()
 	s.wmu.Lock()
 	var errs []error
 	if s.cur != nil {
@@ -325,64 +331,146 @@ func (s *Store) get(ctx context.Context, c cid.Cid) (blocks.Block, error) {
 		}
 		return blocks.NewBlockWithCid(d.Digest, c)
 	}
-	data, err := s.read(ctx, c)
+	data, _, err := s.read(ctx, c, nil)
 	if err != nil {
 		return nil, err
 	}
-	if s.cfg.VerifyOnRead {
-		got, err := c.Prefix().Sum(data)
-		if err != nil {
-			return nil, fmt.Errorf("share: get %s: %w", c, err)
-		}
-		if !got.Equals(c) {
-			return nil, fmt.Errorf("share: get %s: %w", c, &CorruptError{CID: c, Reason: "hash"})
-		}
+	if err := s.verifyOnRead(c, data); err != nil {
+		return nil, err
 	}
 	return blocks.NewBlockWithCid(data, c)
 }
 
-// read returns the stored bytes of c after their CRC check. A pack that GC
-// compacted between the index lookup and the read makes it look up again.
-func (s *Store) read(ctx context.Context, c cid.Cid) ([]byte, error) {
+// verifyOnRead hashes data against c when the config asks for it.
+func (s *Store) verifyOnRead(c cid.Cid, data []byte) error {
+	if !s.cfg.VerifyOnRead {
+		return nil
+	}
+	got, err := c.Prefix().Sum(data)
+	if err != nil {
+		return fmt.Errorf("share: get %s: %w", c, err)
+	}
+	if !got.Equals(c) {
+		return fmt.Errorf("share: get %s: %w", c, &CorruptError{CID: c, Reason: "hash"})
+	}
+	return nil
+}
+
+// ReadInto copies the bytes of the block of c into p, with the checks Get
+// makes, and returns their count. It reads straight from the pack file into
+// p, so reading many blocks costs no allocation per block. When p is
+// shorter than the block it returns the block's size and an error matching
+// io.ErrShortBuffer; a block that is not stored gives an error matching
+// format.ErrNotFound and one that fails its checks a *CorruptError. On
+// error the contents of p are unspecified. ReadInto never blocks waiting
+// for a block (see Added).
+func (s *Store) ReadInto(ctx context.Context, c cid.Cid, p []byte) (int, error) {
+	done, err := s.enter()
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	if isIdentity(c) {
+		d, err := mh.Decode(c.Hash())
+		if err != nil {
+			return 0, err
+		}
+		if len(d.Digest) > len(p) {
+			return len(d.Digest), fmt.Errorf("share: read %s: %d bytes: %w", c, len(d.Digest), io.ErrShortBuffer)
+		}
+		return copy(p, d.Digest), nil
+	}
+	data, size, err := s.read(ctx, c, p)
+	if err != nil {
+		return size, err
+	}
+	if err := s.verifyOnRead(c, data); err != nil {
+		return 0, err
+	}
+	return len(data), nil
+}
+
+// read returns the stored bytes of c after their CRC check, read into dst
+// when dst is not nil (then a dst shorter than the block gives the block's
+// size and an error matching io.ErrShortBuffer). A pack that GC compacted
+// between the index lookup and the read makes it look up again.
+func (s *Store) read(ctx context.Context, c cid.Cid, dst []byte) ([]byte, int, error) {
 	for attempt := 0; ; attempt++ {
 		e, ok, err := s.lookup(ctx, c.Hash())
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if !ok {
-			return nil, format.ErrNotFound{Cid: c}
+			return nil, 0, format.ErrNotFound{Cid: c}
 		}
-		data, err := s.readEntry(e)
+		var data []byte
+		if dst == nil {
+			data = make([]byte, e.Length)
+		} else if int(e.Length) > len(dst) {
+			return nil, int(e.Length), fmt.Errorf("share: read %s: %d bytes: %w", c, e.Length, io.ErrShortBuffer)
+		} else {
+			data = dst[:e.Length]
+		}
+		err = s.readEntryInto(e, data)
 		if errors.Is(err, errPackGone) && attempt < 3 {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("share: get %s: %w", c, err)
+			return nil, 0, fmt.Errorf("share: get %s: %w", c, err)
 		}
 		if crc32.Checksum(data, crcTable) != e.CRC {
-			return nil, fmt.Errorf("share: get %s: %w", c, &CorruptError{CID: c, Reason: "crc"})
+			return nil, 0, fmt.Errorf("share: get %s: %w", c, &CorruptError{CID: c, Reason: "crc"})
 		}
-		return data, nil
+		return data, len(data), nil
 	}
 }
 
 var errPackGone = errors.New("pack removed")
 
+// readEntry returns the bytes of e in a new slice.
 func (s *Store) readEntry(e indexEntry) ([]byte, error) {
+	data := make([]byte, e.Length)
+	if err := s.readEntryInto(e, data); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// readEntryInto reads the bytes of e into data, which has e.Length bytes.
+func (s *Store) readEntryInto(e indexEntry, data []byte) error {
 	s.pmu.RLock()
 	defer s.pmu.RUnlock()
 	f, ok := s.packs[e.Pack]
 	if !ok {
-		return nil, errPackGone
+		return errPackGone
 	}
 	// The tail of the current pack may still sit in the write buffer, but
 	// index entries are committed only after a flush, so the bytes of every
 	// indexed block are in the file.
-	data := make([]byte, e.Length)
 	if _, err := f.ReadAt(data, int64(e.Offset)); err != nil {
-		return nil, fmt.Errorf("read pack %s at %d: %w", packName(e.Pack), e.Offset, err)
+		return fmt.Errorf("read pack %s at %d: %w", packName(e.Pack), e.Offset, err)
 	}
-	return data, nil
+	return nil
+}
+
+// Added returns a channel that is closed the next time blocks that were
+// not stored before become visible (PutMany, Add or Import commits them),
+// and when the store closes. A caller waiting for a block takes the
+// channel first, then checks Has, then waits on the channel, so no
+// addition between the check and the wait is missed. It never blocks and
+// is safe for concurrent use; the channel carries no value.
+func (s *Store) Added() <-chan struct{} {
+	s.amu.Lock()
+	defer s.amu.Unlock()
+	return s.added
+}
+
+// notifyAdded wakes the waiters on Added.
+func (s *Store) notifyAdded() {
+	s.amu.Lock()
+	close(s.added)
+	s.added = make(chan struct{})
+	s.amu.Unlock()
 }
 
 // Put stores b unless a block with its multihash is already stored.
@@ -468,6 +556,7 @@ func (s *Store) putLocked(ctx context.Context, bs []blocks.Block) error {
 	if err := batch.Commit(ctx); err != nil {
 		return fmt.Errorf("share: put: commit index: %w", err)
 	}
+	s.notifyAdded()
 	return nil
 }
 
@@ -704,7 +793,7 @@ func (s *Store) Verify(ctx context.Context, remove bool) (VerifyResult, error) {
 			return res, err
 		}
 		c := cid.NewCidV1(cid.Raw, h)
-		data, err := s.read(ctx, c)
+		data, _, err := s.read(ctx, c, nil)
 		var ce *CorruptError
 		switch {
 		case errors.As(err, &ce):

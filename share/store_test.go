@@ -2,12 +2,15 @@ package share
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ipfs/boxo/blockstore"
 	blocks "github.com/ipfs/go-block-format"
@@ -285,6 +288,167 @@ func TestStoreHammer(t *testing.T) {
 		for range 5 {
 			if _, err := s.GC(ctx); err != nil {
 				t.Errorf("GC: %v", err)
+			}
+		}
+	})
+	wg.Wait()
+}
+
+func TestStoreReadInto(t *testing.T) {
+	ctx := t.Context()
+	s := newTestStore(t, StoreConfig{VerifyOnRead: true})
+	b := rawBlock(t, randomBytes(6, 5000))
+	if err := s.Put(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	id, err := cid.Prefix{Version: 1, Codec: cid.Raw, MhType: mh.IDENTITY, MhLength: -1}.Sum([]byte("inline"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := rawBlock(t, []byte("never stored")).Cid()
+	tests := []struct {
+		name    string
+		c       cid.Cid
+		bufLen  int
+		wantN   int
+		want    []byte
+		wantErr func(error) bool
+	}{
+		{name: "larger buffer", c: b.Cid(), bufLen: 6000, wantN: 5000, want: b.RawData()},
+		{name: "exact buffer", c: b.Cid(), bufLen: 5000, wantN: 5000, want: b.RawData()},
+		{name: "short buffer", c: b.Cid(), bufLen: 4999, wantN: 5000, wantErr: func(err error) bool { return errors.Is(err, io.ErrShortBuffer) }},
+		{name: "missing", c: missing, bufLen: 10, wantErr: format.IsNotFound},
+		{name: "identity", c: id, bufLen: 10, wantN: 6, want: []byte("inline")},
+		{name: "identity short", c: id, bufLen: 5, wantN: 6, wantErr: func(err error) bool { return errors.Is(err, io.ErrShortBuffer) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			buf := make([]byte, tt.bufLen)
+			n, err := s.ReadInto(ctx, tt.c, buf)
+			if tt.wantErr != nil {
+				if !tt.wantErr(err) || n != tt.wantN {
+					t.Fatalf("ReadInto(%s, %d bytes) = %d, %v; want %d and the expected error", tt.c, tt.bufLen, n, err, tt.wantN)
+				}
+				return
+			}
+			if err != nil || n != tt.wantN || !bytes.Equal(buf[:n], tt.want) {
+				t.Fatalf("ReadInto(%s, %d bytes) = %d, %v; want %d bytes of the block", tt.c, tt.bufLen, n, err, tt.wantN)
+			}
+		})
+	}
+}
+
+// TestStoreReadIntoCorrupt: flipped bytes on disk give a *CorruptError from
+// ReadInto, as from Get.
+func TestStoreReadIntoCorrupt(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	s := newTestStore(t, StoreConfig{Dir: dir})
+	b := rawBlock(t, randomBytes(7, 1000))
+	if err := s.Put(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	e, _, _ := s.lookup(ctx, b.Cid().Hash())
+	packs, _ := filepath.Glob(filepath.Join(dir, "packs", "*.pack"))
+	f, err := os.OpenFile(packs[0], os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte{b.RawData()[3] ^ 1}, int64(e.Offset)+3)
+	f.Close()
+	var ce *CorruptError
+	if _, err := s.ReadInto(ctx, b.Cid(), make([]byte, 1000)); !errors.As(err, &ce) || ce.Reason != "crc" {
+		t.Errorf("ReadInto(corrupt) error = %v, want *CorruptError(crc)", err)
+	}
+}
+
+// closed reports whether ch is closed, without waiting.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// TestStoreAdded: the channel closes when new blocks are committed and at
+// Close, not when a PutMany stores nothing new.
+func TestStoreAdded(t *testing.T) {
+	ctx := t.Context()
+	s, err := OpenStore(StoreConfig{Dir: t.TempDir()}, StoreDeps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := rawBlock(t, []byte("added"))
+	ch := s.Added()
+	if closed(ch) {
+		t.Fatal("Added() closed before any put")
+	}
+	if err := s.Put(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if !closed(ch) {
+		t.Error("Added() not closed after a new block was put")
+	}
+	ch = s.Added()
+	if err := s.Put(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if closed(ch) {
+		t.Error("Added() closed after a put of a block already stored")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !closed(ch) {
+		t.Error("Added() not closed after Close")
+	}
+}
+
+// TestStoreAddedHammer: P goroutines each wait (Added, then Has) for blocks
+// that another goroutine puts one at a time; every waiter sees each block.
+func TestStoreAddedHammer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	s := newTestStore(t, StoreConfig{})
+	P, N := 8, 300
+	if testing.Short() {
+		N = 50
+	}
+	bs := make([]blocks.Block, N)
+	for i := range bs {
+		bs[i] = rawBlock(t, []byte(fmt.Sprintf("hammer %d", i)))
+	}
+	var wg sync.WaitGroup
+	for p := range P {
+		wg.Go(func() {
+			for i := p % 3; i < N; i += 1 + p%3 {
+				for {
+					added := s.Added()
+					ok, err := s.Has(ctx, bs[i].Cid())
+					if err != nil {
+						t.Errorf("Has: %v", err)
+						return
+					}
+					if ok {
+						break
+					}
+					select {
+					case <-added:
+					case <-ctx.Done():
+						t.Errorf("waiter %d: block %d never seen: %v", p, i, ctx.Err())
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for _, b := range bs {
+			if err := s.Put(ctx, b); err != nil {
+				t.Errorf("Put: %v", err)
+				return
 			}
 		}
 	})
