@@ -151,7 +151,11 @@ deadline (predicted start plus the unit's WallTime, or Config.UnitDeadline).
 The last two also send CancelUnit. The unit is then placed again on another
 worker; after Config.MaxAttempts failed runs the job fails with every reason.
 A failure marked Deterministic (the module trapped) is still retried, to rule
-out a bad worker, and reported as such. A rejection is not a failure: a busy
+out a bad worker, and reported as such; but when every one of a unit's
+failures is deterministic and no known worker that is not lost is left to
+try it (all ran, failed or refused it), the job fails at once with the
+reasons, before MaxAttempts, instead of waiting for workers that may never
+come. A rejection is not a failure: a busy
 worker gets no more units until one of ours ends there or it bids again; a
 worker that rejects a unit's limits never gets that unit again.
 
