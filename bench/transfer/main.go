@@ -23,13 +23,15 @@
 // the machine's cores, so their sum bounds the rate on a small machine, and
 // it is steadier than the rate when the machine is loaded.
 // -provider-store store serves from a share.Store on disk (as a node does)
-// instead of memory; -cpuprofile and -provider-cpuprofile profile the two
-// sides of the single-provider fetches.
+// instead of memory; -transport quic runs every host over QUIC instead of
+// TCP (two nodes listening on both pick QUIC on loopback: go-libp2p's
+// default dial ranker prefers it); -cpuprofile and -provider-cpuprofile
+// profile the two sides of the single-provider fetches.
 //
 // Usage, from the repository root:
 //
 //	go run ./bench/transfer [-size 1GiB] [-multi-size 256MiB] [-rate 40MB] [-providers 4] [-kubo] [-json]
-//	    [-provider-store mem|store] [-cpuprofile f] [-provider-cpuprofile p]
+//	    [-provider-store mem|store] [-transport tcp|quic] [-cpuprofile f] [-provider-cpuprofile p]
 package main
 
 import (
@@ -128,6 +130,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	dir := fs.String("dir", os.TempDir(), "directory for the blockstores (needs about 2×size free)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the single-provider fetch to this file")
 	provProfile := fs.String("provider-cpuprofile", "", "write a CPU profile of the provider process (while it serves the single-provider fetches) to this file")
+	transport := fs.String("transport", "tcp", "transport of every host: tcp (TCP+TLS+yamux, the issue's ceiling) or quic (what two nodes pick on loopback when both listen on TCP and QUIC)")
 	provStore := fs.String("provider-store", "mem", "provider's blockstore: mem (in memory) or store (share.Store, pack files on disk in -dir, read through the page cache)")
 	storeKind := fs.String("store", "store", "fetcher's blockstore: store (share.Store, pack files) or pebble (go-ds-pebble, 64 MiB memtable)")
 	serve := fs.Bool("serve", false, "internal: run as the provider process")
@@ -151,6 +154,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-rate: %w", err)
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "bench/transfer: "+format+"\n", a...) }
+	switch *transport {
+	case "tcp":
+		listenAddr = "/ip4/127.0.0.1/tcp/0"
+	case "quic":
+		listenAddr = "/ip4/127.0.0.1/udp/0/quic-v1"
+	default:
+		return fmt.Errorf("-transport: want tcp or quic, not %q", *transport)
+	}
 	if *serve {
 		return serveMode(ctx, serveOpts{
 			size: size, seed: byte(*serveSeed), hosts: *serveHosts, rate: rate,
@@ -184,7 +195,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("raw stream: %w", err)
 	}
-	add("raw", "one libp2p stream, TCP+default security+yamux, 256 KiB writes; cpu: both hosts", size, d, selfCPU()-cpu0, 0)
+	add("raw", "one libp2p stream ("+*transport+"), 256 KiB writes; cpu: both hosts", size, d, selfCPU()-cpu0, 0)
 
 	// fetch: one provider process serving from memory, this process
 	// fetching into pebble on disk, then into memory.
@@ -207,7 +218,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		stores = append(stores, ds)
 		return blockstore.NewBlockstore(ds), nil
 	}
-	prov, err := startProvider(ctx, serveOpts{size: size, seed: 1, hosts: 1, profile: *provProfile, store: *provStore, dir: work}, stderr)
+	prov, err := startProvider(ctx, serveOpts{size: size, seed: 1, hosts: 1, profile: *provProfile, store: *provStore, dir: work, transport: *transport}, stderr)
 	if err != nil {
 		return fmt.Errorf("provider: %w", err)
 	}
@@ -265,7 +276,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	// multi: several capped provider hosts in one provider process.
 	if multiSize > 0 && *providers > 0 {
-		mprov, err := startProvider(ctx, serveOpts{size: multiSize, seed: 2, hosts: *providers, rate: rate, store: "mem"}, stderr)
+		mprov, err := startProvider(ctx, serveOpts{size: multiSize, seed: 2, hosts: *providers, rate: rate, store: "mem", transport: *transport}, stderr)
 		if err != nil {
 			return fmt.Errorf("providers: %w", err)
 		}
@@ -345,8 +356,11 @@ func printTable(w io.Writer, rep Report) error {
 	return nil
 }
 
+// listenAddr is the listen address of every host (-transport).
+var listenAddr = "/ip4/127.0.0.1/tcp/0"
+
 func newHost() (host.Host, error) {
-	return libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+	return libp2p.New(libp2p.ListenAddrStrings(listenAddr))
 }
 
 // rawStream copies size bytes over one stream between two fresh hosts and
@@ -426,13 +440,14 @@ type provider struct {
 // from a blockstore of kind store ("mem", or "store": a share.Store in a
 // temporary directory under dir), with a CPU profile to profile if set.
 type serveOpts struct {
-	size    int64
-	seed    byte
-	hosts   int
-	rate    int64
-	profile string
-	store   string
-	dir     string
+	size      int64
+	seed      byte
+	hosts     int
+	rate      int64
+	profile   string
+	store     string
+	dir       string
+	transport string
 }
 
 // startProvider starts a provider process.
@@ -443,7 +458,7 @@ func startProvider(ctx context.Context, o serveOpts, stderr io.Writer) (*provide
 	}
 	cmd := exec.CommandContext(ctx, exe, "-serve", "-size", strconv.FormatInt(o.size, 10),
 		"-serve-seed", strconv.Itoa(int(o.seed)), "-serve-hosts", strconv.Itoa(o.hosts), "-rate", strconv.FormatInt(max(o.rate, 1), 10),
-		"-provider-cpuprofile", o.profile, "-provider-store", o.store, "-dir", o.dir)
+		"-provider-cpuprofile", o.profile, "-provider-store", o.store, "-dir", o.dir, "-transport", o.transport)
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
