@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/enxame/enxame/node"
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -27,7 +28,8 @@ import (
 type DHTConfig struct {
 	Net Config
 	// Settle is how long (virtual time) the nodes have to join before the
-	// workload starts. Default 30s.
+	// workload starts, counted from the last node's start (see
+	// Config.JoinSpread). Default 30s.
 	Settle time.Duration
 	// Keys is how many CIDs are provided, each by one node. Default 50.
 	Keys int
@@ -49,6 +51,10 @@ type DHTConfig struct {
 	// routing table and accept connections and DHT streams, but read
 	// queries and never answer (the adversary scenario). Default 0.
 	Droppers float64
+	// Bitswap keeps Bitswap on full nodes. Default false: the dht scenario
+	// moves no blocks, and Bitswap holds a message queue (and its
+	// goroutine) per connected peer.
+	Bitswap bool
 	// AfterSettle, when set, is called once the nodes have settled, before
 	// the workload (tests inspect the network, benchmarks profile it).
 	AfterSettle func(*Network)
@@ -126,6 +132,7 @@ func lookupStats(kind string, ls []Lookup) LookupStats {
 // DHTReport is the dht scenario's outcome.
 type DHTReport struct {
 	Scenario string   `json:"scenario"`
+	Tier     string   `json:"tier"`
 	Nodes    int      `json:"nodes"`
 	Seed     uint64   `json:"seed"`
 	Regions  []Region `json:"regions"`
@@ -157,6 +164,10 @@ type DHTReport struct {
 	// (Linux; 0 elsewhere): the simulated network uses none, each node's
 	// block store a few.
 	FDs int `json:"fds"`
+	// Requests and Dials count the DHT requests and dials the light nodes
+	// made (light tier only).
+	Requests int64 `json:"requests,omitempty"`
+	Dials    int64 `json:"dials,omitempty"`
 	// Phases is the wall time of each phase: build, settle, provide,
 	// lookups, close.
 	Phases []Phase `json:"phases"`
@@ -227,6 +238,15 @@ func RunDHT(ctx context.Context, cfg DHTConfig) (rep DHTReport, err error) {
 	wallStart, start := wallNow(), time.Now()
 	var mem memSampler
 	mem.sample()
+	if !cfg.Bitswap && cfg.Net.Tier != TierLight {
+		user := cfg.Net.Node
+		cfg.Net.Node = func(i int, c *node.Config) {
+			c.Share.DisableBitswap = true
+			if user != nil {
+				user(i, c)
+			}
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var phases []Phase
@@ -249,7 +269,7 @@ func RunDHT(ctx context.Context, cfg DHTConfig) (rep DHTReport, err error) {
 	}()
 	ncfg := net.cfg
 	n := ncfg.Nodes
-	rep = DHTReport{Scenario: "dht", Nodes: n, Seed: ncfg.Seed, Regions: ncfg.Regions, Churn: cfg.Churn, HopBound: HopBound(n)}
+	rep = DHTReport{Scenario: "dht", Tier: ncfg.Tier, Nodes: n, Seed: ncfg.Seed, Regions: ncfg.Regions, Churn: cfg.Churn, HopBound: HopBound(n)}
 	rng := net.Rand(1)
 
 	// Roles: victims leave during the lookups; everyone else may be a
@@ -282,7 +302,7 @@ func RunDHT(ctx context.Context, cfg DHTConfig) (rep DHTReport, err error) {
 	pick := func() *Peer { return peers[stable[rng.IntN(len(stable))]] }
 	_ = victims
 
-	time.Sleep(cfg.Settle)
+	time.Sleep(cfg.Net.JoinSpread + cfg.Settle)
 	mem.sample()
 	ph.done("settle")
 	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
@@ -290,7 +310,11 @@ func RunDHT(ctx context.Context, cfg DHTConfig) (rep DHTReport, err error) {
 	}
 	for _, i := range slices.Sorted(maps.Keys(droppers)) {
 		p := peers[i]
-		p.host.SetStreamHandler(p.Node.Router().ProtocolID(), blackhole)
+		if lh, ok := p.host.(*lightHost); ok {
+			lh.setSilent()
+		} else {
+			p.host.SetStreamHandler(p.Router().ProtocolID(), blackhole)
+		}
 		rep.Droppers++
 	}
 	if cfg.AfterSettle != nil {
@@ -310,7 +334,7 @@ func RunDHT(ctx context.Context, cfg DHTConfig) (rep DHTReport, err error) {
 			pctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 			defer cancel()
 			t0 := time.Now()
-			err := holder[i].Node.Router().Provide(pctx, keys[i])
+			err := holder[i].Router().Provide(pctx, keys[i])
 			provs[i] = Lookup{OK: err == nil, Took: time.Since(t0), Err: err, Hops: 1, Queried: 1}
 		})
 		time.Sleep(cfg.Gap)
@@ -338,9 +362,12 @@ func RunDHT(ctx context.Context, cfg DHTConfig) (rep DHTReport, err error) {
 	}
 	var sizes []int
 	for _, p := range net.Alive() {
-		sizes = append(sizes, p.Node.Router().TableSize())
+		sizes = append(sizes, p.Router().TableSize())
 	}
 	rep.TableSize = SummarizeInts(sizes)
+	if net.lw != nil {
+		rep.Requests, rep.Dials = net.lw.requests.Load(), net.lw.dials.Load()
+	}
 	return rep, nil
 }
 

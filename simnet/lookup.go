@@ -88,7 +88,7 @@ func FindPeer(ctx context.Context, src *Peer, target peer.ID) Lookup {
 	var wg sync.WaitGroup
 	wg.Go(func() { tr.consume(events) })
 	start := time.Now()
-	ai, err := src.Node.Router().Kad().FindPeer(qctx, target)
+	ai, err := src.Router().Kad().FindPeer(qctx, target)
 	took := time.Since(start)
 	cancel()
 	wg.Wait()
@@ -118,7 +118,7 @@ func FindProvider(ctx context.Context, src *Peer, c cid.Cid, want map[peer.ID]bo
 	wg.Go(func() { tr.consume(events) })
 	start := time.Now()
 	var l Lookup
-	for ai := range src.Node.Router().Kad().FindProvidersAsync(qctx, c, 1) {
+	for ai := range src.Router().Kad().FindProvidersAsync(qctx, c, 1) {
 		if len(want) == 0 || want[ai.ID] {
 			l.OK = true
 			l.Took = time.Since(start)

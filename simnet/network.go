@@ -18,14 +18,17 @@ import (
 	"github.com/enxame/enxame/node"
 	"github.com/libp2p/go-libp2p"
 	kaddht "github.com/libp2p/go-libp2p-kad-dht"
+	pb "github.com/libp2p/go-libp2p-kad-dht/pb"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/quicreuse"
 	"github.com/marcopolo/simnet"
+	ma "github.com/multiformats/go-multiaddr"
 	"github.com/quic-go/quic-go"
 	"go.uber.org/fx"
 )
@@ -66,6 +69,9 @@ type Config struct {
 	// routing table are protected by kad-dht's tags). Defaults: node's
 	// (100 and 400). QUIC connections are most of a node's memory here.
 	ConnLow, ConnHigh int
+	// ConnGrace is how long a new connection is safe from trimming.
+	// Default 10s.
+	ConnGrace time.Duration
 	// Dir holds the nodes' block stores. Default: a temporary directory
 	// removed by Close.
 	Dir string
@@ -82,7 +88,24 @@ type Config struct {
 	Runner func(i int) compute.Runner
 	// Logger receives simnet's and the nodes' logs. Nil discards them.
 	Logger *slog.Logger
+	// Tier is TierFull (the default: every node is a whole enxame node,
+	// node.New on a libp2p host over simulated QUIC) or TierLight (every
+	// node is enxame's DHT router alone, kad-dht on an in-memory message
+	// layer; see light.go). Light nodes have no Node: only the DHT
+	// scenarios run on them.
+	Tier string
+	// JoinSpread staggers the joins: of the m nodes after the bootstrap
+	// peers, the k-th starts k·JoinSpread/m of virtual time after Start
+	// instead of all at once (the bootstrap peers start at once). Churn's
+	// new nodes start when they join. Default 0: all at once.
+	JoinSpread time.Duration
 }
+
+// Tier values for Config.Tier.
+const (
+	TierFull  = "full"
+	TierLight = "light"
+)
 
 func (c Config) withDefaults() Config {
 	if len(c.Regions) == 0 {
@@ -92,8 +115,14 @@ func (c Config) withDefaults() Config {
 		c.Bootstraps = 3
 	}
 	c.Bootstraps = min(c.Bootstraps, c.Nodes)
+	if c.Tier == "" {
+		c.Tier = TierFull
+	}
 	if c.BitsPerSecond == 0 {
 		c.BitsPerSecond = 100_000_000
+	}
+	if c.ConnGrace <= 0 {
+		c.ConnGrace = 10 * time.Second
 	}
 	if c.LatencySpread == 0 {
 		c.LatencySpread = 10 * time.Millisecond
@@ -112,6 +141,10 @@ func (c Config) validate() error {
 		return errors.New("simnet: config: Loss must be in [0, 1)")
 	case c.BitsPerSecond < 0:
 		return errors.New("simnet: config: BitsPerSecond must not be negative")
+	case c.Tier != "" && c.Tier != TierFull && c.Tier != TierLight:
+		return fmt.Errorf("simnet: config: unknown tier %q (full or light)", c.Tier)
+	case c.Tier == TierLight && (c.Runner != nil || c.Node != nil):
+		return errors.New("simnet: config: light nodes have no node config or compute runner")
 	}
 	return nil
 }
@@ -120,12 +153,18 @@ func (c Config) validate() error {
 type Peer struct {
 	Index  int
 	Region Region
+	// Node is the whole enxame node; nil in the light tier.
 	Node   *node.Node
+	router *dht.Router
 	host   host.Host
+	start  time.Duration // join offset (Config.JoinSpread)
 	cancel context.CancelFunc
 	done   chan error
 	alive  bool
 }
+
+// Router is the peer's DHT (in both tiers).
+func (p *Peer) Router() *dht.Router { return p.router }
 
 // ID is the peer's libp2p identity.
 func (p *Peer) ID() peer.ID { return p.host.ID() }
@@ -140,6 +179,7 @@ func (p *Peer) AddrInfo() peer.AddrInfo {
 type Network struct {
 	cfg  Config
 	sim  *simnet.Simnet
+	lw   *lightWorld // the light tier's network; nil in the full tier
 	ctx  context.Context
 	dir  string
 	tmp  bool
@@ -174,8 +214,14 @@ func Start(ctx context.Context, cfg Config) (_ *Network, err error) {
 		}
 		n.tmp = true
 	}
-	n.sim = &simnet.Simnet{LatencyFunc: n.latency, Logger: slog.New(slog.DiscardHandler)}
-	n.sim.Start()
+	if cfg.Tier == TierLight {
+		if n.lw, err = newLightWorld(max(cfg.LatencySpread, 0)); err != nil {
+			return nil, err
+		}
+	} else {
+		n.sim = &simnet.Simnet{LatencyFunc: n.latency, Logger: slog.New(slog.DiscardHandler)}
+		n.sim.Start()
+	}
 	defer func() {
 		if err != nil {
 			n.Close()
@@ -190,11 +236,18 @@ func Start(ctx context.Context, cfg Config) (_ *Network, err error) {
 		if err != nil {
 			return nil, err
 		}
-		n.boot = append(n.boot, p.Node.Addrs()...)
+		for _, a := range p.host.Addrs() {
+			n.boot = append(n.boot, a.String()+"/p2p/"+p.ID().String())
+		}
 	}
 	for i := cfg.Bootstraps; i < cfg.Nodes; i++ {
-		if _, err := n.newPeer(order[i%len(order)]); err != nil {
+		p, err := n.newPeer(order[i%len(order)])
+		if err != nil {
 			return nil, err
+		}
+		if cfg.JoinSpread > 0 {
+			k, m := i-cfg.Bootstraps, cfg.Nodes-cfg.Bootstraps
+			p.start = time.Duration(int64(cfg.JoinSpread) * int64(k) / int64(m))
 		}
 	}
 	for _, p := range n.peers {
@@ -245,6 +298,9 @@ func (n *Network) newPeer(r Region) (*Peer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("simnet: node %d: identity: %w", idx, err)
 	}
+	if n.cfg.Tier == TierLight {
+		return n.newLightPeer(idx, r, ip, key)
+	}
 	links := simnet.NodeBiDiLinkSettings{
 		Downlink: simnet.LinkSettings{BitsPerSecond: n.cfg.BitsPerSecond},
 		Uplink:   simnet.LinkSettings{BitsPerSecond: n.cfg.BitsPerSecond},
@@ -259,7 +315,9 @@ func (n *Network) newPeer(r Region) (*Peer, error) {
 	if n.cfg.ConnHigh > 0 {
 		cc.High = max(n.cfg.ConnHigh, cc.Low)
 	}
-	cm, err := connmgr.NewConnManager(cc.Low, cc.High, connmgr.WithGracePeriod(min(cc.Grace, 10*time.Second)))
+	cm, err := connmgr.NewConnManager(cc.Low, cc.High, connmgr.WithGracePeriod(n.cfg.ConnGrace),
+		// Trim as often as connections come out of their grace period.
+		connmgr.WithSilencePeriod(min(10*time.Second, max(n.cfg.ConnGrace, time.Second))))
 	if err != nil {
 		return nil, fmt.Errorf("simnet: node %d: connection manager: %w", idx, err)
 	}
@@ -315,7 +373,7 @@ func (n *Network) newPeer(r Region) (*Peer, error) {
 		h.Close()
 		return nil, fmt.Errorf("simnet: node %d: %w", idx, err)
 	}
-	p := &Peer{Index: idx, Region: r, Node: nd, host: h}
+	p := &Peer{Index: idx, Region: r, Node: nd, router: nd.Router(), host: h}
 	n.mu.Lock()
 	n.peers = append(n.peers, p)
 	n.mu.Unlock()
@@ -369,11 +427,21 @@ func (c *lossyConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	return c.SimConn.WriteTo(b, addr)
 }
 
-// run starts p's node; Close or Leave stops it.
+// run starts p's node (after its join offset); Close or Leave stops it.
 func (n *Network) run(p *Peer) {
 	ctx, cancel := context.WithCancel(n.ctx)
 	p.cancel, p.done, p.alive = cancel, make(chan error, 1), true
-	go func() { p.done <- p.Node.Run(ctx) }()
+	go func() {
+		if p.start > 0 && sleepCtx(ctx, p.start) != nil {
+			p.done <- nil
+			return
+		}
+		if p.Node == nil {
+			p.done <- p.router.Run(ctx)
+			return
+		}
+		p.done <- p.Node.Run(ctx)
+	}()
 }
 
 // stop ends p's node and releases it.
@@ -387,7 +455,12 @@ func (n *Network) stop(p *Peer) error {
 	n.mu.Unlock()
 	p.cancel()
 	err := <-p.done
-	err = errors.Join(err, p.Node.Close(), p.host.Close())
+	if p.Node != nil {
+		err = errors.Join(err, p.Node.Close())
+	} else {
+		err = errors.Join(err, p.router.Close())
+	}
+	err = errors.Join(err, p.host.Close())
 	if err != nil {
 		return fmt.Errorf("simnet: stop node %d: %w", p.Index, err)
 	}
@@ -454,9 +527,54 @@ func (n *Network) Close() error {
 		}
 		errs = append(errs, n.stop(p))
 	}
-	n.sim.Close()
+	if n.sim != nil {
+		n.sim.Close()
+	}
+	if n.lw != nil {
+		errs = append(errs, n.lw.close())
+	}
 	if n.tmp {
 		errs = append(errs, os.RemoveAll(n.dir))
 	}
 	return errors.Join(errs...)
+}
+
+// newLightPeer builds (but does not run) light node idx: enxame's DHT
+// router on a light host (see light.go).
+func (n *Network) newLightPeer(idx int, r Region, ip net.IP, key crypto.PrivKey) (*Peer, error) {
+	id, err := peer.IDFromPrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("simnet: node %d: identity: %w", idx, err)
+	}
+	addr, err := ma.NewMultiaddr(fmt.Sprintf("/ip4/%s/udp/8000/quic-v1", ip))
+	if err != nil {
+		return nil, fmt.Errorf("simnet: node %d: address: %w", idx, err)
+	}
+	h, err := n.lw.newHost(idx, r, id, addr)
+	if err != nil {
+		return nil, fmt.Errorf("simnet: node %d: %w", idx, err)
+	}
+	dcfg := n.cfg.DHT
+	dcfg.DisableDiversityFilter = true
+	for _, b := range n.boot {
+		if ai, err := dht.ParsePeerAddr(b); err == nil && ai.ID != id {
+			dcfg.Bootstrap = append(dcfg.Bootstrap, b)
+		}
+	}
+	opts := []kaddht.Option{kaddht.WithCustomMessageSender(func(_ host.Host, protos []protocol.ID) pb.MessageSenderWithDisconnect {
+		return &lightSender{h: h, protos: protos}
+	})}
+	if !n.cfg.AutoRefresh {
+		opts = append(opts, kaddht.DisableAutoRefresh())
+	}
+	rt, err := dht.New(dcfg, dht.Deps{Host: h, Options: opts, Logger: n.cfg.Logger.With("sim_node", idx)})
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("simnet: node %d: %w", idx, err)
+	}
+	p := &Peer{Index: idx, Region: r, router: rt, host: h}
+	n.mu.Lock()
+	n.peers = append(n.peers, p)
+	n.mu.Unlock()
+	return p, nil
 }

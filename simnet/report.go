@@ -15,8 +15,8 @@ func (r DHTReport) WriteTable(w io.Writer) error {
 	for i, g := range r.Regions {
 		regions[i] = string(g)
 	}
-	fmt.Fprintf(&b, "simnet dht: %d nodes in %s, seed %d, churn %.0f%% (%d left, %d joined), %d droppers\n",
-		r.Nodes, strings.Join(regions, ","), r.Seed, r.Churn*100, r.Left, r.Joined, r.Droppers)
+	fmt.Fprintf(&b, "simnet dht: %d %s nodes in %s, seed %d, churn %.0f%% (%d left, %d joined), %d droppers\n",
+		r.Nodes, r.Tier, strings.Join(regions, ","), r.Seed, r.Churn*100, r.Left, r.Joined, r.Droppers)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "lookup\tok\tsuccess\tlocal\thops p50\thops p95\thops max\tqueried p50\tp50\tp95\tp99\tmax\t")
 	for _, s := range r.all() {
@@ -27,6 +27,10 @@ func (r DHTReport) WriteTable(w io.Writer) error {
 	tw.Flush()
 	fmt.Fprintf(&b, "routing table: min %d, p50 %d, max %d peers (mean %.1f); median-hop bound ceil(log2 N)+1 = %d\n",
 		r.TableSize.Min, r.TableSize.P50, r.TableSize.Max, r.TableSize.Mean, r.HopBound)
+	if r.Requests > 0 {
+		fmt.Fprintf(&b, "light tier: %d DHT requests, %d dials (%.0f and %.0f per node)\n",
+			r.Requests, r.Dials, float64(r.Requests)/float64(r.Nodes), float64(r.Dials)/float64(r.Nodes))
+	}
 	fmt.Fprintf(&b, "time: %s virtual, %s wall (", r.Virtual.Round(time.Millisecond), r.Wall.Round(time.Millisecond))
 	for i, p := range r.Phases {
 		if i > 0 {

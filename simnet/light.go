@@ -1,0 +1,456 @@
+package simnet
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	pb "github.com/libp2p/go-libp2p-kad-dht/pb"
+	"github.com/libp2p/go-libp2p/core/connmgr"
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
+	"github.com/libp2p/go-libp2p/p2p/host/peerstore/pstoremem"
+	ma "github.com/multiformats/go-multiaddr"
+	"google.golang.org/protobuf/proto"
+)
+
+// The light tier. A light node is enxame's DHT router (dht.New: kad-dht
+// with enxame's options, its routing table, lookups, provider store and
+// request handlers) on a lightHost: a host.Host with no transport, no
+// share store and no compute. kad-dht's messages go through its custom
+// message sender hook (kaddht.WithCustomMessageSender) to lightSender,
+// which waits the link's one-way latency in virtual time, hands the
+// encoded request to the remote node's real stream handler on an
+// in-memory stream, waits the way back and decodes the answer.
+//
+// Why this and not p2p/net/mock hosts: mocknet still builds a swarm,
+// connections with stream muxing, a pipe and goroutines per stream, and
+// identify per connection; what a lookup measures (who is asked, who
+// answers with whom, how long each referral takes) needs none of it. Here
+// a request costs a protobuf encode/decode and a handler call on the
+// caller's goroutine, a connection is a map entry on both sides, and a node
+// costs only what kad-dht itself holds (its goroutines, routing table and
+// provider store): ~60 KB instead of ~20 MB for a full node.
+//
+// What is modelled: dials take one round trip (a QUIC handshake) and
+// raise identify's "identification completed" event on both sides, so the
+// routing tables fill as they do on real hosts (kad-dht checks the new peer
+// with a FIND_NODE before adding it); a request takes a round trip; a dead
+// peer's dial fails after lightDialTimeout; a silent peer (the adversary)
+// answers nothing and the request fails after kad-dht's own read timeout.
+// Not modelled: bandwidth and loss (DHT messages are small), connection
+// trimming (connections stay until a peer leaves), address discovery (all
+// addresses are in one shared peerstore, as if identify had run).
+
+const (
+	// lightDialTimeout is how long a dial to a dead peer takes to fail
+	// (libp2p's QUIC handshake idle timeout).
+	lightDialTimeout = 5 * time.Second
+	// lightReadTimeout is how long a request to a silent peer takes to
+	// fail (kad-dht's dhtReadMessageTimeout).
+	lightReadTimeout = 10 * time.Second
+)
+
+// lightWorld is the light tier's network: every light host by identity,
+// and the peerstore they share.
+type lightWorld struct {
+	ps     peerstore.Peerstore
+	spread time.Duration
+	// requests and dials count what the light nodes sent.
+	requests, dials atomic.Int64
+
+	mu    sync.Mutex
+	hosts map[peer.ID]*lightHost
+}
+
+func newLightWorld(spread time.Duration) (*lightWorld, error) {
+	ps, err := pstoremem.NewPeerstore()
+	if err != nil {
+		return nil, fmt.Errorf("simnet: light: peerstore: %w", err)
+	}
+	return &lightWorld{ps: ps, spread: spread, hosts: map[peer.ID]*lightHost{}}, nil
+}
+
+func (w *lightWorld) get(id peer.ID) *lightHost {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.hosts[id]
+}
+
+func (w *lightWorld) close() error { return w.ps.Close() }
+
+// latency is the one-way latency between a and b, rounded to the
+// millisecond: every wake-up of the light tier then falls on a millisecond,
+// so that many coincide and synctest steps through far fewer instants
+// (each step makes every goroutine of the bubble block first).
+func (w *lightWorld) latency(a, b *lightHost) time.Duration {
+	return max(PairLatency(a.region, b.region, a.idx, b.idx, w.spread).Round(time.Millisecond), time.Millisecond)
+}
+
+// newHost adds a host for node idx in region r with identity id.
+func (w *lightWorld) newHost(idx int, r Region, id peer.ID, addr ma.Multiaddr) (*lightHost, error) {
+	h := &lightHost{
+		w: w, id: id, idx: idx, region: r, addrs: []ma.Multiaddr{addr},
+		bus:      eventbus.NewBus(),
+		conns:    map[peer.ID]struct{}{},
+		handlers: map[protocol.ID]network.StreamHandler{},
+	}
+	em, err := h.bus.Emitter(new(event.EvtPeerIdentificationCompleted))
+	if err != nil {
+		return nil, fmt.Errorf("simnet: light: emitter: %w", err)
+	}
+	h.emit = em
+	w.ps.AddAddrs(id, h.addrs, peerstore.PermanentAddrTTL)
+	w.mu.Lock()
+	w.hosts[id] = h
+	w.mu.Unlock()
+	return h, nil
+}
+
+// lightHost is a host.Host without a transport: connections are entries
+// in two maps, streams are handler calls (see lightSender).
+type lightHost struct {
+	w      *lightWorld
+	id     peer.ID
+	idx    int
+	region Region
+	addrs  []ma.Multiaddr
+	bus    event.Bus
+	emit   event.Emitter
+
+	mu       sync.Mutex
+	conns    map[peer.ID]struct{}
+	handlers map[protocol.ID]network.StreamHandler
+	closed   bool
+	silent   bool // swallows every request (the adversary)
+}
+
+var _ interface {
+	ID() peer.ID
+	Connect(context.Context, peer.AddrInfo) error
+} = (*lightHost)(nil)
+
+func (h *lightHost) ID() peer.ID                      { return h.id }
+func (h *lightHost) Peerstore() peerstore.Peerstore   { return h.w.ps }
+func (h *lightHost) Addrs() []ma.Multiaddr            { return h.addrs }
+func (h *lightHost) Network() network.Network         { return lightNet{h: h} }
+func (h *lightHost) Mux() protocol.Switch             { return nil }
+func (h *lightHost) ConnManager() connmgr.ConnManager { return &connmgr.NullConnMgr{} }
+func (h *lightHost) EventBus() event.Bus              { return h.bus }
+
+func (h *lightHost) NewStream(context.Context, peer.ID, ...protocol.ID) (network.Stream, error) {
+	return nil, errors.New("simnet: light hosts open no streams (requests go through the message sender)")
+}
+
+func (h *lightHost) SetStreamHandler(pid protocol.ID, handler network.StreamHandler) {
+	h.mu.Lock()
+	h.handlers[pid] = handler
+	h.mu.Unlock()
+	// What identify would tell every peer.
+	h.w.ps.AddProtocols(h.id, pid)
+}
+
+func (h *lightHost) SetStreamHandlerMatch(pid protocol.ID, _ func(protocol.ID) bool, handler network.StreamHandler) {
+	h.SetStreamHandler(pid, handler)
+}
+
+func (h *lightHost) RemoveStreamHandler(pid protocol.ID) {
+	h.mu.Lock()
+	delete(h.handlers, pid)
+	h.mu.Unlock()
+	h.w.ps.RemoveProtocols(h.id, pid)
+}
+
+// handler returns the first handler of protos, or nil.
+func (h *lightHost) handler(protos []protocol.ID) (network.StreamHandler, protocol.ID) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, p := range protos {
+		if f := h.handlers[p]; f != nil {
+			return f, p
+		}
+	}
+	return nil, ""
+}
+
+func (h *lightHost) isClosed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closed
+}
+
+func (h *lightHost) isSilent() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.silent
+}
+
+func (h *lightHost) setSilent() {
+	h.mu.Lock()
+	h.silent = true
+	h.mu.Unlock()
+}
+
+func (h *lightHost) connected(p peer.ID) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, ok := h.conns[p]
+	return ok
+}
+
+// accept records a connection from p; false when h is closed.
+func (h *lightHost) accept(p peer.ID) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.conns[p] = struct{}{}
+	return true
+}
+
+func (h *lightHost) drop(p peer.ID) {
+	h.mu.Lock()
+	delete(h.conns, p)
+	h.mu.Unlock()
+}
+
+// identified raises identify's event for p on h's bus.
+func (h *lightHost) identified(p peer.ID) {
+	if h.isClosed() {
+		return
+	}
+	h.emit.Emit(event.EvtPeerIdentificationCompleted{Peer: p})
+}
+
+// Connect dials ai.ID: one round trip, then both sides hold the connection
+// and learn (as from identify) that the other is there.
+func (h *lightHost) Connect(ctx context.Context, ai peer.AddrInfo) error {
+	if ai.ID == h.id {
+		return errors.New("simnet: light: dial to self")
+	}
+	if h.isClosed() {
+		return errors.New("simnet: light: host closed")
+	}
+	if h.connected(ai.ID) {
+		return nil
+	}
+	r := h.w.get(ai.ID)
+	if r == nil || r.isClosed() {
+		if err := sleepCtx(ctx, lightDialTimeout); err != nil {
+			return fmt.Errorf("simnet: light: dial %s: %w", ai.ID, err)
+		}
+		return fmt.Errorf("simnet: light: dial %s: no answer", ai.ID)
+	}
+	h.w.dials.Add(1)
+	if err := sleepCtx(ctx, 2*h.w.latency(h, r)); err != nil {
+		return fmt.Errorf("simnet: light: dial %s: %w", ai.ID, err)
+	}
+	if !r.accept(h.id) {
+		return fmt.Errorf("simnet: light: dial %s: peer left", ai.ID)
+	}
+	if !h.accept(r.id) {
+		r.drop(h.id)
+		return errors.New("simnet: light: host closed")
+	}
+	h.identified(r.id)
+	r.identified(h.id)
+	return nil
+}
+
+// Close drops every connection (on both sides) and the host's bus.
+func (h *lightHost) Close() error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	peers := make([]peer.ID, 0, len(h.conns))
+	for p := range h.conns {
+		peers = append(peers, p)
+	}
+	clear(h.conns)
+	h.mu.Unlock()
+	for _, p := range peers {
+		if r := h.w.get(p); r != nil {
+			r.drop(h.id)
+		}
+	}
+	return h.emit.Close()
+}
+
+// lightNet is a lightHost's network.Network; methods kad-dht does not use
+// are left to the embedded nil interface (they panic).
+type lightNet struct {
+	network.Network
+	h *lightHost
+}
+
+func (n lightNet) Peerstore() peerstore.Peerstore { return n.h.w.ps }
+func (n lightNet) LocalPeer() peer.ID             { return n.h.id }
+func (n lightNet) Connectedness(p peer.ID) network.Connectedness {
+	if n.h.connected(p) {
+		return network.Connected
+	}
+	return network.NotConnected
+}
+func (n lightNet) Peers() []peer.ID {
+	n.h.mu.Lock()
+	defer n.h.mu.Unlock()
+	out := make([]peer.ID, 0, len(n.h.conns))
+	for p := range n.h.conns {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+func (n lightNet) Conns() []network.Conn              { return nil }
+func (n lightNet) ConnsToPeer(peer.ID) []network.Conn { return nil }
+func (n lightNet) Notify(network.Notifiee)            {}
+func (n lightNet) StopNotify(network.Notifiee)        {}
+func (n lightNet) CanDial(peer.ID, ma.Multiaddr) bool { return true }
+func (n lightNet) ClosePeer(p peer.ID) error {
+	n.h.drop(p)
+	if r := n.h.w.get(p); r != nil {
+		r.drop(n.h.id)
+	}
+	return nil
+}
+func (n lightNet) Close() error { return nil }
+
+// lightSender is kad-dht's message sender on a light host.
+type lightSender struct {
+	h      *lightHost
+	protos []protocol.ID
+}
+
+func (s *lightSender) SendRequest(ctx context.Context, p peer.ID, req *pb.Message) (*pb.Message, error) {
+	return s.h.roundTrip(ctx, p, s.protos, req, true)
+}
+
+func (s *lightSender) SendMessage(ctx context.Context, p peer.ID, req *pb.Message) error {
+	_, err := s.h.roundTrip(ctx, p, s.protos, req, false)
+	return err
+}
+
+func (s *lightSender) OnDisconnect(context.Context, peer.ID) {}
+
+// roundTrip delivers req to p's DHT handler after the one-way latency
+// (dialling first if needed) and, when want, returns its answer after the
+// way back.
+func (h *lightHost) roundTrip(ctx context.Context, p peer.ID, protos []protocol.ID, req *pb.Message, want bool) (*pb.Message, error) {
+	if err := h.Connect(ctx, peer.AddrInfo{ID: p}); err != nil {
+		return nil, err
+	}
+	r := h.w.get(p)
+	if r == nil {
+		return nil, fmt.Errorf("simnet: light: %s unknown", p)
+	}
+	body, err := proto.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("simnet: light: encode: %w", err)
+	}
+	msg := binary.AppendUvarint(make([]byte, 0, len(body)+binary.MaxVarintLen64), uint64(len(body)))
+	msg = append(msg, body...)
+	one := h.w.latency(h, r)
+	h.w.requests.Add(1)
+	if err := sleepCtx(ctx, one); err != nil {
+		return nil, err
+	}
+	if r.isClosed() || !r.connected(h.id) {
+		return nil, fmt.Errorf("simnet: light: %s: connection closed", p)
+	}
+	handler, pid := r.handler(protos)
+	if handler == nil {
+		return nil, fmt.Errorf("simnet: light: %s: protocols not supported", p)
+	}
+	if r.isSilent() {
+		if err := sleepCtx(ctx, lightReadTimeout); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("simnet: light: %s: read timeout", p)
+	}
+	st := &lightStream{in: bytes.NewReader(msg), proto: pid, conn: lightConn{local: r.id, remote: h.id}}
+	handler(st)
+	if !want {
+		return nil, nil
+	}
+	out := st.out.Bytes()
+	if len(out) == 0 {
+		return nil, fmt.Errorf("simnet: light: %s: stream reset", p)
+	}
+	if err := sleepCtx(ctx, one); err != nil {
+		return nil, err
+	}
+	n, k := binary.Uvarint(out)
+	if k <= 0 || uint64(len(out)-k) < n {
+		return nil, fmt.Errorf("simnet: light: %s: bad answer framing", p)
+	}
+	resp := new(pb.Message)
+	if err := proto.Unmarshal(out[k:k+int(n)], resp); err != nil {
+		return nil, fmt.Errorf("simnet: light: %s: decode answer: %w", p, err)
+	}
+	return resp, nil
+}
+
+// sleepCtx waits d of (virtual) time or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// lightStream is one request's stream as the remote handler sees it: it
+// reads the request, then EOF, and collects what the handler writes.
+type lightStream struct {
+	network.Stream // unused methods panic
+	in             *bytes.Reader
+	out            bytes.Buffer
+	proto          protocol.ID
+	conn           lightConn
+}
+
+func (s *lightStream) Read(b []byte) (int, error)                   { return s.in.Read(b) }
+func (s *lightStream) Write(b []byte) (int, error)                  { return s.out.Write(b) }
+func (s *lightStream) Close() error                                 { return nil }
+func (s *lightStream) CloseRead() error                             { return nil }
+func (s *lightStream) CloseWrite() error                            { return nil }
+func (s *lightStream) Reset() error                                 { s.out.Reset(); return nil }
+func (s *lightStream) ResetWithError(network.StreamErrorCode) error { return s.Reset() }
+func (s *lightStream) SetDeadline(time.Time) error                  { return nil }
+func (s *lightStream) SetReadDeadline(time.Time) error              { return nil }
+func (s *lightStream) SetWriteDeadline(time.Time) error             { return nil }
+func (s *lightStream) Protocol() protocol.ID                        { return s.proto }
+func (s *lightStream) SetProtocol(p protocol.ID) error              { s.proto = p; return nil }
+func (s *lightStream) Conn() network.Conn                           { return s.conn }
+func (s *lightStream) ID() string                                   { return "light" }
+func (s *lightStream) Stat() network.Stats                          { return network.Stats{Direction: network.DirInbound} }
+
+var _ io.ReadWriteCloser = (*lightStream)(nil)
+
+// lightConn is the connection a lightStream belongs to.
+type lightConn struct {
+	network.Conn // unused methods panic
+	local        peer.ID
+	remote       peer.ID
+}
+
+func (c lightConn) LocalPeer() peer.ID  { return c.local }
+func (c lightConn) RemotePeer() peer.ID { return c.remote }
