@@ -34,7 +34,12 @@ type simnetFlags struct {
 	unitSecs  float64
 	replicas  int
 	wrong     float64
+	tier      string
+	spread    time.Duration
 }
+
+// autoLightAbove is the largest swarm --tier auto builds of full nodes.
+const autoLightAbove = 500
 
 func newSimnetCmd(e *env) *cobra.Command {
 	var f simnetFlags
@@ -68,6 +73,12 @@ Scenarios:
          and exchange) with their uplinks capped to --provider-mbps;
          --fetchers nodes in different regions fetch it at once: time, rate,
          each provider's share, and whether the bytes are correct.
+
+Tiers (dht, churn, adversary): full nodes cost ~10 MB and a few seconds of
+CPU each; --tier light runs only each node's DHT router (the real kad-dht
+lookups and request handlers) over an in-memory message layer with the same
+latencies, ~100 times cheaper, for 10,000 nodes and more. --tier auto (the
+default) picks light above 500 nodes.
 
 The same --seed gives the same network, identities and workload.`,
 		Args: noArgs,
@@ -104,6 +115,8 @@ The same --seed gives the same network, identities and workload.`,
 	}
 	fl := c.Flags()
 	fl.StringVar(&f.scenario, "scenario", "dht", "scenario: dht, churn, adversary, fetch or compute")
+	fl.StringVar(&f.tier, "tier", "auto", "dht, churn, adversary: full, light (the DHT router alone) or auto (light above 500 nodes)")
+	fl.DurationVar(&f.spread, "join-spread", 0, "stagger the nodes' joins over this much virtual time (0: all at once)")
 	fl.IntVar(&f.nodes, "nodes", 100, "nodes in the swarm")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of every random choice")
 	fl.StringVar(&f.regions, "regions", "eu,us-east,us-west,asia", "regions the nodes are spread over (eu, us-east, us-west, asia, sa, oc)")
@@ -205,10 +218,21 @@ func writeFetchPlot(path string, rep simnet.FetchReport) error {
 }
 
 func runSimnetDHT(ctx context.Context, e *env, f simnetFlags, regions []simnet.Region) error {
+	tier := f.tier
+	switch tier {
+	case "auto":
+		tier = simnet.TierFull
+		if f.nodes > autoLightAbove {
+			tier = simnet.TierLight
+		}
+	case simnet.TierFull, simnet.TierLight:
+	default:
+		return usageError{fmt.Errorf("unknown tier %q (full, light or auto)", f.tier)}
+	}
 	cfg := simnet.DHTConfig{
 		Net: simnet.Config{
 			Nodes: f.nodes, Seed: f.seed, Regions: regions, Bootstraps: f.bootstrap,
-			BitsPerSecond: f.mbps * 1_000_000, Loss: f.loss,
+			BitsPerSecond: f.mbps * 1_000_000, Loss: f.loss, Tier: tier, JoinSpread: f.spread,
 		},
 		Settle: f.settle, Keys: f.keys, FindPeer: f.lookups, FindProviders: f.lookups, Churn: f.churn,
 		Droppers: f.droppers,

@@ -15,6 +15,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,17 +44,53 @@ func main() {
 	droppers := flag.Float64("droppers", 0, "fraction of nodes that swallow DHT queries")
 	alpha := flag.Int("alpha", 0, "kad-dht concurrency (alpha); 0: enxame's default")
 	settle := flag.Duration("settle", 10*time.Second, "virtual time the nodes have to join")
+	tier := flag.String("tier", "full", "full (whole enxame nodes over simulated QUIC) or light (the DHT router alone over an in-memory message layer)")
+	spread := flag.Duration("join-spread", 0, "stagger the joins over this much virtual time (0: all at once)")
+	connLow := flag.Int("conn-low", 0, "full tier: connection-manager low watermark (0: simnet's default)")
+	connHigh := flag.Int("conn-high", 0, "full tier: connection-manager high watermark (0: simnet's default)")
+	connGrace := flag.Duration("conn-grace", 0, "full tier: how long a new connection is safe from trimming (0: simnet's 10s)")
+	bitswap := flag.Bool("bitswap", false, "full tier: keep Bitswap on the nodes")
+	gcPercent := flag.Int("gogc", 0, "the child's GOGC (0: Go's default of 100)")
 	child := flag.Int("child", 0, "internal: run one N and print JSON")
 	asJSON := flag.Bool("json", false, "print JSON lines")
+	cpuProfile := flag.String("cpuprofile", "", "with one -n: write a CPU profile of the child here")
+	memProfile := flag.String("memprofile", "", "with one -n: write a heap profile here once the nodes settled")
 	flag.Parse()
 
 	if *child > 0 {
+		if *gcPercent > 0 {
+			debug.SetGCPercent(*gcPercent)
+		}
+		if *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+		afterSettle := func(*simnet.Network) {
+			if *memProfile == "" {
+				return
+			}
+			f, err := os.Create(*memProfile)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return
+			}
+			defer f.Close()
+			runtime.GC()
+			pprof.Lookup("heap").WriteTo(f, 0)
+		}
 		var rep simnet.DHTReport
 		err := simnet.Bubble("bench-simnet", func() error {
 			var err error
 			rep, err = simnet.RunDHT(context.Background(), simnet.DHTConfig{
-				Net: simnet.Config{Nodes: *child, Seed: *seed, DHT: dht.Config{Concurrency: *alpha}}, Settle: *settle,
+				Net: simnet.Config{Nodes: *child, Seed: *seed, DHT: dht.Config{Concurrency: *alpha}, Tier: *tier,
+					JoinSpread: *spread, ConnLow: *connLow, ConnHigh: *connHigh, ConnGrace: *connGrace}, Settle: *settle, Bitswap: *bitswap,
 				FindPeer: *lookups, FindProviders: *lookups, Churn: *churn, Droppers: *droppers,
+				AfterSettle: afterSettle,
 			})
 			return err
 		})
@@ -71,7 +110,10 @@ func main() {
 			os.Exit(2)
 		}
 		args := []string{"-child", strconv.Itoa(n), "-seed", strconv.FormatUint(*seed, 10),
-			"-lookups", strconv.Itoa(*lookups), "-churn", fmt.Sprint(*churn), "-droppers", fmt.Sprint(*droppers), "-alpha", strconv.Itoa(*alpha), "-settle", settle.String()}
+			"-lookups", strconv.Itoa(*lookups), "-churn", fmt.Sprint(*churn), "-droppers", fmt.Sprint(*droppers), "-alpha", strconv.Itoa(*alpha), "-settle", settle.String(),
+			"-cpuprofile", *cpuProfile, "-memprofile", *memProfile, "-tier", *tier, "-join-spread", spread.String(),
+			"-conn-low", strconv.Itoa(*connLow), "-conn-high", strconv.Itoa(*connHigh), "-conn-grace", connGrace.String(), "-bitswap=" + strconv.FormatBool(*bitswap),
+			"-gogc", strconv.Itoa(*gcPercent)}
 		var out bytes.Buffer
 		cmd := exec.Command(os.Args[0], args...)
 		cmd.Stdout, cmd.Stderr = &out, os.Stderr
