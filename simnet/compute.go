@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -77,6 +78,44 @@ type modelRunner struct {
 	rate  float64 // range width per second
 	wrong bool
 	node  int
+	rec   *runRecorder
+}
+
+// runRecorder collects when every modelled run started and ended, for the
+// report's utilisation figures. Safe for concurrent use.
+type runRecorder struct {
+	mu   sync.Mutex
+	runs []runSpan
+}
+
+// runSpan is one modelled run: from when to when, and whether it was
+// cancelled (a backup's loser, a run no longer needed).
+type runSpan struct {
+	start, end time.Time
+	canceled   bool
+}
+
+func (r *runRecorder) add(start, end time.Time, canceled bool) {
+	r.mu.Lock()
+	r.runs = append(r.runs, runSpan{start, end, canceled})
+	r.mu.Unlock()
+}
+
+// span returns the first start, the busy slot time and the number of runs
+// recorded, and how many of them were cancelled.
+func (r *runRecorder) span() (first time.Time, busy time.Duration, runs, canceled int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, x := range r.runs {
+		if first.IsZero() || x.start.Before(first) {
+			first = x.start
+		}
+		busy += x.end.Sub(x.start)
+		if x.canceled {
+			canceled++
+		}
+	}
+	return first, busy, len(r.runs), canceled
 }
 
 func (m modelRunner) Run(ctx context.Context, u sandbox.Unit) (sandbox.Result, error) {
@@ -85,12 +124,19 @@ func (m modelRunner) Run(ctx context.Context, u sandbox.Unit) (sandbox.Result, e
 		return sandbox.Result{}, &sandbox.Error{Reason: sandbox.ReasonExit, ExitCode: 2, Detail: err.Error()}
 	}
 	d := time.Duration(float64(hi-lo) / m.rate * float64(time.Second))
+	start := time.Now()
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 	case <-ctx.Done():
+		if m.rec != nil {
+			m.rec.add(start, time.Now(), true)
+		}
 		return sandbox.Result{}, &sandbox.Error{Reason: sandbox.ReasonCanceled, Detail: "canceled", Err: ctx.Err()}
+	}
+	if m.rec != nil {
+		m.rec.add(start, time.Now(), false)
 	}
 	out := rangeSum(lo, hi)
 	if m.wrong {
@@ -147,15 +193,28 @@ type ComputeReport struct {
 	Makespan time.Duration `json:"makespan_ns"`
 	Bound    time.Duration `json:"bound_ns"`
 	Ratio    float64       `json:"ratio"`
+	// UnitBound is the tighter bound of whole units: the least time by
+	// which the slots, each running units back to back at its speed, can
+	// have finished them all. No schedule beats it.
+	UnitBound time.Duration `json:"unit_bound_ns"`
 	// Failures are failed runs that were reassigned; Faulty counts
 	// (unit, worker) pairs outvoted.
 	Failures int `json:"failures"`
 	Faulty   int `json:"faulty"`
 	// WrongAccepted counts units whose accepted output is not the correct
 	// one.
-	WrongAccepted int           `json:"wrong_accepted"`
-	Virtual       time.Duration `json:"virtual_ns"`
-	Wall          time.Duration `json:"wall_ns"`
+	WrongAccepted int `json:"wrong_accepted"`
+	// FirstRun is submit to the first run's start; Runs counts the runs
+	// started (more than Units x Replicas when runs were reassigned or
+	// backed up), Canceled those cancelled (a backup's loser, a replica no
+	// longer needed); Busy is the slot time spent running over the slot
+	// time available from submit to the job's end.
+	FirstRun time.Duration `json:"first_run_ns"`
+	Runs     int           `json:"runs"`
+	Canceled int           `json:"canceled"`
+	Busy     float64       `json:"busy"`
+	Virtual  time.Duration `json:"virtual_ns"`
+	Wall     time.Duration `json:"wall_ns"`
 }
 
 // RunCompute runs the compute scenario: one submitter and Workers
@@ -178,12 +237,13 @@ func RunCompute(ctx context.Context, cfg ComputeConfig) (rep ComputeReport, err 
 		models[i].Wrong = true
 	}
 	rate := workPerUnit / cfg.UnitSeconds
+	rec := &runRecorder{}
 	cfg.Net.Runner = func(i int) compute.Runner {
 		if i < 1 || i > len(models) {
 			return nil
 		}
 		m := models[i-1]
-		return modelRunner{rate: rate * m.Speed, wrong: m.Wrong, node: i}
+		return modelRunner{rate: rate * m.Speed, wrong: m.Wrong, node: i, rec: rec}
 	}
 	userNode := cfg.Net.Node
 	cfg.Net.Node = func(i int, c *node.Config) {
@@ -230,10 +290,15 @@ func RunCompute(ctx context.Context, cfg ComputeConfig) (rep ComputeReport, err 
 		return rep, fmt.Errorf("simnet: compute: wait: %w", err)
 	}
 	rep.Makespan = time.Since(t0)
+	first, busy, runs, canceled := rec.span()
+	rep.FirstRun = first.Sub(t0)
+	rep.Runs, rep.Canceled = runs, canceled
 	rep.State, rep.Error = string(info.State), info.Error
 
 	var capacity, fastest float64
+	slots := 0
 	for _, m := range models {
+		slots += m.Slots
 		if !m.Wrong || cfg.Replicas > 1 {
 			capacity += float64(m.Slots) * m.Speed
 			fastest = max(fastest, m.Speed)
@@ -242,6 +307,10 @@ func RunCompute(ctx context.Context, cfg ComputeConfig) (rep ComputeReport, err 
 	total := float64(cfg.Units*cfg.Replicas) * cfg.UnitSeconds
 	rep.Bound = time.Duration(max(total/capacity, cfg.UnitSeconds/fastest) * float64(time.Second))
 	rep.Ratio = math.Round(float64(rep.Makespan)/float64(rep.Bound)*1000) / 1000
+	rep.UnitBound = unitBound(models, cfg.Units*cfg.Replicas, cfg.UnitSeconds, cfg.Replicas > 1)
+	if rep.Makespan > 0 && slots > 0 {
+		rep.Busy = math.Round(float64(busy)/float64(rep.Makespan)/float64(slots)*1000) / 1000
+	}
 
 	byPeer := map[peer.ID]int{}
 	for _, p := range net.Peers() {
@@ -266,6 +335,52 @@ func RunCompute(ctx context.Context, cfg ComputeConfig) (rep ComputeReport, err 
 	return rep, nil
 }
 
+func (r ComputeReport) unitRatio() float64 {
+	if r.UnitBound <= 0 {
+		return 0
+	}
+	return math.Round(float64(r.Makespan)/float64(r.UnitBound)*1000) / 1000
+}
+
+// unitBound is the least time by which the slots can have finished n whole
+// units of unitSeconds (at speed 1) each: a slot of speed v ends at most
+// floor(T*v/unitSeconds) units by T. Liars count only with replicas.
+func unitBound(models []WorkerModel, n int, unitSeconds float64, liars bool) time.Duration {
+	done := func(t float64) int {
+		c := 0
+		for _, m := range models {
+			if !m.Wrong || liars {
+				c += m.Slots * int(math.Floor(t*m.Speed/unitSeconds+1e-9))
+			}
+		}
+		return c
+	}
+	best := math.Inf(1)
+	for _, m := range models {
+		if m.Wrong && !liars {
+			continue
+		}
+		d := unitSeconds / m.Speed
+		// The bound ends with some slot finishing its k-th unit.
+		lo, hi := 1, n
+		for lo < hi {
+			k := (lo + hi) / 2
+			if done(float64(k)*d) >= n {
+				hi = k
+			} else {
+				lo = k + 1
+			}
+		}
+		if t := float64(lo) * d; done(t) >= n {
+			best = min(best, t)
+		}
+	}
+	if math.IsInf(best, 1) {
+		return 0
+	}
+	return time.Duration(best * float64(time.Second))
+}
+
 // WriteTable prints r as a human-readable table.
 func (r ComputeReport) WriteTable(w io.Writer) error {
 	var b strings.Builder
@@ -280,6 +395,8 @@ func (r ComputeReport) WriteTable(w io.Writer) error {
 		r.Units, r.Replicas, len(r.Workers), slots, wrong, r.Seed)
 	fmt.Fprintf(&b, "job %s; makespan %s, lower bound %s, ratio %.3f; failed runs reassigned %d, outvoted %d, wrong results accepted %d\n",
 		r.State, r.Makespan.Round(time.Millisecond), r.Bound.Round(time.Millisecond), r.Ratio, r.Failures, r.Faulty, r.WrongAccepted)
+	fmt.Fprintf(&b, "bound of whole units %s (ratio %.3f); first run %s after submit; %d runs (%d cancelled); slots busy %.1f%% of the makespan\n",
+		r.UnitBound.Round(time.Millisecond), r.unitRatio(), r.FirstRun.Round(time.Millisecond), r.Runs, r.Canceled, r.Busy*100)
 	if r.Error != "" {
 		fmt.Fprintf(&b, "error: %s\n", r.Error)
 	}

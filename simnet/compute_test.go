@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
 )
 
 func runComputeTest(t *testing.T, cfg ComputeConfig) ComputeReport {
@@ -32,6 +33,11 @@ func TestComputeSmall(t *testing.T) {
 	if rep.Ratio > 1.3 {
 		t.Errorf("makespan %v is %.2fx the bound %v", rep.Makespan, rep.Ratio, rep.Bound)
 	}
+	// 60 units on 18 slots cannot meet the bound of divisible work; against
+	// the bound of whole units the 15 % holds at this size too.
+	if r := rep.unitRatio(); r > 1.15 {
+		t.Errorf("makespan %v is %.3fx the bound of whole units %v, want <= 1.15", rep.Makespan, r, rep.UnitBound)
+	}
 }
 
 // TestComputeWrongWorkers is the adversary scenario's compute part: a
@@ -45,5 +51,27 @@ func TestComputeWrongWorkers(t *testing.T) {
 	}
 	if rep.Faulty == 0 {
 		t.Errorf("no worker was outvoted")
+	}
+}
+
+func TestUnitBound(t *testing.T) {
+	tests := []struct {
+		name   string
+		models []WorkerModel
+		n      int
+		liars  bool
+		want   time.Duration
+	}{
+		{"one slot", []WorkerModel{{Slots: 1, Speed: 1}}, 3, false, 30 * time.Second},
+		{"fast and slow", []WorkerModel{{Slots: 1, Speed: 1}, {Slots: 1, Speed: 2}}, 3, false, 10 * time.Second},
+		{"a unit too many", []WorkerModel{{Slots: 4, Speed: 0.5}}, 5, false, 40 * time.Second},
+		{"liars do not count", []WorkerModel{{Slots: 1, Speed: 1}, {Slots: 4, Speed: 2, Wrong: true}}, 2, false, 20 * time.Second},
+		{"liars count with replicas", []WorkerModel{{Slots: 1, Speed: 1}, {Slots: 4, Speed: 2, Wrong: true}}, 2, true, 5 * time.Second},
+		{"nobody", []WorkerModel{{Slots: 1, Speed: 1, Wrong: true}}, 2, false, 0},
+	}
+	for _, tt := range tests {
+		if got := unitBound(tt.models, tt.n, 10, tt.liars); got != tt.want {
+			t.Errorf("%s: unitBound = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }
