@@ -138,7 +138,7 @@ func main() {
 		return
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "N\twall\tsettle wall\tuser CPU\tpeak RSS\tgoroutines\ttable p50\tFindPeer ok\thops p50/p95\tp50\tp95\tp99\tFindProv ok\thops p50/p95\tp50\tp95\tp99\tProvide p50\tp95\t")
+	fmt.Fprintln(tw, "tier\tN\twall\tsettle wall\tuser CPU\tpeak RSS\tgoroutines\ttable p50\tFindPeer ok\thops p50/p95\tp50\tp95\tp99\tFindProv ok\thops p50/p95\tp50\tp95\tp99\tProvide p50\tp95\t")
 	for _, r := range results {
 		rep := r.Report
 		settle := time.Duration(0)
@@ -148,8 +148,8 @@ func main() {
 			}
 		}
 		fp, fv := rep.FindPeer, rep.FindProviders
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%.2f GiB\t%d\t%d\t%.1f%%\t%d/%d\t%s\t%s\t%s\t%.1f%%\t%d/%d\t%s\t%s\t%s\t%s\t%s\t\n",
-			rep.Nodes, rep.Wall.Round(time.Second), settle.Round(time.Second), r.UserCPU.Round(time.Second),
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%.2f GiB\t%d\t%d\t%.1f%%\t%d/%d\t%s\t%s\t%s\t%.1f%%\t%d/%d\t%s\t%s\t%s\t%s\t%s\t\n",
+			rep.Tier, rep.Nodes, rep.Wall.Round(time.Second), settle.Round(time.Second), r.UserCPU.Round(time.Second),
 			float64(r.MaxRSS)/(1<<20), rep.Goroutes, rep.TableSize.P50,
 			fp.Success*100, fp.Hops.P50, fp.Hops.P95, msf(fp.Latency.P50), msf(fp.Latency.P95), msf(fp.Latency.P99),
 			fv.Success*100, fv.Hops.P50, fv.Hops.P95, msf(fv.Latency.P50), msf(fv.Latency.P95), msf(fv.Latency.P99),
