@@ -175,6 +175,7 @@ func (s *Scheduler) place(now time.Time) {
 				doomed.id, len(doomed.failures), f.Reason))
 		}
 	}
+	s.backupAt = time.Time{}
 	if rooms > 0 && s.cfg.Backups > 0 {
 		s.backups(now)
 	}
@@ -209,8 +210,9 @@ const backupMargin = 0.10
 // straggler is an unsettled unit whose runs are all placed, with the
 // predicted end of its latest active run, in seconds from now.
 type straggler struct {
-	u   *unit
-	end float64
+	u      *unit
+	end    float64
+	estEnd time.Time // predicted end of that run
 }
 
 // backups starts backup runs in the end game of each job with no unit
@@ -228,7 +230,8 @@ func (s *Scheduler) backups(now time.Time) {
 			if u.accepted || u.missing > 0 || u.backups >= s.cfg.Backups {
 				continue
 			}
-			end, active := 0.0, 0
+			x := straggler{u: u}
+			active := 0
 			for _, r := range u.runs {
 				if !r.active() {
 					continue
@@ -238,10 +241,12 @@ func (s *Scheduler) backups(now time.Time) {
 				if e < 0 {
 					e = -e // overdue by d: expect about d more, as in plan
 				}
-				end = max(end, e)
+				if e > x.end || active == 1 {
+					x.end, x.estEnd = e, r.estEnd
+				}
 			}
 			if active > 0 {
-				ss = append(ss, straggler{u, end})
+				ss = append(ss, x)
 			}
 		}
 		slices.SortStableFunc(ss, func(a, b straggler) int {
@@ -267,6 +272,12 @@ func (s *Scheduler) backups(now time.Time) {
 				return // no worker has room
 			}
 			if bestF*(1+backupMargin) >= x.end {
+				// Worth it once the straggler is overdue by more than the
+				// backup would take: wake up then, as no event may come.
+				if at := x.estEnd.Add(seconds(bestF*(1+backupMargin)) + time.Millisecond); at.After(now) &&
+					(s.backupAt.IsZero() || at.Before(s.backupAt)) {
+					s.backupAt = at
+				}
 				continue
 			}
 			x.u.backups++

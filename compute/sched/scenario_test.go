@@ -204,3 +204,42 @@ func TestSimStalledWorker(t *testing.T) {
 	}
 	t.Logf("seed %d: staller got %d units, all reassigned; makespan %v", seed, len(assigned), m.makespan("job"))
 }
+
+// TestSimBackups: a worker that turns 20 times slower near the end of a
+// job (throttled, swapping) would hold the job's last units for minutes;
+// end-game backups on the idle workers finish them instead.
+func TestSimBackups(t *testing.T) {
+	run := func(backups int) (makespan time.Duration, nBackups int) {
+		var workers []*simWorker
+		for i := range 10 {
+			workers = append(workers, &simWorker{id: wid(i), slots: 2, speed: 1, lat: 5 * time.Millisecond})
+		}
+		workers[0].slowAt, workers[0].slowBy = 85*time.Second, 20
+		j := &simJob{id: "job", replicas: 1}
+		for range 200 {
+			j.units = append(j.units, UnitSpec{EstCost: 10})
+		}
+		m := newSim(t, Config{Backups: backups}, 1, workers, []*simJob{j})
+		m.run()
+		m.fail()
+		for _, a := range m.actions {
+			if a, ok := a.a.(AssignUnit); ok && a.Backup {
+				nBackups++
+			}
+		}
+		return m.makespan("job"), nBackups
+	}
+	// 200 units of 10 s on 20 slots: 100 s at best. The slow worker's two
+	// last runs were due at 100 s; a run overdue by d is expected to need
+	// d more, so each is backed up once overdue by more than the 10 s (plus
+	// 10 %) a backup takes: at about 111 s, done at about 121 s.
+	with, n := run(0)
+	without, _ := run(-1)
+	t.Logf("makespan %v with backups (%d started), %v without", with, n, without)
+	if n == 0 || with > 125*time.Second {
+		t.Errorf("with backups: makespan %v, %d backups; want <= 125s", with, n)
+	}
+	if without < 2*with {
+		t.Errorf("without backups: makespan %v, want the straggler to show (>= 2 x %v)", without, with)
+	}
+}

@@ -57,6 +57,10 @@ type Scheduler struct {
 	out []Action // produced since the last Next
 
 	cands []cand // scratch for placement
+
+	// backupAt is when the last placement pass found a straggler not yet
+	// worth a backup will be; zero when none.
+	backupAt time.Time
 }
 
 type jobStatus int
@@ -922,6 +926,9 @@ func (s *Scheduler) WakeAt() (t time.Time, ok bool) {
 				consider(j.lastNeed.Add(s.cfg.RebidInterval))
 			}
 		}
+	}
+	if !s.backupAt.IsZero() {
+		consider(s.backupAt)
 	}
 	for _, w := range s.wlist {
 		if len(w.asks) > 0 {

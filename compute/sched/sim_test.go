@@ -48,6 +48,8 @@ type simWorker struct {
 	failRate float64       // chance that a run fails
 	busyRate float64       // chance that an assignment is rejected as busy
 	spare    bool          // unknown until the scheduler asks for workers
+	slowAt   time.Duration // runs started from this time after start on take slowBy times longer; 0 never
+	slowBy   float64
 
 	dead     bool
 	running  []*simRun
@@ -347,6 +349,9 @@ func (m *sim) startRuns(w *simWorker) {
 			continue
 		}
 		took := secs(r.cost / w.speed)
+		if w.slowAt > 0 && m.now.Sub(t0) >= w.slowAt {
+			took = secs(r.cost / w.speed * w.slowBy)
+		}
 		m.at(m.now.Add(took), func() { m.finish(w, r, took) })
 	}
 }
