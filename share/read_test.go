@@ -531,3 +531,87 @@ func TestStreamSeekNotSupported(t *testing.T) {
 		t.Error("Read after Close = nil error, want one")
 	}
 }
+
+// FuzzStream reads hostile DAGs: a root file node whose UnixFS data (block
+// sizes, file size, type) comes from the fuzzer, linking raw leaves and an
+// inner node. A Stream must never panic, its Read and WriteTo must agree,
+// and where boxo's DagReader reads the DAG without error it must give the
+// same bytes.
+func FuzzStream(f *testing.F) {
+	f.Add(ft.FilePBData(nil, 11), []byte("hello world"), uint8(3), uint16(0))
+	f.Add([]byte{}, []byte("abc"), uint8(1), uint16(2))
+	f.Add([]byte{0x08, 0x02, 0x18, 0x05, 0x20, 0x02, 0x20, 0x03}, []byte("12345"), uint8(2), uint16(1))
+	f.Add([]byte{0x08, 0x02, 0x20, 0xff, 0xff, 0xff, 0xff, 0x0f}, []byte("xy"), uint8(2), uint16(9))
+	f.Fuzz(func(t *testing.T, pbData, leafData []byte, nLeaves uint8, seek uint16) {
+		ctx := t.Context()
+		var leaves []blocks.Block
+		for i := range int(nLeaves%5) + 1 {
+			leaves = append(leaves, rawBlock(t, append([]byte{byte(i)}, leafData[:min(len(leafData), i*3)]...)))
+		}
+		inner := merkledag.NodeWithData(ft.FilePBData(nil, 0))
+		inner.AddRawLink("", &format.Link{Cid: leaves[0].Cid()})
+		root := merkledag.NodeWithData(pbData)
+		for _, l := range leaves {
+			root.AddRawLink("", &format.Link{Cid: l.Cid()})
+		}
+		root.AddRawLink("", &format.Link{Cid: inner.Cid()})
+		src := mapSource{}
+		for _, b := range append(leaves, inner, root) {
+			src[b.Cid().KeyString()] = b
+		}
+		st, err := OpenStream(ctx, src, root.Cid())
+		if err != nil {
+			return
+		}
+		defer st.Close()
+		var viaWriteTo bytes.Buffer
+		_, werr := st.WriteTo(&viaWriteTo)
+		st2, err := OpenStream(ctx, src, root.Cid())
+		if err != nil {
+			t.Fatalf("second OpenStream: %v", err)
+		}
+		defer st2.Close()
+		viaRead, rerr := io.ReadAll(oddReader{st2, 2})
+		if (werr == nil) != (rerr == nil) || !bytes.Equal(viaRead, viaWriteTo.Bytes()) {
+			t.Fatalf("WriteTo = %q, %v; Read = %q, %v", viaWriteTo.Bytes(), werr, viaRead, rerr)
+		}
+		if dr, err := NewReader(ReaderConfig{}, src).Open(ctx, root.Cid()); err == nil {
+			var want bytes.Buffer
+			if _, err := dr.WriteTo(&want); err == nil && werr == nil && !bytes.Equal(want.Bytes(), viaRead) {
+				t.Fatalf("Stream = %q, DagReader = %q", viaRead, want.Bytes())
+			}
+		}
+		if pos, err := st2.Seek(int64(seek), io.SeekStart); err == nil {
+			if pos != int64(seek) {
+				t.Fatalf("Seek(%d) = %d", seek, pos)
+			}
+			io.Copy(io.Discard, st2)
+		}
+	})
+}
+
+// mapSource is an in-memory StreamSource (and BlockGetter) whose missing
+// blocks never come.
+type mapSource map[string]blocks.Block
+
+func (m mapSource) Get(_ context.Context, c cid.Cid) (blocks.Block, error) {
+	if b, ok := m[c.KeyString()]; ok {
+		return b, nil
+	}
+	return nil, format.ErrNotFound{Cid: c}
+}
+
+func (m mapSource) ReadInto(ctx context.Context, c cid.Cid, p []byte) (int, error) {
+	b, err := m.Get(ctx, c)
+	if err != nil {
+		return 0, err
+	}
+	if len(b.RawData()) > len(p) {
+		return len(b.RawData()), io.ErrShortBuffer
+	}
+	return copy(p, b.RawData()), nil
+}
+
+func (m mapSource) Wait(_ context.Context, c cid.Cid) error {
+	return fmt.Errorf("block %s never comes", c)
+}
