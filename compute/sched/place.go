@@ -16,12 +16,36 @@ type cand struct {
 }
 
 // speed is w's speed in work units per second per slot: measured from
-// completed runs when there are any, else as bid.
+// completed runs when there are any, else as bid, held within the range of
+// the speeds measured on other workers (see calibrate).
 func (w *worker) speed() float64 {
 	if w.nMeasured > 0 && w.measured > 0 {
 		return w.measured
 	}
+	if w.hi > 0 {
+		return min(max(w.bidSpeed, w.lo), w.hi)
+	}
 	return w.bidSpeed
+}
+
+// calibrate holds the speed of workers not measured yet within the range of
+// those measured: a worker that has never run a unit bids its configured
+// hint (compute.WorkerConfig.SpeedHint), which may be off by an order of
+// magnitude, and taken at its word it would draw every queued unit into
+// waiting for it while measured workers idle, until its first result.
+func (s *Scheduler) calibrate() {
+	lo, hi := math.Inf(1), 0.0
+	for _, w := range s.wlist {
+		if w.nMeasured > 0 && w.measured > 0 {
+			lo, hi = min(lo, w.measured), max(hi, w.measured)
+		}
+	}
+	if hi == 0 {
+		lo = 0
+	}
+	for _, w := range s.wlist {
+		w.lo, w.hi = lo, hi
+	}
 }
 
 // realFree is how many of w's slots are free for us by our accounting: the
@@ -127,6 +151,7 @@ func seconds(f float64) time.Duration {
 // units see that worker as busier.
 func (s *Scheduler) place(now time.Time) {
 	rooms, usable := 0, 0
+	s.calibrate()
 	for _, w := range s.wlist {
 		w.usable = w.usableAt(now) && w.speed() > 0
 		if !w.usable {

@@ -203,6 +203,7 @@ type worker struct {
 
 	measured  float64
 	nMeasured int
+	lo, hi    float64 // range of the speeds measured on all workers; hi 0 when none
 
 	completed, failed, outvoted, stalled, lostCount, rejected int
 

@@ -1,6 +1,8 @@
 package sched
 
 import (
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -443,5 +445,38 @@ func TestNext(t *testing.T) {
 			}
 			runSteps(t, cfg, tt.steps)
 		})
+	}
+}
+
+// TestUnmeasuredSpeedHeldToMeasuredRange: a worker that joins with its
+// configured hint (speed 1) while the workers measured so far run at 0.1
+// is taken at 0.1 until its own first result, so queued units do not wait
+// for a phantom fast worker.
+func TestUnmeasuredSpeedHeldToMeasuredRange(t *testing.T) {
+	done := func(unit int, w peer.ID, took time.Duration) UnitCompleted {
+		return UnitCompleted{Unit: uid(unit), Worker: w, Output: cidOf(fmt.Sprint("x", unit)), At: at(10 * time.Second), Took: took}
+	}
+	s := runSteps(t, exact, []step{
+		{evs: []Event{discover(wa, wb), submit(1, 1, 1, 1, 1, 1, 1)}, want: []Action{askAll(0, wa, wb)}},
+		{evs: []Event{bid(wa, 1, 1), bid(wb, 1, 1)}, want: []Action{
+			assign(0, 0, wa, DefaultUnitDeadline),
+			assign(1, 0, wb, DefaultUnitDeadline),
+		}},
+		{evs: []Event{done(0, wa, 10*time.Second), done(1, wb, 10*time.Second)}, at: 10 * time.Second, want: []Action{
+			AcceptResult{Unit: uid(0), Output: cidOf("x0"), Agreeing: []peer.ID{wa}},
+			AcceptResult{Unit: uid(1), Output: cidOf("x1"), Agreeing: []peer.ID{wb}},
+			assign(2, 0, wa, 10*time.Second+DefaultUnitDeadline),
+			assign(3, 0, wb, 10*time.Second+DefaultUnitDeadline),
+		}},
+		{evs: []Event{discover(wc)}, at: 10 * time.Second, want: []Action{askAll(10*time.Second, wc)}},
+		{evs: []Event{bid(wc, 1, 1)}, at: 11 * time.Second, want: []Action{
+			assign(4, 0, wc, 11*time.Second+DefaultUnitDeadline),
+		}},
+	})
+	want := map[peer.ID][2]float64{wa: {0.1, 1}, wb: {0.1, 1}, wc: {0.1, 1}}
+	for _, w := range s.Workers() {
+		if got := [2]float64{w.Speed, w.BidSpeed}; math.Abs(got[0]-want[w.ID][0]) > 1e-9 || got[1] != want[w.ID][1] {
+			t.Errorf("worker %s: speed, bid speed = %v, want %v", w.ID, got, want[w.ID])
+		}
 	}
 }
