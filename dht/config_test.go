@@ -119,6 +119,9 @@ func TestValidate(t *testing.T) {
 		{"negative concurrency", func(c *Config) { c.Concurrency = -3 }, "concurrency"},
 		{"negative refresh", func(c *Config) { c.RefreshInterval = -time.Second }, "refresh_interval"},
 		{"retry max below min", func(c *Config) { c.RetryMin, c.RetryMax = time.Minute, time.Second }, "retry_max"},
+		{"negative request timeout", func(c *Config) { c.RequestTimeout = -time.Second }, "request_timeout"},
+		{"negative lookup timeout", func(c *Config) { c.LookupTimeout = -time.Second }, "lookup_timeout"},
+		{"mute max below min", func(c *Config) { c.MuteMin, c.MuteMax = time.Hour, time.Minute }, "mute_max"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

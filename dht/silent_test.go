@@ -260,3 +260,34 @@ func TestSenderHammer(t *testing.T) {
 		t.Errorf("silent peer not muted after %d requests", procs*iters/2)
 	}
 }
+
+// TestProvideLookupTimeout: when silent peers hold the lookup past
+// LookupTimeout (here far below RequestTimeout), Provide stops looking and
+// stores the record on the peers found so far.
+func TestProvideLookupTimeout(t *testing.T) {
+	cfg := silentConfig()
+	cfg.RequestTimeout = time.Minute
+	cfg.LookupTimeout = 300 * time.Millisecond
+	src, sh := newQuietRouter(t, cfg)
+	_, hh := newQuietRouter(t, cfg)
+	connect(t, sh, hh)
+	for range 2 {
+		r, h := newQuietRouter(t, cfg)
+		connect(t, sh, h)
+		waitFor(t, "the silent peer in the source's table", func() bool { return inTable(src, h.ID()) })
+		silence(t, r, h)
+	}
+	waitFor(t, "the honest peer in the source's table", func() bool { return inTable(src, hh.ID()) })
+	start := time.Now()
+	res, err := src.ProvideStats(t.Context(), testCID(t, "partial"))
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("ProvideStats() error = %v after %v", err, took)
+	}
+	if !res.Partial || res.Stored == 0 {
+		t.Errorf("ProvideStats() = %+v, want a partial lookup and the record stored", res)
+	}
+	if took > 30*time.Second {
+		t.Errorf("ProvideStats() took %v, want well below RequestTimeout %v", took, cfg.RequestTimeout)
+	}
+}
