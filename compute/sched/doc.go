@@ -107,7 +107,10 @@ otherwise when enough of the runs we put there end, from their predicted
 ends, plus a guess for other submitters' queued units), transfer is the bytes
 of the unit's inputs the worker does not hold divided by
 Config.TransferRate, and speed is the worker's bid speed, replaced by an
-average measured from completed runs (EstCost / Took) as they come in.
+average measured from completed runs (EstCost / Took) as they come in; until
+a worker has one, its bid speed is held within the range measured on the
+others (a worker that never ran a unit bids a configured hint that may be
+off by an order of magnitude).
 Workers whose predicted finish is within Config.NearTie of the best are
 equal, and one of them is picked at random (preferring those with room now),
 so that independent submitters seeing the same bids do not all herd onto one
