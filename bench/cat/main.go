@@ -3,9 +3,12 @@
 // random file, a second daemon streams it with `enxame cat` to a discard
 // sink; the same bytes go through two Kubo daemons with `ipfs cat`. It also
 // reports the fetching daemon's peak RSS during an `enxame get` of the file
-// (goal ≤ 200 MiB for 1 GiB).
+// (goal ≤ 200 MiB for 1 GiB). With -runs N each cat runs N times, each on a
+// fresh fetcher, and the median is reported with every run's rate and the
+// CPU seconds the fetching daemon spent (less sensitive than the rate to
+// other load on the machine).
 //
-//	go run ./bench/cat -size 1GiB
+//	go run ./bench/cat -size 1GiB -runs 3
 package main
 
 import (
@@ -19,6 +22,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +35,7 @@ func main() {
 	size := flag.String("size", "1GiB", "file size (B, KiB, MiB, GiB)")
 	bin := flag.String("bin", "", "enxame binary (default: build one)")
 	noKubo := flag.Bool("no-kubo", false, "skip the Kubo baseline")
+	runs := flag.Int("runs", 1, "cat runs, each on a fresh fetcher; the median is reported")
 	flag.Parse()
 	n, err := parseSize(*size)
 	if err != nil {
@@ -39,7 +44,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, n, *bin, !*noKubo); err != nil {
+	if err := run(ctx, n, *bin, !*noKubo, max(*runs, 1)); err != nil {
 		fmt.Fprintln(os.Stderr, "cat:", err)
 		os.Exit(1)
 	}
@@ -63,7 +68,7 @@ func parseSize(s string) (int64, error) {
 	return v * mult, nil
 }
 
-func run(ctx context.Context, size int64, bin string, withKubo bool) error {
+func run(ctx context.Context, size int64, bin string, withKubo bool, runs int) error {
 	tmp, err := os.MkdirTemp("", "enxame-bench-cat-")
 	if err != nil {
 		return err
@@ -88,11 +93,6 @@ func run(ctx context.Context, size int64, bin string, withKubo bool) error {
 		return err
 	}
 	defer a.stop()
-	b, err := startDaemon(ctx, bin, filepath.Join(tmp, "b"), "--bootstrap", a.addr)
-	if err != nil {
-		return err
-	}
-	defer b.stop()
 	start := time.Now()
 	out, err := exec.CommandContext(ctx, bin, "add", "--home", a.home, file).Output()
 	if err != nil {
@@ -102,14 +102,28 @@ func run(ctx context.Context, size int64, bin string, withKubo bool) error {
 	root := strings.TrimSpace(string(out))
 	fmt.Printf("enxame add: %.0f MB/s (%v)\n", mb/addTook.Seconds(), addTook.Round(time.Millisecond))
 
-	start = time.Now()
-	cat := exec.CommandContext(ctx, bin, "cat", "--home", b.home, root)
-	cat.Stdout = io.Discard
-	if err := cat.Run(); err != nil {
-		return fmt.Errorf("enxame cat: %w", err)
+	var catRuns []time.Duration
+	var cpu []string
+	for i := range runs {
+		b, err := startDaemon(ctx, bin, filepath.Join(tmp, fmt.Sprintf("b%d", i)), "--bootstrap", a.addr)
+		if err != nil {
+			return err
+		}
+		cpu0 := cpuSeconds(b.cmd.Process.Pid)
+		start = time.Now()
+		cat := exec.CommandContext(ctx, bin, "cat", "--home", b.home, root)
+		cat.Stdout = io.Discard
+		err = cat.Run()
+		catRuns = append(catRuns, time.Since(start))
+		cpu = append(cpu, fmt.Sprintf("%.1f", cpuSeconds(b.cmd.Process.Pid)-cpu0))
+		b.stop()
+		os.RemoveAll(b.home)
+		if err != nil {
+			return fmt.Errorf("enxame cat: %w", err)
+		}
 	}
-	catTook := time.Since(start)
-	fmt.Printf("enxame cat (remote, fresh fetcher): %.0f MB/s (%v)\n", mb/catTook.Seconds(), catTook.Round(time.Millisecond))
+	catTook := median(catRuns)
+	fmt.Printf("enxame cat (remote, fresh fetcher): %.0f MB/s (%v)%s; fetcher CPU s %s\n", mb/catTook.Seconds(), catTook.Round(time.Millisecond), rates(mb, catRuns), strings.Join(cpu, " "))
 
 	// get on a third daemon, sampling its RSS.
 	c, err := startDaemon(ctx, bin, filepath.Join(tmp, "c"), "--bootstrap", a.addr)
@@ -154,11 +168,6 @@ func run(ctx context.Context, size int64, bin string, withKubo bool) error {
 		return err
 	}
 	defer k1.Stop()
-	k2, err := kubo.Start(ctx, kubo.Config{Binary: kbin, Dir: filepath.Join(tmp, "k2")})
-	if err != nil {
-		return err
-	}
-	defer k2.Stop()
 	kc, err := k1.Add(ctx, file, "--cid-version=1", "--raw-leaves")
 	if err != nil {
 		return err
@@ -167,21 +176,74 @@ func run(ctx context.Context, size int64, bin string, withKubo bool) error {
 	if err != nil {
 		return err
 	}
-	for _, ad := range addrs {
-		if strings.Contains(ad, "/tcp/") {
-			if err := k2.SwarmConnect(ctx, ad); err != nil {
-				return err
+	var kRuns []time.Duration
+	for i := range runs {
+		dir := filepath.Join(tmp, fmt.Sprintf("k2-%d", i))
+		k2, err := kubo.Start(ctx, kubo.Config{Binary: kbin, Dir: dir})
+		if err != nil {
+			return err
+		}
+		for _, ad := range addrs {
+			if strings.Contains(ad, "/tcp/") {
+				err = k2.SwarmConnect(ctx, ad)
+				break
 			}
-			break
+		}
+		if err == nil {
+			start = time.Now()
+			if err = k2.CatTo(ctx, kc, io.Discard); err != nil {
+				err = fmt.Errorf("ipfs cat: %w", err)
+			}
+			kRuns = append(kRuns, time.Since(start))
+		}
+		k2.Stop()
+		os.RemoveAll(dir)
+		if err != nil {
+			return err
 		}
 	}
-	start = time.Now()
-	if err := k2.CatTo(ctx, kc, io.Discard); err != nil {
-		return fmt.Errorf("ipfs cat: %w", err)
-	}
-	kTook := time.Since(start)
-	fmt.Printf("kubo cat (remote, fresh fetcher): %.0f MB/s (%v); enxame/kubo %.1fx\n", mb/kTook.Seconds(), kTook.Round(time.Millisecond), kTook.Seconds()/catTook.Seconds())
+	kTook := median(kRuns)
+	fmt.Printf("kubo cat (remote, fresh fetcher): %.0f MB/s (%v)%s; enxame/kubo %.1fx\n", mb/kTook.Seconds(), kTook.Round(time.Millisecond), rates(mb, kRuns), kTook.Seconds()/catTook.Seconds())
 	return nil
+}
+
+// median returns the median of ds (the upper one of an even count).
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// rates lists each run's rate when there is more than one.
+func rates(mb float64, ds []time.Duration) string {
+	if len(ds) < 2 {
+		return ""
+	}
+	var out []string
+	for _, d := range ds {
+		out = append(out, fmt.Sprintf("%.0f", mb/d.Seconds()))
+	}
+	return " [runs MB/s: " + strings.Join(out, " ") + "]"
+}
+
+// cpuSeconds returns the user plus system CPU time of process pid, or 0.
+func cpuSeconds(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses.
+	i := strings.LastIndexByte(string(data), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100 // USER_HZ, 100 on Linux
 }
 
 func writeRandom(path string, size int64) error {
