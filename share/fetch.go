@@ -343,6 +343,7 @@ func (f *fetcher) act(ctx context.Context, actions []plan.Action) (bool, error) 
 			}
 			s.request(a.Keys, 0)
 		case plan.CancelBlocks:
+			f.e.log.Debug("fetch: cancel", "peer", a.Peer, "blocks", len(a.Keys), "root", f.root)
 			if s := f.sessions[a.Peer]; s != nil {
 				s.cancel(a.Keys)
 			}
