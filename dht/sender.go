@@ -109,13 +109,15 @@ func (s *sender) exchange(ctx context.Context, p peer.ID, req *pb.Message, resp 
 	if err != nil {
 		return err
 	}
-	rctx, cancel := context.WithTimeout(ctx, s.timeout)
+	own := now.Add(s.timeout)
+	rctx, cancel := context.WithDeadline(ctx, own)
 	defer cancel()
-	err = s.roundTrip(rctx, p, protos, buf, resp)
-	// Only our own timer makes a peer silent: the caller's deadline or
-	// cancellation says nothing about the peer.
+	err = s.roundTrip(rctx, p, protos, own, buf, resp)
+	// Only our own deadline makes a peer silent: the caller's deadline or
+	// cancellation says nothing about the peer. The stream's deadline is
+	// ours alone, and rctx ends before ctx only by our own timer.
 	silent := err != nil && ctx.Err() == nil &&
-		(rctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded))
+		(errors.Is(rctx.Err(), context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded))
 	switch {
 	case silent:
 		s.mu.Lock()
@@ -133,14 +135,15 @@ func (s *sender) exchange(ctx context.Context, p peer.ID, req *pb.Message, resp 
 	return err
 }
 
-func (s *sender) roundTrip(ctx context.Context, p peer.ID, protos []protocol.ID, buf []byte, resp *pb.Message) error {
+// roundTrip sends buf on a new stream to p and reads the answer into resp
+// (none when resp is nil). The stream's deadline is own; when ctx ends
+// first, the stream is reset.
+func (s *sender) roundTrip(ctx context.Context, p peer.ID, protos []protocol.ID, own time.Time, buf []byte, resp *pb.Message) error {
 	st, err := s.h.NewStream(ctx, p, protos...)
 	if err != nil {
 		return fmt.Errorf("dht: open stream to %s: %w", p, err)
 	}
-	if d, ok := ctx.Deadline(); ok {
-		_ = st.SetDeadline(d)
-	}
+	_ = st.SetDeadline(own)
 	// Reset the stream when ctx ends: a blocked read or write returns.
 	stop := context.AfterFunc(ctx, func() { st.Reset() })
 	defer stop()
