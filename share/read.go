@@ -394,7 +394,10 @@ type Stream struct {
 	leaf []byte
 	// flush, set during WriteTo, writes out what WriteTo holds before the
 	// walk waits for a block.
-	flush  func() error
+	flush func() error
+	// err is the error that stopped a read: later reads return it rather
+	// than go on past a leaf they could not read. A seek clears it.
+	err    error
 	closed bool
 }
 
@@ -605,11 +608,17 @@ func (s *Stream) Read(p []byte) (int, error) {
 	if s.closed {
 		return 0, errStreamClosed
 	}
+	if s.err != nil {
+		return 0, s.err
+	}
 	if len(p) == 0 {
 		return 0, nil
 	}
 	for len(s.cur) == 0 {
 		if err := s.load(); err != nil {
+			if !errors.Is(err, io.EOF) {
+				s.err = err
+			}
 			return 0, err
 		}
 	}
@@ -626,6 +635,17 @@ func (s *Stream) WriteTo(w io.Writer) (int64, error) {
 	if s.closed {
 		return 0, errStreamClosed
 	}
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.writeTo(w)
+	if err != nil {
+		s.err = err
+	}
+	return n, err
+}
+
+func (s *Stream) writeTo(w io.Writer) (int64, error) {
 	var (
 		written int64
 		buf     = make([]byte, streamBufSize)
@@ -750,9 +770,10 @@ func (s *Stream) Seek(offset int64, whence int) (int64, error) {
 	if offset < 0 {
 		return s.pos, fmt.Errorf("share: seek to %d: negative position", offset)
 	}
-	if offset == s.pos {
+	if offset == s.pos && s.err == nil {
 		return s.pos, nil
 	}
+	s.err = nil
 	if err := s.seek(offset); err != nil {
 		// Leave the stream at the start rather than half way down a walk.
 		s.rewind()

@@ -458,12 +458,29 @@ func TestStreamError(t *testing.T) {
 	s, root, _ := partialStore(t, data, 1000, 10)
 	src := storeSource{Store: s, fail: errGone}
 	var buf bytes.Buffer
-	if _, err := openStream(t, src, root).WriteTo(&buf); !errors.Is(err, errGone) || !bytes.Equal(buf.Bytes(), data[:10000]) {
+	st := openStream(t, src, root)
+	if _, err := st.WriteTo(&buf); !errors.Is(err, errGone) || !bytes.Equal(buf.Bytes(), data[:10000]) {
 		t.Errorf("WriteTo = %d bytes, %v; want the first 10000 and %v", buf.Len(), err, errGone)
 	}
-	got, err := io.ReadAll(openStream(t, src, root))
+	// The error sticks: no read goes on past the leaf it could not read.
+	buf.Reset()
+	if n, err := st.WriteTo(&buf); !errors.Is(err, errGone) || n != 0 {
+		t.Errorf("WriteTo after an error = %d, %v; want 0, %v", n, err, errGone)
+	}
+	st = openStream(t, src, root)
+	got, err := io.ReadAll(st)
 	if !errors.Is(err, errGone) || !bytes.Equal(got, data[:10000]) {
 		t.Errorf("ReadAll = %d bytes, %v; want the first 10000 and %v", len(got), err, errGone)
+	}
+	if n, err := st.Read(make([]byte, 10)); !errors.Is(err, errGone) || n != 0 {
+		t.Errorf("Read after an error = %d, %v; want 0, %v", n, err, errGone)
+	}
+	// A seek back clears it.
+	if _, err := st.Seek(5000, io.SeekStart); err != nil {
+		t.Fatalf("Seek(5000) after an error: %v", err)
+	}
+	if got, err := io.ReadAll(io.LimitReader(st, 5000)); err != nil || !bytes.Equal(got, data[5000:10000]) {
+		t.Errorf("read after the seek = %d bytes, %v; want bytes 5000-10000", len(got), err)
 	}
 	if _, err := OpenStream(t.Context(), src, rawBlock(t, []byte("nobody")).Cid()); !errors.Is(err, errGone) {
 		t.Errorf("OpenStream(missing root) error = %v, want %v", err, errGone)
