@@ -32,7 +32,7 @@ var errSilent = errors.New("dht: no answer within the request timeout")
 // It opens one stream per message, bounds each request to one peer by
 // RequestTimeout whatever the caller's context allows, and makes requests
 // to a peer that let a request time out fail at once while the mute core
-// says so, so that a lookup never waits on a silent peer twice.
+// says so, so that this node waits on a silent peer once per mute.
 //
 // kad-dht's default sender reuses one stream per peer behind a mutex (so
 // concurrent lookups queue behind a silent peer), waits 10 s for an
