@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -15,6 +14,7 @@ import (
 	pb "github.com/libp2p/go-libp2p-kad-dht/pb"
 	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
@@ -136,10 +136,12 @@ type lightHost struct {
 	silent   bool // swallows every request (the adversary)
 }
 
-var _ interface {
-	ID() peer.ID
-	Connect(context.Context, peer.AddrInfo) error
-} = (*lightHost)(nil)
+var (
+	_ host.Host                      = (*lightHost)(nil)
+	_ network.Network                = lightNet{}
+	_ network.Stream                 = (*lightStream)(nil)
+	_ pb.MessageSenderWithDisconnect = (*lightSender)(nil)
+)
 
 func (h *lightHost) ID() peer.ID                      { return h.id }
 func (h *lightHost) Peerstore() peerstore.Peerstore   { return h.w.ps }
@@ -442,8 +444,6 @@ func (s *lightStream) SetProtocol(p protocol.ID) error              { s.proto = 
 func (s *lightStream) Conn() network.Conn                           { return s.conn }
 func (s *lightStream) ID() string                                   { return "light" }
 func (s *lightStream) Stat() network.Stats                          { return network.Stats{Direction: network.DirInbound} }
-
-var _ io.ReadWriteCloser = (*lightStream)(nil)
 
 // lightConn is the connection a lightStream belongs to.
 type lightConn struct {
