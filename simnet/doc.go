@@ -9,6 +9,13 @@
 // a node's uplink may drop a fraction of its packets. Nodes can leave (their
 // host closes) and new nodes can join during a scenario (churn).
 //
+// For thousands of nodes, Config.Tier = TierLight builds each node as
+// enxame's DHT router alone on a host without transport: kad-dht's messages
+// go through its custom message sender to the remote node's real stream
+// handler after the link's latency (light.go). Lookups, tables and handlers
+// are kad-dht's own code at ~1/20 of a full node's memory; only the DHT
+// scenarios run on light nodes.
+//
 // Scenarios run inside a testing/synctest bubble, so time is virtual: a
 // lookup that crosses three continents takes hundreds of milliseconds of
 // simulated time and almost no wall time. In a test call synctest.Test; in a
