@@ -42,6 +42,7 @@ func hostOptions(cfg Config, key crypto.PrivKey, g *gater) ([]libp2p.Option, err
 		libp2p.ConnectionManager(cm),
 		libp2p.ConnectionGater(g),
 		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.DialRanker(dialRanker),
 		libp2p.EnableNATService(),
 		libp2p.EnableHolePunching(),
 		libp2p.EnableRelay(),
