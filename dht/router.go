@@ -384,25 +384,35 @@ func (r *Router) FindPeer(ctx context.Context, id peer.ID) (FindResult, error) {
 }
 
 // identifyWait bounds how long FindPeer waits for a connected peer's
-// identify exchange to report its listen addresses.
-const identifyWait = 3 * time.Second
+// identify exchange to report its listen addresses. Identify normally takes
+// one round trip; on a starved machine it has taken over 3 s, and it ends
+// on its own (completed or failed) well within this bound.
+const identifyWait = 15 * time.Second
 
 // awaitAddrs handles a peer we are connected to but whose listen addresses
 // are not known yet (an inbound connection whose identify exchange is still
-// running): it waits for identify to complete, then falls back to the
-// remote addresses of outbound connections.
+// running): it waits for identify to complete or fail, then falls back to
+// the remote addresses of outbound connections.
 func (r *Router) awaitAddrs(ctx context.Context, id peer.ID) peer.AddrInfo {
-	sub, err := r.h.EventBus().Subscribe(new(event.EvtPeerIdentificationCompleted))
+	sub, err := r.h.EventBus().Subscribe([]any{
+		new(event.EvtPeerIdentificationCompleted), new(event.EvtPeerIdentificationFailed)})
 	if err == nil {
 		defer sub.Close()
 		timer := time.NewTimer(identifyWait)
 		defer timer.Stop()
 	wait:
-		for len(r.h.Peerstore().Addrs(id)) == 0 {
+		for len(r.h.Peerstore().Addrs(id)) == 0 && r.h.Network().Connectedness(id) == network.Connected {
 			select {
 			case ev := <-sub.Out():
-				if e, ok := ev.(event.EvtPeerIdentificationCompleted); ok && e.Peer == id {
-					break wait
+				switch e := ev.(type) {
+				case event.EvtPeerIdentificationCompleted:
+					if e.Peer == id {
+						break wait
+					}
+				case event.EvtPeerIdentificationFailed:
+					if e.Peer == id {
+						break wait
+					}
 				}
 			case <-timer.C:
 				break wait

@@ -484,6 +484,14 @@ dht:
   retry_min: %s
   retry_max: %s
   check_interval: %s
+  # A peer that does not answer one request within request_timeout is
+  # dropped from the routing table and muted for mute_min, doubling up to
+  # mute_max while it stays silent; a provide's lookup stops after
+  # lookup_timeout and stores the record on the closest peers found.
+  request_timeout: %s
+  lookup_timeout: %s
+  mute_min: %s
+  mute_max: %s
 
 # This peer as a compute worker for the swarm.
 compute:
@@ -507,6 +515,7 @@ share:
 		d.DHT.ProtocolPrefix, d.DHT.Mode, d.DHT.BucketSize, d.DHT.Concurrency, d.DHT.RefreshInterval,
 		d.DHT.DiversityMaxPerCPL, d.DHT.DiversityMaxPerTable, d.DHT.MinPeers, d.DHT.DialTimeout,
 		d.DHT.RetryMin, d.DHT.RetryMax, d.DHT.CheckInterval,
+		d.DHT.RequestTimeout, d.DHT.LookupTimeout, d.DHT.MuteMin, d.DHT.MuteMax,
 		d.Compute.Slots, d.Compute.MemoryMiB, d.Compute.UnitTimeout,
 		d.Share.ReprovideInterval)
 	return b.String()

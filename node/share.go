@@ -2,11 +2,13 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
 	"time"
 
+	"github.com/enxame/enxame/dht"
 	"github.com/enxame/enxame/share"
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -152,9 +154,12 @@ func (n *Node) runProvider(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return
 			}
-			if err != nil {
+			switch {
+			case errors.Is(err, dht.ErrNoPeers):
+				n.log.Debug("provide deferred: no peers yet", "cid", c)
+			case err != nil:
 				n.log.Info("provide failed; will retry", "cid", c, "err", err)
-			} else {
+			default:
 				n.log.Debug("provided", "cid", c)
 			}
 			select {
