@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -177,7 +178,8 @@ type fetcher struct {
 	joined      int // providers that ever joined
 	stuckSince  time.Time
 	lastFetched int
-	lastQuery   time.Time
+	lastQuery   time.Time // last provider lookup or re-probe of connected peers
+	lastErrs    []peerErr // why recent providers could not be used, newest last
 	finding     bool
 	lastReport  time.Time
 }
@@ -322,7 +324,7 @@ func (f *fetcher) nextWake(now time.Time) time.Time {
 		if t := f.stuckSince.Add(f.stuckTimeout); t.Before(wake) {
 			wake = t
 		}
-		if t := f.lastQuery.Add(f.e.cfg.RequeryInterval); f.e.finder != nil && !f.finding && t.Before(wake) {
+		if t := f.lastQuery.Add(f.e.cfg.RequeryInterval); t.Before(wake) {
 			wake = t
 		}
 	}
@@ -370,7 +372,12 @@ func (f *fetcher) act(ctx context.Context, actions []plan.Action) (bool, error) 
 // fetch no progress, for the timeout.
 func (f *fetcher) checkStuck(ctx context.Context, now time.Time) error {
 	if f.stuckSince.IsZero() || now.Sub(f.stuckSince) < f.stuckTimeout {
-		if !f.stuckSince.IsZero() && f.e.finder != nil && !f.finding && now.Sub(f.lastQuery) >= f.e.cfg.RequeryInterval {
+		if !f.stuckSince.IsZero() && now.Sub(f.lastQuery) >= f.e.cfg.RequeryInterval {
+			// Look again: in the DHT, and among the connected peers (one
+			// may have refused a stream a moment ago, e.g. while it still
+			// counted one of ours that had just ended).
+			f.lastQuery = now
+			f.probeConnected(ctx)
 			f.find(ctx)
 		}
 		return nil
@@ -384,8 +391,43 @@ func (f *fetcher) checkStuck(ctx context.Context, now time.Time) error {
 		f.stuckSince, f.lastFetched = now, st.BlocksReceived
 		return nil
 	}
-	return fmt.Errorf("%d of %d blocks unavailable after %v (%d providers tried): %w",
-		st.Stuck, st.BlocksWanted, f.stuckTimeout, f.joined, ErrNoProviders)
+	return fmt.Errorf("%d of %d blocks unavailable after %v (%d providers tried%s): %w",
+		st.Stuck, st.BlocksWanted, f.stuckTimeout, f.joined, f.describeErrs(), ErrNoProviders)
+}
+
+// peerErr is why a provider could not be used.
+type peerErr struct {
+	peer peer.ID
+	err  string
+}
+
+// maxLastErrs caps the provider errors a fetch remembers for its error
+// message.
+const maxLastErrs = 3
+
+// noteErr remembers why p could not be used, replacing an older note of p.
+func (f *fetcher) noteErr(p peer.ID, err error) {
+	f.lastErrs = slices.DeleteFunc(f.lastErrs, func(e peerErr) bool { return e.peer == p })
+	f.lastErrs = append(f.lastErrs, peerErr{p, err.Error()})
+	if len(f.lastErrs) > maxLastErrs {
+		f.lastErrs = f.lastErrs[len(f.lastErrs)-maxLastErrs:]
+	}
+}
+
+// describeErrs formats the remembered provider errors for an error message.
+func (f *fetcher) describeErrs() string {
+	if len(f.lastErrs) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("; last errors: ")
+	for i, e := range f.lastErrs {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s: %s", e.peer, e.err)
+	}
+	return b.String()
 }
 
 // handle feeds one event to the planner.
@@ -438,6 +480,7 @@ func (f *fetcher) handle(ctx context.Context, ev fetchEvent) error {
 		}
 	case evOpenFailed:
 		delete(f.opening, ev.p)
+		f.noteErr(ev.p, ev.err)
 		f.e.log.Debug("fetch: provider unreachable", "peer", ev.p, "err", ev.err)
 	case evEnded:
 		s := ev.sess
@@ -448,6 +491,9 @@ func (f *fetcher) handle(ctx context.Context, ev fetchEvent) error {
 			return f.invalid(s, cid.Undef, ev.err)
 		}
 		f.e.log.Debug("fetch: provider left", "peer", s.peer, "err", ev.err)
+		if ev.err != nil {
+			f.noteErr(s.peer, ev.err)
+		}
 		delete(f.sessions, s.peer)
 		s.reset()
 		if s.joined {
