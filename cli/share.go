@@ -279,8 +279,11 @@ func newCatCmd(e *env) *cobra.Command {
 				return e.apiErr(fmt.Errorf("cat %s: %w", args[0], err))
 			}
 			defer body.Close()
+			// Hide stdout's ReadFrom (an *os.File's falls back to 32 KiB
+			// copies when the body is not a file) so the 1 MiB buffer is
+			// used: one write syscall per MiB.
 			buf := make([]byte, 1<<20)
-			if _, err := io.CopyBuffer(e.stdout, body, buf); err != nil {
+			if _, err := io.CopyBuffer(struct{ io.Writer }{e.stdout}, body, buf); err != nil {
 				return fmt.Errorf("cat %s: %w", args[0], err)
 			}
 			return nil
