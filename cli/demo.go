@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"image/png"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -222,7 +225,11 @@ func runDemo(ctx context.Context, e *env, f demoFlags) (err error) {
 			fmt.Fprintf(e.stdout, "          %s retried after: %s\n", label, fl)
 		}
 	}
-	fmt.Fprintf(e.stdout, "          units per peer: %v\n", perPeer)
+	var counts []string
+	for _, name := range slices.Sorted(maps.Keys(perPeer)) {
+		counts = append(counts, fmt.Sprintf("%s %d", name, perPeer[name]))
+	}
+	fmt.Fprintf(e.stdout, "          units per peer: %s\n", strings.Join(counts, ", "))
 
 	out := info.Output()
 	r, err := sub.Open(ctx, out)
