@@ -50,6 +50,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"sync"
@@ -129,6 +130,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	dir := fs.String("dir", os.TempDir(), "directory for the blockstores (needs about 2×size free)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the single-provider fetch to this file")
+	traceFile := fs.String("trace", "", "write an execution trace (runtime/trace) of the single-provider fetch to this file")
 	provProfile := fs.String("provider-cpuprofile", "", "write a CPU profile of the provider process (while it serves the single-provider fetches) to this file")
 	transport := fs.String("transport", "tcp", "transport of every host: tcp (TCP+TLS+yamux, the issue's ceiling) or quic (what two nodes pick on loopback when both listen on TCP and QUIC)")
 	provStore := fs.String("provider-store", "mem", "provider's blockstore: mem (in memory) or store (share.Store, pack files on disk in -dir, read through the page cache)")
@@ -248,10 +250,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	if *traceFile != "" {
+		f, err := os.Create(*traceFile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+	}
 	cpu0, pcpu0 := selfCPU(), prov.cpu()
 	d, err = fetchFrom(ctx, dst, prov, &st)
 	if *cpuProfile != "" {
 		pprof.StopCPUProfile()
+	}
+	if *traceFile != "" {
+		trace.Stop()
 	}
 	if err != nil {
 		return fmt.Errorf("fetch: %w", err)
