@@ -611,6 +611,10 @@ func (s *Store) ensurePack(n int64) error {
 	return nil
 }
 
+// directWriteMin is the block size from which appendRecord writes the data
+// straight to the pack file instead of through the write buffer.
+const directWriteMin = 64 << 10
+
 // appendRecord writes one record, [u32 data length][u16 multihash length]
 // [multihash][data], and returns the offset of the data. The header lets a
 // pack be scanned without its index.
@@ -625,8 +629,19 @@ func (s *Store) appendRecord(h mh.Multihash, data []byte) (int64, error) {
 		return 0, err
 	}
 	off := s.curOff + int64(len(hdr)+len(h))
-	if _, err := s.curBuf.Write(data); err != nil {
-		return 0, err
+	if len(data) < directWriteMin {
+		if _, err := s.curBuf.Write(data); err != nil {
+			return 0, err
+		}
+	} else {
+		// A large block goes to the file from the caller's slice: copying
+		// it into the buffer first costs more than the extra write call.
+		if err := s.curBuf.Flush(); err != nil {
+			return 0, err
+		}
+		if _, err := s.cur.Write(data); err != nil {
+			return 0, err
+		}
 	}
 	s.curOff = off + int64(len(data))
 	return off, nil
