@@ -2,11 +2,13 @@ package simnet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/routing"
@@ -80,18 +82,44 @@ func (t *hopTracker) snapshot() (hops, queried int) {
 	return hops, len(t.queried)
 }
 
-// FindPeer looks target up from src's DHT (kad-dht's own lookup).
+// FindPeer looks target up from src's DHT (kad-dht's own lookup). Like
+// dht.Router.FindPeer, it ends the lookup as soon as src is connected to
+// target instead of waiting on queries still in flight (a silent peer
+// among them would hold it for a whole request timeout).
 func FindPeer(ctx context.Context, src *Peer, target peer.ID) Lookup {
-	qctx, cancel := context.WithCancel(ctx)
-	qctx, events := routing.RegisterForQueryEvents(qctx)
-	tr := newHopTracker(target)
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
+	if sub, err := src.host.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged)); err == nil {
+		wg.Go(func() {
+			defer sub.Close()
+			for {
+				select {
+				case <-lctx.Done():
+					return
+				case ev := <-sub.Out():
+					e, ok := ev.(event.EvtPeerConnectednessChanged)
+					if ok && e.Peer == target && (e.Connectedness == network.Connected || e.Connectedness == network.Limited) {
+						cancel()
+						return
+					}
+				}
+			}
+		})
+	}
+	qctx, events := routing.RegisterForQueryEvents(lctx)
+	tr := newHopTracker(target)
 	wg.Go(func() { tr.consume(events) })
 	start := time.Now()
 	ai, err := src.Router().Kad().FindPeer(qctx, target)
 	took := time.Since(start)
 	cancel()
 	wg.Wait()
+	reached := src.host.Network().Connectedness(target) == network.Connected
+	if err != nil && errors.Is(err, context.Canceled) && ctx.Err() == nil && reached {
+		// Cancelled by us once connected: the lookup found the peer.
+		ai, err = src.host.Peerstore().PeerInfo(target), nil
+	}
 	hops, queried := tr.snapshot()
 	l := Lookup{Hops: hops, Queried: queried, Took: took, Err: err}
 	if queried == 0 {
@@ -100,7 +128,6 @@ func FindPeer(ctx context.Context, src *Peer, target peer.ID) Lookup {
 	// kad-dht returns a peer it reached but whose listen addresses
 	// identify has not reported yet with no addresses (dht.Router.FindPeer
 	// waits for them); the lookup found it all the same.
-	reached := src.host.Network().Connectedness(target) == network.Connected
 	l.OK = err == nil && ai.ID == target && (len(ai.Addrs) > 0 || reached)
 	if err == nil && !l.OK {
 		l.Err = fmt.Errorf("find peer %s: no addresses", target)
