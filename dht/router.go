@@ -332,11 +332,10 @@ type FindResult struct {
 func (r *Router) FindPeer(ctx context.Context, id peer.ID) (FindResult, error) {
 	// kad-dht stops a FindPeer lookup once connected to the target, but
 	// only after its queries in flight end; cancel them at once instead.
-	sub, err := r.h.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged))
+	lctx, stopLookup, err := UntilConnected(ctx, r.h, id)
 	if err != nil {
-		return FindResult{}, fmt.Errorf("find peer %s: subscribe to connections: %w", id, err)
+		return FindResult{}, fmt.Errorf("find peer %s: %w", id, err)
 	}
-	lctx, stopLookup := context.WithCancel(ctx)
 	defer stopLookup()
 	qctx, events := routing.RegisterForQueryEvents(lctx)
 	var queried int
@@ -349,21 +348,6 @@ func (r *Router) FindPeer(ctx context.Context, id peer.ID) (FindResult, error) {
 			}
 		}
 		queried = len(seen)
-	})
-	wg.Go(func() {
-		defer sub.Close()
-		for {
-			select {
-			case <-lctx.Done():
-				return
-			case ev := <-sub.Out():
-				e, ok := ev.(event.EvtPeerConnectednessChanged)
-				if ok && e.Peer == id && (e.Connectedness == network.Connected || e.Connectedness == network.Limited) {
-					stopLookup()
-					return
-				}
-			}
-		}
 	})
 	start := time.Now()
 	ai, err := r.kad.FindPeer(qctx, id)
@@ -381,6 +365,38 @@ func (r *Router) FindPeer(ctx context.Context, id peer.ID) (FindResult, error) {
 		return res, fmt.Errorf("find peer %s: %w", id, err)
 	}
 	return res, nil
+}
+
+// UntilConnected returns a context that ends with ctx or as soon as h is
+// connected to id, whichever comes first: a FindPeer lookup that has
+// reached its target need not wait on queries still in flight (a silent
+// peer among them would hold it for a whole request timeout). The returned
+// stop ends the context and the goroutine that watches connections; call
+// it when done.
+func UntilConnected(ctx context.Context, h host.Host, id peer.ID) (context.Context, func(), error) {
+	sub, err := h.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged))
+	if err != nil {
+		return nil, nil, fmt.Errorf("subscribe to connections: %w", err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer sub.Close()
+		for {
+			select {
+			case <-cctx.Done():
+				return
+			case ev := <-sub.Out():
+				e, ok := ev.(event.EvtPeerConnectednessChanged)
+				if ok && e.Peer == id && (e.Connectedness == network.Connected || e.Connectedness == network.Limited) {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return cctx, func() { cancel(); <-done }, nil
 }
 
 // identifyWait bounds how long FindPeer waits for a connected peer's

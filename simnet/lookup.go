@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/enxame/enxame/dht"
 	"github.com/ipfs/go-cid"
-	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/routing"
@@ -87,26 +87,12 @@ func (t *hopTracker) snapshot() (hops, queried int) {
 // target instead of waiting on queries still in flight (a silent peer
 // among them would hold it for a whole request timeout).
 func FindPeer(ctx context.Context, src *Peer, target peer.ID) Lookup {
-	lctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
-	if sub, err := src.host.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged)); err == nil {
-		wg.Go(func() {
-			defer sub.Close()
-			for {
-				select {
-				case <-lctx.Done():
-					return
-				case ev := <-sub.Out():
-					e, ok := ev.(event.EvtPeerConnectednessChanged)
-					if ok && e.Peer == target && (e.Connectedness == network.Connected || e.Connectedness == network.Limited) {
-						cancel()
-						return
-					}
-				}
-			}
-		})
+	lctx, cancel, err := dht.UntilConnected(ctx, src.host, target)
+	if err != nil {
+		return Lookup{Err: fmt.Errorf("find peer %s: %w", target, err)}
 	}
+	defer cancel()
 	qctx, events := routing.RegisterForQueryEvents(lctx)
 	tr := newHopTracker(target)
 	wg.Go(func() { tr.consume(events) })
