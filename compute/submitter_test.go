@@ -32,65 +32,58 @@ func TestSubmitterSingleUnit(t *testing.T) {
 	}
 }
 
-// TestSubmitterJobFails: a unit that traps everywhere fails the job after
-// sched.Config.MaxAttempts workers, with each worker's reason.
+// TestSubmitterJobFails: a unit that traps everywhere fails the job with
+// each worker's reason: after sched.Config.MaxAttempts (3) workers, or at
+// once when every worker there is (2, fewer than MaxAttempts) has trapped
+// on it, instead of waiting forever for a third; Why says which.
 func TestSubmitterJobFails(t *testing.T) {
-	sw := newSwarm()
-	for range 3 {
-		sw.startWorker(t, WorkerConfig{Slots: 1}, nil)
+	tests := []struct {
+		name    string
+		workers int
+		why     []string // substrings of Why
+	}{
+		{"after MaxAttempts workers", 3, []string{"trap"}},
+		{"on every worker there is", 2, []string{"deterministically on every worker", "trap"}},
 	}
-	sub := sw.startSubmitter(t, nil, "", SubmitterConfig{})
-	id, err := sub.s.Submit(t.Context(), JobSpec{Module: sw.content.putBytes(t, modTrap)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	info := sub.wait(t, id, 30*time.Second)
-	if info.State != JobFailed {
-		t.Fatalf("job: %s, want failed", info.State)
-	}
-	if n := len(info.Units[0].Failures); n != 3 {
-		t.Errorf("unit 0 has %d failures, want 3: %v", n, info.Units[0].Failures)
-	}
-	for _, f := range info.Units[0].Failures {
-		if !strings.Contains(f, "trap") {
-			t.Errorf("failure %q does not name the trap", f)
-		}
-	}
-	if !strings.Contains(info.Error, "unit 0") {
-		t.Errorf("job error %q does not name the unit", info.Error)
-	}
-	if _, err := sub.s.Result(t.Context(), id); !errors.Is(err, ErrJobNotDone) {
-		t.Errorf("Result() of a failed job = %v, want ErrJobNotDone", err)
-	}
-	why, err := sub.s.Why(t.Context(), id)
-	if err != nil || !strings.Contains(why, "trap") {
-		t.Errorf("Why() = %q, %v; want the trap reasons", why, err)
-	}
-}
-
-// TestSubmitterJobFailsOnEveryWorker: a unit that traps on each of the only
-// two workers fails the job at once (fewer workers than MaxAttempts), and
-// Why says so, instead of waiting forever for a third worker.
-func TestSubmitterJobFailsOnEveryWorker(t *testing.T) {
-	sw := newSwarm()
-	for range 2 {
-		sw.startWorker(t, WorkerConfig{Slots: 1}, nil)
-	}
-	sub := sw.startSubmitter(t, nil, "", SubmitterConfig{})
-	id, err := sub.s.Submit(t.Context(), JobSpec{Module: sw.content.putBytes(t, modTrap)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	info := sub.wait(t, id, 30*time.Second)
-	if info.State != JobFailed {
-		t.Fatalf("job: %s, want failed", info.State)
-	}
-	if n := len(info.Units[0].Failures); n != 2 {
-		t.Errorf("unit 0 has %d failures, want 2: %v", n, info.Units[0].Failures)
-	}
-	why, err := sub.s.Why(t.Context(), id)
-	if err != nil || !strings.Contains(why, "deterministically on every worker") || !strings.Contains(why, "trap") {
-		t.Errorf("Why() = %q, %v; want the trap on every worker", why, err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sw := newSwarm()
+			for range tt.workers {
+				sw.startWorker(t, WorkerConfig{Slots: 1}, nil)
+			}
+			sub := sw.startSubmitter(t, nil, "", SubmitterConfig{})
+			id, err := sub.s.Submit(t.Context(), JobSpec{Module: sw.content.putBytes(t, modTrap)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			info := sub.wait(t, id, 30*time.Second)
+			if info.State != JobFailed {
+				t.Fatalf("job: %s, want failed", info.State)
+			}
+			if n := len(info.Units[0].Failures); n != tt.workers {
+				t.Errorf("unit 0 has %d failures, want %d: %v", n, tt.workers, info.Units[0].Failures)
+			}
+			for _, f := range info.Units[0].Failures {
+				if !strings.Contains(f, "trap") {
+					t.Errorf("failure %q does not name the trap", f)
+				}
+			}
+			if !strings.Contains(info.Error, "unit 0") {
+				t.Errorf("job error %q does not name the unit", info.Error)
+			}
+			if _, err := sub.s.Result(t.Context(), id); !errors.Is(err, ErrJobNotDone) {
+				t.Errorf("Result() of a failed job = %v, want ErrJobNotDone", err)
+			}
+			why, err := sub.s.Why(t.Context(), id)
+			if err != nil {
+				t.Fatalf("Why() = %v", err)
+			}
+			for _, w := range tt.why {
+				if !strings.Contains(why, w) {
+					t.Errorf("Why() = %q, want it to say %q", why, w)
+				}
+			}
+		})
 	}
 }
 
