@@ -374,8 +374,8 @@ func (f *fetcher) checkStuck(ctx context.Context, now time.Time) error {
 	if f.stuckSince.IsZero() || now.Sub(f.stuckSince) < f.stuckTimeout {
 		if !f.stuckSince.IsZero() && now.Sub(f.lastQuery) >= f.e.cfg.RequeryInterval {
 			// Look again: in the DHT, and among the connected peers (one
-			// may have refused a stream a moment ago, e.g. while it still
-			// counted one of ours that had just ended).
+			// may have got the content since, or have refused a stream
+			// a moment ago).
 			f.lastQuery = now
 			f.probeConnected(ctx)
 			f.find(ctx)
@@ -419,15 +419,11 @@ func (f *fetcher) describeErrs() string {
 	if len(f.lastErrs) == 0 {
 		return ""
 	}
-	var b strings.Builder
-	b.WriteString("; last errors: ")
+	parts := make([]string, len(f.lastErrs))
 	for i, e := range f.lastErrs {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		fmt.Fprintf(&b, "%s: %s", e.peer, e.err)
+		parts[i] = fmt.Sprintf("%s: %s", e.peer, e.err)
 	}
-	return b.String()
+	return "; last errors: " + strings.Join(parts, "; ")
 }
 
 // handle feeds one event to the planner.
