@@ -3,6 +3,7 @@ package compute
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 
@@ -51,10 +52,15 @@ type localContent interface {
 	Has(ctx context.Context, c cid.Cid) (bool, error)
 }
 
+// ErrAlone is wrapped by Discovery.Provide when the peer knows no other
+// peer yet: a worker then retries its announcement quietly.
+var ErrAlone = errors.New("compute: no peers to announce to")
+
 // Discovery announces and finds workers; *dht.Router implements it.
 type Discovery interface {
 	// Provide announces this peer as a provider of c. It may block for a
-	// DHT round trip. Safe for concurrent use.
+	// DHT round trip. It returns an error wrapping ErrAlone while it knows
+	// no peer to announce to. Safe for concurrent use.
 	Provide(ctx context.Context, c cid.Cid) error
 	// FindProviders returns up to count providers of c on a channel that is
 	// closed when the lookup ends or ctx ends. Safe for concurrent use.

@@ -332,10 +332,15 @@ func (w *Worker) announce(ctx context.Context) {
 		actx, cancel := context.WithTimeout(ctx, time.Minute)
 		err := w.deps.Discovery.Provide(actx, key)
 		cancel()
-		if err != nil && ctx.Err() == nil {
+		switch {
+		case err != nil && ctx.Err() == nil && errors.Is(err, ErrAlone):
+			// A lone node (or one still joining) has no one to tell.
+			w.log.Debug("announce deferred", "err", err)
+			next = w.cfg.AnnounceRetry
+		case err != nil && ctx.Err() == nil:
 			w.log.Warn("announce", "err", err)
 			next = w.cfg.AnnounceRetry
-		} else if err == nil {
+		case err == nil:
 			w.log.Debug("announced", "cid", key)
 		}
 		t := time.NewTimer(next)

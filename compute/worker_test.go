@@ -6,7 +6,9 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -379,5 +381,83 @@ func TestWorkerStreamLimit(t *testing.T) {
 	s.Close()
 	for _, s := range open {
 		s.Reset()
+	}
+}
+
+// aloneDiscovery fails its first failures announcements with ErrAlone (a
+// node that knows no peer yet), then succeeds.
+type aloneDiscovery struct {
+	discovery
+	mu       sync.Mutex
+	failures int
+	calls    int
+}
+
+func (d *aloneDiscovery) Provide(ctx context.Context, c cid.Cid) error {
+	d.mu.Lock()
+	d.calls++
+	fail := d.calls <= d.failures
+	d.mu.Unlock()
+	if fail {
+		return fmt.Errorf("provide %s: %w", c, ErrAlone)
+	}
+	return d.discovery.Provide(ctx, c)
+}
+
+// levelCounter counts the records at or above WARN.
+type levelCounter struct {
+	mu    sync.Mutex
+	warns []string
+}
+
+func (h *levelCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (h *levelCounter) Handle(_ context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelWarn {
+		h.mu.Lock()
+		h.warns = append(h.warns, r.Message)
+		h.mu.Unlock()
+	}
+	return nil
+}
+func (h *levelCounter) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *levelCounter) WithGroup(string) slog.Handler      { return h }
+
+// A worker that knows no peer yet retries its announcement without a
+// warning, and announces once it can.
+func TestWorkerAnnounceAlone(t *testing.T) {
+	sw := newSwarm()
+	h := newHost(t)
+	disc := &aloneDiscovery{discovery: discovery{sw.reg, h}, failures: 3}
+	logs := &levelCounter{}
+	cfg := WorkerConfig{Slots: 1, Dir: t.TempDir(), AnnounceRetry: 20 * time.Millisecond}
+	w, err := NewWorker(cfg, WorkerDeps{Host: h, Content: sw.content, Discovery: disc, Runner: newPool(t, 1), Logger: slog.New(logs)})
+	if err != nil {
+		t.Fatalf("NewWorker: %v", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	waitFor(t, 10*time.Second, "worker announced", func() bool {
+		for ai := range (discovery{sw.reg, h}).FindProviders(t.Context(), ComputeKey(), 10) {
+			if ai.ID == h.ID() {
+				return true
+			}
+		}
+		return false
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	disc.mu.Lock()
+	calls := disc.calls
+	disc.mu.Unlock()
+	if calls < 4 {
+		t.Errorf("Provide called %d times, want >= 4 (3 deferred, then the announcement)", calls)
+	}
+	logs.mu.Lock()
+	defer logs.mu.Unlock()
+	if len(logs.warns) != 0 {
+		t.Errorf("warnings logged while alone: %q", logs.warns)
 	}
 }

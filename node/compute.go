@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/ipfs/go-cid"
 	"os"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/enxame/enxame/compute"
 	"github.com/enxame/enxame/compute/sandbox"
+	"github.com/enxame/enxame/dht"
 )
 
 // ComputeDir is the worker's scratch directory inside a home, and
@@ -29,7 +31,11 @@ var (
 type dhtDiscovery struct{ dhtFinder }
 
 func (d *dhtDiscovery) Provide(ctx context.Context, c cid.Cid) error {
-	return d.n.router.Provide(ctx, c)
+	err := d.n.router.Provide(ctx, c)
+	if errors.Is(err, dht.ErrNoPeers) {
+		return fmt.Errorf("%w: %w", compute.ErrAlone, err)
+	}
+	return err
 }
 
 // openCompute builds the submitter and, unless compute is disabled, the
