@@ -109,3 +109,21 @@ func TestDHTDroppers(t *testing.T) {
 		checkDHT(t, rep)
 	})
 }
+
+// TestDHTMem runs the dht scenario with churn on whole nodes of the mem
+// tier (mocknet hosts): the same bars as the full tier.
+func TestDHTMem(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rep, err := RunDHT(context.Background(), DHTConfig{
+			Net: Config{Nodes: 40, Seed: 7, Tier: TierMem}, Settle: 5 * time.Second,
+			Keys: 10, FindPeer: 40, FindProviders: 40, Churn: 0.1,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkDHT(t, rep)
+		if rep.Tier != TierMem || rep.Dials == 0 {
+			t.Errorf("tier %q, %d dials", rep.Tier, rep.Dials)
+		}
+	})
+}

@@ -91,8 +91,10 @@ type Config struct {
 	// Tier is TierFull (the default: every node is a whole enxame node,
 	// node.New on a libp2p host over simulated QUIC) or TierLight (every
 	// node is enxame's DHT router alone, kad-dht on an in-memory message
-	// layer; see light.go). Light nodes have no Node: only the DHT
-	// scenarios run on them.
+	// layer; see light.go) or TierMem (every node is a whole enxame node
+	// on an in-memory go-libp2p mocknet host; see mem.go: no QUIC or TLS,
+	// no loss, bandwidth per link instead of per node). Light nodes have no
+	// Node: only the DHT scenarios run on them.
 	Tier string
 	// JoinSpread staggers the joins: of the m nodes after the bootstrap
 	// peers, the k-th starts k·JoinSpread/m of virtual time after Start
@@ -105,6 +107,7 @@ type Config struct {
 const (
 	TierFull  = "full"
 	TierLight = "light"
+	TierMem   = "mem"
 )
 
 func (c Config) withDefaults() Config {
@@ -141,8 +144,10 @@ func (c Config) validate() error {
 		return errors.New("simnet: config: Loss must be in [0, 1)")
 	case c.BitsPerSecond < 0:
 		return errors.New("simnet: config: BitsPerSecond must not be negative")
-	case c.Tier != "" && c.Tier != TierFull && c.Tier != TierLight:
-		return fmt.Errorf("simnet: config: unknown tier %q (full or light)", c.Tier)
+	case c.Tier != "" && c.Tier != TierFull && c.Tier != TierLight && c.Tier != TierMem:
+		return fmt.Errorf("simnet: config: unknown tier %q (full, mem or light)", c.Tier)
+	case c.Tier == TierMem && (c.Loss > 0 || c.Links != nil):
+		return errors.New("simnet: config: the mem tier models no loss and no per-node links (use the full tier)")
 	case c.Tier == TierLight && (c.Runner != nil || c.Node != nil):
 		return errors.New("simnet: config: light nodes have no node config or compute runner")
 	}
@@ -179,7 +184,8 @@ func (p *Peer) AddrInfo() peer.AddrInfo {
 type Network struct {
 	cfg  Config
 	sim  *simnet.Simnet
-	lw   *lightWorld // the light tier's network; nil in the full tier
+	lw   *lightWorld // the light tier's network; nil in the other tiers
+	mw   *memWorld   // the mem tier's network; nil in the other tiers
 	ctx  context.Context
 	dir  string
 	tmp  bool
@@ -218,6 +224,8 @@ func Start(ctx context.Context, cfg Config) (_ *Network, err error) {
 		if n.lw, err = newLightWorld(max(cfg.LatencySpread, 0)); err != nil {
 			return nil, err
 		}
+	} else if cfg.Tier == TierMem {
+		n.mw = newMemWorld(max(cfg.LatencySpread, 0), cfg.BitsPerSecond)
 	} else {
 		n.sim = &simnet.Simnet{LatencyFunc: n.latency, Logger: slog.New(slog.DiscardHandler)}
 		n.sim.Start()
@@ -321,7 +329,16 @@ func (n *Network) newPeer(r Region) (*Peer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("simnet: node %d: connection manager: %w", idx, err)
 	}
-	h, err := libp2p.New(
+	var h host.Host
+	if n.mw != nil {
+		addr, err := ma.NewMultiaddr(fmt.Sprintf("/ip4/%s/udp/8000/quic-v1", ip))
+		if err != nil {
+			return nil, fmt.Errorf("simnet: node %d: address: %w", idx, err)
+		}
+		if h, err = n.mw.newHost(idx, r, key, addr, cm); err != nil {
+			return nil, fmt.Errorf("simnet: node %d: %w", idx, err)
+		}
+	} else if h, err = libp2p.New(
 		libp2p.Identity(key),
 		libp2p.ConnectionManager(cm),
 		libp2p.ListenAddrStrings(fmt.Sprintf("/ip4/%s/udp/8000/quic-v1", ip)),
@@ -332,8 +349,7 @@ func (n *Network) newPeer(r Region) (*Peer, error) {
 		libp2p.ResourceManager(&network.NullResourceManager{}),
 		libp2p.DisableRelay(),
 		libp2p.DisableMetrics(),
-	)
-	if err != nil {
+	); err != nil {
 		return nil, fmt.Errorf("simnet: node %d: host: %w", idx, err)
 	}
 
