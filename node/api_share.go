@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -338,7 +339,7 @@ func (n *Node) handleCat(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := fetchCtx(r.Context(), req.Timeout)
 	defer cancel()
-	dr, err := n.OpenStream(ctx, root)
+	dr, err := n.openStream(ctx, root)
 	if err != nil {
 		if errors.Is(err, share.ErrNoProviders) || errors.Is(err, context.DeadlineExceeded) {
 			err = fetchError(err)
@@ -353,14 +354,20 @@ func (n *Node) handleCat(w http.ResponseWriter, r *http.Request) {
 		n.api.Reply(w, r, nil, control.Errorf(control.CodeBadRequest, "seek to %d: %v", req.Offset, err))
 		return
 	}
-	var src io.Reader = dr
+	// The body is the raw bytes with their length: no chunked framing, and
+	// a DAG whose leaves hold fewer bytes than its root states ends the
+	// body short, which the client sees as an error.
+	size := int64(min(dr.Size(), 1<<62))
+	length := max(size-req.Offset, 0)
 	if req.Length > 0 {
-		src = io.LimitReader(dr, req.Length)
+		length = min(length, req.Length)
 	}
+	dr.SetEnd(req.Offset + length)
 	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.FormatInt(length, 10))
 	w.WriteHeader(http.StatusOK)
-	buf := make([]byte, 1<<20)
-	if _, err := io.CopyBuffer(w, src, buf); err != nil && r.Context().Err() == nil {
+	// Stream.WriteTo writes up to 1 MiB at a time, straight to the socket.
+	if _, err := dr.WriteTo(w); err != nil && r.Context().Err() == nil {
 		n.log.Warn("cat: stream", "cid", root, "err", err)
 		// The status is sent: abort the response so the client sees a
 		// truncated body as an error, not as the end of the file.

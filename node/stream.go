@@ -74,6 +74,14 @@ func (s *streamReader) Close() error {
 // the store commits it. Its WriteTo writes up to 1 MiB at a time, and
 // writes out what it holds before it waits. Close stops the fetch.
 func (n *Node) OpenStream(ctx context.Context, root cid.Cid) (io.ReadSeekCloser, error) {
+	r, err := n.openStream(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (n *Node) openStream(ctx context.Context, root cid.Cid) (*streamReader, error) {
 	fctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	var ferr error

@@ -1,6 +1,7 @@
 package share
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -382,6 +383,8 @@ type Stream struct {
 	root cid.Cid
 	size uint64
 	pos  int64
+	// end is where reads stop (SetEnd), -1 for the end of the file.
+	end int64
 
 	// stack is the walk: one frame per DAG level, from a frame holding only
 	// the root down to the parent of the next leaf.
@@ -416,7 +419,7 @@ var errStreamClosed = errors.New("share: stream closed")
 // uio.ErrIsDir for a directory, uio.ErrCantReadSymlinks for a symlink.
 // ctx bounds the Stream's later reads too.
 func OpenStream(ctx context.Context, src StreamSource, root cid.Cid) (*Stream, error) {
-	s := &Stream{ctx: ctx, src: src}
+	s := &Stream{ctx: ctx, src: src, end: -1}
 	for range maxStreamDepth {
 		nd, err := s.node(root)
 		if err != nil {
@@ -458,6 +461,15 @@ func OpenStream(ctx context.Context, src StreamSource, root cid.Cid) (*Stream, e
 
 // Size returns the file's size as its root block states it.
 func (s *Stream) Size() uint64 { return s.size }
+
+// SetEnd makes Read and WriteTo stop at byte end of the file, as if the
+// file ended there; a negative end removes the limit. Unlike wrapping the
+// Stream in an io.LimitReader, it keeps WriteTo's large writes, and reads
+// never wait for a block past end. Seek does not change it.
+func (s *Stream) SetEnd(end int64) { s.end = max(end, -1) }
+
+// atEnd reports whether the position reached the end SetEnd set.
+func (s *Stream) atEnd() bool { return s.end >= 0 && s.pos >= s.end }
 
 // rewind puts the walk at the start of the file.
 func (s *Stream) rewind() {
@@ -611,6 +623,12 @@ func (s *Stream) Read(p []byte) (int, error) {
 	if s.err != nil {
 		return 0, s.err
 	}
+	if s.atEnd() {
+		return 0, io.EOF
+	}
+	if s.end >= 0 && int64(len(p)) > s.end-s.pos {
+		p = p[:s.end-s.pos]
+	}
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -628,9 +646,10 @@ func (s *Stream) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// WriteTo writes the rest of the file to w, in writes of up to 1 MiB
-// while the blocks are there, and writes out what it holds before it waits
-// for a block, so w sees every byte as soon as it is available.
+// WriteTo writes the rest of the file (up to SetEnd's end) to w, in writes
+// of up to 1 MiB while the blocks are there, and writes out what it holds
+// before it waits for a block, so w sees every byte as soon as it is
+// available.
 func (s *Stream) WriteTo(w io.Writer) (int64, error) {
 	if s.closed {
 		return 0, errStreamClosed
@@ -669,15 +688,22 @@ func (s *Stream) writeTo(w io.Writer) (int64, error) {
 	}
 	s.flush = flush
 	defer func() { s.flush = nil }()
-	if len(s.cur) > 0 {
-		err := write(s.cur)
-		s.pos += int64(len(s.cur))
-		s.cur = nil
+	if len(s.cur) > 0 && !s.atEnd() {
+		k := len(s.cur)
+		if s.end >= 0 {
+			k = int(min(int64(k), s.end-s.pos))
+		}
+		err := write(s.cur[:k])
+		s.pos += int64(k)
+		s.cur = s.cur[k:]
 		if err != nil {
 			return written, err
 		}
 	}
 	for {
+		if s.atEnd() {
+			return written, flush()
+		}
 		c, raw, data, hint, err := s.nextLeaf()
 		if err != nil {
 			if ferr := flush(); ferr != nil || errors.Is(err, io.EOF) {
@@ -687,6 +713,10 @@ func (s *Stream) writeTo(w io.Writer) (int64, error) {
 		}
 		if !raw {
 			data = s.dropSkip(data)
+			if s.end >= 0 && int64(len(data)) > s.end-s.pos {
+				s.cur = data[s.end-s.pos:]
+				data = data[:s.end-s.pos]
+			}
 			s.pos += int64(len(data))
 			if len(data) > len(buf)-held {
 				if err := flush(); err != nil {
@@ -738,6 +768,12 @@ func (s *Stream) writeTo(w io.Writer) (int64, error) {
 			copy(buf[held:], buf[held+int(k):held+n])
 			n -= int(k)
 			s.skip = 0
+		}
+		if s.end >= 0 && int64(n) > s.end-s.pos {
+			// Keep the rest of the leaf for a later read past a new end.
+			keep := int(s.end - s.pos)
+			s.cur = bytes.Clone(buf[held+keep : held+n])
+			n = keep
 		}
 		held += n
 		s.pos += int64(n)

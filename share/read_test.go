@@ -632,3 +632,90 @@ func (m mapSource) ReadInto(ctx context.Context, c cid.Cid, p []byte) (int, erro
 func (m mapSource) Wait(_ context.Context, c cid.Cid) error {
 	return fmt.Errorf("block %s never comes", c)
 }
+
+// TestStreamSetEnd: a Stream with an end returns exactly the bytes from
+// its position to the end through Read and WriteTo, for ends inside and
+// between leaves, keeps the rest for a later end, and never waits for a
+// block past the end.
+func TestStreamSetEnd(t *testing.T) {
+	layouts := []streamLayout{
+		{name: "balanced raw", chunk: 1000, links: 4},
+		{name: "trickle pb leaves", chunk: 777, links: 3, trickle: true, noRaw: true},
+	}
+	const size = 20011
+	tests := []struct{ off, end int64 }{
+		{0, 0}, {0, 1}, {0, 999}, {0, 1000}, {0, 1001}, {5, 5}, {5, 2500}, {1000, 3000},
+		{1554, 1555}, {7000, size}, {7000, size + 50}, {size, size + 10}, {0, size},
+	}
+	for _, l := range layouts {
+		s := newTestStore(t, StoreConfig{})
+		data := randomBytes(7, size)
+		root := importLayout(t, s, data, l)
+		src := storeSource{Store: s}
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s/%d-%d", l.name, tt.off, tt.end), func(t *testing.T) {
+				want := data[min(tt.off, size):min(tt.end, size)]
+				rest := data[min(tt.end, size):]
+				for _, via := range []string{"WriteTo", "Read"} {
+					st := openStream(t, src, root)
+					st.SetEnd(tt.end)
+					if _, err := st.Seek(tt.off, io.SeekStart); err != nil {
+						t.Fatal(err)
+					}
+					var got []byte
+					var err error
+					if via == "WriteTo" {
+						var buf bytes.Buffer
+						_, err = st.WriteTo(&buf)
+						got = buf.Bytes()
+					} else {
+						got, err = io.ReadAll(oddReader{st, 333})
+					}
+					if err != nil || !bytes.Equal(got, want) {
+						t.Fatalf("%s = %d bytes, %v; want bytes %d..%d of the file", via, len(got), err, tt.off, tt.end)
+					}
+					// Lifting the end goes on from there.
+					st.SetEnd(-1)
+					var buf bytes.Buffer
+					if _, err := st.WriteTo(&buf); err != nil || !bytes.Equal(buf.Bytes(), rest) {
+						t.Fatalf("%s, SetEnd(-1), WriteTo = %d bytes, %v; want the %d after the end", via, buf.Len(), err, len(rest))
+					}
+				}
+			})
+		}
+	}
+	t.Run("no wait past the end", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		s := newTestStore(t, StoreConfig{})
+		data := randomBytes(8, 10000)
+		root := importLayout(t, s, data, streamLayout{chunk: 1000, links: 4})
+		// Drop every leaf after the third: a read that asked for one would
+		// wait until the deadline.
+		order := dagOrder(t, s, root)
+		var leaves []cid.Cid
+		for _, c := range order {
+			if c.Prefix().Codec == cid.Raw {
+				leaves = append(leaves, c)
+			}
+		}
+		for _, c := range leaves[3:] {
+			if err := s.DeleteBlock(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st, err := OpenStream(ctx, storeSource{Store: s}, root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		st.SetEnd(3000)
+		var buf bytes.Buffer
+		if _, err := st.WriteTo(&buf); err != nil || !bytes.Equal(buf.Bytes(), data[:3000]) {
+			t.Fatalf("WriteTo up to 3000 = %d bytes, %v", buf.Len(), err)
+		}
+		if ctx.Err() != nil {
+			t.Fatal("WriteTo waited for a block past the end")
+		}
+	})
+}

@@ -1,0 +1,65 @@
+package node_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"testing"
+
+	"github.com/enxame/enxame/internal/nodetest"
+	"github.com/enxame/enxame/node"
+	"github.com/enxame/enxame/node/control"
+	"github.com/enxame/enxame/share"
+)
+
+// TestCatRanges: the control API's cat returns exactly the requested range
+// of a file another node added, the first time while the fetch runs, for
+// ranges inside, across and past leaves and the file's end.
+func TestCatRanges(t *testing.T) {
+	ctx := t.Context()
+	prov, _ := nodetest.Start(t, nodetest.Config(t), node.Deps{})
+	cfg := nodetest.Config(t)
+	cfg.Bootstrap = prov.Addrs()[:1]
+	n, _ := nodetest.Start(t, cfg, node.Deps{})
+	const chunk = share.DefaultChunkSize
+	data := make([]byte, 5*chunk+7)
+	for i := range data {
+		data[i] = byte(i*13 + i>>12)
+	}
+	res, err := prov.AddReader(ctx, bytes.NewReader(data), "f", share.AddOptions{})
+	if err != nil {
+		t.Fatalf("AddReader: %v", err)
+	}
+	size := int64(len(data))
+	tests := []struct{ off, length int64 }{
+		{chunk + 3, 2*chunk + 1}, // first, while fetching: inside and across leaves
+		{0, 0},
+		{0, 1},
+		{chunk - 1, 2},
+		{2 * chunk, chunk},
+		{size - 10, 0},
+		{size - 10, 100},
+		{size, 0},
+		{size + 5, 10},
+		{3, size},
+	}
+	cl := control.NewClient(n.APISocket())
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%d+%d", tt.off, tt.length), func(t *testing.T) {
+			body, err := cl.Raw(ctx, "POST", control.PathCat, control.CatRequest{CID: res.Root.String(), Offset: tt.off, Length: tt.length})
+			if err != nil {
+				t.Fatalf("cat: %v", err)
+			}
+			got, err := io.ReadAll(body)
+			body.Close()
+			end := size
+			if tt.length > 0 {
+				end = min(tt.off+tt.length, size)
+			}
+			want := data[min(tt.off, size):max(end, min(tt.off, size))]
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("cat offset %d length %d = %d bytes, %v; want the file's %d", tt.off, tt.length, len(got), err, len(want))
+			}
+		})
+	}
+}
