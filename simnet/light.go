@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -66,10 +67,12 @@ const (
 // lightWorld is the light tier's network: every light host by identity,
 // and the peerstore they share.
 type lightWorld struct {
-	ps     peerstore.Peerstore
+	ps     *lightPeerstore
 	spread time.Duration
-	// requests and dials count what the light nodes sent.
+	// requests and dials count what the light nodes sent; kinds splits
+	// the requests by what they are for (see requestKind).
 	requests, dials atomic.Int64
+	kinds           [numKinds]atomic.Int64
 
 	mu    sync.Mutex
 	hosts map[peer.ID]*lightHost
@@ -80,7 +83,7 @@ func newLightWorld(spread time.Duration) (*lightWorld, error) {
 	if err != nil {
 		return nil, fmt.Errorf("simnet: light: peerstore: %w", err)
 	}
-	return &lightWorld{ps: ps, spread: spread, hosts: map[peer.ID]*lightHost{}}, nil
+	return &lightWorld{ps: newLightPeerstore(ps), spread: spread, hosts: map[peer.ID]*lightHost{}}, nil
 }
 
 func (w *lightWorld) get(id peer.ID) *lightHost {
@@ -89,7 +92,18 @@ func (w *lightWorld) get(id peer.ID) *lightHost {
 	return w.hosts[id]
 }
 
-func (w *lightWorld) close() error { return w.ps.Close() }
+// close closes the shared peerstore. With ENXAME_SIMNET_LIGHT_KINDS set in
+// the environment (a diagnostic for profiling runs), it first prints the
+// requests by kind and the dials to stderr.
+func (w *lightWorld) close() error {
+	if os.Getenv("ENXAME_SIMNET_LIGHT_KINDS") != "" {
+		w.mu.Lock()
+		n := len(w.hosts)
+		w.mu.Unlock()
+		fmt.Fprintf(os.Stderr, "simnet light: %d hosts, %d dials, requests %v\n", n, w.dials.Load(), w.requestKinds())
+	}
+	return w.ps.Close()
+}
 
 // latency is the one-way latency between a and b, rounded to the
 // millisecond: every wake-up of the light tier then falls on a millisecond,
@@ -112,7 +126,7 @@ func (w *lightWorld) newHost(idx int, r Region, id peer.ID, addr ma.Multiaddr) (
 		return nil, fmt.Errorf("simnet: light: emitter: %w", err)
 	}
 	h.emit = em
-	w.ps.AddAddrs(id, h.addrs, peerstore.PermanentAddrTTL)
+	w.ps.register(id, h.addrs)
 	w.mu.Lock()
 	w.hosts[id] = h
 	w.mu.Unlock()
@@ -240,34 +254,49 @@ func (h *lightHost) identified(p peer.ID) {
 // Connect dials ai.ID: one round trip, then both sides hold the connection
 // and learn (as from identify) that the other is there.
 func (h *lightHost) Connect(ctx context.Context, ai peer.AddrInfo) error {
-	if ai.ID == h.id {
+	return h.dial(ctx, ai.ID, true)
+}
+
+// dial connects to p (see Connect). With announce false, only p learns
+// of the new connection: h does not raise identify's event for p on its
+// own bus. roundTrip dials that way, because there the event would only
+// make kad-dht send p a FIND_NODE for p's own ID to check it answers
+// (dht.peerFound's lookup check) right next to the request that caused
+// the dial, whose answer already adds p to h's table (kad-dht's query
+// calls validPeerFound on every answer) and whose failure would fail the
+// check too. p still checks h, which is how a new node enters the tables
+// of the peers it queries.
+func (h *lightHost) dial(ctx context.Context, p peer.ID, announce bool) error {
+	if p == h.id {
 		return errors.New("simnet: light: dial to self")
 	}
 	if h.isClosed() {
 		return errors.New("simnet: light: host closed")
 	}
-	if h.connected(ai.ID) {
+	if h.connected(p) {
 		return nil
 	}
-	r := h.w.get(ai.ID)
+	r := h.w.get(p)
 	if r == nil || r.isClosed() {
 		if err := sleepCtx(ctx, lightDialTimeout); err != nil {
-			return fmt.Errorf("simnet: light: dial %s: %w", ai.ID, err)
+			return fmt.Errorf("simnet: light: dial %s: %w", p, err)
 		}
-		return fmt.Errorf("simnet: light: dial %s: no answer", ai.ID)
+		return fmt.Errorf("simnet: light: dial %s: no answer", p)
 	}
 	h.w.dials.Add(1)
 	if err := sleepCtx(ctx, 2*h.w.latency(h, r)); err != nil {
-		return fmt.Errorf("simnet: light: dial %s: %w", ai.ID, err)
+		return fmt.Errorf("simnet: light: dial %s: %w", p, err)
 	}
 	if !r.accept(h.id) {
-		return fmt.Errorf("simnet: light: dial %s: peer left", ai.ID)
+		return fmt.Errorf("simnet: light: dial %s: peer left", p)
 	}
 	if !h.accept(r.id) {
 		r.drop(h.id)
 		return errors.New("simnet: light: host closed")
 	}
-	h.identified(r.id)
+	if announce {
+		h.identified(r.id)
+	}
 	r.identified(h.id)
 	return nil
 }
@@ -354,21 +383,17 @@ func (s *lightSender) OnDisconnect(context.Context, peer.ID) {}
 // (dialling first if needed) and, when want, returns its answer after the
 // way back.
 func (h *lightHost) roundTrip(ctx context.Context, p peer.ID, protos []protocol.ID, req *pb.Message, want bool) (*pb.Message, error) {
-	if err := h.Connect(ctx, peer.AddrInfo{ID: p}); err != nil {
+	if err := h.dial(ctx, p, false); err != nil {
 		return nil, err
 	}
 	r := h.w.get(p)
 	if r == nil {
 		return nil, fmt.Errorf("simnet: light: %s unknown", p)
 	}
-	body, err := proto.Marshal(req)
-	if err != nil {
-		return nil, fmt.Errorf("simnet: light: encode: %w", err)
-	}
-	msg := binary.AppendUvarint(make([]byte, 0, len(body)+binary.MaxVarintLen64), uint64(len(body)))
-	msg = append(msg, body...)
 	one := h.w.latency(h, r)
 	h.w.requests.Add(1)
+	kind := requestKind(req, h.id, p)
+	h.w.kinds[kind].Add(1)
 	if err := sleepCtx(ctx, one); err != nil {
 		return nil, err
 	}
@@ -385,6 +410,26 @@ func (h *lightHost) roundTrip(ctx context.Context, p peer.ID, protos []protocol.
 		}
 		return nil, fmt.Errorf("simnet: light: %s: read timeout", p)
 	}
+	if want && kind == kindCheck {
+		// kad-dht's lookup check of a new peer asks p for the peers
+		// closest to p's own ID and only looks at whether the answer
+		// names any: handleFindPeer always puts the target itself first,
+		// so a server that has a handler always names at least p. That
+		// answer, without the 20 closest peers the check would throw
+		// away, saves a table sort and an encode and decode per check.
+		if err := sleepCtx(ctx, one); err != nil {
+			return nil, err
+		}
+		resp := pb.NewMessage(pb.Message_FIND_NODE, nil, 0)
+		resp.CloserPeers = []*pb.Message_Peer{{Id: []byte(p)}}
+		return resp, nil
+	}
+	body, err := proto.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("simnet: light: encode: %w", err)
+	}
+	msg := binary.AppendUvarint(make([]byte, 0, len(body)+binary.MaxVarintLen64), uint64(len(body)))
+	msg = append(msg, body...)
 	st := &lightStream{in: bytes.NewReader(msg), proto: pid, conn: lightConn{local: r.id, remote: h.id}}
 	handler(st)
 	if !want {
@@ -405,6 +450,7 @@ func (h *lightHost) roundTrip(ctx context.Context, p peer.ID, protos []protocol.
 	if err := proto.Unmarshal(out[k:k+int(n)], resp); err != nil {
 		return nil, fmt.Errorf("simnet: light: %s: decode answer: %w", p, err)
 	}
+	h.w.ps.dropKnownAddrs(resp.CloserPeers)
 	return resp, nil
 }
 
@@ -455,3 +501,136 @@ type lightConn struct {
 
 func (c lightConn) LocalPeer() peer.ID  { return c.local }
 func (c lightConn) RemotePeer() peer.ID { return c.remote }
+
+// lightPeerstore is the peerstore every light host shares: pstoremem for
+// protocols, keys and metrics, and, for the light hosts' own addresses, a
+// table written once per host and read without copies or expiry checks.
+// Addresses never change in the light tier, so what kad-dht adds for a
+// known host (from answers, with a temporary TTL) changes nothing and is
+// dropped; addresses of anything else go to pstoremem.
+type lightPeerstore struct {
+	peerstore.Peerstore
+	mu    sync.RWMutex
+	addrs map[peer.ID][]ma.Multiaddr
+}
+
+func newLightPeerstore(ps peerstore.Peerstore) *lightPeerstore {
+	return &lightPeerstore{Peerstore: ps, addrs: map[peer.ID][]ma.Multiaddr{}}
+}
+
+// register records host id's addresses for good.
+func (ps *lightPeerstore) register(id peer.ID, addrs []ma.Multiaddr) {
+	ps.mu.Lock()
+	ps.addrs[id] = slices.Clip(slices.Clone(addrs))
+	ps.mu.Unlock()
+	ps.Peerstore.AddAddrs(id, addrs, peerstore.PermanentAddrTTL)
+}
+
+// known returns id's registered addresses (shared: callers must not
+// write to them; the slice is clipped, so append copies).
+func (ps *lightPeerstore) known(id peer.ID) ([]ma.Multiaddr, bool) {
+	ps.mu.RLock()
+	defer ps.mu.RUnlock()
+	a, ok := ps.addrs[id]
+	return a, ok
+}
+
+// dropKnownAddrs empties the addresses of the answer's peers that are
+// light hosts: kad-dht would decode them from bytes and add them to the
+// peerstore, which already holds them (as if identify had run). It finds
+// them there instead (kad-dht's query merges every referred peer's
+// addresses with the peerstore's before using them).
+func (ps *lightPeerstore) dropKnownAddrs(peers []*pb.Message_Peer) {
+	for _, p := range peers {
+		if _, ok := ps.known(peer.ID(p.Id)); ok {
+			p.Addrs = nil
+		}
+	}
+}
+
+func (ps *lightPeerstore) Addrs(p peer.ID) []ma.Multiaddr {
+	if a, ok := ps.known(p); ok {
+		return a
+	}
+	return ps.Peerstore.Addrs(p)
+}
+
+func (ps *lightPeerstore) PeerInfo(p peer.ID) peer.AddrInfo {
+	if a, ok := ps.known(p); ok {
+		return peer.AddrInfo{ID: p, Addrs: a}
+	}
+	return ps.Peerstore.PeerInfo(p)
+}
+
+func (ps *lightPeerstore) AddAddr(p peer.ID, a ma.Multiaddr, ttl time.Duration) {
+	ps.AddAddrs(p, []ma.Multiaddr{a}, ttl)
+}
+
+func (ps *lightPeerstore) AddAddrs(p peer.ID, addrs []ma.Multiaddr, ttl time.Duration) {
+	if _, ok := ps.known(p); !ok {
+		ps.Peerstore.AddAddrs(p, addrs, ttl)
+	}
+}
+
+func (ps *lightPeerstore) SetAddr(p peer.ID, a ma.Multiaddr, ttl time.Duration) {
+	ps.SetAddrs(p, []ma.Multiaddr{a}, ttl)
+}
+
+func (ps *lightPeerstore) SetAddrs(p peer.ID, addrs []ma.Multiaddr, ttl time.Duration) {
+	if _, ok := ps.known(p); !ok {
+		ps.Peerstore.SetAddrs(p, addrs, ttl)
+	}
+}
+
+func (ps *lightPeerstore) UpdateAddrs(p peer.ID, oldTTL, newTTL time.Duration) {
+	if _, ok := ps.known(p); !ok {
+		ps.Peerstore.UpdateAddrs(p, oldTTL, newTTL)
+	}
+}
+
+func (ps *lightPeerstore) ClearAddrs(p peer.ID) {
+	if _, ok := ps.known(p); !ok {
+		ps.Peerstore.ClearAddrs(p)
+	}
+}
+
+// What light nodes' requests are for, as counted in lightWorld.kinds.
+const (
+	kindCheck     = iota // FIND_NODE for the receiver's own ID: kad-dht's lookup check of a new peer
+	kindSelf             // FIND_NODE for the sender's own ID: the self-lookup of a join or refresh
+	kindFindNode         // other FIND_NODE: bucket refreshes, FindPeer, Provide's closest-peers lookup
+	kindProviders        // GET_PROVIDERS
+	kindAddProvider      // ADD_PROVIDER
+	kindOther
+	numKinds
+)
+
+var kindNames = [numKinds]string{"check", "self", "find_node", "get_providers", "add_provider", "other"}
+
+// requestKind classifies req, sent by from to to.
+func requestKind(req *pb.Message, from, to peer.ID) int {
+	switch req.GetType() {
+	case pb.Message_FIND_NODE:
+		switch peer.ID(req.GetKey()) {
+		case to:
+			return kindCheck
+		case from:
+			return kindSelf
+		}
+		return kindFindNode
+	case pb.Message_GET_PROVIDERS:
+		return kindProviders
+	case pb.Message_ADD_PROVIDER:
+		return kindAddProvider
+	}
+	return kindOther
+}
+
+// requestKinds returns the requests sent so far by kind.
+func (w *lightWorld) requestKinds() map[string]int64 {
+	out := make(map[string]int64, numKinds)
+	for i := range w.kinds {
+		out[kindNames[i]] = w.kinds[i].Load()
+	}
+	return out
+}
