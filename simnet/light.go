@@ -596,11 +596,11 @@ func (ps *lightPeerstore) ClearAddrs(p peer.ID) {
 
 // What light nodes' requests are for, as counted in lightWorld.kinds.
 const (
-	kindCheck     = iota // FIND_NODE for the receiver's own ID: kad-dht's lookup check of a new peer
-	kindSelf             // FIND_NODE for the sender's own ID: the self-lookup of a join or refresh
-	kindFindNode         // other FIND_NODE: bucket refreshes, FindPeer, Provide's closest-peers lookup
-	kindProviders        // GET_PROVIDERS
-	kindAddProvider      // ADD_PROVIDER
+	kindCheck       = iota // FIND_NODE for the receiver's own ID: kad-dht's lookup check of a new peer
+	kindSelf               // FIND_NODE for the sender's own ID: the self-lookup of a join or refresh
+	kindFindNode           // other FIND_NODE: bucket refreshes, FindPeer, Provide's closest-peers lookup
+	kindProviders          // GET_PROVIDERS
+	kindAddProvider        // ADD_PROVIDER
 	kindOther
 	numKinds
 )
