@@ -73,6 +73,11 @@ type lightWorld struct {
 	// the requests by what they are for (see requestKind).
 	requests, dials atomic.Int64
 	kinds           [numKinds]atomic.Int64
+	// verbose (ENXAME_SIMNET_LIGHT_KINDS set in the environment, for
+	// profiling runs) prints the counts to stderr every million requests
+	// and at close; start is when the world was made.
+	verbose bool
+	start   time.Time
 
 	mu    sync.Mutex
 	hosts map[peer.ID]*lightHost
@@ -83,7 +88,8 @@ func newLightWorld(spread time.Duration) (*lightWorld, error) {
 	if err != nil {
 		return nil, fmt.Errorf("simnet: light: peerstore: %w", err)
 	}
-	return &lightWorld{ps: newLightPeerstore(ps), spread: spread, hosts: map[peer.ID]*lightHost{}}, nil
+	return &lightWorld{ps: newLightPeerstore(ps), spread: spread, hosts: map[peer.ID]*lightHost{},
+		verbose: os.Getenv("ENXAME_SIMNET_LIGHT_KINDS") != "", start: time.Now()}, nil
 }
 
 func (w *lightWorld) get(id peer.ID) *lightHost {
@@ -92,11 +98,10 @@ func (w *lightWorld) get(id peer.ID) *lightHost {
 	return w.hosts[id]
 }
 
-// close closes the shared peerstore. With ENXAME_SIMNET_LIGHT_KINDS set in
-// the environment (a diagnostic for profiling runs), it first prints the
+// close closes the shared peerstore; when verbose, it first prints the
 // requests by kind and the dials to stderr.
 func (w *lightWorld) close() error {
-	if os.Getenv("ENXAME_SIMNET_LIGHT_KINDS") != "" {
+	if w.verbose {
 		w.mu.Lock()
 		n := len(w.hosts)
 		w.mu.Unlock()
@@ -391,7 +396,10 @@ func (h *lightHost) roundTrip(ctx context.Context, p peer.ID, protos []protocol.
 		return nil, fmt.Errorf("simnet: light: %s unknown", p)
 	}
 	one := h.w.latency(h, r)
-	h.w.requests.Add(1)
+	if n := h.w.requests.Add(1); n%1_000_000 == 0 && h.w.verbose {
+		fmt.Fprintf(os.Stderr, "simnet light: %s virtual: %d dials, requests %v\n",
+			time.Since(h.w.start).Round(time.Millisecond), h.w.dials.Load(), h.w.requestKinds())
+	}
 	kind := requestKind(req, h.id, p)
 	h.w.kinds[kind].Add(1)
 	if err := sleepCtx(ctx, one); err != nil {

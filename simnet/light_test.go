@@ -1,14 +1,20 @@
 package simnet
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	pb "github.com/libp2p/go-libp2p-kad-dht/pb"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/libp2p/go-libp2p/p2p/host/peerstore/pstoremem"
+	ma "github.com/multiformats/go-multiaddr"
+	"google.golang.org/protobuf/proto"
 )
 
 // TestLightDHT runs the dht scenario with churn on light nodes (enxame's
@@ -113,4 +119,100 @@ func TestLightLinks(t *testing.T) {
 			t.Errorf("dial to a dead peer failed after %v, want %v", got, lightDialTimeout)
 		}
 	})
+}
+
+// TestLightCheck holds the light layer's shortcut for kad-dht's lookup
+// check (a FIND_NODE for the receiver's own ID) to what the real handler
+// answers: the receiver itself first. The shortcut answers after the same
+// round trip, and a silent peer still fails it.
+func TestLightCheck(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		net, err := Start(ctx, Config{Nodes: 6, Seed: 4, Tier: TierLight, Bootstraps: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := net.Close(); err != nil {
+				t.Error(err)
+			}
+		}()
+		time.Sleep(5 * time.Second) // let the nodes join
+		peers := net.Peers()
+		a, b := peers[1].host.(*lightHost), peers[2].host.(*lightHost)
+		protos := []protocol.ID{peers[0].Router().ProtocolID()}
+		check := pb.NewMessage(pb.Message_FIND_NODE, []byte(b.id), 0)
+		if k := requestKind(check, a.id, b.id); k != kindCheck {
+			t.Fatalf("a FIND_NODE for the receiver's ID is kind %s, want check", kindNames[k])
+		}
+
+		// What b's real handler answers.
+		body, err := proto.Marshal(check)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := binary.AppendUvarint(nil, uint64(len(body)))
+		handler, pid := b.handler(protos)
+		st := &lightStream{in: bytes.NewReader(append(msg, body...)), proto: pid, conn: lightConn{local: b.id, remote: a.id}}
+		handler(st)
+		out := st.out.Bytes()
+		n, k := binary.Uvarint(out)
+		real := new(pb.Message)
+		if k <= 0 || proto.Unmarshal(out[k:k+int(n)], real) != nil {
+			t.Fatalf("the real handler's answer does not decode: %x", out)
+		}
+		if len(real.CloserPeers) == 0 || peer.ID(real.CloserPeers[0].Id) != b.id {
+			t.Fatalf("the real handler's answer does not start with the target: %v", real.CloserPeers)
+		}
+
+		if err := a.dial(ctx, b.id, true); err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Now()
+		resp, err := a.roundTrip(ctx, b.id, protos, check, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := time.Since(t0), 2*net.lw.latency(a, b); got != want {
+			t.Errorf("check took %v, want one round trip %v", got, want)
+		}
+		if len(resp.CloserPeers) != 1 || peer.ID(resp.CloserPeers[0].Id) != b.id {
+			t.Errorf("check answered %v, want the target alone", resp.CloserPeers)
+		}
+		b.setSilent()
+		if _, err := a.roundTrip(ctx, b.id, protos, check, true); err == nil {
+			t.Error("a silent peer passed the check")
+		}
+	})
+}
+
+// TestLightPeerstore checks the shared peerstore: a host's addresses are
+// fixed once registered, what kad-dht adds for it changes nothing, and
+// addresses of other peers go to the underlying store.
+func TestLightPeerstore(t *testing.T) {
+	base, err := pstoremem.NewPeerstore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := newLightPeerstore(base)
+	defer ps.Close()
+	known, other := peer.ID("known"), peer.ID("other")
+	a1 := ma.StringCast("/ip4/10.0.0.1/udp/8000/quic-v1")
+	a2 := ma.StringCast("/ip4/10.0.0.2/udp/8000/quic-v1")
+	ps.register(known, []ma.Multiaddr{a1})
+	ps.AddAddrs(known, []ma.Multiaddr{a2}, peerstore.TempAddrTTL)
+	ps.SetAddrs(known, []ma.Multiaddr{a2}, peerstore.TempAddrTTL)
+	ps.ClearAddrs(known)
+	if got := ps.PeerInfo(known).Addrs; len(got) != 1 || !got[0].Equal(a1) {
+		t.Errorf("registered host's addresses = %v, want [%v]", got, a1)
+	}
+	ps.AddAddr(other, a2, peerstore.TempAddrTTL)
+	if got := ps.Addrs(other); len(got) != 1 || !got[0].Equal(a2) {
+		t.Errorf("other peer's addresses = %v, want [%v]", got, a2)
+	}
+	ans := []*pb.Message_Peer{{Id: []byte(known), Addrs: [][]byte{a1.Bytes()}}, {Id: []byte(other), Addrs: [][]byte{a2.Bytes()}}}
+	ps.dropKnownAddrs(ans)
+	if len(ans[0].Addrs) != 0 || len(ans[1].Addrs) != 1 {
+		t.Errorf("after dropKnownAddrs: %d and %d addresses, want 0 (registered) and 1 (other)", len(ans[0].Addrs), len(ans[1].Addrs))
+	}
 }
