@@ -38,8 +38,39 @@ type simnetFlags struct {
 	spread    time.Duration
 }
 
-// autoLightAbove is the largest swarm --tier auto builds of full nodes.
-const autoLightAbove = 500
+// --tier auto's thresholds: full nodes over simulated QUIC up to
+// autoFullMax nodes, full nodes on the in-memory mem tier up to autoMemMax,
+// light nodes above. With --loss, which only the full tier models, auto
+// keeps full nodes up to autoLossFullMax (the QUIC tier's memory limit on a
+// 24 GB machine), light ones above.
+const (
+	autoFullMax     = 100
+	autoMemMax      = 2000
+	autoLossFullMax = 500
+)
+
+// pickTier resolves --tier for a dht scenario of nodes nodes with packet
+// loss loss.
+func pickTier(tier string, nodes int, loss float64) (string, error) {
+	switch tier {
+	case "auto":
+		switch {
+		case loss > 0 && nodes <= autoLossFullMax, nodes <= autoFullMax:
+			return simnet.TierFull, nil
+		case loss == 0 && nodes <= autoMemMax:
+			return simnet.TierMem, nil
+		}
+		return simnet.TierLight, nil
+	case simnet.TierMem:
+		if loss > 0 {
+			return "", errors.New("--tier mem models no packet loss (use --tier full)")
+		}
+		return tier, nil
+	case simnet.TierFull, simnet.TierLight:
+		return tier, nil
+	}
+	return "", fmt.Errorf("unknown tier %q (full, mem, light or auto)", tier)
+}
 
 func newSimnetCmd(e *env) *cobra.Command {
 	var f simnetFlags
@@ -74,11 +105,16 @@ Scenarios:
          --fetchers nodes in different regions fetch it at once: time, rate,
          each provider's share, and whether the bytes are correct.
 
-Tiers (dht, churn, adversary): full nodes cost ~10 MB and a few seconds of
-CPU each; --tier light runs only each node's DHT router (the real kad-dht
+Tiers (dht, churn, adversary): --tier full runs whole nodes over simulated
+QUIC (per-node bandwidth, loss), ~10 MB and a few seconds of CPU each;
+--tier mem runs the same whole nodes (DHT, share, compute, identify,
+streams) on go-libp2p's in-memory mock network with the same per-pair
+latencies and no QUIC or TLS, several times cheaper (no loss, bandwidth
+per link); --tier light runs only each node's DHT router (the real kad-dht
 lookups and request handlers) over an in-memory message layer with the same
 latencies, ~100 times cheaper, for 10,000 nodes and more. --tier auto (the
-default) picks light above 500 nodes.
+default) picks full up to 100 nodes, mem up to 2,000, light above (with
+--loss: full up to 500, light above).
 
 The same --seed gives the same network, identities and workload.`,
 		Args: noArgs,
@@ -115,7 +151,7 @@ The same --seed gives the same network, identities and workload.`,
 	}
 	fl := c.Flags()
 	fl.StringVar(&f.scenario, "scenario", "dht", "scenario: dht, churn, adversary, fetch or compute")
-	fl.StringVar(&f.tier, "tier", "auto", "dht, churn, adversary: full, light (the DHT router alone) or auto (light above 500 nodes)")
+	fl.StringVar(&f.tier, "tier", "auto", "dht, churn, adversary: full (QUIC), mem (whole nodes in memory), light (the DHT router alone) or auto (full up to 100 nodes, mem up to 2,000, light above)")
 	fl.DurationVar(&f.spread, "join-spread", 0, "stagger the nodes' joins over this much virtual time (0: all at once)")
 	fl.IntVar(&f.nodes, "nodes", 100, "nodes in the swarm")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of every random choice")
@@ -218,16 +254,9 @@ func writeFetchPlot(path string, rep simnet.FetchReport) error {
 }
 
 func runSimnetDHT(ctx context.Context, e *env, f simnetFlags, regions []simnet.Region) error {
-	tier := f.tier
-	switch tier {
-	case "auto":
-		tier = simnet.TierFull
-		if f.nodes > autoLightAbove {
-			tier = simnet.TierLight
-		}
-	case simnet.TierFull, simnet.TierLight:
-	default:
-		return usageError{fmt.Errorf("unknown tier %q (full, light or auto)", f.tier)}
+	tier, err := pickTier(f.tier, f.nodes, f.loss)
+	if err != nil {
+		return usageError{err}
 	}
 	cfg := simnet.DHTConfig{
 		Net: simnet.Config{
@@ -238,7 +267,7 @@ func runSimnetDHT(ctx context.Context, e *env, f simnetFlags, regions []simnet.R
 		Droppers: f.droppers,
 	}
 	var rep simnet.DHTReport
-	err := simnet.Bubble("simnet-dht", func() error {
+	err = simnet.Bubble("simnet-dht", func() error {
 		var err error
 		// The bubble's virtual clock cannot see the caller's context;
 		// an interrupt ends the run at the next lookup.

@@ -79,3 +79,43 @@ func TestSimnetCommandCompute(t *testing.T) {
 		t.Errorf("report:\n%s", out.String())
 	}
 }
+
+func TestPickTier(t *testing.T) {
+	for _, tc := range []struct {
+		tier  string
+		nodes int
+		loss  float64
+		want  string // "" for an error
+	}{
+		{"auto", 2, 0, "full"},
+		{"auto", 100, 0, "full"},
+		{"auto", 101, 0, "mem"},
+		{"auto", 2000, 0, "mem"},
+		{"auto", 2001, 0, "light"},
+		{"auto", 300, 0.01, "full"},
+		{"auto", 501, 0.01, "light"},
+		{"full", 5000, 0, "full"},
+		{"mem", 10, 0, "mem"},
+		{"mem", 10, 0.01, ""},
+		{"light", 10, 0, "light"},
+		{"quic", 10, 0, ""},
+	} {
+		got, err := pickTier(tc.tier, tc.nodes, tc.loss)
+		if (err != nil) != (tc.want == "") || got != tc.want {
+			t.Errorf("pickTier(%q, %d, %v) = %q, %v; want %q", tc.tier, tc.nodes, tc.loss, got, err, tc.want)
+		}
+	}
+}
+
+func TestSimnetCommandMemTier(t *testing.T) {
+	var out bytes.Buffer
+	e := &env{stdout: &out, stderr: new(bytes.Buffer)}
+	cmd := newSimnetCmd(e)
+	cmd.SetArgs([]string{"--tier", "mem", "--scenario", "churn", "--nodes", "16", "--keys", "4", "--lookups", "10", "--settle", "5s"})
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "16 nodes (mem tier)") || !strings.Contains(out.String(), "churn find-peer") {
+		t.Errorf("report:\n%s", out.String())
+	}
+}
