@@ -573,16 +573,25 @@ func (n *Network) Rand(salt uint64) *rand.Rand {
 // Close stops every node and the simulated network and removes the
 // temporary directory.
 func (n *Network) Close() error {
-	var errs []error
-	for _, p := range n.Peers() {
+	peers := n.Peers()
+	errs := make([]error, len(peers))
+	var wg sync.WaitGroup
+	for i, p := range peers {
 		if p.done == nil { // built but never run
 			p.alive = true
 			p.cancel = func() {}
 			p.done = make(chan error, 1)
 			p.done <- nil
 		}
-		errs = append(errs, n.stop(p))
+		if n.mw != nil {
+			// A mem node's close waits for its streams to drain (virtual
+			// time): close them all at once.
+			wg.Go(func() { errs[i] = n.stop(p) })
+			continue
+		}
+		errs[i] = n.stop(p)
 	}
+	wg.Wait()
 	if n.sim != nil {
 		n.sim.Close()
 	}

@@ -5,6 +5,7 @@
 // figures.
 //
 //	go run ./bench/simnet -n 100,200,400
+//	go run ./bench/simnet -tier mem -n 100,300,1000
 package main
 
 import (
@@ -44,7 +45,7 @@ func main() {
 	droppers := flag.Float64("droppers", 0, "fraction of nodes that swallow DHT queries")
 	alpha := flag.Int("alpha", 0, "kad-dht concurrency (alpha); 0: enxame's default")
 	settle := flag.Duration("settle", 10*time.Second, "virtual time the nodes have to join")
-	tier := flag.String("tier", "full", "full (whole enxame nodes over simulated QUIC) or light (the DHT router alone over an in-memory message layer)")
+	tier := flag.String("tier", "full", "full (whole enxame nodes over simulated QUIC), mem (whole enxame nodes on go-libp2p's in-memory mocknet) or light (the DHT router alone over an in-memory message layer)")
 	spread := flag.Duration("join-spread", 0, "stagger the joins over this much virtual time (0: all at once)")
 	connLow := flag.Int("conn-low", 0, "full tier: connection-manager low watermark (0: simnet's default)")
 	connHigh := flag.Int("conn-high", 0, "full tier: connection-manager high watermark (0: simnet's default)")
