@@ -250,10 +250,19 @@ func fetchCtx(ctx context.Context, d time.Duration) (context.Context, context.Ca
 }
 
 // streamFetch fetches root, streaming progress, and returns whether it
-// succeeded (having sent an error event if not). Progress goes through a
-// one-slot mailbox that keeps the newest report, so a client that reads
-// slowly never blocks the fetch.
+// succeeded (having sent an error event if not).
 func (n *Node) streamFetch(ctx context.Context, sw *control.StreamWriter, root cid.Cid) bool {
+	if err := n.fetchProgress(ctx, sw, root); err != nil {
+		sw.Send(control.FetchEvent{Event: "error", Error: err.Error()})
+		return false
+	}
+	return true
+}
+
+// fetchProgress fetches root, sending progress events on sw (and nothing
+// else). Progress goes through a one-slot mailbox that keeps the newest
+// report, so a client that reads slowly never blocks the fetch.
+func (n *Node) fetchProgress(ctx context.Context, sw *control.StreamWriter, root cid.Cid) error {
 	latest := make(chan share.Progress, 1)
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -276,11 +285,7 @@ func (n *Node) streamFetch(ctx context.Context, sw *control.StreamWriter, root c
 	}})
 	close(latest)
 	wg.Wait()
-	if err != nil {
-		sw.Send(control.FetchEvent{Event: "error", Error: err.Error()})
-		return false
-	}
-	return true
+	return err
 }
 
 func fetchEvent(kind string, p share.Progress) control.FetchEvent {
@@ -311,17 +316,48 @@ func (n *Node) handleGet(w http.ResponseWriter, r *http.Request) {
 		n.api.Reply(w, r, nil, err)
 		return
 	}
+	// Drain the request body: only then does net/http watch the connection
+	// and cancel r.Context() when the client goes away (Ctrl-C), which
+	// stops the get and removes its temporary file.
+	_, _ = io.Copy(io.Discard, r.Body)
 	ctx, cancel := fetchCtx(r.Context(), req.Timeout)
 	defer cancel()
 	sw := control.NewStreamWriter(w)
-	if !n.streamFetch(ctx, sw, root) {
-		return
-	}
-	if err := n.blocks.WriteTo(ctx, root, req.Output); err != nil {
+	if err := n.getTo(ctx, sw, root, req.Output); err != nil {
 		sw.Send(control.FetchEvent{Event: "error", Error: err.Error()})
 		return
 	}
 	sw.Send(control.FetchEvent{Event: "done", Path: req.Output})
+}
+
+// getTo fetches root and writes it to dst, sending progress on sw. A file
+// is written while it is fetched (share.WriteStream: in order, into a
+// temporary file renamed when complete), so it is on disk when the fetch
+// ends; a directory or symlink is written once its DAG is local.
+func (n *Node) getTo(ctx context.Context, sw *control.StreamWriter, root cid.Cid, dst string) error {
+	fctx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan struct{})
+	var ferr error
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		defer close(done)
+		ferr = n.fetchProgress(fctx, sw, root)
+	})
+	src := fetchSource{st: n.blocks, done: done, err: &ferr}
+	err := share.WriteStream(ctx, src, root, dst, share.WriteFileOptions{})
+	if share.IsNotFile(err) {
+		<-done
+		if ferr != nil {
+			return ferr
+		}
+		return n.blocks.WriteTo(ctx, root, dst)
+	}
+	if err != nil {
+		stop() // a failed fetch reached err through src.Wait
+	}
+	return err
 }
 
 func (n *Node) handleCat(w http.ResponseWriter, r *http.Request) {

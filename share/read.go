@@ -221,9 +221,14 @@ func (r *Reader) WriteTo(ctx context.Context, root cid.Cid, dst string) error {
 }
 
 // WriteTo is NewReader(ReaderConfig{}, s).WriteTo: it reads local blocks
-// only.
+// only. A file goes through WriteStream, which reads raw leaves straight
+// into its write buffer.
 func (s *Store) WriteTo(ctx context.Context, root cid.Cid, dst string) error {
-	return NewReader(ReaderConfig{}, s).WriteTo(ctx, root, dst)
+	err := WriteStream(ctx, localSource{s}, root, dst, WriteFileOptions{})
+	if IsNotFile(err) {
+		return NewReader(ReaderConfig{}, s).WriteTo(ctx, root, dst)
+	}
+	return err
 }
 
 // write writes nd at path; for a directory, path exists already when
@@ -537,6 +542,10 @@ func (s *Stream) push(f streamFrame) error {
 // unknown), to be read with ReadInto; for a dag-pb leaf its data. It
 // returns io.EOF past the last leaf.
 func (s *Stream) nextLeaf() (c cid.Cid, raw bool, data []byte, hint int64, err error) {
+	// The blocks may all be there: stop when ctx ends all the same.
+	if err := s.ctx.Err(); err != nil {
+		return cid.Undef, false, nil, 0, fmt.Errorf("share: read %s: %w", s.root, err)
+	}
 	for len(s.stack) > 0 {
 		f := &s.stack[len(s.stack)-1]
 		if f.next >= len(f.links) {
