@@ -52,6 +52,7 @@ func main() {
 	connGrace := flag.Duration("conn-grace", 0, "full tier: how long a new connection is safe from trimming (0: simnet's 10s)")
 	bitswap := flag.Bool("bitswap", false, "full tier: keep Bitswap on the nodes")
 	gcPercent := flag.Int("gogc", 0, "the child's GOGC (0: Go's default of 100)")
+	memLimit := flag.Int64("memlimit-mib", 0, "the child's soft memory limit in MiB (GOMEMLIMIT; 0: none): with a high -gogc, the GC runs rarely until the heap nears it")
 	child := flag.Int("child", 0, "internal: run one N and print JSON")
 	asJSON := flag.Bool("json", false, "print JSON lines")
 	cpuProfile := flag.String("cpuprofile", "", "with one -n: write a CPU profile of the child here")
@@ -61,6 +62,9 @@ func main() {
 	if *child > 0 {
 		if *gcPercent > 0 {
 			debug.SetGCPercent(*gcPercent)
+		}
+		if *memLimit > 0 {
+			debug.SetMemoryLimit(*memLimit << 20)
 		}
 		if *cpuProfile != "" {
 			f, err := os.Create(*cpuProfile)
@@ -114,7 +118,7 @@ func main() {
 			"-lookups", strconv.Itoa(*lookups), "-churn", fmt.Sprint(*churn), "-droppers", fmt.Sprint(*droppers), "-alpha", strconv.Itoa(*alpha), "-settle", settle.String(),
 			"-cpuprofile", *cpuProfile, "-memprofile", *memProfile, "-tier", *tier, "-join-spread", spread.String(),
 			"-conn-low", strconv.Itoa(*connLow), "-conn-high", strconv.Itoa(*connHigh), "-conn-grace", connGrace.String(), "-bitswap=" + strconv.FormatBool(*bitswap),
-			"-gogc", strconv.Itoa(*gcPercent)}
+			"-gogc", strconv.Itoa(*gcPercent), "-memlimit-mib", strconv.FormatInt(*memLimit, 10)}
 		var out bytes.Buffer
 		cmd := exec.Command(os.Args[0], args...)
 		cmd.Stdout, cmd.Stderr = &out, os.Stderr
