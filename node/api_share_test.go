@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -27,10 +28,7 @@ func TestCatRanges(t *testing.T) {
 	cfg.Bootstrap = prov.Addrs()[:1]
 	n, _ := nodetest.Start(t, cfg, node.Deps{})
 	const chunk = share.DefaultChunkSize
-	data := make([]byte, 5*chunk+7)
-	for i := range data {
-		data[i] = byte(i*13 + i>>12)
-	}
+	data := randomData(5*chunk+7, 1)
 	res, err := prov.AddReader(ctx, bytes.NewReader(data), "f", share.AddOptions{})
 	if err != nil {
 		t.Fatalf("AddReader: %v", err)
@@ -80,10 +78,7 @@ func TestGetStreamsAndResumes(t *testing.T) {
 	cfg := nodetest.Config(t)
 	cfg.Bootstrap = prov.Addrs()[:1]
 	n, _ := nodetest.Start(t, cfg, node.Deps{})
-	data := make([]byte, 12<<20+5)
-	for i := range data {
-		data[i] = byte(i*31 + i>>9)
-	}
+	data := randomData(8<<20+5, 2)
 	res, err := prov.AddReader(ctx, bytes.NewReader(data), "f", share.AddOptions{})
 	if err != nil {
 		t.Fatalf("AddReader: %v", err)
@@ -119,9 +114,16 @@ func TestGetStreamsAndResumes(t *testing.T) {
 		return len(m) == 0 && os.IsNotExist(serr)
 	})
 
+	st, err := n.Blocks().Stat(ctx)
+	if err != nil || st.Blocks == 0 {
+		t.Fatalf("after the cancelled get the store holds %+v (%v), want some blocks to resume from", st, err)
+	}
 	var last control.FetchEvent
+	var fetched int64
 	err = cl.Stream(ctx, "POST", control.PathGet, req, func(line []byte) error {
-		return json.Unmarshal(line, &last)
+		err := json.Unmarshal(line, &last)
+		fetched = max(fetched, last.BytesFetched)
+		return err
 	})
 	if err != nil || last.Event != "done" {
 		t.Fatalf("second get: %v, last event %+v", err, last)
@@ -133,4 +135,24 @@ func TestGetStreamsAndResumes(t *testing.T) {
 	if m, _ := filepath.Glob(filepath.Join(dir, ".*")); len(m) > 0 {
 		t.Errorf("temporary files left: %v", m)
 	}
+	if fetched >= int64(len(data)) {
+		t.Errorf("the second get fetched %d bytes, want fewer than the file's %d (resume)", fetched, len(data))
+	}
+}
+
+// randomData returns n bytes that differ from leaf to leaf (a pattern
+// that repeats every chunk would store one block per distinct leaf).
+func randomData(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, seed))
+	b := make([]byte, n)
+	for i := 0; i+8 <= n; i += 8 {
+		v := r.Uint64()
+		for k := range 8 {
+			b[i+k] = byte(v >> (8 * k))
+		}
+	}
+	for i := n &^ 7; i < n; i++ {
+		b[i] = byte(r.Uint32())
+	}
+	return b
 }
