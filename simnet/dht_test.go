@@ -115,8 +115,8 @@ func TestDHTDroppers(t *testing.T) {
 func TestDHTMem(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rep, err := RunDHT(context.Background(), DHTConfig{
-			Net: Config{Nodes: 40, Seed: 7, Tier: TierMem}, Settle: 5 * time.Second,
-			Keys: 10, FindPeer: 40, FindProviders: 40, Churn: 0.1,
+			Net: Config{Nodes: 30, Seed: 7, Tier: TierMem}, Settle: 5 * time.Second,
+			Keys: 8, FindPeer: 30, FindProviders: 30, Churn: 0.1,
 		})
 		if err != nil {
 			t.Fatal(err)

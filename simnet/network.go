@@ -523,6 +523,41 @@ func (n *Network) stop(p *Peer) error {
 	return nil
 }
 
+// closeMem stops the mem tier's live peers all at once, in two rounds:
+// every node (its DHT, share and compute) first, then every host. Closing
+// one peer at a time makes the others' DHTs see each disconnect and dial
+// around it (5 s of virtual time per dead peer), and a host's close waits
+// for its streams to drain.
+func (n *Network) closeMem(peers []*Peer) []error {
+	n.mu.Lock()
+	var live []*Peer
+	for _, p := range peers {
+		if p.alive {
+			p.alive = false
+			live = append(live, p)
+		}
+	}
+	n.mu.Unlock()
+	errs := make([]error, len(live))
+	for _, p := range live {
+		p.cancel()
+	}
+	var wg sync.WaitGroup
+	for i, p := range live {
+		wg.Go(func() { errs[i] = errors.Join(<-p.done, p.Node.Close()) })
+	}
+	wg.Wait()
+	for i, p := range live {
+		wg.Go(func() {
+			if err := errors.Join(errs[i], p.host.Close()); err != nil {
+				errs[i] = fmt.Errorf("simnet: stop node %d: %w", p.Index, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errs
+}
+
 // Peers returns every peer ever started, by index (left ones included).
 func (n *Network) Peers() []*Peer {
 	n.mu.Lock()
@@ -575,7 +610,6 @@ func (n *Network) Rand(salt uint64) *rand.Rand {
 func (n *Network) Close() error {
 	peers := n.Peers()
 	errs := make([]error, len(peers))
-	var wg sync.WaitGroup
 	for i, p := range peers {
 		if p.done == nil { // built but never run
 			p.alive = true
@@ -583,15 +617,13 @@ func (n *Network) Close() error {
 			p.done = make(chan error, 1)
 			p.done <- nil
 		}
-		if n.mw != nil {
-			// A mem node's close waits for its streams to drain (virtual
-			// time): close them all at once.
-			wg.Go(func() { errs[i] = n.stop(p) })
-			continue
+		if n.mw == nil {
+			errs[i] = n.stop(p)
 		}
-		errs[i] = n.stop(p)
 	}
-	wg.Wait()
+	if n.mw != nil {
+		errs = n.closeMem(peers)
+	}
 	if n.sim != nil {
 		n.sim.Close()
 	}
