@@ -46,3 +46,19 @@ func TestCompute1000On50(t *testing.T) {
 		t.Errorf("makespan %v is %.3fx the lower bound %v, want <= 1.15", rep.Makespan, rep.Ratio, rep.Bound)
 	}
 }
+
+// TestDHTMem200 is TestDHT200 on whole nodes of the mem tier (mocknet
+// hosts): the same checks for ~60 s of CPU where the full tier takes ~150 s
+// (TestDHTMem runs 40 nodes under -race).
+func TestDHTMem200(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rep, err := RunDHT(context.Background(), DHTConfig{
+			Net: Config{Nodes: 200, Seed: 1, Tier: TierMem}, Settle: 10 * time.Second,
+			Keys: 50, FindPeer: 100, FindProviders: 100, Churn: 0.1,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkDHT(t, rep)
+	})
+}
