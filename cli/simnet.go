@@ -45,7 +45,7 @@ type simnetFlags struct {
 // 24 GB machine), light ones above.
 const (
 	autoFullMax     = 100
-	autoMemMax      = 2000
+	autoMemMax      = 1000
 	autoLossFullMax = 500
 )
 
@@ -113,7 +113,7 @@ latencies and no QUIC or TLS, several times cheaper (no loss, bandwidth
 per link); --tier light runs only each node's DHT router (the real kad-dht
 lookups and request handlers) over an in-memory message layer with the same
 latencies, ~100 times cheaper, for 10,000 nodes and more. --tier auto (the
-default) picks full up to 100 nodes, mem up to 2,000, light above (with
+default) picks full up to 100 nodes, mem up to 1,000, light above (with
 --loss: full up to 500, light above).
 
 The same --seed gives the same network, identities and workload.`,
@@ -151,7 +151,7 @@ The same --seed gives the same network, identities and workload.`,
 	}
 	fl := c.Flags()
 	fl.StringVar(&f.scenario, "scenario", "dht", "scenario: dht, churn, adversary, fetch or compute")
-	fl.StringVar(&f.tier, "tier", "auto", "dht, churn, adversary: full (QUIC), mem (whole nodes in memory), light (the DHT router alone) or auto (full up to 100 nodes, mem up to 2,000, light above)")
+	fl.StringVar(&f.tier, "tier", "auto", "dht, churn, adversary: full (QUIC), mem (whole nodes in memory), light (the DHT router alone) or auto (full up to 100 nodes, mem up to 1,000, light above)")
 	fl.DurationVar(&f.spread, "join-spread", 0, "stagger the nodes' joins over this much virtual time (0: all at once)")
 	fl.IntVar(&f.nodes, "nodes", 100, "nodes in the swarm")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of every random choice")
