@@ -163,7 +163,7 @@ func (r *Router) Close() error {
 // Run joins the swarm through the bootstrap peers and keeps the node joined:
 // it dials each bootstrap peer, retries an unreachable one with exponential
 // backoff (logging each failure), refreshes the routing table once the first
-// connection is up, and dials bootstrap peers again whenever the host falls
+// bootstrap peer is in it, and dials bootstrap peers again whenever the host falls
 // below MinPeers connections. It returns when ctx ends, after its dials
 // have finished.
 func (r *Router) Run(ctx context.Context) error {
@@ -182,14 +182,46 @@ func (r *Router) Run(ctx context.Context) error {
 		}
 		ok := r.dialDue(ctx, time.Now())
 		if ok > 0 && (!joined || r.kad.RoutingTable().Size() == 0) {
-			joined = true
-			r.log.Info("joined swarm", "bootstrap_connected", ok)
-			// The refresh runs inside kad-dht; its result arrives on a
-			// buffered channel we need not wait for.
-			r.kad.RefreshRoutingTable()
+			// kad-dht adds a bootstrap peer to its table only once it has
+			// answered a FIND_NODE check, a round trip after the dial. A
+			// refresh started before that finds an empty table, fails at
+			// once and is not retried, leaving the node known only to
+			// its bootstrap peers: wait for the table first.
+			if r.awaitTable(ctx, joinTableWait) {
+				joined = true
+				r.log.Info("joined swarm", "bootstrap_connected", ok)
+				// The refresh runs inside kad-dht; its result arrives on
+				// a buffered channel we need not wait for.
+				r.kad.RefreshRoutingTable()
+			} else if ctx.Err() == nil {
+				r.log.Warn("bootstrap peers connected but none entered the routing table; will retry", "bootstrap_connected", ok, "waited", joinTableWait)
+			}
 		}
 		timer.Reset(r.nextWake(time.Now()))
 	}
+}
+
+// joinTableWait bounds how long Run waits, after connecting to a bootstrap
+// peer, for kad-dht to add a peer to its routing table.
+const joinTableWait = 10 * time.Second
+
+// awaitTable waits until the routing table holds a peer, at most d. It
+// reports whether it does.
+func (r *Router) awaitTable(ctx context.Context, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for r.kad.RoutingTable().Size() == 0 {
+		if !time.Now().Before(deadline) {
+			return false
+		}
+		t := time.NewTimer(20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
+	return true
 }
 
 // dialDue dials, in parallel, every bootstrap peer that is due and returns

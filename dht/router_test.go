@@ -112,3 +112,37 @@ func TestDiversityFilterDefault(t *testing.T) {
 		})
 	}
 }
+
+// runRouter runs r until the test ends.
+func runRouter(t *testing.T, r *Router) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+}
+
+// A joining node's refresh must wait for its bootstrap peer to enter its
+// routing table: one started at once finds the table empty, fails, and
+// leaves the node knowing only its bootstrap peer.
+func TestRunRefreshesAfterTableFills(t *testing.T) {
+	cfg := silentConfig()
+	a, ha := newQuietRouter(t, cfg)
+	boot := []string{ha.Addrs()[0].String() + "/p2p/" + ha.ID().String()}
+
+	bcfg := cfg
+	bcfg.Bootstrap = boot
+	b, hb := newQuietRouter(t, bcfg)
+	runRouter(t, b)
+	waitFor(t, "b in a's table", func() bool { return inTable(a, hb.ID()) })
+
+	c, _ := newQuietRouter(t, bcfg)
+	runRouter(t, c)
+	// Only c's join refresh (a self-lookup through a) can tell c about b.
+	waitFor(t, "b in c's table", func() bool { return inTable(c, hb.ID()) })
+}

@@ -456,48 +456,8 @@ func (n *Network) run(p *Peer) {
 			p.done <- p.router.Run(ctx)
 			return
 		}
-		if n.mw == nil {
-			p.done <- p.Node.Run(ctx)
-			return
-		}
-		var wg sync.WaitGroup
-		wg.Go(func() { rejoin(ctx, p.router) })
-		err := p.Node.Run(ctx)
-		wg.Wait()
-		p.done <- err
+		p.done <- p.Node.Run(ctx)
 	}()
-}
-
-// rejoin refreshes r's routing table again when its join refresh found
-// the table empty. dht.Router.Run refreshes once, right after its dials to
-// the bootstrap peers return; kad-dht adds a peer to the table only once it
-// has answered a FIND_NODE probe (one more round trip), so with bootstrap
-// peers at similar latencies the refresh can start with an empty table,
-// fail at once ("failed to find any peer in table") and leave the node
-// with only the peers that dial it (~4% of the mem tier's nodes at N = 300
-// when all join at once). kad-dht stamps each bucket's last refresh when a
-// lookup succeeds: once the table has a peer and the join had 2 s to run,
-// a table whose stamps are all zero never completed a lookup and gets
-// one more refresh (not forced, so it costs nothing for a node whose join
-// went well). It ends with ctx.
-func rejoin(ctx context.Context, r *dht.Router) {
-	for r.TableSize() == 0 {
-		if sleepCtx(ctx, 100*time.Millisecond) != nil {
-			return
-		}
-	}
-	if sleepCtx(ctx, 2*time.Second) != nil {
-		return
-	}
-	for _, t := range r.Kad().RoutingTable().GetTrackedCplsForRefresh() {
-		if !t.IsZero() {
-			return
-		}
-	}
-	select {
-	case <-r.Kad().RefreshRoutingTable():
-	case <-ctx.Done():
-	}
 }
 
 // stop ends p's node and releases it.
