@@ -350,18 +350,7 @@ func TestStreamWaitsForBlocks(t *testing.T) {
 			s := newTestStore(t, StoreConfig{})
 			var wg sync.WaitGroup
 			defer wg.Wait()
-			wg.Go(func() {
-				for _, c := range order {
-					b, err := full.Get(ctx, c)
-					if err == nil {
-						err = s.Put(ctx, b)
-					}
-					if err != nil {
-						t.Errorf("copy %s: %v", c, err)
-						return
-					}
-				}
-			})
+			storeInOrder(ctx, t, &wg, full, s, order)
 			st, err := OpenStream(ctx, storeSource{Store: s}, root)
 			if err != nil {
 				t.Fatal(err)
@@ -716,6 +705,23 @@ func TestStreamSetEnd(t *testing.T) {
 		}
 		if ctx.Err() != nil {
 			t.Fatal("WriteTo waited for a block past the end")
+		}
+	})
+}
+
+// storeInOrder copies order's blocks from full to s one at a time, in order, on
+// a goroutine of wg, as a fetch would store them.
+func storeInOrder(ctx context.Context, t *testing.T, wg *sync.WaitGroup, full, s *Store, order []cid.Cid) {
+	wg.Go(func() {
+		for _, c := range order {
+			b, err := full.Get(ctx, c)
+			if err == nil {
+				err = s.Put(ctx, b)
+			}
+			if err != nil {
+				t.Errorf("copy %s: %v", c, err)
+				return
+			}
 		}
 	})
 }

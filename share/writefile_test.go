@@ -39,18 +39,7 @@ func TestWriteStream(t *testing.T) {
 				s := newTestStore(t, StoreConfig{})
 				var wg sync.WaitGroup
 				defer wg.Wait()
-				wg.Go(func() {
-					for _, c := range order {
-						b, err := full.Get(ctx, c)
-						if err == nil {
-							err = s.Put(ctx, b)
-						}
-						if err != nil {
-							t.Errorf("copy %s: %v", c, err)
-							return
-						}
-					}
-				})
+				storeInOrder(ctx, t, &wg, full, s, order)
 				dir := t.TempDir()
 				dst := filepath.Join(dir, "out")
 				if err := WriteStream(ctx, storeSource{Store: s}, root, dst, WriteFileOptions{NoSync: noSync}); err != nil {
