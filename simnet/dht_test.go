@@ -94,20 +94,25 @@ func TestDHTSameSeedSameWorkload(t *testing.T) {
 // keep their place in every routing table but swallow every query. Lookups
 // from honest nodes must still all succeed (kad-dht queries alpha peers at
 // once and routes around the silent ones), only slower.
+// Light nodes keep silent peers in their tables too.
 func TestDHTDroppers(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		rep, err := RunDHT(context.Background(), DHTConfig{
-			Net: Config{Nodes: 30, Seed: 3}, Settle: 5 * time.Second,
-			Keys: 8, FindPeer: 25, FindProviders: 25, Droppers: 0.2,
+	for _, tier := range []string{TierFull, TierLight} {
+		t.Run(tier, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				rep, err := RunDHT(context.Background(), DHTConfig{
+					Net: Config{Nodes: 30, Seed: 3, Tier: tier}, Settle: 5 * time.Second,
+					Keys: 8, FindPeer: 25, FindProviders: 25, Droppers: 0.2,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rep.Droppers != 6 {
+					t.Errorf("%d droppers, want 6", rep.Droppers)
+				}
+				checkDHT(t, rep)
+			})
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rep.Droppers != 6 {
-			t.Errorf("%d droppers, want 6", rep.Droppers)
-		}
-		checkDHT(t, rep)
-	})
+	}
 }
 
 // TestDHTMem runs the dht scenario with churn on whole nodes of the mem

@@ -37,24 +37,6 @@ func TestLightDHT(t *testing.T) {
 	})
 }
 
-// TestLightDroppers is TestDHTDroppers on light nodes: silent peers stay in
-// the routing tables, and every lookup still succeeds.
-func TestLightDroppers(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		rep, err := RunDHT(context.Background(), DHTConfig{
-			Net: Config{Nodes: 30, Seed: 3, Tier: TierLight}, Settle: 5 * time.Second,
-			Keys: 8, FindPeer: 25, FindProviders: 25, Droppers: 0.2,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rep.Droppers != 6 {
-			t.Errorf("%d droppers, want 6", rep.Droppers)
-		}
-		checkDHT(t, rep)
-	})
-}
-
 // TestLightLinks checks the light layer's model of a link: a dial takes a
 // round trip, a request another, a dead peer's dial fails after
 // lightDialTimeout and a silent peer's request after lightReadTimeout.
