@@ -49,7 +49,7 @@ func TestCompute1000On50(t *testing.T) {
 
 // TestDHTMem200 is TestDHT200 on whole nodes of the mem tier (mocknet
 // hosts): the same checks for ~60 s of CPU where the full tier takes ~150 s
-// (TestDHTMem runs 40 nodes under -race).
+// (TestDHTMem runs 30 nodes under -race).
 func TestDHTMem200(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rep, err := RunDHT(context.Background(), DHTConfig{
