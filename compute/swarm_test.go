@@ -233,15 +233,34 @@ func (c corruptRunner) Run(ctx context.Context, u sandbox.Unit) (sandbox.Result,
 	return res, err
 }
 
+// gateRunner holds every run until gate is closed.
+type gateRunner struct {
+	next Runner
+	gate <-chan struct{}
+}
+
+func (g gateRunner) Run(ctx context.Context, u sandbox.Unit) (sandbox.Result, error) {
+	select {
+	case <-ctx.Done():
+		return sandbox.Result{}, &sandbox.Error{Reason: sandbox.ReasonCanceled, Err: ctx.Err()}
+	case <-g.gate:
+	}
+	return g.next.Run(ctx, u)
+}
+
 // TestSwarmReplicasOutvote: a worker returning wrong output is outvoted with
 // 3 replicas and recorded as faulty; the result is correct.
 func TestSwarmReplicasOutvote(t *testing.T) {
 	sw := newSwarm()
-	// Three workers for three replicas: every unit runs on the corrupt one
-	// too, whatever the placement and however late its bid arrives.
+	// A majority of honest results settles a unit and cancels the run still
+	// going, so the corrupt worker is only outvoted on a unit whose wrong
+	// result arrives before the second honest one. The honest workers
+	// therefore hold their runs until the submitter has the corrupt
+	// worker's first result.
+	firstBad := make(chan struct{})
 	bad := sw.startWorker(t, WorkerConfig{Slots: 2}, corruptRunner{newPool(t, 2)})
 	for range 2 {
-		sw.startWorker(t, WorkerConfig{Slots: 2}, nil)
+		sw.startWorker(t, WorkerConfig{Slots: 2}, gateRunner{next: newPool(t, 2), gate: firstBad})
 	}
 	sub := sw.startSubmitter(t, nil, "", SubmitterConfig{})
 	text := genText(t, 256<<10, 3)
@@ -259,6 +278,10 @@ func TestSwarmReplicasOutvote(t *testing.T) {
 	}
 	var faulty []Event
 	for ev := range events {
+		if ev.Kind == EventDone && ev.Worker == bad.h.ID() && firstBad != nil {
+			close(firstBad)
+			firstBad = nil
+		}
 		if ev.Kind == EventFaulty {
 			faulty = append(faulty, ev)
 		}
