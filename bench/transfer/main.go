@@ -17,6 +17,11 @@
 //   - kubo:   with -kubo, the Kubo→Kubo `ipfs pin add` baseline of
 //     bench/kubo, run on a file of the same size.
 //
+// Raw and fetch run -rounds times, one after the other (raw 1, fetch 1, raw
+// 2, ...): the ratio to the ceiling is the median of the rounds' ratios,
+// each fetch compared with the raw stream measured just before it, because
+// this kind of machine's speed drifts by tens of per cent within minutes.
+//
 // Hosts use go-libp2p's defaults (TCP on 127.0.0.1, TLS or Noise, yamux).
 // MB/s is 10^6 bytes per second. Each measurement also reports the CPU time
 // it took per GiB in this process and in the provider process: both share
@@ -30,7 +35,7 @@
 //
 // Usage, from the repository root:
 //
-//	go run ./bench/transfer [-size 1GiB] [-multi-size 256MiB] [-rate 40MB] [-providers 4] [-kubo] [-json]
+//	go run ./bench/transfer [-size 1GiB] [-rounds 3] [-multi-size 256MiB] [-rate 40MB] [-providers 4] [-kubo] [-json]
 //	    [-provider-store mem|store] [-transport tcp|quic] [-cpuprofile f] [-provider-cpuprofile p]
 package main
 
@@ -51,6 +56,7 @@ import (
 	"runtime/metrics"
 	"runtime/pprof"
 	"runtime/trace"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -105,7 +111,10 @@ type Report struct {
 
 // Result is one measurement.
 type Result struct {
-	Name    string  `json:"name"`
+	Name string `json:"name"`
+	// Round is the round of a raw or fetch measurement (-rounds), from 1;
+	// 0 for the others.
+	Round   int     `json:"round,omitempty"`
 	What    string  `json:"what"`
 	Seconds float64 `json:"seconds"`
 	MBps    float64 `json:"mb_per_s"`
@@ -125,6 +134,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	multiFlag := fs.String("multi-size", "256MiB", "bytes for the multi-source run (0: skip it)")
 	rateFlag := fs.String("rate", "40MB", "per-provider cap B of the multi-source run, bytes per second")
 	providers := fs.Int("providers", 4, "providers of the multi-source run")
+	rounds := fs.Int("rounds", 3, "rounds of raw stream then fetch, one after the other; the ratio to the raw stream is the median of the rounds' ratios")
 	memToo := fs.Bool("mem", true, "also fetch into an in-memory blockstore (needs size bytes of RAM)")
 	withKubo := fs.Bool("kubo", false, "also run `go run ./bench/kubo -size SIZE` for the Kubo→Kubo pin baseline (from the repository root)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -155,6 +165,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("-rate: %w", err)
 	}
+	if *rounds < 1 {
+		return fmt.Errorf("-rounds: want at least 1, not %d", *rounds)
+	}
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "bench/transfer: "+format+"\n", a...) }
 	switch *transport {
 	case "tcp":
@@ -184,23 +197,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		GoVersion: runtime.Version(), Date: time.Now().UTC().Truncate(time.Second),
 	}
 	rep.LoadAvg = append(rep.LoadAvg, loadAvg())
+	round := 0
 	add := func(name, what string, n int64, d time.Duration, cpu, provCPU float64) {
 		r := Result{Name: name, What: what, Seconds: d.Seconds(), MBps: float64(n) / 1e6 / d.Seconds(),
 			CPUSeconds: cpu, ProviderCPUSeconds: provCPU}
+		if name == "raw" || name == "fetch" {
+			r.Round = round
+		}
 		rep.Results = append(rep.Results, r)
 		logf("%-7s %8.2f s %9.1f MB/s  cpu %.2f s + provider %.2f s  (%s)", name, r.Seconds, r.MBps, cpu, provCPU, what)
 	}
 
-	// raw: the ceiling.
-	cpu0 := selfCPU()
-	d, err := rawStream(ctx, size)
-	if err != nil {
-		return fmt.Errorf("raw stream: %w", err)
-	}
-	add("raw", "one libp2p stream ("+*transport+"), 256 KiB writes; cpu: both hosts", size, d, selfCPU()-cpu0, 0)
-
-	// fetch: one provider process serving from memory, this process
-	// fetching into pebble on disk, then into memory.
+	// raw then fetch, -rounds times: the machine's speed drifts by tens of
+	// per cent within minutes here, so each fetch is compared with the raw
+	// stream measured just before it.
 	var stores []io.Closer
 	defer func() {
 		for _, c := range stores {
@@ -225,62 +235,61 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("provider: %w", err)
 	}
 	defer prov.stop()
-	var dst blockstore.Blockstore
-	if *storeKind == "pebble" {
-		if dst, err = newStore("fetcher"); err != nil {
-			return err
+	for round = 1; round <= *rounds; round++ {
+		cpu0 := selfCPU()
+		d, err := rawStream(ctx, size)
+		if err != nil {
+			return fmt.Errorf("raw stream: %w", err)
 		}
-	} else {
-		// share.Store: pack files plus a pebble index, what a node uses.
-		s, err := share.OpenStore(share.StoreConfig{Dir: filepath.Join(work, "fetcher")}, share.StoreDeps{})
+		add("raw", "one libp2p stream ("+*transport+"), 256 KiB writes; cpu: both hosts", size, d, selfCPU()-cpu0, 0)
+		// fetch: the provider process serving from memory (or its
+		// store), this process fetching into a fresh store on disk.
+		var dst blockstore.Blockstore
+		name := fmt.Sprintf("fetcher-%d", round)
+		if *storeKind == "pebble" {
+			if dst, err = newStore(name); err != nil {
+				return err
+			}
+		} else {
+			// share.Store: pack files plus a pebble index, what a node uses.
+			s, err := share.OpenStore(share.StoreConfig{Dir: filepath.Join(work, name)}, share.StoreDeps{})
+			if err != nil {
+				return err
+			}
+			stores = append(stores, s)
+			dst = s
+		}
+		// The first round's fetch is the one profiled and traced.
+		stop, err := startProfiles(*cpuProfile, *traceFile, round == 1)
 		if err != nil {
 			return err
 		}
-		stores = append(stores, s)
-		dst = s
-	}
-	var st fetchStats
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+		var st fetchStats
+		cpu0, pcpu0 := selfCPU(), prov.cpu()
+		d, err = fetchFrom(ctx, dst, prov, &st)
+		stop()
 		if err != nil {
-			return err
+			return fmt.Errorf("fetch: %w", err)
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
+		add("fetch", "Exchange.Fetch, 1 provider process, fetcher's "+*storeKind+" blockstore on disk, every block verified",
+			size, d, selfCPU()-cpu0, prov.cpu()-pcpu0)
+		if c, ok := dst.(io.Closer); ok {
+			// A share.Store: free its disk for the next round.
+			if err := c.Close(); err != nil {
+				return fmt.Errorf("fetch: %w", err)
+			}
+			os.RemoveAll(filepath.Join(work, name))
 		}
+		rep.PeakHeapBytes, rep.PeakRSSBytes = max(rep.PeakHeapBytes, st.peakHeap), max(rep.PeakRSSBytes, st.peakRSS)
+		logf("fetch peak heap %.1f MiB, peak RSS %.1f MiB (the fetching process)", float64(st.peakHeap)/(1<<20), float64(st.peakRSS)/(1<<20))
 	}
-	if *traceFile != "" {
-		f, err := os.Create(*traceFile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := trace.Start(f); err != nil {
-			return err
-		}
-	}
-	cpu0, pcpu0 := selfCPU(), prov.cpu()
-	d, err = fetchFrom(ctx, dst, prov, &st)
-	if *cpuProfile != "" {
-		pprof.StopCPUProfile()
-	}
-	if *traceFile != "" {
-		trace.Stop()
-	}
-	if err != nil {
-		return fmt.Errorf("fetch: %w", err)
-	}
-	add("fetch", "Exchange.Fetch, 1 provider process, fetcher's "+*storeKind+" blockstore on disk, every block verified",
-		size, d, selfCPU()-cpu0, prov.cpu()-pcpu0)
-	rep.PeakHeapBytes, rep.PeakRSSBytes = st.peakHeap, st.peakRSS
-	logf("fetch peak heap %.1f MiB, peak RSS %.1f MiB (the fetching process)", float64(st.peakHeap)/(1<<20), float64(st.peakRSS)/(1<<20))
+	round = 0
 	if *memToo {
 		// The same fetch into an in-memory blockstore: the protocol
 		// without the fetcher's disk writes.
 		mem := blockstore.NewBlockstore(dssync.MutexWrap(datastore.NewMapDatastore()))
 		cpu0, pcpu0 := selfCPU(), prov.cpu()
-		d, err = fetchFrom(ctx, mem, prov, &fetchStats{})
+		d, err := fetchFrom(ctx, mem, prov, &fetchStats{})
 		if err != nil {
 			return fmt.Errorf("fetch to memory: %w", err)
 		}
@@ -303,7 +312,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		stores = append(stores, mdst)
 		var mst fetchStats
 		cpu0, pcpu0 := selfCPU(), mprov.cpu()
-		d, err = fetchFrom(ctx, mdst, mprov, &mst)
+		d, err := fetchFrom(ctx, mdst, mprov, &mst)
 		if err != nil {
 			return fmt.Errorf("multi-source fetch: %w", err)
 		}
@@ -345,19 +354,27 @@ func printTable(w io.Writer, rep Report) error {
 				cpu = fmt.Sprintf("%.2f + %.2f", r.CPUSeconds/gib, r.ProviderCPUSeconds/gib)
 			}
 		}
-		fmt.Fprintf(w, "%-11s %9.2f %9.1f %13s\n", r.Name, r.Seconds, r.MBps, cpu)
+		name := r.Name
+		if r.Round > 0 {
+			name = fmt.Sprintf("%s #%d", r.Name, r.Round)
+		}
+		fmt.Fprintf(w, "%-11s %9.2f %9.1f %13s\n", name, r.Seconds, r.MBps, cpu)
 		byName[r.Name] = r.MBps
 	}
 	fmt.Fprintln(w, "(CPU-s/GiB: this process + the provider process; raw: both hosts in this process)")
 	fmt.Fprintln(w)
-	if raw, f := byName["raw"], byName["fetch"]; raw > 0 && f > 0 {
-		fmt.Fprintf(w, "fetch / raw stream: %.0f %% (goal ≥ 60 %%)\n", 100*f/raw)
+	sum := summarize(rep.Results)
+	if sum.rounds > 0 {
+		byName["raw"], byName["fetch"] = sum.raw, sum.fetch
+		fmt.Fprintf(w, "median of %d rounds: raw %.1f MB/s, fetch %.1f MB/s\n", sum.rounds, sum.raw, sum.fetch)
+		fmt.Fprintf(w, "fetch / raw stream: %.0f %% (goal ≥ 60 %%; median of the rounds' ratios %s)\n",
+			100*sum.ratio, sum.ratios)
 	}
 	if raw, f := byName["raw"], byName["fetch-mem"]; raw > 0 && f > 0 {
-		fmt.Fprintf(w, "fetch-mem / raw stream: %.0f %%\n", 100*f/raw)
+		fmt.Fprintf(w, "fetch-mem / raw stream (median): %.0f %%\n", 100*f/raw)
 	}
 	if k, f := byName["kubo-pin"], byName["fetch"]; k > 0 && f > 0 {
-		fmt.Fprintf(w, "fetch / Kubo pin add: %.1f× (goal ≥ 3×)\n", f/k)
+		fmt.Fprintf(w, "fetch (median) / Kubo pin add: %.1f× (goal ≥ 3×)\n", f/k)
 	}
 	fmt.Fprintf(w, "fetch peak heap %.1f MiB, peak RSS %.1f MiB (goal ≤ 200 MiB)\n",
 		float64(rep.PeakHeapBytes)/(1<<20), float64(rep.PeakRSSBytes)/(1<<20))
@@ -369,6 +386,58 @@ func printTable(w io.Writer, rep Report) error {
 		fmt.Fprintf(w, "%-9s %s\n", r.Name, r.What)
 	}
 	return nil
+}
+
+// summary is the medians of the raw and fetch rounds of a report.
+type summary struct {
+	rounds     int
+	raw, fetch float64 // median MB/s
+	ratio      float64 // median of fetch_i / raw_i
+	ratios     string  // each round's ratio, in per cent
+}
+
+// summarize pairs each round's fetch with the raw stream measured just
+// before it.
+func summarize(results []Result) summary {
+	raws, fetches := map[int]float64{}, map[int]float64{}
+	for _, r := range results {
+		switch {
+		case r.Round > 0 && r.Name == "raw":
+			raws[r.Round] = r.MBps
+		case r.Round > 0 && r.Name == "fetch":
+			fetches[r.Round] = r.MBps
+		}
+	}
+	var s summary
+	var rs, fs, ratios []float64
+	var pct []string
+	for i := 1; ; i++ {
+		raw, ok1 := raws[i]
+		f, ok2 := fetches[i]
+		if !ok1 || !ok2 {
+			break
+		}
+		s.rounds++
+		rs, fs, ratios = append(rs, raw), append(fs, f), append(ratios, f/raw)
+		pct = append(pct, fmt.Sprintf("%.0f", 100*f/raw))
+	}
+	if s.rounds == 0 {
+		return s
+	}
+	s.raw, s.fetch, s.ratio = median(rs), median(fs), median(ratios)
+	s.ratios = strings.Join(pct, ", ") + " %"
+	return s
+}
+
+// median returns the median of xs (the mean of the middle two when their
+// number is even); xs is sorted in place.
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
 }
 
 // listenAddr is the listen address of every host (-transport).
@@ -433,6 +502,45 @@ func rawStream(ctx context.Context, size int64) (time.Duration, error) {
 	}
 	d := time.Since(t0)
 	return d, <-done
+}
+
+// startProfiles starts the CPU profile and the execution trace named (when
+// on and the name is not empty); stop ends them and closes their files.
+func startProfiles(cpuProfile, traceFile string, on bool) (stop func(), err error) {
+	var stops []func()
+	stop = func() {
+		for _, f := range stops {
+			f()
+		}
+	}
+	if !on {
+		return stop, nil
+	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return stop, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return stop, err
+		}
+		stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
+	}
+	if traceFile != "" {
+		f, err := os.Create(traceFile)
+		if err != nil {
+			stop()
+			return func() {}, err
+		}
+		if err := trace.Start(f); err != nil {
+			f.Close()
+			stop()
+			return func() {}, err
+		}
+		stops = append(stops, func() { trace.Stop(); f.Close() })
+	}
+	return stop, nil
 }
 
 type fetchStats struct {

@@ -26,14 +26,34 @@ func TestMain(m *testing.M) {
 // (pebble and memory) and multi-source, and checks the report.
 func TestRunSmall(t *testing.T) {
 	var out, errs bytes.Buffer
-	args := []string{"-size", "8MiB", "-multi-size", "4MiB", "-rate", "16MB", "-dir", t.TempDir()}
+	args := []string{"-size", "8MiB", "-rounds", "2", "-multi-size", "4MiB", "-rate", "16MB", "-dir", t.TempDir()}
 	if err := run(t.Context(), args, &out, &errs); err != nil {
 		t.Fatalf("run(%q): %v\nstderr:\n%s", args, err, errs.String())
 	}
-	for _, want := range []string{"raw ", "fetch ", "fetch-mem ", "multi ", "fetch / raw stream", "peak RSS"} {
+	for _, want := range []string{"raw #1 ", "fetch #2 ", "fetch-mem ", "multi ", "median of 2 rounds", "fetch / raw stream", "peak RSS"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("run(%q) output lacks %q:\n%s", args, want, out.String())
 		}
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	results := []Result{
+		{Name: "raw", Round: 1, MBps: 1000},
+		{Name: "fetch", Round: 1, MBps: 500},
+		{Name: "raw", Round: 2, MBps: 800},
+		{Name: "fetch", Round: 2, MBps: 560},
+		{Name: "raw", Round: 3, MBps: 1200},
+		{Name: "fetch", Round: 3, MBps: 720},
+		{Name: "fetch-mem", MBps: 9999},
+	}
+	got := summarize(results)
+	want := summary{rounds: 3, raw: 1000, fetch: 560, ratio: 0.6, ratios: "50, 70, 60 %"}
+	if got != want {
+		t.Errorf("summarize() = %+v, want %+v", got, want)
+	}
+	if got := summarize(results[:1]); got.rounds != 0 {
+		t.Errorf("summarize(raw only) = %+v, want no rounds", got)
 	}
 }
 
