@@ -162,9 +162,11 @@ func nodeType(nd format.Node) (EntryType, uint64, error) {
 }
 
 // WriteTo writes the file, directory tree or symlink at root to dst. It
-// writes into a temporary path in dst's directory (".<name>.enxame-tmp-*")
-// and renames it to dst only when everything is written, so dst never holds
-// a partial result; on error the temporary path is removed. An existing
+// writes into a temporary path in dst's directory
+// (".<name>.enxame-tmp-<pid>-*") and renames it to dst only when everything
+// is written, so dst never holds a partial result; on error the temporary
+// path is removed, and one left by a killed writer goes at the next write
+// of dst. An existing
 // file at dst is replaced; an existing directory is an error.
 func (r *Reader) WriteTo(ctx context.Context, root cid.Cid, dst string) error {
 	dst = filepath.Clean(dst)
@@ -180,17 +182,9 @@ func (r *Reader) WriteTo(ctx context.Context, root cid.Cid, dst string) error {
 		return fmt.Errorf("share: get %s: %w", root, err)
 	}
 	parent, name := filepath.Dir(dst), filepath.Base(dst)
-	var tmp string
-	switch t {
-	case TypeDir:
-		tmp, err = os.MkdirTemp(parent, "."+name+".enxame-tmp-")
-	default:
-		var f *os.File
-		f, err = os.CreateTemp(parent, "."+name+".enxame-tmp-")
-		if err == nil {
-			tmp = f.Name()
-			f.Close()
-		}
+	tmp, f, err := createTemp(parent, name, t == TypeDir)
+	if f != nil {
+		f.Close()
 	}
 	if err != nil {
 		return fmt.Errorf("share: get %s: %w", root, err)

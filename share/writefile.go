@@ -34,9 +34,10 @@ func IsNotFile(err error) bool {
 // WriteStream writes the file at root, read in order through src as its
 // blocks arrive (a fetch may still be storing them), to dst. It keeps
 // WriteTo's guarantees: the bytes go to a temporary file
-// ".<name>.enxame-tmp-*" in dst's directory, which is fsynced and renamed
-// to dst only once every byte is written, and removed on any error
-// (disk full, the fetch failing), so dst never holds a partial file.
+// ".<name>.enxame-tmp-<pid>-*" in dst's directory, which is fsynced and
+// renamed to dst only once every byte is written, and removed on any error
+// (disk full, the fetch failing), so dst never holds a partial file. One
+// left by a writer that was killed is removed by the next write of dst.
 // While it writes, it asks the kernel to start writing the file out every
 // few MiB, so the final fsync does not wait for the whole file.
 //
@@ -53,11 +54,10 @@ func WriteStream(ctx context.Context, src StreamSource, root cid.Cid, dst string
 	}
 	defer st.Close()
 	parent, name := filepath.Dir(dst), filepath.Base(dst)
-	f, err := os.CreateTemp(parent, "."+name+".enxame-tmp-")
+	tmp, f, err := createTemp(parent, name, false)
 	if err != nil {
 		return fmt.Errorf("share: get %s: %w", root, err)
 	}
-	tmp := f.Name()
 	err = writeStreamFile(st, f, opts)
 	if err == nil && !opts.NoSync {
 		err = syncDir(parent)
