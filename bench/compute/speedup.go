@@ -1,0 +1,247 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/enxame/enxame/compute"
+	"github.com/enxame/enxame/node"
+	"github.com/enxame/enxame/share"
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// swarm is a submitter node without compute and its workers, on loopback.
+type swarm struct {
+	name    string
+	sub     *node.Node
+	workers []*node.Node
+	module  cid.Cid // primes
+	reduce  cid.Cid // sum
+}
+
+// benchSpeedup times the split prime search on a swarm of 1 worker and one
+// of 2 workers (1 slot each), alternating their jobs.
+func benchSpeedup(ctx context.Context, o options, bins examples, dir, cacheDir string, add func(Row), logf func(string, ...any)) (err error) {
+	_, out, err := runNative(ctx, bins.native["primes"], []string{"0", strconv.FormatInt(o.speedupPrimes, 10)})
+	if err != nil {
+		return err
+	}
+	want := string(out)
+	logger := slog.New(slog.DiscardHandler)
+	if o.verbose {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	var all []*node.Node
+	defer func() {
+		cancel()
+		wg.Wait()
+		for _, n := range all {
+			if cerr := n.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("close node: %w", cerr)
+			}
+		}
+	}()
+	start := func(name string, compute bool, bootstrap *node.Node) (*node.Node, error) {
+		cfg := node.DefaultConfig()
+		cfg.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
+		cfg.DisableMDNS = true
+		cfg.DHT.DisableDiversityFilter = true
+		cfg.Compute.Disabled = !compute
+		cfg.Compute.Slots = 1
+		cfg.Compute.UnitTimeout = unitTimeout
+		if bootstrap != nil {
+			cfg.Bootstrap = bootstrap.Addrs()[:1]
+		}
+		n, err := node.New(cfg, node.Deps{Logger: logger.With("node", name), DataDir: filepath.Join(dir, name),
+			SandboxCommand: o.child, WasmCacheDir: cacheDir})
+		if err != nil {
+			return nil, fmt.Errorf("start %s: %w", name, err)
+		}
+		all = append(all, n)
+		wg.Go(func() {
+			if err := n.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+				logf("%s: %v", name, err)
+			}
+		})
+		return n, nil
+	}
+	var swarms []*swarm
+	for _, nw := range []int{1, 2} {
+		s := &swarm{name: fmt.Sprintf("%dw", nw)}
+		if s.sub, err = start(s.name+"-submitter", false, nil); err != nil {
+			return err
+		}
+		for i := range nw {
+			w, err := start(fmt.Sprintf("%s-worker%d", s.name, i), true, s.sub)
+			if err != nil {
+				return err
+			}
+			s.workers = append(s.workers, w)
+		}
+		swarms = append(swarms, s)
+	}
+	for _, s := range swarms {
+		if err := waitFor(ctx, 30*time.Second, s.name+" swarm's peers to join", func() bool {
+			if s.sub.Router().TableSize() < len(s.workers) {
+				return false
+			}
+			for _, w := range s.workers {
+				if w.Router().TableSize() < 1 {
+					return false
+				}
+			}
+			return true
+		}); err != nil {
+			return err
+		}
+		for name, b := range map[string]string{"primes": bins.wasm["primes"], "sum": bins.wasm["sum"]} {
+			f, err := os.Open(b)
+			if err != nil {
+				return err
+			}
+			res, err := s.sub.AddReader(ctx, f, name+".wasm", share.AddOptions{})
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("add %s: %w", name, err)
+			}
+			if name == "primes" {
+				s.module = res.Root
+			} else {
+				s.reduce = res.Root
+			}
+		}
+	}
+
+	spec := compute.JobSpec{
+		Split:   compute.Split{Kind: compute.SplitRange, N: o.units, From: 0, To: o.speedupPrimes},
+		Timeout: unitTimeout,
+	}
+	// Warm-up: jobs until every worker has run a unit of each module, so
+	// that each worker holds both modules and has them compiled.
+	for _, s := range swarms {
+		t0 := time.Now()
+		for try := 1; ; try++ {
+			_, ran, err := s.job(ctx, spec, want)
+			if err != nil {
+				return fmt.Errorf("%s warm-up: %w", s.name, err)
+			}
+			if len(ran) == len(s.workers) {
+				break
+			}
+			if try == 5 {
+				return fmt.Errorf("%s warm-up: after %d jobs only %d of %d workers ran units", s.name, try, len(ran), len(s.workers))
+			}
+		}
+		logf("%s swarm warmed up in %v", s.name, time.Since(t0).Round(time.Millisecond))
+	}
+	took := make([][]time.Duration, len(swarms))
+	shares := make([][]string, len(swarms))
+	for i := range o.jobs {
+		for k, s := range swarms {
+			d, ran, err := s.job(ctx, spec, want)
+			if err != nil {
+				return fmt.Errorf("%s job %d: %w", s.name, i+1, err)
+			}
+			took[k] = append(took[k], d)
+			shares[k] = append(shares[k], ran.String(s))
+			logf("%s job %d: %v, units per worker %s", s.name, i+1, d.Round(time.Millisecond), ran.String(s))
+		}
+	}
+	one, two := median(took[0]), median(took[1])
+	job := fmt.Sprintf("primes 0 %d in %d range units + sum reduce", o.speedupPrimes, o.units)
+	add(Row{Name: "speedup 1 worker", Value: one.Seconds(), Unit: "s", Runs: seconds(took[0]),
+		Note: job + ", submit → result, 1 slot"})
+	add(Row{Name: "speedup 2 workers", Value: two.Seconds(), Unit: "s", Runs: seconds(took[1]),
+		Note: "1 slot each; units per worker " + strings.Join(shares[1], ", ")})
+	add(Row{Name: "speedup 2 vs 1", Value: one.Seconds() / two.Seconds(), Unit: "x", Goal: "≥ 1.8×"})
+	return nil
+}
+
+// unitsRan counts, per worker, the units whose accepted receipt it signed.
+type unitsRan map[peer.ID]int
+
+// String lists the counts in the swarm's worker order, such as "4+5".
+func (r unitsRan) String(s *swarm) string {
+	var parts []string
+	for _, w := range s.workers {
+		parts = append(parts, strconv.Itoa(r[w.Host().ID()]))
+	}
+	return strings.Join(parts, "+")
+}
+
+// job submits spec (with the swarm's modules), waits for its result and
+// checks it against want; it returns the submit → result time.
+func (s *swarm) job(ctx context.Context, spec compute.JobSpec, want string) (time.Duration, unitsRan, error) {
+	spec.Module, spec.Reduce = s.module, s.reduce
+	start := time.Now()
+	id, err := s.sub.Submitter().Submit(ctx, spec)
+	if err != nil {
+		return 0, nil, fmt.Errorf("submit: %w", err)
+	}
+	info, err := s.sub.Submitter().Wait(ctx, id)
+	if err != nil {
+		return 0, nil, fmt.Errorf("wait for job %s: %w", id, err)
+	}
+	if info.State != compute.JobDone {
+		return 0, nil, fmt.Errorf("job %s %s: %s", id, info.State, info.Error)
+	}
+	r, err := s.sub.Open(ctx, info.Output())
+	if err != nil {
+		return 0, nil, fmt.Errorf("open result: %w", err)
+	}
+	got, err := io.ReadAll(r)
+	r.Close()
+	took := time.Since(start)
+	if err != nil {
+		return 0, nil, fmt.Errorf("read result: %w", err)
+	}
+	if !bytes.Equal(got, []byte(want)) {
+		return 0, nil, fmt.Errorf("job %s: result %q, want %q (the native count)", id, got, want)
+	}
+	ran := unitsRan{}
+	for _, u := range info.Units {
+		for _, rc := range u.Receipts {
+			ran[rc.Worker]++
+		}
+	}
+	for w := range ran {
+		if !slices.ContainsFunc(s.workers, func(n *node.Node) bool { return n.Host().ID() == w }) {
+			return 0, nil, fmt.Errorf("job %s: a unit ran on %s, not a worker of this swarm", id, w)
+		}
+	}
+	return took, ran, nil
+}
+
+// waitFor polls cond every 20 ms until it holds, failing after limit with
+// what it waited for.
+func waitFor(ctx context.Context, limit time.Duration, what string, cond func() bool) error {
+	deadline := time.Now().Add(limit)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("waited %v for %s", limit, what)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
+}
