@@ -32,8 +32,8 @@ type StoreConfig struct {
 	// Sync makes every Put fdatasync the pack file and commit the index
 	// synchronously, so that a stored block survives power loss. Default
 	// false: a block is still never visible before it is fully written, and
-	// survives a crash (kill -9) of the process, but the last writes may be
-	// lost on power loss.
+	// one stored more than 200 ms before a crash (kill -9) of the process
+	// survives it, but the last writes may be lost on power loss.
 	Sync bool
 	// VerifyOnRead rehashes every block on Get and returns a *CorruptError
 	// when its bytes do not match its CID. Default false: Get checks a

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	blocks "github.com/ipfs/go-block-format"
 	cid "github.com/ipfs/go-cid"
 )
 
@@ -102,4 +103,85 @@ func TestStoreSurvivesKill(t *testing.T) {
 		}
 	}
 	t.Logf("%d adds completed across 3 kills, %d blocks verified", len(done), res.Checked)
+}
+
+const putChildEnv = "ENXAME_SHARE_PUT_CHILD"
+
+// TestPutChild is the child process of TestPutSurvivesKill: when the
+// environment names a store, it stores putChildBlocks blocks with PutMany,
+// 10 at a time as a fetch does, prints "stored", and waits to be killed.
+// Run directly, it does nothing.
+func TestPutChild(t *testing.T) {
+	dir := os.Getenv(putChildEnv)
+	if dir == "" {
+		return
+	}
+	s, err := OpenStore(StoreConfig{Dir: dir}, StoreDeps{})
+	if err != nil {
+		fmt.Println("open:", err)
+		os.Exit(2)
+	}
+	bs := putChildData()
+	for i := 0; i < len(bs); i += 10 {
+		if err := s.PutMany(t.Context(), bs[i:min(i+10, len(bs))]); err != nil {
+			fmt.Println("put:", err)
+			os.Exit(2)
+		}
+	}
+	fmt.Println("stored")
+	time.Sleep(time.Minute)
+	os.Exit(3)
+}
+
+// putChildBlocks is few enough that their index entries fit in pebble's
+// 32 KiB log buffer, which only a sync writes out.
+const putChildBlocks = 100
+
+func putChildData() []blocks.Block {
+	bs := make([]blocks.Block, putChildBlocks)
+	for i := range bs {
+		bs[i] = blocks.NewBlock(randomBytes(uint64(i), 1000+i))
+	}
+	return bs
+}
+
+// TestPutSurvivesKill: blocks stored with PutMany (no StoreConfig.Sync, as
+// a fetch stores them) by a process killed with SIGKILL a second later are
+// all there when the store is reopened, so a get resumes from them.
+func TestPutSurvivesKill(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestPutChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), putChildEnv+"="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	if !sc.Scan() || sc.Text() != "stored" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("child said %q, want stored", sc.Text())
+	}
+	time.Sleep(time.Second) // > indexSyncEvery
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+
+	s := newTestStore(t, StoreConfig{Dir: dir})
+	missing := 0
+	for _, b := range putChildData() {
+		got, err := s.Get(t.Context(), b.Cid())
+		if err != nil {
+			missing++
+			continue
+		}
+		if !bytes.Equal(got.RawData(), b.RawData()) {
+			t.Errorf("block %s reads back different bytes", b.Cid())
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%d of %d blocks stored a second before the kill are gone", missing, putChildBlocks)
+	}
 }

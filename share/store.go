@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	blocks "github.com/ipfs/go-block-format"
@@ -118,8 +119,14 @@ func keyMultihash(k string) (mh.Multihash, error) {
 // never read. Blocks are addressed by multihash, so CIDs that differ only in
 // codec or version share one stored block.
 //
+// Without StoreConfig.Sync, index commits stay in pebble's write-ahead log
+// buffer, in this process's memory, until the buffer fills (32 KiB: the
+// index entries of up to ~75 MiB of blocks); a timer writes it out (with an
+// fsync) at most indexSyncEvery after a Put, so that a process killed with
+// SIGKILL keeps every block stored before that.
+//
 // All methods are safe for concurrent use. The Store starts no goroutines of
-// its own except the one AllKeysChan documents.
+// its own except the one AllKeysChan documents and that timer's.
 type Store struct {
 	cfg StoreConfig
 	log *slog.Logger
@@ -153,6 +160,42 @@ type Store struct {
 	// amu guards added, the channel Added hands out.
 	amu   sync.Mutex
 	added chan struct{}
+
+	// smu guards syncTimer, armed by a Put until it syncs the index.
+	smu       sync.Mutex
+	syncTimer *time.Timer
+}
+
+// indexSyncEvery bounds how long the index entry of a Put stays only in
+// this process's memory (see Store).
+const indexSyncEvery = 200 * time.Millisecond
+
+// indexWritten arms the timer that syncs the index, unless it is armed or
+// every commit syncs anyway.
+func (s *Store) indexWritten() {
+	if s.cfg.Sync {
+		return
+	}
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	if s.syncTimer == nil {
+		s.syncTimer = time.AfterFunc(indexSyncEvery, s.syncIndex)
+	}
+}
+
+// syncIndex writes the index's log out to its file and fsyncs it.
+func (s *Store) syncIndex() {
+	s.smu.Lock()
+	s.syncTimer = nil
+	s.smu.Unlock()
+	done, err := s.enter()
+	if err != nil {
+		return // closed: Close flushed it
+	}
+	defer done()
+	if err := s.idx.Sync(context.Background(), blockKeyPrefix); err != nil {
+		s.log.Warn("sync store index", "err", err)
+	}
 }
 
 // OpenStore opens or creates the store in cfg.Dir. Close releases it.
@@ -224,6 +267,12 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.smu.Lock()
+	if s.syncTimer != nil {
+		s.syncTimer.Stop()
+		s.syncTimer = nil
+	}
+	s.smu.Unlock()
 	s.notifyAdded()
 	s.wmu.Lock()
 	var errs []error
@@ -556,6 +605,7 @@ func (s *Store) putLocked(ctx context.Context, bs []blocks.Block) error {
 	if err := batch.Commit(ctx); err != nil {
 		return fmt.Errorf("share: put: commit index: %w", err)
 	}
+	s.indexWritten()
 	s.notifyAdded()
 	return nil
 }
