@@ -15,7 +15,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/enxame/enxame/dht"
@@ -228,22 +227,41 @@ func (n *Node) socketPath() string {
 	return filepath.Join(n.cfg.Home, p)
 }
 
-// listenUnix binds a unix socket readable only by its owner. A stale socket
-// left by a killed daemon is removed first: the home lock proves no live
-// daemon owns it.
+// listenUnix binds a unix socket only its owner can connect to. Connecting
+// needs write permission on the socket file, which bind gives as 0777 minus
+// the umask, so the socket must never be reachable with a laxer mode than
+// 0600, not even between bind and chmod, as a peer connecting then stays
+// in the listen backlog. Setting the umask around bind would close that
+// window but the umask is process-wide: a file another goroutine creates
+// meanwhile would get mode 0600 and a directory 0600 (unusable, no x bit),
+// as TestListenUnixKeepsUmask saw. Instead the socket is
+// bound in a fresh directory of mode 0700 next to path (nobody else can
+// reach into it), chmodded to 0600 there, and renamed into place; rename is
+// atomic and also replaces a stale socket left by a killed daemon (the home
+// lock proves no live daemon owns it). The bound path, DIR/.sNNNNNNNNNN/s,
+// is at most 15 bytes longer than DIR (a socket path has at most 107).
+// Init makes a new home 0700, but a home that already existed or an
+// api_socket outside the home may sit in a laxer directory, so that is not
+// relied on. Node.Close removes the socket.
 func listenUnix(path string) (net.Listener, error) {
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("remove stale API socket: %w", err)
+	tmp, err := os.MkdirTemp(filepath.Dir(path), ".s")
+	if err != nil {
+		return nil, fmt.Errorf("make private directory for API socket: %w", err)
 	}
-	old := syscall.Umask(0o177)
-	ln, err := net.Listen("unix", path)
-	syscall.Umask(old)
+	defer os.RemoveAll(tmp)
+	bound := filepath.Join(tmp, "s")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: bound, Net: "unix"})
 	if err != nil {
 		return nil, fmt.Errorf("listen on API socket %s: %w", path, err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
+	ln.SetUnlinkOnClose(false)
+	if err := os.Chmod(bound, 0o600); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("chmod API socket: %w", err)
+	}
+	if err := os.Rename(bound, path); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("move API socket into place: %w", err)
 	}
 	return ln, nil
 }
