@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -62,12 +63,16 @@ func runDaemon(ctx context.Context, e *env, f daemonFlags) error {
 	if err != nil {
 		return err
 	}
+	initialised := false
 	if _, err := os.Stat(filepath.Join(home, node.IdentityFile)); errors.Is(err, os.ErrNotExist) {
 		res, err := node.Init(home)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "initialised %s\n", res.Home)
+		initialised = true
+		if !e.json {
+			fmt.Fprintf(e.stdout, "initialised %s\n", res.Home)
+		}
 	}
 	cfg, err := node.LoadConfig(home)
 	if err != nil {
@@ -112,13 +117,19 @@ func runDaemon(ctx context.Context, e *env, f daemonFlags) error {
 	done := make(chan error, 1)
 	go func() { done <- n.Run(runCtx) }()
 
-	fmt.Fprintf(e.stdout, "enxame %s\npeer ID: %s\n", node.Version, n.Host().ID())
-	fmt.Fprintf(e.stdout, "addresses (pass one to another peer's --bootstrap):\n")
-	for _, a := range n.Addrs() {
-		fmt.Fprintf(e.stdout, "  %s\n", a)
-	}
-	fmt.Fprintf(e.stdout, "API socket: %s\n", n.APISocket())
-	fmt.Fprintf(e.stdout, "ready in %s\n", time.Since(start).Round(time.Millisecond))
+	took := time.Since(start)
+	out := daemonOutput{w: e.stdout, json: e.json}
+	out.ready(readyEvent{
+		Event:       "ready",
+		Version:     node.Version,
+		PeerID:      n.Host().ID().String(),
+		Addrs:       n.Addrs(),
+		APISocket:   n.APISocket(),
+		Home:        home,
+		Initialised: initialised,
+		ReadyMS:     took.Milliseconds(),
+		ready:       took,
+	})
 
 	select {
 	case err := <-done:
@@ -130,7 +141,7 @@ func runDaemon(ctx context.Context, e *env, f daemonFlags) error {
 		return nil
 	case <-ctx.Done():
 	}
-	fmt.Fprintln(e.stdout, "shutting down")
+	out.event("shutting down", "stopping")
 	cancel()
 	timer := time.NewTimer(shutdownBudget)
 	defer timer.Stop()
@@ -146,8 +157,60 @@ func runDaemon(ctx context.Context, e *env, f daemonFlags) error {
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
-	fmt.Fprintln(e.stdout, "stopped")
+	out.event("stopped", "stopped")
 	return nil
+}
+
+// readyEvent is the line `daemon --json` prints once the peer is ready.
+type readyEvent struct {
+	Event       string   `json:"event"` // "ready"
+	Version     string   `json:"version"`
+	PeerID      string   `json:"peer_id"`
+	Addrs       []string `json:"addrs"` // dialable, each ending in /p2p/PEERID
+	APISocket   string   `json:"api_socket"`
+	Home        string   `json:"home"`
+	Initialised bool     `json:"initialised"` // the home was created by this run
+	ReadyMS     int64    `json:"ready_ms"`    // from start to ready
+
+	ready time.Duration // for the text banner
+}
+
+// daemonOutput prints the daemon's lifecycle on stdout: a text banner and
+// lines, or with --json one JSON object a line (NDJSON) with an "event"
+// field: "ready", then "stopping" and "stopped" on a clean shutdown. Logs go
+// to stderr either way.
+type daemonOutput struct {
+	w    io.Writer
+	json bool
+}
+
+func (o daemonOutput) ready(ev readyEvent) {
+	if o.json {
+		o.line(ev)
+		return
+	}
+	fmt.Fprintf(o.w, "enxame %s\npeer ID: %s\n", ev.Version, ev.PeerID)
+	fmt.Fprintf(o.w, "addresses (pass one to another peer's --bootstrap):\n")
+	for _, a := range ev.Addrs {
+		fmt.Fprintf(o.w, "  %s\n", a)
+	}
+	fmt.Fprintf(o.w, "API socket: %s\n", ev.APISocket)
+	fmt.Fprintf(o.w, "ready in %s\n", ev.ready.Round(time.Millisecond))
+}
+
+// event prints text, or with --json {"event": name}.
+func (o daemonOutput) event(text, name string) {
+	if o.json {
+		o.line(map[string]string{"event": name})
+		return
+	}
+	fmt.Fprintln(o.w, text)
+}
+
+// line writes v as one line of JSON. A write error (stdout closed) is not
+// the daemon's concern: it keeps running and logs on stderr.
+func (o daemonOutput) line(v any) {
+	_ = json.NewEncoder(o.w).Encode(v)
 }
 
 // newLogger builds the daemon's logger and routes libp2p's logs into it
