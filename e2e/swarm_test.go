@@ -1,7 +1,13 @@
 package e2e
 
 import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -223,9 +229,210 @@ func TestInit(t *testing.T) {
 			t.Errorf("config show lacks %q:\n%s", want, res.stdout)
 		}
 	}
-	// ENXAME_HOME is honoured when --home is absent.
 	res = enxame(t, "config", "show", "--home", home, "--json")
 	if res.code != 0 || !strings.HasPrefix(strings.TrimSpace(res.stdout), "{") {
 		t.Errorf("config show --json: exit %d, stdout %q", res.code, res.stdout)
+	}
+
+	// ENXAME_HOME is honoured when --home is absent.
+	envHome := filepath.Join(t.TempDir(), "envhome")
+	env := append(testEnv(t), "ENXAME_HOME="+envHome)
+	res = enxameEnv(t, env, "init", "--json")
+	var initRes struct {
+		Home   string `json:"home"`
+		PeerID string `json:"peer_id"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &initRes); res.code != 0 || err != nil || initRes.Home != envHome {
+		t.Errorf("ENXAME_HOME=%s enxame init --json: exit %d, stdout %q (%v), want home %s", envHome, res.code, res.stdout, err, envHome)
+	}
+	if _, err := os.Stat(filepath.Join(envHome, "identity.key")); err != nil {
+		t.Errorf("init with ENXAME_HOME=%s made no identity there: %v", envHome, err)
+	}
+	res = enxameEnv(t, env, "config", "show")
+	if first, _, _ := strings.Cut(res.stdout, "\n"); res.code != 0 || first != "# home: "+envHome {
+		t.Errorf("ENXAME_HOME=%s enxame config show: exit %d, first line %q, want # home: %s", envHome, res.code, first, envHome)
+	}
+}
+
+// enxameEnv is enxame with the environment env instead of testEnv's.
+func enxameEnv(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res := result{stdout: stdout.String(), stderr: stderr.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		res.code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("run enxame %v: %v", args, err)
+	}
+	return res
+}
+
+// readyEvent is the first line of `enxame daemon --json`.
+type readyEvent struct {
+	Event     string   `json:"event"`
+	Version   string   `json:"version"`
+	PeerID    string   `json:"peer_id"`
+	Addrs     []string `json:"addrs"`
+	APISocket string   `json:"api_socket"`
+	Home      string   `json:"home"`
+	ReadyMS   *int64   `json:"ready_ms"`
+}
+
+// startJSONDaemon starts `enxame daemon --json` on home with loopback
+// listen addresses and the LAN DHT profile, plus extra args (mDNS stays on
+// unless extra has --no-mdns). It fails the test unless the first stdout
+// line is a JSON ready event, and returns the daemon (its later stdout lines
+// go to d.out) with that event. The daemon is killed at cleanup if still
+// running.
+func startJSONDaemon(t *testing.T, home string, extra ...string) (*daemon, readyEvent) {
+	t.Helper()
+	args := append([]string{"daemon", "--json", "--home", home, "--lan",
+		"--listen", "/ip4/127.0.0.1/tcp/0", "--listen", "/ip4/127.0.0.1/udp/0/quic-v1"}, extra...)
+	d := &daemon{t: t, home: home, exited: make(chan struct{})}
+	d.cmd = exec.Command(bin, args...)
+	d.cmd.Env = testEnv(t)
+	stdout, err := d.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatalf("stdout pipe: %v", err)
+	}
+	d.cmd.Stderr = lockedWriter{&d.mu, &d.logs}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatalf("start daemon: %v", err)
+	}
+	t.Cleanup(func() {
+		d.cmd.Process.Kill()
+		<-d.exited
+		if t.Failed() {
+			t.Logf("daemon %s log:\n%s", home, d.logText())
+		}
+	})
+	first := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		if sc.Scan() {
+			first <- sc.Text()
+		}
+		close(first)
+		for sc.Scan() {
+			d.mu.Lock()
+			d.out.WriteString(sc.Text() + "\n")
+			d.mu.Unlock()
+		}
+		d.err = d.cmd.Wait()
+		close(d.exited)
+	}()
+	var line string
+	select {
+	case l, ok := <-first:
+		if !ok {
+			<-d.exited
+			t.Fatalf("daemon --json %s: stdout ended before ready (%v)\nlog:\n%s", home, d.err, d.logText())
+		}
+		line = l
+	case <-time.After(30 * time.Second):
+		t.Fatalf("daemon --json %s not ready after 30s\nlog:\n%s", home, d.logText())
+	}
+	var ev readyEvent
+	if err := json.Unmarshal([]byte(line), &ev); err != nil || ev.Event != "ready" {
+		t.Fatalf("daemon --json %s: first line %q is not a ready event (%v)", home, line, err)
+	}
+	d.id, d.addrs, d.socket = ev.PeerID, ev.Addrs, ev.APISocket
+	if ev.ReadyMS != nil {
+		d.ready = time.Duration(*ev.ReadyMS) * time.Millisecond
+	}
+	return d, ev
+}
+
+// TestDaemonJSON runs `daemon --json` and drives it through what it printed
+// on its first line: `id` agrees on the peer ID, the API socket it names is
+// mode 0600, another daemon connects to the address it names (`connect`),
+// `version --json` reports it, and SIGINT stops it within 5 s with JSON
+// stopping/stopped lines.
+func TestDaemonJSON(t *testing.T) {
+	root := t.TempDir()
+	h1, h2 := filepath.Join(root, "a"), filepath.Join(root, "b")
+	d1, ready := startJSONDaemon(t, h1, "--no-mdns")
+	if ready.Version == "" || ready.PeerID == "" || len(ready.Addrs) == 0 || ready.APISocket == "" || ready.Home != h1 || ready.ReadyMS == nil {
+		t.Errorf("daemon --json ready event = %+v, want version, peer_id, addrs, api_socket, home %s, ready_ms", ready, h1)
+	}
+	t.Logf("daemon --json ready in %v", d1.ready)
+
+	var id struct {
+		ID string `json:"id"`
+	}
+	mustJSON(t, &id, "id", "--home", h1)
+	if id.ID != ready.PeerID {
+		t.Errorf("enxame id = %s, daemon --json printed %s", id.ID, ready.PeerID)
+	}
+
+	fi, err := os.Stat(ready.APISocket)
+	if err != nil {
+		t.Fatalf("stat API socket: %v", err)
+	}
+	if fi.Mode().Type() != os.ModeSocket || fi.Mode().Perm() != 0o600 {
+		t.Errorf("API socket %s mode = %v, want a socket with 0600", ready.APISocket, fi.Mode())
+	}
+
+	var version struct {
+		Client *struct {
+			Version string `json:"version"`
+		} `json:"client"`
+		Daemon *struct {
+			Version string `json:"version"`
+		} `json:"daemon"`
+	}
+	mustJSON(t, &version, "version", "--home", h1)
+	if version.Client == nil || version.Client.Version == "" || version.Daemon == nil || version.Daemon.Version != ready.Version {
+		t.Errorf("version --json = %+v, want client and daemon version %s", version, ready.Version)
+	}
+
+	// A second daemon with no bootstrap and no mDNS knows nobody until it
+	// connects to the address the first printed.
+	d2 := startDaemon(t, h2)
+	if ids := peerIDs(t, h2); slices.Contains(ids, d1.id) {
+		t.Fatalf("2nd daemon is connected to the 1st before connect: %v", ids)
+	}
+	var conn struct {
+		ID string `json:"id"`
+	}
+	mustJSON(t, &conn, "connect", d1.tcpAddr(), "--home", h2)
+	if conn.ID != d1.id {
+		t.Errorf("connect --json = %+v, want id %s", conn, d1.id)
+	}
+	if ids := peerIDs(t, h2); !slices.Contains(ids, d1.id) {
+		t.Errorf("peers on the 2nd daemon after connect = %v, want %s", ids, d1.id)
+	}
+	waitFor(t, 5*time.Second, "peers on the 1st daemon to list the 2nd", func() bool {
+		return slices.Contains(peerIDs(t, h1), d2.id)
+	})
+
+	start := time.Now()
+	if code := d1.stop(syscall.SIGINT, 5*time.Second); code != 0 {
+		t.Errorf("daemon --json stopped by SIGINT exited %d, want 0", code)
+	}
+	t.Logf("SIGINT to exit: %v", time.Since(start).Round(time.Millisecond))
+	d1.mu.Lock()
+	rest := d1.out.String()
+	d1.mu.Unlock()
+	var events []string
+	for l := range strings.Lines(rest) {
+		var ev struct {
+			Event string `json:"event"`
+		}
+		if err := json.Unmarshal([]byte(l), &ev); err != nil || ev.Event == "" {
+			t.Errorf("daemon --json printed %q, want JSON events only (%v)", l, err)
+		}
+		events = append(events, ev.Event)
+	}
+	if got := strings.Join(events, ","); got != "stopping,stopped" {
+		t.Errorf("daemon --json events after ready = %q, want stopping,stopped", got)
 	}
 }
