@@ -40,7 +40,12 @@ func newDaemonCmd(e *env) *cobra.Command {
 needed, listens on TCP and QUIC, joins the swarm through the bootstrap peers
 (config plus --bootstrap), serves the DHT, discovers LAN peers by mDNS, and
 serves the control API the other commands use. It prints its peer ID and the
-addresses other peers can pass to --bootstrap.`,
+addresses other peers can pass to --bootstrap.
+
+With --json it prints one JSON object a line instead: {"event":"ready",
+"peer_id", "addrs", "api_socket", "home", "initialised", "ready_ms", ...}
+once ready, then {"event":"stopping"} and {"event":"stopped"} on a clean
+shutdown. Logs go to stderr either way.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDaemon(cmd.Context(), e, f)

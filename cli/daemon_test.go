@@ -8,6 +8,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -25,9 +26,11 @@ func runTestDaemon(t *testing.T, args ...string) *daemonRun {
 	ctx, cancel := context.WithCancel(t.Context())
 	pr, pw := io.Pipe()
 	d := &daemonRun{lines: make(chan string, 64), code: make(chan int, 1), cancel: cancel}
-	var stderr bytes.Buffer // written only by Run's goroutine, read after it ends
+	// The daemon's two loggers (its own and libp2p's, a process-wide
+	// handler that outlives Run) write stderr from many goroutines.
+	stderr := new(lockedBuffer)
 	go func() {
-		code := Run(ctx, args, strings.NewReader(""), pw, &stderr, func(string) string { return "" })
+		code := Run(ctx, args, strings.NewReader(""), pw, stderr, func(string) string { return "" })
 		pw.Close()
 		if code != 0 {
 			t.Logf("daemon exit %d, stderr:\n%s", code, stderr.String())
@@ -47,6 +50,23 @@ func runTestDaemon(t *testing.T, args ...string) *daemonRun {
 		}
 	})
 	return d
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // next returns the next stdout line; it fails the test if stdout ends or
