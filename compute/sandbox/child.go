@@ -46,6 +46,8 @@ func childMain(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 		CacheDir:    init.CacheDir,
 		MemoryMiB:   int(init.MemoryMiB),
 		MaxCompiled: int(init.MaxCompiled),
+		// The parent kills this process KillGrace after a unit's deadline.
+		ExternalDeadline: true,
 	})
 	if err != nil {
 		return err

@@ -26,7 +26,8 @@ const (
 	maxPages         = 65536
 )
 
-// errOutputCap is the cancel cause of a unit that filled its stdout.
+// errOutputCap is the cancel cause, and the panic value in its fd_write, of
+// a unit that filled its stdout.
 var errOutputCap = errors.New("output cap reached")
 
 // runnerConfig configures the in-process runner a child uses.
@@ -34,6 +35,12 @@ type runnerConfig struct {
 	CacheDir    string // on-disk compilation cache, or "" for none
 	MemoryMiB   int    // the most memory any unit may get; 0 means the default
 	MaxCompiled int    // compiled modules kept in memory; 0 means the default
+	// ExternalDeadline says that something outside the runner stops a unit
+	// at its deadline (a child's parent kills the child), so compiled code
+	// carries no termination checks. Without it the runner stops units
+	// itself, with wazero's WithCloseOnContextDone, which makes loop-heavy
+	// code about 4 times slower (see DESIGN.md, Time).
+	ExternalDeadline bool
 }
 
 // runner compiles and runs units in this process with wazero. It is what a
@@ -69,9 +76,12 @@ func newRunner(ctx context.Context, cfg runnerConfig) (*runner, error) {
 	// unit failed. A module whose exported memory starts above the cap is
 	// refused before instantiation, and one whose hidden memory does is
 	// refused before _start runs.
-	rc := wazero.NewRuntimeConfig().
-		WithCloseOnContextDone(true).
-		WithMemoryLimitPages(maxPages)
+	rc := wazero.NewRuntimeConfig().WithMemoryLimitPages(maxPages)
+	if !cfg.ExternalDeadline {
+		// An indirect call at every loop header and function entry checks
+		// for the module's closing: about 4 times slower loops.
+		rc = rc.WithCloseOnContextDone(true)
+	}
 	r := &runner{memoryMiB: cfg.MemoryMiB, maxCompiled: cfg.MaxCompiled}
 	if cfg.CacheDir != "" {
 		cache, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
@@ -264,7 +274,14 @@ func (r *runner) check(mod wazero.CompiledModule, lim Limits) (Reason, string) {
 func (r *runner) exec(ctx context.Context, mod wazero.CompiledModule, m runMsg, lim Limits, res resultMsg) (out resultMsg) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	stdout := &cappedOutput{max: lim.MaxOutputBytes, onOver: func() { cancel(errOutputCap) }}
+	// The write past the cap stops the unit at once, from inside its
+	// fd_write: wazero turns a host function's panic into the error of the
+	// call, as WASI's proc_exit does. A cancel alone would not stop a unit
+	// compiled without termination checks (ExternalDeadline).
+	stdout := &cappedOutput{max: lim.MaxOutputBytes, onOver: func() {
+		cancel(errOutputCap)
+		panic(errOutputCap)
+	}}
 	stderr := newHeadTail(int(lim.MaxStderrBytes))
 	clock := &virtualClock{}
 	alloc := &cappedMemory{max: uint64(lim.MemoryMiB) << 20}
