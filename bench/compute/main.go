@@ -29,7 +29,9 @@
 // Sandbox children are this program (its hidden "sandbox-child" argument)
 // unless -child names another; the modules are built with `go build` for
 // wasip1/wasm and for the host unless -primes-wasm, -mandelbrot-wasm and
-// -sum-wasm name prebuilt ones.
+// -sum-wasm name prebuilt ones. -cache-dir names a wazero compilation cache
+// to use instead of a fresh one (compilation is measured only by the startup
+// figures, which use a fresh cache of their own).
 //
 // Usage, from the repository root:
 //
@@ -125,6 +127,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	primesWasm := fs.String("primes-wasm", "", "prebuilt examples/primes module (default: build it)")
 	mandelWasm := fs.String("mandelbrot-wasm", "", "prebuilt examples/mandelbrot module (default: build it)")
 	sumWasm := fs.String("sum-wasm", "", "prebuilt examples/sum module (default: build it)")
+	cacheFlag := fs.String("cache-dir", "", "wazero compilation cache of the sandbox, bare wazero and the nodes (default: a new temporary one; the cold-start figure always uses its own)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	verbose := fs.Bool("v", false, "log the nodes' warnings to stderr")
 	if err := fs.Parse(args); err != nil {
@@ -171,7 +174,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rep.LoadAvg = append(rep.LoadAvg, loadAvg())
 	// One compilation cache for the whole run, as a node's children share
 	// one: the startup figures fill it, the other figures load from it.
-	cacheDir := filepath.Join(work, "wazero-cache")
+	cacheDir := *cacheFlag
+	if cacheDir == "" {
+		cacheDir = filepath.Join(work, "wazero-cache")
+	}
 	add := func(r Row) {
 		rep.Rows = append(rep.Rows, r)
 		logf("%-28s %s", r.Name, r.value())
