@@ -35,8 +35,8 @@
 //
 // Usage, from the repository root:
 //
-//	go run ./bench/compute [-what all|startup|sandbox|speedup] [-runs 5] [-primes 400000000]
-//	    [-mandelbrot 1024x768x2500] [-speedup-primes 600000000] [-units 8] [-jobs 3] [-json]
+//	go run ./bench/compute [-what all|startup|sandbox|speedup] [-runs 5] [-primes 250000000]
+//	    [-mandelbrot 1024x768x2500] [-speedup-primes 250000000] [-units 8] [-jobs 3] [-json]
 package main
 
 import (
@@ -88,11 +88,18 @@ type Report struct {
 type Row struct {
 	// Name identifies the figure, such as "primes sandbox/bare".
 	Name string `json:"name"`
-	// Value is the figure: seconds when Unit is "s", a ratio when "x".
+	// Value is the figure: seconds of wall time when Unit is "s", a ratio
+	// of wall times when "x".
 	Value float64 `json:"value"`
 	Unit  string  `json:"unit"`
-	// Runs are the measurements whose median Value is, in seconds.
-	Runs []float64 `json:"runs,omitempty"`
+	// CPU is, where measured, the same figure in CPU time (user + system)
+	// of the process that ran the work: steadier than the wall time when
+	// other work shares the machine.
+	CPU float64 `json:"cpu,omitempty"`
+	// Runs are the measurements whose median Value is, in seconds; CPURuns
+	// those of CPU.
+	Runs    []float64 `json:"runs,omitempty"`
+	CPURuns []float64 `json:"cpu_runs,omitempty"`
 	// Goal is issue 4's goal for the figure, if it has one.
 	Goal string `json:"goal,omitempty"`
 	// Note says what was measured.
@@ -118,9 +125,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	what := fs.String("what", "all", "what to measure: all, startup, sandbox or speedup")
 	runs := fs.Int("runs", 5, "runs of each workload in each of native, bare wazero and sandbox")
-	primes := fs.Int64("primes", 400_000_000, "the sandbox prime search counts the primes below this")
+	primes := fs.Int64("primes", 250_000_000, "the sandbox prime search counts the primes below this")
 	mandel := fs.String("mandelbrot", "1024x768x2500", "the sandbox Mandelbrot tile: WIDTHxHEIGHTxITERATIONS")
-	speedupPrimes := fs.Int64("speedup-primes", 600_000_000, "the split prime search counts the primes below this")
+	speedupPrimes := fs.Int64("speedup-primes", 250_000_000, "the split prime search counts the primes below this")
 	units := fs.Int("units", 8, "units of the split prime search")
 	jobs := fs.Int("jobs", 3, "jobs on each swarm (1 worker, 2 workers), after a warm-up job")
 	child := fs.String("child", "", "sandbox child program (default: this program's hidden sandbox-child argument)")
@@ -180,7 +187,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	add := func(r Row) {
 		rep.Rows = append(rep.Rows, r)
-		logf("%-28s %s", r.Name, r.value())
+		logf("%-28s %s %s", r.Name, r.value(), r.cpu())
 	}
 	if o.what == "all" || o.what == "startup" {
 		if err := benchStartup(ctx, o, bins, filepath.Join(work, "startup-cache"), add); err != nil {
@@ -207,11 +214,42 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func (r Row) value() string {
-	if r.Unit == "x" {
-		return fmt.Sprintf("%.2f×", r.Value)
+func (r Row) value() string { return r.format(r.Value) }
+
+func (r Row) cpu() string {
+	if r.CPU == 0 {
+		return ""
 	}
-	return fmtSeconds(r.Value)
+	return r.format(r.CPU)
+}
+
+func (r Row) format(v float64) string {
+	if r.Unit == "x" {
+		return fmt.Sprintf("%.2f×", v)
+	}
+	return fmtSeconds(v)
+}
+
+// timeRow is the row of the runs ts: median wall and CPU times.
+func timeRow(ts []timing) Row {
+	var wall, cpu []time.Duration
+	for _, t := range ts {
+		wall, cpu = append(wall, t.wall), append(cpu, t.cpu)
+	}
+	r := Row{Unit: "s", Value: median(wall).Seconds(), Runs: seconds(wall)}
+	if c := median(cpu); c > 0 {
+		r.CPU, r.CPURuns = c.Seconds(), seconds(cpu)
+	}
+	return r
+}
+
+// ratioRow is the row of a's figures over b's.
+func ratioRow(name string, a, b Row) Row {
+	r := Row{Name: name, Unit: "x", Value: a.Value / b.Value}
+	if a.CPU > 0 && b.CPU > 0 {
+		r.CPU = a.CPU / b.CPU
+	}
+	return r
 }
 
 func fmtSeconds(s float64) string {
@@ -225,17 +263,17 @@ func printTable(w io.Writer, rep Report) {
 	fmt.Fprintf(w, "enxame compute benchmarks, %s, %d CPUs, %s, load average %s\n\n",
 		rep.Date.Format(time.RFC3339), rep.CPUs, rep.GoVersion, strings.Join(rep.LoadAvg, " → "))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "figure\tmeasured\tgoal\tnote")
+	fmt.Fprintln(tw, "figure\twall\tCPU\tgoal\tnote")
 	for _, r := range rep.Rows {
 		note := r.Note
 		if len(r.Runs) > 1 {
 			var rs []string
 			for _, s := range r.Runs {
-				rs = append(rs, strconv.FormatFloat(s, 'f', 3, 64))
+				rs = append(rs, strconv.FormatFloat(s, 'f', 2, 64))
 			}
-			note = strings.TrimPrefix(note+"; runs "+strings.Join(rs, " ")+" s", "; ")
+			note = strings.TrimPrefix(note+"; wall runs "+strings.Join(rs, " ")+" s", "; ")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.value(), r.Goal, note)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.value(), r.cpu(), r.Goal, note)
 	}
 	tw.Flush()
 }

@@ -28,11 +28,15 @@ func newPool(child []string, cacheDir string) (*sandbox.Pool, error) {
 	}, nil)
 }
 
-// runUnit runs u in p and returns its result and the wall time of Run.
-func runUnit(ctx context.Context, p *sandbox.Pool, u sandbox.Unit) (sandbox.Result, time.Duration, error) {
-	start := time.Now()
+// timing is a run's wall time and the CPU time of the process that ran it.
+type timing struct{ wall, cpu time.Duration }
+
+// runUnit runs u in p and returns its result, the wall time of Run and the
+// CPU time of the children of this process (the pool's) meanwhile.
+func runUnit(ctx context.Context, p *sandbox.Pool, u sandbox.Unit) (sandbox.Result, timing, error) {
+	cpu0, start := childrenCPU(), time.Now()
 	res, err := p.Run(ctx, u)
-	took := time.Since(start)
+	took := timing{wall: time.Since(start), cpu: childrenCPU() - cpu0}
 	if err != nil {
 		return res, took, fmt.Errorf("unit %s %q: %w (stderr %q)", u.ModuleKey, u.Args, err, res.Stderr)
 	}
@@ -78,10 +82,10 @@ func benchStartup(ctx context.Context, o options, bins examples, cacheDir string
 	mb := float64(st.Size()) / 1e6
 	add(Row{Name: "startup cold compile", Value: cold.CompileTime.Seconds(), Unit: "s",
 		Note: fmt.Sprintf("compile of primes.wasm (%.1f MB), no cache; whole unit %s, with the child's start %s",
-			mb, fmtSeconds(cold.Duration.Seconds()), fmtSeconds(coldWall.Seconds()))})
+			mb, fmtSeconds(cold.Duration.Seconds()), fmtSeconds(coldWall.wall.Seconds()))})
 	add(Row{Name: "startup disk cache", Value: disk.CompileTime.Seconds(), Unit: "s",
 		Note: fmt.Sprintf("load from wazero's disk cache in a fresh child; whole unit %s, with the child's start %s",
-			fmtSeconds(disk.Duration.Seconds()), fmtSeconds(diskWall.Seconds()))})
+			fmtSeconds(disk.Duration.Seconds()), fmtSeconds(diskWall.wall.Seconds()))})
 	add(Row{Name: "startup warm child", Value: warm.Duration.Seconds(), Unit: "s",
 		Note: "whole unit (instantiate + run primes 0 1000) in a child holding the module compiled"})
 	return nil
@@ -154,25 +158,25 @@ func benchSandbox(ctx context.Context, o options, bins examples, cacheDir string
 			return err
 		}
 
-		var native, bare, sand []time.Duration
+		var native, bare, sand []timing
 		for i := range o.runs {
-			d, out, err := runNative(ctx, bins.native[w.name], w.args)
+			t, out, err := runNative(ctx, bins.native[w.name], w.args)
 			if err != nil {
 				return err
 			}
 			if err := check("native", out); err != nil {
 				return err
 			}
-			native = append(native, d)
-			d, out, err = runBare(ctx, rt, compiled, w.args)
+			native = append(native, t)
+			t, out, err = runBare(ctx, rt, compiled, w.args)
 			if err != nil {
 				return err
 			}
 			if err := check("bare wazero", out); err != nil {
 				return err
 			}
-			bare = append(bare, d)
-			res, d, err := runUnit(ctx, pool, u)
+			bare = append(bare, t)
+			res, t, err := runUnit(ctx, pool, u)
 			if err != nil {
 				return err
 			}
@@ -182,53 +186,58 @@ func benchSandbox(ctx context.Context, o options, bins examples, cacheDir string
 			if err := check("sandbox", res.Stdout); err != nil {
 				return err
 			}
-			sand = append(sand, d)
-			logf("%s run %d: native %v, bare %v, sandbox %v", w.name, i+1, native[i].Round(time.Millisecond),
-				bare[i].Round(time.Millisecond), sand[i].Round(time.Millisecond))
+			sand = append(sand, t)
+			logf("%s run %d: native %v (cpu %v), bare %v (cpu %v), sandbox %v (cpu %v)", w.name, i+1,
+				native[i].wall.Round(time.Millisecond), native[i].cpu.Round(time.Millisecond),
+				bare[i].wall.Round(time.Millisecond), bare[i].cpu.Round(time.Millisecond),
+				sand[i].wall.Round(time.Millisecond), sand[i].cpu.Round(time.Millisecond))
 		}
 		compiled.Close(ctx)
-		mn, mb, ms := median(native), median(bare), median(sand)
-		desc := fmt.Sprintf("%s %v", w.name, w.args)
-		add(Row{Name: w.name + " native", Value: mn.Seconds(), Unit: "s", Runs: seconds(native),
-			Note: desc + ", go build for the host, one process per run"})
-		add(Row{Name: w.name + " bare wazero", Value: mb.Seconds(), Unit: "s", Runs: seconds(bare),
-			Note: "default runtime, module compiled, InstantiateModule with WASI"})
-		add(Row{Name: w.name + " sandbox", Value: ms.Seconds(), Unit: "s", Runs: seconds(sand),
-			Note: "sandbox.Pool.Run, warm child, module compiled"})
-		add(Row{Name: w.name + " sandbox/bare", Value: ms.Seconds() / mb.Seconds(), Unit: "x", Goal: "≤ 1.1×"})
-		add(Row{Name: w.name + " sandbox/native", Value: ms.Seconds() / mn.Seconds(), Unit: "x"})
-		add(Row{Name: w.name + " bare/native", Value: mb.Seconds() / mn.Seconds(), Unit: "x",
-			Note: "for the record, issue 4 measured " + w.record})
+		rn, rb, rs := timeRow(native), timeRow(bare), timeRow(sand)
+		rn.Name, rn.Note = w.name+" native", fmt.Sprintf("%s %v, go build for the host, one process per run", w.name, w.args)
+		rb.Name, rb.Note = w.name+" bare wazero", "default runtime, module compiled, InstantiateModule with WASI"
+		rs.Name, rs.Note = w.name+" sandbox", "sandbox.Pool.Run, warm child, module compiled; CPU: the child's"
+		add(rn)
+		add(rb)
+		add(rs)
+		sb := ratioRow(w.name+" sandbox/bare", rs, rb)
+		sb.Goal = "≤ 1.1×"
+		add(sb)
+		add(ratioRow(w.name+" sandbox/native", rs, rn))
+		bn := ratioRow(w.name+" bare/native", rb, rn)
+		bn.Note = "for the record, issue 4 measured " + w.record
+		add(bn)
 	}
 	return nil
 }
 
-// runNative runs bin with args and returns its wall time and stdout.
-func runNative(ctx context.Context, bin string, args []string) (time.Duration, []byte, error) {
+// runNative runs bin with args and returns its wall and CPU time and stdout.
+func runNative(ctx context.Context, bin string, args []string) (timing, []byte, error) {
 	var out, errOut bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	start := time.Now()
 	err := cmd.Run()
-	took := time.Since(start)
+	t := timing{wall: time.Since(start)}
 	if err != nil {
-		return took, nil, fmt.Errorf("%s %q: %w: %s", bin, args, err, errOut.Bytes())
+		return t, nil, fmt.Errorf("%s %q: %w: %s", bin, args, err, errOut.Bytes())
 	}
-	return took, out.Bytes(), nil
+	t.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	return t, out.Bytes(), nil
 }
 
 // runBare instantiates compiled with WASI and args (which runs _start) and
-// returns the wall time and stdout.
-func runBare(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule, args []string) (time.Duration, []byte, error) {
+// returns the wall time, this process's CPU time and stdout.
+func runBare(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule, args []string) (timing, []byte, error) {
 	var out, errOut bytes.Buffer
 	cfg := wazero.NewModuleConfig().WithName("").WithArgs(append([]string{"unit"}, args...)...).
 		WithStdout(&out).WithStderr(&errOut)
-	start := time.Now()
+	cpu0, start := selfCPU(), time.Now()
 	inst, err := rt.InstantiateModule(ctx, compiled, cfg)
 	if inst != nil {
 		inst.Close(ctx)
 	}
-	took := time.Since(start)
+	took := timing{wall: time.Since(start), cpu: selfCPU() - cpu0}
 	if exit := (*sys.ExitError)(nil); errors.As(err, &exit) && exit.ExitCode() == 0 {
 		err = nil
 	}
