@@ -523,9 +523,14 @@ func (f *fetcher) dropped(p peer.ID) bool {
 }
 
 // invalid reports a provider's misbehaviour to the planner (which drops it)
-// and to the score table.
+// and to the score table, and ends its session at once: the events of the
+// session still queued (more bad blocks of the same burst, verified before
+// the planner's DropPeer is acted on) are then ignored, so that one drop
+// counts one offence.
 func (f *fetcher) invalid(s *fetchSession, key cid.Cid, err error) error {
 	f.e.offend(s.peer, err.Error())
+	s.reset()
+	delete(f.sessions, s.peer)
 	if e := f.pl.Observe(plan.BlockInvalid{Peer: s.peer, Key: key, Err: err}); e != nil {
 		return fmt.Errorf("planner: %w", e)
 	}
