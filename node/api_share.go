@@ -250,9 +250,10 @@ func fetchCtx(ctx context.Context, d time.Duration) (context.Context, context.Ca
 }
 
 // streamFetch fetches root, streaming progress, and returns whether it
-// succeeded (having sent an error event if not).
-func (n *Node) streamFetch(ctx context.Context, sw *control.StreamWriter, root cid.Cid) bool {
-	if err := n.fetchProgress(ctx, sw, root); err != nil {
+// succeeded (having sent an error event if not). The DAG's blocks are left
+// in hold.
+func (n *Node) streamFetch(ctx context.Context, sw *control.StreamWriter, root cid.Cid, hold *share.Hold) bool {
+	if err := n.fetchProgress(ctx, sw, root, hold); err != nil {
 		sw.Send(control.FetchEvent{Event: "error", Error: err.Error()})
 		return false
 	}
@@ -260,9 +261,10 @@ func (n *Node) streamFetch(ctx context.Context, sw *control.StreamWriter, root c
 }
 
 // fetchProgress fetches root, sending progress events on sw (and nothing
-// else). Progress goes through a one-slot mailbox that keeps the newest
-// report, so a client that reads slowly never blocks the fetch.
-func (n *Node) fetchProgress(ctx context.Context, sw *control.StreamWriter, root cid.Cid) error {
+// else), and leaves the DAG's blocks in hold (see fetchHeld). Progress goes
+// through a one-slot mailbox that keeps the newest report, so a client
+// that reads slowly never blocks the fetch.
+func (n *Node) fetchProgress(ctx context.Context, sw *control.StreamWriter, root cid.Cid, hold *share.Hold) error {
 	latest := make(chan share.Progress, 1)
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -270,7 +272,7 @@ func (n *Node) fetchProgress(ctx context.Context, sw *control.StreamWriter, root
 			sw.Send(fetchEvent("progress", p))
 		}
 	})
-	err := n.Fetch(ctx, root, share.FetchOptions{Progress: func(p share.Progress) {
+	err := n.fetchHeld(ctx, root, share.FetchOptions{Progress: func(p share.Progress) {
 		for {
 			select {
 			case latest <- p:
@@ -282,7 +284,7 @@ func (n *Node) fetchProgress(ctx context.Context, sw *control.StreamWriter, root
 			default:
 			}
 		}
-	}})
+	}}, hold)
 	close(latest)
 	wg.Wait()
 	return err
@@ -333,31 +335,28 @@ func (n *Node) handleGet(w http.ResponseWriter, r *http.Request) {
 // getTo fetches root and writes it to dst, sending progress on sw. A file
 // is written while it is fetched (share.WriteStream: in order, into a
 // temporary file renamed when complete), so it is on disk when the fetch
-// ends; a directory or symlink is written once its DAG is local.
+// ends; a directory or symlink is written once its DAG is local. The blocks
+// stay safe from GC until the write returns.
 func (n *Node) getTo(ctx context.Context, sw *control.StreamWriter, root cid.Cid, dst string) error {
-	fctx, stop := context.WithCancel(ctx)
-	defer stop()
-	done := make(chan struct{})
-	var ferr error
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	wg.Go(func() {
-		defer close(done)
-		ferr = n.fetchProgress(fctx, sw, root)
+	bg := n.startFetch(ctx, func(ctx context.Context, hold *share.Hold) error {
+		return n.fetchProgress(ctx, sw, root, hold)
 	})
-	src := fetchSource{st: n.blocks, done: done, err: &ferr}
-	err := share.WriteStream(ctx, src, root, dst, share.WriteFileOptions{})
+	err := share.WriteStream(ctx, bg.src, root, dst, share.WriteFileOptions{})
 	if share.IsNotFile(err) {
-		<-done
-		if ferr != nil {
-			return ferr
+		<-bg.done
+		defer bg.stop()
+		if bg.err != nil {
+			return bg.err
 		}
 		return n.blocks.WriteTo(ctx, root, dst)
 	}
 	if err != nil {
-		stop() // a failed fetch reached err through src.Wait
+		bg.stop() // a failed fetch reached err through src.Wait
+		return err
 	}
-	return err
+	// Every block is written: the fetch is ending on its own.
+	bg.wait()
+	return nil
 }
 
 func (n *Node) handleCat(w http.ResponseWriter, r *http.Request) {
@@ -413,14 +412,20 @@ func (n *Node) handleCat(w http.ResponseWriter, r *http.Request) {
 
 // fetchRequest decodes a CIDRequest and makes its DAG local within the
 // request's deadline. When ok is false it has answered the request. The
-// caller defers cancel in every case.
+// caller defers cancel in every case; until then the DAG's blocks are safe
+// from GC.
 func (n *Node) fetchRequest(w http.ResponseWriter, r *http.Request) (ctx context.Context, cancel context.CancelFunc, root cid.Cid, ok bool) {
 	var req control.CIDRequest
 	if root, ok = n.decodeCID(w, r, &req); !ok {
 		return r.Context(), func() {}, root, false
 	}
-	ctx, cancel = fetchCtx(r.Context(), req.Timeout)
-	if err := n.Fetch(ctx, root, share.FetchOptions{}); err != nil {
+	ctx, cancelCtx := fetchCtx(r.Context(), req.Timeout)
+	hold := n.blocks.NewHold()
+	cancel = func() {
+		cancelCtx()
+		hold.Release()
+	}
+	if err := n.fetchHeld(ctx, root, share.FetchOptions{}, hold); err != nil {
 		n.api.Reply(w, r, nil, fetchError(err))
 		return ctx, cancel, root, false
 	}
@@ -465,7 +470,11 @@ func (n *Node) handlePinAdd(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := fetchCtx(r.Context(), req.Timeout)
 	defer cancel()
 	sw := control.NewStreamWriter(w)
-	if !n.streamFetch(ctx, sw, root) {
+	// Held until pinned: a GC between the fetch and the pin would leave
+	// the pin nothing to pin.
+	hold := n.blocks.NewHold()
+	defer hold.Release()
+	if !n.streamFetch(ctx, sw, root, hold) {
 		return
 	}
 	if err := n.blocks.Pin(ctx, root); err != nil {

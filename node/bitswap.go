@@ -21,10 +21,9 @@ const bitswapProtocol protocol.ID = "/ipfs/bitswap/1.2.0"
 // Bitswap fallback bounds.
 const (
 	// ipfsFirstTry is how long the enxame exchange looks for enxame
-	// providers before Bitswap takes over, when IPFS peers are connected.
+	// providers before Bitswap takes over, when IPFS peers are connected;
+	// at most half the fetch's no-providers deadline.
 	ipfsFirstTry = 3 * time.Second
-	// bitswapRootTimeout bounds the wait for the first block over Bitswap.
-	bitswapRootTimeout = 30 * time.Second
 	// bitswapParallel is how many blocks the Bitswap walk wants at once.
 	bitswapParallel = 64
 )
@@ -54,18 +53,24 @@ func (n *Node) ipfsPeers() bool {
 // fetchBitswap makes the DAG under root local over Bitswap (for content
 // only IPFS peers have), walking it with bitswapParallel blocks wanted at
 // once. Every block is verified against its CID by Bitswap and the store.
-func (n *Node) fetchBitswap(ctx context.Context, root cid.Cid) error {
-	hold := n.blocks.NewHold()
-	defer hold.Release()
-	g := hold.Getter(n.bitswap)
-
-	rctx, cancel := context.WithTimeout(ctx, bitswapRootTimeout)
-	blk, err := g.Get(rctx, root)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("bitswap: get root %s: %w", root, err)
+// Each block that does not arrive within wait fails the fetch. Every block
+// is held in hold (a hold of its own when nil, released on return).
+func (n *Node) fetchBitswap(ctx context.Context, root cid.Cid, wait time.Duration, hold *share.Hold) error {
+	if hold == nil {
+		hold = n.blocks.NewHold()
+		defer hold.Release()
 	}
-	links, err := blockLinks(root, blk.RawData())
+	g := hold.Getter(n.bitswap)
+	get := func(ctx context.Context, c cid.Cid) ([]cid.Cid, error) {
+		ctx, cancel := context.WithTimeout(ctx, wait)
+		defer cancel()
+		blk, err := g.Get(ctx, c)
+		if err != nil {
+			return nil, fmt.Errorf("bitswap: get %s: %w", c, err)
+		}
+		return blockLinks(c, blk.RawData())
+	}
+	links, err := get(ctx, root)
 	if err != nil {
 		return err
 	}
@@ -85,16 +90,12 @@ func (n *Node) fetchBitswap(ctx context.Context, root cid.Cid) error {
 			return
 		}
 		wg.Go(func() {
-			blk, err := g.Get(ctx, c)
-			var links []cid.Cid
-			if err == nil {
-				links, err = blockLinks(c, blk.RawData())
-			}
+			links, err := get(ctx, c)
 			<-sem
 			if err != nil {
 				mu.Lock()
 				if firstErr == nil {
-					firstErr = fmt.Errorf("bitswap: get %s: %w", c, err)
+					firstErr = err
 					cancelAll()
 				}
 				mu.Unlock()
@@ -135,25 +136,62 @@ func blockLinks(c cid.Cid, data []byte) ([]cid.Cid, error) {
 }
 
 // fetchWithFallback runs the enxame exchange and, when it finds no enxame
-// provider, Bitswap (for content that only IPFS peers have).
-func (n *Node) fetchWithFallback(ctx context.Context, root cid.Cid, opts share.FetchOptions) error {
-	if n.bitswap == nil {
+// provider while IPFS peers are connected, Bitswap, both within one
+// no-providers deadline (opts.NoProvidersTimeout, else the exchange's, also
+// capped by ctx's deadline): the exchange gets the first ipfsFirstTry of
+// it (at most half), Bitswap the rest. Bitswap finds providers in the same DHT as the
+// exchange, whose providers all speak the exchange, so without IPFS peers
+// it could not help and the exchange gets the whole deadline. Blocks that
+// Bitswap fetches go into hold when it is not nil. A fetch that ran out of
+// time says after how long.
+func (n *Node) fetchWithFallback(ctx context.Context, root cid.Cid, opts share.FetchOptions, hold *share.Hold) error {
+	start := time.Now()
+	err := n.fetchEither(ctx, root, opts, hold)
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+		return fmt.Errorf("gave up after %v: %w", roundDur(time.Since(start)), err)
+	}
+	return err
+}
+
+func (n *Node) fetchEither(ctx context.Context, root cid.Cid, opts share.FetchOptions, hold *share.Hold) error {
+	if n.bitswap == nil || !n.ipfsPeers() {
 		return n.exchange.Fetch(ctx, root, opts)
 	}
-	ipfs := n.ipfsPeers()
-	if ipfs && opts.NoProvidersTimeout == 0 {
-		opts.NoProvidersTimeout = ipfsFirstTry
+	start := time.Now()
+	budget := opts.NoProvidersTimeout
+	if budget <= 0 {
+		budget = n.cfg.Share.Exchange.NoProvidersTimeout
 	}
+	if budget <= 0 {
+		budget = share.DefaultExchangeConfig().NoProvidersTimeout
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		budget = max(min(budget, time.Until(dl)), time.Millisecond)
+	}
+	first := max(min(ipfsFirstTry, budget/2), time.Millisecond)
+	opts.NoProvidersTimeout = first
 	err := n.exchange.Fetch(ctx, root, opts)
 	if err == nil || !errors.Is(err, share.ErrNoProviders) || ctx.Err() != nil {
 		return err
 	}
-	n.log.Info("no enxame provider; trying Bitswap", "cid", root, "ipfs_peers", ipfs)
-	if berr := n.fetchBitswap(ctx, root); berr != nil {
-		return fmt.Errorf("%w (and %v)", err, berr)
+	// The exchange had nothing for first: Bitswap gets the rest.
+	rest := max(budget-first, time.Millisecond)
+	n.log.Info("no enxame provider; trying Bitswap", "cid", root, "for", rest)
+	if berr := n.fetchBitswap(ctx, root, rest, hold); berr != nil {
+		return fmt.Errorf("no provider after %v (the enxame exchange, then Bitswap: %v): %w",
+			roundDur(time.Since(start)), berr, err)
 	}
 	if opts.Progress != nil {
 		opts.Progress(share.Progress{Root: root, Done: true})
 	}
 	return nil
+}
+
+// roundDur rounds d for a message: to 100 ms under a minute, to seconds
+// above.
+func roundDur(d time.Duration) time.Duration {
+	if d < time.Minute {
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Second)
 }

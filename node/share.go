@@ -10,7 +10,9 @@ import (
 
 	"github.com/enxame/enxame/dht"
 	"github.com/enxame/enxame/share"
+	uio "github.com/ipfs/boxo/ipld/unixfs/io"
 	"github.com/ipfs/go-cid"
+	ipld "github.com/ipfs/go-ipld-format"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -229,9 +231,98 @@ func (n *Node) runProvider(ctx context.Context) error {
 // Fetch makes the whole DAG under root local, fetching what is missing from
 // the swarm (several providers at once, every block verified). It returns
 // at once when the DAG is already complete. When no enxame peer provides
-// it, it falls back to Bitswap (IPFS peers such as Kubo).
+// it, it falls back to Bitswap (IPFS peers such as Kubo) within the same
+// deadline: the fetch fails with an error wrapping share.ErrNoProviders
+// once nothing has arrived for opts.NoProvidersTimeout (or the exchange's
+// NoProvidersTimeout), whichever protocol it was waiting on. The blocks are
+// protected from GC only while Fetch runs: pin the root to keep them.
 func (n *Node) Fetch(ctx context.Context, root cid.Cid, opts share.FetchOptions) error {
-	return n.fetchWithFallback(ctx, root, opts)
+	return n.fetchWithFallback(ctx, root, opts, nil)
+}
+
+// errIncomplete says that a block of a fetched DAG was gone before hold
+// could take it (a GC ran between the fetch's end and the hold).
+var errIncomplete = errors.New("fetched DAG lost a block before it was held")
+
+// fetchHeld is Fetch that, when it succeeds, leaves every block of the DAG
+// in hold, taken before the fetch lets go of its own holds, so that a GC
+// cannot remove a block the caller is about to read. The caller releases
+// hold (also after an error: hold may hold part of the DAG).
+func (n *Node) fetchHeld(ctx context.Context, root cid.Cid, opts share.FetchOptions, hold *share.Hold) error {
+	progress := opts.Progress
+	for {
+		held := false
+		var herr error
+		o := opts
+		// The fetch reports Done while it still holds every block of the
+		// DAG: hold them from there.
+		o.Progress = func(p share.Progress) {
+			if p.Done && !held {
+				held, herr = true, n.holdDAG(ctx, root, hold)
+			}
+			if progress != nil {
+				progress(p)
+			}
+		}
+		if err := n.fetchWithFallback(ctx, root, o, hold); err != nil {
+			return err
+		}
+		if !held {
+			herr = n.holdDAG(ctx, root, hold)
+		}
+		if !errors.Is(herr, errIncomplete) {
+			return herr
+		}
+		// The blocks held so far stay held; fetch what went missing.
+		n.log.Debug("fetch: a block went before it was held; fetching again", "cid", root)
+	}
+}
+
+// holdDAG adds every block of the DAG under root to hold, following the
+// links of dag-pb nodes as the exchange does, and checks that each is
+// stored after it is held (the order that makes a hold race-free against
+// GC). It returns an error wrapping errIncomplete if one is missing.
+func (n *Node) holdDAG(ctx context.Context, root cid.Cid, hold *share.Hold) error {
+	seen := map[cid.Cid]struct{}{root: {}}
+	hold.Add(root)
+	stack := []cid.Cid{root}
+	for len(stack) > 0 {
+		c := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if c.Prefix().Codec != cid.DagProtobuf {
+			ok, err := n.blocks.Has(ctx, c)
+			if err != nil {
+				return fmt.Errorf("hold %s: %w", c, err)
+			}
+			if !ok {
+				return fmt.Errorf("hold %s: %w", c, errIncomplete)
+			}
+			continue
+		}
+		blk, err := n.blocks.Get(ctx, c)
+		if ipld.IsNotFound(err) {
+			return fmt.Errorf("hold %s: %w", c, errIncomplete)
+		}
+		if err != nil {
+			return fmt.Errorf("hold %s: %w", c, err)
+		}
+		links, err := blockLinks(c, blk.RawData())
+		if err != nil {
+			return fmt.Errorf("hold: %w", err)
+		}
+		fresh := links[:0]
+		for _, l := range links {
+			if _, ok := seen[l]; !ok {
+				seen[l] = struct{}{}
+				fresh = append(fresh, l)
+			}
+		}
+		hold.Add(fresh...)
+		for i := len(fresh) - 1; i >= 0; i-- {
+			stack = append(stack, fresh[i])
+		}
+	}
+	return nil
 }
 
 // Blocks is the node's block store.
@@ -262,14 +353,30 @@ func (c content) Has(ctx context.Context, root cid.Cid) (bool, error) {
 }
 
 // Open returns a reader of the file root, fetching its DAG from the swarm
-// first when it is not complete here.
+// first when it is not complete here. The blocks stay safe from GC until
+// the reader is closed.
 func (n *Node) Open(ctx context.Context, root cid.Cid) (io.ReadSeekCloser, error) {
-	if err := n.Fetch(ctx, root, share.FetchOptions{}); err != nil {
+	hold := n.blocks.NewHold()
+	if err := n.fetchHeld(ctx, root, share.FetchOptions{}, hold); err != nil {
+		hold.Release()
 		return nil, err
 	}
 	r, err := n.blocks.Open(ctx, root)
 	if err != nil {
+		hold.Release()
 		return nil, fmt.Errorf("open %s: %w", root, err)
 	}
-	return r, nil
+	return heldReader{r, hold}, nil
+}
+
+// heldReader is a reader of a DAG whose blocks hold keeps until Close.
+type heldReader struct {
+	uio.DagReader
+	hold *share.Hold
+}
+
+func (r heldReader) Close() error {
+	err := r.DagReader.Close()
+	r.hold.Release()
+	return err
 }

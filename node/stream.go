@@ -52,19 +52,62 @@ func (s fetchSource) Wait(ctx context.Context, c cid.Cid) error {
 	}
 }
 
+// bgFetch is a fetch running in the background while its caller reads the
+// blocks it stores through src. The fetch leaves every block of the DAG in
+// hold when it succeeds, so that a GC cannot remove a block the caller has
+// yet to read once the fetch has ended; the hold lasts until stop or wait.
+type bgFetch struct {
+	src    fetchSource
+	done   chan struct{} // closed when the fetch has ended
+	err    error         // the fetch's error, valid once done is closed
+	hold   *share.Hold
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// startFetch runs fetch(ctx, hold) in a goroutine that the returned
+// bgFetch owns; fetch must leave the DAG's blocks in hold when it succeeds
+// (fetchHeld does).
+func (n *Node) startFetch(ctx context.Context, fetch func(ctx context.Context, hold *share.Hold) error) *bgFetch {
+	fctx, cancel := context.WithCancel(ctx)
+	b := &bgFetch{done: make(chan struct{}), hold: n.blocks.NewHold(), cancel: cancel}
+	b.src = fetchSource{st: n.blocks, done: b.done, err: &b.err}
+	b.wg.Go(func() {
+		defer close(b.done)
+		b.err = fetch(fctx, b.hold)
+	})
+	return b
+}
+
+// wait waits for the fetch to end, releases the hold and returns the
+// fetch's error.
+func (b *bgFetch) wait() error {
+	b.wg.Wait()
+	b.cancel()
+	b.hold.Release()
+	return b.err
+}
+
+// stop cancels the fetch if it still runs, waits for it and releases the
+// hold.
+func (b *bgFetch) stop() {
+	b.cancel()
+	b.wg.Wait()
+	b.hold.Release()
+}
+
 // streamReader is a file being read while its DAG is fetched. Its WriteTo
 // (share.Stream's) is what io.Copy uses.
 type streamReader struct {
 	*share.Stream
-	cancel context.CancelFunc
-	wg     *sync.WaitGroup
+	fetch *bgFetch
 }
 
-// Close stops the fetch if it still runs and waits for it.
+// Close stops the fetch if it still runs, waits for it and lets GC have
+// the blocks again.
 func (s *streamReader) Close() error {
 	err := s.Stream.Close()
-	s.cancel()
-	s.wg.Wait()
+	s.fetch.stop()
 	return err
 }
 
@@ -72,7 +115,8 @@ func (s *streamReader) Close() error {
 // while the DAG is still being fetched (leaves arrive roughly in file
 // order), so reading and fetching overlap; it waits for each block until
 // the store commits it. Its WriteTo writes up to 1 MiB at a time, and
-// writes out what it holds before it waits. Close stops the fetch.
+// writes out what it holds before it waits. The blocks stay safe from GC
+// until Close, which also stops the fetch.
 func (n *Node) OpenStream(ctx context.Context, root cid.Cid) (io.ReadSeekCloser, error) {
 	r, err := n.openStream(ctx, root)
 	if err != nil {
@@ -82,22 +126,16 @@ func (n *Node) OpenStream(ctx context.Context, root cid.Cid) (io.ReadSeekCloser,
 }
 
 func (n *Node) openStream(ctx context.Context, root cid.Cid) (*streamReader, error) {
-	fctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	var ferr error
-	wg := &sync.WaitGroup{}
-	wg.Go(func() {
-		defer close(done)
-		ferr = n.Fetch(fctx, root, share.FetchOptions{})
+	bg := n.startFetch(ctx, func(ctx context.Context, hold *share.Hold) error {
+		return n.fetchHeld(ctx, root, share.FetchOptions{}, hold)
 	})
-	r, err := share.OpenStream(fctx, fetchSource{st: n.blocks, done: done, err: &ferr}, root)
+	r, err := share.OpenStream(ctx, bg.src, root)
 	if err != nil {
-		cancel()
-		wg.Wait()
-		if ferr != nil {
-			return nil, ferr
+		bg.stop()
+		if bg.err != nil {
+			return nil, bg.err
 		}
 		return nil, err
 	}
-	return &streamReader{Stream: r, cancel: cancel, wg: wg}, nil
+	return &streamReader{Stream: r, fetch: bg}, nil
 }
