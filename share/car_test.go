@@ -3,6 +3,7 @@ package share
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	cid "github.com/ipfs/go-cid"
 	carv2 "github.com/ipld/go-car/v2"
+	"github.com/ipld/go-car/v2/index"
 )
 
 func TestCARRoundTrip(t *testing.T) {
@@ -65,6 +67,109 @@ func TestCARRoundTrip(t *testing.T) {
 	}
 	if !bytes.Equal(car.Bytes(), car2.Bytes()) {
 		t.Errorf("re-exported CAR differs (%d vs %d bytes)", car2.Len(), car.Len())
+	}
+}
+
+// TestImportCARv2 imports CARv2 files of a DAG into a fresh store: the CARv1
+// export wrapped by go-car's WrapV1 (no padding, an index), and CARv2 files
+// assembled from go-car's header with padding before the data and before
+// the index, or with no index at all. Every one returns the root, pins it,
+// and the file reads back byte-exact; the store then exports the same
+// CARv1.
+func TestImportCARv2(t *testing.T) {
+	src := newTestStore(t, StoreConfig{})
+	data := randomBytes(6, 300*1000+7) // 301 leaves: a tree of depth 2
+	root := addBytes(t, src, data, AddOptions{ChunkSize: 1000})
+	var v1 bytes.Buffer
+	if err := src.ExportCAR(t.Context(), root, &v1); err != nil {
+		t.Fatalf("ExportCAR: %v", err)
+	}
+	var wrapped bytes.Buffer
+	if err := carv2.WrapV1(bytes.NewReader(v1.Bytes()), &wrapped); err != nil {
+		t.Fatalf("WrapV1: %v", err)
+	}
+	// padded assembles a CARv2: pragma, header, dataPad zero bytes, the
+	// CARv1, and, unless noIndex, indexPad zero bytes and the index.
+	padded := func(dataPad, indexPad uint64, noIndex bool) []byte {
+		t.Helper()
+		h := carv2.NewHeader(uint64(v1.Len())).WithDataPadding(dataPad).WithIndexPadding(indexPad)
+		if noIndex {
+			h.IndexOffset = 0
+		}
+		var b bytes.Buffer
+		b.Write(carv2.Pragma)
+		if _, err := h.WriteTo(&b); err != nil {
+			t.Fatal(err)
+		}
+		b.Write(make([]byte, dataPad))
+		b.Write(v1.Bytes())
+		if noIndex {
+			return b.Bytes()
+		}
+		idx, err := carv2.GenerateIndex(bytes.NewReader(v1.Bytes()))
+		if err != nil {
+			t.Fatalf("GenerateIndex: %v", err)
+		}
+		b.Write(make([]byte, indexPad))
+		if _, err := index.WriteTo(idx, &b); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	tests := []struct {
+		name  string
+		car   []byte
+		index bool
+	}{
+		{"WrapV1", wrapped.Bytes(), true},
+		{"padded data and index", padded(100, 37, false), true},
+		{"padded data, no index", padded(64, 0, true), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// go-car itself takes it for a valid CARv2.
+			r, err := carv2.NewReader(bytes.NewReader(tt.car))
+			if err != nil {
+				t.Fatalf("go-car NewReader: %v", err)
+			}
+			if r.Version != 2 || r.Header.HasIndex() != tt.index {
+				t.Fatalf("go-car reads version %d, index %v; want 2, %v", r.Version, r.Header.HasIndex(), tt.index)
+			}
+			if _, err := r.Inspect(true); err != nil {
+				t.Fatalf("go-car Inspect: %v", err)
+			}
+
+			dst := newTestStore(t, StoreConfig{})
+			roots, err := dst.ImportCAR(t.Context(), bytes.NewReader(tt.car))
+			if err != nil {
+				t.Fatalf("ImportCAR: %v", err)
+			}
+			if len(roots) != 1 || !roots[0].Equals(root) {
+				t.Fatalf("ImportCAR roots = %v, want [%s]", roots, root)
+			}
+			if ok, err := dst.IsPinned(t.Context(), root); err != nil || !ok {
+				t.Errorf("IsPinned(%s) after ImportCAR = %v, %v; want true", root, ok, err)
+			}
+			f, err := dst.Open(t.Context(), root)
+			if err != nil {
+				t.Fatalf("Open(%s): %v", root, err)
+			}
+			got, err := io.ReadAll(f)
+			f.Close()
+			if err != nil {
+				t.Fatalf("read %s: %v", root, err)
+			}
+			if !bytes.Equal(got, data) {
+				t.Errorf("root %s reads back %d bytes that differ from the %d added", root, len(got), len(data))
+			}
+			var again bytes.Buffer
+			if err := dst.ExportCAR(t.Context(), root, &again); err != nil {
+				t.Fatalf("ExportCAR after import: %v", err)
+			}
+			if !bytes.Equal(again.Bytes(), v1.Bytes()) {
+				t.Errorf("CARv1 exported after the import differs from the original (%d vs %d bytes)", again.Len(), v1.Len())
+			}
+		})
 	}
 }
 
