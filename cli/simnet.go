@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/enxame/enxame/simnet"
@@ -72,6 +75,88 @@ func pickTier(tier string, nodes int, loss float64) (string, error) {
 	return "", fmt.Errorf("unknown tier %q (full, mem, light or auto)", tier)
 }
 
+// simnetScenarios are the scenarios of --scenario.
+var simnetScenarios = []string{"dht", "churn", "adversary", "fetch", "compute"}
+
+// simnetFlagScenarios names the scenarios each scenario-specific flag
+// applies to. Setting one for another scenario is a usage error rather
+// than a flag silently ignored. Flags not listed apply to every scenario.
+var simnetFlagScenarios = map[string][]string{
+	"nodes":         {"dht", "churn", "adversary", "fetch"},
+	"tier":          {"dht", "churn", "adversary"},
+	"join-spread":   {"dht", "churn", "adversary"},
+	"churn":         {"dht", "churn", "adversary"},
+	"droppers":      {"dht", "churn", "adversary"},
+	"keys":          {"dht", "churn", "adversary"},
+	"lookups":       {"dht", "churn", "adversary"},
+	"plot":          {"dht", "churn", "adversary", "fetch"},
+	"providers":     {"fetch"},
+	"fetchers":      {"fetch"},
+	"file-mib":      {"fetch"},
+	"provider-mbps": {"fetch"},
+	"workers":       {"compute"},
+	"units":         {"compute"},
+	"unit-seconds":  {"compute"},
+	"replicas":      {"compute"},
+	"wrong":         {"compute"},
+}
+
+// Upper bounds of flags whose large values would only exhaust memory or
+// overflow a duration.
+const (
+	maxFileMiB   = 4096
+	maxUnitSecs  = 86400
+	maxSimMbps   = 1_000_000
+	maxLookups   = 1_000_000
+	maxSimUnits  = 10_000_000
+	maxSimSettle = 24 * time.Hour
+)
+
+// checkSimnetFlags validates f for its scenario: every numeric flag in
+// range, and no flag set (changed) that the scenario would ignore.
+func checkSimnetFlags(f simnetFlags, changed func(string) bool) error {
+	if !slices.Contains(simnetScenarios, f.scenario) {
+		return fmt.Errorf("unknown scenario %q (dht, churn, adversary, fetch, compute)", f.scenario)
+	}
+	for _, name := range slices.Sorted(maps.Keys(simnetFlagScenarios)) {
+		if sc := simnetFlagScenarios[name]; changed(name) && !slices.Contains(sc, f.scenario) {
+			return fmt.Errorf("--%s does not apply to --scenario %s (only to %s)", name, f.scenario, strings.Join(sc, ", "))
+		}
+	}
+	in01 := func(x float64) bool { return x >= 0 && x < 1 } // false for NaN
+	switch {
+	case f.nodes < 2:
+		return errors.New("simnet needs --nodes >= 2")
+	case !in01(f.churn) || !in01(f.loss) || !in01(f.droppers) || !(f.churn+f.droppers < 0.9):
+		return errors.New("--churn, --droppers and --loss must be in [0, 1), and churn + droppers below 0.9")
+	case f.mbps < 1 || f.mbps > maxSimMbps:
+		return fmt.Errorf("--mbps must be in [1, %d]", maxSimMbps)
+	case f.keys < 1 || f.keys > maxLookups || f.lookups < 1 || f.lookups > maxLookups:
+		return fmt.Errorf("--keys and --lookups must be in [1, %d]", maxLookups)
+	case f.bootstrap < 1:
+		return errors.New("--bootstrap must be >= 1")
+	case f.scenario != "compute" && f.bootstrap >= f.nodes:
+		return errors.New("--bootstrap must be below --nodes")
+	case f.settle < 0 || f.settle > maxSimSettle || f.spread < 0 || f.spread > maxSimSettle:
+		return fmt.Errorf("--settle and --join-spread must be in [0, %v]", maxSimSettle)
+	case f.providers < 1 || f.fetchers < 1 || f.provMbps < 1 || f.provMbps > maxSimMbps:
+		return fmt.Errorf("--providers and --fetchers must be >= 1, --provider-mbps in [1, %d]", maxSimMbps)
+	case f.fileMiB < 1 || f.fileMiB > maxFileMiB:
+		return fmt.Errorf("--file-mib must be in [1, %d]", maxFileMiB)
+	case f.scenario == "fetch" && f.providers+f.fetchers > f.nodes-f.bootstrap:
+		return errors.New("fetch needs --providers + --fetchers <= --nodes - --bootstrap")
+	case f.workers < 1 || f.units < 1 || f.units > maxSimUnits:
+		return fmt.Errorf("--workers must be >= 1, --units in [1, %d]", maxSimUnits)
+	case !(f.unitSecs > 0 && f.unitSecs <= maxUnitSecs):
+		return fmt.Errorf("--unit-seconds must be in (0, %d]", maxUnitSecs)
+	case f.replicas < 1 || f.replicas > f.workers:
+		return errors.New("--replicas must be in [1, --workers]")
+	case !in01(f.wrong):
+		return errors.New("--wrong must be in [0, 1)")
+	}
+	return nil
+}
+
 func newSimnetCmd(e *env) *cobra.Command {
 	var f simnetFlags
 	c := &cobra.Command{
@@ -119,32 +204,25 @@ default) picks full up to 100 nodes, mem up to 1,000, light above (with
 The same --seed gives the same network, identities and workload.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if f.nodes < 2 {
-				return usageError{errors.New("simnet needs --nodes >= 2")}
+			changed := cmd.Flags().Changed
+			switch {
+			case f.scenario == "adversary" && !changed("droppers"):
+				f.droppers = 0.2
+			case f.scenario == "churn" && !changed("churn"):
+				f.churn = 0.1
 			}
-			if f.churn < 0 || f.churn >= 1 || f.loss < 0 || f.loss >= 1 || f.droppers < 0 || f.churn+f.droppers >= 0.9 {
-				return usageError{errors.New("--churn, --droppers and --loss must be in [0, 1), and churn + droppers below 0.9")}
+			if err := checkSimnetFlags(f, changed); err != nil {
+				return usageError{err}
 			}
 			regions, err := simnet.ParseRegions(f.regions)
 			if err != nil {
 				return usageError{err}
 			}
 			switch f.scenario {
-			case "dht":
 			case "fetch":
 				return runSimnetFetch(cmd.Context(), e, f, regions)
 			case "compute":
 				return runSimnetCompute(cmd.Context(), e, f, regions)
-			case "adversary":
-				if !cmd.Flags().Changed("droppers") {
-					f.droppers = 0.2
-				}
-			case "churn":
-				if !cmd.Flags().Changed("churn") {
-					f.churn = 0.1
-				}
-			default:
-				return usageError{fmt.Errorf("unknown scenario %q (dht, churn, adversary, fetch, compute)", f.scenario)}
 			}
 			return runSimnetDHT(cmd.Context(), e, f, regions)
 		},
@@ -178,9 +256,6 @@ The same --seed gives the same network, identities and workload.`,
 }
 
 func runSimnetCompute(ctx context.Context, e *env, f simnetFlags, regions []simnet.Region) error {
-	if f.workers < 1 || f.units < 1 || f.unitSecs <= 0 || f.replicas < 1 || f.replicas > f.workers || f.wrong < 0 || f.wrong >= 1 {
-		return usageError{errors.New("compute needs --workers, --units >= 1, --unit-seconds > 0, 1 <= --replicas <= --workers and --wrong in [0, 1)")}
-	}
 	cfg := simnet.ComputeConfig{
 		Net:     simnet.Config{Seed: f.seed, Regions: regions, Bootstraps: f.bootstrap, BitsPerSecond: f.mbps * 1_000_000, Loss: f.loss},
 		Workers: f.workers, Units: f.units, UnitSeconds: f.unitSecs, Replicas: f.replicas, Wrong: f.wrong, Settle: f.settle,
@@ -201,9 +276,6 @@ func runSimnetCompute(ctx context.Context, e *env, f simnetFlags, regions []simn
 }
 
 func runSimnetFetch(ctx context.Context, e *env, f simnetFlags, regions []simnet.Region) error {
-	if f.providers < 1 || f.fetchers < 1 || f.fileMiB < 1 || f.provMbps < 1 || f.providers+f.fetchers > f.nodes-f.bootstrap {
-		return usageError{errors.New("fetch needs --providers, --fetchers, --file-mib, --provider-mbps >= 1 and providers + fetchers <= nodes - bootstrap")}
-	}
 	cfg := simnet.FetchConfig{
 		Net: simnet.Config{
 			Nodes: f.nodes, Seed: f.seed, Regions: regions, Bootstraps: f.bootstrap,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,21 +50,67 @@ func TestSimnetCommand(t *testing.T) {
 	}
 }
 
+// TestSimnetCommandRejectsBadFlags checks that every bad numeric flag, and
+// every flag the scenario would ignore, is a usage error (exit 2) before
+// anything runs; some of these used to panic (--keys -1, --lookups -1,
+// --bootstrap -2) or fail with exit 1 (--mbps -5).
 func TestSimnetCommandRejectsBadFlags(t *testing.T) {
-	for _, args := range [][]string{
+	tests := [][]string{
 		{"--nodes", "1"},
+		{"--nodes", "-3"},
 		{"--churn", "1.5"},
+		{"--churn", "NaN"},
+		{"--droppers", "-0.1"},
+		{"--loss", "NaN"},
+		{"--churn", "0.5", "--droppers", "0.5"},
+		{"--scenario", "adversary", "--churn", "0.75"}, // + the preset's 0.2 droppers
 		{"--regions", "mars"},
 		{"--scenario", "nope"},
-	} {
-		e := &env{stdout: new(bytes.Buffer), stderr: new(bytes.Buffer)}
-		cmd := newSimnetCmd(e)
-		cmd.SetArgs(args)
-		err := cmd.ExecuteContext(context.Background())
-		var ue usageError
-		if err == nil || !errors.As(err, &ue) {
-			t.Errorf("%v: err = %v, want a usage error", args, err)
-		}
+		{"--keys", "-1"},
+		{"--keys", "0"},
+		{"--lookups", "-1"},
+		{"--bootstrap", "-2"},
+		{"--bootstrap", "0"},
+		{"--nodes", "4", "--bootstrap", "4"},
+		{"--mbps", "-5"},
+		{"--mbps", "0"},
+		{"--settle", "-1s"},
+		{"--join-spread", "-1s"},
+		{"--scenario", "fetch", "--providers", "0"},
+		{"--scenario", "fetch", "--fetchers", "-1"},
+		{"--scenario", "fetch", "--file-mib", "0"},
+		{"--scenario", "fetch", "--file-mib", "1000000"},
+		{"--scenario", "fetch", "--provider-mbps", "-1"},
+		{"--scenario", "fetch", "--nodes", "6", "--providers", "2", "--fetchers", "2"},
+		{"--scenario", "compute", "--workers", "0"},
+		{"--scenario", "compute", "--units", "-1"},
+		{"--scenario", "compute", "--unit-seconds", "0"},
+		{"--scenario", "compute", "--unit-seconds", "NaN"},
+		{"--scenario", "compute", "--unit-seconds", "+Inf"},
+		{"--scenario", "compute", "--workers", "2", "--replicas", "3"},
+		{"--scenario", "compute", "--wrong", "1"},
+		// Flags the scenario would silently ignore.
+		{"--scenario", "compute", "--nodes", "20"},
+		{"--scenario", "compute", "--tier", "mem"},
+		{"--scenario", "compute", "--droppers", "0.1"},
+		{"--scenario", "fetch", "--keys", "5"},
+		{"--scenario", "fetch", "--workers", "5"},
+		{"--scenario", "dht", "--providers", "5"},
+		{"--scenario", "dht", "--wrong", "0.1"},
+	}
+	for _, args := range tests {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			e := &env{stdout: new(bytes.Buffer), stderr: new(bytes.Buffer)}
+			cmd := newSimnetCmd(e)
+			cmd.SetArgs(args)
+			cmd.SetOut(io.Discard)
+			cmd.SetErr(io.Discard)
+			err := cmd.ExecuteContext(context.Background())
+			var ue usageError
+			if err == nil || !errors.As(err, &ue) {
+				t.Errorf("simnet %v: err = %v, want a usage error", args, err)
+			}
+		})
 	}
 }
 
