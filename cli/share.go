@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -42,13 +43,17 @@ func newAddCmd(e *env) *cobra.Command {
 	var req control.AddRequest
 	var cidVersion int
 	var rawLeaves, verbose, quiet bool
+	var stdinName string
 	c := &cobra.Command{
 		Use:   "add PATH... | add -",
 		Short: "Add files or directories (or stdin) to the swarm and print the root CID",
 		Long: `add imports files and directories (recursively) into a UnixFS DAG (CIDv1, raw
 leaves, 256 KiB chunks by default: the CID Kubo prints for
 'ipfs add --cid-version=1 --raw-leaves'), stores it, pins the root and
-announces it in the DHT. '-' reads stdin.`,
+announces it in the DHT. '-' reads stdin; like Kubo, stdin's content is
+named by its CID (inside the directory -w makes, and in -v's lines) unless
+--stdin-name names it. -v prints each file's path relative to the parent
+of the argument it came from, as Kubo does.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageError{errors.New("add takes one or more paths, or - for stdin")}
@@ -63,6 +68,9 @@ announces it in the DHT. '-' reads stdin.`,
 				return usageError{fmt.Errorf("--cid-version %d: want 0 or 1", cidVersion)}
 			}
 			stdin := len(args) == 1 && args[0] == "-"
+			if !stdin && stdinName != "" {
+				return usageError{errors.New("--stdin-name names stdin: pass - as the only path")}
+			}
 			if !stdin {
 				for _, a := range args {
 					abs, err := filepath.Abs(a)
@@ -75,6 +83,7 @@ announces it in the DHT. '-' reads stdin.`,
 					req.Paths = append(req.Paths, abs)
 				}
 			}
+			shown := shownPaths(req.Paths)
 			cl, err := e.client()
 			if err != nil {
 				return err
@@ -105,7 +114,7 @@ announces it in the DHT. '-' reads stdin.`,
 				case "added":
 					if verbose && !e.json {
 						bar.done()
-						fmt.Fprintf(e.stdout, "added %s %s\n", ev.CID, ev.Path)
+						fmt.Fprintf(e.stdout, "added %s %s\n", ev.CID, shown.show(ev.Path))
 					}
 				case "error":
 					return errors.New(ev.Error)
@@ -115,7 +124,7 @@ announces it in the DHT. '-' reads stdin.`,
 				return nil
 			}
 			if stdin {
-				req.Name = ""
+				req.Name = stdinName
 				opts, _ := json.Marshal(req)
 				err = cl.StreamBody(cmd.Context(), control.PathAddStream+"?opts="+url.QueryEscape(string(opts)), e.stdin, handle)
 			} else {
@@ -123,7 +132,7 @@ announces it in the DHT. '-' reads stdin.`,
 			}
 			bar.done()
 			if err != nil {
-				return e.apiErr(fmt.Errorf("add: %w", err))
+				return e.apiErr(&opError{op: "add", err: err})
 			}
 			if done.Root == "" {
 				return errors.New("add: the daemon ended the stream without a result")
@@ -145,11 +154,96 @@ announces it in the DHT. '-' reads stdin.`,
 	fl.IntVar(&cidVersion, "cid-version", 1, "CID version, 0 or 1")
 	fl.BoolVar(&rawLeaves, "raw-leaves", true, "store file leaves as raw blocks (default true with --cid-version 1, false with 0)")
 	fl.BoolVarP(&req.Wrap, "wrap", "w", false, "wrap the paths in a directory")
+	fl.StringVar(&stdinName, "stdin-name", "", "name of stdin's content (default: its CID)")
 	fl.BoolVar(&req.Hidden, "hidden", false, "include files whose name starts with a dot")
 	fl.BoolVar(&req.NoPin, "no-pin", false, "do not pin the root (gc may remove it)")
 	fl.BoolVarP(&verbose, "verbose", "v", false, "print every file's CID")
 	fl.BoolVarP(&quiet, "quiet", "q", false, "no progress")
 	return c
+}
+
+// shownPaths shows the paths of an add's entries as Kubo does.
+type shownPaths []string
+
+// show turns the absolute path of an added entry, below one of the absolute
+// paths given to add, into the path Kubo prints: relative to the parent of
+// that path (`add -v sub/dir` prints dir/a.txt, never an absolute path).
+// Other paths (stdin's name or CID) are returned as they are.
+func (s shownPaths) show(p string) string {
+	best := ""
+	for _, a := range s {
+		if (p == a || strings.HasPrefix(p, strings.TrimSuffix(a, string(filepath.Separator))+string(filepath.Separator))) && len(a) > len(best) {
+			best = a
+		}
+	}
+	if best == "" {
+		return p
+	}
+	rel, err := filepath.Rel(filepath.Dir(best), p)
+	if err != nil {
+		return p
+	}
+	return rel
+}
+
+// opError is the error of a share command: "op subject: message", each
+// context once. The daemon's message carries the contexts of the layers it
+// went through ("share: fetch CID: … share: bitswap get CID: …"); the
+// command names the CID (or path) once in front, so the segments naming it
+// again are dropped, with the package prefix "share: " (see cleanMessage).
+type opError struct {
+	op      string // the command, "ls", "pin add"
+	subject string // the CID or path it is about; "" for none
+	err     error
+}
+
+func (e *opError) Error() string { return cleanMessage(e.op, e.subject, e.err.Error()) }
+
+func (e *opError) Unwrap() error { return e.err }
+
+// sharePrefix matches the package prefix "share: " at the start of a
+// context segment.
+var sharePrefix = regexp.MustCompile(`(^|: |\()share: `)
+
+// cleanMessage returns "op subject: msg" with msg's contexts that repeat op
+// or subject removed (see opError).
+func cleanMessage(op, subject, msg string) string {
+	m := sharePrefix.ReplaceAllString(msg, "$1")
+	var names []string
+	if subject != "" {
+		names = append(names, subject)
+		if c, err := cid.Decode(subject); err == nil && c.String() != subject {
+			names = append(names, c.String()) // the daemon prints CIDs in their default base
+		}
+	}
+	for _, n := range names {
+		// "fetch CID: ", "bitswap get CID: ", "CID: " at a segment's start.
+		seg := regexp.MustCompile(`(^|: |\()(?:[a-z][a-z-]* ){0,3}` + regexp.QuoteMeta(n) + `: `)
+		for {
+			next := seg.ReplaceAllString(m, "$1")
+			if next == m {
+				break
+			}
+			m = next
+		}
+	}
+	m = strings.TrimPrefix(m, op+": ")
+	if m == "" {
+		return op + ": " + msg
+	}
+	if subject == "" {
+		if strings.HasPrefix(m, op+" ") {
+			return m // the daemon's message names op and its subject: "add /x/y: …"
+		}
+		return op + ": " + m
+	}
+	m = strings.TrimPrefix(m, op+" ") // "import car: …" → "import x.car: car: …"
+	for _, n := range names {
+		if strings.Contains(m, n) {
+			return op + ": " + m // "pin rm: CID is not pinned"
+		}
+	}
+	return op + " " + subject + ": " + m
 }
 
 func unwrapPath(err error) error {
@@ -240,7 +334,7 @@ its path only when complete; an interrupted get resumes where it stopped.`,
 				})
 			bar.done()
 			if err != nil {
-				return e.apiErr(fmt.Errorf("get %s: %w", args[0], err))
+				return e.apiErr(&opError{op: "get", subject: args[0], err: err})
 			}
 			if last.Event != "done" {
 				return fmt.Errorf("get %s: the daemon ended the stream early", args[0])
@@ -276,7 +370,7 @@ func newCatCmd(e *env) *cobra.Command {
 			req.CID = args[0]
 			body, err := cl.Raw(cmd.Context(), "POST", control.PathCat, req)
 			if err != nil {
-				return e.apiErr(fmt.Errorf("cat %s: %w", args[0], err))
+				return e.apiErr(&opError{op: "cat", subject: args[0], err: err})
 			}
 			defer body.Close()
 			// Hide stdout's ReadFrom (an *os.File's falls back to 32 KiB
@@ -284,7 +378,7 @@ func newCatCmd(e *env) *cobra.Command {
 			// used: one write syscall per MiB.
 			buf := make([]byte, 1<<20)
 			if _, err := io.CopyBuffer(struct{ io.Writer }{e.stdout}, body, buf); err != nil {
-				return fmt.Errorf("cat %s: %w", args[0], err)
+				return &opError{op: "cat", subject: args[0], err: err}
 			}
 			return nil
 		},
@@ -296,7 +390,8 @@ func newCatCmd(e *env) *cobra.Command {
 }
 
 func newLsCmd(e *env) *cobra.Command {
-	return &cobra.Command{
+	var timeout time.Duration
+	c := &cobra.Command{
 		Use:   "ls CID",
 		Short: "List a directory",
 		Args:  exactArgs(1, "one CID"),
@@ -306,8 +401,8 @@ func newLsCmd(e *env) *cobra.Command {
 				return err
 			}
 			var entries []control.LsEntry
-			if err := cl.Do(cmd.Context(), "POST", control.PathLs, control.CIDRequest{CID: args[0]}, &entries); err != nil {
-				return e.apiErr(fmt.Errorf("ls %s: %w", args[0], err))
+			if err := cl.Do(cmd.Context(), "POST", control.PathLs, control.CIDRequest{CID: args[0], Timeout: timeout}, &entries); err != nil {
+				return e.apiErr(&opError{op: "ls", subject: args[0], err: err})
 			}
 			if e.json {
 				return e.printJSON(entries)
@@ -323,6 +418,8 @@ func newLsCmd(e *env) *cobra.Command {
 			return tw.Flush()
 		},
 	}
+	c.Flags().DurationVar(&timeout, "timeout", 0, "give up fetching the directory after this long (default 1h)")
+	return c
 }
 
 func newPinCmd(e *env) *cobra.Command {
@@ -348,7 +445,31 @@ func newPinCmd(e *env) *cobra.Command {
 			}
 			return nil
 		},
-	}, &cobra.Command{
+	}, newPinAddCmd(e), &cobra.Command{
+		Use:   "rm CID",
+		Short: "Unpin a root (gc may then remove its blocks)",
+		Args:  exactArgs(1, "one CID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := e.cidClient(args[0])
+			if err != nil {
+				return err
+			}
+			if err := cl.Do(cmd.Context(), "POST", control.PathPinRm, control.CIDRequest{CID: args[0]}, nil); err != nil {
+				return e.apiErr(&opError{op: "pin rm", subject: args[0], err: err})
+			}
+			if e.json {
+				return e.printJSON(map[string]string{"unpinned": args[0]})
+			}
+			fmt.Fprintf(e.stdout, "unpinned %s\n", args[0])
+			return nil
+		},
+	})
+	return c
+}
+
+func newPinAddCmd(e *env) *cobra.Command {
+	var timeout time.Duration
+	c := &cobra.Command{
 		Use:   "add CID",
 		Short: "Fetch a DAG if needed and pin it",
 		Args:  exactArgs(1, "one CID"),
@@ -360,38 +481,21 @@ func newPinCmd(e *env) *cobra.Command {
 			bar := newProgressLine(e.stderr)
 			bar.on = bar.on && !e.json
 			pr := fetchPrinter(e, bar)
-			err = cl.Stream(cmd.Context(), "POST", control.PathPinAdd, control.CIDRequest{CID: args[0]}, func(line []byte) error {
+			err = cl.Stream(cmd.Context(), "POST", control.PathPinAdd, control.CIDRequest{CID: args[0], Timeout: timeout}, func(line []byte) error {
 				_, err := pr(line)
 				return err
 			})
 			bar.done()
 			if err != nil {
-				return e.apiErr(fmt.Errorf("pin add %s: %w", args[0], err))
+				return e.apiErr(&opError{op: "pin add", subject: args[0], err: err})
 			}
 			if !e.json {
 				fmt.Fprintf(e.stdout, "pinned %s\n", args[0])
 			}
 			return nil
 		},
-	}, &cobra.Command{
-		Use:   "rm CID",
-		Short: "Unpin a root (gc may then remove its blocks)",
-		Args:  exactArgs(1, "one CID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := e.cidClient(args[0])
-			if err != nil {
-				return err
-			}
-			if err := cl.Do(cmd.Context(), "POST", control.PathPinRm, control.CIDRequest{CID: args[0]}, nil); err != nil {
-				return e.apiErr(fmt.Errorf("pin rm %s: %w", args[0], err))
-			}
-			if e.json {
-				return e.printJSON(map[string]string{"unpinned": args[0]})
-			}
-			fmt.Fprintf(e.stdout, "unpinned %s\n", args[0])
-			return nil
-		},
-	})
+	}
+	c.Flags().DurationVar(&timeout, "timeout", 0, "give up fetching after this long (default 1h)")
 	return c
 }
 
@@ -431,7 +535,7 @@ func newProvidersCmd(e *env) *cobra.Command {
 			}
 			var provs []control.Provider
 			if err := cl.Do(cmd.Context(), "POST", control.PathProviders, control.CIDRequest{CID: args[0], Timeout: timeout}, &provs); err != nil {
-				return e.apiErr(fmt.Errorf("providers %s: %w", args[0], err))
+				return e.apiErr(&opError{op: "providers", subject: args[0], err: err})
 			}
 			if e.json {
 				return e.printJSON(provs)
@@ -452,6 +556,7 @@ func newProvidersCmd(e *env) *cobra.Command {
 
 func newExportCmd(e *env) *cobra.Command {
 	var out string
+	var timeout time.Duration
 	c := &cobra.Command{
 		Use:   "export CID",
 		Short: "Write the DAG of CID as a CAR file (to stdout or -o)",
@@ -467,14 +572,14 @@ func newExportCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			body, err := cl.Raw(cmd.Context(), "POST", control.PathExport, control.CIDRequest{CID: args[0]})
+			body, err := cl.Raw(cmd.Context(), "POST", control.PathExport, control.CIDRequest{CID: args[0], Timeout: timeout})
 			if err != nil {
-				return e.apiErr(fmt.Errorf("export %s: %w", args[0], err))
+				return e.apiErr(&opError{op: "export", subject: args[0], err: err})
 			}
 			defer body.Close()
 			if out == "" {
 				if _, err := io.Copy(e.stdout, body); err != nil {
-					return fmt.Errorf("export %s: %w", args[0], err)
+					return &opError{op: "export", subject: args[0], err: err}
 				}
 				return nil
 			}
@@ -485,7 +590,7 @@ func newExportCmd(e *env) *cobra.Command {
 			defer os.Remove(tmp.Name())
 			if _, err := io.Copy(tmp, body); err != nil {
 				tmp.Close()
-				return fmt.Errorf("export %s: %w", args[0], err)
+				return &opError{op: "export", subject: args[0], err: err}
 			}
 			if err := tmp.Close(); err != nil {
 				return fmt.Errorf("export: %w", err)
@@ -494,6 +599,7 @@ func newExportCmd(e *env) *cobra.Command {
 		},
 	}
 	c.Flags().StringVarP(&out, "output", "o", "", "write to this file instead of stdout")
+	c.Flags().DurationVar(&timeout, "timeout", 0, "give up fetching after this long (default 1h)")
 	return c
 }
 
@@ -518,7 +624,7 @@ func newImportCmd(e *env) *cobra.Command {
 			}
 			var res control.ImportResult
 			if err := cl.DoBody(cmd.Context(), control.PathImport, src, &res); err != nil {
-				return e.apiErr(fmt.Errorf("import %s: %w", args[0], err))
+				return e.apiErr(&opError{op: "import", subject: args[0], err: err})
 			}
 			if e.json {
 				return e.printJSON(res)

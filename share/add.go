@@ -57,7 +57,8 @@ type AddOptions struct {
 // AddedEntry is one imported file, directory or symlink.
 type AddedEntry struct {
 	// Path is the entry's path as given to Add, joined with the names
-	// below it for entries of a directory ("" for a reader's content).
+	// below it for entries of a directory; for AddReader, its name, or
+	// the file's CID when the name is empty (as Kubo reports stdin).
 	Path string
 	CID  cid.Cid
 	// Size is the file size in bytes (0 for directories and symlinks).
@@ -171,7 +172,9 @@ func (s *Store) Add(ctx context.Context, paths []string, opts AddOptions) (AddRe
 
 // AddReader imports the bytes of r as one file (stdin for `add -`). With
 // opts.Wrap the file is named name inside the wrapper directory; name is
-// otherwise only used in OnAdded.
+// otherwise only used in OnAdded. An empty name stands for the file's own
+// CID, as Kubo names stdin without --stdin-name (`echo hi | ipfs add -w`
+// wraps the file under its CID).
 func (s *Store) AddReader(ctx context.Context, r io.Reader, name string, opts AddOptions) (AddResult, error) {
 	done, err := s.enter()
 	if err != nil {
@@ -185,14 +188,17 @@ func (s *Store) AddReader(ctx context.Context, r io.Reader, name string, opts Ad
 	defer a.hold.Release()
 	nd, size, err := a.addFile(ctx, r)
 	if err != nil {
+		if name == "" {
+			return AddResult{}, fmt.Errorf("share: add: %w", err)
+		}
 		return AddResult{}, fmt.Errorf("share: add %s: %w", name, err)
+	}
+	if name == "" {
+		name = nd.Cid().String()
 	}
 	a.added(AddedEntry{Path: name, CID: nd.Cid(), Size: size, Type: TypeFile})
 	root := nd
 	if a.o.Wrap {
-		if name == "" {
-			return AddResult{}, errors.New("share: add: Wrap needs a name for a reader")
-		}
 		d, err := a.newDir()
 		if err != nil {
 			return AddResult{}, err
