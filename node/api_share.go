@@ -351,7 +351,12 @@ func (n *Node) getTo(ctx context.Context, sw *control.StreamWriter, root cid.Cid
 		return n.blocks.WriteTo(ctx, root, dst)
 	}
 	if err != nil {
-		bg.stop() // a failed fetch reached err through src.Wait
+		// A failed fetch reached err through src.Wait; when the deadline
+		// passed, the fetch's error says after how long.
+		bg.end(ctx)
+		if ctx.Err() != nil && bg.err != nil {
+			return bg.err
+		}
 		return err
 	}
 	// Every block is written: the fetch is ending on its own.

@@ -168,7 +168,7 @@ func (n *Node) fetchEither(ctx context.Context, root cid.Cid, opts share.FetchOp
 	if dl, ok := ctx.Deadline(); ok {
 		budget = max(min(budget, time.Until(dl)), time.Millisecond)
 	}
-	first := max(min(ipfsFirstTry, budget/2), time.Millisecond)
+	first := max(min(ipfsFirstTry, roundDur(budget/2)), time.Millisecond)
 	opts.NoProvidersTimeout = first
 	err := n.exchange.Fetch(ctx, root, opts)
 	if err == nil || !errors.Is(err, share.ErrNoProviders) || ctx.Err() != nil {
@@ -178,8 +178,8 @@ func (n *Node) fetchEither(ctx context.Context, root cid.Cid, opts share.FetchOp
 	rest := max(budget-first, time.Millisecond)
 	n.log.Info("no enxame provider; trying Bitswap", "cid", root, "for", rest)
 	if berr := n.fetchBitswap(ctx, root, rest, hold); berr != nil {
-		return fmt.Errorf("no provider after %v (the enxame exchange, then Bitswap: %v): %w",
-			roundDur(time.Since(start)), berr, err)
+		return fmt.Errorf("no provider after %v: %w; then Bitswap for %v: %v",
+			roundDur(time.Since(start)), err, roundDur(rest), berr)
 	}
 	if opts.Progress != nil {
 		opts.Progress(share.Progress{Root: root, Done: true})

@@ -96,6 +96,17 @@ func (b *bgFetch) stop() {
 	b.hold.Release()
 }
 
+// end ends the fetch after its reader failed: it stops the fetch, but when
+// ctx is done lets the fetch end on its own, so that its error (which says
+// after how long it gave up) is not a cancellation of ours.
+func (b *bgFetch) end(ctx context.Context) {
+	if ctx.Err() != nil {
+		b.wait()
+		return
+	}
+	b.stop()
+}
+
 // streamReader is a file being read while its DAG is fetched. Its WriteTo
 // (share.Stream's) is what io.Copy uses.
 type streamReader struct {
@@ -131,7 +142,7 @@ func (n *Node) openStream(ctx context.Context, root cid.Cid) (*streamReader, err
 	})
 	r, err := share.OpenStream(ctx, bg.src, root)
 	if err != nil {
-		bg.stop()
+		bg.end(ctx)
 		if bg.err != nil {
 			return nil, bg.err
 		}
