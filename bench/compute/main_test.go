@@ -37,7 +37,8 @@ func TestRunTiny(t *testing.T) {
 	for _, r := range rep.Rows {
 		got[r.Name] = r
 	}
-	want := []string{"startup cold compile", "startup disk cache", "startup warm child", "speedup 1 worker", "speedup 2 workers", "speedup 2 vs 1"}
+	want := []string{"startup cold compile", "startup disk cache", "startup warm child", "speedup 1 worker", "speedup 2 workers", "speedup 2 vs 1",
+		"speedup 1 worker, no reduce", "speedup 2 workers, no reduce", "speedup 2 vs 1, no reduce"}
 	for _, w := range []string{"primes", "mandelbrot"} {
 		for _, f := range []string{"native", "bare wazero", "sandbox", "sandbox/bare", "sandbox/native", "bare/native"} {
 			want = append(want, w+" "+f)

@@ -24,11 +24,12 @@ import (
 
 // swarm is a submitter node without compute and its workers, on loopback.
 type swarm struct {
-	name    string
-	sub     *node.Node
-	workers []*node.Node
-	module  cid.Cid // primes
-	reduce  cid.Cid // sum
+	name     string
+	sub      *node.Node
+	workers  []*node.Node
+	module   cid.Cid // primes
+	reduce   cid.Cid // sum
+	noReduce bool    // jobs have no reduce unit; job adds the counts up
 }
 
 // benchSpeedup times the split prime search on a swarm of 1 worker and one
@@ -80,9 +81,20 @@ func benchSpeedup(ctx context.Context, o options, bins examples, dir, cacheDir s
 		})
 		return n, nil
 	}
+	// The job has the sum reduce. The same job without it, on
+	// swarms of its own, shows the speedup when every unit costs the same:
+	// the scheduler measures a worker's speed from its units' times, and a
+	// reduce unit takes milliseconds where a range unit takes seconds.
 	var swarms []*swarm
-	for _, nw := range []int{1, 2} {
-		s := &swarm{name: fmt.Sprintf("%dw", nw)}
+	for _, c := range []struct {
+		workers  int
+		noReduce bool
+	}{{1, false}, {2, false}, {1, true}, {2, true}} {
+		s := &swarm{name: fmt.Sprintf("%dw", c.workers), noReduce: c.noReduce}
+		if c.noReduce {
+			s.name += "-noreduce"
+		}
+		nw := c.workers
 		if s.sub, err = start(s.name+"-submitter", false, nil); err != nil {
 			return err
 		}
@@ -176,15 +188,28 @@ func benchSpeedup(ctx context.Context, o options, bins examples, dir, cacheDir s
 			took[k] = append(took[k], d)
 			shares[k] = append(shares[k], ran.String(s))
 			logf("%s job %d: %v, units per worker %s", s.name, i+1, d.Round(time.Millisecond), ran.String(s))
+			if o.verbose {
+				ws, _ := s.sub.Submitter().Workers(ctx)
+				for _, w := range ws {
+					logf("  worker %s: %+v", w.ID.ShortString(), w)
+				}
+			}
 		}
 	}
-	one, two := median(took[0]), median(took[1])
-	job := fmt.Sprintf("primes 0 %d in %d range units + sum reduce", o.speedupPrimes, o.units)
-	add(Row{Name: "speedup 1 worker", Value: one.Seconds(), Unit: "s", Runs: seconds(took[0]),
-		Note: job + ", submit → result, 1 slot"})
-	add(Row{Name: "speedup 2 workers", Value: two.Seconds(), Unit: "s", Runs: seconds(took[1]),
-		Note: "1 slot each; units per worker " + strings.Join(shares[1], ", ")})
-	add(Row{Name: "speedup 2 vs 1", Value: one.Seconds() / two.Seconds(), Unit: "x", Goal: "≥ 1.8×"})
+	for k, suffix := range []string{"", ", no reduce"} {
+		one, two := median(took[2*k]), median(took[2*k+1])
+		job := fmt.Sprintf("primes 0 %d in %d range units + sum reduce", o.speedupPrimes, o.units)
+		goal := "≥ 1.8×"
+		if k == 1 {
+			job = fmt.Sprintf("the same %d units without the reduce (counts added here)", o.units)
+			goal = ""
+		}
+		add(Row{Name: "speedup 1 worker" + suffix, Value: one.Seconds(), Unit: "s", Runs: seconds(took[2*k]),
+			Note: job + ", submit → result, 1 slot"})
+		add(Row{Name: "speedup 2 workers" + suffix, Value: two.Seconds(), Unit: "s", Runs: seconds(took[2*k+1]),
+			Note: "1 slot each; units per worker " + strings.Join(shares[2*k+1], ", ")})
+		add(Row{Name: "speedup 2 vs 1" + suffix, Value: one.Seconds() / two.Seconds(), Unit: "x", Goal: goal})
+	}
 	return nil
 }
 
@@ -204,6 +229,9 @@ func (r unitsRan) String(s *swarm) string {
 // checks it against want; it returns the submit → result time.
 func (s *swarm) job(ctx context.Context, spec compute.JobSpec, want string) (time.Duration, unitsRan, error) {
 	spec.Module, spec.Reduce = s.module, s.reduce
+	if s.noReduce {
+		spec.Reduce = cid.Undef
+	}
 	start := time.Now()
 	id, err := s.sub.Submitter().Submit(ctx, spec)
 	if err != nil {
@@ -216,15 +244,15 @@ func (s *swarm) job(ctx context.Context, spec compute.JobSpec, want string) (tim
 	if info.State != compute.JobDone {
 		return 0, nil, fmt.Errorf("job %s %s: %s", id, info.State, info.Error)
 	}
-	r, err := s.sub.Open(ctx, info.Output())
-	if err != nil {
-		return 0, nil, fmt.Errorf("open result: %w", err)
+	var got []byte
+	if s.noReduce {
+		got, err = addCounts(ctx, s.sub, info.Outputs())
+	} else {
+		got, err = readAll(ctx, s.sub, info.Output())
 	}
-	got, err := io.ReadAll(r)
-	r.Close()
 	took := time.Since(start)
 	if err != nil {
-		return 0, nil, fmt.Errorf("read result: %w", err)
+		return 0, nil, fmt.Errorf("job %s: %w", id, err)
 	}
 	if !bytes.Equal(got, []byte(want)) {
 		return 0, nil, fmt.Errorf("job %s: result %q, want %q (the native count)", id, got, want)
@@ -241,6 +269,39 @@ func (s *swarm) job(ctx context.Context, spec compute.JobSpec, want string) (tim
 		}
 	}
 	return took, ran, nil
+}
+
+// readAll reads the content c from n.
+func readAll(ctx context.Context, n *node.Node, c cid.Cid) ([]byte, error) {
+	r, err := n.Open(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("open result: %w", err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read result: %w", err)
+	}
+	return b, nil
+}
+
+// addCounts reads the primes outputs outs ("count\tN\n" each) from n and
+// returns their sum in the same form, as the sum reduce would.
+func addCounts(ctx context.Context, n *node.Node, outs []cid.Cid) ([]byte, error) {
+	var total uint64
+	for _, c := range outs {
+		b, err := readAll(ctx, n, c)
+		if err != nil {
+			return nil, err
+		}
+		v, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "count\t")
+		k, err := strconv.ParseUint(v, 10, 64)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("unit output %q: want count\tN", b)
+		}
+		total += k
+	}
+	return fmt.Appendf(nil, "count\t%d\n", total), nil
 }
 
 // waitFor polls cond every 20 ms until it holds, failing after limit with
