@@ -247,10 +247,13 @@ var errIncomplete = errors.New("fetched DAG lost a block before it was held")
 // fetchHeld is Fetch that, when it succeeds, leaves every block of the DAG
 // in hold, taken before the fetch lets go of its own holds, so that a GC
 // cannot remove a block the caller is about to read. The caller releases
-// hold (also after an error: hold may hold part of the DAG).
+// hold (also after an error: hold may hold part of the DAG). Should a block
+// be gone before hold took it (a GC between the fetch's end and the hold,
+// were the exchange to release before it reports Done), it fetches again,
+// up to three times.
 func (n *Node) fetchHeld(ctx context.Context, root cid.Cid, opts share.FetchOptions, hold *share.Hold) error {
 	progress := opts.Progress
-	for {
+	for try := 1; ; try++ {
 		held := false
 		var herr error
 		o := opts
@@ -270,7 +273,7 @@ func (n *Node) fetchHeld(ctx context.Context, root cid.Cid, opts share.FetchOpti
 		if !held {
 			herr = n.holdDAG(ctx, root, hold)
 		}
-		if !errors.Is(herr, errIncomplete) {
+		if !errors.Is(herr, errIncomplete) || try == 3 {
 			return herr
 		}
 		// The blocks held so far stay held; fetch what went missing.
