@@ -37,6 +37,7 @@ type simnetFlags struct {
 	unitSecs  float64
 	replicas  int
 	wrong     float64
+	corrupt   float64
 	tier      string
 	spread    time.Duration
 }
@@ -90,15 +91,16 @@ var simnetFlagScenarios = map[string][]string{
 	"keys":          {"dht", "churn", "adversary"},
 	"lookups":       {"dht", "churn", "adversary"},
 	"plot":          {"dht", "churn", "adversary", "fetch"},
-	"providers":     {"fetch"},
-	"fetchers":      {"fetch"},
-	"file-mib":      {"fetch"},
-	"provider-mbps": {"fetch"},
-	"workers":       {"compute"},
-	"units":         {"compute"},
-	"unit-seconds":  {"compute"},
-	"replicas":      {"compute"},
-	"wrong":         {"compute"},
+	"providers":     {"fetch", "adversary"},
+	"fetchers":      {"fetch", "adversary"},
+	"file-mib":      {"fetch", "adversary"},
+	"provider-mbps": {"fetch", "adversary"},
+	"corrupt":       {"fetch", "adversary"},
+	"workers":       {"compute", "adversary"},
+	"units":         {"compute", "adversary"},
+	"unit-seconds":  {"compute", "adversary"},
+	"replicas":      {"compute", "adversary"},
+	"wrong":         {"compute", "adversary"},
 }
 
 // Upper bounds of flags whose large values would only exhaust memory or
@@ -151,8 +153,10 @@ func checkSimnetFlags(f simnetFlags, changed func(string) bool) error {
 		return fmt.Errorf("--unit-seconds must be in (0, %d]", maxUnitSecs)
 	case f.replicas < 1 || f.replicas > f.workers:
 		return errors.New("--replicas must be in [1, --workers]")
-	case !in01(f.wrong):
-		return errors.New("--wrong must be in [0, 1)")
+	case !in01(f.wrong) || !in01(f.corrupt):
+		return errors.New("--wrong and --corrupt must be in [0, 1)")
+	case f.scenario == "adversary" && !(f.droppers > 0 && f.corrupt > 0 && f.wrong > 0):
+		return errors.New("adversary needs --droppers, --corrupt and --wrong above 0 (for none, run the dht, fetch or compute scenario)")
 	}
 	return nil
 }
@@ -175,9 +179,16 @@ Scenarios:
   churn  the dht scenario with --churn nodes leaving and joining during the
          lookups (default 0.1).
   adversary
-         the dht scenario with --droppers of the nodes (default 0.2) turning
-         adversarial once settled: they stay in routing tables and accept
-         DHT streams but never answer a query.
+         three phases, each on a swarm of its own: the dht scenario with
+         --droppers of the nodes (default 0.2) turning silent once settled
+         (they stay in routing tables and accept DHT streams but never
+         answer); the fetch scenario with --corrupt of the --providers
+         (default 0.5 of 4) serving every block bit-flipped; the compute
+         scenario with --wrong of the --workers (default 0.25 of 8) returning
+         wrong outputs, --replicas 3, --units 30. It reports what was caught
+         (requests never answered, corrupt blocks, providers dropped, liars
+         outvoted) and the checks: wrong results accepted and corrupt bytes
+         accepted must be 0.
   compute
          one job of --units units on --workers heterogeneous workers (1, 2 or
          4 slots; speed 0.5, 1 or 2): the real submitter, scheduler, worker
@@ -188,9 +199,10 @@ Scenarios:
   fetch  --providers nodes add the same --file-mib file (the real share store
          and exchange) with their uplinks capped to --provider-mbps;
          --fetchers nodes in different regions fetch it at once: time, rate,
-         each provider's share, and whether the bytes are correct.
+         each provider's share, and whether the bytes are correct; with
+         --corrupt, that fraction of the providers serve bit-flipped blocks.
 
-Tiers (dht, churn, adversary): --tier full runs whole nodes over simulated
+Tiers (dht, churn, the dht phase of adversary): --tier full runs whole nodes over simulated
 QUIC (per-node bandwidth, loss), ~10 MB and a few seconds of CPU each;
 --tier mem runs the same whole nodes (DHT, share, compute, identify,
 streams) on go-libp2p's in-memory mock network with the same per-pair
@@ -205,11 +217,13 @@ The same --seed gives the same network, identities and workload.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			changed := cmd.Flags().Changed
-			switch {
-			case f.scenario == "adversary" && !changed("droppers"):
-				f.droppers = 0.2
-			case f.scenario == "churn" && !changed("churn"):
-				f.churn = 0.1
+			switch f.scenario {
+			case "adversary":
+				adversaryPreset(&f, changed)
+			case "churn":
+				if !changed("churn") {
+					f.churn = 0.1
+				}
 			}
 			if err := checkSimnetFlags(f, changed); err != nil {
 				return usageError{err}
@@ -223,6 +237,8 @@ The same --seed gives the same network, identities and workload.`,
 				return runSimnetFetch(cmd.Context(), e, f, regions)
 			case "compute":
 				return runSimnetCompute(cmd.Context(), e, f, regions)
+			case "adversary":
+				return runSimnetAdversary(cmd.Context(), e, f, regions)
 			}
 			return runSimnetDHT(cmd.Context(), e, f, regions)
 		},
@@ -251,8 +267,72 @@ The same --seed gives the same network, identities and workload.`,
 	fl.IntVar(&f.units, "units", 1000, "compute: units of the job")
 	fl.Float64Var(&f.unitSecs, "unit-seconds", 60, "compute: a unit's run time on a speed-1 worker (virtual)")
 	fl.IntVar(&f.replicas, "replicas", 1, "compute: workers per unit (majority vote)")
-	fl.Float64Var(&f.wrong, "wrong", 0, "compute: fraction of workers returning wrong outputs")
+	fl.Float64Var(&f.wrong, "wrong", 0, "compute, adversary: fraction of workers returning wrong outputs (adversary default 0.25)")
+	fl.Float64Var(&f.corrupt, "corrupt", 0, "fetch, adversary: fraction of providers serving bit-flipped blocks (adversary default 0.5)")
 	return c
+}
+
+// adversaryPreset gives the flags the adversary scenario's defaults
+// (simnet.DefaultAdversaryConfig) where they were not set.
+func adversaryPreset(f *simnetFlags, changed func(string) bool) {
+	d := simnet.DefaultAdversaryConfig()
+	for name, set := range map[string]func(){
+		"droppers":     func() { f.droppers = d.Droppers },
+		"corrupt":      func() { f.corrupt = d.Corrupt },
+		"wrong":        func() { f.wrong = d.Wrong },
+		"providers":    func() { f.providers = d.Providers },
+		"fetchers":     func() { f.fetchers = d.Fetchers },
+		"file-mib":     func() { f.fileMiB = max(d.FileBytes>>20, 1) },
+		"workers":      func() { f.workers = d.Workers },
+		"units":        func() { f.units = d.Units },
+		"unit-seconds": func() { f.unitSecs = d.UnitSeconds },
+		"replicas":     func() { f.replicas = d.Replicas },
+	} {
+		if !changed(name) {
+			set()
+		}
+	}
+}
+
+func runSimnetAdversary(ctx context.Context, e *env, f simnetFlags, regions []simnet.Region) error {
+	tier, err := pickTier(f.tier, f.nodes, f.loss)
+	if err != nil {
+		return usageError{err}
+	}
+	cfg := simnet.AdversaryConfig{
+		Net: simnet.Config{
+			Nodes: f.nodes, Seed: f.seed, Regions: regions, Bootstraps: f.bootstrap,
+			BitsPerSecond: f.mbps * 1_000_000, Loss: f.loss, Tier: tier, JoinSpread: f.spread,
+		},
+		Settle: f.settle, Droppers: f.droppers, Churn: f.churn, Keys: f.keys, Lookups: f.lookups,
+		Providers: f.providers, Corrupt: f.corrupt, Fetchers: f.fetchers, FileBytes: f.fileMiB << 20,
+		ProviderBitsPerSecond: f.provMbps * 1_000_000,
+		Workers:               f.workers, Units: f.units, UnitSeconds: f.unitSecs, Replicas: f.replicas, Wrong: f.wrong,
+	}
+	var rep simnet.AdversaryReport
+	err = simnet.Bubble("simnet-adversary", func() error {
+		var err error
+		rep, err = simnet.RunAdversary(context.WithoutCancel(ctx), cfg)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if f.plot != "" {
+		if err := writeSimnetPlot(f.plot, rep.DHT); err != nil {
+			return err
+		}
+	}
+	if e.json {
+		return e.printJSON(rep)
+	}
+	if err := rep.WriteTable(e.stdout); err != nil {
+		return err
+	}
+	if f.plot != "" {
+		fmt.Fprintf(e.stdout, "plot: %s\n", f.plot)
+	}
+	return nil
 }
 
 func runSimnetCompute(ctx context.Context, e *env, f simnetFlags, regions []simnet.Region) error {
@@ -282,7 +362,7 @@ func runSimnetFetch(ctx context.Context, e *env, f simnetFlags, regions []simnet
 			BitsPerSecond: f.mbps * 1_000_000, Loss: f.loss,
 		},
 		Providers: f.providers, Fetchers: f.fetchers, FileBytes: f.fileMiB << 20,
-		ProviderBitsPerSecond: f.provMbps * 1_000_000, Settle: f.settle,
+		ProviderBitsPerSecond: f.provMbps * 1_000_000, Settle: f.settle, Corrupt: f.corrupt,
 	}
 	var rep simnet.FetchReport
 	err := simnet.Bubble("simnet-fetch", func() error {

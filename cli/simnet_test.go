@@ -89,6 +89,11 @@ func TestSimnetCommandRejectsBadFlags(t *testing.T) {
 		{"--scenario", "compute", "--unit-seconds", "+Inf"},
 		{"--scenario", "compute", "--workers", "2", "--replicas", "3"},
 		{"--scenario", "compute", "--wrong", "1"},
+		{"--scenario", "fetch", "--corrupt", "1"},
+		{"--scenario", "adversary", "--droppers", "0"},
+		{"--scenario", "adversary", "--corrupt", "0"},
+		{"--scenario", "adversary", "--wrong", "0"},
+		{"--scenario", "adversary", "--workers", "2"}, // the preset's 3 replicas
 		// Flags the scenario would silently ignore.
 		{"--scenario", "compute", "--nodes", "20"},
 		{"--scenario", "compute", "--tier", "mem"},
@@ -97,6 +102,7 @@ func TestSimnetCommandRejectsBadFlags(t *testing.T) {
 		{"--scenario", "fetch", "--workers", "5"},
 		{"--scenario", "dht", "--providers", "5"},
 		{"--scenario", "dht", "--wrong", "0.1"},
+		{"--scenario", "compute", "--corrupt", "0.5"},
 	}
 	for _, args := range tests {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
@@ -124,6 +130,47 @@ func TestSimnetCommandCompute(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "job done") || !strings.Contains(out.String(), "wrong results accepted 0") {
 		t.Errorf("report:\n%s", out.String())
+	}
+}
+
+// TestSimnetCommandAdversary runs the adversary preset's three phases
+// through the command and reads its JSON report.
+func TestSimnetCommandAdversary(t *testing.T) {
+	var out bytes.Buffer
+	e := &env{stdout: &out, stderr: new(bytes.Buffer), json: true}
+	cmd := newSimnetCmd(e)
+	cmd.SetArgs([]string{"--scenario", "adversary", "--tier", "mem", "--nodes", "12", "--keys", "4", "--lookups", "8",
+		"--settle", "5s", "--file-mib", "1", "--workers", "5", "--units", "9"})
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Scenario string `json:"scenario"`
+		Caught   struct {
+			Droppers         int `json:"droppers"`
+			CorruptProviders int `json:"corrupt_providers"`
+			Liars            int `json:"liars"`
+		} `json:"caught"`
+		Checks struct {
+			Fetches              int    `json:"fetches"`
+			CorruptBytesAccepted int64  `json:"corrupt_bytes_accepted"`
+			WrongAccepted        int    `json:"wrong_accepted"`
+			JobState             string `json:"job_state"`
+			Correct              bool   `json:"correct"`
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("json report: %v\n%s", err, out.String())
+	}
+	c, k := rep.Caught, rep.Checks
+	// --droppers 0.2 of 12, --corrupt 0.5 of 4, --wrong 0.25 of 5: the
+	// preset's defaults.
+	if rep.Scenario != "adversary" || c.Droppers != 2 || c.CorruptProviders != 2 || c.Liars != 1 {
+		t.Errorf("report: scenario %q, %d droppers, %d corrupt providers, %d liars; want adversary, 2, 2, 1",
+			rep.Scenario, c.Droppers, c.CorruptProviders, c.Liars)
+	}
+	if !k.Correct || k.CorruptBytesAccepted != 0 || k.WrongAccepted != 0 || k.Fetches != 2 || k.JobState != "done" {
+		t.Errorf("checks: %+v", k)
 	}
 }
 

@@ -177,6 +177,8 @@ type WorkerModel struct {
 	Speed float64 `json:"speed"`
 	Wrong bool    `json:"wrong,omitempty"`
 	Units int     `json:"units"` // units whose accepted result it signed
+	// Outvoted counts the units whose vote this worker's output lost.
+	Outvoted int `json:"outvoted,omitempty"`
 }
 
 // ComputeReport is the compute scenario's outcome.
@@ -322,6 +324,11 @@ func RunCompute(ctx context.Context, cfg ComputeConfig) (rep ComputeReport, err 
 		}
 		rep.Failures += len(u.Failures)
 		rep.Faulty += len(u.Faulty)
+		for _, w := range u.Faulty {
+			if i, ok := byPeer[w]; ok && i >= 1 && i <= len(models) {
+				rep.Workers[i-1].Outvoted++
+			}
+		}
 		lo, hi, err := unitRange(u.Args)
 		if err != nil || !u.Output.Defined() || u.Output != rawCID(rangeSum(lo, hi)) {
 			rep.WrongAccepted++

@@ -1,6 +1,7 @@
 package simnet
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -14,6 +15,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/enxame/enxame/node"
@@ -140,6 +142,11 @@ type DHTReport struct {
 	Left     int      `json:"left"`
 	Droppers int      `json:"droppers"`
 	Joined   int      `json:"joined"`
+	// Unanswered counts the DHT requests the droppers received and never
+	// answered (each timed out on its sender); DroppersAsked is how many
+	// droppers received at least one.
+	Unanswered    int64 `json:"unanswered,omitempty"`
+	DroppersAsked int   `json:"droppers_asked,omitempty"`
 
 	Provide       LookupStats `json:"provide"`
 	FindPeer      LookupStats `json:"find_peer"`
@@ -309,15 +316,27 @@ func RunDHT(ctx context.Context, cfg DHTConfig) (rep DHTReport, err error) {
 	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
 		rep.FDs = len(ents)
 	}
+	var swallowed []*atomic.Int64 // by dropper
 	for _, i := range slices.Sorted(maps.Keys(droppers)) {
 		p := peers[i]
 		if lh, ok := p.host.(*lightHost); ok {
 			lh.setSilent()
+			swallowed = append(swallowed, &lh.swallowed)
 		} else {
-			p.host.SetStreamHandler(p.Router().ProtocolID(), blackhole)
+			n := new(atomic.Int64)
+			p.host.SetStreamHandler(p.Router().ProtocolID(), blackhole(n))
+			swallowed = append(swallowed, n)
 		}
 		rep.Droppers++
 	}
+	defer func() {
+		for _, n := range swallowed {
+			if k := n.Load(); k > 0 {
+				rep.Unanswered += k
+				rep.DroppersAsked++
+			}
+		}
+	}()
 	if cfg.AfterSettle != nil {
 		cfg.AfterSettle(net)
 	}
@@ -483,9 +502,22 @@ func runLookups(ctx context.Context, cfg DHTConfig, net *Network, rng *rand.Rand
 	return lookupStats("find-peer", a), lookupStats("find-providers", b)
 }
 
-// blackhole is the DHT handler of a dropper: it reads whatever comes and
-// never answers, until the querier gives up or the host closes.
-func blackhole(s network.Stream) {
-	io.Copy(io.Discard, s)
-	s.Reset()
+// blackhole returns the DHT handler of a dropper: it reads the requests
+// that come (varint-delimited messages), counts them in n, and never
+// answers, until the querier gives up or the host closes.
+func blackhole(n *atomic.Int64) network.StreamHandler {
+	return func(s network.Stream) {
+		br := bufio.NewReader(s)
+		for {
+			size, err := binary.ReadUvarint(br)
+			if err != nil {
+				break
+			}
+			if _, err := io.CopyN(io.Discard, br, int64(size)); err != nil {
+				break
+			}
+			n.Add(1)
+		}
+		s.Reset()
+	}
 }

@@ -109,6 +109,9 @@ func TestDHTDroppers(t *testing.T) {
 				if rep.Droppers != 6 {
 					t.Errorf("%d droppers, want 6", rep.Droppers)
 				}
+				if rep.DroppersAsked == 0 || rep.Unanswered == 0 {
+					t.Errorf("%d droppers asked, %d requests unanswered; want some", rep.DroppersAsked, rep.Unanswered)
+				}
 				checkDHT(t, rep)
 			})
 		})

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -36,6 +37,13 @@ type FetchConfig struct {
 	Settle time.Duration
 	// Timeout bounds each fetch. Default 10m.
 	Timeout time.Duration
+	// Corrupt is the fraction of the providers (rounded; at least one is
+	// left honest) that serve every block with one bit flipped (the
+	// adversary scenario): once they have provided the file, their share
+	// protocol handler is an exchange that reads through a blockstore
+	// spoiling what it reads. The fetchers verify every block against its
+	// CID. Default 0.
+	Corrupt float64
 }
 
 func (c FetchConfig) withDefaults() FetchConfig {
@@ -70,23 +78,39 @@ type FetchResult struct {
 	MBps    float64       `json:"mb_per_s"`
 	// Shares maps provider index to the fraction of the bytes it served.
 	Shares map[int]float64 `json:"shares"`
-	// Correct reports that the fetched bytes equal the source.
+	// Correct reports that the fetch completed, its bytes read back equal
+	// the source and no block in the fetcher's store fails its hash.
 	Correct bool `json:"correct"`
+	// Dropped lists the providers the fetch dropped (a bad block, or
+	// the planner's verdict).
+	Dropped []int `json:"dropped,omitempty"`
+	// BadBytes counts the bytes read back after the fetch that differ
+	// from the source (a length difference counts too; a fetch that
+	// completed but cannot be read back counts the whole file). BadBlocks
+	// counts the blocks in the fetcher's store whose bytes fail their hash,
+	// whether the fetch completed or not; -1 when the store could not be
+	// verified.
+	BadBytes  int64 `json:"bad_bytes"`
+	BadBlocks int   `json:"bad_blocks"`
 }
 
 // FetchReport is the fetch scenario's outcome.
 type FetchReport struct {
-	Scenario  string        `json:"scenario"`
-	Nodes     int           `json:"nodes"`
-	Seed      uint64        `json:"seed"`
-	FileBytes int           `json:"file_bytes"`
-	Providers []int         `json:"providers"`
-	ProvRegs  []Region      `json:"provider_regions"`
-	UplinkBps int           `json:"provider_uplink_bps"`
-	Ideal     time.Duration `json:"ideal_ns"` // all fetchers' bytes over the providers' total uplink
-	Results   []FetchResult `json:"results"`
-	Virtual   time.Duration `json:"virtual_ns"`
-	Wall      time.Duration `json:"wall_ns"`
+	Scenario  string   `json:"scenario"`
+	Nodes     int      `json:"nodes"`
+	Seed      uint64   `json:"seed"`
+	FileBytes int      `json:"file_bytes"`
+	Providers []int    `json:"providers"`
+	ProvRegs  []Region `json:"provider_regions"`
+	UplinkBps int      `json:"provider_uplink_bps"`
+	// Corrupt lists the providers serving bit-flipped blocks;
+	// CorruptBlocks counts the blocks they spoiled for fetchers.
+	Corrupt       []int         `json:"corrupt_providers,omitempty"`
+	CorruptBlocks int64         `json:"corrupt_blocks"`
+	Ideal         time.Duration `json:"ideal_ns"` // all fetchers' bytes over the providers' total uplink
+	Results       []FetchResult `json:"results"`
+	Virtual       time.Duration `json:"virtual_ns"`
+	Wall          time.Duration `json:"wall_ns"`
 }
 
 // RunFetch runs the fetch scenario: Providers nodes add the same file (the
@@ -100,6 +124,9 @@ func RunFetch(ctx context.Context, cfg FetchConfig) (rep FetchReport, err error)
 	if cfg.Providers+cfg.Fetchers > ncfg.Nodes-ncfg.Bootstraps {
 		return rep, errors.New("simnet: fetch: Providers + Fetchers must fit outside the bootstrap peers")
 	}
+	if !(cfg.Corrupt >= 0 && cfg.Corrupt < 1) {
+		return rep, errors.New("simnet: fetch: Corrupt must be in [0, 1)")
+	}
 	wallStart, start := wallNow(), time.Now()
 	rng := rand.New(rand.NewPCG(ncfg.Seed, 2))
 	idx := rng.Perm(ncfg.Nodes - ncfg.Bootstraps)
@@ -110,6 +137,12 @@ func RunFetch(ctx context.Context, cfg FetchConfig) (rep FetchReport, err error)
 		isProv[provs[i]] = true
 	}
 	slices.Sort(provs)
+	nBad := min(int(math.Round(cfg.Corrupt*float64(cfg.Providers))), cfg.Providers-1)
+	var bad []int
+	for _, k := range rand.New(rand.NewPCG(ncfg.Seed, 5)).Perm(cfg.Providers)[:max(nBad, 0)] {
+		bad = append(bad, provs[k])
+	}
+	slices.Sort(bad)
 	userLinks := cfg.Net.Links
 	cfg.Net.Links = func(i int, l *simnet.NodeBiDiLinkSettings) {
 		if userLinks != nil {
@@ -129,9 +162,18 @@ func RunFetch(ctx context.Context, cfg FetchConfig) (rep FetchReport, err error)
 		err = errors.Join(err, net.Close())
 		rep.Virtual, rep.Wall = time.Since(start), wallNow().Sub(wallStart)
 	}()
+	// The corrupt providers' exchanges end before the nodes close.
+	hctx, hcancel := context.WithCancel(ctx)
+	var hwg sync.WaitGroup
+	var spoiled atomic.Int64
+	defer func() {
+		hcancel()
+		hwg.Wait()
+		rep.CorruptBlocks = spoiled.Load()
+	}()
 	peers := net.Peers()
 	rep = FetchReport{Scenario: "fetch", Nodes: ncfg.Nodes, Seed: ncfg.Seed, FileBytes: cfg.FileBytes,
-		Providers: provs, UplinkBps: cfg.ProviderBitsPerSecond}
+		Providers: provs, UplinkBps: cfg.ProviderBitsPerSecond, Corrupt: bad}
 	for _, p := range provs {
 		rep.ProvRegs = append(rep.ProvRegs, peers[p].Region)
 	}
@@ -174,6 +216,11 @@ func RunFetch(ctx context.Context, cfg FetchConfig) (rep FetchReport, err error)
 			return rep, fmt.Errorf("simnet: fetch: provide on node %d: %w", p, err)
 		}
 	}
+	for _, p := range bad {
+		if err := serveCorrupt(hctx, &hwg, peers[p], &spoiled); err != nil {
+			return rep, fmt.Errorf("simnet: fetch: corrupt provider %d: %w", p, err)
+		}
+	}
 	provIdx := map[peer.ID]int{}
 	for _, p := range provs {
 		provIdx[peers[p].ID()] = p
@@ -196,13 +243,28 @@ func RunFetch(ctx context.Context, cfg FetchConfig) (rep FetchReport, err error)
 			} else {
 				r.OK = true
 				r.MBps = math.Round(float64(cfg.FileBytes)/r.Took.Seconds()/1e6*100) / 100
-				for _, pp := range last.Providers {
-					if i, ok := provIdx[pp.Peer]; ok {
-						r.Shares[i] = math.Round(pp.Share*1000) / 1000
-					}
-				}
-				r.Correct = readsBack(fctx, peers[f], root, data)
+				r.BadBytes = readBack(fctx, peers[f], root, data)
 			}
+			for _, pp := range last.Providers {
+				i, ok := provIdx[pp.Peer]
+				if !ok {
+					continue
+				}
+				if r.OK {
+					r.Shares[i] = math.Round(pp.Share*1000) / 1000
+				}
+				if pp.State == "dropped" {
+					r.Dropped = append(r.Dropped, i)
+				}
+			}
+			slices.Sort(r.Dropped)
+			res, err := peers[f].Node.Blocks().Verify(ctx, false)
+			r.BadBlocks = len(res.Corrupt)
+			if err != nil {
+				r.Err = strings.TrimPrefix(r.Err+"; verify store: "+err.Error(), "; ")
+				r.BadBlocks = -1
+			}
+			r.Correct = r.OK && r.BadBytes == 0 && r.BadBlocks == 0
 			results[k] = r
 		})
 	}
@@ -211,15 +273,32 @@ func RunFetch(ctx context.Context, cfg FetchConfig) (rep FetchReport, err error)
 	return rep, nil
 }
 
-// readsBack reports whether p's store holds exactly data under root.
-func readsBack(ctx context.Context, p *Peer, root share.AddResult, data []byte) bool {
+// readBack reads the file under root from p's store and returns how many
+// of its bytes differ from data (a length difference counts too; a file
+// that cannot be read counts whole).
+func readBack(ctx context.Context, p *Peer, root share.AddResult, data []byte) int64 {
 	r, err := share.NewReader(share.ReaderConfig{}, p.Node.Blocks()).Open(ctx, root.Root)
 	if err != nil {
-		return false
+		return int64(len(data))
 	}
 	defer r.Close()
 	got, err := io.ReadAll(r)
-	return err == nil && bytes.Equal(got, data)
+	if err != nil {
+		return int64(len(data))
+	}
+	return diffBytes(got, data)
+}
+
+// diffBytes counts the positions where a and b differ, and the length
+// difference.
+func diffBytes(a, b []byte) int64 {
+	n := int64(max(len(a), len(b)) - min(len(a), len(b)))
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			n++
+		}
+	}
+	return n
 }
 
 // WriteTable prints r as a human-readable table.
@@ -227,14 +306,18 @@ func (r FetchReport) WriteTable(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "simnet fetch: %d nodes, seed %d, %.1f MiB file on %d providers %v (uplink %d Mbit/s each); ideal %s\n",
 		r.Nodes, r.Seed, float64(r.FileBytes)/(1<<20), len(r.Providers), r.ProvRegs, r.UplinkBps/1_000_000, r.Ideal.Round(time.Millisecond))
+	if len(r.Corrupt) > 0 {
+		fmt.Fprintf(&b, "corrupt providers %v (every block bit-flipped): %d blocks spoiled\n", r.Corrupt, r.CorruptBlocks)
+	}
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "fetcher\tregion\tok\ttime\tMB/s\tcorrect\tshares (provider: fraction)")
+	fmt.Fprintln(tw, "fetcher\tregion\tok\ttime\tMB/s\tcorrect\tbad bytes\tbad blocks\tdropped\tshares (provider: fraction)")
 	for _, f := range r.Results {
 		var sh []string
 		for _, p := range r.Providers {
 			sh = append(sh, fmt.Sprintf("%d: %.2f", p, f.Shares[p]))
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%v\t%s\t%.2f\t%v\t%s\n", f.Fetcher, f.Region, f.OK, f.Took.Round(time.Millisecond), f.MBps, f.Correct, strings.Join(sh, ", "))
+		fmt.Fprintf(tw, "%d\t%s\t%v\t%s\t%.2f\t%v\t%d\t%d\t%v\t%s\n", f.Fetcher, f.Region, f.OK, f.Took.Round(time.Millisecond),
+			f.MBps, f.Correct, f.BadBytes, f.BadBlocks, f.Dropped, strings.Join(sh, ", "))
 		if f.Err != "" {
 			fmt.Fprintf(tw, "\terror: %s\n", f.Err)
 		}

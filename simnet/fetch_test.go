@@ -66,3 +66,22 @@ func TestFetchLossy(t *testing.T) {
 		}
 	})
 }
+
+func TestDiffBytes(t *testing.T) {
+	tests := []struct {
+		name string
+		a, b string
+		want int64
+	}{
+		{"equal", "abcd", "abcd", 0},
+		{"one flipped", "abcd", "abXd", 1},
+		{"shorter", "ab", "abcd", 2},
+		{"longer and flipped", "Xbcde", "abcd", 2},
+		{"empty", "", "", 0},
+	}
+	for _, tt := range tests {
+		if got := diffBytes([]byte(tt.a), []byte(tt.b)); got != tt.want {
+			t.Errorf("%s: diffBytes(%q, %q) = %d, want %d", tt.name, tt.a, tt.b, got, tt.want)
+		}
+	}
+}

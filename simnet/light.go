@@ -168,6 +168,8 @@ type lightHost struct {
 	handlers map[protocol.ID]network.StreamHandler
 	closed   bool
 	silent   bool // swallows every request (the adversary)
+
+	swallowed atomic.Int64 // requests swallowed while silent
 }
 
 var (
@@ -427,6 +429,7 @@ func (h *lightHost) roundTrip(ctx context.Context, p peer.ID, protos []protocol.
 		return nil, fmt.Errorf("simnet: light: %s: protocols not supported", p)
 	}
 	if r.isSilent() {
+		r.swallowed.Add(1)
 		if err := sleepCtx(ctx, lightReadTimeout); err != nil {
 			return nil, err
 		}

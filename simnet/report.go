@@ -17,6 +17,9 @@ func (r DHTReport) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "simnet dht: %d nodes (%s tier) in %s, seed %d, churn %.0f%% (%d left, %d joined), %d droppers\n",
 		r.Nodes, r.Tier, strings.Join(regions, ","), r.Seed, r.Churn*100, r.Left, r.Joined, r.Droppers)
+	if r.Droppers > 0 {
+		fmt.Fprintf(&b, "droppers: %d of them were asked, %d requests never answered\n", r.DroppersAsked, r.Unanswered)
+	}
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "lookup\tok\tsuccess\tlocal\thops p50\thops p95\thops max\tqueried p50\tp50\tp95\tp99\tmax\t")
 	for _, s := range r.all() {
