@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"slices"
@@ -90,7 +91,7 @@ var simnetFlagScenarios = map[string][]string{
 	"droppers":      {"dht", "churn", "adversary"},
 	"keys":          {"dht", "churn", "adversary"},
 	"lookups":       {"dht", "churn", "adversary"},
-	"plot":          {"dht", "churn", "adversary", "fetch"},
+	"plot":          {"dht", "churn", "adversary", "fetch", "compute"},
 	"providers":     {"fetch", "adversary"},
 	"fetchers":      {"fetch", "adversary"},
 	"file-mib":      {"fetch", "adversary"},
@@ -258,7 +259,7 @@ The same --seed gives the same network, identities and workload.`,
 	fl.IntVar(&f.lookups, "lookups", 200, "lookups of each kind (FindPeer, FindProviders)")
 	fl.IntVar(&f.bootstrap, "bootstrap", 3, "bootstrap peers")
 	fl.DurationVar(&f.settle, "settle", 10*time.Second, "virtual time the nodes have to join before the workload")
-	fl.StringVar(&f.plot, "plot", "", "write an SVG of the lookup-latency CDF to this file")
+	fl.StringVar(&f.plot, "plot", "", "write an SVG to this file: the lookup-latency CDF (dht, churn, adversary), the providers' shares (fetch), the makespan against its bounds (compute)")
 	fl.IntVar(&f.providers, "providers", 4, "fetch: nodes holding the file")
 	fl.IntVar(&f.fetchers, "fetchers", 2, "fetch: nodes fetching it at once, spread over the regions")
 	fl.IntVar(&f.fileMiB, "file-mib", 8, "fetch: file size in MiB")
@@ -349,10 +350,37 @@ func runSimnetCompute(ctx context.Context, e *env, f simnetFlags, regions []simn
 	if err != nil {
 		return err
 	}
+	if f.plot != "" {
+		if err := writePlot(f.plot, func(w io.Writer) error { return simnet.WriteMakespan(w, rep) }); err != nil {
+			return err
+		}
+	}
 	if e.json {
 		return e.printJSON(rep)
 	}
-	return rep.WriteTable(e.stdout)
+	if err := rep.WriteTable(e.stdout); err != nil {
+		return err
+	}
+	if f.plot != "" {
+		fmt.Fprintf(e.stdout, "plot: %s\n", f.plot)
+	}
+	return nil
+}
+
+// writePlot creates path and writes a picture into it with write.
+func writePlot(path string, write func(io.Writer) error) error {
+	fh, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write plot: %w", err)
+	}
+	err = write(fh)
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write plot: %w", err)
+	}
+	return nil
 }
 
 func runSimnetFetch(ctx context.Context, e *env, f simnetFlags, regions []simnet.Region) error {

@@ -124,12 +124,18 @@ func TestSimnetCommandCompute(t *testing.T) {
 	var out bytes.Buffer
 	e := &env{stdout: &out, stderr: new(bytes.Buffer)}
 	cmd := newSimnetCmd(e)
-	cmd.SetArgs([]string{"--scenario", "compute", "--workers", "4", "--units", "12", "--unit-seconds", "5", "--settle", "5s"})
+	plot := filepath.Join(t.TempDir(), "makespan.svg")
+	cmd.SetArgs([]string{"--scenario", "compute", "--workers", "4", "--units", "12", "--unit-seconds", "5", "--settle", "5s", "--plot", plot})
 	if err := cmd.ExecuteContext(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "job done") || !strings.Contains(out.String(), "wrong results accepted 0") {
 		t.Errorf("report:\n%s", out.String())
+	}
+	// --plot draws the makespan (it used to write nothing for compute).
+	svg, err := os.ReadFile(plot)
+	if err != nil || !bytes.HasPrefix(svg, []byte("<svg")) {
+		t.Fatalf("plot: %v, %.40q", err, svg)
 	}
 }
 
