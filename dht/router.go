@@ -357,11 +357,33 @@ type FindResult struct {
 	Took    time.Duration // wall time of the lookup
 }
 
+// findPeerAttempts is how many lookups FindPeer runs before it reports
+// the peer not found.
+const findPeerAttempts = 2
+
 // FindPeer looks id up in the DHT and returns its addresses, how many peers
 // were queried and how long it took. The lookup ends as soon as the host
 // is connected to id, without waiting on queries still in flight. It
-// returns ErrNotFound (wrapped) when the lookup ends without the peer.
+// returns ErrNotFound (wrapped) when findPeerAttempts lookups end without
+// the peer: one lookup can miss a peer that is there when queries to the
+// peers that know it time out or fail (a loaded machine, a peer that just
+// joined), and the second starts from the closer peers the first met.
+// Queried and Took cover every attempt.
 func (r *Router) FindPeer(ctx context.Context, id peer.ID) (FindResult, error) {
+	var total FindResult
+	for attempt := 1; ; attempt++ {
+		res, err := r.findPeerOnce(ctx, id)
+		total.Peer = res.Peer
+		total.Queried += res.Queried
+		total.Took += res.Took
+		if !errors.Is(err, ErrNotFound) || attempt == findPeerAttempts || ctx.Err() != nil {
+			return total, err
+		}
+		r.log.Debug("find peer: not found, looking again", "peer", id, "queried", res.Queried)
+	}
+}
+
+func (r *Router) findPeerOnce(ctx context.Context, id peer.ID) (FindResult, error) {
 	// kad-dht stops a FindPeer lookup once connected to the target, but
 	// only after its queries in flight end; cancel them at once instead.
 	lctx, stopLookup, err := UntilConnected(ctx, r.h, id)
