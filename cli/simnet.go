@@ -87,7 +87,7 @@ var simnetFlagScenarios = map[string][]string{
 	"nodes":         {"dht", "churn", "adversary", "fetch"},
 	"tier":          {"dht", "churn", "adversary"},
 	"join-spread":   {"dht", "churn", "adversary"},
-	"churn":         {"dht", "churn", "adversary"},
+	"churn":         {"dht", "churn", "adversary", "fetch", "compute"},
 	"droppers":      {"dht", "churn", "adversary"},
 	"keys":          {"dht", "churn", "adversary"},
 	"lookups":       {"dht", "churn", "adversary"},
@@ -196,12 +196,16 @@ Scenarios:
          and protocol, with each unit's run modelled as --unit-seconds of
          virtual time on a speed-1 worker; --wrong of the workers return
          wrong outputs (use --replicas 3): makespan against the lower bound,
-         reassignments, outvoted workers, wrong results accepted.
+         reassignments, outvoted workers, wrong results accepted; --churn of
+         the workers leave during the job (each replaced by a new one) and
+         their runs are reassigned.
   fetch  --providers nodes add the same --file-mib file (the real share store
          and exchange) with their uplinks capped to --provider-mbps;
          --fetchers nodes in different regions fetch it at once: time, rate,
          each provider's share, and whether the bytes are correct; with
-         --corrupt, that fraction of the providers serve bit-flipped blocks.
+         --corrupt, that fraction of the providers serve bit-flipped blocks;
+         with --churn, that fraction of the (honest) providers leave during
+         the fetches, each replaced by a new node.
 
 Tiers (dht, churn, the dht phase of adversary): --tier full runs whole nodes over simulated
 QUIC (per-node bandwidth, loss), ~10 MB and a few seconds of CPU each;
@@ -251,7 +255,7 @@ The same --seed gives the same network, identities and workload.`,
 	fl.IntVar(&f.nodes, "nodes", 100, "nodes in the swarm")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of every random choice")
 	fl.StringVar(&f.regions, "regions", "eu,us-east,us-west,asia", "regions the nodes are spread over (eu, us-east, us-west, asia, sa, oc)")
-	fl.Float64Var(&f.churn, "churn", 0, "fraction of nodes that leave (and are replaced) during the lookups")
+	fl.Float64Var(&f.churn, "churn", 0, "fraction of nodes that leave (and are replaced) during the lookups; fetch: of the providers, during the fetches; compute: of the workers, during the job")
 	fl.Float64Var(&f.droppers, "droppers", 0, "fraction of nodes that swallow every DHT query once settled")
 	fl.Float64Var(&f.loss, "loss", 0, "fraction of packets each node's uplink drops")
 	fl.IntVar(&f.mbps, "mbps", 100, "each node's uplink and downlink in Mbit/s")
@@ -340,6 +344,7 @@ func runSimnetCompute(ctx context.Context, e *env, f simnetFlags, regions []simn
 	cfg := simnet.ComputeConfig{
 		Net:     simnet.Config{Seed: f.seed, Regions: regions, Bootstraps: f.bootstrap, BitsPerSecond: f.mbps * 1_000_000, Loss: f.loss},
 		Workers: f.workers, Units: f.units, UnitSeconds: f.unitSecs, Replicas: f.replicas, Wrong: f.wrong, Settle: f.settle,
+		Churn: f.churn,
 	}
 	var rep simnet.ComputeReport
 	err := simnet.Bubble("simnet-compute", func() error {
@@ -390,7 +395,7 @@ func runSimnetFetch(ctx context.Context, e *env, f simnetFlags, regions []simnet
 			BitsPerSecond: f.mbps * 1_000_000, Loss: f.loss,
 		},
 		Providers: f.providers, Fetchers: f.fetchers, FileBytes: f.fileMiB << 20,
-		ProviderBitsPerSecond: f.provMbps * 1_000_000, Settle: f.settle, Corrupt: f.corrupt,
+		ProviderBitsPerSecond: f.provMbps * 1_000_000, Settle: f.settle, Corrupt: f.corrupt, Churn: f.churn,
 	}
 	var rep simnet.FetchReport
 	err := simnet.Bubble("simnet-fetch", func() error {
@@ -451,7 +456,11 @@ func runSimnetDHT(ctx context.Context, e *env, f simnetFlags, regions []simnet.R
 		var err error
 		// The bubble's virtual clock cannot see the caller's context;
 		// an interrupt ends the run at the next lookup.
-		rep, err = simnet.RunDHT(context.WithoutCancel(ctx), cfg)
+		if f.scenario == "churn" {
+			rep, err = simnet.RunChurn(context.WithoutCancel(ctx), cfg)
+		} else {
+			rep, err = simnet.RunDHT(context.WithoutCancel(ctx), cfg)
+		}
 		return err
 	})
 	if err != nil {

@@ -180,6 +180,35 @@ func TestSimnetCommandAdversary(t *testing.T) {
 	}
 }
 
+// TestSimnetCommandChurn checks that --churn reaches the fetch and compute
+// scenarios (it was silently ignored there).
+func TestSimnetCommandChurn(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"fetch", []string{"--scenario", "fetch", "--nodes", "9", "--providers", "4", "--fetchers", "1", "--file-mib", "2", "--churn", "0.5"},
+			"churn 50%: providers"},
+		{"compute", []string{"--scenario", "compute", "--workers", "4", "--units", "12", "--unit-seconds", "5", "--churn", "0.25"},
+			"churn 25%: 1 workers left during the job, 1 joined"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			e := &env{stdout: &out, stderr: new(bytes.Buffer)}
+			cmd := newSimnetCmd(e)
+			cmd.SetArgs(append(tt.args, "--settle", "5s"))
+			if err := cmd.ExecuteContext(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(out.String(), tt.want) {
+				t.Errorf("simnet %v: report lacks %q:\n%s", tt.args, tt.want, out.String())
+			}
+		})
+	}
+}
+
 func TestPickTier(t *testing.T) {
 	for _, tc := range []struct {
 		tier  string

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +45,12 @@ type ComputeConfig struct {
 	Wrong float64
 	// Settle is the virtual time the nodes have to join. Default 10s.
 	Settle time.Duration
+	// Churn is the fraction of the workers (rounded; at least one stays)
+	// that leave while the job runs, each replaced by a new worker of the
+	// same model that joins. They leave evenly as the runs done pass
+	// 1/(n+1), 2/(n+1), … of Units × Replicas; their runs in progress fail
+	// and are reassigned. Default 0.
+	Churn float64
 }
 
 func (c ComputeConfig) withDefaults() ComputeConfig {
@@ -86,6 +93,9 @@ type modelRunner struct {
 type runRecorder struct {
 	mu   sync.Mutex
 	runs []runSpan
+	// trig, when set, observes the fraction of want runs done.
+	trig       *churnTrigger
+	want, done int
 }
 
 // runSpan is one modelled run: from when to when, and whether it was
@@ -98,7 +108,12 @@ type runSpan struct {
 func (r *runRecorder) add(start, end time.Time, canceled bool) {
 	r.mu.Lock()
 	r.runs = append(r.runs, runSpan{start, end, canceled})
+	if !canceled {
+		r.done++
+	}
+	frac := float64(r.done) / float64(max(r.want, 1))
 	r.mu.Unlock()
+	r.trig.observe(frac)
 }
 
 // span returns the first start, the busy slot time and the number of runs
@@ -176,7 +191,11 @@ type WorkerModel struct {
 	Slots int     `json:"slots"`
 	Speed float64 `json:"speed"`
 	Wrong bool    `json:"wrong,omitempty"`
-	Units int     `json:"units"` // units whose accepted result it signed
+	// Left is set on a worker that left during the job (churn), Joined on
+	// one that joined in its place.
+	Left   bool `json:"left,omitempty"`
+	Joined bool `json:"joined,omitempty"`
+	Units  int  `json:"units"` // units whose accepted result it signed
 	// Outvoted counts the units whose vote this worker's output lost.
 	Outvoted int `json:"outvoted,omitempty"`
 }
@@ -203,6 +222,11 @@ type ComputeReport struct {
 	// (unit, worker) pairs outvoted.
 	Failures int `json:"failures"`
 	Faulty   int `json:"faulty"`
+	// Churn is ComputeConfig.Churn; Left counts the workers that left
+	// during the job, Joined those that joined in their place.
+	Churn  float64 `json:"churn,omitempty"`
+	Left   int     `json:"left,omitempty"`
+	Joined int     `json:"joined,omitempty"`
 	// WrongAccepted counts units whose accepted output is not the correct
 	// one.
 	WrongAccepted int `json:"wrong_accepted"`
@@ -238,19 +262,44 @@ func RunCompute(ctx context.Context, cfg ComputeConfig) (rep ComputeReport, err 
 	for _, i := range wrongIdx {
 		models[i].Wrong = true
 	}
+	if !(cfg.Churn >= 0 && cfg.Churn < 1) {
+		return rep, errors.New("simnet: compute: Churn must be in [0, 1)")
+	}
+	// Churn: the leavers and their replacements' regions, seeded.
+	crng := rand.New(rand.NewPCG(cfg.Net.Seed, 8))
+	nLeave := max(min(int(math.Round(cfg.Churn*float64(cfg.Workers))), cfg.Workers-1), 0)
+	leavers := crng.Perm(cfg.Workers)[:nLeave]
+	regions := cfg.Net.withDefaults().Regions
+	joinRegions := make([]Region, nLeave)
+	for k := range joinRegions {
+		joinRegions[k] = regions[crng.IntN(len(regions))]
+	}
+	// all is every worker's model by node index - 1: the first Workers,
+	// then those that joined.
+	var mmu sync.Mutex
+	all := slices.Clone(models)
+	modelOf := func(i int) (WorkerModel, bool) {
+		mmu.Lock()
+		defer mmu.Unlock()
+		if i < 1 || i > len(all) {
+			return WorkerModel{}, false
+		}
+		return all[i-1], true
+	}
 	rate := workPerUnit / cfg.UnitSeconds
-	rec := &runRecorder{}
+	trig := newChurnTrigger(nLeave)
+	rec := &runRecorder{trig: trig, want: cfg.Units * cfg.Replicas}
 	cfg.Net.Runner = func(i int) compute.Runner {
-		if i < 1 || i > len(models) {
+		m, ok := modelOf(i)
+		if !ok {
 			return nil
 		}
-		m := models[i-1]
 		return modelRunner{rate: rate * m.Speed, wrong: m.Wrong, node: i, rec: rec}
 	}
 	userNode := cfg.Net.Node
 	cfg.Net.Node = func(i int, c *node.Config) {
-		if i >= 1 && i <= len(models) {
-			c.Compute.Slots = models[i-1].Slots
+		if m, ok := modelOf(i); ok {
+			c.Compute.Slots = m.Slots
 			c.Compute.UnitTimeout = time.Duration(cfg.UnitSeconds*4) * time.Second
 		}
 		if userNode != nil {
@@ -267,7 +316,7 @@ func RunCompute(ctx context.Context, cfg ComputeConfig) (rep ComputeReport, err 
 		err = errors.Join(err, net.Close())
 		rep.Virtual, rep.Wall = time.Since(start), wallNow().Sub(wallStart)
 	}()
-	rep = ComputeReport{Scenario: "compute", Seed: cfg.Net.Seed, Units: cfg.Units, Replicas: cfg.Replicas, Workers: models}
+	rep = ComputeReport{Scenario: "compute", Seed: cfg.Net.Seed, Units: cfg.Units, Replicas: cfg.Replicas, Workers: models, Churn: cfg.Churn}
 	time.Sleep(cfg.Settle)
 
 	sub := net.Peers()[0].Node
@@ -287,10 +336,43 @@ func RunCompute(ctx context.Context, cfg ComputeConfig) (rep ComputeReport, err 
 	if err != nil {
 		return rep, fmt.Errorf("simnet: compute: submit: %w", err)
 	}
+	jobDone := make(chan struct{})
+	var churnWG sync.WaitGroup
+	var churnErr error
+	churnWG.Go(func() {
+		_, churnErr = trig.run(ctx, jobDone, func(k int) error {
+			v := leavers[k] + 1 // node index of the worker
+			if err := net.Leave(v); err != nil {
+				return err
+			}
+			mmu.Lock()
+			all[v-1].Left = true
+			m := all[v-1]
+			m.Node, m.Left, m.Joined, m.Units, m.Outvoted = len(all)+1, false, true, 0, 0
+			all = append(all, m)
+			mmu.Unlock()
+			rep.Left++
+			p, err := net.Join(joinRegions[k])
+			if err != nil {
+				return err
+			}
+			if p.Index != m.Node {
+				return fmt.Errorf("joined node %d, want %d", p.Index, m.Node)
+			}
+			rep.Joined++
+			return nil
+		})
+	})
 	info, err := sub.Submitter().Wait(ctx, id)
+	close(jobDone)
+	churnWG.Wait()
 	if err != nil {
 		return rep, fmt.Errorf("simnet: compute: wait: %w", err)
 	}
+	if churnErr != nil {
+		return rep, fmt.Errorf("simnet: compute: churn: %w", churnErr)
+	}
+	rep.Workers = slices.Clone(all)
 	rep.Makespan = time.Since(t0)
 	first, busy, runs, canceled := rec.span()
 	rep.FirstRun = first.Sub(t0)
@@ -325,7 +407,7 @@ func RunCompute(ctx context.Context, cfg ComputeConfig) (rep ComputeReport, err 
 		rep.Failures += len(u.Failures)
 		rep.Faulty += len(u.Faulty)
 		for _, w := range u.Faulty {
-			if i, ok := byPeer[w]; ok && i >= 1 && i <= len(models) {
+			if i, ok := byPeer[w]; ok && i >= 1 && i <= len(rep.Workers) {
 				rep.Workers[i-1].Outvoted++
 			}
 		}
@@ -334,7 +416,7 @@ func RunCompute(ctx context.Context, cfg ComputeConfig) (rep ComputeReport, err 
 			rep.WrongAccepted++
 		}
 		for _, rc := range u.Receipts {
-			if i, ok := byPeer[rc.Worker]; ok && i >= 1 && i <= len(models) {
+			if i, ok := byPeer[rc.Worker]; ok && i >= 1 && i <= len(rep.Workers) {
 				rep.Workers[i-1].Units++
 			}
 		}
@@ -391,15 +473,23 @@ func unitBound(models []WorkerModel, n int, unitSeconds float64, liars bool) tim
 // WriteTable prints r as a human-readable table.
 func (r ComputeReport) WriteTable(w io.Writer) error {
 	var b strings.Builder
-	slots, wrong := 0, 0
+	slots, wrong, workers := 0, 0, 0
 	for _, m := range r.Workers {
+		if m.Joined {
+			continue
+		}
+		workers++
 		slots += m.Slots
 		if m.Wrong {
 			wrong++
 		}
 	}
 	fmt.Fprintf(&b, "simnet compute: %d units x %d replicas on %d workers (%d slots, speeds 0.5/1/2, %d returning wrong outputs), seed %d\n",
-		r.Units, r.Replicas, len(r.Workers), slots, wrong, r.Seed)
+		r.Units, r.Replicas, workers, slots, wrong, r.Seed)
+	if r.Churn > 0 {
+		fmt.Fprintf(&b, "churn %.0f%%: %d workers left during the job, %d joined in their place; their runs in progress failed and were reassigned\n",
+			r.Churn*100, r.Left, r.Joined)
+	}
 	fmt.Fprintf(&b, "job %s; makespan %s, lower bound %s, ratio %.3f; failed runs reassigned %d, outvoted %d, wrong results accepted %d\n",
 		r.State, r.Makespan.Round(time.Millisecond), r.Bound.Round(time.Millisecond), r.Ratio, r.Failures, r.Faulty, r.WrongAccepted)
 	fmt.Fprintf(&b, "bound of whole units %s (ratio %.3f); first run %s after submit; %d runs (%d cancelled); slots busy %.1f%% of the makespan\n",

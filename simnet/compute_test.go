@@ -75,3 +75,19 @@ func TestUnitBound(t *testing.T) {
 		}
 	}
 }
+
+// TestComputeChurn makes a quarter of the workers leave while the job runs
+// (issue 5's reassignments under churn): their runs in progress fail and
+// are reassigned, and the job still completes with every result correct.
+func TestComputeChurn(t *testing.T) {
+	rep := runComputeTest(t, ComputeConfig{Net: Config{Seed: 3}, Workers: 8, Units: 40, Churn: 0.25})
+	if rep.State != "done" || rep.WrongAccepted != 0 {
+		t.Fatalf("job %s (%s), %d wrong results accepted", rep.State, rep.Error, rep.WrongAccepted)
+	}
+	if rep.Left != 2 || rep.Joined != 2 {
+		t.Errorf("%d workers left, %d joined; want 2 and 2", rep.Left, rep.Joined)
+	}
+	if rep.Failures == 0 {
+		t.Errorf("no failed run was reassigned although %d workers left mid-job", rep.Left)
+	}
+}

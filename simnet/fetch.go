@@ -44,6 +44,12 @@ type FetchConfig struct {
 	// spoiling what it reads. The fetchers verify every block against its
 	// CID. Default 0.
 	Corrupt float64
+	// Churn is the fraction of the providers (rounded; never a corrupt
+	// one, and at least one honest provider stays) that leave while the
+	// fetches run, each replaced by a new node (holding nothing) that
+	// joins. They leave evenly as the first fetcher to get there passes
+	// 1/(n+1), 2/(n+1), … of the file. Default 0.
+	Churn float64
 }
 
 func (c FetchConfig) withDefaults() FetchConfig {
@@ -84,6 +90,8 @@ type FetchResult struct {
 	// Dropped lists the providers the fetch dropped (a bad block, or
 	// the planner's verdict).
 	Dropped []int `json:"dropped,omitempty"`
+	// Left lists the providers this fetch saw leave.
+	Left []int `json:"left,omitempty"`
 	// BadBytes counts the bytes read back after the fetch that differ
 	// from the source (a length difference counts too; a fetch that
 	// completed but cannot be read back counts the whole file). BadBlocks
@@ -105,12 +113,18 @@ type FetchReport struct {
 	UplinkBps int      `json:"provider_uplink_bps"`
 	// Corrupt lists the providers serving bit-flipped blocks;
 	// CorruptBlocks counts the blocks they spoiled for fetchers.
-	Corrupt       []int         `json:"corrupt_providers,omitempty"`
-	CorruptBlocks int64         `json:"corrupt_blocks"`
-	Ideal         time.Duration `json:"ideal_ns"` // all fetchers' bytes over the providers' total uplink
-	Results       []FetchResult `json:"results"`
-	Virtual       time.Duration `json:"virtual_ns"`
-	Wall          time.Duration `json:"wall_ns"`
+	Corrupt       []int `json:"corrupt_providers,omitempty"`
+	CorruptBlocks int64 `json:"corrupt_blocks"`
+	// Churn is FetchConfig.Churn; Left lists the providers that left
+	// while the fetches ran, Joined counts the nodes that joined in their
+	// place.
+	Churn   float64       `json:"churn,omitempty"`
+	Left    []int         `json:"left,omitempty"`
+	Joined  int           `json:"joined,omitempty"`
+	Ideal   time.Duration `json:"ideal_ns"` // all fetchers' bytes over the providers' total uplink
+	Results []FetchResult `json:"results"`
+	Virtual time.Duration `json:"virtual_ns"`
+	Wall    time.Duration `json:"wall_ns"`
 }
 
 // RunFetch runs the fetch scenario: Providers nodes add the same file (the
@@ -124,8 +138,8 @@ func RunFetch(ctx context.Context, cfg FetchConfig) (rep FetchReport, err error)
 	if cfg.Providers+cfg.Fetchers > ncfg.Nodes-ncfg.Bootstraps {
 		return rep, errors.New("simnet: fetch: Providers + Fetchers must fit outside the bootstrap peers")
 	}
-	if !(cfg.Corrupt >= 0 && cfg.Corrupt < 1) {
-		return rep, errors.New("simnet: fetch: Corrupt must be in [0, 1)")
+	if !(cfg.Corrupt >= 0 && cfg.Corrupt < 1) || !(cfg.Churn >= 0 && cfg.Churn < 1) {
+		return rep, errors.New("simnet: fetch: Corrupt and Churn must be in [0, 1)")
 	}
 	wallStart, start := wallNow(), time.Now()
 	rng := rand.New(rand.NewPCG(ncfg.Seed, 2))
@@ -143,6 +157,16 @@ func RunFetch(ctx context.Context, cfg FetchConfig) (rep FetchReport, err error)
 		bad = append(bad, provs[k])
 	}
 	slices.Sort(bad)
+	var honest, leavers []int
+	for _, p := range provs {
+		if !slices.Contains(bad, p) {
+			honest = append(honest, p)
+		}
+	}
+	nLeave := max(min(int(math.Round(cfg.Churn*float64(cfg.Providers))), len(honest)-1), 0)
+	for _, k := range rand.New(rand.NewPCG(ncfg.Seed, 6)).Perm(len(honest))[:nLeave] {
+		leavers = append(leavers, honest[k])
+	}
 	userLinks := cfg.Net.Links
 	cfg.Net.Links = func(i int, l *simnet.NodeBiDiLinkSettings) {
 		if userLinks != nil {
@@ -173,7 +197,7 @@ func RunFetch(ctx context.Context, cfg FetchConfig) (rep FetchReport, err error)
 	}()
 	peers := net.Peers()
 	rep = FetchReport{Scenario: "fetch", Nodes: ncfg.Nodes, Seed: ncfg.Seed, FileBytes: cfg.FileBytes,
-		Providers: provs, UplinkBps: cfg.ProviderBitsPerSecond, Corrupt: bad}
+		Providers: provs, UplinkBps: cfg.ProviderBitsPerSecond, Corrupt: bad, Churn: cfg.Churn}
 	for _, p := range provs {
 		rep.ProvRegs = append(rep.ProvRegs, peers[p].Region)
 	}
@@ -227,6 +251,31 @@ func RunFetch(ctx context.Context, cfg FetchConfig) (rep FetchReport, err error)
 	}
 	rep.Ideal = time.Duration(float64(len(fetchers)*cfg.FileBytes*8) / float64(cfg.Providers*cfg.ProviderBitsPerSecond) * float64(time.Second))
 
+	// Churn: the leavers leave as the fetches progress, each replaced by
+	// a new node in a seeded region.
+	trig := newChurnTrigger(len(leavers))
+	fetching := make(chan struct{})
+	var churnWG sync.WaitGroup
+	var churnErr error
+	crng := rand.New(rand.NewPCG(ncfg.Seed, 7))
+	joinRegions := make([]Region, len(leavers))
+	for k := range joinRegions {
+		joinRegions[k] = ncfg.Regions[crng.IntN(len(ncfg.Regions))]
+	}
+	churnWG.Go(func() {
+		_, churnErr = trig.run(ctx, fetching, func(k int) error {
+			if err := net.Leave(leavers[k]); err != nil {
+				return err
+			}
+			rep.Left = append(rep.Left, leavers[k])
+			if _, err := net.Join(joinRegions[k]); err != nil {
+				return err
+			}
+			rep.Joined++
+			return nil
+		})
+	})
+
 	results := make([]FetchResult, len(fetchers))
 	var wg sync.WaitGroup
 	for k, f := range fetchers {
@@ -236,7 +285,12 @@ func RunFetch(ctx context.Context, cfg FetchConfig) (rep FetchReport, err error)
 			defer cancel()
 			var last share.Progress
 			t0 := time.Now()
-			err := peers[f].Node.Fetch(fctx, root.Root, share.FetchOptions{Progress: func(p share.Progress) { last = p }})
+			err := peers[f].Node.Fetch(fctx, root.Root, share.FetchOptions{Progress: func(p share.Progress) {
+				last = p
+				if p.BytesTotal > 0 && !p.Done {
+					trig.observe(float64(p.BytesDone) / float64(p.BytesTotal))
+				}
+			}})
 			r.Took = time.Since(t0)
 			if err != nil {
 				r.Err = err.Error()
@@ -253,11 +307,15 @@ func RunFetch(ctx context.Context, cfg FetchConfig) (rep FetchReport, err error)
 				if r.OK {
 					r.Shares[i] = math.Round(pp.Share*1000) / 1000
 				}
-				if pp.State == "dropped" {
+				switch pp.State {
+				case "dropped":
 					r.Dropped = append(r.Dropped, i)
+				case "left":
+					r.Left = append(r.Left, i)
 				}
 			}
 			slices.Sort(r.Dropped)
+			slices.Sort(r.Left)
 			res, err := peers[f].Node.Blocks().Verify(ctx, false)
 			r.BadBlocks = len(res.Corrupt)
 			if err != nil {
@@ -269,7 +327,12 @@ func RunFetch(ctx context.Context, cfg FetchConfig) (rep FetchReport, err error)
 		})
 	}
 	wg.Wait()
+	close(fetching)
+	churnWG.Wait()
 	rep.Results = results
+	if churnErr != nil {
+		return rep, fmt.Errorf("simnet: fetch: churn: %w", churnErr)
+	}
 	return rep, nil
 }
 
@@ -306,18 +369,21 @@ func (r FetchReport) WriteTable(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "simnet fetch: %d nodes, seed %d, %.1f MiB file on %d providers %v (uplink %d Mbit/s each); ideal %s\n",
 		r.Nodes, r.Seed, float64(r.FileBytes)/(1<<20), len(r.Providers), r.ProvRegs, r.UplinkBps/1_000_000, r.Ideal.Round(time.Millisecond))
+	if r.Churn > 0 {
+		fmt.Fprintf(&b, "churn %.0f%%: providers %v left during the fetches, %d nodes joined\n", r.Churn*100, r.Left, r.Joined)
+	}
 	if len(r.Corrupt) > 0 {
 		fmt.Fprintf(&b, "corrupt providers %v (every block bit-flipped): %d blocks spoiled\n", r.Corrupt, r.CorruptBlocks)
 	}
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "fetcher\tregion\tok\ttime\tMB/s\tcorrect\tbad bytes\tbad blocks\tdropped\tshares (provider: fraction)")
+	fmt.Fprintln(tw, "fetcher\tregion\tok\ttime\tMB/s\tcorrect\tbad bytes\tbad blocks\tdropped\tleft\tshares (provider: fraction)")
 	for _, f := range r.Results {
 		var sh []string
 		for _, p := range r.Providers {
 			sh = append(sh, fmt.Sprintf("%d: %.2f", p, f.Shares[p]))
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%v\t%s\t%.2f\t%v\t%d\t%d\t%v\t%s\n", f.Fetcher, f.Region, f.OK, f.Took.Round(time.Millisecond),
-			f.MBps, f.Correct, f.BadBytes, f.BadBlocks, f.Dropped, strings.Join(sh, ", "))
+		fmt.Fprintf(tw, "%d\t%s\t%v\t%s\t%.2f\t%v\t%d\t%d\t%v\t%v\t%s\n", f.Fetcher, f.Region, f.OK, f.Took.Round(time.Millisecond),
+			f.MBps, f.Correct, f.BadBytes, f.BadBlocks, f.Dropped, f.Left, strings.Join(sh, ", "))
 		if f.Err != "" {
 			fmt.Fprintf(tw, "\terror: %s\n", f.Err)
 		}

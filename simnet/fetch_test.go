@@ -85,3 +85,31 @@ func TestDiffBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestFetchChurn makes half the providers leave while a fetch runs (issue
+// 5's churn during fetches): the fetch must complete byte-exact from the
+// rest and see them leave.
+func TestFetchChurn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rep, err := RunFetch(context.Background(), FetchConfig{
+			Net: Config{Nodes: 10, Seed: 4}, Providers: 4, Fetchers: 1, FileBytes: 4 << 20, Churn: 0.5,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		rep.WriteTable(&b)
+		t.Log("\n" + b.String())
+		if len(rep.Left) != 2 || rep.Joined != 2 {
+			t.Errorf("providers %v left and %d nodes joined, want 2 and 2", rep.Left, rep.Joined)
+		}
+		for _, r := range rep.Results {
+			if !r.OK || !r.Correct || r.BadBytes != 0 {
+				t.Errorf("fetcher %d: ok %v correct %v, %d bad bytes, err %q", r.Fetcher, r.OK, r.Correct, r.BadBytes, r.Err)
+			}
+			if len(r.Left) == 0 {
+				t.Errorf("fetcher %d saw no provider leave (left %v during the fetch)", r.Fetcher, rep.Left)
+			}
+		}
+	})
+}
