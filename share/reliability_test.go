@@ -27,8 +27,8 @@ import (
 // the requested keys and 1 truncates every block. In every run (the seed
 // varies which blocks the flippers spoil, which bit, and the order in which
 // the finder returns the providers):
-//   - the fetch succeeds and the file written from the fetcher's Store has
-//     the source's sha256;
+//   - the fetch succeeds and the file written from the fetcher's Store
+//     (WriteStream, as `get` writes a file) has the source's sha256;
 //   - Store.Verify finds every stored block intact, and exactly the
 //     source's blocks stored;
 //   - every bad provider was asked for blocks and served at least one bad
@@ -63,7 +63,6 @@ func TestFetchReliability(t *testing.T) {
 const relHonestRate = 12 << 20
 
 func testFetchReliability(t *testing.T, src *Store, keys *relKeySet, root cid.Cid, want [32]byte, seed uint64) {
-	start := time.Now()
 	honestCfg := exTestConfig()
 	honestCfg.ServeRateLimit = relHonestRate
 	var honest []*exPeer
@@ -81,12 +80,14 @@ func testFetchReliability(t *testing.T, src *Store, keys *relKeySet, root cid.Ci
 		bad = append(bad, &badPeer{name, bs, exStartPeer(t, exTestConfig(), bs, nil)})
 	}
 	// Three bit-flippers at different rates: one block in 2 from the
-	// start, one in 3 after 8 good ones, and every block after 24 good
-	// ones: by then the fetch trusts it with a wide window, so many of its
-	// bad blocks are in flight when the first is found.
-	addBad("flips 1 block in 2", relFlip(seed, 2, int64(seed)%2, 0))
-	addBad("flips 1 block in 3 after 8", relFlip(seed, 3, int64(seed)%3, 8))
-	addBad("flips every block after 24", relFlip(seed, 1, 0, 24))
+	// start, one in 3 after its first 4, and every block once a quarter
+	// of the file is fetched: by then the fetch trusts that one with a
+	// wide window, so many of its bad blocks are in flight when the first
+	// is found.
+	var quarter atomic.Bool // set by the fetch's progress
+	addBad("flips 1 block in 2", relFlip(seed, 2, int64(seed)%2, func(int64) bool { return true }))
+	addBad("flips 1 block in 3 after 4", relFlip(seed, 3, int64(seed)%3, func(n int64) bool { return n > 4 }))
+	addBad("flips every block after a quarter", relFlip(seed, 1, 0, func(int64) bool { return quarter.Load() }))
 	addBad("serves other blocks", relWrong(keys))
 	addBad("truncates", relTrunc)
 
@@ -105,17 +106,25 @@ func testFetchReliability(t *testing.T, src *Store, keys *relKeySet, root cid.Ci
 
 	dst, offences := relStartFetcher(t, exTestConfig(), newTestStore(t, StoreConfig{}), finder)
 	var log exProgressLog
-	if err := dst.ex.Fetch(t.Context(), root, FetchOptions{Progress: log.add}); err != nil {
+	start := time.Now()
+	progress := func(p Progress) {
+		log.add(p)
+		if p.BytesTotal > 0 && p.BytesDone >= p.BytesTotal/4 {
+			quarter.Store(true)
+		}
+	}
+	if err := dst.ex.Fetch(t.Context(), root, FetchOptions{Progress: progress}); err != nil {
 		t.Fatalf("Fetch(%s): %v", root, err)
 	}
 	fetched := time.Since(start)
 	pr := log.final()
 	st := dst.bs.(*Store)
 
-	// The output: the file written from the fetched blocks.
+	// The output: the file written from the fetched blocks as `get`
+	// writes a file (a temporary file renamed into place; no fsync here).
 	out := filepath.Join(t.TempDir(), "out")
-	if err := st.WriteTo(t.Context(), root, out); err != nil {
-		t.Fatalf("WriteTo: %v", err)
+	if err := WriteStream(t.Context(), localSource{st}, root, out, WriteFileOptions{NoSync: true}); err != nil {
+		t.Fatalf("WriteStream: %v", err)
 	}
 	if got := relFileSHA256(t, out); got != want {
 		t.Errorf("output sha256 %x, want the source's %x", got, want)
@@ -314,10 +323,10 @@ func (s *relBadStore) Get(ctx context.Context, k cid.Cid) (blocks.Block, error) 
 }
 
 // relFlip flips one bit (chosen by seed and n) in every block n served
-// with n > after and n%every == phase.
-func relFlip(seed uint64, every, phase, after int64) relSpoil {
+// for which from(n) is true and n%every == phase.
+func relFlip(seed uint64, every, phase int64, from func(n int64) bool) relSpoil {
 	return func(n int64, k cid.Cid, blk blocks.Block, _ blockstore.Blockstore) (blocks.Block, bool, error) {
-		if n <= after || n%every != phase {
+		if !from(n) || n%every != phase {
 			return blk, false, nil
 		}
 		d := bytes.Clone(blk.RawData())
