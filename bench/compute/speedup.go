@@ -154,7 +154,7 @@ func benchSpeedup(ctx context.Context, o options, bins examples, dir, cacheDir s
 		t0 := time.Now()
 		knownFor := 0
 		for {
-			_, ran, err := s.job(ctx, spec, want)
+			_, _, ran, err := s.job(ctx, spec, want)
 			if err != nil {
 				return fmt.Errorf("%s warm-up: %w", s.name, err)
 			}
@@ -178,16 +178,21 @@ func benchSpeedup(ctx context.Context, o options, bins examples, dir, cacheDir s
 		logf("%s swarm warmed up in %v", s.name, time.Since(t0).Round(time.Millisecond))
 	}
 	took := make([][]time.Duration, len(swarms))
+	cpus := make([][]time.Duration, len(swarms))
+	cores := make([][]float64, len(swarms))
 	shares := make([][]string, len(swarms))
 	for i := range o.jobs {
 		for k, s := range swarms {
-			d, ran, err := s.job(ctx, spec, want)
+			d, cpu, ran, err := s.job(ctx, spec, want)
 			if err != nil {
 				return fmt.Errorf("%s job %d: %w", s.name, i+1, err)
 			}
 			took[k] = append(took[k], d)
+			cpus[k] = append(cpus[k], cpu)
+			cores[k] = append(cores[k], cpu.Seconds()/d.Seconds())
 			shares[k] = append(shares[k], ran.String(s))
-			logf("%s job %d: %v, units per worker %s", s.name, i+1, d.Round(time.Millisecond), ran.String(s))
+			logf("%s job %d: %v, workers' CPU %v (%.2f cores), units per worker %s, load average %s", s.name, i+1,
+				d.Round(time.Millisecond), cpu.Round(time.Millisecond), cpu.Seconds()/d.Seconds(), ran.String(s), loadAvg())
 			if o.verbose {
 				ws, _ := s.sub.Submitter().Workers(ctx)
 				for _, w := range ws {
@@ -205,12 +210,34 @@ func benchSpeedup(ctx context.Context, o options, bins examples, dir, cacheDir s
 			goal = ""
 		}
 		add(Row{Name: "speedup 1 worker" + suffix, Value: one.Seconds(), Unit: "s", Runs: seconds(took[2*k]),
-			Note: job + ", submit → result, 1 slot"})
+			CPU: median(cpus[2*k]).Seconds(), CPURuns: seconds(cpus[2*k]),
+			Note: job + ", submit → result, 1 slot; CPU: the workers' sandbox children's"})
 		add(Row{Name: "speedup 2 workers" + suffix, Value: two.Seconds(), Unit: "s", Runs: seconds(took[2*k+1]),
+			CPU: median(cpus[2*k+1]).Seconds(), CPURuns: seconds(cpus[2*k+1]),
 			Note: "1 slot each; units per worker " + strings.Join(shares[2*k+1], ", ")})
 		add(Row{Name: "speedup 2 vs 1" + suffix, Value: one.Seconds() / two.Seconds(), Unit: "x", Goal: goal})
+		var rs []string
+		for _, c := range cores[2*k+1] {
+			rs = append(rs, strconv.FormatFloat(c, 'f', 2, 64))
+		}
+		add(Row{Name: "speedup 2 workers: cores used" + suffix, Value: medianF(cores[2*k+1]), Unit: "x",
+			Note: "the workers' CPU ÷ wall time, how much of the 2 cores the 2 workers got: " + strings.Join(rs, " ") +
+				" (1 worker: " + strconv.FormatFloat(medianF(cores[2*k]), 'f', 2, 64) + ")"})
 	}
 	return nil
+}
+
+// medianF is the median of xs, 0 when empty.
+func medianF(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(xs))
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }
 
 // unitsRan counts, per worker, the units whose accepted receipt it signed.
@@ -226,23 +253,27 @@ func (r unitsRan) String(s *swarm) string {
 }
 
 // job submits spec (with the swarm's modules), waits for its result and
-// checks it against want; it returns the submit → result time.
-func (s *swarm) job(ctx context.Context, spec compute.JobSpec, want string) (time.Duration, unitsRan, error) {
+// checks it against want; it returns the submit → result time and the CPU
+// time the live sandbox children of this process used meanwhile (only this
+// swarm's workers run units then; a child replaced during the job takes its
+// CPU time with it, so this can only underestimate).
+func (s *swarm) job(ctx context.Context, spec compute.JobSpec, want string) (time.Duration, time.Duration, unitsRan, error) {
 	spec.Module, spec.Reduce = s.module, s.reduce
 	if s.noReduce {
 		spec.Reduce = cid.Undef
 	}
+	cpu0 := childrenCPU()
 	start := time.Now()
 	id, err := s.sub.Submitter().Submit(ctx, spec)
 	if err != nil {
-		return 0, nil, fmt.Errorf("submit: %w", err)
+		return 0, 0, nil, fmt.Errorf("submit: %w", err)
 	}
 	info, err := s.sub.Submitter().Wait(ctx, id)
 	if err != nil {
-		return 0, nil, fmt.Errorf("wait for job %s: %w", id, err)
+		return 0, 0, nil, fmt.Errorf("wait for job %s: %w", id, err)
 	}
 	if info.State != compute.JobDone {
-		return 0, nil, fmt.Errorf("job %s %s: %s", id, info.State, info.Error)
+		return 0, 0, nil, fmt.Errorf("job %s %s: %s", id, info.State, info.Error)
 	}
 	var got []byte
 	if s.noReduce {
@@ -251,11 +282,12 @@ func (s *swarm) job(ctx context.Context, spec compute.JobSpec, want string) (tim
 		got, err = readAll(ctx, s.sub, info.Output())
 	}
 	took := time.Since(start)
+	cpu := max(childrenCPU()-cpu0, 0)
 	if err != nil {
-		return 0, nil, fmt.Errorf("job %s: %w", id, err)
+		return 0, 0, nil, fmt.Errorf("job %s: %w", id, err)
 	}
 	if !bytes.Equal(got, []byte(want)) {
-		return 0, nil, fmt.Errorf("job %s: result %q, want %q (the native count)", id, got, want)
+		return 0, 0, nil, fmt.Errorf("job %s: result %q, want %q (the native count)", id, got, want)
 	}
 	ran := unitsRan{}
 	for _, u := range info.Units {
@@ -265,10 +297,10 @@ func (s *swarm) job(ctx context.Context, spec compute.JobSpec, want string) (tim
 	}
 	for w := range ran {
 		if !slices.ContainsFunc(s.workers, func(n *node.Node) bool { return n.Host().ID() == w }) {
-			return 0, nil, fmt.Errorf("job %s: a unit ran on %s, not a worker of this swarm", id, w)
+			return 0, 0, nil, fmt.Errorf("job %s: a unit ran on %s, not a worker of this swarm", id, w)
 		}
 	}
-	return took, ran, nil
+	return took, cpu, ran, nil
 }
 
 // readAll reads the content c from n.
