@@ -382,8 +382,12 @@ func printTable(w io.Writer, rep Report) error {
 		fmt.Fprintf(w, "multi-source shares: %v\n", rep.Shares)
 	}
 	fmt.Fprintln(w)
+	described := map[string]bool{}
 	for _, r := range rep.Results {
-		fmt.Fprintf(w, "%-9s %s\n", r.Name, r.What)
+		if !described[r.Name] {
+			described[r.Name] = true
+			fmt.Fprintf(w, "%-9s %s\n", r.Name, r.What)
+		}
 	}
 	return nil
 }
