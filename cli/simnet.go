@@ -323,21 +323,7 @@ func runSimnetAdversary(ctx context.Context, e *env, f simnetFlags, regions []si
 	if err != nil {
 		return err
 	}
-	if f.plot != "" {
-		if err := writeSimnetPlot(f.plot, rep.DHT); err != nil {
-			return err
-		}
-	}
-	if e.json {
-		return e.printJSON(rep)
-	}
-	if err := rep.WriteTable(e.stdout); err != nil {
-		return err
-	}
-	if f.plot != "" {
-		fmt.Fprintf(e.stdout, "plot: %s\n", f.plot)
-	}
-	return nil
+	return finishSimnet(e, f, rep, func(w io.Writer) error { return writeDHTPlot(w, rep.DHT) })
 }
 
 func runSimnetCompute(ctx context.Context, e *env, f simnetFlags, regions []simnet.Region) error {
@@ -355,8 +341,14 @@ func runSimnetCompute(ctx context.Context, e *env, f simnetFlags, regions []simn
 	if err != nil {
 		return err
 	}
+	return finishSimnet(e, f, rep, func(w io.Writer) error { return simnet.WriteMakespan(w, rep) })
+}
+
+// finishSimnet writes the scenario's picture with plot when --plot is set,
+// then prints rep as JSON or as its table.
+func finishSimnet(e *env, f simnetFlags, rep interface{ WriteTable(io.Writer) error }, plot func(io.Writer) error) error {
 	if f.plot != "" {
-		if err := writePlot(f.plot, func(w io.Writer) error { return simnet.WriteMakespan(w, rep) }); err != nil {
+		if err := writePlot(f.plot, plot); err != nil {
 			return err
 		}
 	}
@@ -406,36 +398,7 @@ func runSimnetFetch(ctx context.Context, e *env, f simnetFlags, regions []simnet
 	if err != nil {
 		return err
 	}
-	if f.plot != "" {
-		if err := writeFetchPlot(f.plot, rep); err != nil {
-			return err
-		}
-	}
-	if e.json {
-		return e.printJSON(rep)
-	}
-	if err := rep.WriteTable(e.stdout); err != nil {
-		return err
-	}
-	if f.plot != "" {
-		fmt.Fprintf(e.stdout, "plot: %s\n", f.plot)
-	}
-	return nil
-}
-
-func writeFetchPlot(path string, rep simnet.FetchReport) error {
-	fh, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("write plot: %w", err)
-	}
-	err = simnet.WriteShares(fh, rep)
-	if cerr := fh.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("write plot: %w", err)
-	}
-	return nil
+	return finishSimnet(e, f, rep, func(w io.Writer) error { return simnet.WriteShares(w, rep) })
 }
 
 func runSimnetDHT(ctx context.Context, e *env, f simnetFlags, regions []simnet.Region) error {
@@ -466,28 +429,11 @@ func runSimnetDHT(ctx context.Context, e *env, f simnetFlags, regions []simnet.R
 	if err != nil {
 		return err
 	}
-	if f.plot != "" {
-		if err := writeSimnetPlot(f.plot, rep); err != nil {
-			return err
-		}
-	}
-	if e.json {
-		return e.printJSON(rep)
-	}
-	if err := rep.WriteTable(e.stdout); err != nil {
-		return err
-	}
-	if f.plot != "" {
-		fmt.Fprintf(e.stdout, "plot: %s\n", f.plot)
-	}
-	return nil
+	return finishSimnet(e, f, rep, func(w io.Writer) error { return writeDHTPlot(w, rep) })
 }
 
-func writeSimnetPlot(path string, rep simnet.DHTReport) error {
-	fh, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("write plot: %w", err)
-	}
+// writeDHTPlot draws the lookup-latency CDFs of rep.
+func writeDHTPlot(w io.Writer, rep simnet.DHTReport) error {
 	title := fmt.Sprintf("DHT lookup latency, %d nodes, churn %.0f%%, seed %d", rep.Nodes, rep.Churn*100, rep.Seed)
 	series := []simnet.Series{
 		{Name: "FindPeer", Samples: rep.FindPeer.Latencies},
@@ -499,12 +445,5 @@ func writeSimnetPlot(path string, rep simnet.DHTReport) error {
 			simnet.Series{Name: "FindPeer, churn", Samples: rep.ChurnFindPeer.Latencies},
 			simnet.Series{Name: "FindProviders, churn", Samples: rep.ChurnFindProviders.Latencies})
 	}
-	err = simnet.WriteCDF(fh, title, series)
-	if cerr := fh.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("write plot: %w", err)
-	}
-	return nil
+	return simnet.WriteCDF(w, title, series)
 }
