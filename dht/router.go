@@ -407,6 +407,12 @@ func (r *Router) findPeerOnce(ctx context.Context, id peer.ID) (FindResult, erro
 	ai, err := r.kad.FindPeer(qctx, id)
 	if err == nil && len(ai.Addrs) == 0 {
 		ai = r.awaitAddrs(ctx, id)
+		if len(ai.Addrs) == 0 {
+			// Connected no longer, or never told where it listens: a
+			// peer without an address is not found (FindPeer looks
+			// again).
+			err = routing.ErrNotFound
+		}
 	}
 	took := time.Since(start)
 	stopLookup()
@@ -462,7 +468,11 @@ const identifyWait = 15 * time.Second
 // awaitAddrs handles a peer we are connected to but whose listen addresses
 // are not known yet (an inbound connection whose identify exchange is still
 // running): it waits for identify to complete or fail, then falls back to
-// the remote addresses of outbound connections.
+// the remote addresses of outbound connections, and failing those (identify
+// failed on a loaded machine, or the connection closed meanwhile) to those
+// of inbound ones: libp2p dials from its listening port (QUIC always, TCP
+// with reuseport, its default), so where the peer reached us from is
+// usually where it listens.
 func (r *Router) awaitAddrs(ctx context.Context, id peer.ID) peer.AddrInfo {
 	sub, err := r.h.EventBus().Subscribe([]any{
 		new(event.EvtPeerIdentificationCompleted), new(event.EvtPeerIdentificationFailed)})
@@ -495,10 +505,19 @@ func (r *Router) awaitAddrs(ctx context.Context, id peer.ID) peer.AddrInfo {
 	if len(ai.Addrs) > 0 {
 		return ai
 	}
-	for _, c := range r.h.Network().ConnsToPeer(id) {
+	conns := r.h.Network().ConnsToPeer(id)
+	for _, c := range conns {
 		if c.Stat().Direction == network.DirOutbound {
 			ai.Addrs = append(ai.Addrs, c.RemoteMultiaddr())
 		}
+	}
+	if len(ai.Addrs) == 0 {
+		for _, c := range conns {
+			ai.Addrs = append(ai.Addrs, c.RemoteMultiaddr())
+		}
+	}
+	if len(ai.Addrs) == 0 {
+		r.log.Debug("find peer: connected, but no address known", "peer", id)
 	}
 	return ai
 }
