@@ -230,9 +230,7 @@ type WorkerState struct {
 	FreeSlots int // as bid
 	QueueLen  int // as bid
 	// Speed is the speed placement uses: measured from completed runs when
-	// there are any (relative to the other runs of their jobs, in the
-	// bids' units; see the package doc), else BidSpeed held within the
-	// range measured on the others.
+	// there are any, else BidSpeed.
 	Speed     float64
 	BidSpeed  float64
 	MaxMemory uint64
