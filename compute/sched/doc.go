@@ -100,17 +100,44 @@ retried units first, then the largest first (so that long units do not end
 up last and stretch the makespan), then by index. Each unit goes to the
 worker with the earliest predicted finish:
 
-	finish = max(start, transfer) + EstCost / speed
+	finish = max(start, transfer) + EstCost × scale / speed
 
 where start is when the worker will have a slot for it (now if it has room;
 otherwise when enough of the runs we put there end, from their predicted
 ends, plus a guess for other submitters' queued units), transfer is the bytes
 of the unit's inputs the worker does not hold divided by
-Config.TransferRate, and speed is the worker's bid speed, replaced by an
-average measured from completed runs (EstCost / Took) as they come in; until
-a worker has one, its bid speed is held within the range measured on the
-others (a worker that never ran a unit bids a configured hint that may be
-off by an order of magnitude).
+Config.TransferRate, speed is the worker's bid speed, replaced by an average
+measured from completed runs as they come in (see below), and scale is the
+job's (see below). Until a worker has a measured speed, its bid speed is held
+within the range measured on the others (a worker that never ran a unit bids
+a configured hint that may be off by an order of magnitude).
+
+# Speed
+
+EstCost is a guess made by the submitter (the compute layer's is 1 + MiB of
+input), and it is comparable only among the units of one job: same module,
+same cost model. Across jobs it can be wrong by orders of magnitude: a sum
+reduce is one unit with the same EstCost as a prime-search range but takes a
+thousandth of its time. A speed measured as EstCost / Took would make the
+worker that ran the reduce look a thousand times faster; it would get every
+unit from then on, and the other workers would never run one that could
+correct their figures.
+
+So a worker's speed is relative, and each job has its own scale: the
+seconds one unit of its EstCost takes at speed 1, estimated as the median,
+over the job's completed runs, of Took × speed / EstCost. A completed run
+teaches its worker EstCost × scale / Took: how fast it ran compared with the
+job's other runs. The first run of a job has nothing to compare with, so it
+only sets the job's scale (a job of one unit, such as a reduce, never moves
+a speed), except on a scheduler that has measured no worker yet, where
+EstCost is taken in the bids' units (scale 1). The median ignores a minority
+of odd runs (a cached output, a unit whose estimate is off); an odd run that
+is first still only sets a scale the next ones outvote. Each sample is
+further bounded to within ×2 of the worker's current figure before it is
+averaged in (weight 0.3), so one run moves a measured speed by at most ×1.3
+up or ×0.85 down, while a real change of speed is still followed within a
+few runs. A job with no completed run yet is predicted with the scale of the
+last job that had two, so predicted times stay in seconds.
 Workers whose predicted finish is within Config.NearTie of the best are
 equal, and one of them is picked at random (preferring those with room now),
 so that independent submitters seeing the same bids do not all herd onto one
@@ -123,6 +150,16 @@ planning is what keeps slow workers from being handed long units at the end
 of a job; with it, 1000 units on 50 heterogeneous workers finish within a few
 per cent of the lower bound. A run overdue by d is expected to need about d
 more, so a worker whose runs overrun its estimates loses its appeal.
+
+This is also what lets a worker believed slow still get work, and so
+correct its figure: the plan gives it a unit as soon as the queue a faster
+worker would have to work through ends later than its own one run would. A
+worker stays idle while units wait only when its figure says it is slower
+than the others by more than the queued units per free slot; the learning
+below keeps one odd run from skewing a figure that far (the bug that made a
+worker look 25× faster and left the other idle), and a worker that really
+ran slow for a while gets units again once its figure is within that ratio
+(TestSlowFigureCorrected).
 
 Once none of a job's units waits for a worker (its end game), slots that
 would otherwise idle take backup runs, as MapReduce's backup tasks do: the

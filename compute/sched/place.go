@@ -104,8 +104,9 @@ func (w *worker) plan(now time.Time) {
 }
 
 // startAt predicts when a run of u could start on w, in seconds from now,
-// given the runs of ours already there (real and planned).
-func (w *worker) startAt(u *unit) float64 {
+// given the runs of ours already there (real and planned); cost is the
+// unit's scaled cost (see Scheduler.cost).
+func (w *worker) startAt(cost float64) float64 {
 	if w.pfree > 0 {
 		return 0
 	}
@@ -119,7 +120,7 @@ func (w *worker) startAt(u *unit) float64 {
 	if n := len(w.ends); n > 0 {
 		base = w.ends[n-1]
 	}
-	per := u.spec.EstCost / w.speed() / float64(w.slots)
+	per := cost / w.speed() / float64(w.slots)
 	return base + float64(need-len(w.ends)+1)*per
 }
 
@@ -289,7 +290,8 @@ func (s *Scheduler) backups(now time.Time) {
 				if !w.usable || w.available(s.cfg.QueueAllowance) <= 0 || !w.fits(x.u) || x.u.excluded(w) {
 					continue
 				}
-				if f := max(w.startAt(x.u), w.transfer(x.u, s.cfg.TransferRate)) + x.u.spec.EstCost/w.speed(); f < bestF {
+				cost := s.cost(x.u)
+				if f := max(w.startAt(cost), w.transfer(x.u, s.cfg.TransferRate)) + cost/w.speed(); f < bestF {
 					best, bestF = w, f
 				}
 			}
@@ -342,7 +344,7 @@ func (s *Scheduler) start(u *unit, w *worker, c cand, now time.Time, kind string
 	if wall == 0 {
 		wall = s.cfg.UnitDeadline
 	}
-	begin := c.finish - u.spec.EstCost/w.speed()
+	begin := c.finish - s.cost(u)/w.speed()
 	r := &run{
 		u:            u,
 		w:            w,
@@ -372,13 +374,14 @@ func (s *Scheduler) start(u *unit, w *worker, c cand, now time.Time, kind string
 func (s *Scheduler) choose(u *unit, planned []*worker) (best cand, ok bool) {
 	cs := s.cands[:0]
 	bestF := math.Inf(1)
+	cost := s.cost(u)
 	for _, w := range s.wlist {
 		if !w.usable || !w.fits(u) || u.excluded(w) || slices.Contains(planned, w) {
 			continue
 		}
 		sp := w.speed()
-		st := w.startAt(u)
-		f := max(st, w.transfer(u, s.cfg.TransferRate)) + u.spec.EstCost/sp
+		st := w.startAt(cost)
+		f := max(st, w.transfer(u, s.cfg.TransferRate)) + cost/sp
 		cs = append(cs, cand{w: w, finish: f, start: st, room: w.available(s.cfg.QueueAllowance) > 0})
 		bestF = min(bestF, f)
 	}

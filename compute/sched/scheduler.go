@@ -37,6 +37,11 @@ const maxSeconds = 1e9
 // speed (an exponentially weighted moving average).
 const speedWeight = 0.3
 
+// maxSpeedStep bounds one sample of a measured speed to within this factor
+// of the current figure, before averaging: with speedWeight 0.3 one run
+// moves a worker's speed by at most ×1.3 or ×0.85.
+const maxSpeedStep = 2.0
+
 // Scheduler decides where the units of the caller's jobs run. It is a pure
 // state machine: feed it events with Observe, take its actions from Next.
 //
@@ -61,6 +66,10 @@ type Scheduler struct {
 	// backupAt is when the last placement pass found a straggler not yet
 	// worth a backup will be; zero when none.
 	backupAt time.Time
+
+	// scale is the scale of the last job with two or more completed runs
+	// (see learn), used for jobs that have none yet; 1 at first.
+	scale float64
 }
 
 type jobStatus int
@@ -94,6 +103,11 @@ type job struct {
 	lastNeed    time.Time
 	submittedAt time.Time
 	endedAt     time.Time
+
+	// rhos are took × speed / EstCost of the job's completed runs, sorted;
+	// scale is their median, 0 before the first (see Scheduler.learn).
+	rhos  []float64
+	scale float64
 }
 
 type unit struct {
@@ -229,6 +243,7 @@ func New(cfg Config, rng *rand.Rand) (*Scheduler, error) {
 		rng:     rng,
 		jobs:    make(map[JobID]*job),
 		workers: make(map[peer.ID]*worker),
+		scale:   1,
 	}, nil
 }
 
@@ -541,15 +556,77 @@ func (s *Scheduler) complete(r *run, ev UnitCompleted) {
 	s.end(r, runDone, "")
 	w.completed++
 	if ev.Took > 0 && r.u.spec.EstCost > 0 {
-		v := r.u.spec.EstCost / ev.Took.Seconds()
+		s.learn(r, ev.Took.Seconds())
+	}
+	s.settle(r.u)
+}
+
+// learn updates r's worker's speed and r's job's scale from a completed run
+// that took took seconds of compute.
+//
+// A unit's EstCost is only comparable with the EstCosts of its own job (same
+// module, same cost model): a reduce, or any job whose costs are off by a
+// constant factor, would otherwise make the worker that ran it look that
+// factor faster. So each job has its own scale, the seconds one unit of its
+// EstCost takes at speed 1, estimated as the median over its completed runs
+// of took × speed / EstCost; and a run teaches its worker only its speed
+// relative to that job's other runs: EstCost × scale / took. The first run
+// of a job has nothing to be compared with and sets the scale only, unless
+// no worker has been measured at all yet: then there is no scale to keep
+// and EstCost is taken in the bids' units (scale 1, or the last job's).
+// A sample may move a measured speed by at most maxSpeedStep either way
+// before averaging, so that one odd run (a cached output, a unit whose cost
+// estimate is wrong by orders of magnitude) cannot make a worker look many
+// times faster or slower.
+func (s *Scheduler) learn(r *run, took float64) {
+	w, j, est := r.w, r.u.job, r.u.spec.EstCost
+	ref := j.scale
+	if ref == 0 && !s.anyMeasured() {
+		ref = s.scale
+	}
+	if ref > 0 {
+		v := est * ref / took
 		if w.nMeasured == 0 {
 			w.measured = v
 		} else {
+			v = min(max(v, w.measured/maxSpeedStep), w.measured*maxSpeedStep)
 			w.measured = speedWeight*v + (1-speedWeight)*w.measured
 		}
 		w.nMeasured++
 	}
-	s.settle(r.u)
+	rho := took * w.speed() / est
+	if math.IsNaN(rho) || math.IsInf(rho, 0) || rho <= 0 {
+		return
+	}
+	i, _ := slices.BinarySearch(j.rhos, rho)
+	j.rhos = slices.Insert(j.rhos, i, rho)
+	n := len(j.rhos)
+	j.scale = j.rhos[n/2]
+	if n%2 == 0 {
+		j.scale = (j.rhos[n/2-1] + j.rhos[n/2]) / 2
+	}
+	if n >= 2 {
+		s.scale = j.scale
+	}
+}
+
+// anyMeasured reports whether some worker has a measured speed.
+func (s *Scheduler) anyMeasured() bool {
+	for _, w := range s.wlist {
+		if w.nMeasured > 0 && w.measured > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// cost is u's EstCost in seconds at speed 1: scaled by its job's scale (see
+// learn), or, before the job has one, by the last job's.
+func (s *Scheduler) cost(u *unit) float64 {
+	if u.job.scale > 0 {
+		return u.spec.EstCost * u.job.scale
+	}
+	return u.spec.EstCost * s.scale
 }
 
 func (s *Scheduler) fail(r *run, kind FailureKind, reason string, deterministic bool) {
