@@ -230,7 +230,9 @@ type WorkerState struct {
 	FreeSlots int // as bid
 	QueueLen  int // as bid
 	// Speed is the speed placement uses: measured from completed runs when
-	// there are any, else BidSpeed.
+	// there are any (relative to the other runs of their jobs, in the
+	// bids' units; see the package doc), else BidSpeed held within the
+	// range measured on the others.
 	Speed     float64
 	BidSpeed  float64
 	MaxMemory uint64
