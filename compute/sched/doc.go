@@ -150,6 +150,18 @@ planning is what keeps slow workers from being handed long units at the end
 of a job; with it, 1000 units on 50 heterogeneous workers finish within a few
 per cent of the lower bound. A run overdue by d is expected to need about d
 more, so a worker whose runs overrun its estimates loses its appeal.
+Likewise for slots held by units we know nothing about (another
+submitter's, or one of ours we cancelled that the worker is still tearing
+down): each is guessed to take as long as the unit placed, and at least as
+long again as the time since the worker's bid, during which it told us of
+no free slot. A unit waiting for such a worker is looked at again after
+that time (at least 100 ms, at most Config.RebidInterval), so it moves to a
+slower worker with room once waiting stops paying; before, it waited for
+the next bid round (TestSimFullFastWorker; a CLI word count once left its
+reduce queued for a minute this way). Workers whose bid is older than half
+of Config.RebidInterval are asked again at each rebid round, so a full
+worker is asked once per interval (TestRebidFullWorker; it was every other
+interval).
 
 This is also what lets a worker believed slow still get work, and so
 correct its figure: the plan gives it a unit as soon as the queue a faster

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -243,4 +244,121 @@ func TestSlowFigureCorrected(t *testing.T) {
 		t.Errorf("units per worker after the spike: %v, want 4+4 (±1) by the last", split)
 	}
 	t.Logf("units per worker after the spike: %v", split)
+}
+
+// TestSimReduceAfterBackups replays the shape of a word count through the
+// CLI (e2e TestComputeWordCount) in virtual time, over many draws: workers
+// of 1, 2 and 1 slots whose first run pays a cold compile of seconds and
+// whose later runs take tens of milliseconds, so that the end of the map
+// job starts backups; cancelled runs keep their slot a while (the worker
+// kills its child); then the reduce, a job of its own of one unit whose
+// inputs are the maps' outputs. Every job must end. A run of CI once left
+// the reduce queued for a minute after backups had been cancelled.
+func TestSimReduceAfterBackups(t *testing.T) {
+	for seed := range uint64(300) {
+		r := rand.New(rand.NewPCG(seed, 7))
+		var workers []*simWorker
+		for i, slots := range []int{1, 2, 1} {
+			workers = append(workers, &simWorker{
+				id:        wid(i),
+				slots:     slots,
+				speed:     5 + 40*r.Float64(),
+				lat:       time.Duration(1+r.IntN(20)) * time.Millisecond,
+				cold:      time.Duration(500+r.IntN(5000)) * time.Millisecond,
+				cancelLag: time.Duration(r.IntN(600)) * time.Millisecond,
+			})
+		}
+		maps := &simJob{id: "wc/0", replicas: 1}
+		red := &simJob{id: "wc/1", replicas: 1, after: "wc/0", at: time.Duration(r.IntN(5)) * time.Millisecond}
+		for i := range 8 {
+			maps.units = append(maps.units, UnitSpec{EstCost: 1.1})
+			red.units = append(red.units, UnitSpec{})
+			_ = i
+		}
+		var ins []Input
+		for i := range 8 {
+			ins = append(ins, Input{CID: honestOutput(UnitID{maps.id, i}), Bytes: 100})
+		}
+		red.units = []UnitSpec{{EstCost: 1, Inputs: ins}}
+		m := newSim(t, Config{}, seed, workers, []*simJob{maps, red})
+		m.horizon = 10 * time.Minute
+		m.run()
+		if probs := m.check(); len(probs) > 0 {
+			t.Fatalf("seed %d: %d problem(s):\n%s\nlast actions:\n%s", seed, len(probs), strings.Join(probs, "\n"),
+				strings.Join(m.log[max(0, len(m.log)-30):], "\n"))
+		}
+	}
+}
+
+// TestSimFullFastWorker: the fastest worker bid full (another submitter's
+// unit holds its only slot for a minute) while a slower one is idle. A
+// unit must not wait for the fast one on the strength of a guess made at
+// its bid: the longer the wait, the later it expects the slot, and the unit
+// goes to the idle worker within about the time it takes there. The full
+// worker is asked again within the rebid interval, not two.
+func TestSimFullFastWorker(t *testing.T) {
+	workers := []*simWorker{
+		{id: wid(0), slots: 1, speed: 100, lat: time.Millisecond, foreign: time.Minute},
+		{id: wid(1), slots: 1, speed: 1, lat: time.Millisecond},
+	}
+	job := &simJob{id: "j", replicas: 1, units: []UnitSpec{{EstCost: 1}}}
+	cfg := Config{RebidInterval: 10 * time.Second}
+	m := newSim(t, cfg, 1, workers, []*simJob{job})
+	m.horizon = 5 * time.Minute
+	m.run()
+	m.fail()
+	var placed time.Duration = -1
+	var asks []time.Duration // bid requests to the full worker
+	for _, ta := range m.actions {
+		switch a := ta.a.(type) {
+		case AssignUnit:
+			if placed < 0 {
+				placed = ta.at.Sub(t0)
+				if a.Worker != wid(1) {
+					t.Errorf("unit placed on %s at %v, want the idle %s", a.Worker, placed, wid(1))
+				}
+			}
+		case RequestBids:
+			if slices.Contains(a.Workers, wid(0)) {
+				asks = append(asks, ta.at.Sub(t0))
+			}
+		}
+	}
+	if placed < 0 || placed > 2*time.Second {
+		t.Errorf("unit placed at %v, want within 2s (the idle worker takes 1s)\n%s", placed, strings.Join(m.log, "\n"))
+	}
+	if len(asks) > 3 {
+		t.Errorf("%d bid requests to the full worker (%v): asked too often", len(asks), asks)
+	}
+}
+
+// TestRebidFullWorker: a unit that waits because every worker bid full
+// asks them again after one rebid interval, not two.
+func TestRebidFullWorker(t *testing.T) {
+	workers := []*simWorker{
+		{id: wid(0), slots: 1, speed: 1, lat: 5 * time.Millisecond, foreign: 5 * time.Second},
+	}
+	job := &simJob{id: "j", replicas: 1, units: []UnitSpec{{EstCost: 1}}}
+	cfg := Config{RebidInterval: 10 * time.Second}
+	m := newSim(t, cfg, 1, workers, []*simJob{job})
+	m.horizon = 5 * time.Minute
+	m.run()
+	m.fail()
+	var asks []time.Duration
+	placed := time.Duration(-1)
+	for _, ta := range m.actions {
+		switch a := ta.a.(type) {
+		case RequestBids:
+			asks = append(asks, ta.at.Sub(t0))
+		case AssignUnit:
+			if placed < 0 {
+				placed = ta.at.Sub(t0)
+			}
+			_ = a
+		}
+	}
+	// The bid at 0 shows it full; the one at 10s finds it free.
+	if placed < 5*time.Second || placed > 11*time.Second {
+		t.Errorf("unit placed at %v, want at the first rebid after the slot frees at 5s (10s); bid requests at %v", placed, asks)
+	}
 }

@@ -101,7 +101,16 @@ func (w *worker) plan(now time.Time) {
 	}
 	slices.Sort(w.ends)
 	w.pfree = w.realFree()
+	w.age = 0
+	if !w.bidAt.IsZero() && now.After(w.bidAt) {
+		w.age = now.Sub(w.bidAt).Seconds()
+	}
 }
+
+// othersHold reports whether a run of ours on w would wait for slots held
+// by units we know nothing about (other submitters', or ours that we
+// cancelled and the worker has not freed yet), given this pass's plan.
+func (w *worker) othersHold() bool { return w.pfree <= 0 && -w.pfree >= len(w.ends) }
 
 // startAt predicts when a run of u could start on w, in seconds from now,
 // given the runs of ours already there (real and planned); cost is the
@@ -115,12 +124,16 @@ func (w *worker) startAt(cost float64) float64 {
 		return w.ends[need]
 	}
 	// Slots are held by others' units we know nothing about: guess that
-	// each takes as long as this one.
+	// each takes as long as this one, and, as the worker has not told us
+	// of a free slot since it bid age seconds ago, at least as long again
+	// as we have waited (the rule for an overdue run in plan). Without the
+	// second part a unit would wait for a full fast worker on the strength
+	// of a guess made at its bid while slower ones idle, until a rebid.
 	base := 0.0
 	if n := len(w.ends); n > 0 {
 		base = w.ends[n-1]
 	}
-	per := cost / w.speed() / float64(w.slots)
+	per := max(cost/w.speed()/float64(w.slots), w.age)
 	return base + float64(need-len(w.ends)+1)*per
 }
 
@@ -152,6 +165,7 @@ func seconds(f float64) time.Duration {
 // units see that worker as busier.
 func (s *Scheduler) place(now time.Time) {
 	rooms, usable := 0, 0
+	s.waitAt = time.Time{}
 	s.calibrate()
 	for _, w := range s.wlist {
 		w.usable = w.usableAt(now) && w.speed() > 0
@@ -228,6 +242,10 @@ func (s *Scheduler) hopeless(u *unit) bool {
 	}
 	return true
 }
+
+// minWaitLook is the shortest wait before another placement pass for a unit
+// waiting on a worker whose slots others hold.
+const minWaitLook = 100 * time.Millisecond
 
 // backupMargin is how much sooner, relatively, a backup must be predicted to
 // finish than the run it backs up.
@@ -325,6 +343,14 @@ func (s *Scheduler) placeUnit(u *unit, now time.Time) (filled int, stuck bool) {
 		}
 		w := c.w
 		if !c.room {
+			if w.othersHold() {
+				// The guess in startAt grows as time passes: look again,
+				// sooner while the wait is young.
+				d := min(max(time.Duration(w.age*float64(time.Second)), minWaitLook), s.cfg.RebidInterval)
+				if at := now.Add(d); s.waitAt.IsZero() || at.Before(s.waitAt) {
+					s.waitAt = at
+				}
+			}
 			w.reserve(c.finish)
 			planned = append(planned, w)
 			continue

@@ -66,6 +66,10 @@ type Scheduler struct {
 	// backupAt is when the last placement pass found a straggler not yet
 	// worth a backup will be; zero when none.
 	backupAt time.Time
+	// waitAt is when the last placement pass wants another look at a unit
+	// left waiting for a worker whose slots others hold (see
+	// worker.startAt); zero when none.
+	waitAt time.Time
 
 	// scale is the scale of the last job with two or more completed runs
 	// (see learn), used for jobs that have none yet; 1 at first.
@@ -225,6 +229,7 @@ type worker struct {
 	usable bool
 	ends   []float64 // predicted ends of our runs, seconds from now, sorted
 	pfree  int       // free slots left for us, negative when queued
+	age    float64   // seconds since the latest bid
 }
 
 // New returns a Scheduler with no jobs and no workers. rng supplies every
@@ -924,7 +929,7 @@ func (s *Scheduler) requestBids(now time.Time) {
 			var stale []peer.ID
 			for _, w := range s.wlist {
 				if j.asked[w.id] && len(w.asks) == 0 && s.askable(w, now) &&
-					(!w.hasBid || w.busy || !now.Before(w.bidAt.Add(s.cfg.RebidInterval))) {
+					(!w.hasBid || w.busy || !now.Before(w.bidAt.Add(s.cfg.RebidInterval/2))) {
 					stale = append(stale, w.id)
 				}
 			}
@@ -1004,6 +1009,9 @@ func (s *Scheduler) WakeAt() (t time.Time, ok bool) {
 				consider(j.lastNeed.Add(s.cfg.RebidInterval))
 			}
 		}
+	}
+	if !s.waitAt.IsZero() && waiting {
+		consider(s.waitAt)
 	}
 	if !s.backupAt.IsZero() {
 		consider(s.backupAt)

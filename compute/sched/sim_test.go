@@ -50,11 +50,20 @@ type simWorker struct {
 	spare    bool          // unknown until the scheduler asks for workers
 	slowAt   time.Duration // runs started from this time after start on take slowBy times longer; 0 never
 	slowBy   float64
+	// cold is added to the first run's time (a module compiled on first
+	// use); cancelLag is how long a cancelled run keeps its slot (the
+	// worker killing its child).
+	cold      time.Duration
+	cancelLag time.Duration
+	// foreign keeps one slot taken from the start for this long by another
+	// submitter's unit, which the scheduler knows only from bids.
+	foreign time.Duration
 
 	dead     bool
 	running  []*simRun
 	queue    []*simRun
 	assigned int // runs ever assigned
+	started  int // runs ever started
 	done     int // runs completed
 	maxHeld  int // most runs held at once
 }
@@ -73,6 +82,10 @@ type simJob struct {
 	traps    map[int]bool // units that fail everywhere
 	replicas int
 	at       time.Duration // submission time after start
+	// after, when set, submits the job when that job ends instead, at its
+	// end plus at (a reduce, which the compute layer submits as a job of
+	// its own once the map units are done).
+	after JobID
 }
 
 type simItem struct {
@@ -168,10 +181,21 @@ func newSim(t testing.TB, cfg Config, seed uint64, workers []*simWorker, jobs []
 			m.at(t0.Add(w.lostAt), func() { m.lose(w) })
 		}
 		m.heartbeat(w, t0.Add(m.hb))
+		if w.foreign > 0 {
+			z := &simRun{u: UnitID{"foreign", 0}, gone: true}
+			w.running = append(w.running, z)
+			m.at(t0.Add(w.foreign), func() {
+				w.running = slices.DeleteFunc(w.running, func(x *simRun) bool { return x == z })
+				m.startRuns(w)
+			})
+		}
 	}
 	m.at(t0, func() { m.observe(WorkersDiscovered{Workers: known}) })
 	for _, j := range jobs {
 		m.jobs[j.id] = j
+		if j.after != "" {
+			continue
+		}
 		m.at(t0.Add(j.at), func() {
 			m.observe(JobSubmitted{Job: j.id, Units: j.units, Replicas: j.replicas})
 		})
@@ -273,7 +297,13 @@ func (m *sim) do(a Action) {
 		r := &simRun{u: a.Unit, cost: j.units[a.Unit.Index].EstCost, trap: j.traps[a.Unit.Index]}
 		w.assigned++
 		w.queue = append(w.queue, r)
-		if held := len(w.running) + len(w.queue); held > w.slots+m.cfg.QueueAllowance {
+		held := 0
+		for _, r := range slices.Concat(w.running, w.queue) {
+			if !r.gone {
+				held++
+			}
+		}
+		if held > w.slots+m.cfg.QueueAllowance {
 			m.problem("%s holds %d runs, has %d slots + %d allowance", w.id, held, w.slots, m.cfg.QueueAllowance)
 		} else {
 			w.maxHeld = max(w.maxHeld, held)
@@ -291,8 +321,20 @@ func (m *sim) do(a Action) {
 				return false
 			})
 		}
+		n := len(w.running)
 		w.running = drop(w.running)
 		w.queue = drop(w.queue)
+		if killed := n - len(w.running); killed > 0 && w.cancelLag > 0 {
+			// The slot stays taken until the child is dead.
+			for range killed {
+				z := &simRun{u: a.Unit, gone: true}
+				w.running = append(w.running, z)
+				m.at(m.now.Add(w.cancelLag), func() {
+					w.running = slices.DeleteFunc(w.running, func(x *simRun) bool { return x == z })
+					m.startRuns(w)
+				})
+			}
+		}
 		m.startRuns(w)
 	case AcceptResult:
 		if _, ok := m.accepted[a.Unit]; ok {
@@ -314,6 +356,13 @@ func (m *sim) do(a Action) {
 			m.problem("job %s ended twice", id)
 		}
 		m.ended[id] = a
+		for _, j := range m.jobs {
+			if j.after == id {
+				m.at(m.now.Add(j.at), func() {
+					m.observe(JobSubmitted{Job: j.id, Units: j.units, Replicas: j.replicas})
+				})
+			}
+		}
 	case NeedWorkers:
 		var found []peer.ID
 		for _, w := range m.wlist {
@@ -335,7 +384,7 @@ func (m *sim) do(a Action) {
 
 // holds reports whether w holds a run of u.
 func (m *sim) holds(w *simWorker, u UnitID) bool {
-	return slices.ContainsFunc(slices.Concat(w.running, w.queue), func(r *simRun) bool { return r.u == u })
+	return slices.ContainsFunc(slices.Concat(w.running, w.queue), func(r *simRun) bool { return r.u == u && !r.gone })
 }
 
 // startRuns starts queued runs on free slots.
@@ -352,6 +401,10 @@ func (m *sim) startRuns(w *simWorker) {
 		if w.slowAt > 0 && m.now.Sub(t0) >= w.slowAt {
 			took = secs(r.cost / w.speed * w.slowBy)
 		}
+		if w.started == 0 {
+			took += w.cold
+		}
+		w.started++
 		m.at(m.now.Add(took), func() { m.finish(w, r, took) })
 	}
 }
@@ -384,6 +437,9 @@ func (m *sim) heartbeat(w *simWorker, at time.Time) {
 		}
 		if !w.stall {
 			for _, r := range slices.Concat(w.running, w.queue) {
+				if r.gone {
+					continue
+				}
 				m.send(w, UnitProgressed{Unit: r.u, Worker: w.id, At: m.now.Add(w.lat)})
 			}
 		}
