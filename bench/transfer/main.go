@@ -31,12 +31,16 @@
 // instead of memory; -transport quic runs every host over QUIC instead of
 // TCP (two nodes listening on both pick QUIC on loopback: go-libp2p's
 // default dial ranker prefers it); -cpuprofile and -provider-cpuprofile
-// profile the two sides of the single-provider fetches.
+// profile the two sides of the single-provider fetches, -trace and
+// -provider-trace trace them (runtime/trace). Each measurement also reports
+// the share of the machine's CPU time left idle meanwhile (/proc/stat): a
+// CPU-bound transfer on a quiet machine should leave none.
 //
 // Usage, from the repository root:
 //
 //	go run ./bench/transfer [-size 1GiB] [-rounds 3] [-multi-size 256MiB] [-rate 40MB] [-providers 4] [-kubo] [-json]
 //	    [-provider-store mem|store] [-transport tcp|quic] [-cpuprofile f] [-provider-cpuprofile p]
+//	    [-trace f] [-provider-trace p]
 package main
 
 import (
@@ -124,6 +128,10 @@ type Result struct {
 	// limits the rate on a small machine.
 	CPUSeconds         float64 `json:"cpu_seconds,omitempty"`
 	ProviderCPUSeconds float64 `json:"provider_cpu_seconds,omitempty"`
+	// IdlePercent is the share of the machine's CPU time (all cores,
+	// /proc/stat) that was idle during the measurement: on a quiet machine,
+	// the CPU a CPU-bound transfer left unused.
+	IdlePercent float64 `json:"idle_percent,omitempty"`
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -142,6 +150,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the single-provider fetch to this file")
 	traceFile := fs.String("trace", "", "write an execution trace (runtime/trace) of the single-provider fetch to this file")
 	provProfile := fs.String("provider-cpuprofile", "", "write a CPU profile of the provider process (while it serves the single-provider fetches) to this file")
+	provTrace := fs.String("provider-trace", "", "write an execution trace of the provider process (while it serves the single-provider fetches) to this file")
 	transport := fs.String("transport", "tcp", "transport of every host: tcp (TCP+TLS+yamux, the issue's ceiling) or quic (what two nodes pick on loopback when both listen on TCP and QUIC)")
 	provStore := fs.String("provider-store", "mem", "provider's blockstore: mem (in memory) or store (share.Store, pack files on disk in -dir, read through the page cache)")
 	storeKind := fs.String("store", "store", "fetcher's blockstore: store (share.Store, pack files) or pebble (go-ds-pebble, 64 MiB memtable)")
@@ -180,7 +189,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *serve {
 		return serveMode(ctx, serveOpts{
 			size: size, seed: byte(*serveSeed), hosts: *serveHosts, rate: rate,
-			profile: *provProfile, store: *provStore, dir: *dir,
+			profile: *provProfile, trace: *provTrace, store: *provStore, dir: *dir,
 		}, os.Stdin, stdout)
 	}
 	if *provStore != "mem" && *provStore != "store" {
@@ -198,14 +207,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	rep.LoadAvg = append(rep.LoadAvg, loadAvg())
 	round := 0
-	add := func(name, what string, n int64, d time.Duration, cpu, provCPU float64) {
+	add := func(name, what string, n int64, d time.Duration, cpu, provCPU float64, m0 machineCPU) {
 		r := Result{Name: name, What: what, Seconds: d.Seconds(), MBps: float64(n) / 1e6 / d.Seconds(),
-			CPUSeconds: cpu, ProviderCPUSeconds: provCPU}
+			CPUSeconds: cpu, ProviderCPUSeconds: provCPU, IdlePercent: m0.idleSince()}
 		if name == "raw" || name == "fetch" {
 			r.Round = round
 		}
 		rep.Results = append(rep.Results, r)
-		logf("%-7s %8.2f s %9.1f MB/s  cpu %.2f s + provider %.2f s  (%s)", name, r.Seconds, r.MBps, cpu, provCPU, what)
+		logf("%-7s %8.2f s %9.1f MB/s  cpu %.2f s + provider %.2f s, machine idle %.0f %%  (%s)", name, r.Seconds, r.MBps, cpu, provCPU, r.IdlePercent, what)
 	}
 
 	// raw then fetch, -rounds times: the machine's speed drifts by tens of
@@ -230,18 +239,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		stores = append(stores, ds)
 		return blockstore.NewBlockstore(ds), nil
 	}
-	prov, err := startProvider(ctx, serveOpts{size: size, seed: 1, hosts: 1, profile: *provProfile, store: *provStore, dir: work, transport: *transport}, stderr)
+	prov, err := startProvider(ctx, serveOpts{size: size, seed: 1, hosts: 1, profile: *provProfile, trace: *provTrace, store: *provStore, dir: work, transport: *transport}, stderr)
 	if err != nil {
 		return fmt.Errorf("provider: %w", err)
 	}
 	defer prov.stop()
 	for round = 1; round <= *rounds; round++ {
-		cpu0 := selfCPU()
+		cpu0, m0 := selfCPU(), readMachineCPU()
 		d, err := rawStream(ctx, size)
 		if err != nil {
 			return fmt.Errorf("raw stream: %w", err)
 		}
-		add("raw", "one libp2p stream ("+*transport+"), 256 KiB writes; cpu: both hosts", size, d, selfCPU()-cpu0, 0)
+		add("raw", "one libp2p stream ("+*transport+"), 256 KiB writes; cpu: both hosts", size, d, selfCPU()-cpu0, 0, m0)
 		// fetch: the provider process serving from memory (or its
 		// store), this process fetching into a fresh store on disk.
 		var dst blockstore.Blockstore
@@ -265,14 +274,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		var st fetchStats
-		cpu0, pcpu0 := selfCPU(), prov.cpu()
+		cpu0, pcpu0, m0 := selfCPU(), prov.cpu(), readMachineCPU()
 		d, err = fetchFrom(ctx, dst, prov, &st)
 		stop()
 		if err != nil {
 			return fmt.Errorf("fetch: %w", err)
 		}
 		add("fetch", "Exchange.Fetch, 1 provider process, fetcher's "+*storeKind+" blockstore on disk, every block verified",
-			size, d, selfCPU()-cpu0, prov.cpu()-pcpu0)
+			size, d, selfCPU()-cpu0, prov.cpu()-pcpu0, m0)
 		if c, ok := dst.(io.Closer); ok {
 			// A share.Store: free its disk for the next round.
 			if err := c.Close(); err != nil {
@@ -288,13 +297,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// The same fetch into an in-memory blockstore: the protocol
 		// without the fetcher's disk writes.
 		mem := blockstore.NewBlockstore(dssync.MutexWrap(datastore.NewMapDatastore()))
-		cpu0, pcpu0 := selfCPU(), prov.cpu()
+		cpu0, pcpu0, m0 := selfCPU(), prov.cpu(), readMachineCPU()
 		d, err := fetchFrom(ctx, mem, prov, &fetchStats{})
 		if err != nil {
 			return fmt.Errorf("fetch to memory: %w", err)
 		}
 		add("fetch-mem", "Exchange.Fetch, 1 provider process, fetcher's blockstore in memory, every block verified",
-			size, d, selfCPU()-cpu0, prov.cpu()-pcpu0)
+			size, d, selfCPU()-cpu0, prov.cpu()-pcpu0, m0)
 	}
 	prov.stop()
 
@@ -311,13 +320,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		stores = append(stores, mdst)
 		var mst fetchStats
-		cpu0, pcpu0 := selfCPU(), mprov.cpu()
+		cpu0, pcpu0, m0 := selfCPU(), mprov.cpu(), readMachineCPU()
 		d, err := fetchFrom(ctx, mdst, mprov, &mst)
 		if err != nil {
 			return fmt.Errorf("multi-source fetch: %w", err)
 		}
 		add("multi", fmt.Sprintf("Exchange.Fetch, %d providers capped at %.1f MB/s each (goal ≥ %.1f MB/s)",
-			*providers, float64(rate)/1e6, 0.8*float64(*providers)*float64(rate)/1e6), multiSize, d, selfCPU()-cpu0, mprov.cpu()-pcpu0)
+			*providers, float64(rate)/1e6, 0.8*float64(*providers)*float64(rate)/1e6), multiSize, d, selfCPU()-cpu0, mprov.cpu()-pcpu0, m0)
 		rep.Shares = mst.shares
 		logf("multi shares %v", mst.shares)
 		mprov.stop()
@@ -343,7 +352,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func printTable(w io.Writer, rep Report) error {
 	fmt.Fprintf(w, "%d bytes (%.2f GiB), multi-source %d bytes, %d CPUs, %s\nload average at start and end: %s\n\n",
 		rep.SizeBytes, float64(rep.SizeBytes)/(1<<30), rep.MultiSizeBytes, rep.CPUs, rep.GoVersion, strings.Join(rep.LoadAvg, " | "))
-	fmt.Fprintf(w, "%-11s %9s %9s %13s\n", "measurement", "seconds", "MB/s", "CPU-s/GiB")
+	fmt.Fprintf(w, "%-11s %9s %9s %13s %7s\n", "measurement", "seconds", "MB/s", "CPU-s/GiB", "idle %")
 	byName := map[string]float64{}
 	for _, r := range rep.Results {
 		cpu := ""
@@ -358,10 +367,15 @@ func printTable(w io.Writer, rep Report) error {
 		if r.Round > 0 {
 			name = fmt.Sprintf("%s #%d", r.Name, r.Round)
 		}
-		fmt.Fprintf(w, "%-11s %9.2f %9.1f %13s\n", name, r.Seconds, r.MBps, cpu)
+		idle := ""
+		if r.IdlePercent > 0 {
+			idle = fmt.Sprintf("%.0f", r.IdlePercent)
+		}
+		fmt.Fprintf(w, "%-11s %9.2f %9.1f %13s %7s\n", name, r.Seconds, r.MBps, cpu, idle)
 		byName[r.Name] = r.MBps
 	}
-	fmt.Fprintln(w, "(CPU-s/GiB: this process + the provider process; raw: both hosts in this process)")
+	fmt.Fprintln(w, "(CPU-s/GiB: this process + the provider process; raw: both hosts in this process;")
+	fmt.Fprintln(w, " idle %: the machine's CPU time left idle during the measurement, all cores)")
 	fmt.Fprintln(w)
 	sum := summarize(rep.Results)
 	if sum.rounds > 0 {
@@ -565,13 +579,15 @@ type provider struct {
 // serveOpts describe a provider process: hosts hosts serving size bytes of
 // random data seeded with seed, each capped at rate bytes/s (0: no cap),
 // from a blockstore of kind store ("mem", or "store": a share.Store in a
-// temporary directory under dir), with a CPU profile to profile if set.
+// temporary directory under dir), with a CPU profile to profile and an
+// execution trace to trace if set.
 type serveOpts struct {
 	size      int64
 	seed      byte
 	hosts     int
 	rate      int64
 	profile   string
+	trace     string
 	store     string
 	dir       string
 	transport string
@@ -585,7 +601,7 @@ func startProvider(ctx context.Context, o serveOpts, stderr io.Writer) (*provide
 	}
 	cmd := exec.CommandContext(ctx, exe, "-serve", "-size", strconv.FormatInt(o.size, 10),
 		"-serve-seed", strconv.Itoa(int(o.seed)), "-serve-hosts", strconv.Itoa(o.hosts), "-rate", strconv.FormatInt(max(o.rate, 1), 10),
-		"-provider-cpuprofile", o.profile, "-provider-store", o.store, "-dir", o.dir, "-transport", o.transport)
+		"-provider-cpuprofile", o.profile, "-provider-trace", o.trace, "-provider-store", o.store, "-dir", o.dir, "-transport", o.transport)
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -686,17 +702,11 @@ func serveMode(ctx context.Context, o serveOpts, stdin io.Reader, stdout io.Writ
 		wg.Go(func() { ex.Run(ctx) })
 		fmt.Fprintf(stdout, "PEER %s/p2p/%s\n", h.Addrs()[0], h.ID())
 	}
-	if profile != "" {
-		f, err := os.Create(profile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := startProfiles(profile, o.trace, true)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	fmt.Fprintln(stdout, "READY")
 	io.Copy(io.Discard, stdin)
 	return nil
@@ -795,6 +805,46 @@ func (p *provider) cpu() float64 {
 	ut, _ := strconv.ParseFloat(f[11], 64)
 	st, _ := strconv.ParseFloat(f[12], 64)
 	return (ut + st) / 100
+}
+
+// machineCPU is a snapshot of the machine's CPU time counters
+// (/proc/stat), in clock ticks; zero if unknown.
+type machineCPU struct{ idle, total float64 }
+
+// readMachineCPU returns the counters of all cores together: idle (idle
+// and iowait) and the total.
+func readMachineCPU() machineCPU {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineCPU{}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 6 || f[0] != "cpu" {
+		return machineCPU{}
+	}
+	var m machineCPU
+	for i, x := range f[1:] {
+		v, _ := strconv.ParseFloat(x, 64)
+		if i >= 8 { // guest and guest_nice are already counted in user and nice
+			break
+		}
+		m.total += v
+		if i == 3 || i == 4 {
+			m.idle += v
+		}
+	}
+	return m
+}
+
+// idleSince returns the per cent of the machine's CPU time that was idle
+// since m, or 0 if unknown.
+func (m machineCPU) idleSince() float64 {
+	now := readMachineCPU()
+	if m.total == 0 || now.total <= m.total {
+		return 0
+	}
+	return 100 * (now.idle - m.idle) / (now.total - m.total)
 }
 
 // resetPeakRSS resets the kernel's peak RSS (VmHWM) of this process.
