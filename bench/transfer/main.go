@@ -4,6 +4,9 @@
 //   - raw:    one libp2p stream between two hosts of this process copying the
 //     same bytes (the ceiling: TCP + security + yamux, no blocks, no hashing,
 //     no store);
+//   - raw-xproc: the same stream from the provider process (below) to this
+//     one, after each fetch: the ceiling between the fetch's own two
+//     processes, which share the machine's cores with their two Go runtimes;
 //   - fetch:  Exchange.Fetch of a UnixFS DAG (CIDv1, raw leaves, 256 KiB
 //     chunks) from a provider process (this binary with -serve, serving from
 //     memory) into a share.Store on disk (-store pebble: a go-ds-pebble
@@ -46,6 +49,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -210,7 +214,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	add := func(name, what string, n int64, d time.Duration, cpu, provCPU float64, m0 machineCPU) {
 		r := Result{Name: name, What: what, Seconds: d.Seconds(), MBps: float64(n) / 1e6 / d.Seconds(),
 			CPUSeconds: cpu, ProviderCPUSeconds: provCPU, IdlePercent: m0.idleSince()}
-		if name == "raw" || name == "fetch" {
+		if name == "raw" || name == "fetch" || name == "raw-xproc" {
 			r.Round = round
 		}
 		rep.Results = append(rep.Results, r)
@@ -291,6 +295,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		rep.PeakHeapBytes, rep.PeakRSSBytes = max(rep.PeakHeapBytes, st.peakHeap), max(rep.PeakRSSBytes, st.peakRSS)
 		logf("fetch peak heap %.1f MiB, peak RSS %.1f MiB (the fetching process)", float64(st.peakHeap)/(1<<20), float64(st.peakRSS)/(1<<20))
+		// The raw stream again, between the fetch's two processes.
+		cpu0, pcpu0, m0 = selfCPU(), prov.cpu(), readMachineCPU()
+		if d, err = rawFrom(ctx, prov, size); err != nil {
+			return fmt.Errorf("raw stream from the provider process: %w", err)
+		}
+		add("raw-xproc", "one libp2p stream ("+*transport+") from the provider process to this one, 256 KiB writes",
+			size, d, selfCPU()-cpu0, prov.cpu()-pcpu0, m0)
 	}
 	round = 0
 	if *memToo {
@@ -352,7 +363,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func printTable(w io.Writer, rep Report) error {
 	fmt.Fprintf(w, "%d bytes (%.2f GiB), multi-source %d bytes, %d CPUs, %s\nload average at start and end: %s\n\n",
 		rep.SizeBytes, float64(rep.SizeBytes)/(1<<30), rep.MultiSizeBytes, rep.CPUs, rep.GoVersion, strings.Join(rep.LoadAvg, " | "))
-	fmt.Fprintf(w, "%-11s %9s %9s %13s %7s\n", "measurement", "seconds", "MB/s", "CPU-s/GiB", "idle %")
+	fmt.Fprintf(w, "%-13s %9s %9s %13s %7s\n", "measurement", "seconds", "MB/s", "CPU-s/GiB", "idle %")
 	byName := map[string]float64{}
 	for _, r := range rep.Results {
 		cpu := ""
@@ -371,10 +382,11 @@ func printTable(w io.Writer, rep Report) error {
 		if r.IdlePercent > 0 {
 			idle = fmt.Sprintf("%.0f", r.IdlePercent)
 		}
-		fmt.Fprintf(w, "%-11s %9.2f %9.1f %13s %7s\n", name, r.Seconds, r.MBps, cpu, idle)
+		fmt.Fprintf(w, "%-13s %9.2f %9.1f %13s %7s\n", name, r.Seconds, r.MBps, cpu, idle)
 		byName[r.Name] = r.MBps
 	}
 	fmt.Fprintln(w, "(CPU-s/GiB: this process + the provider process; raw: both hosts in this process;")
+	fmt.Fprintln(w, " raw-xproc: from the provider process to this one;")
 	fmt.Fprintln(w, " idle %: the machine's CPU time left idle during the measurement, all cores)")
 	fmt.Fprintln(w)
 	sum := summarize(rep.Results)
@@ -383,6 +395,9 @@ func printTable(w io.Writer, rep Report) error {
 		fmt.Fprintf(w, "median of %d rounds: raw %.1f MB/s, fetch %.1f MB/s\n", sum.rounds, sum.raw, sum.fetch)
 		fmt.Fprintf(w, "fetch / raw stream: %.0f %% (goal ≥ 60 %%; median of the rounds' ratios %s)\n",
 			100*sum.ratio, sum.ratios)
+	}
+	if x := medianOf(rep.Results, "raw-xproc"); x > 0 && sum.fetch > 0 {
+		fmt.Fprintf(w, "fetch / raw stream between the fetch's two processes (medians, %.1f MB/s): %.0f %%\n", x, 100*sum.fetch/x)
 	}
 	if raw, f := byName["raw"], byName["fetch-mem"]; raw > 0 && f > 0 {
 		fmt.Fprintf(w, "fetch-mem / raw stream (median): %.0f %%\n", 100*f/raw)
@@ -447,6 +462,20 @@ func summarize(results []Result) summary {
 	return s
 }
 
+// medianOf returns the median MB/s of the results named name, 0 if none.
+func medianOf(results []Result, name string) float64 {
+	var xs []float64
+	for _, r := range results {
+		if r.Name == name {
+			xs = append(xs, r.MBps)
+		}
+	}
+	if len(xs) == 0 {
+		return 0
+	}
+	return median(xs)
+}
+
 // median returns the median of xs (the mean of the middle two when their
 // number is even); xs is sorted in place.
 func median(xs []float64) float64 {
@@ -465,8 +494,41 @@ func newHost() (host.Host, error) {
 	return libp2p.New(libp2p.ListenAddrStrings(listenAddr))
 }
 
-// rawStream copies size bytes over one stream between two fresh hosts and
-// returns how long the copy took (from the first write to the last read).
+// rawProto is the protocol of the raw stream: the client sends the number
+// of bytes it wants (8 bytes, big-endian), the server writes that many
+// bytes in 256 KiB writes and closes the stream.
+const rawProto = "/enxame/bench/raw/1.0.0"
+
+// serveRaw answers one raw stream; done, if not nil, receives the result.
+func serveRaw(s network.Stream, done chan<- error) {
+	err := func() error {
+		var n [8]byte
+		if _, err := io.ReadFull(s, n[:]); err != nil {
+			return err
+		}
+		buf := make([]byte, 256<<10)
+		for left := int64(binary.BigEndian.Uint64(n[:])); left > 0; {
+			n, err := s.Write(buf[:min(int64(len(buf)), left)])
+			if err != nil {
+				return err
+			}
+			left -= int64(n)
+		}
+		return nil
+	}()
+	if err != nil {
+		s.Reset()
+	} else {
+		s.Close()
+	}
+	if done != nil {
+		done <- err
+	}
+}
+
+// rawStream copies size bytes over one stream between two fresh hosts of
+// this process and returns how long the copy took (from the request to
+// the last read).
 func rawStream(ctx context.Context, size int64) (time.Duration, error) {
 	a, err := newHost()
 	if err != nil {
@@ -478,32 +540,39 @@ func rawStream(ctx context.Context, size int64) (time.Duration, error) {
 		return 0, err
 	}
 	defer b.Close()
-	const proto = "/enxame/bench/raw/1.0.0"
 	done := make(chan error, 1)
-	b.SetStreamHandler(proto, func(s network.Stream) {
-		defer s.Close()
-		buf := make([]byte, 256<<10)
-		for left := size; left > 0; {
-			n, err := s.Write(buf[:min(int64(len(buf)), left)])
-			if err != nil {
-				s.Reset()
-				done <- err
-				return
-			}
-			left -= int64(n)
-		}
-		done <- nil
-	})
-	if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
+	b.SetStreamHandler(rawProto, func(s network.Stream) { serveRaw(s, done) })
+	d, err := readRaw(ctx, a, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}, size)
+	if err != nil {
 		return 0, err
 	}
-	s, err := a.NewStream(ctx, b.ID(), proto)
+	return d, <-done
+}
+
+// rawFrom copies size bytes over one stream from the provider process's
+// first host to a fresh host of this process: the raw stream between the
+// same two processes as the fetch.
+func rawFrom(ctx context.Context, p *provider, size int64) (time.Duration, error) {
+	h, err := newHost()
+	if err != nil {
+		return 0, err
+	}
+	defer h.Close()
+	return readRaw(ctx, h, p.peers[0], size)
+}
+
+// readRaw asks the raw server ai for size bytes from h and reads them.
+func readRaw(ctx context.Context, h host.Host, ai peer.AddrInfo, size int64) (time.Duration, error) {
+	if err := h.Connect(ctx, ai); err != nil {
+		return 0, err
+	}
+	s, err := h.NewStream(ctx, ai.ID, rawProto)
 	if err != nil {
 		return 0, err
 	}
 	defer s.Close()
 	t0 := time.Now()
-	if _, err := s.Write([]byte{1}); err != nil { // the handler runs on first data
+	if _, err := s.Write(binary.BigEndian.AppendUint64(nil, uint64(size))); err != nil {
 		return 0, err
 	}
 	buf := make([]byte, 256<<10)
@@ -518,8 +587,7 @@ func rawStream(ctx context.Context, size int64) (time.Duration, error) {
 			return 0, fmt.Errorf("read after %d bytes: %w", got, err)
 		}
 	}
-	d := time.Since(t0)
-	return d, <-done
+	return time.Since(t0), nil
 }
 
 // startProfiles starts the CPU profile and the execution trace named (when
@@ -700,6 +768,7 @@ func serveMode(ctx context.Context, o serveOpts, stdin io.Reader, stdout io.Writ
 			return err
 		}
 		wg.Go(func() { ex.Run(ctx) })
+		h.SetStreamHandler(rawProto, func(s network.Stream) { serveRaw(s, nil) })
 		fmt.Fprintf(stdout, "PEER %s/p2p/%s\n", h.Addrs()[0], h.ID())
 	}
 	stop, err := startProfiles(profile, o.trace, true)
