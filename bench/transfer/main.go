@@ -13,6 +13,11 @@
 //     blockstore instead); every block verified before it
 //     is stored. Its peak Go heap (sampled every 10 ms) and peak RSS (VmHWM,
 //     reset before the fetch) are the fetching process's alone;
+//   - fetch-inproc: each round, the same fetch from a provider host of this
+//     process (serving from a share.Store on disk, as a node does) into a
+//     share.Store on disk: the raw
+//     stream's own topology, two hosts of one process (-inproc=false skips
+//     it);
 //   - fetch-mem: the same into an in-memory blockstore (the protocol without
 //     the fetcher's disk writes);
 //   - multi:  the same from 4 provider hosts each capped at -rate bytes/s
@@ -148,6 +153,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	providers := fs.Int("providers", 4, "providers of the multi-source run")
 	rounds := fs.Int("rounds", 3, "rounds of raw stream then fetch, one after the other; the ratio to the raw stream is the median of the rounds' ratios")
 	memToo := fs.Bool("mem", true, "also fetch into an in-memory blockstore (needs size bytes of RAM)")
+	inproc := fs.Bool("inproc", true, "each round, also fetch from a provider host of this process (fetch-inproc: the raw stream's topology; needs size bytes of RAM)")
 	withKubo := fs.Bool("kubo", false, "also run `go run ./bench/kubo -size SIZE` for the Kubo→Kubo pin baseline (from the repository root)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	dir := fs.String("dir", os.TempDir(), "directory for the blockstores (needs about 2×size free)")
@@ -214,7 +220,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	add := func(name, what string, n int64, d time.Duration, cpu, provCPU float64, m0 machineCPU) {
 		r := Result{Name: name, What: what, Seconds: d.Seconds(), MBps: float64(n) / 1e6 / d.Seconds(),
 			CPUSeconds: cpu, ProviderCPUSeconds: provCPU, IdlePercent: m0.idleSince()}
-		if name == "raw" || name == "fetch" || name == "raw-xproc" {
+		if name == "raw" || name == "fetch" || name == "raw-xproc" || name == "fetch-inproc" {
 			r.Round = round
 		}
 		rep.Results = append(rep.Results, r)
@@ -248,6 +254,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("provider: %w", err)
 	}
 	defer prov.stop()
+	var local *localProvider
+	if *inproc {
+		if local, err = startLocalProvider(ctx, size, 3, filepath.Join(work, "provider-inproc")); err != nil {
+			return fmt.Errorf("in-process provider: %w", err)
+		}
+		defer local.stop()
+	}
 	for round = 1; round <= *rounds; round++ {
 		cpu0, m0 := selfCPU(), readMachineCPU()
 		d, err := rawStream(ctx, size)
@@ -255,6 +268,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("raw stream: %w", err)
 		}
 		add("raw", "one libp2p stream ("+*transport+"), 256 KiB writes; cpu: both hosts", size, d, selfCPU()-cpu0, 0, m0)
+		if local != nil {
+			// The fetch between two hosts of this process, as the raw
+			// stream just measured: same topology, same Go runtime.
+			name := fmt.Sprintf("fetcher-inproc-%d", round)
+			s, err := share.OpenStore(share.StoreConfig{Dir: filepath.Join(work, name)}, share.StoreDeps{})
+			if err != nil {
+				return err
+			}
+			cpu0, m0 := selfCPU(), readMachineCPU()
+			d, err := fetchFrom(ctx, s, &local.provider, &fetchStats{})
+			if err != nil {
+				s.Close()
+				return fmt.Errorf("in-process fetch: %w", err)
+			}
+			add("fetch-inproc", "Exchange.Fetch from a provider host of this process (serving from its share.Store) into a share.Store on disk, every block verified; cpu: both hosts",
+				size, d, selfCPU()-cpu0, 0, m0)
+			if err := s.Close(); err != nil {
+				return fmt.Errorf("in-process fetch: %w", err)
+			}
+			os.RemoveAll(filepath.Join(work, name))
+		}
 		// fetch: the provider process serving from memory (or its
 		// store), this process fetching into a fresh store on disk.
 		var dst blockstore.Blockstore
@@ -304,6 +338,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			size, d, selfCPU()-cpu0, prov.cpu()-pcpu0, m0)
 	}
 	round = 0
+	if local != nil {
+		local.stop()
+	}
 	if *memToo {
 		// The same fetch into an in-memory blockstore: the protocol
 		// without the fetcher's disk writes.
@@ -396,6 +433,10 @@ func printTable(w io.Writer, rep Report) error {
 		fmt.Fprintf(w, "fetch / raw stream: %.0f %% (goal ≥ 60 %%; median of the rounds' ratios %s)\n",
 			100*sum.ratio, sum.ratios)
 	}
+	if in := summarizePair(rep.Results, "raw", "fetch-inproc"); in.rounds > 0 {
+		fmt.Fprintf(w, "fetch-inproc / raw stream, both between two hosts of this process: %.0f %% (median of the rounds' ratios %s; fetch-inproc median %.1f MB/s)\n",
+			100*in.ratio, in.ratios, in.fetch)
+	}
 	if x := medianOf(rep.Results, "raw-xproc"); x > 0 && sum.fetch > 0 {
 		fmt.Fprintf(w, "fetch / raw stream between the fetch's two processes (medians, %.1f MB/s): %.0f %%\n", x, 100*sum.fetch/x)
 	}
@@ -431,13 +472,17 @@ type summary struct {
 
 // summarize pairs each round's fetch with the raw stream measured just
 // before it.
-func summarize(results []Result) summary {
+func summarize(results []Result) summary { return summarizePair(results, "raw", "fetch") }
+
+// summarizePair pairs each round's measurement named fetch with the one
+// named raw of the same round.
+func summarizePair(results []Result, raw, fetch string) summary {
 	raws, fetches := map[int]float64{}, map[int]float64{}
 	for _, r := range results {
 		switch {
-		case r.Round > 0 && r.Name == "raw":
+		case r.Round > 0 && r.Name == raw:
 			raws[r.Round] = r.MBps
-		case r.Round > 0 && r.Name == "fetch":
+		case r.Round > 0 && r.Name == fetch:
 			fetches[r.Round] = r.MBps
 		}
 	}
@@ -779,6 +824,59 @@ func serveMode(ctx context.Context, o serveOpts, stdin io.Reader, stdout io.Writ
 	fmt.Fprintln(stdout, "READY")
 	io.Copy(io.Discard, stdin)
 	return nil
+}
+
+// localProvider is a provider host of this process serving size bytes of
+// random data from a share.Store on disk (through the page cache, so that
+// the data does not count in this process's RSS, which the fetches'
+// memory figures measure).
+type localProvider struct {
+	provider
+	h      host.Host
+	st     *share.Store
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// startLocalProvider imports size bytes seeded with seed into a share.Store
+// in dir and serves them from a new host of this process.
+func startLocalProvider(ctx context.Context, size int64, seed byte, dir string) (*localProvider, error) {
+	st, err := share.OpenStore(share.StoreConfig{Dir: dir}, share.StoreDeps{})
+	if err != nil {
+		return nil, err
+	}
+	root, err := importRandom(ctx, st, size, seed)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	h, err := newHost()
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	ex, err := share.NewExchange(share.ExchangeConfig{}, share.ExchangeDeps{Host: h, Blockstore: st})
+	if err != nil {
+		h.Close()
+		st.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	lp := &localProvider{h: h, st: st, cancel: cancel}
+	lp.root = root
+	lp.peers = []peer.AddrInfo{{ID: h.ID(), Addrs: h.Addrs()}}
+	lp.wg.Go(func() { ex.Run(ctx) })
+	return lp, nil
+}
+
+func (lp *localProvider) stop() {
+	lp.once.Do(func() {
+		lp.cancel()
+		lp.wg.Wait()
+		lp.h.Close()
+		lp.st.Close()
+	})
 }
 
 // fetchFrom fetches the provider's root into dst from a fresh host and

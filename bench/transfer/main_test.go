@@ -30,7 +30,7 @@ func TestRunSmall(t *testing.T) {
 	if err := run(t.Context(), args, &out, &errs); err != nil {
 		t.Fatalf("run(%q): %v\nstderr:\n%s", args, err, errs.String())
 	}
-	for _, want := range []string{"raw #1 ", "raw-xproc #2 ", "fetch #2 ", "fetch-mem ", "multi ", "median of 2 rounds", "fetch / raw stream", "peak RSS"} {
+	for _, want := range []string{"raw #1 ", "raw-xproc #2 ", "fetch #2 ", "fetch-inproc #2 ", "fetch-inproc / raw stream", "fetch-mem ", "multi ", "median of 2 rounds", "fetch / raw stream", "peak RSS"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("run(%q) output lacks %q:\n%s", args, want, out.String())
 		}
