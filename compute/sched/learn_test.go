@@ -270,13 +270,9 @@ func TestSimReduceAfterBackups(t *testing.T) {
 		}
 		maps := &simJob{id: "wc/0", replicas: 1}
 		red := &simJob{id: "wc/1", replicas: 1, after: "wc/0", at: time.Duration(r.IntN(5)) * time.Millisecond}
-		for i := range 8 {
-			maps.units = append(maps.units, UnitSpec{EstCost: 1.1})
-			red.units = append(red.units, UnitSpec{})
-			_ = i
-		}
 		var ins []Input
 		for i := range 8 {
+			maps.units = append(maps.units, UnitSpec{EstCost: 1.1})
 			ins = append(ins, Input{CID: honestOutput(UnitID{maps.id, i}), Bytes: 100})
 		}
 		red.units = []UnitSpec{{EstCost: 1, Inputs: ins}}
