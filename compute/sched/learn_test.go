@@ -283,6 +283,24 @@ func TestSimReduceAfterBackups(t *testing.T) {
 			t.Fatalf("seed %d: %d problem(s):\n%s\nlast actions:\n%s", seed, len(probs), strings.Join(probs, "\n"),
 				strings.Join(m.log[max(0, len(m.log)-30):], "\n"))
 		}
+		// Some worker is idle once the maps are done (at most one slot
+		// is still freeing), so the reduce starts within a bid round.
+		var mapsDone, placed time.Duration
+		for _, ta := range m.actions {
+			switch a := ta.a.(type) {
+			case JobDone:
+				if a.Job == maps.id {
+					mapsDone = ta.at.Sub(t0)
+				}
+			case AssignUnit:
+				if a.Unit.Job == red.id && placed == 0 {
+					placed = ta.at.Sub(t0)
+				}
+			}
+		}
+		if wait := placed - mapsDone; wait > DefaultBidTimeout+time.Second {
+			t.Errorf("seed %d: reduce placed %v after the maps ended, want within %v", seed, wait, DefaultBidTimeout+time.Second)
+		}
 	}
 }
 
