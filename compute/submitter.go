@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -530,21 +531,79 @@ func (s *Submitter) Workers(ctx context.Context) ([]sched.WorkerState, error) {
 }
 
 // Why explains, unit by unit, where a job stands and why units that are
-// not running are not.
+// not running are not: Explain's answer as text.
 func (s *Submitter) Why(ctx context.Context, id JobID) (string, error) {
-	var text string
+	jw, err := s.Explain(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	return jw.String(), nil
+}
+
+// Explain returns where a job stands, unit by unit, and why each unit
+// that is not running is not.
+func (s *Submitter) Explain(ctx context.Context, id JobID) (JobWhy, error) {
+	var jw JobWhy
 	var ok bool
 	err := s.do(ctx, func(context.Context) {
 		var j *job
 		if j, ok = s.jobs[id]; !ok {
 			return
 		}
-		text = s.why(j)
+		jw = s.explain(j)
 	})
 	if err == nil && !ok {
 		err = fmt.Errorf("%w: %s", ErrUnknownJob, id)
 	}
-	return text, err
+	return jw, err
+}
+
+// JobWhy is Submitter.Explain's answer.
+type JobWhy struct {
+	Job   JobID    `json:"job"`
+	State JobState `json:"state"`
+	// Error is why the job failed, if it did.
+	Error string    `json:"error,omitempty"`
+	Units []UnitWhy `json:"units"`
+}
+
+// UnitWhy explains one unit.
+type UnitWhy struct {
+	Unit   int    `json:"unit"`
+	Reduce bool   `json:"reduce,omitempty"`
+	Status string `json:"status"`
+	// Why is the explanation: the scheduler's for a unit of the phase in
+	// progress (where it runs, or why it waits: no workers found, all busy,
+	// limits above every worker's, failed on N workers), else its outcome.
+	Why string `json:"why"`
+	// Failures are its failed runs, "WORKER: reason".
+	Failures []string `json:"failures,omitempty"`
+
+	scheduled bool // Why is the scheduler's, which lists the runs
+}
+
+// String renders jw as `enxame compute why` prints it.
+func (jw JobWhy) String() string {
+	var b []byte
+	b = fmt.Appendf(b, "job %s: %s", jw.Job, jw.State)
+	if jw.Error != "" {
+		b = fmt.Appendf(b, ": %s", jw.Error)
+	}
+	b = append(b, '\n')
+	for _, u := range jw.Units {
+		name := fmt.Sprintf("unit %d", u.Unit)
+		if u.Reduce {
+			name += " (reduce)"
+		}
+		b = fmt.Appendf(b, "%s: %s\n", name, u.Why)
+		if u.scheduled {
+			continue
+		}
+		for _, f := range u.Failures {
+			b = fmt.Appendf(b, "  failed: %s\n", f)
+		}
+	}
+	return string(b)
 }
 
 // Watch returns a channel of the job's progress events: first those
@@ -640,13 +699,8 @@ func (s *Submitter) snapshot(j *job) JobInfo {
 	return info
 }
 
-func (s *Submitter) why(j *job) string {
-	var b []byte
-	b = fmt.Appendf(b, "job %s: %s", j.Info.ID, j.Info.State)
-	if j.Info.Error != "" {
-		b = fmt.Appendf(b, ": %s", j.Info.Error)
-	}
-	b = append(b, '\n')
+func (s *Submitter) explain(j *job) JobWhy {
+	jw := JobWhy{Job: j.Info.ID, State: j.Info.State, Error: j.Info.Error, Units: []UnitWhy{}}
 	p := s.phases[j.phase]
 	inPhase := map[int]int{}
 	if p != nil {
@@ -655,31 +709,25 @@ func (s *Submitter) why(j *job) string {
 		}
 	}
 	for _, u := range j.Info.Units {
-		name := fmt.Sprintf("unit %d", u.Index)
-		if u.Reduce {
-			name += " (reduce)"
-		}
-		if si, ok := inPhase[u.Index]; ok {
-			b = fmt.Appendf(b, "%s: %s\n", name, s.sch.Why(sched.UnitID{Job: j.phase, Index: si}))
-			continue
-		}
-		switch {
+		uw := UnitWhy{Unit: u.Index, Reduce: u.Reduce, Status: u.Status, Failures: slices.Clone(u.Failures)}
+		switch si, ok := inPhase[u.Index]; {
+		case ok:
+			uw.Why = strings.TrimRight(s.sch.Why(sched.UnitID{Job: j.phase, Index: si}), "\n")
+			uw.scheduled = true
 		case u.Output.Defined():
 			var ws []string
 			for _, r := range u.Receipts {
 				ws = append(ws, r.Worker.String())
 			}
-			b = fmt.Appendf(b, "%s: %s, output %s from %v\n", name, u.Status, u.Output, ws)
+			uw.Why = fmt.Sprintf("%s, output %s from %v", u.Status, u.Output, ws)
 		case u.Reduce && j.Info.State == JobActive:
-			b = fmt.Appendf(b, "%s: waits for the other units' outputs\n", name)
+			uw.Why = "waits for the other units' outputs"
 		default:
-			b = fmt.Appendf(b, "%s: %s\n", name, u.Status)
+			uw.Why = u.Status
 		}
-		for _, f := range u.Failures {
-			b = fmt.Appendf(b, "  failed: %s\n", f)
-		}
+		jw.Units = append(jw.Units, uw)
 	}
-	return string(b)
+	return jw
 }
 
 // advance starts j's next scheduler job (the units without an accepted

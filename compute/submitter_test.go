@@ -83,6 +83,13 @@ func TestSubmitterJobFails(t *testing.T) {
 					t.Errorf("Why() = %q, want it to say %q", why, w)
 				}
 			}
+			jw, err := sub.s.Explain(t.Context(), id)
+			if err != nil || jw.Job != id || jw.State != JobFailed || jw.Error == "" || len(jw.Units) != 1 || len(jw.Units[0].Failures) != tt.workers {
+				t.Errorf("Explain() = %+v, %v; want job %s failed with its error and unit 0's %d failures", jw, err, id, tt.workers)
+			}
+			if jw.String() != why {
+				t.Errorf("Explain().String() = %q, Why() = %q: want the same text", jw.String(), why)
+			}
 		})
 	}
 }

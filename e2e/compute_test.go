@@ -62,6 +62,27 @@ func TestComputeWordCount(t *testing.T) {
 	if r := enxame(t, "compute", "status", "--home", h1, jobs[0].ID); r.code != 0 || !strings.Contains(r.stdout, "reduce") {
 		t.Errorf("compute status: exit %d, stdout %q", r.code, r.stdout)
 	}
+	var why struct {
+		Job, State string
+		Units      []struct {
+			Unit   int
+			Reduce bool
+			Status string
+			Why    string
+		}
+	}
+	mustJSON(t, &why, "compute", "why", "--home", h1, jobs[0].ID)
+	if why.Job != jobs[0].ID || why.State != "done" || len(why.Units) != 9 || !why.Units[8].Reduce {
+		t.Errorf("compute why --json = %+v, want job %s done with 9 units, the last a reduce", why, jobs[0].ID)
+	}
+	for _, u := range why.Units {
+		if u.Status != "done" || !strings.Contains(u.Why, "output") {
+			t.Errorf("compute why --json: unit %d: status %q, why %q; want done with its output", u.Unit, u.Status, u.Why)
+		}
+	}
+	if r := enxame(t, "compute", "why", "--home", h1, jobs[0].ID); r.code != 0 || !strings.Contains(r.stdout, "unit 8 (reduce): done, output") {
+		t.Errorf("compute why: exit %d, stdout %q", r.code, r.stdout)
+	}
 	if r := enxame(t, "compute", "workers", "--home", h1); r.code != 0 || !strings.Contains(r.stdout, "slots") {
 		t.Errorf("compute workers: exit %d, stdout %q", r.code, r.stdout)
 	}

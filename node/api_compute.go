@@ -69,8 +69,12 @@ func (n *Node) registerComputeAPI(s *control.Server) {
 		if !ok {
 			return
 		}
-		why, err := n.submitter.Why(r.Context(), id)
-		s.Reply(w, r, control.WhyResult{Why: why}, jobError(err))
+		jw, err := n.submitter.Explain(r.Context(), id)
+		res := control.WhyResult{Why: jw.String(), Job: string(jw.Job), State: string(jw.State), Error: jw.Error, Units: []control.UnitWhy{}}
+		for _, u := range jw.Units {
+			res.Units = append(res.Units, control.UnitWhy{Unit: u.Unit, Reduce: u.Reduce, Status: u.Status, Why: u.Why, Failures: u.Failures})
+		}
+		s.Reply(w, r, res, jobError(err))
 	}))
 	s.Handle("GET "+control.PathWorkers, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		known, err := n.submitter.Workers(r.Context())

@@ -43,9 +43,27 @@ type JobRequest struct {
 	Job string `json:"job"`
 }
 
-// WhyResult explains why a job's units are not running.
+// WhyResult explains why a job's units are not running: as text (Why, what
+// `enxame compute why` prints) and unit by unit.
 type WhyResult struct {
+	Why   string    `json:"why"`
+	Job   string    `json:"job"`
+	State string    `json:"state"`
+	Error string    `json:"error,omitempty"`
+	Units []UnitWhy `json:"units"`
+}
+
+// UnitWhy explains one unit of a job.
+type UnitWhy struct {
+	Unit   int    `json:"unit"`
+	Reduce bool   `json:"reduce,omitempty"`
+	Status string `json:"status"`
+	// Why is where the unit runs or why it waits (no workers found, all
+	// busy, limits above every worker's, failed on N workers), or its
+	// outcome.
 	Why string `json:"why"`
+	// Failures are its failed runs, "WORKER: reason".
+	Failures []string `json:"failures,omitempty"`
 }
 
 // WorkersResult is what this peer knows of compute workers.
