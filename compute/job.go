@@ -3,6 +3,7 @@ package compute
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -55,13 +56,46 @@ func (k SplitKind) String() string {
 	return fmt.Sprintf("split(%d)", int(k))
 }
 
+// MarshalText encodes k as its String word.
+func (k SplitKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText decodes a String word.
+func (k *SplitKind) UnmarshalText(b []byte) error {
+	for _, x := range []SplitKind{SplitNone, SplitBytes, SplitLines, SplitRange, SplitEachInput} {
+		if x.String() == string(b) {
+			*k = x
+			return nil
+		}
+	}
+	return fmt.Errorf("compute: unknown split kind %q", b)
+}
+
+// UnmarshalJSON decodes a String word, or the number jobs kept by earlier
+// versions hold.
+func (k *SplitKind) UnmarshalJSON(b []byte) error {
+	var n int
+	if err := json.Unmarshal(b, &n); err == nil {
+		if n < int(SplitNone) || n > int(SplitEachInput) {
+			return fmt.Errorf("compute: unknown split kind %d", n)
+		}
+		*k = SplitKind(n)
+		return nil
+	}
+	var w string
+	if err := json.Unmarshal(b, &w); err != nil {
+		return fmt.Errorf("compute: split kind: %w", err)
+	}
+	return k.UnmarshalText([]byte(w))
+}
+
 // Split says how a job is cut into units.
 type Split struct {
-	Kind SplitKind
+	Kind SplitKind `json:"kind"`
 	// N is the number of parts (SplitBytes, SplitLines, SplitRange).
-	N int
+	N int `json:"n,omitempty"`
 	// From and To bound the range of SplitRange: [From, To).
-	From, To int64
+	From int64 `json:"from,omitempty"`
+	To   int64 `json:"to,omitempty"`
 }
 
 // ParseRange parses the `--range A:B/N` form into a SplitRange.
@@ -117,32 +151,66 @@ func (sp Split) validate(inputs int) error {
 // JobSpec is what a user submits.
 type JobSpec struct {
 	// Module is the CID of the WebAssembly module (a WASI command).
-	Module cid.Cid
+	Module cid.Cid `json:"module"`
 	// Inputs are the CIDs of the job's inputs. A unit's inputs appear under
 	// /input named InputName(0), InputName(1), ...
-	Inputs []cid.Cid
+	Inputs []cid.Cid `json:"inputs"`
 	// Split says how the job is cut into units.
-	Split Split
+	Split Split `json:"split"`
 	// Args are every unit's arguments (after argv[0]).
-	Args []string
+	Args []string `json:"args,omitempty"`
 	// Replicas is how many distinct workers run each unit; a result is
 	// accepted when a majority of them return the same output CID.
 	// 0 means 1.
-	Replicas int
+	Replicas int `json:"replicas,omitempty"`
 	// Timeout is each unit's wall time on its worker, compilation
 	// included. 0 means SubmitterConfig.UnitTimeout.
-	Timeout time.Duration
+	Timeout time.Duration `json:"timeout_ns,omitempty"`
 	// MemoryMiB is each unit's memory cap, in MiB. 0 means the worker's
 	// default (256 MiB).
-	MemoryMiB int
+	MemoryMiB int `json:"memory_mib,omitempty"`
 	// MaxOutputBytes caps each unit's output. 0 means the worker's
 	// default.
-	MaxOutputBytes int64
+	MaxOutputBytes int64 `json:"max_output_bytes,omitempty"`
 	// Reduce, when defined, is the module of a final unit whose inputs are
 	// every other unit's output, in unit order.
-	Reduce cid.Cid
+	Reduce cid.Cid `json:"reduce,omitzero"`
 	// ReduceArgs are the reduce unit's arguments.
-	ReduceArgs []string
+	ReduceArgs []string `json:"reduce_args,omitempty"`
+}
+
+// UnmarshalJSON decodes a JobSpec, also as kept by earlier versions, which
+// wrote Go field names: encoding/json matches them to the tags above
+// case-insensitively, except those of two words, read here.
+func (js *JobSpec) UnmarshalJSON(b []byte) error {
+	type plain JobSpec
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	var old struct {
+		Timeout        time.Duration
+		MemoryMiB      int
+		MaxOutputBytes int64
+		ReduceArgs     []string
+	}
+	if err := json.Unmarshal(b, &old); err != nil {
+		return err
+	}
+	*js = JobSpec(p)
+	if js.Timeout == 0 {
+		js.Timeout = old.Timeout
+	}
+	if js.MemoryMiB == 0 {
+		js.MemoryMiB = old.MemoryMiB
+	}
+	if js.MaxOutputBytes == 0 {
+		js.MaxOutputBytes = old.MaxOutputBytes
+	}
+	if js.ReduceArgs == nil {
+		js.ReduceArgs = old.ReduceArgs
+	}
+	return nil
 }
 
 func (js *JobSpec) validate() error {

@@ -3,7 +3,10 @@ package compute
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -209,4 +212,51 @@ func TestSubmitterStopped(t *testing.T) {
 	if _, err := sub.s.List(ctx); !errors.Is(err, ErrStopped) {
 		t.Errorf("List() after stop = %v, want ErrStopped", err)
 	}
+}
+
+// TestJobSpecJSON: a JobSpec encodes with lowercase keys and the split
+// kind as a word, decodes back, and a spec kept by an earlier version (Go
+// field names, the kind as a number) still decodes whole.
+func TestJobSpecJSON(t *testing.T) {
+	mod, red := cidOfString(t, "module"), cidOfString(t, "reduce")
+	spec := JobSpec{
+		Module: mod, Inputs: []cid.Cid{cidOfString(t, "in")}, Split: Split{Kind: SplitRange, N: 4, From: 1, To: 9},
+		Args: []string{"-x"}, Replicas: 3, Timeout: 90 * time.Second, MemoryMiB: 64, MaxOutputBytes: 1 << 20,
+		Reduce: red, ReduceArgs: []string{"-sum"},
+	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"module":`, `"kind":"range"`, `"timeout_ns":90000000000`, `"memory_mib":64`, `"max_output_bytes":1048576`, `"reduce_args":["-sum"]`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("json.Marshal(spec) = %s, lacks %s", b, want)
+		}
+	}
+	old := fmt.Sprintf(`{"Module":{"/":%q},"Inputs":[{"/":%q}],"Split":{"Kind":3,"N":4,"From":1,"To":9},"Args":["-x"],`+
+		`"Replicas":3,"Timeout":90000000000,"MemoryMiB":64,"MaxOutputBytes":1048576,"Reduce":{"/":%q},"ReduceArgs":["-sum"]}`,
+		mod, spec.Inputs[0], red)
+	for name, in := range map[string][]byte{"new": b, "old": []byte(old)} {
+		var got JobSpec
+		if err := json.Unmarshal(in, &got); err != nil {
+			t.Fatalf("%s: json.Unmarshal(%s): %v", name, in, err)
+		}
+		if !reflect.DeepEqual(got, spec) {
+			t.Errorf("%s: decoded %+v, want %+v", name, got, spec)
+		}
+	}
+	var bad JobSpec
+	if err := json.Unmarshal([]byte(`{"split":{"kind":"sideways"}}`), &bad); err == nil {
+		t.Errorf("json.Unmarshal of an unknown split kind: no error")
+	}
+}
+
+// cidOfString returns a CIDv1 raw sha2-256 of s.
+func cidOfString(t *testing.T, s string) cid.Cid {
+	t.Helper()
+	c, err := cid.Prefix{Version: 1, Codec: cid.Raw, MhType: 0x12, MhLength: -1}.Sum([]byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
