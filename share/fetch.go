@@ -27,6 +27,10 @@ import (
 // have no provider and none turned up within NoProvidersTimeout.
 var ErrNoProviders = errors.New("share: no providers")
 
+// ErrTooLarge is wrapped by a fetch or a write whose DAG passes a size cap
+// (FetchOptions.MaxBytes) or the space left on the destination.
+var ErrTooLarge = errors.New("share: too large")
+
 // FetchVerifyError is the error a fetch records against a provider whose
 // block did not match its CID; Fetch itself does not return it.
 type FetchVerifyError struct {
@@ -50,6 +54,10 @@ type FetchOptions struct {
 	// Providers are tried first, in addition to those the finder returns
 	// and the connected peers that have the root.
 	Providers []peer.AddrInfo
+	// MaxBytes, when not zero, caps the DAG's size in bytes: the fetch fails
+	// with an error wrapping ErrTooLarge as soon as the root's declared size
+	// or the bytes received pass it, before more is fetched or stored.
+	MaxBytes int64
 }
 
 // Progress is a snapshot of a fetch.
