@@ -29,6 +29,7 @@ type daemonFlags struct {
 	lanDHT    bool
 	noCompute bool
 	slots     int
+	storage   string
 }
 
 func newDaemonCmd(e *env) *cobra.Command {
@@ -60,6 +61,7 @@ shutdown. Logs go to stderr either way.`,
 	fl.BoolVar(&f.lanDHT, "lan", false, "LAN/loopback swarm: turn off the DHT's per-subnet diversity filter")
 	fl.BoolVar(&f.noCompute, "no-compute", false, "run no work units for other peers")
 	fl.IntVar(&f.slots, "compute-slots", 0, "work units run at once (default: config, else one per core)")
+	fl.StringVar(&f.storage, "storage-max", "", "block store quota, like 500MB or 10GiB (default: config storage.max, else 10GiB)")
 	return c
 }
 
@@ -107,6 +109,16 @@ func runDaemon(ctx context.Context, e *env, f daemonFlags) error {
 	}
 	if f.slots > 0 {
 		cfg.Compute.Slots = f.slots
+	}
+	if f.storage != "" {
+		max, err := node.ParseByteSize(f.storage)
+		if err != nil {
+			return usageError{fmt.Errorf("--storage-max: %w", err)}
+		}
+		if max == 0 {
+			return usageError{fmt.Errorf("--storage-max %q: want a size > 0", f.storage)}
+		}
+		cfg.Storage.Max = max
 	}
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}

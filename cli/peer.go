@@ -208,6 +208,7 @@ func newStatusCmd(e *env) *cobra.Command {
 				}
 				fmt.Fprintf(w, "bootstrap:     %s %s\n", b.ID, state)
 			}
+			fmt.Fprintf(w, "storage:       %s of %s\n", bytesHuman(st.StorageBytes), bytesHuman(st.StorageMax))
 			return nil
 		},
 	}

@@ -118,6 +118,7 @@ Start a peer with 'enxame daemon'; the other commands talk to it.`,
 	)
 	root.AddCommand(shareCommands(e)...)
 	root.AddCommand(newComputeCmd(e), newDemoCmd(e), newSimnetCmd(e))
+	root.AddCommand(newRepoCmd(e))
 	return root
 }
 

@@ -134,6 +134,8 @@ func (b backend) Status() control.Status {
 		st.Listen = append(st.Listen, a.String())
 	}
 	st.Observed = observedAddrs(n)
+	u := n.blocks.Usage()
+	st.StorageBytes, st.StorageMax = u.Bytes, u.Max
 	for _, bp := range n.router.Bootstrap() {
 		st.Bootstrap = append(st.Bootstrap, control.BootstrapPeer{ID: bp.ID.String(), Addrs: bp.Addrs,
 			Connected: bp.Connected, Attempts: bp.Attempts, LastError: bp.LastError, NextRetry: bp.NextRetry})

@@ -64,6 +64,17 @@ type Config struct {
 	DHT         dht.Config     `yaml:"dht" json:"dht"`
 	Compute     ComputeConfig  `yaml:"compute" json:"compute"`
 	Share       ShareConfig    `yaml:"share" json:"share"`
+	Storage     StorageConfig  `yaml:"storage" json:"storage"`
+}
+
+// StorageConfig configures the block store.
+type StorageConfig struct {
+	// Max is the block store's quota: the most bytes of blocks it keeps.
+	// Before a write (add, fetch, a work unit's output) would pass it, the
+	// store removes unpinned blocks, oldest first, down to 90 %; when
+	// pinned data alone would pass it the write fails. Written like 500MB
+	// or 10GiB. Default 10GiB.
+	Max ByteSize `yaml:"max" json:"max"`
 }
 
 // ShareConfig configures file sharing.
@@ -139,6 +150,7 @@ func DefaultConfig() Config {
 			ReprovideInterval: 12 * time.Hour,
 			Exchange:          share.DefaultExchangeConfig(),
 		},
+		Storage: StorageConfig{Max: share.DefaultMaxBytes},
 		Compute: ComputeConfig{
 			Slots:       runtime.NumCPU(),
 			MemoryMiB:   256,
@@ -180,6 +192,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if reflect.ValueOf(c.Share.Exchange).IsZero() {
 		c.Share.Exchange = d.Share.Exchange
+	}
+	if c.Storage.Max == 0 {
+		c.Storage.Max = d.Storage.Max
 	}
 	if c.Compute.Slots == 0 {
 		c.Compute.Slots = d.Compute.Slots
@@ -246,6 +261,9 @@ func (c Config) Validate() error {
 	}
 	if c.Share.ReprovideInterval < 0 {
 		return &ConfigError{Field: "share.reprovide_interval", Err: fmt.Errorf("must be >= 0, got %s", c.Share.ReprovideInterval)}
+	}
+	if c.Storage.Max < 0 {
+		return &ConfigError{Field: "storage.max", Err: fmt.Errorf("must be >= 0, got %d", c.Storage.Max)}
 	}
 	if c.Compute.Slots < 0 {
 		return &ConfigError{Field: "compute.slots", Err: fmt.Errorf("must be >= 0, got %d", c.Compute.Slots)}
@@ -331,6 +349,7 @@ func yamlError(name string, root *yaml.Node, err error) error {
 	text = strings.Replace(text, " in type dht.Config", "", 1)
 	text = strings.Replace(text, " in type node.ConnConfig", "", 1)
 	text = strings.Replace(text, " in type node.ResourceConfig", "", 1)
+	text = strings.Replace(text, " in type node.StorageConfig", "", 1)
 	return &ConfigError{File: name, Line: line, Field: fieldAt(root, line), Err: errors.New(text)}
 }
 
@@ -510,6 +529,13 @@ share:
   # Speak Bitswap too, for IPFS (Kubo) interop.
   disable_bitswap: false
   # exchange: tunables of the block exchange (see 'enxame config show').
+
+# The block store.
+storage:
+  # Quota of the stored blocks, like 500MB or 10GiB. Past it, unpinned
+  # blocks are removed oldest first; when pinned data alone would pass it,
+  # writes fail ('enxame repo stat' shows the use).
+  max: %s
 `, d.APISocket, d.MDNSService, d.LogLevel,
 		d.Connections.Low, d.Connections.High, d.Connections.Grace,
 		d.DHT.ProtocolPrefix, d.DHT.Mode, d.DHT.BucketSize, d.DHT.Concurrency, d.DHT.RefreshInterval,
@@ -517,6 +543,6 @@ share:
 		d.DHT.RetryMin, d.DHT.RetryMax, d.DHT.CheckInterval,
 		d.DHT.RequestTimeout, d.DHT.LookupTimeout, d.DHT.MuteMin, d.DHT.MuteMax,
 		d.Compute.Slots, d.Compute.MemoryMiB, d.Compute.UnitTimeout,
-		d.Share.ReprovideInterval)
+		d.Share.ReprovideInterval, d.Storage.Max)
 	return b.String()
 }

@@ -211,6 +211,7 @@ func New(cfg Config, deps Deps) (_ *Node, err error) {
 		n.api = control.NewServer(backend{n}, log)
 		n.registerShareAPI(n.api)
 		n.registerComputeAPI(n.api)
+		n.registerRepoAPI(n.api)
 	}
 	return n, nil
 }

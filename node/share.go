@@ -32,7 +32,9 @@ func (f *dhtFinder) FindProviders(ctx context.Context, c cid.Cid, count int) <-c
 // openShare opens the block store (in the home, or in dir for an ephemeral
 // node) and builds the exchange.
 func (n *Node) openShare(dir string) error {
-	st, err := share.OpenStore(share.DefaultStoreConfig(dir), share.StoreDeps{Logger: n.baseLog})
+	scfg := share.DefaultStoreConfig(dir)
+	scfg.MaxBytes = int64(n.cfg.Storage.Max)
+	st, err := share.OpenStore(scfg, share.StoreDeps{Logger: n.baseLog})
 	if err != nil {
 		return fmt.Errorf("open block store: %w", err)
 	}

@@ -568,13 +568,6 @@ func (a *adder) put(ctx context.Context, bs []blocks.Block) error {
 	return nil
 }
 
-// putInside is PutMany for callers already inside enter.
-func (s *Store) putInside(ctx context.Context, bs []blocks.Block) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	return s.putLocked(ctx, bs)
-}
-
 // heldDAG is the DAGService directories are built with: nodes are stored
 // through the adder's hold; reads come from the store.
 type heldDAG struct{ a *adder }

@@ -18,6 +18,10 @@ const (
 	DefaultPackSize = 256 << 20
 	// DefaultCompactBelow is the live fraction under which GC rewrites a pack.
 	DefaultCompactBelow = 0.5
+	// DefaultMaxBytes is the store's default quota: 10 GiB, Kubo's
+	// Datastore.StorageMax (see docs/RATIONALE.md, "Why a 10 GiB store
+	// quota?").
+	DefaultMaxBytes = 10 << 30
 )
 
 // StoreConfig configures a Store. A zero field means its default.
@@ -43,11 +47,19 @@ type StoreConfig struct {
 	// pack file to reclaim the space of removed blocks, in (0, 1]. Default
 	// DefaultCompactBelow (0.5).
 	CompactBelow float64
+	// MaxBytes is the store's quota: the most bytes of blocks it keeps
+	// (the sum of their sizes; pack files add record headers and the space
+	// of removed blocks not yet compacted). A write that would pass it first
+	// removes unpinned, unheld blocks, oldest first, down to 90 % of it;
+	// when pinned and held blocks alone would pass it the write fails with
+	// an error matching ErrStoreFull. Default DefaultMaxBytes (10 GiB); a
+	// negative value means no quota.
+	MaxBytes int64
 }
 
 // DefaultStoreConfig returns the defaults of StoreConfig, with dir as Dir.
 func DefaultStoreConfig(dir string) StoreConfig {
-	return StoreConfig{Dir: dir, PackSize: DefaultPackSize, CompactBelow: DefaultCompactBelow}
+	return StoreConfig{Dir: dir, PackSize: DefaultPackSize, CompactBelow: DefaultCompactBelow, MaxBytes: DefaultMaxBytes}
 }
 
 func (c StoreConfig) withDefaults() (StoreConfig, error) {
@@ -65,6 +77,9 @@ func (c StoreConfig) withDefaults() (StoreConfig, error) {
 	}
 	if c.CompactBelow == 0 {
 		c.CompactBelow = DefaultCompactBelow
+	}
+	if c.MaxBytes == 0 {
+		c.MaxBytes = DefaultMaxBytes
 	}
 	return c, nil
 }

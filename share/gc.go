@@ -2,6 +2,7 @@ package share
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"os"
@@ -103,7 +104,8 @@ type GCResult struct {
 // rewrites the pack files whose live fraction fell under
 // StoreConfig.CompactBelow. It never removes a pinned or held block; blocks
 // that a pinned DAG lacks are skipped (a pinned DAG stays pinned). Only one
-// GC runs at a time; others wait. Puts, Gets and pins proceed during a GC.
+// GC runs at a time; others wait, and so does a write that needs one to
+// stay under the quota. Puts, Gets and pins proceed during a GC.
 func (s *Store) GC(ctx context.Context) (GCResult, error) {
 	done, err := s.enter()
 	if err != nil {
@@ -112,21 +114,20 @@ func (s *Store) GC(ctx context.Context) (GCResult, error) {
 	defer done()
 	s.gcMu.Lock()
 	defer s.gcMu.Unlock()
-	s.hmu.Lock()
-	s.gcRunning = true
-	s.hmu.Unlock()
-	defer func() {
-		s.hmu.Lock()
-		s.gcRunning = false
-		s.unholdLocked(s.deferred)
-		s.deferred = nil
-		s.hmu.Unlock()
-	}()
+	return s.gcLocked(ctx, -1)
+}
 
-	// Mark.
+// gcCand is a block a GC may remove: its multihash and index entry.
+type gcCand struct {
+	key string
+	e   indexEntry
+}
+
+// mark returns the multihashes (as strings) of the blocks pins reach.
+func (s *Store) mark(ctx context.Context) (map[string]struct{}, error) {
 	pins, err := s.pins(ctx)
 	if err != nil {
-		return GCResult{}, fmt.Errorf("share: gc: %w", err)
+		return nil, err
 	}
 	marked := map[string]struct{}{}
 	for _, p := range pins {
@@ -139,41 +140,67 @@ func (s *Store) GC(ctx context.Context) (GCResult, error) {
 			return true
 		})
 		if err != nil {
-			return GCResult{}, fmt.Errorf("share: gc: mark %s: %w", p, err)
+			return nil, fmt.Errorf("mark %s: %w", p, err)
 		}
+	}
+	return marked, nil
+}
+
+// gcLocked is GC for a caller inside enter that holds gcMu. With a target
+// >= 0 it removes unpinned, unheld blocks oldest first (see
+// sortOldestFirst) only until the stored bytes are at most target; with a
+// negative one it removes them all.
+func (s *Store) gcLocked(ctx context.Context, target int64) (GCResult, error) {
+	s.hmu.Lock()
+	s.gcRunning = true
+	s.hmu.Unlock()
+	defer func() {
+		s.hmu.Lock()
+		s.gcRunning = false
+		s.unholdLocked(s.deferred)
+		s.deferred = nil
+		s.hmu.Unlock()
+	}()
+
+	// Mark.
+	marked, err := s.mark(ctx)
+	if err != nil {
+		return GCResult{}, fmt.Errorf("share: gc: %w", err)
 	}
 
 	// Sweep.
 	var res GCResult
-	type cand struct {
-		key string
-		len uint32
-	}
-	var cands []cand
+	var cands []gcCand
 	err = s.scanIndex(ctx, func(k string, e indexEntry) error {
 		h, err := keyMultihash(k)
 		if err != nil {
 			return err
 		}
 		if _, ok := marked[string(h)]; !ok {
-			cands = append(cands, cand{string(h), e.Length})
+			cands = append(cands, gcCand{string(h), e})
 		}
 		return nil
 	})
 	if err != nil {
 		return res, fmt.Errorf("share: gc: %w", err)
 	}
+	if target >= 0 {
+		sortOldestFirst(cands)
+	}
 	for _, c := range cands {
+		if target >= 0 && s.used.Load() <= target {
+			break
+		}
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		removed, err := s.sweepOne(ctx, c.key)
+		n, err := s.sweepOne(ctx, c.key)
 		if err != nil {
 			return res, fmt.Errorf("share: gc: %w", err)
 		}
-		if removed {
+		if n >= 0 {
 			res.Removed++
-			res.Freed += int64(c.len)
+			res.Freed += n
 		}
 	}
 
@@ -187,22 +214,43 @@ func (s *Store) GC(ctx context.Context) (GCResult, error) {
 	return res, nil
 }
 
-// sweepOne removes the block with multihash key unless it is held. The hold
-// check and the delete happen under hmu, so a writer that holds before it
-// checks Has either sees the block deleted (and stores it again) or keeps
-// it.
-func (s *Store) sweepOne(ctx context.Context, key string) (bool, error) {
+// sweepOne removes the block with multihash key unless it is held, and
+// returns its size, or -1 when it kept it or the block was gone already.
+// The hold check and the delete happen under hmu, so a writer that holds
+// before it checks Has either sees the block deleted (and stores it again)
+// or keeps it.
+func (s *Store) sweepOne(ctx context.Context, key string) (int64, error) {
 	s.hmu.Lock()
 	defer s.hmu.Unlock()
 	if s.holds[key] > 0 {
-		return false, nil
+		return -1, nil
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if err := s.idx.Delete(ctx, blockKey([]byte(key))); err != nil {
-		return false, err
+	return s.deleteLocked(ctx, []byte(key))
+}
+
+// deleteLocked removes the index entry of the block with multihash h and
+// takes it off the running counts; the caller holds wmu. It returns the
+// block's size, or -1 when it was not stored.
+func (s *Store) deleteLocked(ctx context.Context, h []byte) (int64, error) {
+	v, err := s.idx.Get(ctx, blockKey(h))
+	if errors.Is(err, ds.ErrNotFound) {
+		return -1, nil
 	}
-	return true, nil
+	if err != nil {
+		return -1, fmt.Errorf("index lookup: %w", err)
+	}
+	if err := s.idx.Delete(ctx, blockKey(h)); err != nil {
+		return -1, err
+	}
+	e, err := decodeIndexEntry(v)
+	if err != nil {
+		return 0, nil // never counted (see countBlocks)
+	}
+	s.used.Add(-int64(e.Length))
+	s.nblocks.Add(-1)
+	return int64(e.Length), nil
 }
 
 // walkTolerant walks the DAG under root like walk but skips missing blocks;
@@ -308,7 +356,7 @@ func (s *Store) rewritePack(ctx context.Context, id uint32, lives []packLive) (i
 	if err != nil {
 		return 0, err
 	}
-	var moved int64
+	var moved, dropped, droppedN int64
 	start := s.curOff
 	for _, l := range lives {
 		// The entry may have changed since the scan (deleted by a
@@ -333,6 +381,8 @@ func (s *Store) rewritePack(ctx context.Context, id uint32, lives []packLive) (i
 			if err := batch.Delete(ctx, blockKey(h)); err != nil {
 				return moved, err
 			}
+			dropped += int64(e.Length)
+			droppedN++
 			continue
 		}
 		if err := s.ensurePack(int64(len(data))); err != nil {
@@ -364,6 +414,8 @@ func (s *Store) rewritePack(ctx context.Context, id uint32, lives []packLive) (i
 	if err := batch.Commit(ctx); err != nil {
 		return moved, fmt.Errorf("compact pack %s: commit index: %w", packName(id), err)
 	}
+	s.used.Add(-dropped)
+	s.nblocks.Add(-droppedN)
 	// The old pack goes only once the index no longer points into it; the
 	// index must reach disk first, or a crash could leave entries pointing
 	// at a deleted file.

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -141,6 +142,10 @@ type Store struct {
 	curID  uint32
 	curOff int64
 	nextID uint32
+	// used and nblocks are the total size and number of the indexed
+	// blocks; they change under wmu, with the index, and are read freely.
+	used    atomic.Int64
+	nblocks atomic.Int64
 
 	// pmu guards packs, the open files for reading.
 	pmu   sync.RWMutex
@@ -244,7 +249,15 @@ func OpenStore(cfg StoreConfig, deps StoreDeps) (*Store, error) {
 			s.nextID = id + 1
 		}
 	}
-	s.log.Info("store opened", "dir", cfg.Dir, "packs", len(s.packs))
+	if err := s.countBlocks(context.Background()); err != nil {
+		s.closeFiles()
+		s.idx.Close()
+		return nil, fmt.Errorf("share: open store: %w", err)
+	}
+	s.log.Info("store opened", "dir", cfg.Dir, "packs", len(s.packs), "bytes", s.used.Load(), "blocks", s.nblocks.Load(), "max", cfg.MaxBytes)
+	if free := diskFree(cfg.Dir); free >= 0 && cfg.MaxBytes >= 0 && cfg.MaxBytes-s.used.Load() > free {
+		s.log.Warn("store quota is larger than the free disk space", "dir", cfg.Dir, "max", cfg.MaxBytes, "used", s.used.Load(), "disk_free", free)
+	}
 	return s, nil
 }
 
@@ -530,27 +543,27 @@ func (s *Store) Put(ctx context.Context, b blocks.Block) error {
 }
 
 // PutMany stores the blocks not already stored, appending them to the
-// current pack and then committing their index entries in one batch.
+// current pack and then committing their index entries in one batch. When
+// the new blocks would take the store past its quota it first removes
+// unpinned, unheld blocks (see StoreConfig.MaxBytes); when that is not
+// enough it stores none of them and returns an error matching ErrStoreFull.
 func (s *Store) PutMany(ctx context.Context, bs []blocks.Block) error {
 	done, err := s.enter()
 	if err != nil {
 		return err
 	}
 	defer done()
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	return s.putLocked(ctx, bs)
+	return s.putInside(ctx, bs)
 }
 
-func (s *Store) putLocked(ctx context.Context, bs []blocks.Block) error {
-	batch, err := s.idx.Batch(ctx)
-	if err != nil {
-		return fmt.Errorf("share: put: %w", err)
-	}
+// putLocked stores the blocks of bs not already stored; the caller holds
+// wmu. When they would take the store past its quota it stores nothing and
+// returns their total size (the caller makes room and calls again);
+// otherwise it returns 0.
+func (s *Store) putLocked(ctx context.Context, bs []blocks.Block) (int64, error) {
 	seen := make(map[string]struct{}, len(bs))
-	n := 0
-	start := s.curOff
-	var startID uint32
+	var todo []blocks.Block
+	var need int64
 	for _, b := range bs {
 		c := b.Cid()
 		if isIdentity(c) {
@@ -558,7 +571,7 @@ func (s *Store) putLocked(ctx context.Context, bs []blocks.Block) error {
 		}
 		data := b.RawData()
 		if len(data) > maxBlockSize {
-			return fmt.Errorf("share: put %s: block of %d bytes over the %d limit", c, len(data), maxBlockSize)
+			return 0, fmt.Errorf("share: put %s: block of %d bytes over the %d limit", c, len(data), maxBlockSize)
 		}
 		h := c.Hash()
 		if _, dup := seen[string(h)]; dup {
@@ -566,10 +579,36 @@ func (s *Store) putLocked(ctx context.Context, bs []blocks.Block) error {
 		}
 		seen[string(h)] = struct{}{}
 		if _, ok, err := s.lookup(ctx, h); err != nil {
-			return err
+			return 0, err
 		} else if ok {
 			continue
 		}
+		todo = append(todo, b)
+		need += int64(len(data))
+	}
+	if len(todo) == 0 {
+		return 0, nil
+	}
+	if s.overQuota(need) {
+		return need, nil
+	}
+	return 0, s.writeLocked(ctx, todo, need)
+}
+
+// writeLocked appends bs, blocks not stored yet of need bytes in all, to
+// the current pack and commits their index entries; the caller holds wmu.
+func (s *Store) writeLocked(ctx context.Context, bs []blocks.Block, need int64) error {
+	batch, err := s.idx.Batch(ctx)
+	if err != nil {
+		return fmt.Errorf("share: put: %w", err)
+	}
+	n := 0
+	start := s.curOff
+	var startID uint32
+	for _, b := range bs {
+		c := b.Cid()
+		data := b.RawData()
+		h := c.Hash()
 		if err := s.ensurePack(int64(len(data))); err != nil {
 			return err
 		}
@@ -605,6 +644,8 @@ func (s *Store) putLocked(ctx context.Context, bs []blocks.Block) error {
 	if err := batch.Commit(ctx); err != nil {
 		return fmt.Errorf("share: put: commit index: %w", err)
 	}
+	s.used.Add(need)
+	s.nblocks.Add(int64(n))
 	s.indexWritten()
 	s.notifyAdded()
 	return nil
@@ -709,7 +750,7 @@ func (s *Store) DeleteBlock(ctx context.Context, c cid.Cid) error {
 	defer done()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if err := s.idx.Delete(ctx, blockKey(c.Hash())); err != nil {
+	if _, err := s.deleteLocked(ctx, c.Hash()); err != nil {
 		return fmt.Errorf("share: delete %s: %w", c, err)
 	}
 	return nil
@@ -824,6 +865,28 @@ func (s *Store) scanIndex(ctx context.Context, fn func(key string, e indexEntry)
 	return ctx.Err()
 }
 
+// scanIndexTolerant calls fn for every block index entry that decodes,
+// skipping (and logging) those that do not.
+func (s *Store) scanIndexTolerant(ctx context.Context, fn func(e indexEntry)) error {
+	res, err := s.idx.Query(ctx, query.Query{Prefix: blockPrefix})
+	if err != nil {
+		return fmt.Errorf("share: scan index: %w", err)
+	}
+	defer res.Close()
+	for r, ok := res.NextSync(); ok; r, ok = res.NextSync() {
+		if r.Error != nil {
+			return fmt.Errorf("share: scan index: %w", r.Error)
+		}
+		e, err := decodeIndexEntry(r.Value)
+		if err != nil {
+			s.log.Warn("store index: bad entry", "key", r.Key, "err", err)
+			continue
+		}
+		fn(e)
+	}
+	return ctx.Err()
+}
+
 // VerifyResult is what Verify found.
 type VerifyResult struct {
 	// Checked is the number of blocks read and hashed.
@@ -883,7 +946,7 @@ func (s *Store) Verify(ctx context.Context, remove bool) (VerifyResult, error) {
 		s.wmu.Lock()
 		defer s.wmu.Unlock()
 		for _, c := range res.Corrupt {
-			if err := s.idx.Delete(ctx, blockKey(c.Hash())); err != nil {
+			if _, err := s.deleteLocked(ctx, c.Hash()); err != nil {
 				return res, fmt.Errorf("share: verify: remove %s: %w", c, err)
 			}
 		}

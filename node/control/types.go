@@ -85,6 +85,10 @@ type Status struct {
 	Listen       []string        `json:"listen"`
 	Observed     []string        `json:"observed"`
 	Bootstrap    []BootstrapPeer `json:"bootstrap"`
+	// StorageBytes is the size of the stored blocks and StorageMax the
+	// store's quota (see RepoStat).
+	StorageBytes int64 `json:"storage_bytes"`
+	StorageMax   int64 `json:"storage_max"`
 }
 
 // Version is the daemon's version.
