@@ -14,7 +14,9 @@
 // balanced layout, so that `ipfs add --cid-version=1 --raw-leaves` prints the
 // same root CID. Pins ([Store.Pin]) are recursive and persistent; [Store.GC]
 // removes every block not reachable from a pin and not held ([Store.Hold]) by
-// an operation in progress. [Store.ExportCAR] and [Store.ImportCAR] speak CAR
+// an operation in progress. A write that would take the store past its quota
+// ([StoreConfig.MaxBytes]) runs such a GC first and fails with
+// [ErrStoreFull] when pinned and held blocks alone fill it. [Store.ExportCAR] and [Store.ImportCAR] speak CAR
 // v1 (and read v2). [Reader] reads files and directories through any
 // [BlockGetter], the local store by default.
 //
