@@ -4,19 +4,24 @@ package e2e
 // test that mounts it against the real enxame binary (or against real nodes)
 // and logs its figure. Read this table as the list of what enxame defends;
 // issue 11 ("Hostile peers") collected it. Tests marked † live in other
-// packages because the attack is best mounted there; the others are below.
+// packages, where the attack is best mounted; unmarked tests are in this
+// package, below or beside the fix of their finding.
 //
 //	Attack                                                        Figure                      Test
 //	------------------------------------------------------------  --------------------------  -------------------------------------------
 //	A directory lists a name twice, a symlink then a file or       bytes written outside       TestGetHostileSymlinkDir (e2e, finding 1)
 //	  directory: get/export/result -o would write through it
-//	A remote submitter fills a worker's disk (pinned outputs,      bytes stored past quota     TestStoreQuota* † (share, finding 2)
-//	  whole-DAG fetch before the cap, compile cache)
+//	A remote submitter fills a worker's disk (pinned outputs,      bytes stored past quota     TestQuota* †, TestFetchPastQuotaFails † (share),
+//	  whole-DAG fetch before the cap, compile cache)                                            TestRepoStatAndQuota (e2e, finding 2)
 //	A unit grows WebAssembly tables outside the memory cap         memory past the cap         TestWasmTableGrowCapped † (compute/sandbox, finding 3)
 //	A DAG linking twice to every next level (2^depth walk)         time taken                  TestBitswapWalkVisitsOnce † (share, finding 4)
 //	A frame announcing a size it never sends                       bytes allocated, unsent     TestServeStreamAllocatesOnArrival † (share, finding 5)
 //	A peer storing unlimited provider records                      records per peer            TestProviderRecordsPerPeerCapped † (dht, finding 6)
 //	A DAG bomb: KiB of blocks declaring petabytes                  bytes written past max      TestGetMaxSizeRefusesDAGBomb (e2e, finding 6)
+//	Bitswap requests outside the exchange's rate limit, scoring    requests served             (finding 6: named with its fix, share/node)
+//	  and resource-manager limits
+//	A unit asking 2^64-1 bytes of memory (the MiB rounding wraps)  memory granted              (finding 6: named with its fix, compute)
+//	One worker's word accepted with one replica                    unverified results          none: documented; --replicas (finding 6)
 //	A unit escaping the sandbox child (files, privileges)          forbidden calls allowed     TestChildIsolation* † (compute/sandbox)
 //	Garbage on every protocol the node speaks                      node up, good peer served   TestHostileGarbageOnEveryProtocol
 //	1,000 streams held open on the exchange                        streams held, RSS growth    TestHostileStreamFlood
