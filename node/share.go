@@ -309,7 +309,7 @@ func (n *Node) holdDAG(ctx context.Context, root cid.Cid, hold *share.Hold) erro
 		if err != nil {
 			return fmt.Errorf("hold %s: %w", c, err)
 		}
-		links, err := blockLinks(c, blk.RawData())
+		links, err := share.Links(c, blk.RawData())
 		if err != nil {
 			return fmt.Errorf("hold: %w", err)
 		}

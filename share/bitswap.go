@@ -54,9 +54,11 @@ type BitswapDeps struct {
 // reads what only IPFS peers have. Its methods are safe for concurrent use.
 // Close stops it; boxo's goroutines live until then.
 type Bitswap struct {
-	bs   *bitswap.Bitswap
-	bsvc blockservice.BlockService
-	log  *slog.Logger
+	bs    *bitswap.Bitswap
+	bsvc  blockservice.BlockService
+	host  host.Host
+	store *Store
+	log   *slog.Logger
 }
 
 // NewBitswap starts Bitswap on deps.Host. ctx scopes boxo's metrics only;
@@ -82,9 +84,11 @@ func NewBitswap(ctx context.Context, cfg BitswapConfig, deps BitswapDeps) (*Bits
 	net := bsnet.NewFromIpfsHost(deps.Host)
 	bs := bitswap.New(ctx, net, pf, deps.Store, opts...)
 	b := &Bitswap{
-		bs:   bs,
-		bsvc: blockservice.New(deps.Store, bs),
-		log:  discardIfNil(deps.Logger).With("component", "share"),
+		bs:    bs,
+		bsvc:  blockservice.New(deps.Store, bs),
+		host:  deps.Host,
+		store: deps.Store,
+		log:   discardIfNil(deps.Logger).With("component", "share"),
 	}
 	b.log.Info("bitswap started", "peer", deps.Host.ID())
 	return b, nil
@@ -99,6 +103,34 @@ func (b *Bitswap) Get(ctx context.Context, c cid.Cid) (blocks.Block, error) {
 		return nil, fmt.Errorf("share: bitswap get %s: %w", c, err)
 	}
 	return blk, nil
+}
+
+// fetch makes the DAG under root local over Bitswap with Walk (each
+// distinct block got once), every block held in hold (a hold of its own
+// when nil, released on return).
+func (b *Bitswap) fetch(ctx context.Context, root cid.Cid, opts WalkOptions, hold *Hold) error {
+	if hold == nil {
+		hold = b.store.NewHold()
+		defer hold.Release()
+	}
+	if _, err := Walk(ctx, root, hold.Getter(b), opts); err != nil {
+		return fmt.Errorf("bitswap: %w", err)
+	}
+	return nil
+}
+
+// ipfsPeers reports whether a connected peer speaks Bitswap but not the
+// enxame exchange.
+func (b *Bitswap) ipfsPeers() bool {
+	ps := b.host.Peerstore()
+	for _, p := range b.host.Network().Peers() {
+		bs, _ := ps.SupportsProtocols(p, BitswapProtocol)
+		ours, _ := ps.SupportsProtocols(p, ProtocolID)
+		if len(bs) > 0 && len(ours) == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // NotifyNewBlocks tells peers that want them that blocks are now stored
