@@ -54,9 +54,11 @@ func fuzzDAG(data []byte) (cid.Cid, map[cid.Cid]blocks.Block) {
 			nd := merkledag.NodeWithData(nil)
 			nd.SetCidBuilder(merkledag.V1CidPrefix())
 			for _, c := range r.body {
-				target := keys[i+1+int(c)%max(later, 1)]
-				if r.kind == 3 || target == cid.Undef {
-					target, _ = rawPrefix.Sum([]byte{c, 0xff, 0xfe})
+				var target cid.Cid
+				if r.kind == 3 || later == 0 {
+					target, _ = rawPrefix.Sum([]byte{c, 0xff, 0xfe}) // not in the DAG
+				} else {
+					target = keys[i+1+int(c)%later]
 				}
 				nd.AddRawLink("", &ipld.Link{Cid: target})
 			}
