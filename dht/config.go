@@ -105,14 +105,14 @@ func DefaultConfig() Config {
 		DialTimeout:          10 * time.Second,
 		RetryMin:             time.Second,
 		RetryMax:             2 * time.Minute,
-
-		MaxProviderRecordsPerPeer: 4096,
-		MaxProvidersPerKey:        256,
 		CheckInterval:        30 * time.Second,
 		RequestTimeout:       3 * time.Second,
 		LookupTimeout:        15 * time.Second,
 		MuteMin:              30 * time.Second,
 		MuteMax:              10 * time.Minute,
+
+		MaxProviderRecordsPerPeer: 4096,
+		MaxProvidersPerKey:        256,
 	}
 }
 
