@@ -10,8 +10,11 @@
 //
 //	frame = uvarint(len) type body      len = 1 + len(body), ≤ MaxFrameSize
 //
-// A Reader checks len against MaxFrameSize before it reads or allocates the
-// body, so an oversized frame is rejected after at most 10 bytes.
+// A Reader checks len against MaxFrameSize, and against its type's cap
+// (MaxFrameOf: only a Block may be large), before it reads the body, so an
+// oversized frame is rejected after at most 5 bytes; it grows the body's
+// buffer as the bytes arrive and can reserve it in a MemoryScope (a libp2p
+// stream's scope). Varints, the length prefix included, must be minimal.
 //
 // # Messages
 //
