@@ -120,7 +120,7 @@ func TestFetchFallbackDoubledDAG(t *testing.T) {
 	}
 	// Identify must have told hc that hp speaks Bitswap.
 	exWaitFor(t, "bitswap peer identified", bc.ipfsPeers)
-	if err := ex.FetchFallback(t.Context(), bc, root, FetchOptions{NoProvidersTimeout: 2 * time.Second}, nil); err != nil {
+	if err := ex.FetchFallback(t.Context(), bc, root, FetchOptions{NoProvidersTimeout: 60 * time.Second}, nil); err != nil {
 		t.Fatalf("FetchFallback: %v", err)
 	}
 	for _, b := range dag {
