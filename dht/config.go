@@ -78,6 +78,13 @@ type Config struct {
 	// asked about once per refresh.
 	MuteMin time.Duration `yaml:"mute_min" json:"mute_min"`
 	MuteMax time.Duration `yaml:"mute_max" json:"mute_max"`
+	// MaxProviderRecordsPerPeer caps the provider records one peer may
+	// store on this node (one per key it announces); its records past it
+	// are dropped until some expire. Default 4096.
+	MaxProviderRecordsPerPeer int `yaml:"max_provider_records_per_peer" json:"max_provider_records_per_peer"`
+	// MaxProvidersPerKey caps the providers of one key this node stores;
+	// lookups return 20 at most. Default 256.
+	MaxProvidersPerKey int `yaml:"max_providers_per_key" json:"max_providers_per_key"`
 
 	// Bootstrap lists the multiaddrs, each ending in /p2p/PEERID, of the
 	// peers to join through. node fills it from its own top-level setting.
@@ -103,6 +110,9 @@ func DefaultConfig() Config {
 		LookupTimeout:        15 * time.Second,
 		MuteMin:              30 * time.Second,
 		MuteMax:              10 * time.Minute,
+
+		MaxProviderRecordsPerPeer: 4096,
+		MaxProvidersPerKey:        256,
 	}
 }
 
@@ -157,6 +167,12 @@ func (c Config) WithDefaults() Config {
 	if c.MuteMax == 0 {
 		c.MuteMax = d.MuteMax
 	}
+	if c.MaxProviderRecordsPerPeer == 0 {
+		c.MaxProviderRecordsPerPeer = d.MaxProviderRecordsPerPeer
+	}
+	if c.MaxProvidersPerKey == 0 {
+		c.MaxProvidersPerKey = d.MaxProvidersPerKey
+	}
 	return c
 }
 
@@ -188,6 +204,7 @@ func (c Config) Validate() error {
 		{"bucket_size", c.BucketSize}, {"concurrency", c.Concurrency},
 		{"diversity_max_per_cpl", c.DiversityMaxPerCPL}, {"diversity_max_per_table", c.DiversityMaxPerTable},
 		{"min_peers", c.MinPeers},
+		{"max_provider_records_per_peer", c.MaxProviderRecordsPerPeer}, {"max_providers_per_key", c.MaxProvidersPerKey},
 	}
 	for _, f := range ints {
 		if f.v < 0 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 	ds "github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
 	kaddht "github.com/libp2p/go-libp2p-kad-dht"
 	pb "github.com/libp2p/go-libp2p-kad-dht/pb"
 	kb "github.com/libp2p/go-libp2p-kbucket"
@@ -108,9 +109,19 @@ func New(cfg Config, deps Deps) (*Router, error) {
 	if len(boot) > 0 {
 		opts = append(opts, kaddht.BootstrapPeers(boot...))
 	}
+	provDS := deps.Datastore
 	if deps.Datastore != nil {
 		opts = append(opts, kaddht.Datastore(deps.Datastore))
+	} else {
+		provDS = dssync.MutexWrap(ds.NewMapDatastore())
 	}
+	// Provider records go through a datastore that caps them per peer and
+	// per key (issue 11): one peer announcing without end fills nothing.
+	pc, err := newProvCap(context.Background(), provDS, cfg.MaxProviderRecordsPerPeer, cfg.MaxProvidersPerKey)
+	if err != nil {
+		return nil, fmt.Errorf("dht: %w", err)
+	}
+	opts = append(opts, kaddht.ProviderDatastore(pc))
 	if !cfg.DisableDiversityFilter {
 		opts = append(opts, kaddht.RoutingTablePeerDiversityFilter(
 			kaddht.NewRTPeerDiversityFilter(deps.Host, cfg.DiversityMaxPerCPL, cfg.DiversityMaxPerTable)))

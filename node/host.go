@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/pnet"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
@@ -82,6 +83,16 @@ func resourceManager(rc ResourceConfig) (network.ResourceManager, error) {
 	limits.AddProtocolPeerLimit(compute.ProtocolID,
 		rcmgr.BaseLimit{StreamsInbound: 64, StreamsOutbound: 64, Streams: 128, Memory: 16 << 20},
 		rcmgr.BaseLimitIncrease{})
+	// Bitswap (IPFS interop): explicit per-peer limits too, beside the
+	// rate limit on wants that share.Bitswap applies (issue 11).
+	for _, p := range bitswapProtocols {
+		limits.AddProtocolLimit(p,
+			rcmgr.BaseLimit{StreamsInbound: 256, StreamsOutbound: 256, Streams: 512, Memory: 64 << 20},
+			rcmgr.BaseLimitIncrease{StreamsInbound: 64, StreamsOutbound: 64, Streams: 128, Memory: 16 << 20})
+		limits.AddProtocolPeerLimit(p,
+			rcmgr.BaseLimit{StreamsInbound: 16, StreamsOutbound: 16, Streams: 32, Memory: 16 << 20},
+			rcmgr.BaseLimitIncrease{})
+	}
 	mem := int64(rc.MaxMemoryMiB) << 20
 	if mem == 0 {
 		mem = int64(memory.TotalMemory() / 8)
@@ -101,6 +112,9 @@ func resourceManager(rc ResourceConfig) (network.ResourceManager, error) {
 	}
 	return rm, nil
 }
+
+// bitswapProtocols are the Bitswap protocol IDs boxo speaks.
+var bitswapProtocols = []protocol.ID{"/ipfs/bitswap", "/ipfs/bitswap/1.0.0", "/ipfs/bitswap/1.1.0", share.BitswapProtocol}
 
 func readSwarmKey(home, path string) (pnet.PSK, error) {
 	if !filepath.IsAbs(path) && home != "" {

@@ -55,7 +55,7 @@ func (n *Node) openShare(dir string) error {
 	n.reader = share.NewReader(share.ReaderConfig{}, st)
 	if !n.cfg.Share.DisableBitswap {
 		bs, err := share.NewBitswap(context.Background(), share.BitswapConfig{}, share.BitswapDeps{
-			Host: n.host, Store: st, Providers: bitswapFinder{n}, Logger: n.baseLog})
+			Host: n.host, Store: st, Providers: bitswapFinder{n}, Gated: ex.Gated, Logger: n.baseLog})
 		if err != nil {
 			return fmt.Errorf("start bitswap: %w", err)
 		}
@@ -311,7 +311,7 @@ func (n *Node) holdDAG(ctx context.Context, root cid.Cid, hold *share.Hold) erro
 		if err != nil {
 			return fmt.Errorf("hold %s: %w", c, err)
 		}
-		links, err := blockLinks(c, blk.RawData())
+		links, err := share.Links(c, blk.RawData())
 		if err != nil {
 			return fmt.Errorf("hold: %w", err)
 		}

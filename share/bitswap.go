@@ -31,6 +31,36 @@ type BitswapConfig struct {
 	// ProviderSearchDelay is how long a want waits for connected peers
 	// before Bitswap asks the ProviderFinder. Default 1s (boxo's).
 	ProviderSearchDelay time.Duration
+	// WantsPerSecond caps the wants (of blocks or of haves) one peer may
+	// have served per second (a token bucket holding a second's worth);
+	// wants past it are answered DontHave. Default 1000: a fetch of 256
+	// KiB blocks at 250 MB/s.
+	WantsPerSecond int
+	// MaxOutstandingBytesPerPeer caps the bytes of blocks queued to send
+	// to one peer. Default 1 MiB.
+	MaxOutstandingBytesPerPeer int
+	// MaxQueuedWantsPerPeer caps the wants of one peer queued at once.
+	// Default 1024.
+	MaxQueuedWantsPerPeer int
+	// TaskWorkers is the number of goroutines that serve wants, for all
+	// peers. Default 8.
+	TaskWorkers int
+}
+
+func (c BitswapConfig) withDefaults() BitswapConfig {
+	if c.WantsPerSecond == 0 {
+		c.WantsPerSecond = 1000
+	}
+	if c.MaxOutstandingBytesPerPeer == 0 {
+		c.MaxOutstandingBytesPerPeer = 1 << 20
+	}
+	if c.MaxQueuedWantsPerPeer == 0 {
+		c.MaxQueuedWantsPerPeer = 1024
+	}
+	if c.TaskWorkers == 0 {
+		c.TaskWorkers = 8
+	}
+	return c
 }
 
 // BitswapDeps are the collaborators of Bitswap.
@@ -43,6 +73,11 @@ type BitswapDeps struct {
 	// Providers finds providers of wanted blocks; nil means connected
 	// peers only.
 	Providers ProviderFinder
+	// Gated, if not nil, reports whether a peer is refused for
+	// misbehaving (the exchange's Gated): its wants are all denied, so
+	// one offence score covers both protocols. It must be safe for
+	// concurrent use and must not block.
+	Gated func(peer.ID) bool
 	// Logger receives logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -54,9 +89,12 @@ type BitswapDeps struct {
 // reads what only IPFS peers have. Its methods are safe for concurrent use.
 // Close stops it; boxo's goroutines live until then.
 type Bitswap struct {
-	bs   *bitswap.Bitswap
-	bsvc blockservice.BlockService
-	log  *slog.Logger
+	bs    *bitswap.Bitswap
+	bsvc  blockservice.BlockService
+	host  host.Host
+	store *Store
+	log   *slog.Logger
+	wants *wantLimiter
 }
 
 // NewBitswap starts Bitswap on deps.Host. ctx scopes boxo's metrics only;
@@ -71,7 +109,27 @@ func NewBitswap(ctx context.Context, cfg BitswapConfig, deps BitswapDeps) (*Bits
 	if cfg.ProviderSearchDelay < 0 {
 		return nil, fmt.Errorf("share: bitswap: config: ProviderSearchDelay must be >= 0, got %v", cfg.ProviderSearchDelay)
 	}
-	var opts []bitswap.Option
+	for _, f := range []struct {
+		name string
+		v    int
+	}{
+		{"WantsPerSecond", cfg.WantsPerSecond},
+		{"MaxOutstandingBytesPerPeer", cfg.MaxOutstandingBytesPerPeer},
+		{"MaxQueuedWantsPerPeer", cfg.MaxQueuedWantsPerPeer},
+		{"TaskWorkers", cfg.TaskWorkers},
+	} {
+		if f.v < 0 {
+			return nil, fmt.Errorf("share: bitswap: config: %s must be > 0, got %d", f.name, f.v)
+		}
+	}
+	cfg = cfg.withDefaults()
+	wl := newWantLimiter(float64(cfg.WantsPerSecond), deps.Gated)
+	opts := []bitswap.Option{
+		bitswap.WithPeerBlockRequestFilter(wl.allow),
+		bitswap.MaxOutstandingBytesPerPeer(cfg.MaxOutstandingBytesPerPeer),
+		bitswap.MaxQueuedWantlistEntriesPerPeer(uint(cfg.MaxQueuedWantsPerPeer)),
+		bitswap.TaskWorkerCount(cfg.TaskWorkers),
+	}
 	if cfg.ProviderSearchDelay > 0 {
 		opts = append(opts, bitswap.ProviderSearchDelay(cfg.ProviderSearchDelay))
 	}
@@ -82,9 +140,12 @@ func NewBitswap(ctx context.Context, cfg BitswapConfig, deps BitswapDeps) (*Bits
 	net := bsnet.NewFromIpfsHost(deps.Host)
 	bs := bitswap.New(ctx, net, pf, deps.Store, opts...)
 	b := &Bitswap{
-		bs:   bs,
-		bsvc: blockservice.New(deps.Store, bs),
-		log:  discardIfNil(deps.Logger).With("component", "share"),
+		bs:    bs,
+		bsvc:  blockservice.New(deps.Store, bs),
+		host:  deps.Host,
+		store: deps.Store,
+		log:   discardIfNil(deps.Logger).With("component", "share"),
+		wants: wl,
 	}
 	b.log.Info("bitswap started", "peer", deps.Host.ID())
 	return b, nil
@@ -100,6 +161,38 @@ func (b *Bitswap) Get(ctx context.Context, c cid.Cid) (blocks.Block, error) {
 	}
 	return blk, nil
 }
+
+// fetch makes the DAG under root local over Bitswap with Walk (each
+// distinct block got once), every block held in hold (a hold of its own
+// when nil, released on return).
+func (b *Bitswap) fetch(ctx context.Context, root cid.Cid, opts WalkOptions, hold *Hold) error {
+	if hold == nil {
+		hold = b.store.NewHold()
+		defer hold.Release()
+	}
+	if _, err := Walk(ctx, root, hold.Getter(b), opts); err != nil {
+		return fmt.Errorf("bitswap: %w", err)
+	}
+	return nil
+}
+
+// ipfsPeers reports whether a connected peer speaks Bitswap but not the
+// enxame exchange.
+func (b *Bitswap) ipfsPeers() bool {
+	ps := b.host.Peerstore()
+	for _, p := range b.host.Network().Peers() {
+		bs, _ := ps.SupportsProtocols(p, BitswapProtocol)
+		ours, _ := ps.SupportsProtocols(p, ProtocolID)
+		if len(bs) > 0 && len(ours) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Denied returns the wants of p that Bitswap refused to serve (over
+// WantsPerSecond, or while p was gated) since it started.
+func (b *Bitswap) Denied(p peer.ID) int64 { return b.wants.denied(p) }
 
 // NotifyNewBlocks tells peers that want them that blocks are now stored
 // (call it after an Add, so that pending wants are answered).

@@ -46,6 +46,12 @@ type ExchangeConfig struct {
 	// (each names at most wire.MaxKeys keys); beyond it the server stops
 	// reading the stream until it catches up. Default 64.
 	MaxQueuedRequests int `yaml:"max_queued_requests" json:"max_queued_requests"`
+	// MaxQueuedKeys caps the keys of the requests queued per stream on the
+	// server (a request of more keys than that is queued alone); beyond it
+	// the server stops reading the stream until it catches up. The memory
+	// of queued requests is also reserved in the stream's resource scope,
+	// so the resource manager's per-peer limits bound it. Default 4096.
+	MaxQueuedKeys int `yaml:"max_queued_keys" json:"max_queued_keys"`
 	// IdleTimeout is the read deadline of a stream waiting for its next
 	// frame: a server stream with no request for this long, or a fetch
 	// stream with requests outstanding and no answer, is closed. Default 30s.
@@ -107,6 +113,7 @@ func (c ExchangeConfig) withDefaults() ExchangeConfig {
 	}
 	def(&c.MaxStreamsPerPeer, 8)
 	def(&c.MaxQueuedRequests, 64)
+	def(&c.MaxQueuedKeys, 4096)
 	defd(&c.IdleTimeout, 30*time.Second)
 	defd(&c.WriteTimeout, 30*time.Second)
 	defd(&c.ConnectTimeout, 10*time.Second)
@@ -129,6 +136,7 @@ func (c ExchangeConfig) validate() error {
 	}{
 		{"MaxStreamsPerPeer", c.MaxStreamsPerPeer},
 		{"MaxQueuedRequests", c.MaxQueuedRequests},
+		{"MaxQueuedKeys", c.MaxQueuedKeys},
 		{"FindProvidersCount", c.FindProvidersCount},
 		{"MaxProbePeers", c.MaxProbePeers},
 		{"VerifyWorkers", c.VerifyWorkers},
@@ -354,6 +362,7 @@ func (e *Exchange) serve(ctx context.Context, s network.Stream) {
 		queue:     make(chan *wire.Request, e.cfg.MaxQueuedRequests),
 		out:       make(chan served, serveAhead),
 		done:      make(chan struct{}),
+		freed:     make(chan struct{}, 1),
 		cancelled: make(map[cid.Cid]struct{}),
 	}
 	var wg sync.WaitGroup
@@ -400,8 +409,11 @@ type serverStream struct {
 	readErr error // set by read before it closes queue
 	loadErr error // set by load before it closes out
 
-	mu        sync.Mutex
-	cancelled map[cid.Cid]struct{}
+	freed chan struct{} // poked by load when it has answered a request
+
+	mu         sync.Mutex
+	cancelled  map[cid.Cid]struct{}
+	queuedKeys int // keys of the requests queued and not yet answered
 }
 
 // served is one answer ready to send; size bytes of memory are reserved
@@ -431,22 +443,39 @@ const maxCancelled = 4 * wire.MaxKeys
 
 // read reads requests and cancels until the stream ends, a frame is bad,
 // or write returns. After a half-close by the client the requests queued
-// before it are still answered, then the stream is closed.
+// before it are still answered, then the stream is closed. The memory of
+// the frames it reads and of the requests it queues is reserved in the
+// stream's scope; it queues at most MaxQueuedKeys keys at once.
 func (sv *serverStream) read() {
 	defer close(sv.queue)
+	scope := sv.s.Scope()
 	r := wire.NewReader(sv.s)
+	r.SetMemoryScope(scope, network.ReservationPriorityAlways)
+	defer r.Release()
 	for {
 		sv.s.SetReadDeadline(time.Now().Add(sv.e.cfg.IdleTimeout))
 		m, err := r.Read()
 		if err != nil {
+			if errors.Is(err, network.ErrResourceLimitExceeded) {
+				err = fmt.Errorf("%w: %w", errServeBusy, err)
+			}
 			sv.readErr = err
 			return
 		}
 		switch m := m.(type) {
 		case *wire.Request:
+			if !sv.waitRoom(len(m.Keys)) {
+				return
+			}
+			if err := scope.ReserveMemory(requestCost(m), network.ReservationPriorityHigh); err != nil {
+				sv.unqueue(len(m.Keys))
+				sv.readErr = fmt.Errorf("queue a request of %d keys: %w: %w", len(m.Keys), errServeBusy, err)
+				return
+			}
 			select {
 			case sv.queue <- m:
 			case <-sv.done:
+				scope.ReleaseMemory(requestCost(m))
 				return
 			}
 		case *wire.Cancel:
@@ -461,6 +490,46 @@ func (sv *serverStream) read() {
 			sv.readErr = fmt.Errorf("unexpected %T from client: %w", m, wire.ErrMalformed)
 			return
 		}
+	}
+}
+
+// requestCost estimates the memory a queued request holds: the message,
+// its key slice and each key's bytes.
+func requestCost(m *wire.Request) int {
+	n := 64 + 16*len(m.Keys)
+	for _, k := range m.Keys {
+		n += 16 + k.ByteLen()
+	}
+	return n
+}
+
+// waitRoom counts n more queued keys once they fit under MaxQueuedKeys (a
+// request alone in the queue always fits); false if write returned first.
+func (sv *serverStream) waitRoom(n int) bool {
+	for {
+		sv.mu.Lock()
+		if sv.queuedKeys == 0 || sv.queuedKeys+n <= sv.e.cfg.MaxQueuedKeys {
+			sv.queuedKeys += n
+			sv.mu.Unlock()
+			return true
+		}
+		sv.mu.Unlock()
+		select {
+		case <-sv.freed:
+		case <-sv.done:
+			return false
+		}
+	}
+}
+
+// unqueue uncounts n queued keys and wakes a reader waiting for room.
+func (sv *serverStream) unqueue(n int) {
+	sv.mu.Lock()
+	sv.queuedKeys -= n
+	sv.mu.Unlock()
+	select {
+	case sv.freed <- struct{}{}:
+	default:
 	}
 }
 
@@ -483,38 +552,51 @@ func (sv *serverStream) load(ctx context.Context) {
 	defer close(sv.out)
 	scope := sv.s.Scope()
 	for req := range sv.queue {
-		for _, k := range req.Keys {
-			if sv.isCancelled(k) {
-				continue
-			}
-			a, err := sv.answer(ctx, req, k)
-			if err != nil {
-				sv.loadErr = err
-				return
-			}
-			if a.size > 0 {
-				if err := scope.ReserveMemory(a.size, network.ReservationPriorityHigh); err != nil {
-					sv.loadErr = fmt.Errorf("reserve %d bytes: %w", a.size, errServeBusy)
-					return
-				}
-				if sv.e.pace != nil {
-					if err := sv.e.pace.wait(ctx, a.size); err != nil {
-						scope.ReleaseMemory(a.size)
-						sv.loadErr = err
-						return
-					}
-				}
-			}
-			select {
-			case sv.out <- a:
-			case <-sv.done:
-				if a.size > 0 {
-					scope.ReleaseMemory(a.size)
-				}
-				return
-			}
+		if !sv.loadRequest(ctx, scope, req) {
+			return
 		}
 	}
+}
+
+// loadRequest answers one queued request, then releases what it reserved;
+// false when the stream must end.
+func (sv *serverStream) loadRequest(ctx context.Context, scope network.StreamScope, req *wire.Request) bool {
+	defer func() {
+		scope.ReleaseMemory(requestCost(req))
+		sv.unqueue(len(req.Keys))
+	}()
+	for _, k := range req.Keys {
+		if sv.isCancelled(k) {
+			continue
+		}
+		a, err := sv.answer(ctx, req, k)
+		if err != nil {
+			sv.loadErr = err
+			return false
+		}
+		if a.size > 0 {
+			if err := scope.ReserveMemory(a.size, network.ReservationPriorityHigh); err != nil {
+				sv.loadErr = fmt.Errorf("reserve %d bytes: %w", a.size, errServeBusy)
+				return false
+			}
+			if sv.e.pace != nil {
+				if err := sv.e.pace.wait(ctx, a.size); err != nil {
+					scope.ReleaseMemory(a.size)
+					sv.loadErr = err
+					return false
+				}
+			}
+		}
+		select {
+		case sv.out <- a:
+		case <-sv.done:
+			if a.size > 0 {
+				scope.ReleaseMemory(a.size)
+			}
+			return false
+		}
+	}
+	return true
 }
 
 // errServeBusy marks a stream ended because the server lacks resources.
@@ -603,6 +685,8 @@ func (sv *serverStream) write() error {
 			case sv.readErr == nil || errors.Is(sv.readErr, io.EOF):
 				sv.s.SetWriteDeadline(time.Now().Add(sv.e.cfg.WriteTimeout))
 				return w.Flush()
+			case errors.Is(sv.readErr, errServeBusy):
+				sv.e.writeErrorOn(w, sv.s, wire.CodeBusy, "out of memory")
 			case errors.Is(sv.readErr, wire.ErrMalformed):
 				sv.e.writeErrorOn(w, sv.s, wire.CodeProtocol, "malformed message")
 			}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/enxame/enxame/share/plan"
 	"github.com/enxame/enxame/share/wire"
-	"github.com/ipfs/boxo/ipld/merkledag"
 	"github.com/ipfs/boxo/verifcid"
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
@@ -132,7 +131,7 @@ func (e *Exchange) Fetch(ctx context.Context, root cid.Cid, opts FetchOptions) e
 		sessions:     make(map[peer.ID]*fetchSession),
 		opening:      make(map[peer.ID]bool),
 		offsets:      make(map[cid.Cid]uint64),
-		seen:         make(map[cid.Cid]struct{}),
+		seen:         walkSeen{},
 		requery:      make(chan struct{}, 1),
 		start:        time.Now(),
 	}
@@ -175,7 +174,7 @@ type fetcher struct {
 	sessions map[peer.ID]*fetchSession // joined or probing
 	opening  map[peer.ID]bool          // connecting
 	offsets  map[cid.Cid]uint64        // byte offset of each interior node
-	seen     map[cid.Cid]struct{}      // every key walked or handed to the planner
+	seen     walkSeen                  // every key walked or handed to the planner
 	releases []func()
 
 	start       time.Time
@@ -238,12 +237,6 @@ type (
 	// that matches its CID is not a valid node).
 	evFatal struct{ err error }
 )
-
-// fetchLink is one link of a dag-pb node.
-type fetchLink struct {
-	key  cid.Cid
-	size uint64 // cumulative size (Tsize)
-}
 
 // send delivers ev to the shell unless the fetch is ending.
 func (f *fetcher) send(ctx context.Context, ev fetchEvent) {
@@ -590,12 +583,10 @@ func (f *fetcher) want(ctx context.Context, links []fetchLink, off uint64, isRoo
 		// A DAG may link a block many times (a file of zeros, or a
 		// hostile DAG whose levels all point at one node): each key is
 		// handled once, so the walk stays linear in distinct blocks.
-		if _, ok := f.seen[k]; ok {
+		if fresh, err := f.seen.visit(k); err != nil {
+			return err
+		} else if !fresh {
 			continue
-		}
-		f.seen[k] = struct{}{}
-		if err := verifcid.ValidateCid(verifcid.DefaultAllowlist, k); err != nil {
-			return fmt.Errorf("link %s: %w", k, err)
 		}
 		held = append(held, k)
 		has, err := f.e.bs.Has(ctx, k)
@@ -657,22 +648,6 @@ func (f *fetcher) want(ctx context.Context, links []fetchLink, off uint64, isRoo
 		f.releases = append(f.releases, f.e.hold(held...))
 	}
 	return nil
-}
-
-// fetchLinks returns the links of a dag-pb block (none for other codecs).
-func fetchLinks(k cid.Cid, data []byte) ([]fetchLink, error) {
-	if k.Type() != cid.DagProtobuf {
-		return nil, nil
-	}
-	nd, err := merkledag.DecodeProtobuf(data)
-	if err != nil {
-		return nil, fmt.Errorf("decode %s: %w", k, err)
-	}
-	links := make([]fetchLink, len(nd.Links()))
-	for i, l := range nd.Links() {
-		links[i] = fetchLink{key: l.Cid, size: l.Size}
-	}
-	return links, nil
 }
 
 // report calls the progress callback.

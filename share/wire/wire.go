@@ -10,8 +10,11 @@
 //
 //	frame = uvarint(len) type body      len = 1 + len(body), ≤ MaxFrameSize
 //
-// A Reader checks len against MaxFrameSize before it reads or allocates the
-// body, so an oversized frame is rejected after at most 10 bytes.
+// A Reader checks len against MaxFrameSize, and against its type's cap
+// (MaxFrameOf: only a Block may be large), before it reads the body, so an
+// oversized frame is rejected after at most 5 bytes; it grows the body's
+// buffer as the bytes arrive and can reserve it in a MemoryScope (a libp2p
+// stream's scope). Varints, the length prefix included, must be minimal.
 //
 // # Messages
 //
@@ -54,6 +57,42 @@ const (
 	// a maximal block plus its header.
 	MaxFrameSize = MaxBlockSize + 1024
 )
+
+// Frame caps per message type (type byte and body): only a Block may be
+// large; a Reader rejects a frame over its type's cap before it reads the
+// body.
+const (
+	// maxKeyBytes is the longest encoded key: a 2-byte length and the CID.
+	maxKeyBytes = 2 + MaxKeySize
+	// MaxRequestFrame caps a Request frame: type, ID, flags, count and
+	// MaxKeys keys.
+	MaxRequestFrame = 1 + binary.MaxVarintLen64 + 1 + 2 + MaxKeys*maxKeyBytes
+	// MaxCancelFrame caps a Cancel frame.
+	MaxCancelFrame = 1 + 2 + MaxKeys*maxKeyBytes
+	// MaxAnswerFrame caps a Have or DontHave frame.
+	MaxAnswerFrame = 1 + binary.MaxVarintLen64 + maxKeyBytes
+	// MaxErrorFrame caps an Error frame.
+	MaxErrorFrame = 1 + binary.MaxVarintLen64 + 2 + MaxErrorSize
+)
+
+// MaxFrameOf returns the cap of a frame of type t (its type byte and body):
+// MaxFrameSize for a Block, much less for the others, 0 for an unknown
+// type.
+func MaxFrameOf(t Type) int {
+	switch t {
+	case TypeRequest:
+		return MaxRequestFrame
+	case TypeBlock:
+		return MaxFrameSize
+	case TypeDontHave, TypeHave:
+		return MaxAnswerFrame
+	case TypeCancel:
+		return MaxCancelFrame
+	case TypeError:
+		return MaxErrorFrame
+	}
+	return 0
+}
 
 // maxLenBytes (4 bytes: 28 bits) must hold MaxFrameSize.
 var _ [1<<28 - 1 - MaxFrameSize]struct{}
@@ -288,6 +327,9 @@ func Decode(frame []byte) (Msg, error) {
 	if len(frame) > MaxFrameSize {
 		return nil, fmt.Errorf("frame of %d bytes, more than %d: %w: %w", len(frame), MaxFrameSize, ErrTooLarge, ErrMalformed)
 	}
+	if c := MaxFrameOf(Type(frame[0])); c > 0 && len(frame) > c {
+		return nil, fmt.Errorf("frame of type %d of %d bytes, more than %d: %w: %w", frame[0], len(frame), c, ErrTooLarge, ErrMalformed)
+	}
 	d := decoder{b: frame[1:]}
 	var m Msg
 	switch t := Type(frame[0]); t {
@@ -358,6 +400,12 @@ func (d *decoder) uvarint(what string) uint64 {
 	v, n := binary.Uvarint(d.b)
 	if n <= 0 {
 		d.fail(fmt.Errorf("bad varint for %s", what))
+		return 0
+	}
+	// Reject non-minimal encodings so that decode → encode is the
+	// identity (as compute/wire does).
+	if n > 1 && d.b[n-1] == 0 {
+		d.fail(fmt.Errorf("non-minimal varint for %s", what))
 		return 0
 	}
 	d.b = d.b[n:]
@@ -435,12 +483,45 @@ func (d *decoder) keys() []cid.Cid {
 	return keys
 }
 
+// MemoryScope is where a Reader reserves the memory of the frames it
+// reads: a libp2p stream's network.StreamScope (s.Scope()) implements it,
+// with the resource manager's priorities (network.ReservationPriority*).
+type MemoryScope interface {
+	// ReserveMemory reserves size bytes, or returns an error when a limit
+	// would be passed.
+	ReserveMemory(size int, prio uint8) error
+	// ReleaseMemory releases size bytes reserved before.
+	ReleaseMemory(size int)
+}
+
 // Reader reads frames from a stream. It is not safe for concurrent use.
+//
+// A Reader never allocates what a frame announces before its bytes arrive:
+// a frame over its type's cap (MaxFrameOf) is rejected after its length
+// and type, and the buffer of a frame grows (from growStart, growFactor at
+// a time) as its bytes arrive, so a peer that announces a large frame and
+// sends little makes the Reader hold little. With a MemoryScope
+// (SetMemoryScope) every buffer is reserved in it first.
 type Reader struct {
 	r    *bufio.Reader
 	buf  []byte     // reused for frames other than blocks
 	pool *BlockPool // nil: blocks' data freshly allocated
+
+	scope    MemoryScope
+	prio     uint8
+	reserved int // bytes reserved in scope: buf's capacity, or a frame's while it is read
 }
+
+// Buffer growth of a frame whose bytes have not all arrived.
+const (
+	// growStart is the first buffer of a frame larger than it (and the
+	// largest buffer a Reader keeps between frames).
+	growStart = 32 << 10
+	// growFactor multiplies the buffer each time it fills, up to the
+	// frame's size; a Reader thus holds at most growFactor times the bytes
+	// received, plus growStart.
+	growFactor = 8
+)
 
 // NewReader returns a Reader of r. Its read buffer is small (8 KiB), so
 // that most of a block's data is read straight into the block's own slice.
@@ -457,15 +538,96 @@ func NewPooledReader(r io.Reader, pool *BlockPool) *Reader {
 	return rd
 }
 
+// SetMemoryScope makes r reserve in scope, at priority prio, every buffer
+// it allocates for a frame before it allocates it, and release it when the
+// buffer is dropped: a Block's data is released when Read returns it (the
+// caller owns it from then on), the buffer of other frames when r drops it
+// (Release). When a reservation fails, Read returns an error wrapping the
+// scope's (not ErrMalformed: the peer broke no rule).
+func (r *Reader) SetMemoryScope(scope MemoryScope, prio uint8) {
+	r.scope, r.prio = scope, prio
+}
+
+// Release releases the memory r holds between frames (and its reservation);
+// call it when the stream ends. r may be used again afterwards.
+func (r *Reader) Release() {
+	r.buf = nil
+	r.unreserve(r.reserved)
+}
+
+func (r *Reader) reserve(n int) error {
+	if r.scope == nil || n <= 0 {
+		return nil
+	}
+	if err := r.scope.ReserveMemory(n, r.prio); err != nil {
+		return fmt.Errorf("wire: reserve %d bytes: %w", n, err)
+	}
+	r.reserved += n
+	return nil
+}
+
+func (r *Reader) unreserve(n int) {
+	if r.scope == nil || n <= 0 {
+		return
+	}
+	r.scope.ReleaseMemory(n)
+	r.reserved -= n
+}
+
+// fill reads n bytes. It reads into dst when dst can hold them; otherwise
+// into a buffer of min(n, growStart) bytes that grows growFactor times
+// whenever it is full, up to n, reserving each buffer before allocating it
+// and releasing the one it replaces. The buffer of n bytes comes from
+// alloc. dst's capacity is not reserved here; fill returns the buffer and
+// the bytes reserved for it (also on error, with a nil buffer, when the
+// reservation is to be dropped by the caller).
+func (r *Reader) fill(n int, dst []byte, alloc func(int) []byte) ([]byte, int, error) {
+	if cap(dst) >= n {
+		dst = dst[:n]
+		if _, err := io.ReadFull(r.r, dst); err != nil {
+			return nil, 0, unexpected(err)
+		}
+		return dst, 0, nil
+	}
+	var (
+		buf  []byte
+		held int // reserved for buf
+		got  int
+	)
+	for size := min(n, growStart); ; size = min(n, size*growFactor) {
+		if err := r.reserve(size); err != nil {
+			return nil, held, err
+		}
+		var next []byte
+		if size == n {
+			next = alloc(n)
+		} else {
+			next = make([]byte, size)
+		}
+		copy(next, buf[:got])
+		r.unreserve(held)
+		buf, held = next, size
+		k, err := io.ReadFull(r.r, buf[got:size])
+		got += k
+		if err != nil {
+			return nil, held, unexpected(err)
+		}
+		if size == n {
+			return buf, held, nil
+		}
+	}
+}
+
 // Read reads and decodes the next frame. It checks the frame's length
-// against MaxFrameSize before reading or allocating the body. A Block's
-// header (ID and key) is decoded before its data is read or allocated, and
-// its Data, of exactly the data's length, is owned by the caller; nothing
-// else returned is retained by the Reader. It returns io.EOF at a clean end
-// of stream, io.ErrUnexpectedEOF inside a frame, an error wrapping
-// ErrMalformed (and ErrTooLarge for a frame over the cap) for bad input, or
-// the underlying reader's error. After an error the stream is not
-// positioned at a frame boundary: the Reader must not be used again.
+// against its type's cap (MaxFrameOf) before reading or allocating the
+// body, and grows the frame's buffer as the bytes arrive. A Block's header
+// (ID and key) is decoded before its data is read, and its Data, of
+// exactly the data's length, is owned by the caller; nothing else returned
+// is retained by the Reader. It returns io.EOF at a clean end of stream,
+// io.ErrUnexpectedEOF inside a frame, an error wrapping ErrMalformed (and
+// ErrTooLarge for a frame over its cap) for bad input, the MemoryScope's
+// error, or the underlying reader's error. After an error the stream is
+// not positioned at a frame boundary: the Reader must not be used again.
 func (r *Reader) Read() (Msg, error) {
 	n, err := r.readLen()
 	if err != nil {
@@ -481,22 +643,33 @@ func (r *Reader) Read() (Msg, error) {
 	if err != nil {
 		return nil, unexpected(err)
 	}
-	if Type(t[0]) == TypeBlock {
+	typ := Type(t[0])
+	c := MaxFrameOf(typ)
+	if c == 0 {
+		return nil, fmt.Errorf("wire: unknown message type %d: %w", typ, ErrMalformed)
+	}
+	if int(n) > c {
+		return nil, fmt.Errorf("wire: frame of type %d of %d bytes, more than %d: %w: %w", typ, n, c, ErrTooLarge, ErrMalformed)
+	}
+	if typ == TypeBlock {
 		return r.readBlock(int(n))
 	}
-	if cap(r.buf) < int(n) {
-		r.buf = make([]byte, n)
+	frame, res, err := r.fill(int(n), r.buf, func(n int) []byte { return make([]byte, n) })
+	if err != nil {
+		r.unreserve(res)
+		return nil, err
 	}
-	frame := r.buf[:n]
-	if _, err := io.ReadFull(r.r, frame); err != nil {
-		return nil, unexpected(err)
+	if res > 0 || cap(frame) > cap(r.buf) {
+		// A new buffer: it replaces the old one.
+		r.unreserve(r.reserved - res)
+		r.buf = frame
 	}
 	m, err := Decode(frame)
+	if cap(r.buf) > growStart {
+		r.Release() // don't keep a large buffer for small frames
+	}
 	if err != nil {
 		return nil, fmt.Errorf("wire: %w", err)
-	}
-	if cap(r.buf) > 256<<10 {
-		r.buf = nil // don't keep a large buffer for small frames
 	}
 	return m, nil
 }
@@ -505,7 +678,8 @@ func (r *Reader) Read() (Msg, error) {
 const maxBlockHeader = 1 + binary.MaxVarintLen64 + 2 + MaxKeySize
 
 // readBlock reads a Block frame of n bytes: it decodes the type, ID and key
-// from the read buffer, then reads the data straight into its own slice.
+// from the read buffer, then reads the data straight into its own slice,
+// which grows as the data arrives.
 func (r *Reader) readBlock(n int) (Msg, error) {
 	hdr, err := r.r.Peek(min(n, maxBlockHeader))
 	if err != nil {
@@ -526,11 +700,12 @@ func (r *Reader) readBlock(n int) (Msg, error) {
 	if _, err := r.r.Discard(hl); err != nil {
 		return nil, unexpected(err)
 	}
-	b.Data = r.pool.Get(size)
-	if _, err := io.ReadFull(r.r, b.Data); err != nil {
-		r.pool.Put(b.Data)
-		return nil, unexpected(err)
+	data, res, err := r.fill(size, nil, r.pool.Get)
+	r.unreserve(res) // the caller owns the data from here
+	if err != nil {
+		return nil, err
 	}
+	b.Data = data
 	return b, nil
 }
 
@@ -549,6 +724,9 @@ func (r *Reader) readLen() (uint64, error) {
 		}
 		v |= uint64(c&0x7f) << (7 * i)
 		if c < 0x80 {
+			if i > 0 && c == 0 {
+				return 0, fmt.Errorf("wire: non-minimal frame length prefix: %w", ErrMalformed)
+			}
 			return v, nil
 		}
 	}
