@@ -338,24 +338,34 @@ func TestPoolClose(t *testing.T) {
 }
 
 // TestPoolFakeChildren checks that the parent survives children that lie.
+// Only the cases that expect a timeout use short ones; the others get
+// deadlines whose expiry would mean a real hang, so that a slow start on a
+// loaded machine cannot turn a protocol error into a timeout.
 func TestPoolFakeChildren(t *testing.T) {
+	const (
+		generous  = time.Minute
+		short     = 300 * time.Millisecond
+		shortInit = 500 * time.Millisecond
+	)
 	tests := []struct {
-		mode string
-		want Reason
+		mode         string
+		timeout      time.Duration // the unit's
+		startTimeout time.Duration
+		want         Reason
 	}{
-		{mode: "ok", want: ReasonNone},
-		{mode: "wrong-id", want: ReasonCrash},
-		{mode: "huge-frame", want: ReasonCrash},
-		{mode: "garbage", want: ReasonCrash},
-		{mode: "long-stdout", want: ReasonCrash},
-		{mode: "bad-reason", want: ReasonCrash},
-		{mode: "canceled", want: ReasonCrash},
-		{mode: "exit-zero-failure", want: ReasonCrash},
-		{mode: "die", want: ReasonCrash},
-		{mode: "silent", want: ReasonTimeout},
-		{mode: "drip", want: ReasonTimeout},
-		{mode: "mute", want: ReasonSetup},
-		{mode: "bad-version", want: ReasonSetup},
+		{mode: "ok", timeout: generous, startTimeout: generous, want: ReasonNone},
+		{mode: "wrong-id", timeout: generous, startTimeout: generous, want: ReasonCrash},
+		{mode: "huge-frame", timeout: generous, startTimeout: generous, want: ReasonCrash},
+		{mode: "garbage", timeout: generous, startTimeout: generous, want: ReasonCrash},
+		{mode: "long-stdout", timeout: generous, startTimeout: generous, want: ReasonCrash},
+		{mode: "bad-reason", timeout: generous, startTimeout: generous, want: ReasonCrash},
+		{mode: "canceled", timeout: generous, startTimeout: generous, want: ReasonCrash},
+		{mode: "exit-zero-failure", timeout: generous, startTimeout: generous, want: ReasonCrash},
+		{mode: "die", timeout: generous, startTimeout: generous, want: ReasonCrash},
+		{mode: "silent", timeout: short, startTimeout: generous, want: ReasonTimeout},
+		{mode: "drip", timeout: short, startTimeout: generous, want: ReasonTimeout},
+		{mode: "mute", timeout: generous, startTimeout: shortInit, want: ReasonSetup},
+		{mode: "bad-version", timeout: generous, startTimeout: generous, want: ReasonSetup},
 	}
 	mod := writeFile(t, "ok.wasm", modReturn)
 	for _, tt := range tests {
@@ -364,8 +374,8 @@ func TestPoolFakeChildren(t *testing.T) {
 			cmd, env := fakeCommand(tt.mode)
 			p, err := New(Config{
 				Slots: 1, Spares: -1, Command: cmd, Env: env,
-				Limits:       Limits{Timeout: 300 * time.Millisecond, MaxOutputBytes: 100},
-				StartTimeout: 500 * time.Millisecond, KillGrace: 100 * time.Millisecond,
+				Limits:       Limits{Timeout: tt.timeout, MaxOutputBytes: 100},
+				StartTimeout: tt.startTimeout, KillGrace: 100 * time.Millisecond,
 			}, nil)
 			if err != nil {
 				t.Fatalf("New: %v", err)
