@@ -57,8 +57,9 @@ type runner struct {
 }
 
 type compiledEntry struct {
-	key string
-	mod wazero.CompiledModule
+	key    string
+	mod    wazero.CompiledModule
+	tables moduleTableInfo
 }
 
 func newRunner(ctx context.Context, cfg runnerConfig) (*runner, error) {
@@ -126,23 +127,27 @@ func (r *runner) run(ctx context.Context, m runMsg) resultMsg {
 	defer cancel()
 
 	start := time.Now()
-	mod, owned, reason, detail := r.compiledModule(m.ModuleKey, m.ModulePath, lim.MaxModuleBytes)
+	e, owned, reason, detail := r.compiledModule(m.ModuleKey, m.ModulePath, lim.MaxModuleBytes)
 	res.Compile = time.Since(start)
 	if reason != ReasonNone {
 		return res.fail(reason, detail)
 	}
 	res.Warm = detail == "warm"
 	if owned {
-		defer mod.Close(context.WithoutCancel(ctx))
+		defer e.mod.Close(context.WithoutCancel(ctx))
 	}
 	if ctx.Err() != nil {
 		return res.fail(ReasonTimeout, fmt.Sprintf("compiling took over %v", lim.Timeout))
 	}
-	if reason, detail := r.check(mod, lim); reason != ReasonNone {
+	if reason, detail := r.check(e.mod, lim); reason != ReasonNone {
+		return res.fail(reason, detail)
+	}
+	tableBytes, reason, detail := checkTables(e.tables, uint64(lim.MemoryMiB)<<20)
+	if reason != ReasonNone {
 		return res.fail(reason, detail)
 	}
 	start = time.Now()
-	res = r.exec(ctx, mod, m, lim, res)
+	res = r.exec(ctx, e.mod, m, lim, tableBytes, res)
 	res.Exec = time.Since(start)
 	return res
 }
@@ -172,34 +177,42 @@ func checkUnitStrings(args, env []string) error {
 // compiledModule returns the module compiled, from memory when key is known.
 // owned means the caller must close it (key is empty). detail is "warm" when
 // it came from memory.
-func (r *runner) compiledModule(key, path string, maxBytes int64) (mod wazero.CompiledModule, owned bool, reason Reason, detail string) {
+func (r *runner) compiledModule(key, path string, maxBytes int64) (e compiledEntry, owned bool, reason Reason, detail string) {
 	if key != "" {
 		for i, e := range r.compiled {
 			if e.key == key {
 				copy(r.compiled[1:i+1], r.compiled[:i])
 				r.compiled[0] = e
-				return e.mod, false, ReasonNone, "warm"
+				return e, false, ReasonNone, "warm"
 			}
 		}
 	}
 	b, reason, detail := readModule(path, maxBytes)
 	if reason != ReasonNone {
-		return nil, false, reason, detail
+		return e, false, reason, detail
+	}
+	// The tables are read before compiling: a module they disqualify for
+	// every cap still compiles (its units fail one by one), but a malformed
+	// one costs no compilation.
+	tables, imported, err := moduleTables(b)
+	if err != nil {
+		return e, false, ReasonInvalidModule, err.Error()
 	}
 	mod, err := compileSafely(r.rt, b)
 	if err != nil {
-		return nil, false, ReasonInvalidModule, "compile: " + err.Error()
+		return e, false, ReasonInvalidModule, "compile: " + err.Error()
 	}
+	e = compiledEntry{key: key, mod: mod, tables: moduleTableInfo{tables: tables, imported: imported}}
 	if key == "" {
-		return mod, true, ReasonNone, ""
+		return e, true, ReasonNone, ""
 	}
-	r.compiled = append([]compiledEntry{{key: key, mod: mod}}, r.compiled...)
+	r.compiled = append([]compiledEntry{e}, r.compiled...)
 	if len(r.compiled) > r.maxCompiled {
 		old := r.compiled[len(r.compiled)-1]
 		r.compiled = r.compiled[:len(r.compiled)-1]
 		old.mod.Close(context.Background())
 	}
-	return mod, false, ReasonNone, ""
+	return e, false, ReasonNone, ""
 }
 
 // readModule reads a module file of at most maxBytes and checks its header.
@@ -271,7 +284,10 @@ func (r *runner) check(mod wazero.CompiledModule, lim Limits) (Reason, string) {
 }
 
 // exec instantiates mod and runs its _start.
-func (r *runner) exec(ctx context.Context, mod wazero.CompiledModule, m runMsg, lim Limits, res resultMsg) (out resultMsg) {
+//
+// tableBytes is what the module's tables may take: the linear memory gets
+// the cap less that.
+func (r *runner) exec(ctx context.Context, mod wazero.CompiledModule, m runMsg, lim Limits, tableBytes uint64, res resultMsg) (out resultMsg) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	// The write past the cap stops the unit at once, from inside its
@@ -284,7 +300,7 @@ func (r *runner) exec(ctx context.Context, mod wazero.CompiledModule, m runMsg, 
 	}}
 	stderr := newHeadTail(int(lim.MaxStderrBytes))
 	clock := &virtualClock{}
-	alloc := &cappedMemory{max: uint64(lim.MemoryMiB) << 20}
+	alloc := &cappedMemory{max: uint64(lim.MemoryMiB)<<20 - tableBytes}
 
 	fsConfig := wazero.NewFSConfig()
 	if m.InputDir != "" {
