@@ -24,9 +24,16 @@ const (
 	DefaultKillGrace    = 500 * time.Millisecond
 	// DefaultChildOverheadMiB is what a child may hold beyond its units'
 	// linear memory (the Go runtime, wazero, compiled code) before the
-	// watchdog kills it.
+	// watchdog kills it, whatever the unit.
 	DefaultChildOverheadMiB = 1024
+	// DefaultUnitOverheadMiB is Config.UnitOverheadMiB's default.
+	DefaultUnitOverheadMiB = 64
 )
+
+// compileFactor is how many bytes of resident memory compiling a module
+// may take per byte of module: wazero took 63 MiB to compile a 2.9 MB
+// Go-built module (22 times its size).
+const compileFactor = 32
 
 // watchInterval is how often the parent reads a busy child's resident
 // memory.
@@ -66,10 +73,16 @@ type Config struct {
 	// KillGrace is how long past a unit's Timeout the parent waits for the
 	// child's own timeout result before killing it. Default 500ms.
 	KillGrace time.Duration
-	// MaxChildMiB caps a busy child's resident memory, in MiB; a child over
-	// it is killed and its unit ends with ReasonMemory. Default
-	// Limits.MemoryMiB + 1024. Linux only.
+	// MaxChildMiB caps a busy child's resident memory, in MiB, whatever
+	// its unit; a child over it is killed and its unit ends with
+	// ReasonMemory. Default Limits.MemoryMiB + 1024. Linux only.
 	MaxChildMiB int
+	// UnitOverheadMiB is what a child may hold, in MiB, beyond what it
+	// held before a unit, the unit's linear memory cap, three times its
+	// output cap and 32 times its module's size, before the watchdog kills
+	// it: each unit's budget is derived from its own limits. Default 64.
+	// Linux only.
+	UnitOverheadMiB int
 }
 
 // DefaultConfig returns the default configuration, without a Command.
@@ -83,6 +96,8 @@ func DefaultConfig() Config {
 		StartTimeout: DefaultStartTimeout,
 		KillGrace:    DefaultKillGrace,
 		MaxChildMiB:  lim.MemoryMiB + DefaultChildOverheadMiB,
+
+		UnitOverheadMiB: DefaultUnitOverheadMiB,
 	}
 }
 
@@ -100,8 +115,11 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("Spares must be >= -1")
 	case len(c.Command) == 0 || c.Command[0] == "":
 		return c, errors.New("Command is required")
-	case c.MaxCompiled < 0 || c.StartTimeout < 0 || c.KillGrace < 0 || c.MaxChildMiB < 0:
-		return c, errors.New("MaxCompiled, StartTimeout, KillGrace and MaxChildMiB must be >= 0")
+	case c.MaxCompiled < 0 || c.StartTimeout < 0 || c.KillGrace < 0 || c.MaxChildMiB < 0 || c.UnitOverheadMiB < 0:
+		return c, errors.New("MaxCompiled, StartTimeout, KillGrace, MaxChildMiB and UnitOverheadMiB must be >= 0")
+	}
+	if c.UnitOverheadMiB == 0 {
+		c.UnitOverheadMiB = def.UnitOverheadMiB
 	}
 	if c.Slots == 0 {
 		c.Slots = def.Slots
@@ -401,6 +419,7 @@ const (
 // pool's closing or the memory watchdog, whichever comes first. cause is
 // the error a ReasonCanceled result wraps.
 func (p *Pool) runOn(ctx context.Context, c *child, req runMsg, lim Limits) (res Result, state childState, cause error) {
+	budget := p.unitBudget(c.pid, req.ModulePath, lim)
 	c.in.SetWriteDeadline(time.Now().Add(p.cfg.StartTimeout))
 	if err := writeFrame(c.in, encodeRun(req)); err != nil {
 		return Result{}, notSent, nil
@@ -468,11 +487,31 @@ func (p *Pool) runOn(ctx context.Context, c *child, req runMsg, lim Limits) (res
 			return kill(ReasonCanceled, "pool closed while running", ErrClosed)
 		case <-ticker.C:
 			rss, err := residentBytes(c.pid)
-			if err == nil && rss > uint64(p.cfg.MaxChildMiB)<<20 {
-				return kill(ReasonMemory, fmt.Sprintf("child process resident memory %d MiB over %d MiB", rss>>20, p.cfg.MaxChildMiB), nil)
+			if err == nil && rss > budget {
+				return kill(ReasonMemory, fmt.Sprintf("child process resident memory %d MiB over its budget of %d MiB for this unit", rss>>20, budget>>20), nil)
 			}
 		}
 	}
+}
+
+// unitBudget returns the resident memory, in bytes, the child pid may
+// reach while it runs a unit of module path with limits lim: what it holds
+// now, the unit's memory cap, room for its output and for compiling its
+// module, and UnitOverheadMiB; at most MaxChildMiB. Tables count against
+// the memory cap (see checkTables).
+func (p *Pool) unitBudget(pid int, path string, lim Limits) uint64 {
+	maxChild := uint64(p.cfg.MaxChildMiB) << 20
+	base, err := residentBytes(pid)
+	if err != nil {
+		return maxChild
+	}
+	moduleBytes := uint64(lim.MaxModuleBytes)
+	if st, err := os.Stat(path); err == nil && st.Size() >= 0 {
+		moduleBytes = min(moduleBytes, uint64(st.Size()))
+	}
+	b := base + uint64(lim.MemoryMiB)<<20 + 3*uint64(lim.MaxOutputBytes) +
+		compileFactor*moduleBytes + uint64(p.cfg.UnitOverheadMiB)<<20
+	return min(b, maxChild)
 }
 
 // checkResult checks what decodeResult cannot: that the result answers req

@@ -299,6 +299,28 @@ func TestPoolMemoryWatchdog(t *testing.T) {
 	}
 }
 
+// TestPoolUnitMemoryBudget pins issue 11, finding 3's second half: a
+// child's memory budget derives from its unit's own limits, so a child
+// running a 16 MiB unit that swells (as after a wazero escape) is killed
+// far below the pool-wide MaxChildMiB (here 16 MiB + 1 GiB).
+func TestPoolUnitMemoryBudget(t *testing.T) {
+	cmd, env := fakeCommand("bloat")
+	p, err := New(Config{
+		Slots: 1, Spares: -1, Command: cmd, Env: env,
+		Limits:          Limits{MemoryMiB: 16, Timeout: time.Minute, MaxOutputBytes: 100},
+		StartTimeout:    time.Minute,
+		UnitOverheadMiB: 16,
+	}, nil)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	defer p.Close()
+	res, err := p.Run(t.Context(), Unit{ModulePath: writeFile(t, "ok.wasm", modReturn)})
+	if res.Reason != ReasonMemory || !strings.Contains(res.Detail, "budget") {
+		t.Fatalf("Run in a swelling child = %v, %v %q; want %v", err, res.Reason, res.Detail, ReasonMemory)
+	}
+}
+
 func TestPoolCancel(t *testing.T) {
 	p := newTestPool(t, nil)
 	ctx, cancel := context.WithCancel(t.Context())

@@ -191,10 +191,9 @@ func (r *runner) compiledModule(key, path string, maxBytes int64) (e compiledEnt
 	if reason != ReasonNone {
 		return e, false, reason, detail
 	}
-	// The tables are read before compiling: a module they disqualify for
-	// every cap still compiles (its units fail one by one), but a malformed
-	// one costs no compilation.
-	tables, imported, err := moduleTables(b)
+	// Tables get a maximum before compiling; a malformed table section
+	// costs no compilation.
+	b, tables, err := boundTables(b)
 	if err != nil {
 		return e, false, ReasonInvalidModule, err.Error()
 	}
@@ -202,7 +201,7 @@ func (r *runner) compiledModule(key, path string, maxBytes int64) (e compiledEnt
 	if err != nil {
 		return e, false, ReasonInvalidModule, "compile: " + err.Error()
 	}
-	e = compiledEntry{key: key, mod: mod, tables: moduleTableInfo{tables: tables, imported: imported}}
+	e = compiledEntry{key: key, mod: mod, tables: tables}
 	if key == "" {
 		return e, true, ReasonNone, ""
 	}

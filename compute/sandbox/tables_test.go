@@ -5,6 +5,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/tetratelabs/wazero"
 )
 
 // tableModule is a hand-built WASI command with one funcref table of min
@@ -56,9 +59,9 @@ func sleb(v int64) []byte {
 // TestPoolTablesWithinCap pins issue 11, finding 3: table.grow allocated
 // the child's Go heap outside the memory cap, so a unit capped at 16 MiB
 // grew its child by hundreds of MiB and ended "ok". A table without a
-// maximum, or one whose maximum the cap cannot hold, is now refused before
-// the unit runs, and the child's peak resident memory stays within a bound
-// derived from the cap.
+// maximum now gets its minimum as maximum (table.grow fails with -1), one
+// whose size the cap cannot hold is refused before the unit runs, and the
+// child's peak resident memory stays within a bound derived from the cap.
 func TestPoolTablesWithinCap(t *testing.T) {
 	const capMiB = 16
 	// 48 Mi entries: 384 MiB of table, well under the old watchdog's
@@ -70,7 +73,8 @@ func TestPoolTablesWithinCap(t *testing.T) {
 		want       Reason
 		wantDetail string
 	}{
-		{"no maximum, grown in a loop", tableModule(0, 0, false, 1<<20, target), ReasonMemory, "declares no maximum"},
+		{"no maximum, grown in a loop", tableModule(0, 0, false, 1<<20, target), ReasonNone, ""},
+		{"no maximum, huge minimum", tableModule(target, 0, false, 1<<20, target), ReasonMemory, "over what the memory cap of 16 MiB allows"},
 		{"maximum past the cap", tableModule(0, target, true, 1<<20, target), ReasonMemory, "over what the memory cap of 16 MiB allows"},
 		{"maximum within the cap, grown until refused", tableModule(0, 4096, true, 1024, target), ReasonNone, ""},
 	}
@@ -150,8 +154,10 @@ func TestModuleTables(t *testing.T) {
 	}{
 		{"no tables", modReturn, nil, 0, false},
 		{"function import", modExit7, nil, 0, false},
-		{"table without max", tableModule(3, 0, false, 1, 1), []tableLimits{{Min: 3}}, 0, false},
-		{"table with max", tableModule(3, 9, true, 1, 1), []tableLimits{{Min: 3, Max: 9, HasMax: true}}, 0, false},
+		{"table without max", tableModule(3, 0, false, 1, 1), []tableLimits{{Type: 0x70, Min: 3}}, 0, false},
+		{"table with max", tableModule(3, 9, true, 1, 1), []tableLimits{{Type: 0x70, Min: 3, Max: 9, HasMax: true}}, 0, false},
+		{"table64 limits", append([]byte("\x00asm\x01\x00\x00\x00"), section(4, []byte{1, 0x70, 0x04, 0x00})...), nil, 0, true},
+		{"trailing bytes in the table section", append([]byte("\x00asm\x01\x00\x00\x00"), section(4, []byte{1, 0x70, 0x00, 0x00, 0x00})...), nil, 0, true},
 		{"imported table", tableImport(0x00, 1), nil, 1, false},
 		{"truncated section", tableModule(3, 9, true, 1, 1)[:24], nil, 0, true},
 		{"section size past the end", append([]byte("\x00asm\x01\x00\x00\x00"), 4, 0xff, 0xff, 0x03), nil, 0, true},
@@ -160,7 +166,7 @@ func TestModuleTables(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, imported, err := moduleTables(tt.mod)
+			got, imported, _, err := moduleTables(tt.mod)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("moduleTables(%s) error = %v, want error %v", tt.name, err, tt.wantErr)
 			}
@@ -193,9 +199,57 @@ func FuzzModuleTables(f *testing.F) {
 		if len(b) < 8 || !bytes.Equal(b[:8], []byte("\x00asm\x01\x00\x00\x00")) {
 			b = append([]byte("\x00asm\x01\x00\x00\x00"), b...)
 		}
-		tables, _, err := moduleTables(b)
+		tables, _, _, err := moduleTables(b)
 		if err == nil && len(tables) > maxTables {
 			t.Errorf("moduleTables accepted %d tables", len(tables))
 		}
+		out, info, err := boundTables(b)
+		if err != nil {
+			return
+		}
+		again, imported, _, err := moduleTables(out)
+		if err != nil || imported != info.imported || len(again) != len(info.tables) {
+			t.Fatalf("boundTables output reads as %+v, %d, %v; want %+v", again, imported, err, info)
+		}
+		for i, tl := range again {
+			if !tl.HasMax || tl != info.tables[i] {
+				t.Errorf("boundTables output table %d = %+v, want %+v with a maximum", i, tl, info.tables[i])
+			}
+		}
 	})
+}
+
+// TestBoundTables checks that a table without a maximum gets its minimum
+// as maximum in a module wazero still compiles, and that other modules are
+// returned as they are.
+func TestBoundTables(t *testing.T) {
+	tests := []struct {
+		name    string
+		mod     []byte
+		want    []tableLimits
+		patched bool
+	}{
+		{"no tables", modReturn, nil, false},
+		{"bounded", tableModule(2, 5, true, 1, 1), []tableLimits{{Type: 0x70, Min: 2, Max: 5, HasMax: true}}, false},
+		{"unbounded", tableModule(300, 0, false, 1, 1), []tableLimits{{Type: 0x70, Min: 300, Max: 300, HasMax: true}}, true},
+	}
+	rt := wazero.NewRuntime(t.Context())
+	defer rt.Close(t.Context())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, info, err := boundTables(tt.mod)
+			if err != nil {
+				t.Fatalf("boundTables(%s): %v", tt.name, err)
+			}
+			if bytes.Equal(out, tt.mod) == tt.patched {
+				t.Errorf("boundTables(%s) patched = %v, want %v", tt.name, !bytes.Equal(out, tt.mod), tt.patched)
+			}
+			if diff := cmp.Diff(tt.want, info.tables); diff != "" {
+				t.Errorf("boundTables(%s) tables mismatch (-want +got):\n%s", tt.name, diff)
+			}
+			if _, err := rt.CompileModule(t.Context(), out); err != nil {
+				t.Errorf("compile boundTables(%s) output: %v", tt.name, err)
+			}
+		})
+	}
 }
