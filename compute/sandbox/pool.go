@@ -28,6 +28,9 @@ const (
 	DefaultChildOverheadMiB = 1024
 	// DefaultUnitOverheadMiB is Config.UnitOverheadMiB's default.
 	DefaultUnitOverheadMiB = 64
+	// DefaultMaxFileBytes is Config.MaxFileBytes's default: a compiled
+	// module is a few times its module's size, at most 64 MiB by default.
+	DefaultMaxFileBytes = 1 << 30
 )
 
 // compileFactor is how many bytes of resident memory compiling a module
@@ -83,6 +86,16 @@ type Config struct {
 	// it: each unit's budget is derived from its own limits. Default 64.
 	// Linux only.
 	UnitOverheadMiB int
+	// UnitDirs are the directories units' ModulePath and InputDir must be
+	// in. On Linux with Landlock a child may read only these, the
+	// compilation cache and its own executable and libraries, and write
+	// only the cache: not the node's home or key. Empty means units may
+	// name any path and children's files are not confined. The pool makes
+	// missing ones.
+	UnitDirs []string
+	// MaxFileBytes caps, in bytes, a file a child writes (RLIMIT_FSIZE):
+	// the compilation cache's entries. Default 1 GiB. Linux only.
+	MaxFileBytes int64
 }
 
 // DefaultConfig returns the default configuration, without a Command.
@@ -98,6 +111,7 @@ func DefaultConfig() Config {
 		MaxChildMiB:  lim.MemoryMiB + DefaultChildOverheadMiB,
 
 		UnitOverheadMiB: DefaultUnitOverheadMiB,
+		MaxFileBytes:    DefaultMaxFileBytes,
 	}
 }
 
@@ -121,6 +135,23 @@ func (c Config) withDefaults() (Config, error) {
 	if c.UnitOverheadMiB == 0 {
 		c.UnitOverheadMiB = def.UnitOverheadMiB
 	}
+	switch {
+	case c.MaxFileBytes < 0:
+		return c, errors.New("MaxFileBytes must be >= 0")
+	case c.MaxFileBytes == 0:
+		c.MaxFileBytes = def.MaxFileBytes
+	case len(c.UnitDirs) > maxUnitDirs:
+		return c, fmt.Errorf("UnitDirs: %d directories, at most %d", len(c.UnitDirs), maxUnitDirs)
+	}
+	dirs := make([]string, len(c.UnitDirs))
+	for i, d := range c.UnitDirs {
+		abs, err := filepath.Abs(d)
+		if err != nil || d == "" || len(abs) > maxPathLen {
+			return c, fmt.Errorf("UnitDirs: bad directory %q", d)
+		}
+		dirs[i] = abs
+	}
+	c.UnitDirs = dirs
 	if c.Slots == 0 {
 		c.Slots = def.Slots
 	}
@@ -218,11 +249,12 @@ type Pool struct {
 	closing chan struct{}
 	nextID  atomic.Uint64
 
-	mu       sync.Mutex
-	closed   bool
-	idle     []*child // most recently used last
-	children map[*child]struct{}
-	starting int
+	mu        sync.Mutex
+	isolation string // as the last child to start reported it
+	closed    bool
+	idle      []*child // most recently used last
+	children  map[*child]struct{}
+	starting  int
 
 	wg sync.WaitGroup
 }
@@ -261,6 +293,16 @@ func New(cfg Config, logger *slog.Logger) (*Pool, error) {
 		if err := os.MkdirAll(cfg.CacheDir, 0o700); err != nil {
 			return nil, fmt.Errorf("sandbox: config: CacheDir: %w", err)
 		}
+		abs, err := filepath.Abs(cfg.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: config: CacheDir: %w", err)
+		}
+		cfg.CacheDir = abs
+	}
+	for _, d := range cfg.UnitDirs {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("sandbox: config: UnitDirs: %w", err)
+		}
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -282,6 +324,16 @@ func (p *Pool) FreeSlots() int { return p.cfg.Slots - len(p.slots) }
 
 // Config returns the pool's configuration with defaults filled in.
 func (p *Pool) Config() Config { return p.cfg }
+
+// Isolation returns the OS protections the last child to start reported
+// running under, in one line (such as "landlock(abi 7)
+// rlimit-fsize(1024 MiB) no_new_privs seccomp"), with the reason of any that
+// is off; empty before the first child has started.
+func (p *Pool) Isolation() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.isolation
+}
 
 // Close kills every child process and waits for the pool's goroutines.
 // Units still running end with ReasonCanceled and ErrClosed. Close is
@@ -381,6 +433,12 @@ func (p *Pool) request(u Unit) (runMsg, Limits, error) {
 			return runMsg{}, lim, fmt.Errorf("InputDir: %w", err)
 		}
 	}
+	if !p.inUnitDirs(modulePath) {
+		return runMsg{}, lim, fmt.Errorf("ModulePath %s is outside the pool's UnitDirs", modulePath)
+	}
+	if inputDir != "" && !p.inUnitDirs(inputDir) {
+		return runMsg{}, lim, fmt.Errorf("InputDir %s is outside the pool's UnitDirs", inputDir)
+	}
 	m := runMsg{
 		ID:         p.nextID.Add(1),
 		ModuleKey:  u.ModuleKey,
@@ -404,6 +462,20 @@ func (p *Pool) request(u Unit) (runMsg, Limits, error) {
 		return runMsg{}, lim, fmt.Errorf("unit description over %d bytes", maxRunFrame)
 	}
 	return m, lim, nil
+}
+
+// inUnitDirs reports whether the absolute path is beneath one of UnitDirs,
+// or UnitDirs is empty.
+func (p *Pool) inUnitDirs(path string) bool {
+	if len(p.cfg.UnitDirs) == 0 {
+		return true
+	}
+	for _, d := range p.cfg.UnitDirs {
+		if rel, err := filepath.Rel(d, path); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
 }
 
 // childState is how a child came out of a unit.
@@ -760,10 +832,12 @@ func (p *Pool) handshake(c *child, stop <-chan struct{}) error {
 	deadline := time.Now().Add(p.cfg.StartTimeout)
 	c.in.SetWriteDeadline(deadline)
 	err := writeFrame(c.in, encodeInit(initMsg{
-		Version:     protocolVersion,
-		CacheDir:    p.cfg.CacheDir,
-		MemoryMiB:   uint64(p.cfg.Limits.MemoryMiB),
-		MaxCompiled: uint64(p.cfg.MaxCompiled),
+		Version:      protocolVersion,
+		CacheDir:     p.cfg.CacheDir,
+		MemoryMiB:    uint64(p.cfg.Limits.MemoryMiB),
+		MaxCompiled:  uint64(p.cfg.MaxCompiled),
+		UnitDirs:     p.cfg.UnitDirs,
+		MaxFileBytes: uint64(p.cfg.MaxFileBytes),
 	}))
 	c.in.SetWriteDeadline(time.Time{})
 	if err != nil {
@@ -803,6 +877,13 @@ func (p *Pool) handshake(c *child, stop <-chan struct{}) error {
 	}
 	if m.Version != protocolVersion {
 		return fmt.Errorf("child speaks protocol version %d, want %d", m.Version, protocolVersion)
+	}
+	p.mu.Lock()
+	first := p.isolation == ""
+	p.isolation = m.Isolation
+	p.mu.Unlock()
+	if first {
+		p.log.Info("sandbox child isolation", "pid", c.pid, "active", m.Isolation)
 	}
 	return nil
 }

@@ -27,6 +27,7 @@ func newTestPool(t *testing.T, change func(*Config)) *Pool {
 		Command:  cmd,
 		Env:      env,
 		CacheDir: testCacheDir(t),
+		UnitDirs: testUnitDirs(),
 		Limits:   Limits{MemoryMiB: 128, Timeout: 20 * time.Second},
 	}
 	if change != nil {
@@ -331,7 +332,7 @@ func TestPoolCancel(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || res.Reason != ReasonCanceled {
 		t.Fatalf("Run canceled = %v, %v; want context.Canceled and %v", err, res.Reason, ReasonCanceled)
 	}
-	if _, err := p.Run(ctx, Unit{ModulePath: "x.wasm"}); !errors.Is(err, context.Canceled) {
+	if _, err := p.Run(ctx, Unit{ModulePath: filepath.Join(t.TempDir(), "x.wasm")}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Run with a canceled ctx = %v, want context.Canceled", err)
 	}
 }
@@ -346,7 +347,7 @@ func TestPoolClose(t *testing.T) {
 	if res, err := wait(); !errors.Is(err, ErrClosed) || res.Reason != ReasonCanceled {
 		t.Errorf("Run interrupted by Close = %v, %v; want ErrClosed", err, res.Reason)
 	}
-	if _, err := p.Run(t.Context(), Unit{ModulePath: "x.wasm"}); !errors.Is(err, ErrClosed) {
+	if _, err := p.Run(t.Context(), Unit{ModulePath: filepath.Join(t.TempDir(), "x.wasm")}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Run after Close = %v, want ErrClosed", err)
 	}
 	if err := p.Close(); err != nil {

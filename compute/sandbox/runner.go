@@ -195,7 +195,7 @@ func (r *runner) compiledModule(key, path string, maxBytes int64) (e compiledEnt
 	// costs no compilation.
 	b, tables, err := boundTables(b)
 	if err != nil {
-		return e, false, ReasonInvalidModule, err.Error()
+		return e, false, ReasonInvalidModule, "compile: " + err.Error()
 	}
 	mod, err := compileSafely(r.rt, b)
 	if err != nil {
