@@ -21,7 +21,7 @@ const (
 var (
 	sampleInit = initMsg{Version: protocolVersion, CacheDir: "/var/cache/enxame/wazero", MemoryMiB: 256, MaxCompiled: 16,
 		UnitDirs: []string{"/var/lib/enxame/compute/units"}, MaxFileBytes: 1 << 30, MaxCacheBytes: 1 << 30}
-	sampleRun  = runMsg{
+	sampleRun = runMsg{
 		ID: 42, ModuleKey: "bafkreia", ModulePath: "/tmp/m.wasm", InputDir: "/tmp/in",
 		Args: []string{"-w", "1024", ""}, Env: []string{"A=1"}, Seed: 7,
 		Limits: DefaultLimits(),
