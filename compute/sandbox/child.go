@@ -39,9 +39,10 @@ func childMain(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 		return err
 	}
 	r, err := newRunner(ctx, runnerConfig{
-		CacheDir:    init.CacheDir,
-		MemoryMiB:   int(init.MemoryMiB),
-		MaxCompiled: int(init.MaxCompiled),
+		CacheDir:      init.CacheDir,
+		MemoryMiB:     int(init.MemoryMiB),
+		MaxCompiled:   int(init.MaxCompiled),
+		MaxCacheBytes: int64(min(init.MaxCacheBytes, 1<<62)),
 		// The parent kills this process KillGrace after a unit's deadline.
 		ExternalDeadline: true,
 	})

@@ -65,6 +65,10 @@ type Config struct {
 	// shared by all children: a module compiled once loads in tens of
 	// milliseconds afterwards. Empty means no disk cache.
 	CacheDir string
+	// MaxCacheBytes caps the compilation cache, in bytes: after each
+	// compilation the least recently used modules' entries are removed
+	// until it fits. Default 1 GiB; -1 means no cap.
+	MaxCacheBytes int64
 	// Limits are every unit's defaults and maxima. Zero fields mean
 	// DefaultLimits' values.
 	Limits Limits
@@ -112,6 +116,7 @@ func DefaultConfig() Config {
 
 		UnitOverheadMiB: DefaultUnitOverheadMiB,
 		MaxFileBytes:    DefaultMaxFileBytes,
+		MaxCacheBytes:   DefaultMaxCacheBytes,
 	}
 }
 
@@ -134,6 +139,15 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.UnitOverheadMiB == 0 {
 		c.UnitOverheadMiB = def.UnitOverheadMiB
+	}
+	switch c.MaxCacheBytes {
+	case 0:
+		c.MaxCacheBytes = def.MaxCacheBytes
+	case -1:
+	default:
+		if c.MaxCacheBytes < 0 {
+			return c, errors.New("MaxCacheBytes must be >= -1")
+		}
 	}
 	switch {
 	case c.MaxFileBytes < 0:
@@ -832,12 +846,13 @@ func (p *Pool) handshake(c *child, stop <-chan struct{}) error {
 	deadline := time.Now().Add(p.cfg.StartTimeout)
 	c.in.SetWriteDeadline(deadline)
 	err := writeFrame(c.in, encodeInit(initMsg{
-		Version:      protocolVersion,
-		CacheDir:     p.cfg.CacheDir,
-		MemoryMiB:    uint64(p.cfg.Limits.MemoryMiB),
-		MaxCompiled:  uint64(p.cfg.MaxCompiled),
-		UnitDirs:     p.cfg.UnitDirs,
-		MaxFileBytes: uint64(p.cfg.MaxFileBytes),
+		Version:       protocolVersion,
+		CacheDir:      p.cfg.CacheDir,
+		MemoryMiB:     uint64(p.cfg.Limits.MemoryMiB),
+		MaxCompiled:   uint64(p.cfg.MaxCompiled),
+		UnitDirs:      p.cfg.UnitDirs,
+		MaxFileBytes:  uint64(p.cfg.MaxFileBytes),
+		MaxCacheBytes: uint64(max(p.cfg.MaxCacheBytes, 0)),
 	}))
 	c.in.SetWriteDeadline(time.Time{})
 	if err != nil {

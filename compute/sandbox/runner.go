@@ -35,6 +35,9 @@ type runnerConfig struct {
 	CacheDir    string // on-disk compilation cache, or "" for none
 	MemoryMiB   int    // the most memory any unit may get; 0 means the default
 	MaxCompiled int    // compiled modules kept in memory; 0 means the default
+	// MaxCacheBytes caps the on-disk cache, least recently used entries
+	// going first; 0 means no cap.
+	MaxCacheBytes int64
 	// ExternalDeadline says that something outside the runner stops a unit
 	// at its deadline (a child's parent kills the child), so compiled code
 	// carries no termination checks. Without it the runner stops units
@@ -48,8 +51,10 @@ type runnerConfig struct {
 // own process, since compilation cannot be interrupted and a wazero bug
 // would take the process down. Not safe for concurrent use.
 type runner struct {
-	rt          wazero.Runtime
-	cache       wazero.CompilationCache
+	rt          wazero.Runtime // without a disk cache; each module's runtime otherwise
+	rc          wazero.RuntimeConfig
+	cacheDir    string
+	maxCache    int64
 	wasi        map[string]bool // functions of wasi_snapshot_preview1
 	memoryMiB   int             // the most memory any unit may get
 	maxCompiled int
@@ -58,8 +63,20 @@ type runner struct {
 
 type compiledEntry struct {
 	key    string
+	rt     wazero.Runtime          // mod's runtime
+	cache  wazero.CompilationCache // rt's own disk cache, or nil when rt is the runner's
 	mod    wazero.CompiledModule
 	tables moduleTableInfo
+}
+
+// close releases e's compiled module, and its runtime if it has its own.
+func (e compiledEntry) close(ctx context.Context) {
+	if e.cache == nil {
+		e.mod.Close(ctx)
+		return
+	}
+	e.rt.Close(ctx)
+	e.cache.Close(ctx)
 }
 
 func newRunner(ctx context.Context, cfg runnerConfig) (*runner, error) {
@@ -83,14 +100,12 @@ func newRunner(ctx context.Context, cfg runnerConfig) (*runner, error) {
 		// for the module's closing: about 4 times slower loops.
 		rc = rc.WithCloseOnContextDone(true)
 	}
-	r := &runner{memoryMiB: cfg.MemoryMiB, maxCompiled: cfg.MaxCompiled}
+	r := &runner{memoryMiB: cfg.MemoryMiB, maxCompiled: cfg.MaxCompiled, rc: rc,
+		cacheDir: cfg.CacheDir, maxCache: cfg.MaxCacheBytes}
 	if cfg.CacheDir != "" {
-		cache, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
-		if err != nil {
-			return nil, fmt.Errorf("open compilation cache %s: %w", cfg.CacheDir, err)
+		if err := os.MkdirAll(cfg.CacheDir, 0o700); err != nil {
+			return nil, fmt.Errorf("open compilation cache: %w", err)
 		}
-		r.cache = cache
-		rc = rc.WithCompilationCache(cache)
 	}
 	r.rt = wazero.NewRuntimeWithConfig(ctx, rc)
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.rt); err != nil {
@@ -105,10 +120,11 @@ func newRunner(ctx context.Context, cfg runnerConfig) (*runner, error) {
 }
 
 func (r *runner) close(ctx context.Context) {
-	r.rt.Close(ctx) // also closes compiled modules
-	if r.cache != nil {
-		r.cache.Close(ctx)
+	for _, e := range r.compiled {
+		e.close(ctx)
 	}
+	r.compiled = nil
+	r.rt.Close(ctx) // also closes compiled modules
 }
 
 // run runs one unit and reports how it ended. Every failure, including a
@@ -134,7 +150,7 @@ func (r *runner) run(ctx context.Context, m runMsg) resultMsg {
 	}
 	res.Warm = detail == "warm"
 	if owned {
-		defer e.mod.Close(context.WithoutCancel(ctx))
+		defer e.close(context.WithoutCancel(ctx))
 	}
 	if ctx.Err() != nil {
 		return res.fail(ReasonTimeout, fmt.Sprintf("compiling took over %v", lim.Timeout))
@@ -147,7 +163,7 @@ func (r *runner) run(ctx context.Context, m runMsg) resultMsg {
 		return res.fail(reason, detail)
 	}
 	start = time.Now()
-	res = r.exec(ctx, e.mod, m, lim, tableBytes, res)
+	res = r.exec(ctx, e.rt, e.mod, m, lim, tableBytes, res)
 	res.Exec = time.Since(start)
 	return res
 }
@@ -197,11 +213,11 @@ func (r *runner) compiledModule(key, path string, maxBytes int64) (e compiledEnt
 	if err != nil {
 		return e, false, ReasonInvalidModule, "compile: " + err.Error()
 	}
-	mod, err := compileSafely(r.rt, b)
+	e, err = r.compile(b)
 	if err != nil {
 		return e, false, ReasonInvalidModule, "compile: " + err.Error()
 	}
-	e = compiledEntry{key: key, mod: mod, tables: tables}
+	e.key, e.tables = key, tables
 	if key == "" {
 		return e, true, ReasonNone, ""
 	}
@@ -209,9 +225,40 @@ func (r *runner) compiledModule(key, path string, maxBytes int64) (e compiledEnt
 	if len(r.compiled) > r.maxCompiled {
 		old := r.compiled[len(r.compiled)-1]
 		r.compiled = r.compiled[:len(r.compiled)-1]
-		old.mod.Close(context.Background())
+		old.close(context.Background())
 	}
 	return e, false, ReasonNone, ""
+}
+
+// compile compiles b, in a runtime with b's own disk cache entry when the
+// runner has a cache, then trims the cache to its cap.
+func (r *runner) compile(b []byte) (compiledEntry, error) {
+	if r.cacheDir == "" {
+		mod, err := compileSafely(r.rt, b)
+		return compiledEntry{rt: r.rt, mod: mod}, err
+	}
+	ctx := context.Background()
+	entry := moduleCacheDir(r.cacheDir, b)
+	rt, cache, err := moduleRuntime(ctx, r.rc, entry)
+	if err != nil {
+		return compiledEntry{}, err
+	}
+	mod, err := compileSafely(rt, b)
+	if err != nil {
+		rt.Close(ctx)
+		cache.Close(ctx)
+		if _, statErr := os.Stat(entry); statErr == nil {
+			return compiledEntry{}, err
+		}
+		// Another child evicted the entry while this one compiled into it:
+		// compile without the disk cache.
+		mod, err = compileSafely(r.rt, b)
+		return compiledEntry{rt: r.rt, mod: mod}, err
+	}
+	if r.maxCache > 0 {
+		evictCache(r.cacheDir, r.maxCache) // best effort: the next compilation tries again
+	}
+	return compiledEntry{rt: rt, cache: cache, mod: mod}, nil
 }
 
 // readModule reads a module file of at most maxBytes and checks its header.
@@ -286,7 +333,7 @@ func (r *runner) check(mod wazero.CompiledModule, lim Limits) (Reason, string) {
 //
 // tableBytes is what the module's tables may take: the linear memory gets
 // the cap less that.
-func (r *runner) exec(ctx context.Context, mod wazero.CompiledModule, m runMsg, lim Limits, tableBytes uint64, res resultMsg) (out resultMsg) {
+func (r *runner) exec(ctx context.Context, rt wazero.Runtime, mod wazero.CompiledModule, m runMsg, lim Limits, tableBytes uint64, res resultMsg) (out resultMsg) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	// The write past the cap stops the unit at once, from inside its
@@ -334,7 +381,7 @@ func (r *runner) exec(ctx context.Context, mod wazero.CompiledModule, m runMsg, 
 		out.PeakMemory = alloc.peak()
 	}()
 	defer alloc.free() // after inst.Close, deferred below
-	inst, err := r.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, alloc), mod, cfg)
+	inst, err := rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, alloc), mod, cfg)
 	if err != nil {
 		reason, code, detail := classify(ctx, err, alloc, stdout, lim)
 		if reason == ReasonTrap {
