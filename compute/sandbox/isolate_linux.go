@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bufio"
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -71,7 +72,7 @@ func restrictFiles(init initMsg, initBody []byte, stdinIsFile bool) string {
 		return "landlock off (" + err.Error() + ")"
 	}
 	env := append(os.Environ(),
-		stage2Env+"="+fmt.Sprintf("%x", initBody),
+		stage2Env+"="+hex.EncodeToString(initBody),
 		landlockEnv+"="+fmt.Sprintf("landlock(abi %d)", abi))
 	err := unix.Exec("/proc/self/exe", os.Args, env)
 	// Still here: this thread is confined, the others are not. Nothing can
@@ -94,8 +95,8 @@ func stage2Init() (body []byte, landlock string, ok bool, err error) {
 	if len(h) > 2*maxControlFrame {
 		return nil, "", true, errors.New("init in the environment over its cap")
 	}
-	body = make([]byte, len(h)/2)
-	if _, err := fmt.Sscanf(h, "%x", &body); err != nil && h != "" {
+	body, err = hex.DecodeString(h)
+	if err != nil {
 		return nil, "", true, fmt.Errorf("init in the environment: %w", err)
 	}
 	return body, landlock, true, nil
