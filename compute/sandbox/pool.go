@@ -154,7 +154,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("MaxFileBytes must be >= 0")
 	case c.MaxFileBytes == 0:
 		c.MaxFileBytes = def.MaxFileBytes
-	case len(c.UnitDirs) > maxUnitDirs:
+	}
+	if len(c.UnitDirs) > maxUnitDirs {
 		return c, fmt.Errorf("UnitDirs: %d directories, at most %d", len(c.UnitDirs), maxUnitDirs)
 	}
 	dirs := make([]string, len(c.UnitDirs))

@@ -501,6 +501,12 @@ func TestNewConfig(t *testing.T) {
 		{name: "negative slots", cfg: Config{Command: []string{os.Args[0]}, Slots: -1}},
 		{name: "bad spares", cfg: Config{Command: []string{os.Args[0]}, Spares: -2}},
 		{name: "bad limits", cfg: Config{Command: []string{os.Args[0]}, Limits: Limits{MemoryMiB: 1 << 20}}},
+		{name: "negative unit overhead", cfg: Config{Command: []string{os.Args[0]}, UnitOverheadMiB: -1}},
+		{name: "negative max file bytes", cfg: Config{Command: []string{os.Args[0]}, MaxFileBytes: -1}},
+		{name: "uncapped cache", cfg: Config{Command: []string{os.Args[0]}, MaxCacheBytes: -1}, ok: true},
+		{name: "bad max cache bytes", cfg: Config{Command: []string{os.Args[0]}, MaxCacheBytes: -2}},
+		{name: "too many unit dirs", cfg: Config{Command: []string{os.Args[0]}, UnitDirs: strings.Split(strings.Repeat("/nonexistent/u,", maxUnitDirs), ",")}},
+		{name: "empty unit dir", cfg: Config{Command: []string{os.Args[0]}, UnitDirs: []string{""}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -514,7 +520,8 @@ func TestNewConfig(t *testing.T) {
 			}
 			if p != nil {
 				got := p.Config()
-				if got.Slots < 1 || got.MaxCompiled != DefaultMaxCompiled || got.Limits != DefaultLimits() || got.Env == nil {
+				if got.Slots < 1 || got.MaxCompiled != DefaultMaxCompiled || got.Limits != DefaultLimits() || got.Env == nil ||
+					got.UnitOverheadMiB != DefaultUnitOverheadMiB || got.MaxFileBytes != DefaultMaxFileBytes || got.MaxCacheBytes == 0 {
 					t.Errorf("New(%s).Config() = %+v, want defaults filled in", tt.name, got)
 				}
 				p.Close()
