@@ -529,7 +529,12 @@ func (w *Worker) limits(l wire.Limits) (sandbox.Limits, string) {
 		MaxModuleBytes: w.cfg.MaxModuleBytes,
 	}
 	if l.MemoryBytes > 0 {
-		mib := (l.MemoryBytes + 1<<20 - 1) >> 20
+		// Rounded up without overflow: MemoryBytes+1<<20-1 wraps near
+		// MaxUint64 and would turn a huge request into a tiny one.
+		mib := l.MemoryBytes >> 20
+		if l.MemoryBytes&(1<<20-1) != 0 {
+			mib++
+		}
 		if mib > uint64(w.cfg.MaxMemoryMiB) {
 			return out, fmt.Sprintf("memory %d MiB over %d MiB", mib, w.cfg.MaxMemoryMiB)
 		}

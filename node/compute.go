@@ -79,6 +79,10 @@ func (n *Node) openWorker(dir string, deps Deps, disc *dhtDiscovery) error {
 		Slots:    n.cfg.Compute.Slots,
 		Command:  cmd,
 		CacheDir: filepath.Join(dir, WasmCacheDir),
+		// The worker's own directory, which outlives its units/ (removed
+		// and made again when the worker starts): children may read
+		// nothing else of the home.
+		UnitDirs: []string{filepath.Join(dir, ComputeDir)},
 	}
 	if deps.WasmCacheDir != "" {
 		pcfg.CacheDir = deps.WasmCacheDir

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 )
 
 // ChildMain is the entry point of a sandbox child process: the enxame
@@ -15,11 +16,15 @@ import (
 //
 //	os.Exit(sandbox.ChildMain(os.Stdin, os.Stdout))
 //
-// It reads the pool's init message from stdin, answers ready on stdout, then
-// runs one unit per run message and answers each with a result, until stdin
-// ends. It returns the process's exit status: 0 when stdin ended cleanly,
-// 1 on a protocol or setup error (reported on os.Stderr). It never writes
-// anything but protocol frames to stdout.
+// It reads the pool's init message from stdin, confines itself (on Linux:
+// Landlock, for which it executes itself again, then no_new_privs, a
+// seccomp filter and rlimits; see DESIGN.md, Isolation), answers ready on
+// stdout, then runs one unit per run message and answers each with a
+// result, until stdin ends. It returns the process's exit status: 0 when
+// stdin ended cleanly, 1 on a protocol or setup error (reported on
+// os.Stderr). It never writes anything but protocol frames to stdout.
+// The re-execution needs stdin and stdout to be os.Stdin and os.Stdout;
+// with other readers and writers the child runs without Landlock.
 func ChildMain(stdin io.Reader, stdout io.Writer) int {
 	if err := childMain(context.Background(), stdin, stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "sandbox child:", err)
@@ -29,23 +34,15 @@ func ChildMain(stdin io.Reader, stdout io.Writer) int {
 }
 
 func childMain(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
-	limitChild()
-	in := bufio.NewReaderSize(stdin, 64<<10)
-	b, err := readFrame(in, maxControlFrame)
-	if err != nil {
-		return fmt.Errorf("read init: %w", err)
-	}
-	init, err := decodeInit(b)
+	init, isolation, err := isolateChild(stdin, stdout)
 	if err != nil {
 		return err
 	}
-	if init.Version != protocolVersion {
-		return fmt.Errorf("protocol version %d, want %d", init.Version, protocolVersion)
-	}
 	r, err := newRunner(ctx, runnerConfig{
-		CacheDir:    init.CacheDir,
-		MemoryMiB:   int(init.MemoryMiB),
-		MaxCompiled: int(init.MaxCompiled),
+		CacheDir:      init.CacheDir,
+		MemoryMiB:     int(init.MemoryMiB),
+		MaxCompiled:   int(init.MaxCompiled),
+		MaxCacheBytes: int64(min(init.MaxCacheBytes, 1<<62)),
 		// The parent kills this process KillGrace after a unit's deadline.
 		ExternalDeadline: true,
 	})
@@ -53,9 +50,13 @@ func childMain(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 		return err
 	}
 	defer r.close(ctx)
-	if err := writeFrame(stdout, encodeReady(readyMsg{Version: protocolVersion})); err != nil {
+	// The filter goes on once the runner is set up, before any unit is
+	// read.
+	isolation = strings.TrimSpace(isolation + " " + restrictProcess(init))
+	if err := writeFrame(stdout, encodeReady(readyMsg{Version: protocolVersion, Isolation: clip(isolation, maxIsolationLen)})); err != nil {
 		return fmt.Errorf("write ready: %w", err)
 	}
+	in := bufio.NewReaderSize(stdin, 64<<10)
 	for {
 		b, err := readFrame(in, maxRunFrame)
 		if errors.Is(err, io.EOF) {
@@ -79,6 +80,36 @@ func childMain(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 			debug.FreeOSMemory() // give a big output's memory back while idle
 		}
 	}
+}
+
+// isolateChild reads the init message and confines the process's files
+// (on Linux, by executing itself again: the second run takes the init from
+// its environment). It returns the init and what confines the files. The
+// init frame is read unbuffered, so that nothing after it is lost across
+// the re-execution.
+func isolateChild(stdin io.Reader, stdout io.Writer) (initMsg, string, error) {
+	b, isolation, stage2, err := stage2Init()
+	if err != nil {
+		return initMsg{}, "", err
+	}
+	if !stage2 {
+		limitChild()
+		if b, err = readFrame(stdin, maxControlFrame); err != nil {
+			return initMsg{}, "", fmt.Errorf("read init: %w", err)
+		}
+	}
+	init, err := decodeInit(b)
+	if err != nil {
+		return initMsg{}, "", err
+	}
+	if init.Version != protocolVersion {
+		return initMsg{}, "", fmt.Errorf("protocol version %d, want %d", init.Version, protocolVersion)
+	}
+	if !stage2 {
+		own := stdin == io.Reader(os.Stdin) && stdout == io.Writer(os.Stdout)
+		isolation = restrictFiles(init, b, own) // returns only without re-executing
+	}
+	return init, isolation, nil
 }
 
 // runGuarded runs m, turning a panic in wazero or the runner into a crash

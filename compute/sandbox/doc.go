@@ -20,18 +20,34 @@
 // binary protocol described in DESIGN.md, and trusts nothing it says: every
 // frame has a hard size cap and every field is checked. A child that dies,
 // misses its deadline by more than a grace period, grows past its memory
-// budget or breaks the protocol is killed, and a warm spare takes its place.
+// budget (derived from its unit's limits) or breaks the protocol is killed,
+// and a warm spare takes its place. WebAssembly tables, which wazero keeps
+// outside the linear memory, are bounded and counted against the memory
+// cap. The on-disk cache keeps at most Config.MaxCacheBytes, least recently
+// used modules going first.
+//
+// # Isolation
+//
+// On Linux each child confines itself before it reads a unit, without root:
+// Landlock (read only Config.UnitDirs, the cache and its own binary; write
+// only the cache), no_new_privs, a seccomp filter (no sockets, no new
+// processes, no exec, no ptrace...) and RLIMIT_FSIZE; Pool.Isolation reports
+// what is active. Elsewhere only the process boundary stands. DESIGN.md,
+// Isolation, has the details.
 //
 // # Callers' duties
 //
 //  1. Build a Config whose Command starts the child entry point: for the
 //     enxame binary, []string{exe, "sandbox-child"}, where the hidden
-//     subcommand calls os.Exit(sandbox.ChildMain(os.Stdin, os.Stdout)).
+//     subcommand calls os.Exit(sandbox.ChildMain(os.Stdin, os.Stdout))
+//     before it reads anything else. Set UnitDirs to where units' modules
+//     and inputs are staged.
 //  2. New(cfg, logger); defer Close.
 //  3. Run(ctx, unit) from as many goroutines as you like; at most
 //     Config.Slots units run at once. A nil error means the unit exited 0;
 //     otherwise errors.As(err, &*sandbox.Error) gives the Reason.
 //
-// sandbox imports only the standard library and wazero; it must not import
+// sandbox imports only the standard library, golang.org/x/sys and wazero;
+// it must not import
 // node, cli, share or dht.
 package sandbox

@@ -183,6 +183,13 @@ func fakeChild(mode string, stdin io.Reader, stdout io.Writer) int {
 			res.Reason = ReasonExit
 		case "die":
 			return 3
+		case "bloat": // hold 512 MiB, as a unit escaping its caps would
+			b := make([]byte, 512<<20)
+			for i := 0; i < len(b); i += 4096 {
+				b[i] = 1
+			}
+			io.Copy(io.Discard, in)
+			return int(b[len(b)-4096])
 		case "silent":
 			io.Copy(io.Discard, in)
 			return 0

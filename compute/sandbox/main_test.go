@@ -28,6 +28,8 @@ func TestMain(m *testing.M) {
 	case "":
 	case "1":
 		os.Exit(ChildMain(os.Stdin, os.Stdout))
+	case "probe":
+		os.Exit(probeChild(os.Stdin, os.Stdout))
 	default:
 		os.Exit(fakeChild(mode, os.Stdin, os.Stdout))
 	}
@@ -74,6 +76,16 @@ func childCommand(t testing.TB) ([]string, []string) {
 // as mode says.
 func fakeCommand(mode string) ([]string, []string) {
 	return []string{os.Args[0]}, []string{childEnv + "=" + mode}
+}
+
+// testUnitDirs are the directories the tests' pools allow units in: the
+// temporary directory and examplestest's build cache.
+func testUnitDirs() []string {
+	dirs := []string{os.TempDir()}
+	if dir, err := os.UserCacheDir(); err == nil {
+		dirs = append(dirs, filepath.Join(dir, "enxame", "wasm"))
+	}
+	return dirs
 }
 
 // testCacheDir is the compilation cache shared by the tests' pools: a

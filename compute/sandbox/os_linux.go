@@ -35,7 +35,13 @@ func childSysProcAttr() *syscall.SysProcAttr {
 }
 
 // residentBytes returns the resident set size of process pid.
-func residentBytes(pid int) (uint64, error) {
+func residentBytes(pid int) (uint64, error) { return procStatusBytes(pid, "VmRSS:") }
+
+// peakResidentBytes returns the peak resident set size of process pid.
+func peakResidentBytes(pid int) (uint64, error) { return procStatusBytes(pid, "VmHWM:") }
+
+// procStatusBytes returns a field in kB of /proc/pid/status, in bytes.
+func procStatusBytes(pid int, field string) (uint64, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0, err
@@ -43,7 +49,7 @@ func residentBytes(pid int) (uint64, error) {
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		line := sc.Bytes()
-		if rest, ok := bytes.CutPrefix(line, []byte("VmRSS:")); ok {
+		if rest, ok := bytes.CutPrefix(line, []byte(field)); ok {
 			f := bytes.Fields(rest)
 			if len(f) != 2 || string(f[1]) != "kB" {
 				break
@@ -55,7 +61,7 @@ func residentBytes(pid int) (uint64, error) {
 			return kb << 10, nil
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
 // reserveMemory maps n bytes of zeroed, private memory that costs nothing until

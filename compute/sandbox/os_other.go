@@ -18,6 +18,11 @@ func residentBytes(int) (uint64, error) {
 	return 0, errors.ErrUnsupported
 }
 
+// peakResidentBytes is unsupported outside Linux.
+func peakResidentBytes(int) (uint64, error) {
+	return 0, errors.ErrUnsupported
+}
+
 // reserveMemory is unsupported outside Linux; linear memories are Go slices.
 func reserveMemory(uint64) ([]byte, error) { return nil, errors.ErrUnsupported }
 

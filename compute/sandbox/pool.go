@@ -24,9 +24,19 @@ const (
 	DefaultKillGrace    = 500 * time.Millisecond
 	// DefaultChildOverheadMiB is what a child may hold beyond its units'
 	// linear memory (the Go runtime, wazero, compiled code) before the
-	// watchdog kills it.
+	// watchdog kills it, whatever the unit.
 	DefaultChildOverheadMiB = 1024
+	// DefaultUnitOverheadMiB is Config.UnitOverheadMiB's default.
+	DefaultUnitOverheadMiB = 64
+	// DefaultMaxFileBytes is Config.MaxFileBytes's default: a compiled
+	// module is a few times its module's size, at most 64 MiB by default.
+	DefaultMaxFileBytes = 1 << 30
 )
+
+// compileFactor is how many bytes of resident memory compiling a module
+// may take per byte of module: wazero took 63 MiB to compile a 2.9 MB
+// Go-built module (22 times its size).
+const compileFactor = 32
 
 // watchInterval is how often the parent reads a busy child's resident
 // memory.
@@ -55,6 +65,10 @@ type Config struct {
 	// shared by all children: a module compiled once loads in tens of
 	// milliseconds afterwards. Empty means no disk cache.
 	CacheDir string
+	// MaxCacheBytes caps the compilation cache, in bytes: after each
+	// compilation the least recently used modules' entries are removed
+	// until it fits. Default 1 GiB; -1 means no cap.
+	MaxCacheBytes int64
 	// Limits are every unit's defaults and maxima. Zero fields mean
 	// DefaultLimits' values.
 	Limits Limits
@@ -66,10 +80,26 @@ type Config struct {
 	// KillGrace is how long past a unit's Timeout the parent waits for the
 	// child's own timeout result before killing it. Default 500ms.
 	KillGrace time.Duration
-	// MaxChildMiB caps a busy child's resident memory, in MiB; a child over
-	// it is killed and its unit ends with ReasonMemory. Default
-	// Limits.MemoryMiB + 1024. Linux only.
+	// MaxChildMiB caps a busy child's resident memory, in MiB, whatever
+	// its unit; a child over it is killed and its unit ends with
+	// ReasonMemory. Default Limits.MemoryMiB + 1024. Linux only.
 	MaxChildMiB int
+	// UnitOverheadMiB is what a child may hold, in MiB, beyond what it
+	// held before a unit, the unit's linear memory cap, three times its
+	// output cap and 32 times its module's size, before the watchdog kills
+	// it: each unit's budget is derived from its own limits. Default 64.
+	// Linux only.
+	UnitOverheadMiB int
+	// UnitDirs are the directories units' ModulePath and InputDir must be
+	// in. On Linux with Landlock a child may read only these, the
+	// compilation cache and its own executable and libraries, and write
+	// only the cache: not the node's home or key. Empty means units may
+	// name any path and children's files are not confined. The pool makes
+	// missing ones.
+	UnitDirs []string
+	// MaxFileBytes caps, in bytes, a file a child writes (RLIMIT_FSIZE):
+	// the compilation cache's entries. Default 1 GiB. Linux only.
+	MaxFileBytes int64
 }
 
 // DefaultConfig returns the default configuration, without a Command.
@@ -83,6 +113,10 @@ func DefaultConfig() Config {
 		StartTimeout: DefaultStartTimeout,
 		KillGrace:    DefaultKillGrace,
 		MaxChildMiB:  lim.MemoryMiB + DefaultChildOverheadMiB,
+
+		UnitOverheadMiB: DefaultUnitOverheadMiB,
+		MaxFileBytes:    DefaultMaxFileBytes,
+		MaxCacheBytes:   DefaultMaxCacheBytes,
 	}
 }
 
@@ -100,9 +134,39 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("Spares must be >= -1")
 	case len(c.Command) == 0 || c.Command[0] == "":
 		return c, errors.New("Command is required")
-	case c.MaxCompiled < 0 || c.StartTimeout < 0 || c.KillGrace < 0 || c.MaxChildMiB < 0:
-		return c, errors.New("MaxCompiled, StartTimeout, KillGrace and MaxChildMiB must be >= 0")
+	case c.MaxCompiled < 0 || c.StartTimeout < 0 || c.KillGrace < 0 || c.MaxChildMiB < 0 || c.UnitOverheadMiB < 0:
+		return c, errors.New("MaxCompiled, StartTimeout, KillGrace, MaxChildMiB and UnitOverheadMiB must be >= 0")
 	}
+	if c.UnitOverheadMiB == 0 {
+		c.UnitOverheadMiB = def.UnitOverheadMiB
+	}
+	switch c.MaxCacheBytes {
+	case 0:
+		c.MaxCacheBytes = def.MaxCacheBytes
+	case -1:
+	default:
+		if c.MaxCacheBytes < 0 {
+			return c, errors.New("MaxCacheBytes must be >= -1")
+		}
+	}
+	switch {
+	case c.MaxFileBytes < 0:
+		return c, errors.New("MaxFileBytes must be >= 0")
+	case c.MaxFileBytes == 0:
+		c.MaxFileBytes = def.MaxFileBytes
+	}
+	if len(c.UnitDirs) > maxUnitDirs {
+		return c, fmt.Errorf("UnitDirs: %d directories, at most %d", len(c.UnitDirs), maxUnitDirs)
+	}
+	dirs := make([]string, len(c.UnitDirs))
+	for i, d := range c.UnitDirs {
+		abs, err := filepath.Abs(d)
+		if err != nil || d == "" || len(abs) > maxPathLen {
+			return c, fmt.Errorf("UnitDirs: bad directory %q", d)
+		}
+		dirs[i] = abs
+	}
+	c.UnitDirs = dirs
 	if c.Slots == 0 {
 		c.Slots = def.Slots
 	}
@@ -200,11 +264,12 @@ type Pool struct {
 	closing chan struct{}
 	nextID  atomic.Uint64
 
-	mu       sync.Mutex
-	closed   bool
-	idle     []*child // most recently used last
-	children map[*child]struct{}
-	starting int
+	mu        sync.Mutex
+	isolation string // as the last child to start reported it
+	closed    bool
+	idle      []*child // most recently used last
+	children  map[*child]struct{}
+	starting  int
 
 	wg sync.WaitGroup
 }
@@ -243,6 +308,16 @@ func New(cfg Config, logger *slog.Logger) (*Pool, error) {
 		if err := os.MkdirAll(cfg.CacheDir, 0o700); err != nil {
 			return nil, fmt.Errorf("sandbox: config: CacheDir: %w", err)
 		}
+		abs, err := filepath.Abs(cfg.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: config: CacheDir: %w", err)
+		}
+		cfg.CacheDir = abs
+	}
+	for _, d := range cfg.UnitDirs {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("sandbox: config: UnitDirs: %w", err)
+		}
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -264,6 +339,16 @@ func (p *Pool) FreeSlots() int { return p.cfg.Slots - len(p.slots) }
 
 // Config returns the pool's configuration with defaults filled in.
 func (p *Pool) Config() Config { return p.cfg }
+
+// Isolation returns the OS protections the last child to start reported
+// running under, in one line (such as "landlock(abi 7)
+// rlimit-fsize(1024 MiB) no_new_privs seccomp"), with the reason of any that
+// is off; empty before the first child has started.
+func (p *Pool) Isolation() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.isolation
+}
 
 // Close kills every child process and waits for the pool's goroutines.
 // Units still running end with ReasonCanceled and ErrClosed. Close is
@@ -363,6 +448,12 @@ func (p *Pool) request(u Unit) (runMsg, Limits, error) {
 			return runMsg{}, lim, fmt.Errorf("InputDir: %w", err)
 		}
 	}
+	if !p.inUnitDirs(modulePath) {
+		return runMsg{}, lim, fmt.Errorf("ModulePath %s is outside the pool's UnitDirs", modulePath)
+	}
+	if inputDir != "" && !p.inUnitDirs(inputDir) {
+		return runMsg{}, lim, fmt.Errorf("InputDir %s is outside the pool's UnitDirs", inputDir)
+	}
 	m := runMsg{
 		ID:         p.nextID.Add(1),
 		ModuleKey:  u.ModuleKey,
@@ -388,6 +479,20 @@ func (p *Pool) request(u Unit) (runMsg, Limits, error) {
 	return m, lim, nil
 }
 
+// inUnitDirs reports whether the absolute path is beneath one of UnitDirs,
+// or UnitDirs is empty.
+func (p *Pool) inUnitDirs(path string) bool {
+	if len(p.cfg.UnitDirs) == 0 {
+		return true
+	}
+	for _, d := range p.cfg.UnitDirs {
+		if rel, err := filepath.Rel(d, path); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
+}
+
 // childState is how a child came out of a unit.
 type childState int
 
@@ -401,6 +506,7 @@ const (
 // pool's closing or the memory watchdog, whichever comes first. cause is
 // the error a ReasonCanceled result wraps.
 func (p *Pool) runOn(ctx context.Context, c *child, req runMsg, lim Limits) (res Result, state childState, cause error) {
+	budget := p.unitBudget(c.pid, req.ModulePath, lim)
 	c.in.SetWriteDeadline(time.Now().Add(p.cfg.StartTimeout))
 	if err := writeFrame(c.in, encodeRun(req)); err != nil {
 		return Result{}, notSent, nil
@@ -468,11 +574,31 @@ func (p *Pool) runOn(ctx context.Context, c *child, req runMsg, lim Limits) (res
 			return kill(ReasonCanceled, "pool closed while running", ErrClosed)
 		case <-ticker.C:
 			rss, err := residentBytes(c.pid)
-			if err == nil && rss > uint64(p.cfg.MaxChildMiB)<<20 {
-				return kill(ReasonMemory, fmt.Sprintf("child process resident memory %d MiB over %d MiB", rss>>20, p.cfg.MaxChildMiB), nil)
+			if err == nil && rss > budget {
+				return kill(ReasonMemory, fmt.Sprintf("child process resident memory %d MiB over its budget of %d MiB for this unit", rss>>20, budget>>20), nil)
 			}
 		}
 	}
+}
+
+// unitBudget returns the resident memory, in bytes, the child pid may
+// reach while it runs a unit of module path with limits lim: what it holds
+// now, the unit's memory cap, room for its output and for compiling its
+// module, and UnitOverheadMiB; at most MaxChildMiB. Tables count against
+// the memory cap (see checkTables).
+func (p *Pool) unitBudget(pid int, path string, lim Limits) uint64 {
+	maxChild := uint64(p.cfg.MaxChildMiB) << 20
+	base, err := residentBytes(pid)
+	if err != nil {
+		return maxChild
+	}
+	moduleBytes := uint64(lim.MaxModuleBytes)
+	if st, err := os.Stat(path); err == nil && st.Size() >= 0 {
+		moduleBytes = min(moduleBytes, uint64(st.Size()))
+	}
+	b := base + uint64(lim.MemoryMiB)<<20 + 3*uint64(lim.MaxOutputBytes) +
+		compileFactor*moduleBytes + uint64(p.cfg.UnitOverheadMiB)<<20
+	return min(b, maxChild)
 }
 
 // checkResult checks what decodeResult cannot: that the result answers req
@@ -721,10 +847,13 @@ func (p *Pool) handshake(c *child, stop <-chan struct{}) error {
 	deadline := time.Now().Add(p.cfg.StartTimeout)
 	c.in.SetWriteDeadline(deadline)
 	err := writeFrame(c.in, encodeInit(initMsg{
-		Version:     protocolVersion,
-		CacheDir:    p.cfg.CacheDir,
-		MemoryMiB:   uint64(p.cfg.Limits.MemoryMiB),
-		MaxCompiled: uint64(p.cfg.MaxCompiled),
+		Version:       protocolVersion,
+		CacheDir:      p.cfg.CacheDir,
+		MemoryMiB:     uint64(p.cfg.Limits.MemoryMiB),
+		MaxCompiled:   uint64(p.cfg.MaxCompiled),
+		UnitDirs:      p.cfg.UnitDirs,
+		MaxFileBytes:  uint64(p.cfg.MaxFileBytes),
+		MaxCacheBytes: uint64(max(p.cfg.MaxCacheBytes, 0)),
 	}))
 	c.in.SetWriteDeadline(time.Time{})
 	if err != nil {
@@ -764,6 +893,13 @@ func (p *Pool) handshake(c *child, stop <-chan struct{}) error {
 	}
 	if m.Version != protocolVersion {
 		return fmt.Errorf("child speaks protocol version %d, want %d", m.Version, protocolVersion)
+	}
+	p.mu.Lock()
+	first := p.isolation == ""
+	p.isolation = m.Isolation
+	p.mu.Unlock()
+	if first {
+		p.log.Info("sandbox child isolation", "pid", c.pid, "active", m.Isolation)
 	}
 	return nil
 }

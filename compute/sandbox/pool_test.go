@@ -27,6 +27,7 @@ func newTestPool(t *testing.T, change func(*Config)) *Pool {
 		Command:  cmd,
 		Env:      env,
 		CacheDir: testCacheDir(t),
+		UnitDirs: testUnitDirs(),
 		Limits:   Limits{MemoryMiB: 128, Timeout: 20 * time.Second},
 	}
 	if change != nil {
@@ -299,6 +300,28 @@ func TestPoolMemoryWatchdog(t *testing.T) {
 	}
 }
 
+// TestPoolUnitMemoryBudget pins issue 11, finding 3's second half: a
+// child's memory budget derives from its unit's own limits, so a child
+// running a 16 MiB unit that swells (as after a wazero escape) is killed
+// far below the pool-wide MaxChildMiB (here 16 MiB + 1 GiB).
+func TestPoolUnitMemoryBudget(t *testing.T) {
+	cmd, env := fakeCommand("bloat")
+	p, err := New(Config{
+		Slots: 1, Spares: -1, Command: cmd, Env: env,
+		Limits:          Limits{MemoryMiB: 16, Timeout: time.Minute, MaxOutputBytes: 100},
+		StartTimeout:    time.Minute,
+		UnitOverheadMiB: 16,
+	}, nil)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	defer p.Close()
+	res, err := p.Run(t.Context(), Unit{ModulePath: writeFile(t, "ok.wasm", modReturn)})
+	if res.Reason != ReasonMemory || !strings.Contains(res.Detail, "budget") {
+		t.Fatalf("Run in a swelling child = %v, %v %q; want %v", err, res.Reason, res.Detail, ReasonMemory)
+	}
+}
+
 func TestPoolCancel(t *testing.T) {
 	p := newTestPool(t, nil)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -309,7 +332,7 @@ func TestPoolCancel(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || res.Reason != ReasonCanceled {
 		t.Fatalf("Run canceled = %v, %v; want context.Canceled and %v", err, res.Reason, ReasonCanceled)
 	}
-	if _, err := p.Run(ctx, Unit{ModulePath: "x.wasm"}); !errors.Is(err, context.Canceled) {
+	if _, err := p.Run(ctx, Unit{ModulePath: filepath.Join(t.TempDir(), "x.wasm")}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Run with a canceled ctx = %v, want context.Canceled", err)
 	}
 }
@@ -324,7 +347,7 @@ func TestPoolClose(t *testing.T) {
 	if res, err := wait(); !errors.Is(err, ErrClosed) || res.Reason != ReasonCanceled {
 		t.Errorf("Run interrupted by Close = %v, %v; want ErrClosed", err, res.Reason)
 	}
-	if _, err := p.Run(t.Context(), Unit{ModulePath: "x.wasm"}); !errors.Is(err, ErrClosed) {
+	if _, err := p.Run(t.Context(), Unit{ModulePath: filepath.Join(t.TempDir(), "x.wasm")}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Run after Close = %v, want ErrClosed", err)
 	}
 	if err := p.Close(); err != nil {
@@ -338,24 +361,34 @@ func TestPoolClose(t *testing.T) {
 }
 
 // TestPoolFakeChildren checks that the parent survives children that lie.
+// Only the cases that expect a timeout use short ones; the others get
+// deadlines whose expiry would mean a real hang, so that a slow start on a
+// loaded machine cannot turn a protocol error into a timeout.
 func TestPoolFakeChildren(t *testing.T) {
+	const (
+		generous  = time.Minute
+		short     = 300 * time.Millisecond
+		shortInit = 500 * time.Millisecond
+	)
 	tests := []struct {
-		mode string
-		want Reason
+		mode         string
+		timeout      time.Duration // the unit's
+		startTimeout time.Duration
+		want         Reason
 	}{
-		{mode: "ok", want: ReasonNone},
-		{mode: "wrong-id", want: ReasonCrash},
-		{mode: "huge-frame", want: ReasonCrash},
-		{mode: "garbage", want: ReasonCrash},
-		{mode: "long-stdout", want: ReasonCrash},
-		{mode: "bad-reason", want: ReasonCrash},
-		{mode: "canceled", want: ReasonCrash},
-		{mode: "exit-zero-failure", want: ReasonCrash},
-		{mode: "die", want: ReasonCrash},
-		{mode: "silent", want: ReasonTimeout},
-		{mode: "drip", want: ReasonTimeout},
-		{mode: "mute", want: ReasonSetup},
-		{mode: "bad-version", want: ReasonSetup},
+		{mode: "ok", timeout: generous, startTimeout: generous, want: ReasonNone},
+		{mode: "wrong-id", timeout: generous, startTimeout: generous, want: ReasonCrash},
+		{mode: "huge-frame", timeout: generous, startTimeout: generous, want: ReasonCrash},
+		{mode: "garbage", timeout: generous, startTimeout: generous, want: ReasonCrash},
+		{mode: "long-stdout", timeout: generous, startTimeout: generous, want: ReasonCrash},
+		{mode: "bad-reason", timeout: generous, startTimeout: generous, want: ReasonCrash},
+		{mode: "canceled", timeout: generous, startTimeout: generous, want: ReasonCrash},
+		{mode: "exit-zero-failure", timeout: generous, startTimeout: generous, want: ReasonCrash},
+		{mode: "die", timeout: generous, startTimeout: generous, want: ReasonCrash},
+		{mode: "silent", timeout: short, startTimeout: generous, want: ReasonTimeout},
+		{mode: "drip", timeout: short, startTimeout: generous, want: ReasonTimeout},
+		{mode: "mute", timeout: generous, startTimeout: shortInit, want: ReasonSetup},
+		{mode: "bad-version", timeout: generous, startTimeout: generous, want: ReasonSetup},
 	}
 	mod := writeFile(t, "ok.wasm", modReturn)
 	for _, tt := range tests {
@@ -364,8 +397,8 @@ func TestPoolFakeChildren(t *testing.T) {
 			cmd, env := fakeCommand(tt.mode)
 			p, err := New(Config{
 				Slots: 1, Spares: -1, Command: cmd, Env: env,
-				Limits:       Limits{Timeout: 300 * time.Millisecond, MaxOutputBytes: 100},
-				StartTimeout: 500 * time.Millisecond, KillGrace: 100 * time.Millisecond,
+				Limits:       Limits{Timeout: tt.timeout, MaxOutputBytes: 100},
+				StartTimeout: tt.startTimeout, KillGrace: 100 * time.Millisecond,
 			}, nil)
 			if err != nil {
 				t.Fatalf("New: %v", err)
@@ -468,6 +501,12 @@ func TestNewConfig(t *testing.T) {
 		{name: "negative slots", cfg: Config{Command: []string{os.Args[0]}, Slots: -1}},
 		{name: "bad spares", cfg: Config{Command: []string{os.Args[0]}, Spares: -2}},
 		{name: "bad limits", cfg: Config{Command: []string{os.Args[0]}, Limits: Limits{MemoryMiB: 1 << 20}}},
+		{name: "negative unit overhead", cfg: Config{Command: []string{os.Args[0]}, UnitOverheadMiB: -1}},
+		{name: "negative max file bytes", cfg: Config{Command: []string{os.Args[0]}, MaxFileBytes: -1}},
+		{name: "uncapped cache", cfg: Config{Command: []string{os.Args[0]}, MaxCacheBytes: -1}, ok: true},
+		{name: "bad max cache bytes", cfg: Config{Command: []string{os.Args[0]}, MaxCacheBytes: -2}},
+		{name: "too many unit dirs", cfg: Config{Command: []string{os.Args[0]}, UnitDirs: strings.Split(strings.Repeat("/nonexistent/u,", maxUnitDirs), ",")}},
+		{name: "empty unit dir", cfg: Config{Command: []string{os.Args[0]}, UnitDirs: []string{""}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -481,7 +520,8 @@ func TestNewConfig(t *testing.T) {
 			}
 			if p != nil {
 				got := p.Config()
-				if got.Slots < 1 || got.MaxCompiled != DefaultMaxCompiled || got.Limits != DefaultLimits() || got.Env == nil {
+				if got.Slots < 1 || got.MaxCompiled != DefaultMaxCompiled || got.Limits != DefaultLimits() || got.Env == nil ||
+					got.UnitOverheadMiB != DefaultUnitOverheadMiB || got.MaxFileBytes != DefaultMaxFileBytes || got.MaxCacheBytes == 0 {
 					t.Errorf("New(%s).Config() = %+v, want defaults filled in", tt.name, got)
 				}
 				p.Close()

@@ -17,7 +17,7 @@ import (
 
 // protocolVersion is carried in the init and ready messages; parent and
 // child must agree.
-const protocolVersion = 1
+const protocolVersion = 2
 
 // Message kinds.
 const (
@@ -36,6 +36,8 @@ const (
 	maxArgs         = 4096
 	maxArgLen       = 64 << 10
 	maxDetailLen    = 2048
+	maxUnitDirs     = 16
+	maxIsolationLen = 1024
 	// resultOverhead bounds a result frame's bytes beyond stdout and stderr.
 	resultOverhead = 64 << 10
 )
@@ -100,11 +102,23 @@ type initMsg struct {
 	CacheDir    string // on-disk compilation cache, or ""
 	MemoryMiB   uint64 // the pool's memory cap: the most any unit may get
 	MaxCompiled uint64 // compiled modules to keep in memory
+	// UnitDirs are the directories units' modules and inputs live in: the
+	// only ones, with CacheDir, a child may read where the OS can confine
+	// it. Empty means no confinement of files.
+	UnitDirs []string
+	// MaxFileBytes caps the size of a file the child writes (RLIMIT_FSIZE),
+	// or 0 for no cap.
+	MaxFileBytes uint64
+	// MaxCacheBytes caps the on-disk compilation cache, or 0 for no cap.
+	MaxCacheBytes uint64
 }
 
 // readyMsg answers initMsg once the child can run units.
 type readyMsg struct {
 	Version uint64
+	// Isolation lists the OS protections the child runs under, and why
+	// others are off, in one line.
+	Isolation string
 }
 
 // runMsg asks a child to run one unit.
@@ -276,6 +290,9 @@ func encodeInit(m initMsg) []byte {
 	e.string(m.CacheDir)
 	e.uint(m.MemoryMiB)
 	e.uint(m.MaxCompiled)
+	e.strings(m.UnitDirs)
+	e.uint(m.MaxFileBytes)
+	e.uint(m.MaxCacheBytes)
 	return e.b
 }
 
@@ -284,10 +301,13 @@ func decodeInit(b []byte) (initMsg, error) {
 	d := decoder{b: b}
 	d.kind(kindInit)
 	m := initMsg{
-		Version:     d.uint("version"),
-		CacheDir:    d.string("cache dir", maxPathLen),
-		MemoryMiB:   d.uintMax("memory", MaxMemoryMiB),
-		MaxCompiled: d.uintMax("max compiled", 1<<16),
+		Version:       d.uint("version"),
+		CacheDir:      d.string("cache dir", maxPathLen),
+		MemoryMiB:     d.uintMax("memory", MaxMemoryMiB),
+		MaxCompiled:   d.uintMax("max compiled", 1<<16),
+		UnitDirs:      d.strings("unit dirs", maxUnitDirs, maxPathLen),
+		MaxFileBytes:  d.uint("max file bytes"),
+		MaxCacheBytes: d.uint("max cache bytes"),
 	}
 	return m, d.finish("init")
 }
@@ -295,6 +315,7 @@ func decodeInit(b []byte) (initMsg, error) {
 func encodeReady(m readyMsg) []byte {
 	e := encoder{b: []byte{kindReady}}
 	e.uint(m.Version)
+	e.string(m.Isolation)
 	return e.b
 }
 
@@ -302,7 +323,7 @@ func encodeReady(m readyMsg) []byte {
 func decodeReady(b []byte) (readyMsg, error) {
 	d := decoder{b: b}
 	d.kind(kindReady)
-	m := readyMsg{Version: d.uint("version")}
+	m := readyMsg{Version: d.uint("version"), Isolation: d.string("isolation", maxIsolationLen)}
 	return m, d.finish("ready")
 }
 

@@ -19,8 +19,9 @@ const (
 )
 
 var (
-	sampleInit = initMsg{Version: protocolVersion, CacheDir: "/var/cache/enxame/wazero", MemoryMiB: 256, MaxCompiled: 16}
-	sampleRun  = runMsg{
+	sampleInit = initMsg{Version: protocolVersion, CacheDir: "/var/cache/enxame/wazero", MemoryMiB: 256, MaxCompiled: 16,
+		UnitDirs: []string{"/var/lib/enxame/compute/units"}, MaxFileBytes: 1 << 30, MaxCacheBytes: 1 << 30}
+	sampleRun = runMsg{
 		ID: 42, ModuleKey: "bafkreia", ModulePath: "/tmp/m.wasm", InputDir: "/tmp/in",
 		Args: []string{"-w", "1024", ""}, Env: []string{"A=1"}, Seed: 7,
 		Limits: DefaultLimits(),
@@ -45,7 +46,7 @@ func TestRoundTrip(t *testing.T) {
 		}
 	})
 	t.Run("ready", func(t *testing.T) {
-		m := readyMsg{Version: protocolVersion}
+		m := readyMsg{Version: protocolVersion, Isolation: "no_new_privs seccomp"}
 		got, err := decodeReady(encodeReady(m))
 		if err != nil || got != m {
 			t.Errorf("decodeReady(encodeReady(%+v)) = %+v, %v", m, got, err)
@@ -217,6 +218,7 @@ func FuzzDecodeInit(f *testing.F) {
 
 func FuzzDecodeReady(f *testing.F) {
 	f.Add(encodeReady(readyMsg{Version: protocolVersion}))
+	f.Add(encodeReady(readyMsg{Version: protocolVersion, Isolation: "no_new_privs seccomp landlock(abi 7)"}))
 	f.Add([]byte{kindReady, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := decodeReady(b)

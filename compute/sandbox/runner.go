@@ -35,6 +35,9 @@ type runnerConfig struct {
 	CacheDir    string // on-disk compilation cache, or "" for none
 	MemoryMiB   int    // the most memory any unit may get; 0 means the default
 	MaxCompiled int    // compiled modules kept in memory; 0 means the default
+	// MaxCacheBytes caps the on-disk cache, least recently used entries
+	// going first; 0 means no cap.
+	MaxCacheBytes int64
 	// ExternalDeadline says that something outside the runner stops a unit
 	// at its deadline (a child's parent kills the child), so compiled code
 	// carries no termination checks. Without it the runner stops units
@@ -48,8 +51,10 @@ type runnerConfig struct {
 // own process, since compilation cannot be interrupted and a wazero bug
 // would take the process down. Not safe for concurrent use.
 type runner struct {
-	rt          wazero.Runtime
-	cache       wazero.CompilationCache
+	rt          wazero.Runtime // without a disk cache; each module's runtime otherwise
+	rc          wazero.RuntimeConfig
+	cacheDir    string
+	maxCache    int64
 	wasi        map[string]bool // functions of wasi_snapshot_preview1
 	memoryMiB   int             // the most memory any unit may get
 	maxCompiled int
@@ -57,8 +62,21 @@ type runner struct {
 }
 
 type compiledEntry struct {
-	key string
-	mod wazero.CompiledModule
+	key    string
+	rt     wazero.Runtime          // mod's runtime
+	cache  wazero.CompilationCache // rt's own disk cache, or nil when rt is the runner's
+	mod    wazero.CompiledModule
+	tables moduleTableInfo
+}
+
+// close releases e's compiled module, and its runtime if it has its own.
+func (e compiledEntry) close(ctx context.Context) {
+	if e.cache == nil {
+		e.mod.Close(ctx)
+		return
+	}
+	e.rt.Close(ctx)
+	e.cache.Close(ctx)
 }
 
 func newRunner(ctx context.Context, cfg runnerConfig) (*runner, error) {
@@ -82,14 +100,12 @@ func newRunner(ctx context.Context, cfg runnerConfig) (*runner, error) {
 		// for the module's closing: about 4 times slower loops.
 		rc = rc.WithCloseOnContextDone(true)
 	}
-	r := &runner{memoryMiB: cfg.MemoryMiB, maxCompiled: cfg.MaxCompiled}
+	r := &runner{memoryMiB: cfg.MemoryMiB, maxCompiled: cfg.MaxCompiled, rc: rc,
+		cacheDir: cfg.CacheDir, maxCache: cfg.MaxCacheBytes}
 	if cfg.CacheDir != "" {
-		cache, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
-		if err != nil {
-			return nil, fmt.Errorf("open compilation cache %s: %w", cfg.CacheDir, err)
+		if err := os.MkdirAll(cfg.CacheDir, 0o700); err != nil {
+			return nil, fmt.Errorf("open compilation cache: %w", err)
 		}
-		r.cache = cache
-		rc = rc.WithCompilationCache(cache)
 	}
 	r.rt = wazero.NewRuntimeWithConfig(ctx, rc)
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.rt); err != nil {
@@ -104,10 +120,11 @@ func newRunner(ctx context.Context, cfg runnerConfig) (*runner, error) {
 }
 
 func (r *runner) close(ctx context.Context) {
-	r.rt.Close(ctx) // also closes compiled modules
-	if r.cache != nil {
-		r.cache.Close(ctx)
+	for _, e := range r.compiled {
+		e.close(ctx)
 	}
+	r.compiled = nil
+	r.rt.Close(ctx) // also closes compiled modules
 }
 
 // run runs one unit and reports how it ended. Every failure, including a
@@ -126,23 +143,27 @@ func (r *runner) run(ctx context.Context, m runMsg) resultMsg {
 	defer cancel()
 
 	start := time.Now()
-	mod, owned, reason, detail := r.compiledModule(m.ModuleKey, m.ModulePath, lim.MaxModuleBytes)
+	e, owned, reason, detail := r.compiledModule(m.ModuleKey, m.ModulePath, lim.MaxModuleBytes)
 	res.Compile = time.Since(start)
 	if reason != ReasonNone {
 		return res.fail(reason, detail)
 	}
 	res.Warm = detail == "warm"
 	if owned {
-		defer mod.Close(context.WithoutCancel(ctx))
+		defer e.close(context.WithoutCancel(ctx))
 	}
 	if ctx.Err() != nil {
 		return res.fail(ReasonTimeout, fmt.Sprintf("compiling took over %v", lim.Timeout))
 	}
-	if reason, detail := r.check(mod, lim); reason != ReasonNone {
+	if reason, detail := r.check(e.mod, lim); reason != ReasonNone {
+		return res.fail(reason, detail)
+	}
+	tableBytes, reason, detail := checkTables(e.tables, uint64(lim.MemoryMiB)<<20)
+	if reason != ReasonNone {
 		return res.fail(reason, detail)
 	}
 	start = time.Now()
-	res = r.exec(ctx, mod, m, lim, res)
+	res = r.exec(ctx, e.rt, e.mod, m, lim, tableBytes, res)
 	res.Exec = time.Since(start)
 	return res
 }
@@ -172,34 +193,72 @@ func checkUnitStrings(args, env []string) error {
 // compiledModule returns the module compiled, from memory when key is known.
 // owned means the caller must close it (key is empty). detail is "warm" when
 // it came from memory.
-func (r *runner) compiledModule(key, path string, maxBytes int64) (mod wazero.CompiledModule, owned bool, reason Reason, detail string) {
+func (r *runner) compiledModule(key, path string, maxBytes int64) (e compiledEntry, owned bool, reason Reason, detail string) {
 	if key != "" {
 		for i, e := range r.compiled {
 			if e.key == key {
 				copy(r.compiled[1:i+1], r.compiled[:i])
 				r.compiled[0] = e
-				return e.mod, false, ReasonNone, "warm"
+				return e, false, ReasonNone, "warm"
 			}
 		}
 	}
 	b, reason, detail := readModule(path, maxBytes)
 	if reason != ReasonNone {
-		return nil, false, reason, detail
+		return e, false, reason, detail
 	}
-	mod, err := compileSafely(r.rt, b)
+	// Tables get a maximum before compiling; a malformed table section
+	// costs no compilation.
+	b, tables, err := boundTables(b)
 	if err != nil {
-		return nil, false, ReasonInvalidModule, "compile: " + err.Error()
+		return e, false, ReasonInvalidModule, "compile: " + err.Error()
 	}
+	e, err = r.compile(b)
+	if err != nil {
+		return e, false, ReasonInvalidModule, "compile: " + err.Error()
+	}
+	e.key, e.tables = key, tables
 	if key == "" {
-		return mod, true, ReasonNone, ""
+		return e, true, ReasonNone, ""
 	}
-	r.compiled = append([]compiledEntry{{key: key, mod: mod}}, r.compiled...)
+	r.compiled = append([]compiledEntry{e}, r.compiled...)
 	if len(r.compiled) > r.maxCompiled {
 		old := r.compiled[len(r.compiled)-1]
 		r.compiled = r.compiled[:len(r.compiled)-1]
-		old.mod.Close(context.Background())
+		old.close(context.Background())
 	}
-	return mod, false, ReasonNone, ""
+	return e, false, ReasonNone, ""
+}
+
+// compile compiles b, in a runtime with b's own disk cache entry when the
+// runner has a cache, then trims the cache to its cap.
+func (r *runner) compile(b []byte) (compiledEntry, error) {
+	if r.cacheDir == "" {
+		mod, err := compileSafely(r.rt, b)
+		return compiledEntry{rt: r.rt, mod: mod}, err
+	}
+	ctx := context.Background()
+	entry := moduleCacheDir(r.cacheDir, b)
+	rt, cache, err := moduleRuntime(ctx, r.rc, entry)
+	if err != nil {
+		return compiledEntry{}, err
+	}
+	mod, err := compileSafely(rt, b)
+	if err != nil {
+		rt.Close(ctx)
+		cache.Close(ctx)
+		if _, statErr := os.Stat(entry); statErr == nil {
+			return compiledEntry{}, err
+		}
+		// Another child evicted the entry while this one compiled into it:
+		// compile without the disk cache.
+		mod, err = compileSafely(r.rt, b)
+		return compiledEntry{rt: r.rt, mod: mod}, err
+	}
+	if r.maxCache > 0 {
+		evictCache(r.cacheDir, r.maxCache) // best effort: the next compilation tries again
+	}
+	return compiledEntry{rt: rt, cache: cache, mod: mod}, nil
 }
 
 // readModule reads a module file of at most maxBytes and checks its header.
@@ -271,7 +330,10 @@ func (r *runner) check(mod wazero.CompiledModule, lim Limits) (Reason, string) {
 }
 
 // exec instantiates mod and runs its _start.
-func (r *runner) exec(ctx context.Context, mod wazero.CompiledModule, m runMsg, lim Limits, res resultMsg) (out resultMsg) {
+//
+// tableBytes is what the module's tables may take: the linear memory gets
+// the cap less that.
+func (r *runner) exec(ctx context.Context, rt wazero.Runtime, mod wazero.CompiledModule, m runMsg, lim Limits, tableBytes uint64, res resultMsg) (out resultMsg) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	// The write past the cap stops the unit at once, from inside its
@@ -284,7 +346,7 @@ func (r *runner) exec(ctx context.Context, mod wazero.CompiledModule, m runMsg, 
 	}}
 	stderr := newHeadTail(int(lim.MaxStderrBytes))
 	clock := &virtualClock{}
-	alloc := &cappedMemory{max: uint64(lim.MemoryMiB) << 20}
+	alloc := &cappedMemory{max: uint64(lim.MemoryMiB)<<20 - tableBytes}
 
 	fsConfig := wazero.NewFSConfig()
 	if m.InputDir != "" {
@@ -319,7 +381,7 @@ func (r *runner) exec(ctx context.Context, mod wazero.CompiledModule, m runMsg, 
 		out.PeakMemory = alloc.peak()
 	}()
 	defer alloc.free() // after inst.Close, deferred below
-	inst, err := r.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, alloc), mod, cfg)
+	inst, err := rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, alloc), mod, cfg)
 	if err != nil {
 		reason, code, detail := classify(ctx, err, alloc, stdout, lim)
 		if reason == ReasonTrap {
