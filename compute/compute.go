@@ -41,10 +41,17 @@ type Content interface {
 	Put(ctx context.Context, r io.Reader) (cid.Cid, error)
 	// Get returns c's bytes, from the local store or from the swarm,
 	// verified against c as they are read: a read returns an error rather
-	// than unverified bytes. The caller closes the reader. Safe for
-	// concurrent use.
-	Get(ctx context.Context, c cid.Cid) (io.ReadCloser, error)
+	// than unverified bytes. When maxBytes is positive, content larger
+	// than maxBytes fails with an error wrapping ErrTooLarge (from Get or
+	// from a read) as soon as its declared size or the bytes received pass
+	// maxBytes, so that no more than about maxBytes are fetched or stored
+	// for it. The caller closes the reader. Safe for concurrent use.
+	Get(ctx context.Context, c cid.Cid, maxBytes int64) (io.ReadCloser, error)
 }
+
+// ErrTooLarge is wrapped by Content.Get when the content passes the size
+// asked for.
+var ErrTooLarge = errors.New("compute: content too large")
 
 // localContent is optionally implemented by a Content that can say whether
 // it holds c locally, without the network. Workers use it in bids.

@@ -60,6 +60,7 @@ func rawCID(b []byte) cid.Cid {
 type memContent struct {
 	mu   sync.Mutex
 	data map[cid.Cid][]byte
+	gets []memGet
 }
 
 func newMemContent() *memContent { return &memContent{data: map[cid.Cid][]byte{}} }
@@ -76,14 +77,38 @@ func (m *memContent) Put(ctx context.Context, r io.Reader) (cid.Cid, error) {
 	return c, nil
 }
 
-func (m *memContent) Get(ctx context.Context, c cid.Cid) (io.ReadCloser, error) {
+func (m *memContent) Get(ctx context.Context, c cid.Cid, maxBytes int64) (io.ReadCloser, error) {
 	m.mu.Lock()
 	b, ok := m.data[c]
+	m.gets = append(m.gets, memGet{c, maxBytes})
 	m.mu.Unlock()
 	if !ok {
 		return nil, fmt.Errorf("%s: not found", c)
 	}
+	if maxBytes > 0 && int64(len(b)) > maxBytes {
+		// As share does: the root's declared size passes the cap.
+		return nil, fmt.Errorf("get %s: %w", c, ErrTooLarge)
+	}
 	return io.NopCloser(bytes.NewReader(b)), nil
+}
+
+// memGet is one call of memContent.Get.
+type memGet struct {
+	c        cid.Cid
+	maxBytes int64
+}
+
+// getsOf returns the calls of Get for c.
+func (m *memContent) getsOf(c cid.Cid) []memGet {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []memGet
+	for _, g := range m.gets {
+		if g.c.Equals(c) {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 func (m *memContent) bytes(t testing.TB, c cid.Cid) []byte {

@@ -270,17 +270,20 @@ func planUnits(ctx context.Context, content Content, spec *JobSpec, maxSplit int
 		}
 		return us, nil
 	}
-	rc, err := content.Get(ctx, spec.Inputs[0])
+	rc, err := content.Get(ctx, spec.Inputs[0], maxSplit)
+	if errors.Is(err, ErrTooLarge) {
+		return nil, fmt.Errorf("compute: split: input %s over %d bytes", spec.Inputs[0], maxSplit)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("compute: split: get %s: %w", spec.Inputs[0], err)
 	}
 	data, err := io.ReadAll(io.LimitReader(rc, maxSplit+1))
 	rc.Close()
+	if int64(len(data)) > maxSplit || errors.Is(err, ErrTooLarge) {
+		return nil, fmt.Errorf("compute: split: input %s over %d bytes", spec.Inputs[0], maxSplit)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("compute: split: read %s: %w", spec.Inputs[0], err)
-	}
-	if int64(len(data)) > maxSplit {
-		return nil, fmt.Errorf("compute: split: input %s over %d bytes", spec.Inputs[0], maxSplit)
 	}
 	var us []unitPlan
 	for _, part := range splitData(data, sp.N, sp.Kind == SplitLines) {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -199,7 +200,11 @@ type Worker struct {
 	log  *slog.Logger
 	key  crypto.PrivKey
 
-	cache *blobCache
+	// root is the worker's Dir, through which every file the worker writes
+	// goes; cache keeps fetched modules and inputs. Both are set by Run.
+	root   *os.Root
+	cache  *blobCache
+	unitID atomic.Uint64 // names unit directories
 
 	mu        sync.Mutex
 	running   int
@@ -254,7 +259,6 @@ func NewWorker(cfg WorkerConfig, deps WorkerDeps) (*Worker, error) {
 		deps:      deps,
 		log:       log.With("component", "compute-worker"),
 		key:       key,
-		cache:     newBlobCache(filepath.Join(cfg.Dir, "cache"), cfg.CacheBytes),
 		runningBy: map[peer.ID]int{},
 		heldBy:    map[peer.ID]int{},
 		served:    map[peer.ID]uint64{},
@@ -287,23 +291,16 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.hmu.Unlock()
 		return errors.New("compute: worker: Run called twice")
 	}
+	// Handlers enter once serving is set: after the directory is ready.
+	if err := w.prepare(); err != nil {
+		w.closed = true
+		w.hmu.Unlock()
+		close(w.done)
+		return err
+	}
 	w.serving = true
 	w.hmu.Unlock()
-
-	for _, sub := range []string{"cache", "units"} {
-		dir := filepath.Join(w.cfg.Dir, sub)
-		err := os.RemoveAll(dir)
-		if err == nil {
-			err = os.MkdirAll(dir, 0o755)
-		}
-		if err != nil {
-			w.hmu.Lock()
-			w.closed = true
-			w.hmu.Unlock()
-			close(w.done)
-			return fmt.Errorf("compute: worker: prepare %s: %w", dir, err)
-		}
-	}
+	defer w.root.Close()
 
 	w.deps.Host.SetStreamHandler(ProtocolID, func(s network.Stream) { w.handle(ctx, s) })
 	w.log.Info("worker started", "slots", w.cfg.Slots, "queue", w.cfg.QueueLen)
@@ -323,6 +320,37 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.log.Info("worker stopped")
 	return nil
 }
+
+// prepare empties the scratch directory's cache and units and opens the
+// root through which every file of theirs is written.
+func (w *Worker) prepare() error {
+	if err := os.MkdirAll(w.cfg.Dir, 0o755); err != nil {
+		return fmt.Errorf("compute: worker: prepare %s: %w", w.cfg.Dir, err)
+	}
+	root, err := os.OpenRoot(w.cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("compute: worker: prepare %s: %w", w.cfg.Dir, err)
+	}
+	for _, sub := range []string{cacheDir, unitsDir} {
+		err := root.RemoveAll(sub)
+		if err == nil {
+			err = root.Mkdir(sub, 0o755)
+		}
+		if err != nil {
+			root.Close()
+			return fmt.Errorf("compute: worker: prepare %s: %w", filepath.Join(w.cfg.Dir, sub), err)
+		}
+	}
+	w.root = root
+	w.cache = newBlobCache(root, cacheDir, w.cfg.CacheBytes)
+	return nil
+}
+
+// Subdirectories of the worker's Dir.
+const (
+	cacheDir = "cache"
+	unitsDir = "units"
+)
 
 // announce provides ComputeKey now and every AnnounceInterval.
 func (w *Worker) announce(ctx context.Context) {
@@ -688,16 +716,19 @@ func (w *Worker) execute(ctx context.Context, p peer.ID, req *wire.RunUnit, lim 
 		w.mu.Unlock()
 		return outcome{failed: &wire.Failed{Reason: reason, Detail: truncate(fmt.Sprintf(format, args...), wire.MaxDetailLen)}}
 	}
-	dir, err := os.MkdirTemp(filepath.Join(w.cfg.Dir, "units"), "unit-")
-	if err != nil {
+	// Everything written into the unit's directory goes through w.root,
+	// created exclusively: nothing planted there can redirect a write.
+	dir := path.Join(unitsDir, fmt.Sprintf("unit-%d", w.unitID.Add(1)))
+	if err := w.root.Mkdir(dir, 0o755); err != nil {
 		return fail("internal", "make unit directory: %v", err)
 	}
-	defer os.RemoveAll(dir)
+	defer w.root.RemoveAll(dir)
 
 	fetchCtx, cancelFetch := context.WithTimeout(ctx, w.cfg.FetchTimeout)
 	defer cancelFetch()
-	modPath := filepath.Join(dir, "module.wasm")
-	if _, err := w.cache.fetch(fetchCtx, w.deps.Content, req.Module, w.cfg.MaxModuleBytes, modPath); err != nil {
+	modRel := path.Join(dir, "module.wasm")
+	modPath := filepath.Join(w.cfg.Dir, filepath.FromSlash(modRel))
+	if _, err := w.cache.fetch(fetchCtx, w.deps.Content, req.Module, w.cfg.MaxModuleBytes, modRel); err != nil {
 		if errors.Is(err, errTooLarge) {
 			o := fail(sandbox.ReasonModuleTooLarge.String(), "module %s over %d bytes", req.Module, w.cfg.MaxModuleBytes)
 			o.failed.Deterministic = true
@@ -705,14 +736,15 @@ func (w *Worker) execute(ctx context.Context, p peer.ID, req *wire.RunUnit, lim 
 		}
 		return fail("fetch", "fetch module %s: %v", req.Module, err)
 	}
-	inDir := filepath.Join(dir, "input")
-	if err := os.Mkdir(inDir, 0o755); err != nil {
+	inRel := path.Join(dir, "input")
+	inDir := filepath.Join(w.cfg.Dir, filepath.FromSlash(inRel))
+	if err := w.root.Mkdir(inRel, 0o755); err != nil {
 		return fail("internal", "make input directory: %v", err)
 	}
 	budget := w.cfg.MaxInputBytes
 	var inBytes int64
 	for i, c := range req.Inputs {
-		n, err := w.cache.fetch(fetchCtx, w.deps.Content, c, budget, filepath.Join(inDir, InputName(i)))
+		n, err := w.cache.fetch(fetchCtx, w.deps.Content, c, budget, path.Join(inRel, InputName(i)))
 		if errors.Is(err, errTooLarge) {
 			o := fail("input-too-large", "inputs over %d bytes", w.cfg.MaxInputBytes)
 			o.failed.Deterministic = true

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/enxame/enxame/compute"
 	"github.com/enxame/enxame/dht"
 	"github.com/enxame/enxame/share"
 	uio "github.com/ipfs/boxo/ipld/unixfs/io"
@@ -346,8 +347,14 @@ func (c content) Put(ctx context.Context, r io.Reader) (cid.Cid, error) {
 	return res.Root, nil
 }
 
-func (c content) Get(ctx context.Context, root cid.Cid) (io.ReadCloser, error) {
-	return c.n.Open(ctx, root)
+// Get fetches at most maxBytes of root's DAG (the fetch stops as soon as
+// the declared size or the bytes received pass it) and reads it.
+func (c content) Get(ctx context.Context, root cid.Cid, maxBytes int64) (io.ReadCloser, error) {
+	r, err := c.n.OpenCapped(ctx, root, maxBytes)
+	if errors.Is(err, share.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: %w", compute.ErrTooLarge, err)
+	}
+	return r, err
 }
 
 // Has reports whether c's root block is stored here (workers bid with it).
@@ -359,8 +366,16 @@ func (c content) Has(ctx context.Context, root cid.Cid) (bool, error) {
 // first when it is not complete here. The blocks stay safe from GC until
 // the reader is closed.
 func (n *Node) Open(ctx context.Context, root cid.Cid) (io.ReadSeekCloser, error) {
+	return n.OpenCapped(ctx, root, 0)
+}
+
+// OpenCapped is Open of a file of at most maxBytes (0: no cap): the fetch
+// fails with an error wrapping share.ErrTooLarge as soon as the root's
+// declared size or the bytes received pass maxBytes, and so does a file
+// already here that is larger.
+func (n *Node) OpenCapped(ctx context.Context, root cid.Cid, maxBytes int64) (io.ReadSeekCloser, error) {
 	hold := n.blocks.NewHold()
-	if err := n.fetchHeld(ctx, root, share.FetchOptions{}, hold); err != nil {
+	if err := n.fetchHeld(ctx, root, share.FetchOptions{MaxBytes: maxBytes}, hold); err != nil {
 		hold.Release()
 		return nil, err
 	}
@@ -368,6 +383,11 @@ func (n *Node) Open(ctx context.Context, root cid.Cid) (io.ReadSeekCloser, error
 	if err != nil {
 		hold.Release()
 		return nil, fmt.Errorf("open %s: %w", root, err)
+	}
+	if maxBytes > 0 && int64(r.Size()) > maxBytes {
+		r.Close()
+		hold.Release()
+		return nil, fmt.Errorf("open %s: %d bytes over %d: %w", root, r.Size(), maxBytes, share.ErrTooLarge)
 	}
 	return heldReader{r, hold}, nil
 }
