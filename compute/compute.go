@@ -84,6 +84,9 @@ type Runner interface {
 
 var _ Runner = (*sandbox.Pool)(nil)
 
+// maxReplicas is the most replicas a job may ask for.
+const maxReplicas = 15
+
 // InputName is the file name of a unit's i-th input under /input:
 // zero-padded so that lexical order is input order.
 func InputName(i int) string { return fmt.Sprintf("%06d", i) }

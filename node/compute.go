@@ -48,7 +48,7 @@ func (n *Node) openCompute(dir string, deps Deps) error {
 	}
 	// The submitter reaches this peer's own worker in process (libp2p
 	// cannot open a stream to itself), so a peer runs its own jobs too.
-	sub, err := compute.NewSubmitter(compute.SubmitterConfig{UnitTimeout: n.cfg.Compute.UnitTimeout},
+	sub, err := compute.NewSubmitter(compute.SubmitterConfig{UnitTimeout: n.cfg.Compute.UnitTimeout, Replicas: n.cfg.Compute.Replicas},
 		compute.SubmitterDeps{Host: n.host, Content: content{n}, Discovery: disc, Datastore: n.store,
 			Local: n.worker, Logger: n.baseLog})
 	if err != nil {

@@ -95,6 +95,15 @@ type ComputeConfig struct {
 	// UnitTimeout is a unit's wall time when its job states none. Default
 	// 60s.
 	UnitTimeout time.Duration `yaml:"unit_timeout" json:"unit_timeout"`
+	// Replicas is the trust setting of jobs submitted from this peer that
+	// state none: each unit runs on this many distinct workers and the
+	// output a majority of them agree on is accepted. 1 accepts one
+	// worker's word unverified. Default 1; at most 15.
+	Replicas int `yaml:"replicas" json:"replicas"`
+	// OutputTTL is how long this worker keeps a unit's output that its
+	// submitter has not fetched; a fetched output is dropped at once.
+	// Default 1h.
+	OutputTTL time.Duration `yaml:"output_ttl" json:"output_ttl"`
 }
 
 // ConnConfig configures the connection manager, which trims connections
@@ -143,6 +152,8 @@ func DefaultConfig() Config {
 			Slots:       runtime.NumCPU(),
 			MemoryMiB:   256,
 			UnitTimeout: time.Minute,
+			Replicas:    1,
+			OutputTTL:   time.Hour,
 		},
 	}
 }
@@ -189,6 +200,12 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Compute.UnitTimeout == 0 {
 		c.Compute.UnitTimeout = d.Compute.UnitTimeout
+	}
+	if c.Compute.Replicas == 0 {
+		c.Compute.Replicas = d.Compute.Replicas
+	}
+	if c.Compute.OutputTTL == 0 {
+		c.Compute.OutputTTL = d.Compute.OutputTTL
 	}
 	return c
 }
@@ -255,6 +272,12 @@ func (c Config) Validate() error {
 	}
 	if c.Compute.UnitTimeout < 0 {
 		return &ConfigError{Field: "compute.unit_timeout", Err: fmt.Errorf("must be >= 0, got %s", c.Compute.UnitTimeout)}
+	}
+	if c.Compute.Replicas < 0 || c.Compute.Replicas > 15 {
+		return &ConfigError{Field: "compute.replicas", Err: fmt.Errorf("want 1 to 15, got %d", c.Compute.Replicas)}
+	}
+	if c.Compute.OutputTTL < 0 {
+		return &ConfigError{Field: "compute.output_ttl", Err: fmt.Errorf("must be >= 0, got %s", c.Compute.OutputTTL)}
 	}
 	if c.Connections.Grace < 0 {
 		return &ConfigError{Field: "connections.grace", Err: errors.New("must be >= 0")}
