@@ -61,9 +61,55 @@ type memContent struct {
 	mu   sync.Mutex
 	data map[cid.Cid][]byte
 	gets []memGet
+	// temp counts the unreleased PutTemp of each CID; kept are the CIDs
+	// Keep pinned.
+	temp map[cid.Cid]int
+	kept map[cid.Cid]bool
 }
 
-func newMemContent() *memContent { return &memContent{data: map[cid.Cid][]byte{}} }
+func newMemContent() *memContent {
+	return &memContent{data: map[cid.Cid][]byte{}, temp: map[cid.Cid]int{}, kept: map[cid.Cid]bool{}}
+}
+
+func (m *memContent) PutTemp(ctx context.Context, r io.Reader) (cid.Cid, func(), error) {
+	c, err := m.Put(ctx, r)
+	if err != nil {
+		return cid.Undef, nil, err
+	}
+	m.mu.Lock()
+	m.temp[c]++
+	m.mu.Unlock()
+	var once sync.Once
+	return c, func() {
+		once.Do(func() {
+			m.mu.Lock()
+			m.temp[c]--
+			m.mu.Unlock()
+		})
+	}, nil
+}
+
+func (m *memContent) Keep(ctx context.Context, c cid.Cid, maxBytes int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, ok := m.data[c]
+	if !ok {
+		return fmt.Errorf("%s: not found", c)
+	}
+	if maxBytes > 0 && int64(len(b)) > maxBytes {
+		return fmt.Errorf("keep %s: %w", c, ErrTooLarge)
+	}
+	m.kept[c] = true
+	return nil
+}
+
+// state returns how many PutTemp of c are unreleased and whether Keep
+// pinned it.
+func (m *memContent) state(c cid.Cid) (temp int, kept bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.temp[c], m.kept[c]
+}
 
 func (m *memContent) Put(ctx context.Context, r io.Reader) (cid.Cid, error) {
 	b, err := io.ReadAll(r)
@@ -450,6 +496,10 @@ func (c client) runUnit(t testing.TB, w peer.ID, req *wire.RunUnit) []wire.Msg {
 			t.Fatalf("read answer after %d messages: %v", len(got), err)
 		}
 		got = append(got, m)
+		if _, ok := m.(*wire.Result); ok {
+			// The worker waits for a word of delivery: none comes.
+			return got
+		}
 	}
 }
 

@@ -99,10 +99,12 @@ func (n *Node) openWorker(dir string, deps Deps, disc *dhtDiscovery) error {
 // startWorker builds the worker over runner.
 func (n *Node) startWorker(dir string, runner compute.Runner, disc *dhtDiscovery) error {
 	w, err := compute.NewWorker(compute.WorkerConfig{
-		Dir:         filepath.Join(dir, ComputeDir),
-		Slots:       n.cfg.Compute.Slots,
-		MemoryMiB:   n.cfg.Compute.MemoryMiB,
-		UnitTimeout: n.cfg.Compute.UnitTimeout,
+		Dir:           filepath.Join(dir, ComputeDir),
+		Slots:         n.cfg.Compute.Slots,
+		MemoryMiB:     n.cfg.Compute.MemoryMiB,
+		UnitTimeout:   n.cfg.Compute.UnitTimeout,
+		OutputTTL:     n.cfg.Compute.OutputTTL,
+		MaxInputBytes: int64(n.cfg.Compute.MaxInputMiB) << 20,
 	}, compute.WorkerDeps{Host: n.host, Content: content{n}, Discovery: disc, Runner: runner, Logger: n.baseLog})
 	if err != nil {
 		return fmt.Errorf("start compute worker: %w", err)

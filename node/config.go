@@ -104,6 +104,10 @@ type ComputeConfig struct {
 	// submitter has not fetched; a fetched output is dropped at once.
 	// Default 1h.
 	OutputTTL time.Duration `yaml:"output_ttl" json:"output_ttl"`
+	// MaxInputMiB caps the total size of a unit's inputs, in MiB; a fetch
+	// stops as soon as it passes the cap and the unit fails with
+	// input-too-large. Default 1024.
+	MaxInputMiB int `yaml:"max_input_mib" json:"max_input_mib"`
 }
 
 // ConnConfig configures the connection manager, which trims connections
@@ -154,6 +158,7 @@ func DefaultConfig() Config {
 			UnitTimeout: time.Minute,
 			Replicas:    1,
 			OutputTTL:   time.Hour,
+			MaxInputMiB: 1024,
 		},
 	}
 }
@@ -206,6 +211,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Compute.OutputTTL == 0 {
 		c.Compute.OutputTTL = d.Compute.OutputTTL
+	}
+	if c.Compute.MaxInputMiB == 0 {
+		c.Compute.MaxInputMiB = d.Compute.MaxInputMiB
 	}
 	return c
 }
@@ -275,6 +283,9 @@ func (c Config) Validate() error {
 	}
 	if c.Compute.Replicas < 0 || c.Compute.Replicas > 15 {
 		return &ConfigError{Field: "compute.replicas", Err: fmt.Errorf("want 1 to 15, got %d", c.Compute.Replicas)}
+	}
+	if c.Compute.MaxInputMiB < 0 {
+		return &ConfigError{Field: "compute.max_input_mib", Err: fmt.Errorf("must be >= 0, got %d", c.Compute.MaxInputMiB)}
 	}
 	if c.Compute.OutputTTL < 0 {
 		return &ConfigError{Field: "compute.output_ttl", Err: fmt.Errorf("must be >= 0, got %s", c.Compute.OutputTTL)}

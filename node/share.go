@@ -347,6 +347,40 @@ func (c content) Put(ctx context.Context, r io.Reader) (cid.Cid, error) {
 	return res.Root, nil
 }
 
+// PutTemp adds r unpinned and announces it, holding its blocks until
+// release: a worker's output, kept until delivered or expired. The blocks
+// are unheld for an instant between the add and the hold; a GC in that
+// instant makes PutTemp fail (the worker reports the unit failed), never
+// return a CID whose blocks are gone.
+func (c content) PutTemp(ctx context.Context, r io.Reader) (cid.Cid, func(), error) {
+	res, err := c.n.blocks.AddReader(ctx, r, "", share.AddOptions{NoPin: true})
+	if err != nil {
+		return cid.Undef, nil, err
+	}
+	hold := c.n.blocks.NewHold()
+	if err := c.n.holdDAG(ctx, res.Root, hold); err != nil {
+		hold.Release()
+		return cid.Undef, nil, fmt.Errorf("hold output %s: %w", res.Root, err)
+	}
+	c.n.announce(res.Root)
+	return res.Root, hold.Release, nil
+}
+
+// Keep fetches root's DAG (at most maxBytes) and pins it: a submitter's
+// copy of an output it received.
+func (c content) Keep(ctx context.Context, root cid.Cid, maxBytes int64) error {
+	hold := c.n.blocks.NewHold()
+	defer hold.Release()
+	err := c.n.fetchHeld(ctx, root, share.FetchOptions{MaxBytes: maxBytes}, hold)
+	if errors.Is(err, share.ErrTooLarge) {
+		return fmt.Errorf("%w: %w", compute.ErrTooLarge, err)
+	}
+	if err != nil {
+		return err
+	}
+	return c.n.blocks.Pin(ctx, root)
+}
+
 // Get fetches at most maxBytes of root's DAG (the fetch stops as soon as
 // the declared size or the bytes received pass it) and reads it.
 func (c content) Get(ctx context.Context, root cid.Cid, maxBytes int64) (io.ReadCloser, error) {
