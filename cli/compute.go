@@ -26,6 +26,7 @@ type jobFlags struct {
 	eachInput  bool
 	args       []string
 	replicas   int
+	trust      string
 	timeout    time.Duration
 	memory     int
 	reduce     string
@@ -40,7 +41,8 @@ func (f *jobFlags) add(c *cobra.Command) {
 	fl.StringVar(&f.rangeSpec, "range", "", "A:B/N: N units, each given 'lo hi' of one N-th of [A, B) as arguments")
 	fl.BoolVar(&f.eachInput, "each-input", false, "one unit per input")
 	fl.StringArrayVar(&f.args, "arg", nil, "an argument for every unit (repeatable)")
-	fl.IntVar(&f.replicas, "replicas", 1, "run each unit on k distinct workers; accept the majority output")
+	fl.IntVar(&f.replicas, "replicas", 0, "the trust setting: run each unit on k distinct workers and accept the output a majority of them agree on; 1 takes one worker's word unchecked (default: the daemon's compute.replicas, 1)")
+	fl.StringVar(&f.trust, "trust", "", "the trust setting by name: one (1 replica: one worker's word), pair (2 replicas that must agree, BOINC's usual quorum) or majority (3 replicas, 2 must agree)")
 	fl.DurationVar(&f.timeout, "timeout", 0, "each unit's wall time (default 60s)")
 	fl.IntVar(&f.memory, "memory", 0, "each unit's memory cap in MiB (default 256)")
 	fl.StringVar(&f.reduce, "reduce", "", "a module (file or CID) run last over every unit's output")
@@ -59,8 +61,12 @@ func (f *jobFlags) request(ctx context.Context, e *env, cl *control.Client, modu
 	if n > 1 {
 		return req, usageError{errors.New("use one of --split, --split-lines, --range and --each-input")}
 	}
-	if f.split < 0 || f.splitLines < 0 || f.replicas < 1 || f.memory < 0 || f.timeout < 0 {
+	if f.split < 0 || f.splitLines < 0 || f.replicas < 0 || f.memory < 0 || f.timeout < 0 {
 		return req, usageError{errors.New("--split, --split-lines, --memory and --timeout must be >= 0, --replicas >= 1")}
+	}
+	replicas, err := f.trustReplicas()
+	if err != nil {
+		return req, err
 	}
 	switch {
 	case f.split > 0:
@@ -79,7 +85,6 @@ func (f *jobFlags) request(ctx context.Context, e *env, cl *control.Client, modu
 	if (req.Split == "bytes" || req.Split == "lines") && len(f.inputs) != 1 {
 		return req, usageError{fmt.Errorf("--split and --split-lines cut exactly one --input, got %d", len(f.inputs))}
 	}
-	var err error
 	if req.Module, err = resolveContent(ctx, e, cl, module); err != nil {
 		return req, err
 	}
@@ -95,8 +100,41 @@ func (f *jobFlags) request(ctx context.Context, e *env, cl *control.Client, modu
 			return req, err
 		}
 	}
-	req.Args, req.Replicas, req.Timeout, req.MemoryMiB, req.ReduceArgs = f.args, f.replicas, f.timeout, f.memory, f.reduceArgs
+	req.Args, req.Replicas, req.Timeout, req.MemoryMiB, req.ReduceArgs = f.args, replicas, f.timeout, f.memory, f.reduceArgs
 	return req, nil
+}
+
+// trustLevels are --trust's names and their replicas.
+var trustLevels = map[string]int{"one": 1, "pair": 2, "majority": 3}
+
+// trustReplicas returns the replicas --replicas or --trust ask for; 0 when
+// neither is given (the daemon's compute.replicas then).
+func (f *jobFlags) trustReplicas() (int, error) {
+	if f.trust == "" {
+		return f.replicas, nil
+	}
+	k, ok := trustLevels[f.trust]
+	if !ok {
+		return 0, usageError{fmt.Errorf("--trust %q: want one, pair or majority", f.trust)}
+	}
+	if f.replicas != 0 && f.replicas != k {
+		return 0, usageError{fmt.Errorf("--trust %s means --replicas %d, not %d: give one of them", f.trust, k, f.replicas)}
+	}
+	return k, nil
+}
+
+// trustNotice says on stderr, once, that a job whose trust was not chosen
+// takes one worker's word per unit unverified: the user chose by giving
+// --replicas or --trust (--trust one keeps the default and silences this).
+func trustNotice(ctx context.Context, e *env, cl *control.Client, f *jobFlags, job string) {
+	if f.replicas != 0 || f.trust != "" {
+		return
+	}
+	var info compute.JobInfo
+	if err := cl.Do(ctx, "POST", control.PathJob, control.JobRequest{Job: job}, &info); err != nil || info.Spec.Replicas > 1 {
+		return
+	}
+	fmt.Fprintln(e.stderr, "note: each unit runs on one worker, whose output is accepted unchecked; --trust pair or majority (--replicas 2, 3) makes workers vote, --trust one hides this note")
 }
 
 // resolveContent returns s when it is a CID and no file of that name
@@ -171,6 +209,7 @@ reduce unit's output, or every unit's output in unit order.`,
 			if !e.json && !quiet {
 				fmt.Fprintf(e.stderr, "job %s\n", sub.Job)
 			}
+			trustNotice(ctx, e, cl, &f, sub.Job)
 			start := time.Now()
 			err = cl.Stream(ctx, "POST", control.PathWatch, control.JobRequest{Job: sub.Job}, func(line []byte) error {
 				if e.json {
@@ -288,6 +327,7 @@ func newComputeSubmitCmd(e *env) *cobra.Command {
 			if err := cl.Do(cmd.Context(), "POST", control.PathSubmit, req, &sub); err != nil {
 				return e.apiErr(fmt.Errorf("submit: %w", err))
 			}
+			trustNotice(cmd.Context(), e, cl, &f, sub.Job)
 			if e.json {
 				return e.printJSON(sub)
 			}

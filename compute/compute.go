@@ -36,15 +36,34 @@ func ComputeKey() cid.Cid {
 // the local store without the network, workers use it to tell submitters
 // which inputs they already hold.
 type Content interface {
-	// Put stores r's bytes, makes them retrievable by other peers (announces
-	// them) and returns their CID. Safe for concurrent use.
+	// Put stores r's bytes for good (pins them), makes them retrievable by
+	// other peers (announces them) and returns their CID. Submitters store
+	// split parts with it: the user's data. Safe for concurrent use.
 	Put(ctx context.Context, r io.Reader) (cid.Cid, error)
+	// PutTemp stores r's bytes and announces them like Put, but keeps them
+	// only until release is called (and never past the process): then they
+	// are garbage for the store's next GC unless a pin reaches them.
+	// Workers store outputs with it. release may be called more than once.
+	// Safe for concurrent use.
+	PutTemp(ctx context.Context, r io.Reader) (c cid.Cid, release func(), err error)
+	// Keep makes c's DAG local, fetching it from the swarm if needed (at
+	// most maxBytes of it when maxBytes is positive, as Get), and pins it.
+	// Submitters keep the outputs they receive with it. Safe for
+	// concurrent use.
+	Keep(ctx context.Context, c cid.Cid, maxBytes int64) error
 	// Get returns c's bytes, from the local store or from the swarm,
 	// verified against c as they are read: a read returns an error rather
-	// than unverified bytes. The caller closes the reader. Safe for
-	// concurrent use.
-	Get(ctx context.Context, c cid.Cid) (io.ReadCloser, error)
+	// than unverified bytes. When maxBytes is positive, content larger
+	// than maxBytes fails with an error wrapping ErrTooLarge (from Get or
+	// from a read) as soon as its declared size or the bytes received pass
+	// maxBytes, so that no more than about maxBytes are fetched or stored
+	// for it. The caller closes the reader. Safe for concurrent use.
+	Get(ctx context.Context, c cid.Cid, maxBytes int64) (io.ReadCloser, error)
 }
+
+// ErrTooLarge is wrapped by Content.Get when the content passes the size
+// asked for.
+var ErrTooLarge = errors.New("compute: content too large")
 
 // localContent is optionally implemented by a Content that can say whether
 // it holds c locally, without the network. Workers use it in bids.
@@ -76,6 +95,9 @@ type Runner interface {
 }
 
 var _ Runner = (*sandbox.Pool)(nil)
+
+// maxReplicas is the most replicas a job may ask for.
+const maxReplicas = 15
 
 // InputName is the file name of a unit's i-th input under /input:
 // zero-padded so that lexical order is input order.

@@ -60,9 +60,56 @@ func rawCID(b []byte) cid.Cid {
 type memContent struct {
 	mu   sync.Mutex
 	data map[cid.Cid][]byte
+	gets []memGet
+	// temp counts the unreleased PutTemp of each CID; kept are the CIDs
+	// Keep pinned.
+	temp map[cid.Cid]int
+	kept map[cid.Cid]bool
 }
 
-func newMemContent() *memContent { return &memContent{data: map[cid.Cid][]byte{}} }
+func newMemContent() *memContent {
+	return &memContent{data: map[cid.Cid][]byte{}, temp: map[cid.Cid]int{}, kept: map[cid.Cid]bool{}}
+}
+
+func (m *memContent) PutTemp(ctx context.Context, r io.Reader) (cid.Cid, func(), error) {
+	c, err := m.Put(ctx, r)
+	if err != nil {
+		return cid.Undef, nil, err
+	}
+	m.mu.Lock()
+	m.temp[c]++
+	m.mu.Unlock()
+	var once sync.Once
+	return c, func() {
+		once.Do(func() {
+			m.mu.Lock()
+			m.temp[c]--
+			m.mu.Unlock()
+		})
+	}, nil
+}
+
+func (m *memContent) Keep(ctx context.Context, c cid.Cid, maxBytes int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, ok := m.data[c]
+	if !ok {
+		return fmt.Errorf("%s: not found", c)
+	}
+	if maxBytes > 0 && int64(len(b)) > maxBytes {
+		return fmt.Errorf("keep %s: %w", c, ErrTooLarge)
+	}
+	m.kept[c] = true
+	return nil
+}
+
+// state returns how many PutTemp of c are unreleased and whether Keep
+// pinned it.
+func (m *memContent) state(c cid.Cid) (temp int, kept bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.temp[c], m.kept[c]
+}
 
 func (m *memContent) Put(ctx context.Context, r io.Reader) (cid.Cid, error) {
 	b, err := io.ReadAll(r)
@@ -76,14 +123,38 @@ func (m *memContent) Put(ctx context.Context, r io.Reader) (cid.Cid, error) {
 	return c, nil
 }
 
-func (m *memContent) Get(ctx context.Context, c cid.Cid) (io.ReadCloser, error) {
+func (m *memContent) Get(ctx context.Context, c cid.Cid, maxBytes int64) (io.ReadCloser, error) {
 	m.mu.Lock()
 	b, ok := m.data[c]
+	m.gets = append(m.gets, memGet{c, maxBytes})
 	m.mu.Unlock()
 	if !ok {
 		return nil, fmt.Errorf("%s: not found", c)
 	}
+	if maxBytes > 0 && int64(len(b)) > maxBytes {
+		// As share does: the root's declared size passes the cap.
+		return nil, fmt.Errorf("get %s: %w", c, ErrTooLarge)
+	}
 	return io.NopCloser(bytes.NewReader(b)), nil
+}
+
+// memGet is one call of memContent.Get.
+type memGet struct {
+	c        cid.Cid
+	maxBytes int64
+}
+
+// getsOf returns the calls of Get for c.
+func (m *memContent) getsOf(c cid.Cid) []memGet {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []memGet
+	for _, g := range m.gets {
+		if g.c.Equals(c) {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 func (m *memContent) bytes(t testing.TB, c cid.Cid) []byte {
@@ -425,6 +496,10 @@ func (c client) runUnit(t testing.TB, w peer.ID, req *wire.RunUnit) []wire.Msg {
 			t.Fatalf("read answer after %d messages: %v", len(got), err)
 		}
 		got = append(got, m)
+		if _, ok := m.(*wire.Result); ok {
+			// The worker waits for a word of delivery: none comes.
+			return got
+		}
 	}
 }
 

@@ -159,9 +159,10 @@ type JobSpec struct {
 	Split Split `json:"split"`
 	// Args are every unit's arguments (after argv[0]).
 	Args []string `json:"args,omitempty"`
-	// Replicas is how many distinct workers run each unit; a result is
-	// accepted when a majority of them return the same output CID.
-	// 0 means 1.
+	// Replicas is the job's trust setting: how many distinct workers run
+	// each unit; a result is accepted when a majority of them return the
+	// same output CID. 1 accepts one worker's word unverified. 0 means
+	// SubmitterConfig.Replicas (default 1). At most 15.
 	Replicas int `json:"replicas,omitempty"`
 	// Timeout is each unit's wall time on its worker, compilation
 	// included. 0 means SubmitterConfig.UnitTimeout.
@@ -219,8 +220,8 @@ func (js *JobSpec) validate() error {
 		return errors.New("compute: job: no module")
 	case len(js.Inputs) > wire.MaxCIDs:
 		return fmt.Errorf("compute: job: %d inputs over %d", len(js.Inputs), wire.MaxCIDs)
-	case js.Replicas < 0 || js.Replicas > 15:
-		return fmt.Errorf("compute: job: replicas %d: want 1 to 15", js.Replicas)
+	case js.Replicas < 0 || js.Replicas > maxReplicas:
+		return fmt.Errorf("compute: job: replicas %d: want 1 to %d", js.Replicas, maxReplicas)
 	case js.Timeout < 0 || js.MemoryMiB < 0 || js.MaxOutputBytes < 0:
 		return errors.New("compute: job: negative limit")
 	case len(js.Args)+2 > wire.MaxArgs || len(js.ReduceArgs) > wire.MaxArgs:
@@ -270,17 +271,20 @@ func planUnits(ctx context.Context, content Content, spec *JobSpec, maxSplit int
 		}
 		return us, nil
 	}
-	rc, err := content.Get(ctx, spec.Inputs[0])
+	rc, err := content.Get(ctx, spec.Inputs[0], maxSplit)
+	if errors.Is(err, ErrTooLarge) {
+		return nil, fmt.Errorf("compute: split: input %s over %d bytes", spec.Inputs[0], maxSplit)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("compute: split: get %s: %w", spec.Inputs[0], err)
 	}
 	data, err := io.ReadAll(io.LimitReader(rc, maxSplit+1))
 	rc.Close()
+	if int64(len(data)) > maxSplit || errors.Is(err, ErrTooLarge) {
+		return nil, fmt.Errorf("compute: split: input %s over %d bytes", spec.Inputs[0], maxSplit)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("compute: split: read %s: %w", spec.Inputs[0], err)
-	}
-	if int64(len(data)) > maxSplit {
-		return nil, fmt.Errorf("compute: split: input %s over %d bytes", spec.Inputs[0], maxSplit)
 	}
 	var us []unitPlan
 	for _, part := range splitData(data, sp.N, sp.Kind == SplitLines) {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/enxame/enxame/compute/sandbox"
 	"github.com/enxame/enxame/compute/sched"
 	"github.com/enxame/enxame/compute/wire"
 	"github.com/ipfs/go-cid"
@@ -294,14 +295,27 @@ func (s *Submitter) run(rctx, loopCtx context.Context, a sched.AssignUnit, req *
 			post(netEvent{ev: sched.UnitFailed{Unit: a.Unit, Worker: w, Reason: m.Reason + ": " + m.Detail, Deterministic: m.Deterministic, At: now}})
 			return
 		case *wire.Result:
-			st.Close()
 			rc := m.Receipt
 			if err := checkReceipt(&rc, w, req); err != nil {
+				st.Close()
 				s.log.Warn("bad receipt", "peer", w, "job", req.Job, "unit", req.Unit, "err", err)
 				post(netEvent{ev: sched.UnitFailed{Unit: a.Unit, Worker: w, Reason: fmt.Sprintf("bad receipt: %v", err), At: now}})
 				return
 			}
-			post(netEvent{ev: sched.UnitCompleted{Unit: a.Unit, Worker: w, Output: rc.Output, Took: rc.Took, At: now}, receipt: &rc})
+			// Keep the output before reporting it: the worker drops its
+			// copy once told it is delivered.
+			if err := s.keepOutput(rctx, a, rc.Output, req, post); err != nil {
+				st.Reset()
+				fail(fmt.Sprintf("fetch output %s: %v", rc.Output, err))
+				return
+			}
+			st.SetWriteDeadline(time.Now().Add(s.cfg.RequestTimeout))
+			if err := wire.WriteMsg(st, &wire.Cancel{Reason: deliveredReason}); err != nil {
+				st.Reset()
+			} else {
+				st.Close()
+			}
+			post(netEvent{ev: sched.UnitCompleted{Unit: a.Unit, Worker: w, Output: rc.Output, Took: rc.Took, At: time.Now()}, receipt: &rc})
 			return
 		case *wire.Error:
 			st.Close()
@@ -314,6 +328,32 @@ func (s *Submitter) run(rctx, loopCtx context.Context, a sched.AssignUnit, req *
 			return
 		}
 	}
+}
+
+// keepOutput fetches and pins a run's output, at most the unit's output
+// cap, sending the scheduler a sign of life while it does.
+func (s *Submitter) keepOutput(ctx context.Context, a sched.AssignUnit, c cid.Cid, req *wire.RunUnit, post func(netEvent)) error {
+	limit := int64(sandbox.MaxOutputBytesLimit)
+	if l := req.Limits.MaxOutputBytes; l > 0 && l < uint64(limit) {
+		limit = int64(l)
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(done)
+	wg.Go(func() {
+		t := time.NewTicker(max(s.cfg.Sched.StallTimeout/3, time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				post(netEvent{ev: sched.UnitProgressed{Unit: a.Unit, Worker: a.Worker, At: now}, running: true})
+			}
+		}
+	})
+	return s.deps.Content.Keep(ctx, c, limit)
 }
 
 // checkReceipt verifies a receipt's signature and that it is about the

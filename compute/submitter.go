@@ -67,6 +67,11 @@ type SubmitterConfig struct {
 	// Seed seeds the scheduler's random tie-breaking; 0 picks one at random
 	// (logged).
 	Seed uint64
+	// Replicas is the trust setting of a job that states none (JobSpec.
+	// Replicas 0): how many distinct workers run each unit, the output a
+	// majority agree on being accepted. 1 accepts one worker's word
+	// unverified. Default 1.
+	Replicas int
 }
 
 func (c *SubmitterConfig) fill() {
@@ -76,6 +81,7 @@ func (c *SubmitterConfig) fill() {
 	setDefault(&c.DiscoverTimeout, DefaultDiscoverTimeout)
 	setDefault(&c.MaxSplitBytes, DefaultMaxSplitBytes)
 	setDefault(&c.WatchBuffer, DefaultWatchBuffer)
+	setDefault(&c.Replicas, 1)
 }
 
 // DefaultSubmitterConfig returns the default configuration (Seed 0: random).
@@ -289,6 +295,9 @@ func NewSubmitter(cfg SubmitterConfig, deps SubmitterDeps) (*Submitter, error) {
 	if cfg.UnitTimeout < 0 || cfg.RequestTimeout < 0 || cfg.DiscoverCount < 0 || cfg.DiscoverTimeout < 0 || cfg.MaxSplitBytes < 0 || cfg.WatchBuffer < 0 {
 		return nil, errors.New("compute: submitter config: negative field")
 	}
+	if cfg.Replicas < 1 || cfg.Replicas > maxReplicas {
+		return nil, fmt.Errorf("compute: submitter config: Replicas %d: want 1 to %d", cfg.Replicas, maxReplicas)
+	}
 	seed := cfg.Seed
 	if seed == 0 {
 		var b [8]byte
@@ -392,6 +401,9 @@ func (s *Submitter) Submit(ctx context.Context, spec JobSpec) (JobID, error) {
 	spec.Inputs = slices.Clone(spec.Inputs)
 	spec.Args = slices.Clone(spec.Args)
 	spec.ReduceArgs = slices.Clone(spec.ReduceArgs)
+	if spec.Replicas == 0 {
+		spec.Replicas = s.cfg.Replicas
+	}
 	if err := spec.validate(); err != nil {
 		return "", err
 	}

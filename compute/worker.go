@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -42,7 +43,13 @@ const (
 	DefaultRequestTimeout    = 10 * time.Second
 	DefaultSpeedHint         = 1.0
 	DefaultFetchTimeout      = 10 * time.Minute
+	DefaultOutputTTL         = time.Hour
 )
+
+// deliveredReason is the Cancel reason with which a submitter tells the
+// worker, after a Result, that it holds the output: the worker drops its
+// copy then.
+const deliveredReason = "delivered"
 
 // WorkerConfig configures a Worker. A zero field means its default.
 type WorkerConfig struct {
@@ -104,6 +111,13 @@ type WorkerConfig struct {
 	SpeedHint float64
 	// FetchTimeout bounds fetching a unit's module and inputs. Default 10m.
 	FetchTimeout time.Duration
+	// OutputTTL is how long a unit's output is kept (held from GC and
+	// served) when its submitter does not say it has fetched it; one it
+	// has fetched is dropped at once, and all are dropped when Run ends.
+	// It bounds the disk a submitter can fill with outputs it never
+	// collects to the outputs of OutputTTL of runs. Default 1h: far longer
+	// than a submitter needs to fetch an output, which it does at once.
+	OutputTTL time.Duration
 }
 
 // DefaultWorkerConfig returns the default configuration, without a Dir.
@@ -132,6 +146,7 @@ func (c *WorkerConfig) fill() {
 	setDefault(&c.MaxStreamsPerPeer, 2*(c.Slots+c.QueueLen)+4)
 	setDefault(&c.SpeedHint, DefaultSpeedHint)
 	setDefault(&c.FetchTimeout, DefaultFetchTimeout)
+	setDefault(&c.OutputTTL, DefaultOutputTTL)
 }
 
 func (c *WorkerConfig) validate() error {
@@ -152,8 +167,8 @@ func (c *WorkerConfig) validate() error {
 		return errors.New("compute: worker config: MaxInputBytes and CacheBytes must be >= 0")
 	case c.AnnounceInterval < 0 || c.AnnounceRetry < 0 || c.HeartbeatInterval < 0 || c.RequestTimeout < 0:
 		return errors.New("compute: worker config: intervals must be >= 0")
-	case c.MaxStreamsPerPeer < 0 || c.SpeedHint < 0 || c.FetchTimeout < 0:
-		return errors.New("compute: worker config: MaxStreamsPerPeer, SpeedHint and FetchTimeout must be >= 0")
+	case c.MaxStreamsPerPeer < 0 || c.SpeedHint < 0 || c.FetchTimeout < 0 || c.OutputTTL < 0:
+		return errors.New("compute: worker config: MaxStreamsPerPeer, SpeedHint, FetchTimeout and OutputTTL must be >= 0")
 	}
 	return nil
 }
@@ -199,7 +214,11 @@ type Worker struct {
 	log  *slog.Logger
 	key  crypto.PrivKey
 
-	cache *blobCache
+	// root is the worker's Dir, through which every file the worker writes
+	// goes; cache keeps fetched modules and inputs. Both are set by Run.
+	root   *os.Root
+	cache  *blobCache
+	unitID atomic.Uint64 // names unit directories
 
 	mu        sync.Mutex
 	running   int
@@ -216,6 +235,10 @@ type Worker struct {
 	completed int
 	failed    int
 	rejected  int
+	// outputs are the outputs kept until delivered or expired, by an ID
+	// of their own (two runs may give the same CID).
+	outputs  map[uint64]*keptOutput
+	outputID uint64
 
 	// handlers tracks stream handlers; closed is set when Run ends so that
 	// no handler starts after Run's Wait.
@@ -224,6 +247,13 @@ type Worker struct {
 	closed   bool
 	serving  bool
 	handlers sync.WaitGroup
+}
+
+// keptOutput is an output the worker holds for its submitter.
+type keptOutput struct {
+	cid     cid.Cid
+	release func()
+	expires time.Time
 }
 
 type slotWaiter struct {
@@ -254,11 +284,11 @@ func NewWorker(cfg WorkerConfig, deps WorkerDeps) (*Worker, error) {
 		deps:      deps,
 		log:       log.With("component", "compute-worker"),
 		key:       key,
-		cache:     newBlobCache(filepath.Join(cfg.Dir, "cache"), cfg.CacheBytes),
 		runningBy: map[peer.ID]int{},
 		heldBy:    map[peer.ID]int{},
 		served:    map[peer.ID]uint64{},
 		streams:   map[peer.ID]int{},
+		outputs:   map[uint64]*keptOutput{},
 		speed:     cfg.SpeedHint,
 		done:      make(chan struct{}),
 	}, nil
@@ -287,23 +317,16 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.hmu.Unlock()
 		return errors.New("compute: worker: Run called twice")
 	}
+	// Handlers enter once serving is set: after the directory is ready.
+	if err := w.prepare(); err != nil {
+		w.closed = true
+		w.hmu.Unlock()
+		close(w.done)
+		return err
+	}
 	w.serving = true
 	w.hmu.Unlock()
-
-	for _, sub := range []string{"cache", "units"} {
-		dir := filepath.Join(w.cfg.Dir, sub)
-		err := os.RemoveAll(dir)
-		if err == nil {
-			err = os.MkdirAll(dir, 0o755)
-		}
-		if err != nil {
-			w.hmu.Lock()
-			w.closed = true
-			w.hmu.Unlock()
-			close(w.done)
-			return fmt.Errorf("compute: worker: prepare %s: %w", dir, err)
-		}
-	}
+	defer w.root.Close()
 
 	w.deps.Host.SetStreamHandler(ProtocolID, func(s network.Stream) { w.handle(ctx, s) })
 	w.log.Info("worker started", "slots", w.cfg.Slots, "queue", w.cfg.QueueLen)
@@ -312,6 +335,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	if w.deps.Discovery != nil {
 		wg.Go(func() { w.announce(ctx) })
 	}
+	wg.Go(func() { w.expireOutputs(ctx) })
+	defer w.dropOutputs()
 	<-ctx.Done()
 	w.deps.Host.RemoveStreamHandler(ProtocolID)
 	w.hmu.Lock()
@@ -322,6 +347,112 @@ func (w *Worker) Run(ctx context.Context) error {
 	wg.Wait()
 	w.log.Info("worker stopped")
 	return nil
+}
+
+// prepare empties the scratch directory's cache and units and opens the
+// root through which every file of theirs is written.
+func (w *Worker) prepare() error {
+	if err := os.MkdirAll(w.cfg.Dir, 0o755); err != nil {
+		return fmt.Errorf("compute: worker: prepare %s: %w", w.cfg.Dir, err)
+	}
+	root, err := os.OpenRoot(w.cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("compute: worker: prepare %s: %w", w.cfg.Dir, err)
+	}
+	for _, sub := range []string{cacheDir, unitsDir} {
+		err := root.RemoveAll(sub)
+		if err == nil {
+			err = root.Mkdir(sub, 0o755)
+		}
+		if err != nil {
+			root.Close()
+			return fmt.Errorf("compute: worker: prepare %s: %w", filepath.Join(w.cfg.Dir, sub), err)
+		}
+	}
+	w.root = root
+	w.cache = newBlobCache(root, cacheDir, w.cfg.CacheBytes)
+	return nil
+}
+
+// Subdirectories of the worker's Dir.
+const (
+	cacheDir = "cache"
+	unitsDir = "units"
+)
+
+// keepOutput records an output held until delivered or OutputTTL after
+// now, and returns its ID.
+func (w *Worker) keepOutput(c cid.Cid, release func(), now time.Time) uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.outputID++
+	w.outputs[w.outputID] = &keptOutput{cid: c, release: release, expires: now.Add(w.cfg.OutputTTL)}
+	return w.outputID
+}
+
+// dropOutput releases output id: delivered, or expired.
+func (w *Worker) dropOutput(id uint64) {
+	w.mu.Lock()
+	o := w.outputs[id]
+	delete(w.outputs, id)
+	w.mu.Unlock()
+	if o != nil {
+		o.release()
+	}
+}
+
+// sweepOutputs releases the outputs expired at now.
+func (w *Worker) sweepOutputs(now time.Time) {
+	w.mu.Lock()
+	var expired []*keptOutput
+	for id, o := range w.outputs {
+		if !now.Before(o.expires) {
+			expired = append(expired, o)
+			delete(w.outputs, id)
+		}
+	}
+	w.mu.Unlock()
+	for _, o := range expired {
+		w.log.Debug("output expired undelivered", "cid", o.cid)
+		o.release()
+	}
+}
+
+// dropOutputs releases every kept output (Run is ending).
+func (w *Worker) dropOutputs() {
+	w.mu.Lock()
+	outs := w.outputs
+	w.outputs = map[uint64]*keptOutput{}
+	w.mu.Unlock()
+	for _, o := range outs {
+		o.release()
+	}
+}
+
+// keptOutputs returns the CIDs of the outputs kept now.
+func (w *Worker) keptOutputs() []cid.Cid {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []cid.Cid
+	for _, o := range w.outputs {
+		out = append(out, o.cid)
+	}
+	return out
+}
+
+// expireOutputs sweeps expired outputs every OutputTTL/4 (at most every
+// minute) until ctx ends.
+func (w *Worker) expireOutputs(ctx context.Context) {
+	t := time.NewTicker(min(max(w.cfg.OutputTTL/4, time.Second), time.Minute))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			w.sweepOutputs(now)
+		}
+	}
 }
 
 // announce provides ComputeKey now and every AnnounceInterval.
@@ -559,6 +690,7 @@ func (w *Worker) limits(l wire.Limits) (sandbox.Limits, string) {
 type outcome struct {
 	result *wire.Result
 	failed *wire.Failed
+	output uint64 // the kept output's ID, with result
 }
 
 func (w *Worker) serveRun(ctx context.Context, p peer.ID, s stream, r *bufio.Reader, req *wire.RunUnit) {
@@ -612,13 +744,19 @@ func (w *Worker) serveRun(ctx context.Context, p peer.ID, s stream, r *bufio.Rea
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	s.SetReadDeadline(time.Time{})
+	// delivered is closed when the submitter, after the Result, says it
+	// holds the output.
+	delivered := make(chan struct{})
 	wg.Go(func() {
 		// The submitter drops the run by writing Cancel, closing or
-		// resetting the stream; anything else it sends is malformed.
+		// resetting the stream; anything else it sends is malformed. A
+		// Cancel after the Result says the output was delivered.
 		m, err := wire.ReadMsg(r)
 		if err == nil {
-			if _, ok := m.(*wire.Cancel); !ok {
+			if c, ok := m.(*wire.Cancel); !ok {
 				log.Debug("unexpected message on a run", "kind", m.Kind())
+			} else if c.Reason == deliveredReason {
+				close(delivered)
 			}
 		}
 		cancel()
@@ -638,6 +776,9 @@ func (w *Worker) serveRun(ctx context.Context, p peer.ID, s stream, r *bufio.Rea
 				m = o.result
 			}
 			if runCtx.Err() != nil {
+				if o.result != nil {
+					w.dropOutput(o.output)
+				}
 				s.Reset()
 				return
 			}
@@ -646,6 +787,19 @@ func (w *Worker) serveRun(ctx context.Context, p peer.ID, s stream, r *bufio.Rea
 				log.Debug("write outcome", "err", err)
 				s.Reset()
 				return
+			}
+			if o.result != nil {
+				// Wait, at most FetchTimeout (or OutputTTL if shorter), for
+				// the submitter to say it holds the output, and drop it
+				// then; otherwise it waits for its TTL.
+				s.SetReadDeadline(time.Now().Add(min(w.cfg.FetchTimeout, w.cfg.OutputTTL)))
+				<-runCtx.Done() // the reader has read or failed, or ctx ended
+				select {
+				case <-delivered:
+					log.Debug("output delivered", "cid", o.result.Receipt.Output)
+					w.dropOutput(o.output)
+				default:
+				}
 			}
 			s.Close()
 			return
@@ -693,16 +847,19 @@ func (w *Worker) execute(ctx context.Context, p peer.ID, req *wire.RunUnit, lim 
 		w.mu.Unlock()
 		return outcome{failed: &wire.Failed{Reason: reason, Detail: truncate(fmt.Sprintf(format, args...), wire.MaxDetailLen)}}
 	}
-	dir, err := os.MkdirTemp(filepath.Join(w.cfg.Dir, "units"), "unit-")
-	if err != nil {
+	// Everything written into the unit's directory goes through w.root,
+	// created exclusively: nothing planted there can redirect a write.
+	dir := path.Join(unitsDir, fmt.Sprintf("unit-%d", w.unitID.Add(1)))
+	if err := w.root.Mkdir(dir, 0o755); err != nil {
 		return fail("internal", "make unit directory: %v", err)
 	}
-	defer os.RemoveAll(dir)
+	defer w.root.RemoveAll(dir)
 
 	fetchCtx, cancelFetch := context.WithTimeout(ctx, w.cfg.FetchTimeout)
 	defer cancelFetch()
-	modPath := filepath.Join(dir, "module.wasm")
-	if _, err := w.cache.fetch(fetchCtx, w.deps.Content, req.Module, w.cfg.MaxModuleBytes, modPath); err != nil {
+	modRel := path.Join(dir, "module.wasm")
+	modPath := filepath.Join(w.cfg.Dir, filepath.FromSlash(modRel))
+	if _, err := w.cache.fetch(fetchCtx, w.deps.Content, req.Module, w.cfg.MaxModuleBytes, modRel); err != nil {
 		if errors.Is(err, errTooLarge) {
 			o := fail(sandbox.ReasonModuleTooLarge.String(), "module %s over %d bytes", req.Module, w.cfg.MaxModuleBytes)
 			o.failed.Deterministic = true
@@ -710,14 +867,15 @@ func (w *Worker) execute(ctx context.Context, p peer.ID, req *wire.RunUnit, lim 
 		}
 		return fail("fetch", "fetch module %s: %v", req.Module, err)
 	}
-	inDir := filepath.Join(dir, "input")
-	if err := os.Mkdir(inDir, 0o755); err != nil {
+	inRel := path.Join(dir, "input")
+	inDir := filepath.Join(w.cfg.Dir, filepath.FromSlash(inRel))
+	if err := w.root.Mkdir(inRel, 0o755); err != nil {
 		return fail("internal", "make input directory: %v", err)
 	}
 	budget := w.cfg.MaxInputBytes
 	var inBytes int64
 	for i, c := range req.Inputs {
-		n, err := w.cache.fetch(fetchCtx, w.deps.Content, c, budget, filepath.Join(inDir, InputName(i)))
+		n, err := w.cache.fetch(fetchCtx, w.deps.Content, c, budget, path.Join(inRel, InputName(i)))
 		if errors.Is(err, errTooLarge) {
 			o := fail("input-too-large", "inputs over %d bytes", w.cfg.MaxInputBytes)
 			o.failed.Deterministic = true
@@ -756,15 +914,17 @@ func (w *Worker) execute(ctx context.Context, p peer.ID, req *wire.RunUnit, lim 
 		return o
 	}
 
-	out, err := w.deps.Content.Put(ctx, bytes.NewReader(res.Stdout))
+	out, release, err := w.deps.Content.PutTemp(ctx, bytes.NewReader(res.Stdout))
 	if err != nil {
 		return fail("store", "store output: %v", err)
 	}
+	outID := w.keepOutput(out, release, time.Now())
 	rc := wire.Receipt{
 		Job: req.Job, Unit: req.Unit, Module: req.Module, Inputs: req.Inputs, Args: req.Args,
 		Output: out, Took: res.Duration, PeakMemory: res.PeakMemory, Finished: time.Now().UnixNano(),
 	}
 	if err := rc.Sign(w.key); err != nil {
+		w.dropOutput(outID)
 		return fail("internal", "%v", err)
 	}
 	w.mu.Lock()
@@ -781,7 +941,7 @@ func (w *Worker) execute(ctx context.Context, p peer.ID, req *wire.RunUnit, lim 
 		w.measured++
 	}
 	w.mu.Unlock()
-	return outcome{result: &wire.Result{Receipt: rc}}
+	return outcome{result: &wire.Result{Receipt: rc}, output: outID}
 }
 
 // acquire waits for a run slot. Waiting units get freed slots fairly: the

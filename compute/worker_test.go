@@ -262,6 +262,9 @@ func TestWorkerFlood(t *testing.T) {
 						}
 					}
 					mu.Unlock()
+					if _, ok := m.(*wire.Result); ok {
+						break // the worker waits for a word of delivery
+					}
 				}
 				s.Close()
 			}

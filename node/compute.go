@@ -48,7 +48,7 @@ func (n *Node) openCompute(dir string, deps Deps) error {
 	}
 	// The submitter reaches this peer's own worker in process (libp2p
 	// cannot open a stream to itself), so a peer runs its own jobs too.
-	sub, err := compute.NewSubmitter(compute.SubmitterConfig{UnitTimeout: n.cfg.Compute.UnitTimeout},
+	sub, err := compute.NewSubmitter(compute.SubmitterConfig{UnitTimeout: n.cfg.Compute.UnitTimeout, Replicas: n.cfg.Compute.Replicas},
 		compute.SubmitterDeps{Host: n.host, Content: content{n}, Discovery: disc, Datastore: n.store,
 			Local: n.worker, Logger: n.baseLog})
 	if err != nil {
@@ -103,10 +103,12 @@ func (n *Node) openWorker(dir string, deps Deps, disc *dhtDiscovery) error {
 // startWorker builds the worker over runner.
 func (n *Node) startWorker(dir string, runner compute.Runner, disc *dhtDiscovery) error {
 	w, err := compute.NewWorker(compute.WorkerConfig{
-		Dir:         filepath.Join(dir, ComputeDir),
-		Slots:       n.cfg.Compute.Slots,
-		MemoryMiB:   n.cfg.Compute.MemoryMiB,
-		UnitTimeout: n.cfg.Compute.UnitTimeout,
+		Dir:           filepath.Join(dir, ComputeDir),
+		Slots:         n.cfg.Compute.Slots,
+		MemoryMiB:     n.cfg.Compute.MemoryMiB,
+		UnitTimeout:   n.cfg.Compute.UnitTimeout,
+		OutputTTL:     n.cfg.Compute.OutputTTL,
+		MaxInputBytes: int64(n.cfg.Compute.MaxInputMiB) << 20,
 	}, compute.WorkerDeps{Host: n.host, Content: content{n}, Discovery: disc, Runner: runner, Logger: n.baseLog})
 	if err != nil {
 		return fmt.Errorf("start compute worker: %w", err)

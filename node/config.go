@@ -106,6 +106,19 @@ type ComputeConfig struct {
 	// UnitTimeout is a unit's wall time when its job states none. Default
 	// 60s.
 	UnitTimeout time.Duration `yaml:"unit_timeout" json:"unit_timeout"`
+	// Replicas is the trust setting of jobs submitted from this peer that
+	// state none: each unit runs on this many distinct workers and the
+	// output a majority of them agree on is accepted. 1 accepts one
+	// worker's word unverified. Default 1; at most 15.
+	Replicas int `yaml:"replicas" json:"replicas"`
+	// OutputTTL is how long this worker keeps a unit's output that its
+	// submitter has not fetched; a fetched output is dropped at once.
+	// Default 1h.
+	OutputTTL time.Duration `yaml:"output_ttl" json:"output_ttl"`
+	// MaxInputMiB caps the total size of a unit's inputs, in MiB; a fetch
+	// stops as soon as it passes the cap and the unit fails with
+	// input-too-large. Default 1024.
+	MaxInputMiB int `yaml:"max_input_mib" json:"max_input_mib"`
 }
 
 // ConnConfig configures the connection manager, which trims connections
@@ -155,6 +168,9 @@ func DefaultConfig() Config {
 			Slots:       runtime.NumCPU(),
 			MemoryMiB:   256,
 			UnitTimeout: time.Minute,
+			Replicas:    1,
+			OutputTTL:   time.Hour,
+			MaxInputMiB: 1024,
 		},
 	}
 }
@@ -204,6 +220,15 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Compute.UnitTimeout == 0 {
 		c.Compute.UnitTimeout = d.Compute.UnitTimeout
+	}
+	if c.Compute.Replicas == 0 {
+		c.Compute.Replicas = d.Compute.Replicas
+	}
+	if c.Compute.OutputTTL == 0 {
+		c.Compute.OutputTTL = d.Compute.OutputTTL
+	}
+	if c.Compute.MaxInputMiB == 0 {
+		c.Compute.MaxInputMiB = d.Compute.MaxInputMiB
 	}
 	return c
 }
@@ -273,6 +298,15 @@ func (c Config) Validate() error {
 	}
 	if c.Compute.UnitTimeout < 0 {
 		return &ConfigError{Field: "compute.unit_timeout", Err: fmt.Errorf("must be >= 0, got %s", c.Compute.UnitTimeout)}
+	}
+	if c.Compute.Replicas < 0 || c.Compute.Replicas > 15 {
+		return &ConfigError{Field: "compute.replicas", Err: fmt.Errorf("want 1 to 15, got %d", c.Compute.Replicas)}
+	}
+	if c.Compute.MaxInputMiB < 0 {
+		return &ConfigError{Field: "compute.max_input_mib", Err: fmt.Errorf("must be >= 0, got %d", c.Compute.MaxInputMiB)}
+	}
+	if c.Compute.OutputTTL < 0 {
+		return &ConfigError{Field: "compute.output_ttl", Err: fmt.Errorf("must be >= 0, got %s", c.Compute.OutputTTL)}
 	}
 	if c.Connections.Grace < 0 {
 		return &ConfigError{Field: "connections.grace", Err: errors.New("must be >= 0")}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/enxame/enxame/compute"
 	"github.com/enxame/enxame/dht"
 	"github.com/enxame/enxame/share"
 	uio "github.com/ipfs/boxo/ipld/unixfs/io"
@@ -348,8 +349,48 @@ func (c content) Put(ctx context.Context, r io.Reader) (cid.Cid, error) {
 	return res.Root, nil
 }
 
-func (c content) Get(ctx context.Context, root cid.Cid) (io.ReadCloser, error) {
-	return c.n.Open(ctx, root)
+// PutTemp adds r unpinned and announces it, holding its blocks until
+// release: a worker's output, kept until delivered or expired. The blocks
+// are unheld for an instant between the add and the hold; a GC in that
+// instant makes PutTemp fail (the worker reports the unit failed), never
+// return a CID whose blocks are gone.
+func (c content) PutTemp(ctx context.Context, r io.Reader) (cid.Cid, func(), error) {
+	res, err := c.n.blocks.AddReader(ctx, r, "", share.AddOptions{NoPin: true})
+	if err != nil {
+		return cid.Undef, nil, err
+	}
+	hold := c.n.blocks.NewHold()
+	if err := c.n.holdDAG(ctx, res.Root, hold); err != nil {
+		hold.Release()
+		return cid.Undef, nil, fmt.Errorf("hold output %s: %w", res.Root, err)
+	}
+	c.n.announce(res.Root)
+	return res.Root, hold.Release, nil
+}
+
+// Keep fetches root's DAG (at most maxBytes) and pins it: a submitter's
+// copy of an output it received.
+func (c content) Keep(ctx context.Context, root cid.Cid, maxBytes int64) error {
+	hold := c.n.blocks.NewHold()
+	defer hold.Release()
+	err := c.n.fetchHeld(ctx, root, share.FetchOptions{MaxBytes: maxBytes}, hold)
+	if errors.Is(err, share.ErrTooLarge) {
+		return fmt.Errorf("%w: %w", compute.ErrTooLarge, err)
+	}
+	if err != nil {
+		return err
+	}
+	return c.n.blocks.Pin(ctx, root)
+}
+
+// Get fetches at most maxBytes of root's DAG (the fetch stops as soon as
+// the declared size or the bytes received pass it) and reads it.
+func (c content) Get(ctx context.Context, root cid.Cid, maxBytes int64) (io.ReadCloser, error) {
+	r, err := c.n.OpenCapped(ctx, root, maxBytes)
+	if errors.Is(err, share.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: %w", compute.ErrTooLarge, err)
+	}
+	return r, err
 }
 
 // Has reports whether c's root block is stored here (workers bid with it).
@@ -361,8 +402,16 @@ func (c content) Has(ctx context.Context, root cid.Cid) (bool, error) {
 // first when it is not complete here. The blocks stay safe from GC until
 // the reader is closed.
 func (n *Node) Open(ctx context.Context, root cid.Cid) (io.ReadSeekCloser, error) {
+	return n.OpenCapped(ctx, root, 0)
+}
+
+// OpenCapped is Open of a file of at most maxBytes (0: no cap): the fetch
+// fails with an error wrapping share.ErrTooLarge as soon as the root's
+// declared size or the bytes received pass maxBytes, and so does a file
+// already here that is larger.
+func (n *Node) OpenCapped(ctx context.Context, root cid.Cid, maxBytes int64) (io.ReadSeekCloser, error) {
 	hold := n.blocks.NewHold()
-	if err := n.fetchHeld(ctx, root, share.FetchOptions{}, hold); err != nil {
+	if err := n.fetchHeld(ctx, root, share.FetchOptions{MaxBytes: maxBytes}, hold); err != nil {
 		hold.Release()
 		return nil, err
 	}
@@ -370,6 +419,11 @@ func (n *Node) Open(ctx context.Context, root cid.Cid) (io.ReadSeekCloser, error
 	if err != nil {
 		hold.Release()
 		return nil, fmt.Errorf("open %s: %w", root, err)
+	}
+	if maxBytes > 0 && int64(r.Size()) > maxBytes {
+		r.Close()
+		hold.Release()
+		return nil, fmt.Errorf("open %s: %d bytes over %d: %w", root, r.Size(), maxBytes, share.ErrTooLarge)
 	}
 	return heldReader{r, hold}, nil
 }
