@@ -2,6 +2,7 @@ package share
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/ipfs/boxo/ipld/merkledag"
 	ft "github.com/ipfs/boxo/ipld/unixfs"
+	blocks "github.com/ipfs/go-block-format"
 	cid "github.com/ipfs/go-cid"
 	format "github.com/ipfs/go-ipld-format"
 	mh "github.com/multiformats/go-multihash"
@@ -22,7 +24,9 @@ import (
 // may send them: nothing checks names, duplicates or declared sizes.
 type hostile struct {
 	t testing.TB
-	s *Store
+	s interface {
+		Put(context.Context, blocks.Block) error
+	}
 }
 
 // hlink is one directory entry of a hostile directory.
@@ -81,6 +85,27 @@ func (h hostile) bigFile(leaf cid.Cid, sizes ...uint64) cid.Cid {
 	for _, s := range sizes {
 		fsn.AddBlockSize(s)
 		if err := nd.AddRawLink("", &format.Link{Cid: leaf, Size: s}); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	data, err := fsn.GetBytes()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	nd.SetData(data)
+	return h.put(nd)
+}
+
+// bigFileOf is a file whose root links each of leaves, declaring size
+// bytes for each.
+func (h hostile) bigFileOf(leaves []cid.Cid, size uint64) cid.Cid {
+	h.t.Helper()
+	fsn := ft.NewFSNode(ft.TFile)
+	nd := new(merkledag.ProtoNode)
+	nd.SetCidBuilder(v1Builder)
+	for _, l := range leaves {
+		fsn.AddBlockSize(size)
+		if err := nd.AddRawLink("", &format.Link{Cid: l, Size: size}); err != nil {
 			h.t.Fatal(err)
 		}
 	}
