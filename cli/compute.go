@@ -14,6 +14,7 @@ import (
 
 	"github.com/enxame/enxame/compute"
 	"github.com/enxame/enxame/node/control"
+	"github.com/enxame/enxame/share"
 	"github.com/ipfs/go-cid"
 	"github.com/spf13/cobra"
 )
@@ -269,41 +270,41 @@ func describeEvent(ev compute.Event) string {
 }
 
 // writeResult writes the job's result: the single or reduce output, else
-// every unit's output in order; to out (via a temporary file) or stdout.
+// every unit's output in order; to out (share.WriteFileAtomic) or stdout.
 func writeResult(ctx context.Context, e *env, cl *control.Client, info *compute.JobInfo, out string) error {
 	outs := []cid.Cid{info.Output()}
 	if !outs[0].Defined() {
 		outs = info.Outputs()
 	}
-	w := e.stdout
-	var tmp *os.File
-	if out != "" {
-		var err error
-		if tmp, err = os.CreateTemp(filepath.Dir(out), ".enxame-result-*"); err != nil {
-			return fmt.Errorf("write result: %w", err)
+	copyAll := func(w io.Writer) error {
+		for _, c := range outs {
+			body, err := cl.Raw(ctx, "POST", control.PathCat, control.CatRequest{CID: c.String()})
+			if err != nil {
+				return e.apiErr(fmt.Errorf("read result %s: %w", c, err))
+			}
+			_, err = io.Copy(w, body)
+			body.Close()
+			if err != nil {
+				return fmt.Errorf("read result %s: %w", c, err)
+			}
 		}
-		defer os.Remove(tmp.Name())
-		defer tmp.Close()
-		w = tmp
+		return nil
 	}
-	for _, c := range outs {
-		body, err := cl.Raw(ctx, "POST", control.PathCat, control.CatRequest{CID: c.String()})
-		if err != nil {
-			return e.apiErr(fmt.Errorf("read result %s: %w", c, err))
-		}
-		_, err = io.Copy(w, body)
-		body.Close()
-		if err != nil {
-			return fmt.Errorf("read result %s: %w", c, err)
-		}
+	if out == "" {
+		return copyAll(e.stdout)
 	}
-	if tmp != nil {
-		if err := tmp.Close(); err != nil {
-			return fmt.Errorf("write result: %w", err)
-		}
-		if err := os.Rename(tmp.Name(), out); err != nil {
-			return fmt.Errorf("write result: %w", err)
-		}
+	// Through an os.Root of out's directory, into a new temporary file
+	// renamed when complete: never written through a symlink.
+	var inner error
+	err := share.WriteFileAtomic(out, share.WriteFileOptions{}, func(w io.Writer) error {
+		inner = copyAll(w)
+		return inner
+	})
+	if inner != nil {
+		return inner
+	}
+	if err != nil {
+		return fmt.Errorf("write result: %w", err)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/enxame/enxame/node/control"
+	"github.com/enxame/enxame/share"
 	"github.com/ipfs/go-cid"
 	"github.com/spf13/cobra"
 )
@@ -289,18 +290,28 @@ func shortID(id string) string {
 }
 
 func newGetCmd(e *env) *cobra.Command {
-	var out string
+	var out, maxSize string
 	var timeout time.Duration
 	c := &cobra.Command{
 		Use:   "get CID",
 		Short: "Fetch a file or directory from the swarm and write it",
 		Long: `get fetches the DAG of CID from several providers at once (every block verified
 against its hash) and writes it to -o (default ./CID). The output appears at
-its path only when complete; an interrupted get resumes where it stopped.`,
+its path only when complete; an interrupted get resumes where it stopped.
+A DAG that declares more than --max-size, or more than the free space at -o,
+is refused before it is written; a directory with an entry that could write
+outside -o (a name twice, or twice up to case, or a bad name) is refused.`,
 		Args: exactArgs(1, "one CID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkCID(args[0]); err != nil {
 				return err
+			}
+			var maxBytes int64
+			if maxSize != "" {
+				var err error
+				if maxBytes, err = parseSize(maxSize); err != nil {
+					return usageError{fmt.Errorf("--max-size: %w", err)}
+				}
 			}
 			if out == "" {
 				out = args[0]
@@ -324,7 +335,7 @@ its path only when complete; an interrupted get resumes where it stopped.`,
 			pr := fetchPrinter(e, bar)
 			var last control.FetchEvent
 			start := time.Now()
-			err = cl.Stream(cmd.Context(), "POST", control.PathGet, control.GetRequest{CID: args[0], Output: abs, Timeout: timeout},
+			err = cl.Stream(cmd.Context(), "POST", control.PathGet, control.GetRequest{CID: args[0], Output: abs, Timeout: timeout, MaxBytes: maxBytes},
 				func(line []byte) error {
 					ev, err := pr(line)
 					if ev.Event != "" {
@@ -347,6 +358,7 @@ its path only when complete; an interrupted get resumes where it stopped.`,
 	}
 	c.Flags().StringVarP(&out, "output", "o", "", "where to write (default ./CID)")
 	c.Flags().DurationVar(&timeout, "timeout", 0, "give up after this long (default 1h)")
+	c.Flags().StringVar(&maxSize, "max-size", "", "refuse a DAG larger than this (e.g. 500MB, 10GiB; default: no cap but the free space)")
 	return c
 }
 
@@ -583,19 +595,16 @@ func newExportCmd(e *env) *cobra.Command {
 				}
 				return nil
 			}
-			tmp, err := os.CreateTemp(filepath.Dir(out), ".enxame-export-*")
+			// Through an os.Root of out's directory, into a new temporary
+			// file renamed when complete: never written through a symlink.
+			err = share.WriteFileAtomic(out, share.WriteFileOptions{}, func(w io.Writer) error {
+				_, err := io.Copy(w, body)
+				return err
+			})
 			if err != nil {
-				return fmt.Errorf("export: %w", err)
-			}
-			defer os.Remove(tmp.Name())
-			if _, err := io.Copy(tmp, body); err != nil {
-				tmp.Close()
 				return &opError{op: "export", subject: args[0], err: err}
 			}
-			if err := tmp.Close(); err != nil {
-				return fmt.Errorf("export: %w", err)
-			}
-			return os.Rename(tmp.Name(), out)
+			return nil
 		},
 	}
 	c.Flags().StringVarP(&out, "output", "o", "", "write to this file instead of stdout")

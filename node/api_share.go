@@ -253,7 +253,7 @@ func fetchCtx(ctx context.Context, d time.Duration) (context.Context, context.Ca
 // succeeded (having sent an error event if not). The DAG's blocks are left
 // in hold.
 func (n *Node) streamFetch(ctx context.Context, sw *control.StreamWriter, root cid.Cid, hold *share.Hold) bool {
-	if err := n.fetchProgress(ctx, sw, root, hold); err != nil {
+	if err := n.fetchProgress(ctx, sw, root, 0, hold); err != nil {
 		sw.Send(control.FetchEvent{Event: "error", Error: err.Error()})
 		return false
 	}
@@ -261,10 +261,11 @@ func (n *Node) streamFetch(ctx context.Context, sw *control.StreamWriter, root c
 }
 
 // fetchProgress fetches root, sending progress events on sw (and nothing
-// else), and leaves the DAG's blocks in hold (see fetchHeld). Progress goes
+// else), and leaves the DAG's blocks in hold (see fetchHeld); maxBytes,
+// when not zero, caps the DAG (share.FetchOptions.MaxBytes). Progress goes
 // through a one-slot mailbox that keeps the newest report, so a client
 // that reads slowly never blocks the fetch.
-func (n *Node) fetchProgress(ctx context.Context, sw *control.StreamWriter, root cid.Cid, hold *share.Hold) error {
+func (n *Node) fetchProgress(ctx context.Context, sw *control.StreamWriter, root cid.Cid, maxBytes int64, hold *share.Hold) error {
 	latest := make(chan share.Progress, 1)
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -272,7 +273,7 @@ func (n *Node) fetchProgress(ctx context.Context, sw *control.StreamWriter, root
 			sw.Send(fetchEvent("progress", p))
 		}
 	})
-	err := n.fetchHeld(ctx, root, share.FetchOptions{Progress: func(p share.Progress) {
+	err := n.fetchHeld(ctx, root, share.FetchOptions{MaxBytes: maxBytes, Progress: func(p share.Progress) {
 		for {
 			select {
 			case latest <- p:
@@ -309,6 +310,9 @@ func (n *Node) handleGet(w http.ResponseWriter, r *http.Request) {
 	if err == nil && !filepath.IsAbs(req.Output) {
 		err = control.Errorf(control.CodeBadRequest, "output path %q is not absolute", req.Output)
 	}
+	if err == nil && req.MaxBytes < 0 {
+		err = control.Errorf(control.CodeBadRequest, "max bytes %d: want >= 0", req.MaxBytes)
+	}
 	if err == nil {
 		if _, serr := os.Lstat(req.Output); serr == nil {
 			err = control.Errorf(control.CodeBadRequest, "%s already exists", req.Output)
@@ -325,7 +329,7 @@ func (n *Node) handleGet(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := fetchCtx(r.Context(), req.Timeout)
 	defer cancel()
 	sw := control.NewStreamWriter(w)
-	if err := n.getTo(ctx, sw, root, req.Output); err != nil {
+	if err := n.getTo(ctx, sw, root, req.Output, req.MaxBytes); err != nil {
 		sw.Send(control.FetchEvent{Event: "error", Error: err.Error()})
 		return
 	}
@@ -335,20 +339,25 @@ func (n *Node) handleGet(w http.ResponseWriter, r *http.Request) {
 // getTo fetches root and writes it to dst, sending progress on sw. A file
 // is written while it is fetched (share.WriteStream: in order, into a
 // temporary file renamed when complete), so it is on disk when the fetch
-// ends; a directory or symlink is written once its DAG is local. The blocks
-// stay safe from GC until the write returns.
-func (n *Node) getTo(ctx context.Context, sw *control.StreamWriter, root cid.Cid, dst string) error {
+// ends; a directory or symlink is written once its DAG is local. Every
+// write goes through an os.Root of dst's directory and refuses unsafe
+// directory entries (share.ErrUnsafeEntry). maxBytes, when not zero, caps
+// the size the DAG declares and the bytes fetched; the declared size must
+// also fit in the free space of dst's file system (share.ErrTooLarge). The
+// blocks stay safe from GC until the write returns.
+func (n *Node) getTo(ctx context.Context, sw *control.StreamWriter, root cid.Cid, dst string, maxBytes int64) error {
 	bg := n.startFetch(ctx, func(ctx context.Context, hold *share.Hold) error {
-		return n.fetchProgress(ctx, sw, root, hold)
+		return n.fetchProgress(ctx, sw, root, maxBytes, hold)
 	})
-	err := share.WriteStream(ctx, bg.src, root, dst, share.WriteFileOptions{})
+	opts := share.WriteFileOptions{MaxBytes: maxBytes}
+	err := share.WriteStream(ctx, bg.src, root, dst, opts)
 	if share.IsNotFile(err) {
 		<-bg.done
 		defer bg.stop()
 		if bg.err != nil {
 			return bg.err
 		}
-		return n.blocks.WriteTo(ctx, root, dst)
+		return n.blocks.WriteToOptions(ctx, root, dst, opts)
 	}
 	if err != nil {
 		// A failed fetch reached err through src.Wait; when the deadline

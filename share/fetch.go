@@ -10,10 +10,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/enxame/enxame/share/plan"
 	"github.com/enxame/enxame/share/wire"
+	"github.com/ipfs/boxo/ipld/merkledag"
+	ft "github.com/ipfs/boxo/ipld/unixfs"
 	"github.com/ipfs/boxo/verifcid"
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
@@ -55,7 +58,8 @@ type FetchOptions struct {
 	Providers []peer.AddrInfo
 	// MaxBytes, when not zero, caps the DAG's size in bytes: the fetch fails
 	// with an error wrapping ErrTooLarge as soon as the root's declared size
-	// or the bytes received pass it, before more is fetched or stored.
+	// (its UnixFS file size, or its links' sizes) or the bytes of verified
+	// blocks this fetch received pass it, before more is fetched or stored.
 	MaxBytes int64
 }
 
@@ -176,6 +180,7 @@ type fetcher struct {
 	offsets  map[cid.Cid]uint64        // byte offset of each interior node
 	seen     walkSeen                  // every key walked or handed to the planner
 	releases []func()
+	received atomic.Int64 // bytes of verified blocks, counted against MaxBytes
 
 	start       time.Time
 	total       int64 // DAG bytes, 0 until known
@@ -442,6 +447,9 @@ func (f *fetcher) handle(ctx context.Context, ev fetchEvent) error {
 		}
 		if ev.key.Equals(f.root) {
 			f.setTotal(int64(ev.size), ev.links)
+			if err := f.checkRoot(ctx); err != nil {
+				return err
+			}
 		}
 		if len(ev.links) > 0 {
 			return f.want(ctx, ev.links, f.offsets[ev.key], false)
@@ -621,6 +629,9 @@ func (f *fetcher) want(ctx context.Context, links []fetchLink, off uint64, isRoo
 			f.localBytes += size
 			if it.isRoot {
 				f.total = size
+				if err := f.checkRoot(ctx); err != nil {
+					return err
+				}
 			}
 			continue
 		}
@@ -635,6 +646,9 @@ func (f *fetcher) want(ctx context.Context, links []fetchLink, off uint64, isRoo
 		f.localBytes += int64(len(blk.RawData()))
 		if it.isRoot {
 			f.setTotal(int64(len(blk.RawData())), sub)
+			if err := f.checkRoot(ctx); err != nil {
+				return err
+			}
 		}
 		o := it.off
 		first := len(stack)
@@ -648,6 +662,54 @@ func (f *fetcher) want(ctx context.Context, links []fetchLink, off uint64, isRoo
 		f.releases = append(f.releases, f.e.hold(held...))
 	}
 	return nil
+}
+
+// checkRoot fails the fetch (ErrTooLarge) when the stored root declares
+// more than MaxBytes, before any of its links is fetched.
+func (f *fetcher) checkRoot(ctx context.Context) error {
+	if f.opts.MaxBytes <= 0 {
+		return nil
+	}
+	blk, err := f.e.bs.Get(ctx, f.root)
+	if err != nil {
+		return fmt.Errorf("blockstore: get %s: %w", f.root, err)
+	}
+	if d := declaredSize(f.root, blk.RawData()); d > uint64(f.opts.MaxBytes) {
+		return fmt.Errorf("root declares %s, over the cap of %s: %w", formatSize(d), formatSize(uint64(f.opts.MaxBytes)), ErrTooLarge)
+	}
+	return nil
+}
+
+// overCap counts n more verified bytes received and reports, as an error
+// wrapping ErrTooLarge, when they pass MaxBytes. Safe for concurrent use.
+func (f *fetcher) overCap(n int) error {
+	if f.opts.MaxBytes <= 0 {
+		return nil
+	}
+	if got := f.received.Add(int64(n)); got > f.opts.MaxBytes {
+		return fmt.Errorf("received %s, over the cap of %s: %w", formatSize(uint64(got)), formatSize(uint64(f.opts.MaxBytes)), ErrTooLarge)
+	}
+	return nil
+}
+
+// declaredSize is the size the block of k declares for its DAG: the
+// larger of its UnixFS file size and its own size plus its links' sizes.
+func declaredSize(k cid.Cid, data []byte) uint64 {
+	d := uint64(len(data))
+	if k.Type() != cid.DagProtobuf {
+		return d
+	}
+	nd, err := merkledag.DecodeProtobuf(data)
+	if err != nil {
+		return d
+	}
+	for _, l := range nd.Links() {
+		d = satAdd(d, l.Size)
+	}
+	if fsn, err := ft.FSNodeFromBytes(nd.Data()); err == nil {
+		d = max(d, fsn.FileSize())
+	}
+	return d
 }
 
 // report calls the progress callback.
@@ -810,6 +872,10 @@ func (f *fetcher) verifyLoop(ctx context.Context) {
 				jobs[i].data = nil
 				f.send(ctx, evBlock{sess: j.sess, key: j.key, err: err})
 				continue
+			}
+			if err := f.overCap(len(j.data)); err != nil {
+				f.send(ctx, evFatal{err}) // before the block is stored
+				return
 			}
 			links, err := fetchLinks(j.key, j.data)
 			if err != nil {

@@ -6,10 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/ipfs/boxo/ipld/merkledag"
 	ft "github.com/ipfs/boxo/ipld/unixfs"
@@ -166,146 +163,25 @@ func nodeType(nd format.Node) (EntryType, uint64, error) {
 // (".<name>.enxame-tmp-<pid>-*") and renames it to dst only when everything
 // is written, so dst never holds a partial result; on error the temporary
 // path is removed, and one left by a killed writer goes at the next write
-// of dst. An existing
-// file at dst is replaced; an existing directory is an error.
+// of dst. An existing file at dst is replaced; an existing directory is an
+// error. It is WriteToOptions with no cap: see there for what it refuses.
 func (r *Reader) WriteTo(ctx context.Context, root cid.Cid, dst string) error {
-	dst = filepath.Clean(dst)
-	if fi, err := os.Lstat(dst); err == nil && fi.IsDir() {
-		return fmt.Errorf("share: get %s: %s: %w", root, dst, os.ErrExist)
-	}
-	nd, err := r.ng.Get(ctx, root)
-	if err != nil {
-		return fmt.Errorf("share: get %s: %w", root, err)
-	}
-	t, _, err := nodeType(nd)
-	if err != nil {
-		return fmt.Errorf("share: get %s: %w", root, err)
-	}
-	parent, name := filepath.Dir(dst), filepath.Base(dst)
-	tmp, f, err := createTemp(parent, name, t == TypeDir)
-	if f != nil {
-		f.Close()
-	}
-	if err != nil {
-		return fmt.Errorf("share: get %s: %w", root, err)
-	}
-	if t == TypeSymlink {
-		os.Remove(tmp)
-	}
-	if err := r.write(ctx, nd, tmp, t == TypeDir); err != nil {
-		os.RemoveAll(tmp)
-		return fmt.Errorf("share: get %s: %w", root, err)
-	}
-	if !r.cfg.NoSync {
-		if err := syncDir(parent); err != nil {
-			os.RemoveAll(tmp)
-			return fmt.Errorf("share: get %s: %w", root, err)
-		}
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		os.RemoveAll(tmp)
-		return fmt.Errorf("share: get %s: %w", root, err)
-	}
-	if !r.cfg.NoSync {
-		if err := syncDir(parent); err != nil {
-			return fmt.Errorf("share: get %s: %w", root, err)
-		}
-	}
-	return nil
+	return r.WriteToOptions(ctx, root, dst, WriteFileOptions{})
 }
 
 // WriteTo is NewReader(ReaderConfig{}, s).WriteTo: it reads local blocks
 // only. A file goes through WriteStream, which reads raw leaves straight
 // into its write buffer.
 func (s *Store) WriteTo(ctx context.Context, root cid.Cid, dst string) error {
-	err := WriteStream(ctx, localSource{s}, root, dst, WriteFileOptions{})
+	return s.WriteToOptions(ctx, root, dst, WriteFileOptions{})
+}
+
+// WriteToOptions is Store.WriteTo with options (see
+// Reader.WriteToOptions).
+func (s *Store) WriteToOptions(ctx context.Context, root cid.Cid, dst string, opts WriteFileOptions) error {
+	err := WriteStream(ctx, localSource{s}, root, dst, opts)
 	if IsNotFile(err) {
-		return NewReader(ReaderConfig{}, s).WriteTo(ctx, root, dst)
-	}
-	return err
-}
-
-// write writes nd at path; for a directory, path exists already when
-// exists is true.
-func (r *Reader) write(ctx context.Context, nd format.Node, path string, exists bool) error {
-	t, _, err := nodeType(nd)
-	if err != nil {
-		return err
-	}
-	switch t {
-	case TypeSymlink:
-		fsn, err := ft.FSNodeFromBytes(nd.(*merkledag.ProtoNode).Data())
-		if err != nil {
-			return err
-		}
-		return os.Symlink(string(fsn.Data()), path)
-	case TypeDir:
-		if !exists {
-			if err := os.Mkdir(path, 0o755); err != nil {
-				return err
-			}
-		}
-		d, err := uio.NewDirectoryFromNode(r.ng, nd)
-		if err != nil {
-			return err
-		}
-		links, err := d.Links(ctx)
-		if err != nil {
-			return err
-		}
-		for _, l := range links {
-			if !validName(l.Name) {
-				return fmt.Errorf("directory entry %q: %w", l.Name, errBadName)
-			}
-			child, err := r.ng.Get(ctx, l.Cid)
-			if err != nil {
-				return fmt.Errorf("%s: %w", l.Name, err)
-			}
-			if err := r.write(ctx, child, filepath.Join(path, l.Name), false); err != nil {
-				return err
-			}
-		}
-		if !r.cfg.NoSync {
-			return syncDir(path)
-		}
-		return nil
-	default:
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-		if err != nil {
-			return err
-		}
-		dr, err := uio.NewDagReader(ctx, nd, r.ng)
-		if err != nil {
-			f.Close()
-			return err
-		}
-		_, err = dr.WriteTo(f)
-		dr.Close()
-		if err == nil && !r.cfg.NoSync {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		return err
-	}
-}
-
-var errBadName = errors.New("share: unsafe name")
-
-// validName rejects names that would escape the destination directory.
-func validName(n string) bool {
-	return n != "" && n != "." && n != ".." && !strings.ContainsAny(n, "/\\\x00")
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
+		return NewReader(ReaderConfig{}, s).WriteToOptions(ctx, root, dst, opts)
 	}
 	return err
 }

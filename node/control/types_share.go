@@ -66,6 +66,10 @@ type GetRequest struct {
 	// Output is the absolute path to write the file or directory to.
 	Output  string        `json:"output"`
 	Timeout time.Duration `json:"timeout_ns,omitempty"`
+	// MaxBytes, when not zero, caps the size in bytes the DAG declares and
+	// the bytes fetched (enxame get --max-size); 0: no cap but the free
+	// space at Output.
+	MaxBytes int64 `json:"max_bytes,omitempty"`
 }
 
 // CatRequest asks for a file's bytes, from Offset, at most Length (0: to
