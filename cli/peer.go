@@ -210,4 +210,3 @@ func newStatusCmd(e *env) *cobra.Command {
 		},
 	}
 }
-
