@@ -2,12 +2,10 @@ package cli
 
 import (
 	"fmt"
-	"runtime"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/enxame/enxame/node"
 	"github.com/enxame/enxame/node/control"
 	"github.com/spf13/cobra"
 )
@@ -209,33 +207,6 @@ func newStatusCmd(e *env) *cobra.Command {
 				fmt.Fprintf(w, "bootstrap:     %s %s\n", b.ID, state)
 			}
 			fmt.Fprintf(w, "storage:       %s of %s\n", bytesHuman(st.StorageBytes), bytesHuman(st.StorageMax))
-			return nil
-		},
-	}
-}
-
-func newVersionCmd(e *env) *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version of this binary and of the running daemon",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			local := control.Version{Version: node.Version, GoVersion: runtime.Version()}
-			var daemon *control.Version
-			if c, err := e.client(); err == nil {
-				if v, err := c.Version(cmd.Context()); err == nil {
-					daemon = &v
-				}
-			}
-			if e.json {
-				return e.printJSON(map[string]any{"client": local, "daemon": daemon})
-			}
-			fmt.Fprintf(e.stdout, "enxame %s (%s)\n", local.Version, local.GoVersion)
-			if daemon != nil {
-				fmt.Fprintf(e.stdout, "daemon %s (%s)\n", daemon.Version, daemon.GoVersion)
-			} else {
-				fmt.Fprintln(e.stdout, "daemon not running")
-			}
 			return nil
 		},
 	}

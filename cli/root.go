@@ -99,9 +99,13 @@ Start a peer with 'enxame daemon'; the other commands talk to it.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.CompletionOptions.DisableDefaultCmd = true
+	// --version prints this binary's version; `enxame version` adds the
+	// daemon's. `enxame completion bash|zsh|fish|powershell` is cobra's.
+	root.Version = versionText(node.Build())
+	root.SetVersionTemplate("enxame {{.Version}}\n")
 	root.PersistentFlags().StringVar(&e.home, "home", "", "enxame home directory (default $ENXAME_HOME or ~/.enxame)")
 	root.PersistentFlags().BoolVar(&e.json, "json", false, "print JSON instead of text")
+	_ = root.MarkPersistentFlagDirname("home") // fails only if the flag is missing
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})

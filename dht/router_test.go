@@ -8,6 +8,8 @@ import (
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/enxame/enxame/internal/waittest"
 )
 
 func newHost(t testing.TB) host.Host {
@@ -29,18 +31,6 @@ func newRouter(t *testing.T, cfg Config) (*Router, host.Host) {
 	}
 	t.Cleanup(func() { r.Close() })
 	return r, h
-}
-
-// waitFor polls cond every 20ms until it holds or 15s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func TestRouterProtocolAndMode(t *testing.T) {
@@ -91,7 +81,7 @@ func TestDiversityFilterDefault(t *testing.T) {
 					t.Fatalf("connect: %v", err)
 				}
 			}
-			waitFor(t, "connected peers to be identified", func() bool {
+			waittest.For(t, "connected peers to be identified", func() bool {
 				n := 0
 				for _, p := range h.Network().Peers() {
 					if ps, _ := h.Peerstore().SupportsProtocols(p, r.ProtocolID()); len(ps) > 0 {
@@ -101,7 +91,7 @@ func TestDiversityFilterDefault(t *testing.T) {
 				return n == peers
 			})
 			if tt.want == peers {
-				waitFor(t, "all peers in the table", func() bool { return r.TableSize() == peers })
+				waittest.For(t, "all peers in the table", func() bool { return r.TableSize() == peers })
 			} else {
 				// Give the table time to admit more than it should.
 				time.Sleep(300 * time.Millisecond)
@@ -139,10 +129,10 @@ func TestRunRefreshesAfterTableFills(t *testing.T) {
 	bcfg.Bootstrap = boot
 	b, hb := newQuietRouter(t, bcfg)
 	runRouter(t, b)
-	waitFor(t, "b in a's table", func() bool { return inTable(a, hb.ID()) })
+	waittest.For(t, "b in a's table", func() bool { return inTable(a, hb.ID()) })
 
 	c, _ := newQuietRouter(t, bcfg)
 	runRouter(t, c)
 	// Only c's join refresh (a self-lookup through a) can tell c about b.
-	waitFor(t, "b in c's table", func() bool { return inTable(c, hb.ID()) })
+	waittest.For(t, "b in c's table", func() bool { return inTable(c, hb.ID()) })
 }

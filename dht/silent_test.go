@@ -15,6 +15,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	mh "github.com/multiformats/go-multihash"
+
+	"github.com/enxame/enxame/internal/waittest"
 )
 
 // silentConfig is a loopback profile with requests bounded at 1s.
@@ -105,7 +107,7 @@ func TestProvideWithSilentPeers(t *testing.T) {
 			connect(t, honestH[i], honestH[j])
 		}
 	}
-	waitFor(t, "the source's table to hold all 7 peers", func() bool { return src.TableSize() == 7 })
+	waittest.For(t, "the source's table to hold all 7 peers", func() bool { return src.TableSize() == 7 })
 	for _, s := range silent {
 		silence(t, s.r, s.h)
 	}
@@ -175,10 +177,10 @@ func TestFindPeerReturnsOnceReached(t *testing.T) {
 		r, h := newQuietRouter(t, cfg)
 		connect(t, sh, h)
 		silent = append(silent, r)
-		waitFor(t, "the silent peer in the source's table", func() bool { return inTable(src, h.ID()) })
+		waittest.For(t, "the silent peer in the source's table", func() bool { return inTable(src, h.ID()) })
 		silence(t, r, h)
 	}
-	waitFor(t, "the hub in the source's table", func() bool { return inTable(src, hub.ID()) })
+	waittest.For(t, "the hub in the source's table", func() bool { return inTable(src, hub.ID()) })
 	if sh.Network().Connectedness(tgt.ID()) == network.Connected {
 		t.Fatalf("source already connected to the target")
 	}
@@ -275,10 +277,10 @@ func TestProvideLookupTimeout(t *testing.T) {
 	for range 2 {
 		r, h := newQuietRouter(t, cfg)
 		connect(t, sh, h)
-		waitFor(t, "the silent peer in the source's table", func() bool { return inTable(src, h.ID()) })
+		waittest.For(t, "the silent peer in the source's table", func() bool { return inTable(src, h.ID()) })
 		silence(t, r, h)
 	}
-	waitFor(t, "the honest peer in the source's table", func() bool { return inTable(src, hh.ID()) })
+	waittest.For(t, "the honest peer in the source's table", func() bool { return inTable(src, hh.ID()) })
 	start := time.Now()
 	res, err := src.ProvideStats(t.Context(), testCID(t, "partial"))
 	took := time.Since(start)

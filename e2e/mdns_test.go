@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/enxame/enxame/internal/waittest"
 )
 
 // TestMDNSDiscovery checks that mDNS is on by default: two daemons on
@@ -18,7 +20,7 @@ func TestMDNSDiscovery(t *testing.T) {
 	d1, _ := startJSONDaemon(t, filepath.Join(root, "a"))
 	d2, _ := startJSONDaemon(t, filepath.Join(root, "b"))
 	start := time.Now()
-	waitFor(t, 20*time.Second, "the two mDNS daemons to list each other in peers", func() bool {
+	waittest.For(t, "the two mDNS daemons to list each other in peers", func() bool {
 		return slices.Contains(peerIDs(t, d1.home), d2.id) && slices.Contains(peerIDs(t, d2.home), d1.id)
 	})
 	t.Logf("mDNS daemons connected after %v", time.Since(start).Round(time.Millisecond))

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/enxame/enxame/internal/waittest"
 )
 
 // TestShareFiles adds a file and a directory on one daemon and reads them
@@ -122,7 +124,7 @@ func TestShareFiles(t *testing.T) {
 	var provs []struct {
 		ID string `json:"id"`
 	}
-	waitFor(t, 10*time.Second, "providers to list the adder", func() bool {
+	waittest.For(t, "providers to list the adder", func() bool {
 		mustJSON(t, &provs, "providers", "--home", h3, cid, "--timeout", "3s")
 		return slices.ContainsFunc(provs, func(p struct {
 			ID string `json:"id"`

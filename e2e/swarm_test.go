@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/enxame/enxame/internal/waittest"
 )
 
 type peerJSON struct {
@@ -60,7 +62,7 @@ func TestSwarmOfThree(t *testing.T) {
 	// The 3rd peer learns of the 2nd through the DHT (bootstrap lookup of its
 	// own ID) and connects to it.
 	start := time.Now()
-	waitFor(t, 10*time.Second, "peers on the 3rd daemon to list the 2nd", func() bool {
+	waittest.For(t, "peers on the 3rd daemon to list the 2nd", func() bool {
 		return slices.Contains(peerIDs(t, h3), d2.id)
 	})
 	t.Logf("3rd daemon listed the 2nd after %v", time.Since(start).Round(time.Millisecond))
@@ -108,14 +110,14 @@ func TestSwarmOfThree(t *testing.T) {
 	if code := d2.stop(syscall.SIGKILL, 5*time.Second); code == 0 {
 		t.Errorf("daemon killed with SIGKILL exited 0")
 	}
-	waitFor(t, 15*time.Second, "the 1st daemon to notice the 2nd is gone", func() bool {
+	waittest.For(t, "the 1st daemon to notice the 2nd is gone", func() bool {
 		return !slices.Contains(peerIDs(t, h1), d2.id)
 	})
 	d2b := startDaemon(t, h2, "--bootstrap", d1.tcpAddr())
 	if d2b.id != d2.id {
 		t.Fatalf("restarted daemon has peer ID %s, want %s", d2b.id, d2.id)
 	}
-	waitFor(t, 10*time.Second, "the restarted daemon to rejoin the 1st and 3rd", func() bool {
+	waittest.For(t, "the restarted daemon to rejoin the 1st and 3rd", func() bool {
 		ids := peerIDs(t, h2)
 		return slices.Contains(ids, d1.id) && slices.Contains(ids, d3.id)
 	})
@@ -175,7 +177,7 @@ func TestUnreachableBootstrap(t *testing.T) {
 			NextRetry string `json:"next_retry"`
 		} `json:"bootstrap"`
 	}
-	waitFor(t, 15*time.Second, "status to report a failed bootstrap attempt", func() bool {
+	waittest.For(t, "status to report a failed bootstrap attempt", func() bool {
 		mustJSON(t, &status, "status", "--home", home)
 		return len(status.Bootstrap) == 1 && status.Bootstrap[0].Attempts >= 1
 	})
@@ -410,7 +412,7 @@ func TestDaemonJSON(t *testing.T) {
 	if ids := peerIDs(t, h2); !slices.Contains(ids, d1.id) {
 		t.Errorf("peers on the 2nd daemon after connect = %v, want %s", ids, d1.id)
 	}
-	waitFor(t, 5*time.Second, "peers on the 1st daemon to list the 2nd", func() bool {
+	waittest.For(t, "peers on the 1st daemon to list the 2nd", func() bool {
 		return slices.Contains(peerIDs(t, h1), d2.id)
 	})
 

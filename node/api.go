@@ -164,5 +164,5 @@ func observedAddrs(n *Node) []string {
 }
 
 func (b backend) Version() control.Version {
-	return control.Version{Version: Version, GoVersion: goVersion}
+	return Build()
 }

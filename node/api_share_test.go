@@ -10,9 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/enxame/enxame/internal/nodetest"
+	"github.com/enxame/enxame/internal/waittest"
 	"github.com/enxame/enxame/node"
 	"github.com/enxame/enxame/node/control"
 	"github.com/enxame/enxame/share"
@@ -108,7 +108,7 @@ func TestGetStreamsAndResumes(t *testing.T) {
 	if err == nil {
 		t.Fatal("a cancelled get ended without an error")
 	}
-	nodetest.WaitFor(t, 10*time.Second, "the cancelled get to clean up", func() bool {
+	waittest.For(t, "the cancelled get to clean up", func() bool {
 		m, _ := filepath.Glob(filepath.Join(dir, ".*"))
 		_, serr := os.Lstat(out)
 		return len(m) == 0 && os.IsNotExist(serr)

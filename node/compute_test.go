@@ -13,6 +13,7 @@ import (
 	"github.com/enxame/enxame/compute"
 	"github.com/enxame/enxame/examples/examplestest"
 	"github.com/enxame/enxame/internal/nodetest"
+	"github.com/enxame/enxame/internal/waittest"
 	"github.com/enxame/enxame/node"
 	"github.com/enxame/enxame/share"
 	"github.com/ipfs/go-cid"
@@ -40,7 +41,7 @@ func TestSwarmWordCount(t *testing.T) {
 		nodes = append(nodes, n)
 	}
 	for _, n := range nodes[1:] {
-		nodetest.WaitFor(t, 10*time.Second, "peers to join", func() bool { return n.Router().TableSize() > 0 })
+		waittest.For(t, "peers to join", func() bool { return n.Router().TableSize() > 0 })
 	}
 
 	text := wordText(size)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/enxame/enxame/internal/nodetest"
+	"github.com/enxame/enxame/internal/waittest"
 	"github.com/enxame/enxame/node"
 	"github.com/enxame/enxame/node/control"
 	"github.com/enxame/enxame/share"
@@ -39,7 +40,7 @@ func connectIPFSPeer(t testing.TB, n *node.Node) {
 	if err := n.Host().Connect(t.Context(), peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()}); err != nil {
 		t.Fatalf("connect to the IPFS-like host: %v", err)
 	}
-	nodetest.WaitFor(t, 10*time.Second, "identify to learn the IPFS-like host's protocols", func() bool {
+	waittest.For(t, "identify to learn the IPFS-like host's protocols", func() bool {
 		ps, _ := n.Host().Peerstore().SupportsProtocols(h.ID(), "/ipfs/bitswap/1.2.0")
 		return len(ps) > 0
 	})

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/enxame/enxame/internal/nodetest"
+	"github.com/enxame/enxame/internal/waittest"
 	"github.com/enxame/enxame/node"
 	"github.com/enxame/enxame/share"
 	"github.com/enxame/enxame/share/wire"
@@ -97,7 +98,7 @@ func TestGatedProviderIsDisconnectedAndRefused(t *testing.T) {
 	}
 	t.Logf("gated after %d fetches", fetches)
 
-	nodetest.WaitFor(t, 10*time.Second, "the gated provider to be disconnected", func() bool {
+	waittest.For(t, "the gated provider to be disconnected", func() bool {
 		return n.Host().Network().Connectedness(h.ID()) != network.Connected &&
 			h.Network().Connectedness(n.Host().ID()) != network.Connected
 	})
@@ -111,7 +112,7 @@ func TestGatedProviderIsDisconnectedAndRefused(t *testing.T) {
 	if err := h.Connect(dctx, peer.AddrInfo{ID: n.Host().ID(), Addrs: n.Host().Addrs()}); err == nil {
 		// With early muxer negotiation the dialer may see the connection
 		// complete before the node closes it.
-		nodetest.WaitFor(t, 10*time.Second, "the node to close the gated provider's connection", func() bool {
+		waittest.For(t, "the node to close the gated provider's connection", func() bool {
 			return h.Network().Connectedness(n.Host().ID()) != network.Connected
 		})
 	}

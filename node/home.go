@@ -7,9 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 
 	pebbleds "github.com/ipfs/go-ds-pebble"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -197,6 +197,11 @@ func writeTemp(path string, data []byte, perm os.FileMode) (string, error) {
 }
 
 func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		// Windows cannot flush a directory (FlushFileBuffers on its handle
+		// is access denied); NTFS journals the rename itself.
+		return nil
+	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -205,7 +210,10 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// homeLock is an exclusive flock on the home's lock file, released when the
+// errLocked is returned by lockFile when another process holds the lock.
+var errLocked = errors.New("node: file is locked")
+
+// homeLock is an exclusive lock on the home's lock file, released when the
 // process exits, however it exits.
 type homeLock struct{ f *os.File }
 
@@ -215,13 +223,13 @@ func lockHome(home string) (*homeLock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock home: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := lockFile(f); err != nil {
 		pid := ""
 		if b, rerr := os.ReadFile(path); rerr == nil {
 			pid = strings.TrimSpace(string(b))
 		}
 		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if errors.Is(err, errLocked) {
 			if pid != "" {
 				return nil, fmt.Errorf("%w: %s (pid %s)", ErrHomeInUse, home, pid)
 			}
@@ -253,7 +261,9 @@ func loadIdentity(home string) (crypto.PrivKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read identity: %w", err)
 	}
-	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+	// Windows reports no permission bits (a writable file is 0666); its
+	// ACLs are not checked here.
+	if st, err := os.Stat(path); err == nil && runtime.GOOS != "windows" && st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("identity %s is readable by others (mode %o): chmod 600 it", path, st.Mode().Perm())
 	}
 	key, err := crypto.UnmarshalPrivateKey(data)

@@ -6,7 +6,6 @@ import (
 	"github.com/enxame/enxame/share"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -99,12 +98,7 @@ func resourceManager(rc ResourceConfig) (network.ResourceManager, error) {
 	}
 	fds := rc.MaxFileDescriptors
 	if fds == 0 {
-		var rl syscall.Rlimit
-		if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil {
-			fds = int(min(rl.Cur, 1<<20) / 2)
-		} else {
-			fds = 512
-		}
+		fds = defaultFileDescriptors()
 	}
 	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.Scale(mem, fds)))
 	if err != nil {

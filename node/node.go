@@ -12,7 +12,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,9 +31,6 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
 	"golang.org/x/sync/errgroup"
 )
-
-// Version is enxame's version.
-const Version = "0.1.0-dev"
 
 // Deps are a Node's optional collaborators. The zero value is valid.
 type Deps struct {
@@ -436,5 +432,3 @@ func (n *Node) release() error {
 
 // uptime is how long the node has existed.
 func (n *Node) uptime() time.Duration { return time.Since(n.started) }
-
-var goVersion = runtime.Version()

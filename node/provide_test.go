@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/enxame/enxame/internal/nodetest"
+	"github.com/enxame/enxame/internal/waittest"
 	"github.com/enxame/enxame/node"
 	"github.com/enxame/enxame/share"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -41,7 +42,7 @@ func TestReprovideAnnouncesPinsAgain(t *testing.T) {
 	bcfg := nodetest.Config(t)
 	bcfg.Bootstrap = a.Addrs()[:1]
 	b, _ := nodetest.Start(t, bcfg, node.Deps{})
-	nodetest.WaitFor(t, 10*time.Second, "the first peer in the provider's routing table", func() bool {
+	waittest.For(t, "the first peer in the provider's routing table", func() bool {
 		return a.Router().TableSize() > 0
 	})
 	data := make([]byte, 100<<10)
@@ -52,14 +53,14 @@ func TestReprovideAnnouncesPinsAgain(t *testing.T) {
 	}
 	key := res.Root.Hash()
 	// The first announcement succeeded: nothing is left to retry.
-	nodetest.WaitFor(t, 10*time.Second, "the first announcement to reach the peer there", func() bool {
+	waittest.For(t, "the first announcement to reach the peer there", func() bool {
 		return hasProviderRecord(t, b, key, a.Host().ID())
 	})
 
 	ccfg := nodetest.Config(t)
 	ccfg.Bootstrap = a.Addrs()[:1]
 	c, _ := nodetest.Start(t, ccfg, node.Deps{})
-	nodetest.WaitFor(t, 10*time.Second, "a re-announcement to reach the peer that joined later", func() bool {
+	waittest.For(t, "a re-announcement to reach the peer that joined later", func() bool {
 		return hasProviderRecord(t, c, key, a.Host().ID())
 	})
 }
@@ -80,7 +81,7 @@ func TestProvideRetriedWhenPeersArrive(t *testing.T) {
 	cfg := nodetest.Config(t)
 	cfg.Bootstrap = a.Addrs()[:1]
 	b, _ := nodetest.Start(t, cfg, node.Deps{})
-	nodetest.WaitFor(t, 30*time.Second, "the provider record to reach the new peer", func() bool {
+	waittest.For(t, "the provider record to reach the new peer", func() bool {
 		return hasProviderRecord(t, b, key, a.Host().ID())
 	})
 }

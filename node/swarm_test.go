@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/enxame/enxame/internal/nodetest"
+	"github.com/enxame/enxame/internal/waittest"
 	"github.com/enxame/enxame/node"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -37,13 +38,13 @@ func TestSwarmFindPeer(t *testing.T) {
 	// nobody has admitted yet, e.g. while identify is still running on a
 	// loaded machine, cannot be found by anyone).
 	for _, nd := range nodes[1:] {
-		nodetest.WaitFor(t, 10*time.Second, "node to join", func() bool {
+		waittest.For(t, "node to join", func() bool {
 			return nd.Router().TableSize() > 0
 		})
 	}
 	for _, target := range nodes {
 		id := target.Host().ID()
-		nodetest.WaitFor(t, 10*time.Second, "node to be in another's routing table", func() bool {
+		waittest.For(t, "node to be in another's routing table", func() bool {
 			for _, nd := range nodes {
 				if nd != target && nd.Router().Kad().RoutingTable().Find(id) != "" {
 					return true
@@ -95,7 +96,7 @@ func TestBootstrapRetry(t *testing.T) {
 	cfg := nodetest.Config(t)
 	cfg.Bootstrap = []string{addr}
 	a, _ := nodetest.Start(t, cfg, node.Deps{})
-	nodetest.WaitFor(t, 10*time.Second, "a failed bootstrap attempt", func() bool {
+	waittest.For(t, "a failed bootstrap attempt", func() bool {
 		bs := a.Router().Bootstrap()
 		return len(bs) == 1 && bs[0].Attempts >= 2 && bs[0].LastError != ""
 	})
@@ -106,7 +107,7 @@ func TestBootstrapRetry(t *testing.T) {
 	if b2.Host().ID() != bid {
 		t.Fatalf("restarted bootstrap peer has ID %s, want %s", b2.Host().ID(), bid)
 	}
-	nodetest.WaitFor(t, 10*time.Second, "the node to join after the bootstrap peer returned", func() bool {
+	waittest.For(t, "the node to join after the bootstrap peer returned", func() bool {
 		bs := a.Router().Bootstrap()
 		return bs[0].Connected && a.Router().TableSize() > 0
 	})

@@ -33,7 +33,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/enxame/enxame/internal/kubo"
@@ -214,14 +213,6 @@ func hashFile(path string) (time.Duration, error) {
 	d := time.Since(t0)
 	_ = sum
 	return d, nil
-}
-
-func peakRSSMiB() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Maxrss) / 1024 // KiB on Linux
 }
 
 func loadAvg() string {

@@ -21,7 +21,6 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -127,11 +126,7 @@ func main() {
 		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
 			r.Err = fmt.Sprintf("child: %v, %v", runErr, err)
 		}
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			r.MaxRSS = ru.Maxrss
-			r.UserCPU = time.Duration(ru.Utime.Nano())
-			r.SysCPU = time.Duration(ru.Stime.Nano())
-		}
+		r.MaxRSS, r.UserCPU, r.SysCPU = childUsage(cmd.ProcessState)
 		if *asJSON {
 			json.NewEncoder(os.Stdout).Encode(r)
 		} else {

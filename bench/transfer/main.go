@@ -73,7 +73,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -939,15 +938,6 @@ func startSampler() *sampler {
 func (s *sampler) stop() uint64 {
 	close(s.stopc)
 	return <-s.done
-}
-
-// selfCPU returns this process's CPU time (user + system) in seconds.
-func selfCPU() float64 {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // cpu returns the provider process's CPU time (user + system) in seconds,

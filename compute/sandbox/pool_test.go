@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -232,7 +231,7 @@ func TestPoolChildKilledFromOutside(t *testing.T) {
 	loop := Unit{ModulePath: writeFile(t, "loop.wasm", modLoop)}
 	wait := runAsync(t, t.Context(), p, loop)
 	c := busyChild(t, p)
-	if err := syscall.Kill(c.pid, syscall.SIGKILL); err != nil {
+	if err := killProcess(c.pid); err != nil {
 		t.Fatalf("kill child %d: %v", c.pid, err)
 	}
 	res, err := wait()
@@ -282,7 +281,7 @@ func TestPoolIdleChildDied(t *testing.T) {
 	p.mu.Lock()
 	idle := p.idle[0]
 	p.mu.Unlock()
-	if err := syscall.Kill(idle.pid, syscall.SIGKILL); err != nil {
+	if err := killProcess(idle.pid); err != nil {
 		t.Fatal(err)
 	}
 	<-idle.exited

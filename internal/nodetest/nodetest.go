@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enxame/enxame/internal/waittest"
 	"github.com/enxame/enxame/node"
 )
 
@@ -100,17 +101,12 @@ func Start(t testing.TB, cfg node.Config, deps node.Deps) (*node.Node, func()) {
 	return n, stop
 }
 
-// WaitFor polls cond every 20ms until it returns true or timeout passes,
-// then fails the test naming what it waited for.
+// WaitFor is waittest.For; timeout is ignored, waittest.Timeout applies.
+//
+// Deprecated: use waittest.For.
 func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("nodetest: timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waittest.For(t, what, cond)
 }
 
 var child struct {

@@ -91,10 +91,23 @@ type Status struct {
 	StorageMax   int64 `json:"storage_max"`
 }
 
-// Version is the daemon's version.
+// Version is the version of an enxame binary, from the build information
+// the go command embeds in it.
 type Version struct {
-	Version   string `json:"version"`
+	// Version is the main module's version: a tag (v0.2.0), a
+	// pseudo-version naming the commit (v0.0.0-20261206201352-0d59e59abcde,
+	// with +dirty when the tree had changes), or "devel" when the build
+	// carries none (go run, go test, a build outside a VCS checkout).
+	Version string `json:"version"`
+	// GoVersion is the Go toolchain that built the binary.
 	GoVersion string `json:"go_version"`
+	// Revision is the VCS commit the binary was built from; empty when
+	// unknown.
+	Revision string `json:"revision,omitempty"`
+	// Time is the commit's time (RFC 3339); empty when unknown.
+	Time string `json:"time,omitempty"`
+	// Modified reports that the working tree had uncommitted changes.
+	Modified bool `json:"modified,omitempty"`
 }
 
 // Error is the body of every non-2xx response.
