@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/enxame/enxame/internal/waittest"
 	"github.com/ipfs/go-cid"
 	ds "github.com/ipfs/go-datastore"
 	dsq "github.com/ipfs/go-datastore/query"
@@ -56,7 +57,7 @@ func TestProviderRecordsCappedPerPeer(t *testing.T) {
 		}
 	}
 	// ADD_PROVIDER has no answer: wait until the honest records are in.
-	waitFor(t, "the honest peer's records stored", func() bool {
+	waittest.For(t, "the honest peer's records stored", func() bool {
 		for i := range 3 {
 			ps, err := ra.Kad().ProviderStore().GetProviders(t.Context(), key(i))
 			if err != nil {

@@ -57,6 +57,7 @@ import (
 	"github.com/enxame/enxame/compute"
 	"github.com/enxame/enxame/compute/wire"
 	"github.com/enxame/enxame/examples/examplestest"
+	"github.com/enxame/enxame/internal/waittest"
 	"github.com/enxame/enxame/share"
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p"
@@ -75,7 +76,7 @@ import (
 func attacker(t *testing.T, victim *daemon) (host.Host, peer.ID) {
 	t.Helper()
 	h, vid := dialer(t, victim)
-	waitFor(t, 30*time.Second, "identify of the victim", func() bool {
+	waittest.For(t, "identify of the victim", func() bool {
 		ps, _ := h.Peerstore().SupportsProtocols(vid, share.ProtocolID)
 		return len(ps) > 0
 	})
@@ -321,7 +322,7 @@ func TestHostileStreamFlood(t *testing.T) {
 	done := func() int64 { return refused.Load() + reset.Load() + answered.Load() }
 	// The refusals come at once; wait for them (well within the victim's
 	// 30 s idle timeout, which would end the held streams too).
-	waitFor(t, 20*time.Second, fmt.Sprintf("all but %d of %d streams refused", perPeerCap, n), func() bool {
+	waittest.For(t, fmt.Sprintf("all but %d of %d streams refused", perPeerCap, n), func() bool {
 		return done() >= n-perPeerCap
 	})
 	held := n - done()
