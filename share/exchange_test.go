@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enxame/enxame/internal/waittest"
 	"github.com/enxame/enxame/share/plan"
 	"github.com/enxame/enxame/share/wire"
 	"github.com/ipfs/boxo/blockstore"
@@ -30,16 +31,10 @@ func exKey(t testing.TB, s string) cid.Cid {
 	return cid.NewCidV1(cid.Raw, h)
 }
 
-// exWaitFor polls cond until it holds or 10 s pass.
+// exWaitFor waits for cond through the one polling helper.
 func exWaitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waittest.For(t, what, cond)
 }
 
 // exReadAll reads the server's answer on s until the stream ends, with a

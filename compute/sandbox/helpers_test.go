@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/enxame/enxame/examples/examplestest"
 )
@@ -118,21 +117,6 @@ func writeFile(t testing.TB, name string, b []byte) string {
 func hostileModule(t testing.TB) string {
 	t.Helper()
 	return examplestest.BuildSource(t, filepath.Join("testdata", "hostile"))
-}
-
-// waitFor polls cond every few milliseconds until it holds or timeout
-// passes, then fails naming what it waited for.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s", timeout, what)
-		}
-		<-tick.C
-	}
 }
 
 // fakeChild speaks the child protocol and misbehaves as mode says, for

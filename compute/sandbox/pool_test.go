@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/enxame/enxame/examples/examplestest"
+	"github.com/enxame/enxame/internal/waittest"
 )
 
 // newTestPool returns a pool of real children with one slot and one spare,
@@ -196,7 +197,7 @@ func TestPoolHostile(t *testing.T) {
 func busyChild(t *testing.T, p *Pool) *child {
 	t.Helper()
 	var c *child
-	waitFor(t, 10*time.Second, "a child to run the unit", func() bool {
+	waittest.For(t, "a child to run the unit", func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		for ch := range p.children {
