@@ -65,6 +65,10 @@ type memContent struct {
 	// Keep pinned.
 	temp map[cid.Cid]int
 	kept map[cid.Cid]bool
+	// blockMissing makes Get of content nobody has wait until its context
+	// ends, as a fetch finding no provider does; otherwise it fails at
+	// once. Set it before the content is shared.
+	blockMissing bool
 }
 
 func newMemContent() *memContent {
@@ -128,6 +132,10 @@ func (m *memContent) Get(ctx context.Context, c cid.Cid, maxBytes int64) (io.Rea
 	b, ok := m.data[c]
 	m.gets = append(m.gets, memGet{c, maxBytes})
 	m.mu.Unlock()
+	if !ok && m.blockMissing {
+		<-ctx.Done()
+		return nil, fmt.Errorf("%s: no provider: %w", c, ctx.Err())
+	}
 	if !ok {
 		return nil, fmt.Errorf("%s: not found", c)
 	}

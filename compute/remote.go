@@ -200,13 +200,14 @@ func (s *Submitter) assign(ctx context.Context, wg *sync.WaitGroup, a sched.Assi
 	s.log.Debug("assign", "job", j.Info.ID, "unit", ui, "peer", a.Worker, "replica", a.Replica)
 	wg.Go(func() {
 		defer cancel()
-		s.run(rctx, ctx, a, req)
+		s.run(rctx, ctx, a, req, spec.Replicas > 1)
 	})
 }
 
 // run carries one run over its stream and reports each answer. rctx ends
 // when the scheduler cancels the run; loopCtx when the submitter stops.
-func (s *Submitter) run(rctx, loopCtx context.Context, a sched.AssignUnit, req *wire.RunUnit) {
+// hold says the output is to be held until a vote rather than pinned.
+func (s *Submitter) run(rctx, loopCtx context.Context, a sched.AssignUnit, req *wire.RunUnit, hold bool) {
 	w := a.Worker
 	post := func(ne netEvent) { s.post(loopCtx, ne) }
 	fail := func(reason string) {
@@ -304,7 +305,8 @@ func (s *Submitter) run(rctx, loopCtx context.Context, a sched.AssignUnit, req *
 			}
 			// Keep the output before reporting it: the worker drops its
 			// copy once told it is delivered.
-			if err := s.keepOutput(rctx, a, rc.Output, req, post); err != nil {
+			release, err := s.keepOutput(rctx, a, rc.Output, req, hold, post)
+			if err != nil {
 				st.Reset()
 				fail(fmt.Sprintf("fetch output %s: %v", rc.Output, err))
 				return
@@ -315,7 +317,12 @@ func (s *Submitter) run(rctx, loopCtx context.Context, a sched.AssignUnit, req *
 			} else {
 				st.Close()
 			}
-			post(netEvent{ev: sched.UnitCompleted{Unit: a.Unit, Worker: w, Output: rc.Output, Took: rc.Took, At: time.Now()}, receipt: &rc})
+			ne := netEvent{ev: sched.UnitCompleted{Unit: a.Unit, Worker: w, Output: rc.Output, Took: rc.Took, At: time.Now()}, receipt: &rc, release: release}
+			select {
+			case s.events <- ne:
+			case <-loopCtx.Done():
+				release()
+			}
 			return
 		case *wire.Error:
 			st.Close()
@@ -330,9 +337,14 @@ func (s *Submitter) run(rctx, loopCtx context.Context, a sched.AssignUnit, req *
 	}
 }
 
-// keepOutput fetches and pins a run's output, at most the unit's output
-// cap, sending the scheduler a sign of life while it does.
-func (s *Submitter) keepOutput(ctx context.Context, a sched.AssignUnit, c cid.Cid, req *wire.RunUnit, post func(netEvent)) error {
+// keepOutput fetches a run's output, at most the unit's output cap, sending
+// the scheduler a sign of life while it does. The output of a unit with one
+// replica is pinned at once (it is accepted as it comes); one of several
+// replicas is only held, unpinned, until the vote decides: then the loop
+// pins the winner (accept) and calls release for every run's output, so
+// that outputs that lost the vote are garbage for the store's next GC.
+// release is never nil.
+func (s *Submitter) keepOutput(ctx context.Context, a sched.AssignUnit, c cid.Cid, req *wire.RunUnit, hold bool, post func(netEvent)) (release func(), err error) {
 	limit := int64(sandbox.MaxOutputBytesLimit)
 	if l := req.Limits.MaxOutputBytes; l > 0 && l < uint64(limit) {
 		limit = int64(l)
@@ -353,7 +365,26 @@ func (s *Submitter) keepOutput(ctx context.Context, a sched.AssignUnit, c cid.Ci
 			}
 		}
 	})
-	return s.deps.Content.Keep(ctx, c, limit)
+	noop := func() {}
+	if !hold {
+		return noop, s.deps.Content.Keep(ctx, c, limit)
+	}
+	r, err := s.deps.Content.Get(ctx, c, limit)
+	if err != nil {
+		return noop, err
+	}
+	defer r.Close()
+	got, release, err := s.deps.Content.PutTemp(ctx, r)
+	if err != nil {
+		return noop, fmt.Errorf("hold output %s: %w", c, err)
+	}
+	if !got.Equals(c) {
+		// The worker laid the bytes out in another DAG than ours: the
+		// held copy is not c, so pin c itself.
+		release()
+		return noop, s.deps.Content.Keep(ctx, c, limit)
+	}
+	return release, nil
 }
 
 // checkReceipt verifies a receipt's signature and that it is about the

@@ -253,6 +253,7 @@ type netEvent struct {
 	ev       sched.Event
 	running  bool          // a Progress said the run has started
 	receipt  *wire.Receipt // with a UnitCompleted
+	release  func()        // with a UnitCompleted: drops the held output
 	discover bool          // a discovery lookup ended
 }
 
@@ -272,12 +273,15 @@ type Submitter struct {
 	runOnce sync.Once
 
 	// Owned by the Run goroutine.
-	sch         *sched.Scheduler
-	jobs        map[JobID]*job
-	order       []JobID
-	phases      map[sched.JobID]*phase
-	runs        map[runKey]context.CancelFunc
-	receipts    map[runKey]*wire.Receipt
+	sch      *sched.Scheduler
+	jobs     map[JobID]*job
+	order    []JobID
+	phases   map[sched.JobID]*phase
+	runs     map[runKey]context.CancelFunc
+	receipts map[runKey]*wire.Receipt
+	// holds are the releases of the outputs held, unpinned, for units
+	// whose vote is not decided (keepOutput).
+	holds       map[sched.UnitID][]func()
 	started     map[runKey]bool
 	discovering bool
 	// rediscover asks the loop for a worker lookup: set when a job phase
@@ -324,6 +328,7 @@ func NewSubmitter(cfg SubmitterConfig, deps SubmitterDeps) (*Submitter, error) {
 		phases:   map[sched.JobID]*phase{},
 		runs:     map[runKey]context.CancelFunc{},
 		receipts: map[runKey]*wire.Receipt{},
+		holds:    map[sched.UnitID][]func(){},
 		started:  map[runKey]bool{},
 	}, nil
 }
@@ -342,6 +347,22 @@ func (s *Submitter) Run(ctx context.Context) error {
 		return errors.New("compute: submitter: Run called twice")
 	}
 	defer close(s.stopped)
+	// After every goroutine has ended: let go of the outputs held for
+	// votes that will not be decided now, also those of runs whose
+	// results were never read.
+	defer func() {
+		for drained := false; !drained; {
+			select {
+			case ne := <-s.events:
+				if ne.release != nil {
+					ne.release()
+				}
+			default:
+				drained = true
+			}
+		}
+		s.releaseHolds(func(sched.UnitID) bool { return true })
+	}()
 	s.log.Info("submitter started", "seed", s.seed)
 
 	var wg sync.WaitGroup
@@ -802,11 +823,26 @@ func (s *Submitter) endPhase(j *job) {
 	if j.phase == "" {
 		return
 	}
+	phase := j.phase
+	s.releaseHolds(func(id sched.UnitID) bool { return id.Job == phase })
 	delete(s.phases, j.phase)
 	// Forgotten after the next Next: a cancelled job's runs are cancelled
 	// by the actions Next returns for it.
 	s.forget = append(s.forget, j.phase)
 	j.phase = ""
+}
+
+// releaseHolds lets go of the held outputs of the units match selects.
+func (s *Submitter) releaseHolds(match func(sched.UnitID) bool) {
+	for id, rs := range s.holds {
+		if !match(id) {
+			continue
+		}
+		for _, release := range rs {
+			release()
+		}
+		delete(s.holds, id)
+	}
 }
 
 // forgetEnded drops the scheduler jobs of ended phases.
@@ -934,6 +970,12 @@ func (s *Submitter) accept(ctx context.Context, a sched.AcceptResult) {
 	u.Status = "done"
 	if j.Info.Spec.Replicas > 1 {
 		u.Status = "verified"
+		// The vote is decided: pin the winner, whose blocks are here
+		// already, and let go of every output held for it.
+		if err := s.deps.Content.Keep(ctx, a.Output, 0); err != nil {
+			s.log.Error("pin accepted output", "job", j.Info.ID, "unit", ui, "cid", a.Output, "err", err)
+		}
+		s.releaseHolds(func(id sched.UnitID) bool { return id == a.Unit })
 	}
 	if err := s.save(ctx, j); err != nil {
 		s.log.Error("save job", "job", j.Info.ID, "err", err)
@@ -964,6 +1006,13 @@ func (s *Submitter) observe(ctx context.Context, ne netEvent) {
 		s.endRun(runKey{ev.Unit, ev.Worker})
 	case sched.UnitCompleted:
 		k := runKey{ev.Unit, ev.Worker}
+		if ne.release != nil {
+			if _, _, ok := s.lookup(ev.Unit); ok && s.runs[k] != nil {
+				s.holds[ev.Unit] = append(s.holds[ev.Unit], ne.release)
+			} else {
+				ne.release()
+			}
+		}
 		if j, ui, ok := s.lookup(ev.Unit); ok && s.runs[k] != nil {
 			s.receipts[k] = ne.receipt
 			s.emit(j, Event{Unit: ui, Kind: EventDone, Worker: ev.Worker, Output: ev.Output, Detail: ev.Took.String(), At: now})

@@ -277,7 +277,11 @@ func TestSwarmReplicasOutvote(t *testing.T) {
 		t.Fatal(err)
 	}
 	var faulty []Event
+	var badOutputs []cid.Cid
 	for ev := range events {
+		if ev.Kind == EventDone && ev.Worker == bad.h.ID() {
+			badOutputs = append(badOutputs, ev.Output)
+		}
 		if ev.Kind == EventDone && ev.Worker == bad.h.ID() && firstBad != nil {
 			close(firstBad)
 			firstBad = nil
@@ -310,6 +314,23 @@ func TestSwarmReplicasOutvote(t *testing.T) {
 	}
 	if outvotedUnits == 0 || len(faulty) == 0 || faulty[0].Worker != bad.h.ID() {
 		t.Errorf("corrupt worker outvoted on %d units, faulty events %v", outvotedUnits, faulty)
+	}
+	// Outputs were held unpinned until their vote: the winners are pinned,
+	// the losers are not (issue 11).
+	accepted := map[cid.Cid]bool{}
+	for _, u := range info.Units {
+		accepted[u.Output] = true
+		if _, kept := sw.content.state(u.Output); !kept {
+			t.Errorf("unit %d: accepted output %s not pinned", u.Index, u.Output)
+		}
+	}
+	if len(badOutputs) == 0 {
+		t.Error("no output of the corrupt worker reached the submitter; the pin check checks nothing")
+	}
+	for _, c := range badOutputs {
+		if _, kept := sw.content.state(c); kept && !accepted[c] {
+			t.Errorf("output %s that lost its vote is pinned", c)
+		}
 	}
 	ws, err := sub.s.Workers(t.Context())
 	if err != nil {

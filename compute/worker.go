@@ -628,10 +628,26 @@ func (w *Worker) bid(p peer.ID) *wire.Bid {
 		Busy:      !w.canAdmit(p),
 		Slots:     uint32(w.cfg.Slots),
 		FreeSlots: uint32(max(0, room)),
-		QueueLen:  uint32(w.held - w.running),
+		QueueLen:  uint32(w.ahead(p)),
 		Speed:     w.speed,
 		MaxMemory: uint64(w.cfg.MaxMemoryMiB) << 20,
 	}
+}
+
+// ahead is how many units wait for a slot that would get one before a new
+// unit of p: p's own, and those of peers running no more units than p.
+// Units still fetching their module or inputs wait for no slot and are not
+// counted: a peer whose units name content nobody serves must not make the
+// worker look full to others (submitters subtract QueueLen from FreeSlots).
+// w.mu must be held.
+func (w *Worker) ahead(p peer.ID) int {
+	n := 0
+	for _, x := range w.waiting {
+		if x.peer == p || w.runningBy[x.peer] <= w.runningBy[p] {
+			n++
+		}
+	}
+	return n
 }
 
 func (w *Worker) holds(ctx context.Context, c cid.Cid) bool {
@@ -714,7 +730,7 @@ func (w *Worker) serveRun(ctx context.Context, p peer.ID, s stream, r *bufio.Rea
 	}
 	w.held++
 	w.heldBy[p]++
-	queued := w.held - w.running - 1
+	queued := w.ahead(p)
 	w.mu.Unlock()
 	// The unit stops counting against p's share before its outcome is
 	// sent, so that p may send its next unit as soon as it reads it.

@@ -369,6 +369,9 @@ func TestHostileWasmUnits(t *testing.T) {
 		{"allocate past the cap", []string{"--arg", "oom", "--memory", "32"}, "memory"},
 		{"one 3 GiB allocation", []string{"--arg", "bigalloc", "--memory", "64"}, "memory"},
 		{"endless stdout", []string{"--arg", "output"}, "output"},
+		// The worker's own timeout must reach the submitter before the
+		// submitter's deadline, or a one-worker swarm hangs (issue 11).
+		{"spin forever", []string{"--arg", "spin", "--timeout", "2s"}, "timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

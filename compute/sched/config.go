@@ -37,6 +37,15 @@ type Config struct {
 	// its deadline is cancelled and reassigned. Default 30m.
 	UnitDeadline time.Duration
 
+	// DeadlineGrace is added to every run's deadline beyond its wall time,
+	// so that a worker enforcing the same wall time (and killing the run a
+	// kill grace later) reports its own deterministic timeout, one round
+	// trip later, before the scheduler gives up on it: a run cut by the
+	// scheduler's deadline counts as the worker's fault and backs it off,
+	// whereas the worker's timeout is the unit's. Keep it above the
+	// workers' kill grace plus a round trip. Default 10s.
+	DeadlineGrace time.Duration
+
 	// StallTimeout is how long a run may go without any sign of life
 	// (UnitAccepted, UnitProgressed) before it is declared stalled, cancelled
 	// and reassigned. Workers heartbeat every accepted run, queued or
@@ -85,6 +94,7 @@ const (
 	DefaultMaxAttempts      = 3
 	DefaultMaxExtraReplicas = 2
 	DefaultUnitDeadline     = 30 * time.Minute
+	DefaultDeadlineGrace    = 10 * time.Second
 	DefaultStallTimeout     = 30 * time.Second
 	DefaultNearTie          = 0.10
 	DefaultAvoidFor         = time.Hour
@@ -102,6 +112,7 @@ func DefaultConfig() Config {
 		MaxAttempts:      DefaultMaxAttempts,
 		MaxExtraReplicas: DefaultMaxExtraReplicas,
 		UnitDeadline:     DefaultUnitDeadline,
+		DeadlineGrace:    DefaultDeadlineGrace,
 		StallTimeout:     DefaultStallTimeout,
 		NearTie:          DefaultNearTie,
 		AvoidFor:         DefaultAvoidFor,
@@ -122,6 +133,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"BidTimeout", &c.BidTimeout, DefaultBidTimeout},
 		{"RebidInterval", &c.RebidInterval, DefaultRebidInterval},
 		{"UnitDeadline", &c.UnitDeadline, DefaultUnitDeadline},
+		{"DeadlineGrace", &c.DeadlineGrace, DefaultDeadlineGrace},
 		{"StallTimeout", &c.StallTimeout, DefaultStallTimeout},
 		{"AvoidFor", &c.AvoidFor, DefaultAvoidFor},
 		{"BackoffFor", &c.BackoffFor, DefaultBackoffFor},

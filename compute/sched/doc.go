@@ -199,7 +199,8 @@ after a stall or a missed deadline (Config.BackoffFor).
 
 A run fails when its worker reports UnitFailed, is lost, goes
 Config.StallTimeout without a sign of life, or is still running at its
-deadline (predicted start plus the unit's WallTime, or Config.UnitDeadline).
+deadline (predicted start plus the unit's WallTime, or Config.UnitDeadline,
+plus Config.DeadlineGrace, so that a worker's own timeout is reported first).
 The last two also send CancelUnit. The unit is then placed again on another
 worker; after Config.MaxAttempts failed runs the job fails with every reason.
 A failure marked Deterministic (the module trapped) is still retried, to rule

@@ -380,7 +380,7 @@ func (s *Scheduler) start(u *unit, w *worker, c cand, now time.Time, kind string
 		assignedAt:   now,
 		lastProgress: now,
 		estEnd:       now.Add(seconds(c.finish)),
-		deadline:     now.Add(seconds(begin) + wall),
+		deadline:     now.Add(seconds(begin) + wall + s.cfg.DeadlineGrace),
 		kind:         kind,
 	}
 	u.replicas++

@@ -47,7 +47,7 @@ func askAll(d time.Duration, ws ...peer.ID) RequestBids {
 }
 
 func assign(unit, replica int, w peer.ID, d time.Duration) AssignUnit {
-	return AssignUnit{Unit: uid(unit), Replica: replica, Worker: w, Deadline: at(d)}
+	return AssignUnit{Unit: uid(unit), Replica: replica, Worker: w, Deadline: at(d + DefaultDeadlineGrace)}
 }
 
 func completed(unit int, w peer.ID, out string) UnitCompleted {
@@ -254,7 +254,7 @@ func TestNext(t *testing.T) {
 				// enough sooner on b (10 s, plus NearTie) to back it up.
 				{evs: []Event{UnitProgressed{Unit: uid(0), Worker: wa, At: at(20 * time.Second)}}, at: 21 * time.Second},
 				{at: 22 * time.Second, want: []Action{
-					AssignUnit{Unit: uid(0), Replica: 1, Worker: wb, Deadline: at(22*time.Second + DefaultUnitDeadline), Backup: true},
+					AssignUnit{Unit: uid(0), Replica: 1, Worker: wb, Deadline: at(22*time.Second + DefaultUnitDeadline + DefaultDeadlineGrace), Backup: true},
 				}},
 				// One backup per unit: b's result settles it, a's run is dropped.
 				{evs: []Event{completed(0, wb, "x0")}, at: 32 * time.Second, want: []Action{
@@ -289,7 +289,7 @@ func TestNext(t *testing.T) {
 				}},
 				{evs: []Event{completed(1, wb, "x1"), UnitProgressed{Unit: uid(0), Worker: wa, At: at(20 * time.Second)}}, at: 24 * time.Second, want: []Action{
 					AcceptResult{Unit: uid(1), Output: cidOf("x1"), Agreeing: []peer.ID{wb}},
-					AssignUnit{Unit: uid(0), Replica: 1, Worker: wb, Deadline: at(24*time.Second + DefaultUnitDeadline), Backup: true},
+					AssignUnit{Unit: uid(0), Replica: 1, Worker: wb, Deadline: at(24*time.Second + DefaultUnitDeadline + DefaultDeadlineGrace), Backup: true},
 				}},
 				{evs: []Event{UnitFailed{Unit: uid(0), Worker: wb, Reason: "out of disk", At: at(25 * time.Second)}}, at: 25 * time.Second},
 				{evs: []Event{completed(0, wa, "x0")}, at: 26 * time.Second, want: []Action{
@@ -318,10 +318,31 @@ func TestNext(t *testing.T) {
 				{evs: []Event{discover(wa, wb), JobSubmitted{Job: jobJ, Units: []UnitSpec{{EstCost: 1, Limits: Limits{WallTime: 20 * time.Second}}}}},
 					want: []Action{askAll(0, wa, wb)}},
 				{evs: []Event{bid(wa, 1, 2), bid(wb, 1, 1)}, want: []Action{assign(0, 0, wa, 20*time.Second)}},
-				{evs: []Event{UnitProgressed{Unit: uid(0), Worker: wa, At: at(15 * time.Second)}}, at: 20 * time.Second},
-				{evs: []Event{UnitProgressed{Unit: uid(0), Worker: wa, At: at(20 * time.Second)}}, at: 21 * time.Second, want: []Action{
+				{evs: []Event{UnitProgressed{Unit: uid(0), Worker: wa, At: at(15 * time.Second)}}, at: 20*time.Second + DefaultDeadlineGrace},
+				{evs: []Event{UnitProgressed{Unit: uid(0), Worker: wa, At: at(20*time.Second + DefaultDeadlineGrace)}}, at: 21*time.Second + DefaultDeadlineGrace, want: []Action{
 					CancelUnit{Unit: uid(0), Worker: wa, Reason: "deadline missed"},
-					assign(0, 1, wb, 41*time.Second),
+					askAll(21*time.Second+DefaultDeadlineGrace, wb), // b's bid is past RebidInterval
+					assign(0, 1, wb, 41*time.Second+DefaultDeadlineGrace),
+				}},
+			},
+		},
+		{
+			// The worker kills the run at its wall time and reports the
+			// timeout a little later: the grace on the deadline lets that
+			// report arrive first, and the only worker's deterministic
+			// timeout ends the job instead of backing the worker off and
+			// waiting for another (issue 11).
+			name: "a timeout on the only worker, reported within the deadline's grace, fails the job",
+			cfg:  noBackups,
+			steps: []step{
+				{evs: []Event{discover(wa), JobSubmitted{Job: jobJ, Units: []UnitSpec{{EstCost: 1, Limits: Limits{WallTime: 20 * time.Second}}}}},
+					want: []Action{askAll(0, wa)}},
+				{evs: []Event{bid(wa, 1, 1)}, want: []Action{assign(0, 0, wa, 20*time.Second)}},
+				{evs: []Event{UnitProgressed{Unit: uid(0), Worker: wa, At: at(15 * time.Second)}}, at: 20*time.Second + time.Second},
+				{evs: []Event{UnitFailed{Unit: uid(0), Worker: wa, Reason: "timeout", Deterministic: true, At: at(21*time.Second + time.Second/2)}}, at: 22 * time.Second, want: []Action{
+					JobFailed{Job: jobJ, Unit: uid(0), Reason: "unit J/0 failed deterministically on every worker that could run it (1): timeout", Failures: []Failure{
+						{Unit: uid(0), Worker: wa, Kind: FailedOnWorker, Reason: "timeout", Deterministic: true, At: at(21*time.Second + time.Second/2)},
+					}},
 				}},
 			},
 		},

@@ -14,11 +14,17 @@ import (
 // cannot be replayed as a signature of anything else.
 const receiptDomain = "enxame/compute/receipt/v1\x00"
 
+// ErrKeyNotInline is wrapped, beside ErrBadSignature, by Verify of a receipt
+// whose worker's peer ID is a hash of its key rather than the key itself:
+// nobody can check such a worker's signature.
+var ErrKeyNotInline = errors.New("worker's peer ID does not inline its public key (RSA/ECDSA); use Ed25519")
+
 // Receipt is a worker's signed statement that it ran a unit and what came
 // out. Everything but Signature is signed; Verify checks the signature with
-// the public key Worker carries (Ed25519, secp256k1 and ECDSA peer IDs
-// inline their keys; an RSA peer ID does not, and its receipts fail to
-// verify).
+// the public key Worker carries. Only a peer ID whose marshalled key fits in
+// 42 bytes inlines it: Ed25519 and secp256k1 do; RSA and ECDSA (P-256 and
+// up, whose PKIX keys are about 91 bytes or more) do not, their peer IDs are
+// a hash of the key, and their receipts never verify (ErrKeyNotInline).
 type Receipt struct {
 	Worker peer.ID
 	Job    string
@@ -116,7 +122,7 @@ func (r *Receipt) Verify() error {
 	pub, err := r.Worker.ExtractPublicKey()
 	if err != nil {
 		if errors.Is(err, peer.ErrNoPublicKey) {
-			return fmt.Errorf("%w: peer ID %s carries no public key", ErrBadSignature, r.Worker)
+			return fmt.Errorf("%w: %w: %s", ErrBadSignature, ErrKeyNotInline, r.Worker)
 		}
 		return fmt.Errorf("%w: %v", ErrBadSignature, err)
 	}

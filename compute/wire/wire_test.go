@@ -3,6 +3,7 @@ package wire
 import (
 	"bufio"
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -303,13 +304,50 @@ func TestReceiptVerifyAfterWire(t *testing.T) {
 	}
 }
 
-func TestReceiptRSAPeerNoKey(t *testing.T) {
-	// A peer ID that hashes its key (RSA, or any key over 42 bytes) carries
-	// no public key: its receipts cannot be verified.
+func TestReceiptHashedPeerIDRefused(t *testing.T) {
+	// A peer ID that hashes its key (RSA, ECDSA, any key over 42 bytes)
+	// carries no public key: its receipts cannot be verified, and the error
+	// says why and what to use instead.
 	sum := sha256.Sum256([]byte("rsa"))
 	h, _ := mh.Encode(sum[:], mh.SHA2_256)
-	r := Receipt{Worker: peer.ID(h), Job: "j", Module: testCID("m"), Output: testCID("o"), Signature: []byte{1}}
-	if err := r.Verify(); !errors.Is(err, ErrBadSignature) {
-		t.Errorf("Verify() = %v, want ErrBadSignature", err)
+	tests := []struct {
+		name string
+		id   func(t *testing.T) peer.ID
+	}{
+		{name: "hash", id: func(*testing.T) peer.ID { return peer.ID(h) }},
+		{name: "ecdsa p-256", id: func(t *testing.T) peer.ID {
+			_, pub, err := crypto.GenerateECDSAKeyPair(rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, err := peer.IDFromPublicKey(pub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return id
+		}},
+		{name: "rsa 2048", id: func(t *testing.T) peer.ID {
+			_, pub, err := crypto.GenerateRSAKeyPair(2048, rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, err := peer.IDFromPublicKey(pub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return id
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Receipt{Worker: tt.id(t), Job: "j", Module: testCID("m"), Output: testCID("o"), Signature: []byte{1}}
+			err := r.Verify()
+			if !errors.Is(err, ErrBadSignature) || !errors.Is(err, ErrKeyNotInline) {
+				t.Fatalf("Verify() = %v, want ErrBadSignature and ErrKeyNotInline", err)
+			}
+			if !strings.Contains(err.Error(), "use Ed25519") {
+				t.Errorf("Verify() = %q, want it to say to use Ed25519", err)
+			}
+		})
 	}
 }
