@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/enxame/enxame/compute/wire"
+	"github.com/enxame/enxame/internal/waittest"
 )
 
 // TestWorkerFetchFlood: a peer flooding run requests that name modules
@@ -63,7 +64,7 @@ func TestWorkerFetchFlood(t *testing.T) {
 			}
 		})
 	}
-	waitFor(t, 10*time.Second, "the flooder to fill its share with fetches", func() bool {
+	waittest.For(t, "the flooder to fill its share with fetches", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return accepted >= 2 && busy > 10

@@ -21,6 +21,7 @@ import (
 	"github.com/enxame/enxame/compute/sched"
 	"github.com/enxame/enxame/compute/wire"
 	"github.com/enxame/enxame/examples/examplestest"
+	"github.com/enxame/enxame/internal/waittest"
 	"github.com/ipfs/go-cid"
 	pebbleds "github.com/ipfs/go-ds-pebble"
 	"github.com/libp2p/go-libp2p"
@@ -353,7 +354,7 @@ func (sw *swarm) startWorker(t testing.TB, cfg WorkerConfig, runner Runner) *tes
 		})
 	}
 	t.Cleanup(stop)
-	waitFor(t, 5*time.Second, "worker announced", func() bool {
+	waittest.For(t, "worker announced", func() bool {
 		ch := discovery{sw.reg, h}.FindProviders(t.Context(), ComputeKey(), 1000)
 		for ai := range ch {
 			if ai.ID == h.ID() {
@@ -442,20 +443,6 @@ func (ts *testSubmitter) wait(t testing.TB, id JobID, timeout time.Duration) Job
 		t.Fatalf("Wait(%s) = %v\n%s", id, err, why)
 	}
 	return info
-}
-
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s", timeout, what)
-		}
-		<-tick.C
-	}
 }
 
 // module stores an example module and returns its CID.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/enxame/enxame/compute/wire"
+	"github.com/enxame/enxame/internal/waittest"
 	"github.com/ipfs/go-cid"
 )
 
@@ -34,7 +35,7 @@ func TestWorkerDropsDeliveredOutputs(t *testing.T) {
 				t.Fatalf("job: %s %s", info.State, info.Error)
 			}
 			out := info.Output()
-			waitFor(t, 5*time.Second, "the worker to drop the delivered output", func() bool {
+			waittest.For(t, "the worker to drop the delivered output", func() bool {
 				temp, _ := sw.content.state(out)
 				return temp == 0 && len(w.w.keptOutputs()) == 0
 			})
@@ -70,7 +71,7 @@ func TestWorkerOutputTTL(t *testing.T) {
 	out := run(0)
 	start := time.Now()
 	// The client closed without a word of delivery: the output stays.
-	waitFor(t, 5*time.Second, "the run's end", func() bool { return w.w.Stats().Queued == 0 && w.w.Stats().Running == 0 })
+	waittest.For(t, "the run's end", func() bool { return w.w.Stats().Queued == 0 && w.w.Stats().Running == 0 })
 	if temp, _ := sw.content.state(out); temp != 1 {
 		t.Fatalf("undelivered output %s held %d times, want 1", out, temp)
 	}
@@ -85,7 +86,7 @@ func TestWorkerOutputTTL(t *testing.T) {
 
 	// Another undelivered output, then the worker stops.
 	out = run(1)
-	waitFor(t, 5*time.Second, "the run's end", func() bool { return w.w.Stats().Queued == 0 && w.w.Stats().Running == 0 })
+	waittest.For(t, "the run's end", func() bool { return w.w.Stats().Queued == 0 && w.w.Stats().Running == 0 })
 	if temp, _ := sw.content.state(out); temp != 1 {
 		t.Fatalf("second undelivered output held %d times, want 1", temp)
 	}

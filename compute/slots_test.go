@@ -5,8 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
+	"github.com/enxame/enxame/internal/waittest"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -44,7 +44,7 @@ func TestWorkerSlotsFair(t *testing.T) {
 			mu.Unlock()
 			w.release(p)
 		})
-		waitFor(t, time.Second, "a waiter queued", func() bool {
+		waittest.For(t, "a waiter queued", func() bool {
 			w.mu.Lock()
 			defer w.mu.Unlock()
 			for _, x := range w.waiting {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enxame/enxame/internal/waittest"
 	"github.com/ipfs/go-cid"
 )
 
@@ -104,11 +105,11 @@ func TestSubmitterCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "the spinning unit to run", func() bool { return w.w.Stats().Running == 1 })
+	waittest.For(t, "the spinning unit to run", func() bool { return w.w.Stats().Running == 1 })
 	if err := sub.s.Cancel(t.Context(), id); err != nil {
 		t.Fatalf("Cancel() = %v", err)
 	}
-	waitFor(t, 5*time.Second, "the worker to drop the unit", func() bool {
+	waittest.For(t, "the worker to drop the unit", func() bool {
 		st := w.w.Stats()
 		return st.Running == 0 && st.Queued == 0
 	})

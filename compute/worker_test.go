@@ -18,6 +18,7 @@ import (
 	"github.com/enxame/enxame/compute/sandbox"
 	"github.com/enxame/enxame/compute/wire"
 	"github.com/enxame/enxame/examples/examplestest"
+	"github.com/enxame/enxame/internal/waittest"
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -270,7 +271,7 @@ func TestWorkerFlood(t *testing.T) {
 			}
 		})
 	}
-	waitFor(t, 10*time.Second, "the flooder to fill its share", func() bool {
+	waittest.For(t, "the flooder to fill its share", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return busy > 10
@@ -340,7 +341,7 @@ func TestWorkerMalformedFrames(t *testing.T) {
 			if err == nil || n != 0 || errors.Is(err, os.ErrDeadlineExceeded) {
 				t.Errorf("after %s: read %d bytes, %v; want the stream reset", tt.name, n, err)
 			}
-			waitFor(t, 5*time.Second, "the bad peer disconnected", func() bool {
+			waittest.For(t, "the bad peer disconnected", func() bool {
 				return w.h.Network().Connectedness(bad.h.ID()) != network.Connected
 			})
 			// The worker keeps serving others.
@@ -368,7 +369,7 @@ func TestWorkerStreamLimit(t *testing.T) {
 		open = append(open, s)
 	}
 	// Idle streams hold their slot until RequestTimeout; a third is reset.
-	waitFor(t, 5*time.Second, "two streams held", func() bool {
+	waittest.For(t, "two streams held", func() bool {
 		w.w.mu.Lock()
 		defer w.w.mu.Unlock()
 		return w.w.streams[c.h.ID()] == 2
@@ -440,7 +441,7 @@ func TestWorkerAnnounceAlone(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
-	waitFor(t, 10*time.Second, "worker announced", func() bool {
+	waittest.For(t, "worker announced", func() bool {
 		for ai := range (discovery{sw.reg, h}).FindProviders(t.Context(), ComputeKey(), 10) {
 			if ai.ID == h.ID() {
 				return true

@@ -12,6 +12,7 @@ import (
 
 	"github.com/enxame/enxame/compute/wire"
 	"github.com/enxame/enxame/examples/examplestest"
+	"github.com/enxame/enxame/internal/waittest"
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
 )
@@ -54,7 +55,7 @@ func TestHostileFetchFlood(t *testing.T) {
 			}
 		})
 	}
-	waitFor(t, 30*time.Second, "the flooder to fill its share", func() bool {
+	waittest.For(t, "the flooder to fill its share", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return outcomes["rejected busy"] > 10
