@@ -379,6 +379,8 @@ const findPeerAttempts = 2
 // the peer: one lookup can miss a peer that is there when queries to the
 // peers that know it time out or fail (a loaded machine, a peer that just
 // joined), and the second starts from the closer peers the first met.
+// A lookup that finds the routing table empty waits for it to refill from
+// the connected peers (up to tableRefillWait) and counts as an attempt.
 // Queried and Took cover every attempt.
 func (r *Router) FindPeer(ctx context.Context, id peer.ID) (FindResult, error) {
 	var total FindResult
@@ -387,12 +389,24 @@ func (r *Router) FindPeer(ctx context.Context, id peer.ID) (FindResult, error) {
 		total.Peer = res.Peer
 		total.Queried += res.Queried
 		total.Took += res.Took
-		if !errors.Is(err, ErrNotFound) || attempt == findPeerAttempts || ctx.Err() != nil {
+		emptyTable := errors.Is(err, kb.ErrLookupFailure)
+		if !errors.Is(err, ErrNotFound) && !emptyTable || attempt == findPeerAttempts || ctx.Err() != nil {
 			return total, err
+		}
+		if emptyTable {
+			// Failed queries (a loaded machine) can empty the table;
+			// kad-dht refills it from the connected peers.
+			r.log.Debug("find peer: routing table empty, waiting for it to refill", "peer", id)
+			r.awaitTable(ctx, tableRefillWait)
+			continue
 		}
 		r.log.Debug("find peer: not found, looking again", "peer", id, "queried", res.Queried)
 	}
 }
+
+// tableRefillWait bounds how long FindPeer waits for an emptied routing
+// table to refill before its next lookup.
+const tableRefillWait = 10 * time.Second
 
 func (r *Router) findPeerOnce(ctx context.Context, id peer.ID) (FindResult, error) {
 	// kad-dht stops a FindPeer lookup once connected to the target, but

@@ -136,3 +136,31 @@ func TestRunRefreshesAfterTableFills(t *testing.T) {
 	// Only c's join refresh (a self-lookup through a) can tell c about b.
 	waittest.For(t, "b in c's table", func() bool { return inTable(c, hb.ID()) })
 }
+
+// TestFindPeerAfterTableEmptied pins a CI failure under load ("failed to
+// find any peer in table"): failed queries make kad-dht drop peers from the
+// routing table, and a lookup that meets the emptied table must wait for it
+// to refill from the connected peers rather than fail.
+func TestFindPeerAfterTableEmptied(t *testing.T) {
+	cfg := silentConfig()
+	a, ha := newQuietRouter(t, cfg)
+	b, hb := newQuietRouter(t, cfg)
+	_, hc := newQuietRouter(t, cfg)
+	connect(t, ha, hb)
+	connect(t, hb, hc)
+	waittest.For(t, "b in a's table", func() bool { return inTable(a, hb.ID()) })
+	waittest.For(t, "c in b's table", func() bool { return inTable(b, hc.ID()) })
+	for i := range 20 {
+		a.Kad().RoutingTable().RemovePeer(hb.ID())
+		ha.Network().ClosePeer(hc.ID())
+		ha.Peerstore().ClearAddrs(hc.ID())
+		res, err := a.FindPeer(t.Context(), hc.ID())
+		if err != nil {
+			t.Fatalf("FindPeer #%d after emptying the table: %v", i, err)
+		}
+		if res.Peer.ID != hc.ID() {
+			t.Fatalf("FindPeer #%d = %s, want %s", i, res.Peer.ID, hc.ID())
+		}
+		waittest.For(t, "b back in a's table", func() bool { return inTable(a, hb.ID()) })
+	}
+}
