@@ -1,3 +1,12 @@
+//go:build !race
+
+// The simnet command's tests run simulated swarms in testing/synctest
+// bubbles with thousands of goroutines, where the race runtime itself
+// crashes now and then (ThreadSanitizer: CHECK failed, no race reported), as
+// it does in package simnet. They run without -race, with simnet's tests
+// (see the README's test command); the code they drive runs under -race in
+// its own packages.
+
 package cli
 
 import (
