@@ -9,27 +9,43 @@ package e2e
 //
 //	Attack                                                        Figure                      Test
 //	------------------------------------------------------------  --------------------------  -------------------------------------------
-//	A directory lists a name twice, a symlink then a file or       bytes written outside       TestGetHostileSymlinkDir (e2e, finding 1)
-//	  directory: get/export/result -o would write through it
-//	A remote submitter fills a worker's disk (pinned outputs,      bytes stored past quota     TestQuota* †, TestFetchPastQuotaFails † (share),
-//	  whole-DAG fetch before the cap, compile cache)                                            TestRepoStatAndQuota (e2e, finding 2)
-//	A unit grows WebAssembly tables outside the memory cap         memory past the cap         TestWasmTableGrowCapped † (compute/sandbox, finding 3)
-//	A DAG linking twice to every next level (2^depth walk)         time taken                  TestBitswapWalkVisitsOnce † (share, finding 4)
-//	A frame announcing a size it never sends                       bytes allocated, unsent     TestServeStreamAllocatesOnArrival † (share, finding 5)
-//	A peer storing unlimited provider records                      records per peer            TestProviderRecordsPerPeerCapped † (dht, finding 6)
-//	A DAG bomb: KiB of blocks declaring petabytes                  bytes written past max      TestGetMaxSizeRefusesDAGBomb (e2e, finding 6)
-//	Bitswap requests outside the exchange's rate limit, scoring    requests served             (finding 6: named with its fix, share/node)
-//	  and resource-manager limits
-//	A unit asking 2^64-1 bytes of memory (the MiB rounding wraps)  memory granted              (finding 6: named with its fix, compute)
-//	One worker's word accepted with one replica                    unverified results          none: documented; --replicas (finding 6)
-//	A unit escaping the sandbox child (files, privileges)          forbidden calls allowed     TestChildIsolation* † (compute/sandbox)
+//	A directory lists a name twice, a symlink then a file or       bytes written outside       TestGetHostileDirectory (e2e, finding 1),
+//	  directory (or names equal up to case, or "..", "/"): get       (0)                         TestWriteToRefusesHostileDirectory,
+//	  would write through the symlink                                                           FuzzWriteDir † (share)
+//	A symlink planted in a worker's unit or cache directory         bytes written outside       TestCacheStagingNoSymlinkFollow † (compute)
+//	A remote submitter fills a worker's disk: outputs kept          bytes stored past quota     TestQuota*, TestFetchPastQuotaFails † (share),
+//	  forever, whole-DAG fetch before the cap, compile cache          (0)                         TestRepoStatAndQuota (e2e, finding 2),
+//	                                                                                            TestWorkerDropsDeliveredOutputs,
+//	                                                                                            TestWorkerOutputTTL † (compute),
+//	                                                                                            TestComputeOutputLeavesWorker,
+//	                                                                                            TestComputeInputCapStopsFetch † (node),
+//	                                                                                            TestCompileCacheLRU † (compute/sandbox)
+//	A unit grows WebAssembly tables outside the memory cap;        memory past the cap         TestPoolTablesWithinCap,
+//	  a child holds memory past its own unit's budget                                          TestPoolUnitMemoryBudget † (compute/sandbox)
+//	A DAG linking twice to every next level (2^depth walk)         blocks fetched              TestWalkBitswapDoubledDAGOncePerBlock,
+//	                                                                                            TestFetchFallbackDoubledDAG, FuzzWalk † (share)
+//	A frame announcing a size it never sends                       bytes allocated, unsent     TestReaderAllocatesAsBytesArrive † (share/wire),
+//	                                                                                            TestServeStalledFramesBoundedByResourceManager,
+//	                                                                                            FuzzServeStream † (share)
+//	A peer storing unlimited provider records                      records per peer            TestProviderRecordsCappedPerPeer † (dht)
+//	A DAG bomb: KiB of blocks declaring petabytes                  bytes written past max      TestGetMaxSize (e2e), TestWriteToRefusesDAGBomb,
+//	                                                                                            TestFetchMaxBytesRefusesDAGBomb † (share)
+//	Bitswap wants hammered by one peer                             wants served                TestBitswapThrottlesHammeringPeer † (share)
+//	A unit asking 2^64-1 bytes of memory (the MiB rounding wraps)  memory granted              TestWorkerLimitsMemoryRounding † (compute)
+//	One worker's word accepted with one replica                    unverified results          TestTrustReplicas, TestComputeSubmitTrustNotice † (cli);
+//	                                                                                            documented in the README's Security section
+//	Losing replicas' outputs kept pinned by the submitter           outputs pinned              TestSwarmReplicasOutvote † (compute),
+//	                                                                                            TestComputeReplicasHeld (e2e)
+//	A unit escaping the sandbox child (files, sockets, exec)       forbidden calls allowed     TestChildIsolation † (compute/sandbox)
 //	Garbage on every protocol the node speaks                      node up, good peer served   TestHostileGarbageOnEveryProtocol
 //	1,000 streams held open on the exchange                        streams held, RSS growth    TestHostileStreamFlood
 //	Hostile units: allocate past the cap, one huge allocation,     time to stop, node serves   TestHostileWasmUnits
-//	  endless stdout
-//	A unit that spins forever                                      time to stop                TestWorkerInfiniteLoop † (compute)
+//	  endless stdout, spin forever
+//	A unit that spins forever on a one-worker swarm                time to fail the job        TestSwarmSpinOneWorker † (compute)
 //	A flood of bid and run requests from one peer, past its share  good job time under flood   TestHostileComputeFlood
-//	Malformed or tampered receipts and compute messages            panics, forged receipts     FuzzDecodeReceipt, FuzzVerifyReceipt † (compute/wire)
+//	A flood of run requests naming content nobody has              good job time under flood   TestHostileFetchFlood (e2e), TestWorkerFetchFlood † (compute)
+//	Malformed or tampered receipts and compute messages            panics, forged receipts     FuzzDecodeReceipt, FuzzVerifyReceipt,
+//	                                                                                            TestReceiptHashedPeerIDRefused † (compute/wire)
 //
 // What these tests do not cover: Sybil identities (many peers, each within
 // its own limits) against replication, and a worker that lies about its
