@@ -242,6 +242,8 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	_ = lv.UnmarshalText([]byte(level))
 	h := slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv})
 	libLevel := max(lv, slog.LevelWarn)
+	// ENXAME_LIBP2P_LOG_LEVEL lowers it, for debugging (the network lab).
+	_ = libLevel.UnmarshalText([]byte(os.Getenv("ENXAME_LIBP2P_LOG_LEVEL")))
 	gologshim.SetDefaultHandler(slog.NewTextHandler(w, &slog.HandlerOptions{Level: libLevel}))
 	return slog.New(h)
 }

@@ -114,7 +114,9 @@ func (l *Lab) AddPublic(name string) *Host {
 
 // AddNAT adds a NAT router on its own public /16 (11.(100+N).0.2) doing
 // kind (PortPreserving or Symmetric), and a host behind it at 10.N.0.2.
-// The router drops unsolicited inbound traffic, like a home router.
+// The router silently drops unsolicited inbound traffic, to itself or
+// forwarded, like a home router (a RST or ICMP error would end a hole
+// punch's simultaneous open).
 func (l *Lab) AddNAT(name, kind string) *Host {
 	l.t.Helper()
 	l.mu.Lock()
@@ -139,6 +141,11 @@ func (l *Lab) AddNAT(name, kind string) *Host {
 	}
 }
 table ip filter {
+	chain input {
+		type filter hook input priority filter; policy accept;
+		iifname "wan" ct state established,related accept
+		iifname "wan" drop
+	}
 	chain forward {
 		type filter hook forward priority filter; policy drop;
 		iifname "lan" accept
