@@ -329,4 +329,3 @@ func natToNAT(t *testing.T, kind2 string, wantPaths ...string) {
 func TestNATToNATHolePunched(t *testing.T) {
 	natToNAT(t, netlab.PortPreserving, "hole-punched", "direct")
 }
-
