@@ -47,7 +47,7 @@ func hostOptions(cfg Config, key crypto.PrivKey, g *gater, rs *reach) ([]libp2p.
 		libp2p.EnableNATService(),
 		libp2p.EnableRelay(),
 	}
-	ropts, err := reachOptions(cfg.NAT, rs)
+	ropts, err := reachOptions(cfg.NAT, listen, rs)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 	"github.com/libp2p/go-libp2p/p2p/protocol/holepunch"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 )
 
 // defaultRelay sizes the relay service for a swarm: a public peer holds a
@@ -96,9 +97,12 @@ type reach struct {
 }
 
 // reachOptions returns the host options for cfg.NAT.
-func reachOptions(cfg NATConfig, rs *reach) ([]libp2p.Option, error) {
+// Port mapping is skipped when every listen address is loopback: there is
+// nothing a router could map, and its discovery (SSDP, NAT-PMP) would only
+// send packets to the LAN and outlive the host by seconds.
+func reachOptions(cfg NATConfig, listen []string, rs *reach) ([]libp2p.Option, error) {
 	var opts []libp2p.Option
-	if !cfg.DisablePortMap {
+	if !cfg.DisablePortMap && !allLoopback(listen) {
 		opts = append(opts, libp2p.NATPortMap())
 	}
 	if !cfg.DisableRelayService {
@@ -128,6 +132,17 @@ func reachOptions(cfg NATConfig, rs *reach) ([]libp2p.Option, error) {
 		return append(opts, libp2p.EnableAutoRelayWithStaticRelays(static, arOpts...)), nil
 	}
 	return append(opts, libp2p.EnableAutoRelayWithPeerSource(rs.candidates, arOpts...)), nil
+}
+
+// allLoopback reports whether every address in listen is a loopback one.
+func allLoopback(listen []string) bool {
+	for _, s := range listen {
+		m, err := ma.NewMultiaddr(s)
+		if err != nil || !manet.IsIPLoopback(m) {
+			return false
+		}
+	}
+	return true
 }
 
 // candidates is AutoRelay's peer source: the peers we are connected to,

@@ -133,3 +133,18 @@ func TestNATConfigValidate(t *testing.T) {
 		t.Errorf("relayResources = %+v", res)
 	}
 }
+
+func TestAllLoopback(t *testing.T) {
+	for _, c := range []struct {
+		listen []string
+		want   bool
+	}{
+		{[]string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1", "/ip6/::1/tcp/0"}, true},
+		{[]string{"/ip4/127.0.0.1/tcp/0", "/ip4/0.0.0.0/tcp/4100"}, false},
+		{DefaultConfig().Listen, false},
+	} {
+		if got := allLoopback(c.listen); got != c.want {
+			t.Errorf("allLoopback(%v) = %v, want %v", c.listen, got, c.want)
+		}
+	}
+}
