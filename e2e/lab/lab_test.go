@@ -1,5 +1,5 @@
 // Package lab runs the real enxame binary in a network lab of namespaces
-// (internal/netlab): public peers on distinct global /16s and peers behind
+// (internal/netlabtest): public peers on distinct global /16s and peers behind
 // Linux NAT routers. It needs root and fails, never skips, without it.
 package lab
 
@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/enxame/enxame/internal/netlab"
+	"github.com/enxame/enxame/internal/netlabtest"
 	"github.com/enxame/enxame/node/control"
 )
 
@@ -49,10 +49,10 @@ func run(m *testing.M) int {
 // peer is one daemon in the lab.
 type peer struct {
 	t    *testing.T
-	host *netlab.Host
+	host *netlabtest.Host
 	home string
 	id   string
-	proc *netlab.Proc
+	proc *netlabtest.Proc
 	// started is when the daemon was started.
 	started time.Time
 }
@@ -74,7 +74,7 @@ func env(t *testing.T) []string {
 
 // startPeer starts `enxame daemon` in h on the default port and waits for
 // its ready line.
-func startPeer(t *testing.T, h *netlab.Host, bootstrap ...string) *peer {
+func startPeer(t *testing.T, h *netlabtest.Host, bootstrap ...string) *peer {
 	t.Helper()
 	p := &peer{t: t, host: h, home: t.TempDir(), started: time.Now()}
 	args := []string{"daemon", "--home", p.home, "--json", "--no-mdns", "--no-port-map", "--no-compute",
@@ -158,7 +158,7 @@ type swarm struct {
 	nat []*peer
 }
 
-func buildSwarm(t *testing.T, lab *netlab.Lab, nats ...string) swarm {
+func buildSwarm(t *testing.T, lab *netlabtest.Lab, nats ...string) swarm {
 	t.Helper()
 	var s swarm
 	for i := range 5 {
@@ -290,8 +290,8 @@ func pathTo(t *testing.T, p *peer, id string) (path, addr string) {
 
 // natToNAT is scenarios 1 and 2: n1 fetches 8 MiB added behind n2.
 func natToNAT(t *testing.T, kind2 string, wantPaths ...string) {
-	lab := netlab.New(t)
-	s := buildSwarm(t, lab, netlab.PortPreserving, kind2)
+	lab := netlabtest.New(t)
+	s := buildSwarm(t, lab, netlabtest.PortPreserving, kind2)
 	n1, n2 := s.nat[0], s.nat[1]
 	for _, p := range s.nat {
 		priv, rel := awaitBehindNAT(t, p)
@@ -327,5 +327,5 @@ func natToNAT(t *testing.T, kind2 string, wantPaths ...string) {
 // behind port-preserving NATs; the fetch goes over a hole-punched
 // connection.
 func TestNATToNATHolePunched(t *testing.T) {
-	natToNAT(t, netlab.PortPreserving, "hole-punched", "direct")
+	natToNAT(t, netlabtest.PortPreserving, "hole-punched", "direct")
 }

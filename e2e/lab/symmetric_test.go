@@ -3,12 +3,12 @@ package lab
 import (
 	"testing"
 
-	"github.com/enxame/enxame/internal/netlab"
+	"github.com/enxame/enxame/internal/netlabtest"
 )
 
 // TestNATToNATSymmetricRelayed is scenario 2 of issue 12: the provider is
 // behind a symmetric NAT (random source ports), so hole punching cannot
 // work; the fetch still completes, over a relay.
 func TestNATToNATSymmetricRelayed(t *testing.T) {
-	natToNAT(t, netlab.Symmetric, "relayed")
+	natToNAT(t, netlabtest.Symmetric, "relayed")
 }

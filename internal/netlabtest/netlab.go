@@ -1,4 +1,4 @@
-// Package netlab builds a network lab out of Linux network namespaces for
+// Package netlabtest builds a network lab out of Linux network namespaces for
 // tests that run the real enxame binary on hosts with their own addresses:
 // an "internet" namespace that routes between public hosts, each on its own
 // /16 of a global-unicast range (11.0.0.0/8, which go-multiaddr counts as
@@ -10,7 +10,7 @@
 // unique to the lab, so parallel tests do not clash, and t.Cleanup removes
 // them (and kills processes started in them) even when the test fails.
 // Building a lab needs root; New fails the test otherwise.
-package netlab
+package netlabtest
 
 import (
 	"bytes"
