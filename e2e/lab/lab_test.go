@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -289,7 +290,7 @@ func pathTo(t *testing.T, p *peer, id string) (path, addr string) {
 }
 
 // natToNAT is scenarios 1 and 2: n1 fetches 8 MiB added behind n2.
-func natToNAT(t *testing.T, kind2 string, wantPaths ...string) {
+func natToNAT(t *testing.T, kind2 string, wantPaths ...string) swarm {
 	lab := netlabtest.New(t)
 	s := buildSwarm(t, lab, netlabtest.PortPreserving, kind2)
 	n1, n2 := s.nat[0], s.nat[1]
@@ -315,17 +316,25 @@ func natToNAT(t *testing.T, kind2 string, wantPaths ...string) {
 	t.Logf("NAT-to-NAT fetch of 8 MiB: first byte %s, done in %s (%.1f MB/s), %s after both peers ready; path %s via %s",
 		ttfb.Round(time.Millisecond), total.Round(time.Millisecond), float64(size)/total.Seconds()/1e6,
 		time.Since(ready).Round(time.Millisecond), path, addr)
-	for _, w := range wantPaths {
-		if path == w {
-			return
-		}
+	if !slices.Contains(wantPaths, path) {
+		t.Errorf("connection n1 -> n2 path = %q (%s), want one of %v", path, addr, wantPaths)
 	}
-	t.Errorf("connection n1 -> n2 path = %q (%s), want one of %v", path, addr, wantPaths)
+	return s
 }
 
-// TestNATToNATHolePunched is scenario 1 of issue 12: five public peers, two
-// behind port-preserving NATs; the fetch goes over a hole-punched
-// connection.
-func TestNATToNATHolePunched(t *testing.T) {
-	natToNAT(t, netlabtest.PortPreserving, "hole-punched", "direct")
+// throughput adds size bytes on from, fetches them on to, checks them and
+// returns MB/s of the fetch.
+func throughput(t *testing.T, from, to *peer, size int) float64 {
+	t.Helper()
+	c, want := addFile(t, from, size)
+	out := filepath.Join(t.TempDir(), "got")
+	_, total := fetch(t, to, c, out)
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != size || sha256.Sum256(got) != want {
+		t.Fatalf("%s -> %s: fetched %d bytes, not byte-exact (want %d)", from.host.Name, to.host.Name, len(got), size)
+	}
+	return float64(size) / total.Seconds() / 1e6
 }
