@@ -93,8 +93,16 @@ func relayResources(rc RelayConfig) relay.Resources {
 type reach struct {
 	mu      sync.Mutex
 	n       *Node
-	punched map[peer.ID]time.Time // peers a hole punch succeeded to
+	punched map[peer.ID]punch // peers a hole punch succeeded to
 }
+
+// punch is when a successful hole punch ran.
+type punch struct{ start, end time.Time }
+
+// punchSlack is how long after a punch ended its connection may still be
+// added to the swarm (a QUIC connection accepted by the punching listener
+// is registered after the punch reports success).
+const punchSlack = 5 * time.Second
 
 // reachOptions returns the host options for cfg.NAT.
 // Port mapping is skipped when every listen address is loopback: there is
@@ -184,11 +192,15 @@ func (rs *reach) candidates(ctx context.Context, num int) <-chan peer.AddrInfo {
 // Trace records successful hole punches (holepunch.EventTracer).
 func (rs *reach) Trace(evt *holepunch.Event) {
 	if e, ok := evt.Evt.(*holepunch.EndHolePunchEvt); ok && e.Success {
+		end := time.Unix(0, evt.Timestamp)
+		if evt.Timestamp == 0 {
+			end = time.Now()
+		}
 		rs.mu.Lock()
 		if rs.punched == nil {
-			rs.punched = map[peer.ID]time.Time{}
+			rs.punched = map[peer.ID]punch{}
 		}
-		rs.punched[evt.Remote] = time.Now()
+		rs.punched[evt.Remote] = punch{start: end.Add(-e.EllapsedTime), end: end}
 		rs.mu.Unlock()
 	}
 }
@@ -201,17 +213,18 @@ const (
 )
 
 // connPath says how c reached its peer: over a relay when its remote
-// address holds /p2p-circuit, hole-punched when it is direct and a hole
-// punch to that peer succeeded no earlier than the connection was opened
-// (DCUtR opens the direct connection while punching), else direct.
+// address holds /p2p-circuit, hole-punched when it is direct and was opened
+// while a successful hole punch to that peer ran (DCUtR opens the direct
+// connection while punching; punchSlack after it), else direct.
 func (rs *reach) connPath(c network.Conn) string {
 	if isRelayed(c.RemoteMultiaddr()) {
 		return PathRelayed
 	}
 	rs.mu.Lock()
-	at, ok := rs.punched[c.RemotePeer()]
+	pu, ok := rs.punched[c.RemotePeer()]
 	rs.mu.Unlock()
-	if ok && !at.Before(c.Stat().Opened) {
+	opened := c.Stat().Opened
+	if ok && !opened.Before(pu.start) && !opened.After(pu.end.Add(punchSlack)) {
 		return PathPunched
 	}
 	return PathDirect

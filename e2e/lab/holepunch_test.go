@@ -1,9 +1,3 @@
-//go:build lab
-
-// Scenario 1 passed 9 of 12 runs on the shared 2-core machine: hole punching
-// sometimes fails and the fetch completes over the relay instead. Until that
-// is understood it runs only with -tags lab, not in CI.
-
 package lab
 
 import (

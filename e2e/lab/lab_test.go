@@ -170,9 +170,11 @@ func buildSwarm(t *testing.T, lab *netlabtest.Lab, nats ...string) swarm {
 		}
 		s.pub = append(s.pub, startPeer(t, h, boot...))
 	}
+	// NAT'd peers know both transports of every public peer, so that
+	// peers observe them over TCP and QUIC and DCUtR can punch either.
 	var boot []string
 	for _, p := range s.pub {
-		boot = append(boot, p.addr())
+		boot = append(boot, p.addr(), "/ip4/"+p.host.IP+"/udp/"+port+"/quic-v1/p2p/"+p.id)
 	}
 	for i, kind := range nats {
 		h := lab.AddNAT(fmt.Sprintf("n%d", i+1), kind)
