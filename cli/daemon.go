@@ -30,6 +30,7 @@ type daemonFlags struct {
 	noCompute bool
 	slots     int
 	storage   string
+	noPortMap bool
 }
 
 func newDaemonCmd(e *env) *cobra.Command {
@@ -61,6 +62,7 @@ shutdown. Logs go to stderr either way.`,
 	fl.BoolVar(&f.lanDHT, "lan", false, "LAN/loopback swarm: turn off the DHT's per-subnet diversity filter")
 	fl.BoolVar(&f.noCompute, "no-compute", false, "run no work units for other peers")
 	fl.IntVar(&f.slots, "compute-slots", 0, "work units run at once (default: config, else one per core)")
+	fl.BoolVar(&f.noPortMap, "no-port-map", false, "do not ask the LAN router for a port mapping (UPnP, NAT-PMP)")
 	fl.StringVar(&f.storage, "storage-max", "", "block store quota, like 500MB or 10GiB (default: config storage.max, else 10GiB)")
 	return c
 }
@@ -103,6 +105,9 @@ func runDaemon(ctx context.Context, e *env, f daemonFlags) error {
 	}
 	if f.noCompute {
 		cfg.Compute.Disabled = true
+	}
+	if f.noPortMap {
+		cfg.NAT.DisablePortMap = true
 	}
 	if f.slots < 0 {
 		return usageError{fmt.Errorf("--compute-slots %d: want > 0", f.slots)}
@@ -237,6 +242,8 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	_ = lv.UnmarshalText([]byte(level))
 	h := slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv})
 	libLevel := max(lv, slog.LevelWarn)
+	// ENXAME_LIBP2P_LOG_LEVEL lowers it, for debugging (the network lab).
+	_ = libLevel.UnmarshalText([]byte(os.Getenv("ENXAME_LIBP2P_LOG_LEVEL")))
 	gologshim.SetDefaultHandler(slog.NewTextHandler(w, &slog.HandlerOptions{Level: libLevel}))
 	return slog.New(h)
 }

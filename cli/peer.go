@@ -61,13 +61,17 @@ func newPeersCmd(e *env) *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PEER\tADDRESS\tDIR\tLATENCY\tAGENT")
+			fmt.Fprintln(tw, "PEER\tADDRESS\tDIR\tPATH\tLATENCY\tAGENT")
 			for _, p := range peers {
 				lat := "-"
 				if p.Latency > 0 {
 					lat = p.Latency.Round(10 * time.Microsecond).String()
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.ID, p.Addr, p.Direction, lat, p.Agent)
+				path := p.Path
+				if path == "" {
+					path = "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Addr, p.Direction, path, lat, p.Agent)
 			}
 			return tw.Flush()
 		},

@@ -24,7 +24,9 @@ const DefaultProtocolPrefix = "/enxame"
 type Config struct {
 	// ProtocolPrefix is prepended to /kad/1.0.0. Default "/enxame".
 	ProtocolPrefix string `yaml:"protocol_prefix" json:"protocol_prefix"`
-	// Mode is "server", "client" or "auto". Default "server".
+	// Mode is "server", "client" or "auto". Default "auto": a server
+	// until AutoNAT finds this peer unreachable (behind NAT), then a client
+	// until it is reachable again.
 	Mode string `yaml:"mode" json:"mode"`
 	// BucketSize is Kademlia's k. Default 20.
 	BucketSize int `yaml:"bucket_size" json:"bucket_size"`
@@ -95,7 +97,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		ProtocolPrefix:       DefaultProtocolPrefix,
-		Mode:                 ModeServer,
+		Mode:                 ModeAuto,
 		BucketSize:           20,
 		Concurrency:          10,
 		RefreshInterval:      10 * time.Minute,

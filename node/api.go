@@ -46,12 +46,19 @@ func (b backend) Peers() []control.Peer {
 			continue
 		}
 		seen[p] = true
+		// Show the connection streams use: a direct one over a relayed one.
+		for _, d := range h.Network().ConnsToPeer(p) {
+			if !isRelayed(d.RemoteMultiaddr()) {
+				c = d
+				break
+			}
+		}
 		dir := "outbound"
 		if c.Stat().Direction == network.DirInbound {
 			dir = "inbound"
 		}
 		cp := control.Peer{ID: p.String(), Addr: c.RemoteMultiaddr().String(), Direction: dir,
-			Latency: h.Peerstore().LatencyEWMA(p)}
+			Latency: h.Peerstore().LatencyEWMA(p), Path: b.n.peerPath(p)}
 		if v, err := h.Peerstore().Get(p, "AgentVersion"); err == nil {
 			cp.Agent, _ = v.(string)
 		}

@@ -53,9 +53,9 @@ type Config struct {
 	// MDNSService is the mDNS service name; peers only find others that use
 	// the same one. Default "enxame".
 	MDNSService string `yaml:"mdns_service" json:"mdns_service"`
-	// NATPortMap asks the LAN router for a port mapping (UPnP, NAT-PMP).
-	// Default false.
-	NATPortMap bool `yaml:"nat_port_map" json:"nat_port_map"`
+	// NATPortMap is kept so that older config files still load; port
+	// mapping is now on by default and turned off by nat.disable_port_map.
+	NATPortMap bool `yaml:"nat_port_map" json:"nat_port_map,omitempty"`
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string `yaml:"log_level" json:"log_level"`
 
@@ -65,6 +65,7 @@ type Config struct {
 	Compute     ComputeConfig  `yaml:"compute" json:"compute"`
 	Share       ShareConfig    `yaml:"share" json:"share"`
 	Storage     StorageConfig  `yaml:"storage" json:"storage"`
+	NAT         NATConfig      `yaml:"nat" json:"nat"`
 }
 
 // StorageConfig configures the block store.
@@ -75,6 +76,47 @@ type StorageConfig struct {
 	// pinned data alone would pass it the write fails. Written like 500MB
 	// or 10GiB. Default 10GiB.
 	Max ByteSize `yaml:"max" json:"max"`
+}
+
+// NATConfig configures reachability: port mapping, the relay service this
+// peer offers when it is public, the relays it takes when it is not, and
+// hole punching.
+type NATConfig struct {
+	// DisablePortMap turns off asking the LAN router for a port mapping
+	// (UPnP, NAT-PMP). Default false: on.
+	DisablePortMap bool `yaml:"disable_port_map" json:"disable_port_map"`
+	// DisableRelayService stops this peer from relaying for NAT'd peers
+	// when it is publicly reachable. Default false.
+	DisableRelayService bool `yaml:"disable_relay_service" json:"disable_relay_service"`
+	// DisableAutoRelay stops this peer, when it is behind NAT, from taking
+	// relay reservations. Default false.
+	DisableAutoRelay bool `yaml:"disable_auto_relay" json:"disable_auto_relay"`
+	// DisableHolePunching turns off DCUtR. Default false.
+	DisableHolePunching bool `yaml:"disable_hole_punching" json:"disable_hole_punching"`
+	// StaticRelays are relays (multiaddrs ending in /p2p/PEERID) used
+	// instead of ones found among connected and DHT peers. Default none.
+	StaticRelays []string `yaml:"static_relays,omitempty" json:"static_relays,omitempty"`
+	// Relay sizes the relay service.
+	Relay RelayConfig `yaml:"relay" json:"relay"`
+}
+
+// RelayConfig sizes the circuit-relay v2 service of a public peer.
+type RelayConfig struct {
+	// MaxReservations is how many NAT'd peers may hold a slot at once.
+	// Default 256.
+	MaxReservations int `yaml:"max_reservations" json:"max_reservations"`
+	// MaxCircuits is how many relayed connections one peer may have open
+	// at once. Default 16.
+	MaxCircuits int `yaml:"max_circuits" json:"max_circuits"`
+	// Duration is how long one relayed connection may live. Default 2m:
+	// long enough for hole punching and a small transfer.
+	Duration time.Duration `yaml:"duration" json:"duration"`
+	// Data is how many bytes one relayed connection may carry each way.
+	// Default 64MiB: a file or unit fallback when hole punching fails.
+	Data ByteSize `yaml:"data" json:"data"`
+	// ReservationTTL is how long a reservation lasts before it must be
+	// refreshed. Default 1h.
+	ReservationTTL time.Duration `yaml:"reservation_ttl" json:"reservation_ttl"`
 }
 
 // ShareConfig configures file sharing.
@@ -164,6 +206,7 @@ func DefaultConfig() Config {
 			Exchange:          share.DefaultExchangeConfig(),
 		},
 		Storage: StorageConfig{Max: share.DefaultMaxBytes},
+		NAT:     NATConfig{Relay: defaultRelay},
 		Compute: ComputeConfig{
 			Slots:       runtime.NumCPU(),
 			MemoryMiB:   256,
@@ -212,6 +255,7 @@ func (c Config) WithDefaults() Config {
 	if c.Storage.Max == 0 {
 		c.Storage.Max = d.Storage.Max
 	}
+	c.NAT.Relay = c.NAT.Relay.withDefaults()
 	if c.Compute.Slots == 0 {
 		c.Compute.Slots = d.Compute.Slots
 	}
@@ -317,6 +361,9 @@ func (c Config) Validate() error {
 	if c.Resources.MaxFileDescriptors < 0 {
 		return &ConfigError{Field: "resources.max_file_descriptors", Err: errors.New("must be >= 0")}
 	}
+	if err := c.NAT.validate(); err != nil {
+		return err
+	}
 	if err := c.DHT.Validate(); err != nil {
 		var fe *dht.FieldError
 		if errors.As(err, &fe) {
@@ -384,6 +431,8 @@ func yamlError(name string, root *yaml.Node, err error) error {
 	text = strings.Replace(text, " in type node.ConnConfig", "", 1)
 	text = strings.Replace(text, " in type node.ResourceConfig", "", 1)
 	text = strings.Replace(text, " in type node.StorageConfig", "", 1)
+	text = strings.Replace(text, " in type node.NATConfig", "", 1)
+	text = strings.Replace(text, " in type node.RelayConfig", "", 1)
 	return &ConfigError{File: name, Line: line, Field: fieldAt(root, line), Err: errors.New(text)}
 }
 
@@ -498,9 +547,6 @@ swarm_key: ""
 disable_mdns: false
 mdns_service: %s
 
-# Ask the LAN router for a port mapping (UPnP / NAT-PMP).
-nat_port_map: false
-
 # debug, info, warn or error.
 log_level: %s
 
@@ -570,6 +616,26 @@ storage:
   # blocks are removed oldest first; when pinned data alone would pass it,
   # writes fail ('enxame repo stat' shows the use).
   max: %s
+
+# Reachability behind NAT: a public peer relays for NAT'd ones (within the
+# limits below), a NAT'd peer takes relays among its peers and then punches
+# a hole for a direct connection (DCUtR).
+nat:
+  # Ask the LAN router for a port mapping (UPnP / NAT-PMP).
+  disable_port_map: false
+  disable_relay_service: false
+  disable_auto_relay: false
+  disable_hole_punching: false
+  # Relays to use instead of ones found in the swarm (multiaddrs ending in
+  # /p2p/PEERID).
+  # static_relays: [/ip4/…/tcp/4100/p2p/12D3Koo…]
+  relay:
+    max_reservations: %d
+    max_circuits: %d
+    # One relayed connection's lifetime and bytes each way.
+    duration: %s
+    data: %s
+    reservation_ttl: %s
 `, d.APISocket, d.MDNSService, d.LogLevel,
 		d.Connections.Low, d.Connections.High, d.Connections.Grace,
 		d.DHT.ProtocolPrefix, d.DHT.Mode, d.DHT.BucketSize, d.DHT.Concurrency, d.DHT.RefreshInterval,
@@ -577,6 +643,8 @@ storage:
 		d.DHT.RetryMin, d.DHT.RetryMax, d.DHT.CheckInterval,
 		d.DHT.RequestTimeout, d.DHT.LookupTimeout, d.DHT.MuteMin, d.DHT.MuteMax,
 		d.Compute.Slots, d.Compute.MemoryMiB, d.Compute.UnitTimeout,
-		d.Share.ReprovideInterval, d.Storage.Max)
+		d.Share.ReprovideInterval, d.Storage.Max,
+		d.NAT.Relay.MaxReservations, d.NAT.Relay.MaxCircuits, d.NAT.Relay.Duration, d.NAT.Relay.Data,
+		d.NAT.Relay.ReservationTTL)
 	return b.String()
 }

@@ -22,9 +22,9 @@ import (
 
 // hostOptions builds the libp2p options for cfg: TCP and QUIC (TCP only in
 // a private swarm), TLS and Noise, yamux, a resource manager scaled to the
-// machine, a connection manager, AutoNAT service, hole punching and the
-// relay client.
-func hostOptions(cfg Config, key crypto.PrivKey, g *gater) ([]libp2p.Option, error) {
+// machine, a connection manager, AutoNAT service, the relay client, and
+// the reachability options of cfg.NAT (reach.go).
+func hostOptions(cfg Config, key crypto.PrivKey, g *gater, rs *reach) ([]libp2p.Option, error) {
 	cm, err := connmgr.NewConnManager(cfg.Connections.Low, cfg.Connections.High,
 		connmgr.WithGracePeriod(cfg.Connections.Grace))
 	if err != nil {
@@ -44,9 +44,13 @@ func hostOptions(cfg Config, key crypto.PrivKey, g *gater) ([]libp2p.Option, err
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.DialRanker(dialRanker),
 		libp2p.EnableNATService(),
-		libp2p.EnableHolePunching(),
 		libp2p.EnableRelay(),
 	}
+	ropts, err := reachOptions(cfg.NAT, listen, rs)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, ropts...)
 	if cfg.SwarmKey != "" {
 		psk, err := readSwarmKey(cfg.Home, cfg.SwarmKey)
 		if err != nil {
@@ -58,9 +62,6 @@ func hostOptions(cfg Config, key crypto.PrivKey, g *gater) ([]libp2p.Option, err
 		opts = append(opts, libp2p.Transport(quic.NewTransport))
 	}
 	opts = append(opts, libp2p.ListenAddrStrings(listen...))
-	if cfg.NATPortMap {
-		opts = append(opts, libp2p.NATPortMap())
-	}
 	return opts, nil
 }
 

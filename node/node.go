@@ -77,6 +77,7 @@ type Node struct {
 	host    host.Host
 	ownHost bool
 	router  *dht.Router
+	nat     *reach // relay candidates, hole-punch record (reach.go)
 	store   ds.Batching
 	ownDS   bool
 	lock    *homeLock
@@ -127,6 +128,7 @@ func New(cfg Config, deps Deps) (_ *Node, err error) {
 	n := &Node{cfg: cfg, log: log.With("component", "node"), baseLog: log, reach: &atomicString{},
 		started: time.Now(), provideQ: make(chan cid.Cid, 1024)}
 	n.reach.Store("unknown")
+	n.nat = &reach{n: n}
 	defer func() {
 		if err != nil {
 			n.release()
@@ -161,7 +163,10 @@ func New(cfg Config, deps Deps) (_ *Node, err error) {
 	if deps.Host != nil {
 		n.host = deps.Host
 	} else {
-		opts, err := hostOptions(cfg, key, &n.gater)
+		if err := probeListen(context.Background(), cfg.Listen); err != nil {
+			return nil, err
+		}
+		opts, err := hostOptions(cfg, key, &n.gater, n.nat)
 		if err != nil {
 			return nil, err
 		}

@@ -807,7 +807,7 @@ func (f *fetcher) connect(ctx context.Context, ai peer.AddrInfo, probe bool) (*f
 			return nil, fmt.Errorf("connect: %w", err)
 		}
 	}
-	st, err := h.NewStream(cctx, ai.ID, ProtocolID)
+	st, err := openExchangeStream(cctx, h, ai.ID)
 	if err != nil {
 		return nil, fmt.Errorf("open stream: %w", err)
 	}

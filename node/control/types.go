@@ -19,6 +19,9 @@ type Peer struct {
 	Direction string        `json:"direction"` // "inbound" or "outbound"
 	Latency   time.Duration `json:"latency_ns"`
 	Agent     string        `json:"agent,omitempty"`
+	// Path is how the connection reached the peer: "direct",
+	// "hole-punched" or "relayed" (the best of its connections).
+	Path string `json:"path,omitempty"`
 }
 
 // ConnectRequest asks the node to connect to a peer.

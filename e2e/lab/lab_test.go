@@ -1,0 +1,342 @@
+// Package lab runs the real enxame binary in a network lab of namespaces
+// (internal/netlabtest): public peers on distinct global /16s and peers behind
+// Linux NAT routers. It needs root and fails, never skips, without it.
+package lab
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/enxame/enxame/internal/netlabtest"
+	"github.com/enxame/enxame/node/control"
+)
+
+// bin is the enxame binary built by TestMain.
+var bin string
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "enxame-lab-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "lab:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	bin = filepath.Join(dir, "enxame")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/enxame/enxame")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "lab: build enxame:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// peer is one daemon in the lab.
+type peer struct {
+	t    *testing.T
+	host *netlabtest.Host
+	home string
+	id   string
+	proc *netlabtest.Proc
+	// started is when the daemon was started.
+	started time.Time
+}
+
+const port = "4100"
+
+// addr is the peer's TCP multiaddr as the internet sees a public peer.
+func (p *peer) addr() string {
+	return "/ip4/" + p.host.IP + "/tcp/" + port + "/p2p/" + p.id
+}
+
+func env(t *testing.T) []string {
+	e := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	if v := os.Getenv("ENXAME_LIBP2P_LOG_LEVEL"); v != "" {
+		e = append(e, "ENXAME_LIBP2P_LOG_LEVEL="+v)
+	}
+	return e
+}
+
+// startPeer starts `enxame daemon` in h on the default port and waits for
+// its ready line.
+func startPeer(t *testing.T, h *netlabtest.Host, bootstrap ...string) *peer {
+	t.Helper()
+	p := &peer{t: t, host: h, home: t.TempDir(), started: time.Now()}
+	args := []string{"daemon", "--home", p.home, "--json", "--no-mdns", "--no-port-map", "--no-compute",
+		"--listen", "/ip4/0.0.0.0/tcp/" + port, "--listen", "/ip4/0.0.0.0/udp/" + port + "/quic-v1"}
+	for _, b := range bootstrap {
+		args = append(args, "--bootstrap", b)
+	}
+	p.proc = h.Start(env(t), bin, args...)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("daemon %s (%s) output:\n%s", h.Name, h.IP, p.proc.Output())
+		}
+	})
+	waitFor(t, 60*time.Second, "daemon "+h.Name+" ready", func() bool {
+		select {
+		case <-p.proc.Done():
+			t.Fatalf("daemon %s exited:\n%s", h.Name, p.proc.Output())
+		default:
+		}
+		sc := bufio.NewScanner(strings.NewReader(p.proc.Output()))
+		for sc.Scan() {
+			var ev struct {
+				Event  string `json:"event"`
+				PeerID string `json:"peer_id"`
+			}
+			if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Event == "ready" {
+				p.id = ev.PeerID
+				return true
+			}
+		}
+		return false
+	})
+	return p
+}
+
+// cli runs an enxame command against p's daemon (through its API socket,
+// from the root namespace) and returns stdout.
+func (p *peer) cli(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--home", p.home}, args...)...)
+	cmd.Env = env(p.t)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return out.Bytes(), fmt.Errorf("enxame %v: %w: %s", args, err, errb.String())
+	}
+	return out.Bytes(), nil
+}
+
+func (p *peer) json(v any, args ...string) error {
+	ctx, cancel := context.WithTimeout(p.t.Context(), 30*time.Second)
+	defer cancel()
+	out, err := p.cli(ctx, append(args, "--json")...)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(out, v)
+}
+
+// waitFor checks cond every 250ms until it holds or limit passes (a limit
+// a loaded machine meets; its expiry is a real failure).
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", limit, what)
+		}
+		select {
+		case <-tick.C:
+		case <-t.Context().Done():
+			t.Fatalf("test ended waiting for %s", what)
+		}
+	}
+}
+
+// swarm is five public peers and NAT'd peers bootstrapped to all of them.
+type swarm struct {
+	pub []*peer
+	nat []*peer
+}
+
+func buildSwarm(t *testing.T, lab *netlabtest.Lab, nats ...string) swarm {
+	t.Helper()
+	var s swarm
+	for i := range 5 {
+		h := lab.AddPublic(fmt.Sprintf("p%d", i+1))
+		var boot []string
+		if i > 0 {
+			boot = []string{s.pub[0].addr()}
+		}
+		s.pub = append(s.pub, startPeer(t, h, boot...))
+	}
+	// NAT'd peers know both transports of every public peer, so that
+	// peers observe them over TCP and QUIC and DCUtR can punch either.
+	var boot []string
+	for _, p := range s.pub {
+		boot = append(boot, p.addr(), "/ip4/"+p.host.IP+"/udp/"+port+"/quic-v1/p2p/"+p.id)
+	}
+	for i, kind := range nats {
+		h := lab.AddNAT(fmt.Sprintf("n%d", i+1), kind)
+		s.nat = append(s.nat, startPeer(t, h, boot...))
+	}
+	return s
+}
+
+// awaitBehindNAT waits until p knows it is private, runs the DHT as a
+// client and advertises a relay address; it returns how long after its
+// start each came.
+func awaitBehindNAT(t *testing.T, p *peer) (private, relayed time.Duration) {
+	t.Helper()
+	waitFor(t, 120*time.Second, p.host.Name+" private, DHT client and a relay address", func() bool {
+		var st control.Status
+		if err := p.json(&st, "status"); err != nil {
+			t.Logf("status %s: %v", p.host.Name, err)
+			return false
+		}
+		if st.Reachability == "private" && private == 0 {
+			private = time.Since(p.started)
+		}
+		var id control.ID
+		if err := p.json(&id, "id"); err != nil {
+			return false
+		}
+		for _, a := range id.Addrs {
+			if strings.Contains(a, "/p2p-circuit") && relayed == 0 {
+				relayed = time.Since(p.started)
+			}
+		}
+		return st.Reachability == "private" && st.DHTMode == "client" && relayed > 0
+	})
+	return private, relayed
+}
+
+// fetch runs `enxame get` on p and returns the time to the first byte and
+// to completion.
+func fetch(t *testing.T, p *peer, c, out string) (ttfb, total time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 150*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--home", p.home, "get", c, "-o", out, "--json", "--timeout", "120s")
+	cmd.Env = env(t)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	var last control.FetchEvent
+	for sc.Scan() {
+		var ev control.FetchEvent
+		if json.Unmarshal(sc.Bytes(), &ev) != nil {
+			continue
+		}
+		if ttfb == 0 && ev.BytesDone > 0 {
+			ttfb = time.Since(start)
+		}
+		last = ev
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("get %s on %s: %v: %s (last event %+v)", c, p.host.Name, err, errb.String(), last)
+	}
+	return ttfb, time.Since(start)
+}
+
+// addFile writes size random bytes, adds them on p and returns the CID
+// and the bytes' hash.
+func addFile(t *testing.T, p *peer, size int) (string, [32]byte) {
+	t.Helper()
+	data := make([]byte, size)
+	rand.Read(data)
+	path := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
+	defer cancel()
+	out, err := p.cli(ctx, "add", path)
+	if err != nil {
+		t.Fatalf("add on %s: %v", p.host.Name, err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 2 && f[0] == "added":
+			return f[1], sha256.Sum256(data)
+		case len(f) == 1: // not a terminal: the CID alone
+			return f[0], sha256.Sum256(data)
+		}
+	}
+	t.Fatalf("add printed no CID: %q", out)
+	return "", [32]byte{}
+}
+
+// pathTo is the path `enxame peers` reports for the connection of p to id.
+func pathTo(t *testing.T, p *peer, id string) (path, addr string) {
+	t.Helper()
+	var peers []control.Peer
+	if err := p.json(&peers, "peers"); err != nil {
+		t.Fatalf("peers on %s: %v", p.host.Name, err)
+	}
+	for _, c := range peers {
+		if c.ID == id {
+			return c.Path, c.Addr
+		}
+	}
+	return "", ""
+}
+
+// natToNAT is scenarios 1 and 2: n1 fetches 8 MiB added behind n2.
+func natToNAT(t *testing.T, kind2 string, wantPaths ...string) swarm {
+	lab := netlabtest.New(t)
+	s := buildSwarm(t, lab, netlabtest.PortPreserving, kind2)
+	n1, n2 := s.nat[0], s.nat[1]
+	for _, p := range s.nat {
+		priv, rel := awaitBehindNAT(t, p)
+		var id control.ID
+		_ = p.json(&id, "id")
+		t.Logf("%s: private after %s, relay address after %s; addrs %v", p.host.Name, priv.Round(time.Millisecond), rel.Round(time.Millisecond), id.Addrs)
+	}
+	const size = 8 << 20
+	c, want := addFile(t, n2, size)
+	ready := time.Now()
+	out := filepath.Join(t.TempDir(), "got")
+	ttfb, total := fetch(t, n1, c, out)
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != size || sha256.Sum256(got) != want {
+		t.Fatalf("fetched %d bytes, hash mismatch or short; want %d byte-exact", len(got), size)
+	}
+	path, addr := pathTo(t, n1, n2.id)
+	t.Logf("NAT-to-NAT fetch of 8 MiB: first byte %s, done in %s (%.1f MB/s), %s after both peers ready; path %s via %s",
+		ttfb.Round(time.Millisecond), total.Round(time.Millisecond), float64(size)/total.Seconds()/1e6,
+		time.Since(ready).Round(time.Millisecond), path, addr)
+	if !slices.Contains(wantPaths, path) {
+		t.Errorf("connection n1 -> n2 path = %q (%s), want one of %v", path, addr, wantPaths)
+	}
+	return s
+}
+
+// throughput adds size bytes on from, fetches them on to, checks them and
+// returns MB/s of the fetch.
+func throughput(t *testing.T, from, to *peer, size int) float64 {
+	t.Helper()
+	c, want := addFile(t, from, size)
+	out := filepath.Join(t.TempDir(), "got")
+	_, total := fetch(t, to, c, out)
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != size || sha256.Sum256(got) != want {
+		t.Fatalf("%s -> %s: fetched %d bytes, not byte-exact (want %d)", from.host.Name, to.host.Name, len(got), size)
+	}
+	return float64(size) / total.Seconds() / 1e6
+}
