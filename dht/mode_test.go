@@ -3,6 +3,7 @@ package dht
 import (
 	"testing"
 
+	"github.com/enxame/enxame/internal/waittest"
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/network"
 )
@@ -32,6 +33,6 @@ func TestDefaultModeFollowsReachability(t *testing.T) {
 		if err := em.Emit(event.EvtLocalReachabilityChanged{Reachability: c.reach}); err != nil {
 			t.Fatalf("Emit: %v", err)
 		}
-		waitFor(t, "mode "+c.want+" after "+c.reach.String(), func() bool { return r.Mode() == c.want })
+		waittest.For(t, "mode "+c.want+" after "+c.reach.String(), func() bool { return r.Mode() == c.want })
 	}
 }
