@@ -232,9 +232,11 @@ func (s *Submitter) run(rctx, loopCtx context.Context, a sched.AssignUnit, req *
 	defer done()
 	// Drop the run on the worker when the scheduler cancels it.
 	finished := make(chan struct{})
+	var finishOnce sync.Once
+	finish := func() { finishOnce.Do(func() { close(finished) }) }
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	defer close(finished)
+	defer finish()
 	wg.Go(func() {
 		select {
 		case <-finished:
@@ -303,8 +305,17 @@ func (s *Submitter) run(rctx, loopCtx context.Context, a sched.AssignUnit, req *
 				post(netEvent{ev: sched.UnitFailed{Unit: a.Unit, Worker: w, Reason: fmt.Sprintf("bad receipt: %v", err), At: now}})
 				return
 			}
-			// Keep the output before reporting it: the worker drops its
-			// copy once told it is delivered.
+			if !hold {
+				// The run is over: its cancellation (the job ends with
+				// its last unit) must no longer reset the stream, on
+				// which the worker waits to hear its output delivered.
+				finish()
+				s.completeThenKeep(loopCtx, st, a, w, &rc, req)
+				return
+			}
+			// Keep a replica's output before reporting it: the vote
+			// needs it held, and the worker drops its copy once told it
+			// is delivered.
 			release, err := s.keepOutput(rctx, a, rc.Output, req, hold, post)
 			if err != nil {
 				st.Reset()
@@ -335,6 +346,40 @@ func (s *Submitter) run(rctx, loopCtx context.Context, a sched.AssignUnit, req *
 			return
 		}
 	}
+}
+
+// keepTimeout bounds the fetch of a completed run's output.
+const keepTimeout = 10 * time.Minute
+
+// completeThenKeep reports a single replica's run complete at once (its
+// output is accepted as it comes, so the scheduler may give the worker's
+// slot its next unit while the output travels), then fetches and pins the
+// output and tells the worker it is delivered. If the fetch fails the
+// worker is not told, and keeps its copy until its output TTL: the result
+// can still be read from it. The fetch outlives the run's cancellation (a
+// job ends as its last unit completes) but not the submitter, and takes at
+// most keepTimeout.
+func (s *Submitter) completeThenKeep(loopCtx context.Context, st stream, a sched.AssignUnit, w peer.ID, rc *wire.Receipt, req *wire.RunUnit) {
+	ne := netEvent{ev: sched.UnitCompleted{Unit: a.Unit, Worker: w, Output: rc.Output, Took: rc.Took, At: time.Now()}, receipt: rc, release: func() {}}
+	select {
+	case s.events <- ne:
+	case <-loopCtx.Done():
+		st.Reset()
+		return
+	}
+	ctx, cancel := context.WithTimeout(loopCtx, keepTimeout)
+	defer cancel()
+	if _, err := s.keepOutput(ctx, a, rc.Output, req, false, func(netEvent) {}); err != nil {
+		s.log.Warn("keep output", "peer", w, "job", req.Job, "unit", req.Unit, "cid", rc.Output, "err", err)
+		st.Reset()
+		return
+	}
+	st.SetWriteDeadline(time.Now().Add(s.cfg.RequestTimeout))
+	if err := wire.WriteMsg(st, &wire.Cancel{Reason: deliveredReason}); err != nil {
+		st.Reset()
+		return
+	}
+	st.Close()
 }
 
 // keepOutput fetches a run's output, at most the unit's output cap, sending
