@@ -380,29 +380,37 @@ const findPeerAttempts = 2
 // peers that know it time out or fail (a loaded machine, a peer that just
 // joined), and the second starts from the closer peers the first met.
 // A lookup that finds the routing table empty waits for it to refill from
-// the connected peers (up to tableRefillWait) and counts as an attempt.
+// the connected peers (up to tableRefillWait, at most maxTableRefills
+// times) and looks again without counting an attempt.
 // Queried and Took cover every attempt.
 func (r *Router) FindPeer(ctx context.Context, id peer.ID) (FindResult, error) {
 	var total FindResult
-	for attempt := 1; ; attempt++ {
+	refills := 0
+	for attempt := 1; ; {
 		res, err := r.findPeerOnce(ctx, id)
 		total.Peer = res.Peer
 		total.Queried += res.Queried
 		total.Took += res.Took
-		emptyTable := errors.Is(err, kb.ErrLookupFailure)
-		if !errors.Is(err, ErrNotFound) && !emptyTable || attempt == findPeerAttempts || ctx.Err() != nil {
-			return total, err
-		}
-		if emptyTable {
+		if errors.Is(err, kb.ErrLookupFailure) && refills < maxTableRefills && ctx.Err() == nil {
 			// Failed queries (a loaded machine) can empty the table;
 			// kad-dht refills it from the connected peers.
+			refills++
 			r.log.Debug("find peer: routing table empty, waiting for it to refill", "peer", id)
-			r.awaitTable(ctx, tableRefillWait)
-			continue
+			if r.awaitTable(ctx, tableRefillWait) {
+				continue
+			}
 		}
+		if !errors.Is(err, ErrNotFound) || attempt == findPeerAttempts || ctx.Err() != nil {
+			return total, err
+		}
+		attempt++
 		r.log.Debug("find peer: not found, looking again", "peer", id, "queried", res.Queried)
 	}
 }
+
+// maxTableRefills is how many times one FindPeer waits for an emptied
+// routing table to refill; those lookups do not count as attempts.
+const maxTableRefills = 3
 
 // tableRefillWait bounds how long FindPeer waits for an emptied routing
 // table to refill before its next lookup.
