@@ -70,6 +70,10 @@ type memContent struct {
 	// ends, as a fetch finding no provider does; otherwise it fails at
 	// once. Set it before the content is shared.
 	blockMissing bool
+	// keepGate, when set, makes Keep wait until it is closed (or its
+	// context ends), as a slow fetch of an output does. Set it before the
+	// content is shared.
+	keepGate chan struct{}
 }
 
 func newMemContent() *memContent {
@@ -95,6 +99,13 @@ func (m *memContent) PutTemp(ctx context.Context, r io.Reader) (cid.Cid, func(),
 }
 
 func (m *memContent) Keep(ctx context.Context, c cid.Cid, maxBytes int64) error {
+	if m.keepGate != nil {
+		select {
+		case <-m.keepGate:
+		case <-ctx.Done():
+			return fmt.Errorf("keep %s: %w", c, ctx.Err())
+		}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b, ok := m.data[c]

@@ -49,6 +49,36 @@ func TestWorkerDropsDeliveredOutputs(t *testing.T) {
 	}
 }
 
+// TestLocalWorkerDropsOutputKeptAfterJobEnd: a single-replica job ends as
+// its unit completes, before the submitter has kept the output; the local
+// worker must still hear that the output was delivered and drop its copy
+// (it was kept until its TTL when the job's end closed the local pipe).
+func TestLocalWorkerDropsOutputKeptAfterJobEnd(t *testing.T) {
+	sw := newSwarm()
+	sw.content.keepGate = make(chan struct{})
+	w := sw.startWorker(t, WorkerConfig{Slots: 1}, nil)
+	mod := sw.module(t, "wordcount")
+	in := sw.content.putBytes(t, []byte("one two two\n"))
+	sub := sw.startSubmitterLocal(t, w.h, "", SubmitterConfig{Sched: testSchedConfig()}, w.w)
+	id, err := sub.s.Submit(t.Context(), JobSpec{Module: mod, Inputs: []cid.Cid{in}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := sub.wait(t, id, 30*time.Second)
+	if info.State != JobDone {
+		t.Fatalf("job: %s %s", info.State, info.Error)
+	}
+	close(sw.content.keepGate) // the output's keep ends after the job did
+	out := info.Output()
+	waittest.For(t, "the worker to drop the delivered output", func() bool {
+		temp, _ := sw.content.state(out)
+		return temp == 0 && len(w.w.keptOutputs()) == 0
+	})
+	if _, kept := sw.content.state(out); !kept {
+		t.Errorf("output %s not kept by the submitter", out)
+	}
+}
+
 // TestWorkerOutputTTL: an output whose submitter never says it has it is
 // kept until OutputTTL, then dropped; and a worker that stops drops the
 // outputs it kept, so a restart leaks none.

@@ -221,7 +221,7 @@ func (s *Submitter) run(rctx, loopCtx context.Context, a sched.AssignUnit, req *
 		post(netEvent{ev: sched.UnitFailed{Unit: a.Unit, Worker: w, Reason: reason, At: time.Now()}})
 	}
 	octx, ocancel := context.WithTimeout(rctx, s.cfg.RequestTimeout)
-	st, done, err := s.open(octx, rctx, w)
+	st, done, err := s.open(octx, loopCtx, w)
 	ocancel()
 	if err != nil {
 		if rctx.Err() == nil {
@@ -456,17 +456,19 @@ func checkReceipt(rc *wire.Receipt, w peer.ID, req *wire.RunUnit) error {
 func newReader(r io.Reader) *bufio.Reader { return bufio.NewReaderSize(r, 4096) }
 
 // open opens a compute stream to worker w: a libp2p stream, or a pipe to
-// the local worker served until runCtx ends. The caller calls done once it
-// has finished with the stream (it closes it and waits for the local
-// worker's side).
-func (s *Submitter) open(ctx, runCtx context.Context, w peer.ID) (st stream, done func(), err error) {
+// the local worker served until the stream is reset or closed, or serveCtx
+// ends. The caller calls done once it has finished with the stream (it
+// closes it and waits for the local worker's side). serveCtx is the
+// submitter's, not the run's: a run that has ended may still tell the
+// worker its output was delivered, as over a network stream.
+func (s *Submitter) open(ctx, serveCtx context.Context, w peer.ID) (st stream, done func(), err error) {
 	if w == s.deps.Host.ID() {
 		if s.deps.Local == nil {
 			return nil, nil, errors.New("no local worker")
 		}
 		c1, c2 := net.Pipe()
 		var wg sync.WaitGroup
-		wg.Go(func() { s.deps.Local.serveLocal(runCtx, w, c2) })
+		wg.Go(func() { s.deps.Local.serveLocal(serveCtx, w, c2) })
 		return pipeStream{c1}, func() { c1.Close(); wg.Wait() }, nil
 	}
 	ns, err := s.deps.Host.NewStream(ctx, w, ProtocolID)
