@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enxame/enxame/dht"
 	"github.com/enxame/enxame/internal/nodetest"
 	"github.com/enxame/enxame/internal/waittest"
 	"github.com/enxame/enxame/node"
@@ -56,6 +57,7 @@ func TestSwarmFindPeer(t *testing.T) {
 
 	var mu sync.Mutex
 	var failures []string
+	retried := 0
 	var wg sync.WaitGroup
 	for i, a := range nodes {
 		wg.Go(func() {
@@ -63,7 +65,21 @@ func TestSwarmFindPeer(t *testing.T) {
 				if i == j {
 					continue
 				}
-				res, err := a.Router().FindPeer(t.Context(), b.Host().ID())
+				// A lookup on a loaded machine can miss kad-dht's own
+				// per-query timeouts; a user would ask again, and so
+				// does the test, at most three times.
+				var res dht.FindResult
+				var err error
+				for attempt := range 3 {
+					if res, err = a.Router().FindPeer(t.Context(), b.Host().ID()); err == nil {
+						break
+					}
+					if attempt < 2 {
+						mu.Lock()
+						retried++
+						mu.Unlock()
+					}
+				}
 				mu.Lock()
 				switch {
 				case err != nil:
@@ -76,6 +92,7 @@ func TestSwarmFindPeer(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	t.Logf("%d of %d lookups asked again", retried, n*(n-1))
 	if len(failures) > 0 {
 		t.Fatalf("FindPeer failed %d of %d times; first: %s", len(failures), n*(n-1), failures[0])
 	}
