@@ -89,9 +89,12 @@ func startPeer(t *testing.T, h *netlabtest.Host, compute bool, bootstrap ...stri
 	for _, b := range bootstrap {
 		args = append(args, "--bootstrap", b)
 	}
+	if v := os.Getenv("ENXAME_LAB_LOG_LEVEL"); v != "" { // debug a lab run
+		args = append(args, "--log-level", v)
+	}
 	p.proc = h.Start(env(t), bin, args...)
 	t.Cleanup(func() {
-		if t.Failed() {
+		if t.Failed() || os.Getenv("ENXAME_LAB_LOG_LEVEL") != "" {
 			t.Logf("daemon %s (%s) output:\n%s", h.Name, h.IP, p.proc.Output())
 		}
 	})
