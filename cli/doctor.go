@@ -21,11 +21,12 @@ type check struct {
 func newDoctorCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "doctor",
-		Short: "Check this peer's reachability, relays, NAT, bootstrap peers and storage",
+		Short: "Check this peer's reachability, relays, NAT, port mapping, bootstrap peers, storage and clock",
 		Long: `doctor asks the running daemon what it knows about its place in the swarm
 and prints one line per check, each with what to do when it is not fine:
 reachability (AutoNAT), relays (when behind NAT), the NAT type as other peers
-see it, the DHT mode, bootstrap peers, connected peers and storage.`,
+see it, port mapping (UPnP/NAT-PMP), the DHT mode, bootstrap peers, connected
+peers, storage, and whether this machine's clock is kept in sync.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := e.client()
@@ -41,6 +42,7 @@ see it, the DHT mode, bootstrap peers, connected peers and storage.`,
 				return e.apiErr(err)
 			}
 			checks := diagnose(st, id)
+			checks = append(checks, clockCheck(clockSynced()))
 			if e.json {
 				return e.printJSON(checks)
 			}
@@ -87,6 +89,9 @@ func diagnose(st control.Status, id control.ID) []check {
 		}
 	}
 	out = append(out, natType(st.Observed))
+	if pm, ok := portMapCheck(st); ok {
+		out = append(out, pm)
+	}
 	mode := check{Name: "dht mode", OK: true, Detail: st.DHTMode}
 	if st.DHTMode == "server" && st.Reachability == "private" {
 		mode.OK = false
@@ -166,4 +171,48 @@ func natType(observed []string) check {
 		}
 	}
 	return check{Name: "nat type", OK: true, Detail: "port-preserving: hole punching can work"}
+}
+
+// portMapCheck reads the daemon's port-mapping state; ok is false when the
+// daemon does not report one (an older daemon).
+func portMapCheck(st control.Status) (check, bool) {
+	ch := check{Name: "port mapping", OK: true}
+	public := st.Reachability == "public"
+	switch {
+	case st.PortMap == "":
+		return ch, false
+	case strings.HasPrefix(st.PortMap, "mapped"):
+		ch.Detail = "the router forwards " + strings.TrimSpace(strings.TrimPrefix(st.PortMap, "mapped")) + " to this peer (UPnP/NAT-PMP)"
+	case st.PortMap == "off":
+		ch.Detail = "off (--no-port-map or nat.disable_port_map)"
+		if !public {
+			ch.OK = false
+			ch.Fix = "if your router speaks UPnP or NAT-PMP, drop --no-port-map so it forwards port 4100 to this peer; otherwise forward TCP and UDP 4100 by hand"
+		}
+	default: // on, but no router answered or none mapped
+		ch.Detail = "on, but " + st.PortMap
+		if public {
+			ch.Detail += " (not needed: this peer is public)"
+		} else {
+			ch.OK = false
+			ch.Fix = "enable UPnP or NAT-PMP in your router's settings, or forward TCP and UDP port 4100 to this machine"
+		}
+	}
+	return ch, true
+}
+
+// clockCheck says whether this machine's clock is kept in sync. libp2p's
+// TLS certificates are valid from an hour before their creation, so a
+// clock more than an hour off fails the TLS handshake (TCP and QUIC) with
+// every peer whose clock is right.
+func clockCheck(synced, known bool) check {
+	switch {
+	case !known:
+		return check{Name: "clock", OK: true, Detail: "not checked on this system; keep it in sync (TLS to peers fails when it is more than an hour off)"}
+	case synced:
+		return check{Name: "clock", OK: true, Detail: "synchronised by a time service"}
+	default:
+		return check{Name: "clock", OK: false, Detail: "not synchronised by any time service: a clock more than an hour off fails TLS with every peer",
+			Fix: "turn on time sync: timedatectl set-ntp true (or install chrony or systemd-timesyncd)"}
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/enxame/enxame/compute/sched"
 	"github.com/enxame/enxame/compute/wire"
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
@@ -471,9 +472,40 @@ func (s *Submitter) open(ctx, serveCtx context.Context, w peer.ID) (st stream, d
 		wg.Go(func() { s.deps.Local.serveLocal(serveCtx, w, c2) })
 		return pipeStream{c1}, func() { c1.Close(); wg.Wait() }, nil
 	}
-	ns, err := s.deps.Host.NewStream(ctx, w, ProtocolID)
+	ns, err := openWorkerStream(ctx, s.deps.Host, w)
 	if err != nil {
 		return nil, nil, err
 	}
 	return ns, func() {}, nil
+}
+
+// openWorkerStream opens a compute stream to w. When the only connection
+// is a relayed one (both peers behind NAT), libp2p waits for hole punching
+// to give a direct connection; this waits up to 5 s (half of ctx's time
+// when shorter) for it and then, if the relayed connection is still there,
+// runs the stream over the relay (within the relay's limits), so that a
+// worker behind a symmetric NAT, where hole punching fails, still gets
+// units from a submitter behind another NAT (issue 12). Inputs and outputs
+// move over share, which does the same.
+func openWorkerStream(ctx context.Context, h host.Host, w peer.ID) (network.Stream, error) {
+	wait := 5 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(dl)/2)
+	}
+	st, err := h.NewStream(network.WithDialPeerTimeout(ctx, wait), w, ProtocolID)
+	if err == nil || ctx.Err() != nil || !onlyLimited(h, w) {
+		return st, err
+	}
+	return h.NewStream(network.WithAllowLimitedConn(ctx, "enxame compute over relay"), w, ProtocolID)
+}
+
+// onlyLimited reports whether every connection to p is limited (relayed).
+func onlyLimited(h host.Host, p peer.ID) bool {
+	conns := h.Network().ConnsToPeer(p)
+	for _, c := range conns {
+		if !c.Stat().Limited {
+			return false
+		}
+	}
+	return len(conns) > 0
 }

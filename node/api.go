@@ -141,6 +141,10 @@ func (b backend) Status() control.Status {
 		st.Listen = append(st.Listen, a.String())
 	}
 	st.Observed = observedAddrs(n)
+	st.PortMap = PortMapOff
+	if n.nat != nil {
+		st.PortMap = n.nat.portMapState(n.host.Network().ListenAddresses())
+	}
 	u := n.blocks.Usage()
 	st.StorageBytes, st.StorageMax = u.Bytes, u.Max
 	for _, bp := range n.router.Bootstrap() {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/host/autorelay"
+	basichost "github.com/libp2p/go-libp2p/p2p/host/basic"
 	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 	"github.com/libp2p/go-libp2p/p2p/protocol/holepunch"
 	ma "github.com/multiformats/go-multiaddr"
@@ -94,6 +96,9 @@ type reach struct {
 	mu      sync.Mutex
 	n       *Node
 	punched map[peer.ID]punch // peers a hole punch succeeded to
+	// portMap is the port-mapping manager (UPnP/NAT-PMP), nil when port
+	// mapping is off.
+	portMap basichost.NATManager
 }
 
 // punch is when a successful hole punch ran.
@@ -111,7 +116,13 @@ const punchSlack = 5 * time.Second
 func reachOptions(cfg NATConfig, listen []string, rs *reach) ([]libp2p.Option, error) {
 	var opts []libp2p.Option
 	if !cfg.DisablePortMap && !allLoopback(listen) {
-		opts = append(opts, libp2p.NATPortMap())
+		opts = append(opts, libp2p.NATManager(func(nw network.Network) basichost.NATManager {
+			m := basichost.NewNATManager(nw)
+			rs.mu.Lock()
+			rs.portMap = m
+			rs.mu.Unlock()
+			return m
+		}))
 	}
 	if !cfg.DisableRelayService {
 		opts = append(opts, libp2p.EnableRelayService(relay.WithResources(relayResources(cfg.Relay))))
@@ -292,4 +303,38 @@ func (n *Node) peerPath(p peer.ID) string {
 		}
 	}
 	return best
+}
+
+// Port-mapping states as `status` and `doctor` show them (the mapped
+// address follows PortMapMapped).
+const (
+	PortMapOff      = "off"
+	PortMapNoRouter = "no router answered"
+	PortMapMapped   = "mapped"
+)
+
+// portMapState says whether port mapping is on, found a router (UPnP or
+// NAT-PMP) and got a mapping for one of listen: "mapped ADDR,...",
+// PortMapNoRouter when it is on but no router answered (or none mapped),
+// PortMapOff when it is off.
+func (rs *reach) portMapState(listen []ma.Multiaddr) string {
+	rs.mu.Lock()
+	m := rs.portMap
+	rs.mu.Unlock()
+	if m == nil {
+		return PortMapOff
+	}
+	if !m.HasDiscoveredNAT() {
+		return PortMapNoRouter
+	}
+	var mapped []string
+	for _, a := range listen {
+		if ext := m.GetMapping(a); ext != nil {
+			mapped = append(mapped, ext.String())
+		}
+	}
+	if len(mapped) == 0 {
+		return PortMapNoRouter
+	}
+	return PortMapMapped + " " + strings.Join(mapped, ",")
 }

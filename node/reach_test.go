@@ -148,3 +148,42 @@ func TestAllLoopback(t *testing.T) {
 		}
 	}
 }
+
+// fakePortMap is a port-mapping manager with a fixed answer.
+type fakePortMap struct {
+	found  bool
+	mapped map[string]string
+}
+
+func (f fakePortMap) GetMapping(a ma.Multiaddr) ma.Multiaddr {
+	if s, ok := f.mapped[a.String()]; ok {
+		return ma.StringCast(s)
+	}
+	return nil
+}
+func (f fakePortMap) HasDiscoveredNAT() bool { return f.found }
+func (f fakePortMap) Close() error           { return nil }
+
+// TestPortMapState pins what `status` and `doctor` say about UPnP/NAT-PMP.
+func TestPortMapState(t *testing.T) {
+	listen := []ma.Multiaddr{ma.StringCast("/ip4/10.1.0.2/tcp/4100"), ma.StringCast("/ip4/10.1.0.2/udp/4100/quic-v1")}
+	for _, c := range []struct {
+		name string
+		pm   *fakePortMap
+		want string
+	}{
+		{"off", nil, PortMapOff},
+		{"no router", &fakePortMap{}, PortMapNoRouter},
+		{"router, no mapping", &fakePortMap{found: true}, PortMapNoRouter},
+		{"mapped", &fakePortMap{found: true, mapped: map[string]string{"/ip4/10.1.0.2/tcp/4100": "/ip4/11.101.0.2/tcp/4100"}},
+			PortMapMapped + " /ip4/11.101.0.2/tcp/4100"},
+	} {
+		rs := &reach{}
+		if c.pm != nil {
+			rs.portMap = *c.pm
+		}
+		if got := rs.portMapState(listen); got != c.want {
+			t.Errorf("%s: portMapState = %q, want %q", c.name, got, c.want)
+		}
+	}
+}

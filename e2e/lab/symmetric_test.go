@@ -11,5 +11,5 @@ import (
 // work; the fetch still completes, over a relay.
 func TestNATToNATSymmetricRelayed(t *testing.T) {
 	s := natToNAT(t, netlabtest.Symmetric, "relayed")
-	t.Logf("32 MiB over the relay: %.1f MB/s", throughput(t, s.nat[1], s.nat[0], 32<<20))
+	t.Logf("FIGURE %s: 32 MiB over the relay: %.1f MB/s", t.Name(), throughput(t, s.nat[1], s.nat[0], 32<<20))
 }

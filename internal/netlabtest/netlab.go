@@ -302,3 +302,46 @@ func (l *Lab) Namespaces() []string {
 	defer l.mu.Unlock()
 	return append([]string(nil), l.nss...)
 }
+
+// Partition cuts the internet between the hosts of a and those of b (by
+// their public addresses, in both directions) until Heal: packets between
+// the two sides are dropped in the internet namespace, as a broken link
+// between two networks would.
+func (l *Lab) Partition(a, b []*Host) {
+	l.t.Helper()
+	set := func(hs []*Host) string {
+		ips := make([]string, len(hs))
+		for i, h := range hs {
+			ips[i] = h.PublicIP
+		}
+		return "{ " + strings.Join(ips, ", ") + " }"
+	}
+	_ = exec.Command("ip", "netns", "exec", l.inet, "nft", "delete", "table", "ip", "netlab_partition").Run()
+	l.nft(l.inet, fmt.Sprintf(`table ip netlab_partition {
+	chain forward {
+		type filter hook forward priority -10; policy accept;
+		ip saddr %[1]s ip daddr %[2]s drop
+		ip saddr %[2]s ip daddr %[1]s drop
+	}
+}
+`, set(a), set(b)))
+}
+
+// Heal ends a Partition.
+func (l *Lab) Heal() {
+	l.t.Helper()
+	l.run("ip", "netns", "exec", l.inet, "nft", "delete", "table", "ip", "netlab_partition")
+}
+
+// Rate limits what h sends to rate (tc's syntax, such as "20mbit") with a
+// token bucket on its link; "" removes the limit. For a NAT'd host it
+// limits the link to its router.
+func (l *Lab) Rate(h *Host, rate string) {
+	l.t.Helper()
+	_ = exec.Command("ip", "netns", "exec", h.NS, "tc", "qdisc", "del", "dev", "eth0", "root").Run()
+	if rate == "" {
+		return
+	}
+	l.run("ip", "netns", "exec", h.NS, "tc", "qdisc", "add", "dev", "eth0", "root", "tbf",
+		"rate", rate, "burst", "64kb", "latency", "200ms")
+}

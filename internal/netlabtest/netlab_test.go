@@ -121,6 +121,28 @@ func TestLabRoutesAndNATs(t *testing.T) {
 				t.Errorf("%s -> %s: got %q, %v; want seen from %s", c.from.Name, c.to, got, err, c.wantIP)
 			}
 		}
+		// A partition between {b, n1} and {a} cuts both ways until healed.
+		lab.Partition([]*Host{b, n1}, []*Host{a})
+		for _, from := range []*Host{b, n1} {
+			if got, err := dial(t, from, a.IP+":7000"); err == nil {
+				t.Errorf("partitioned: %s -> a connected (saw %q), want failure", from.Name, got)
+			}
+		}
+		if got, err := dial(t, n2, a.IP+":7000"); err != nil || got != n2.PublicIP {
+			t.Errorf("partitioned: n2 (outside the partition) -> a: got %q, %v", got, err)
+		}
+		lab.Heal()
+		if got, err := dial(t, b, a.IP+":7000"); err != nil || got != b.IP {
+			t.Errorf("healed: b -> a: got %q, %v; want seen from %s", got, err, b.IP)
+		}
+		// Rate and Loss load and unload their rules.
+		lab.Rate(b, "10mbit")
+		lab.Loss(b, 30)
+		lab.Loss(b, 0)
+		lab.Rate(b, "")
+		if got, err := dial(t, b, a.IP+":7000"); err != nil || got != b.IP {
+			t.Errorf("after rate and loss removed: b -> a: got %q, %v", got, err)
+		}
 	})
 	if lab == nil {
 		return

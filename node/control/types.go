@@ -88,6 +88,9 @@ type Status struct {
 	Listen       []string        `json:"listen"`
 	Observed     []string        `json:"observed"`
 	Bootstrap    []BootstrapPeer `json:"bootstrap"`
+	// PortMap is port mapping's state: "off", "no router answered", or
+	// "mapped" and the router's external addresses, comma-separated.
+	PortMap string `json:"port_map,omitempty"`
 	// StorageBytes is the size of the stored blocks and StorageMax the
 	// store's quota (see RepoStat).
 	StorageBytes int64 `json:"storage_bytes"`
