@@ -109,7 +109,7 @@ func validSearchMsgs(t testing.TB) []*SearchMsg {
 	key := newKey(t)
 	now := time.Unix(1_800_000_000, 0)
 	r1 := signedRecord(t, key, "açores", "Açores.jpg", now)
-	r2 := &KeywordRecord{Keyword: "praia", CID: testCID(t, "p"), Name: "praia", Kind: KindDir, Description: "fotos", Published: now}
+	r2 := &KeywordRecord{Keyword: "praia", CID: testCID(t, "p"), Name: "praia", Kind: KindDir, Description: "fotos", Tags: "verao sol", Published: now}
 	if err := r2.Sign(key); err != nil {
 		t.Fatal(err)
 	}

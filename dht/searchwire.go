@@ -72,7 +72,10 @@ type KeywordRecord struct {
 	Size        uint64
 	Kind        Kind
 	Description string
-	Publisher   peer.ID
+	// Tags are the extra keywords the publisher gave (space-separated),
+	// so that a search looking up one keyword can match the others.
+	Tags      string
+	Publisher peer.ID
 	// PubKey is Publisher's marshalled public key.
 	PubKey []byte
 	// Published is when the record was signed, to the second.
@@ -95,6 +98,7 @@ func (r *KeywordRecord) appendUnsigned(b []byte) []byte {
 	b = binary.AppendUvarint(b, r.Size)
 	b = append(b, byte(r.Kind))
 	b = appendString(b, r.Description)
+	b = appendString(b, r.Tags)
 	b = appendString(b, string(r.Publisher))
 	b = appendString(b, string(r.PubKey))
 	b = binary.AppendUvarint(b, uint64(r.Published.Unix()))
@@ -252,6 +256,7 @@ func (r *reader) record() *KeywordRecord {
 		r.fail("kind %d", k)
 	}
 	rec.Description = r.text("description", MaxDescriptionLen)
+	rec.Tags = r.text("tags", MaxDescriptionLen)
 	pb := r.bytes("publisher", maxPeerIDLen)
 	if r.err == nil {
 		id, err := peer.IDFromBytes(pb)
@@ -434,6 +439,9 @@ func ReadSearchMsg(r *bufio.Reader) (*SearchMsg, error) {
 	}
 	body := make([]byte, n)
 	if _, err := io.ReadFull(r, body); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF // the length came, the body did not
+		}
 		return nil, fmt.Errorf("read search message: %w", err)
 	}
 	return DecodeSearchMsg(body)

@@ -48,6 +48,8 @@ type publication struct {
 	Kind        string   `json:"type"`
 	Description string   `json:"description,omitempty"`
 	Keywords    []string `json:"keywords"`
+	// Tags are the extra keywords given, normalised.
+	Tags []string `json:"tags,omitempty"`
 }
 
 // searchState is the node's keyword search: the dht service and when
@@ -116,7 +118,11 @@ func (n *Node) Publish(ctx context.Context, c cid.Cid, name string, keywords []s
 	if len(kws) == 0 {
 		return control.PublishResult{}, control.Errorf(control.CodeBadRequest, "publish %s: no keywords in name %q (words under 3 letters and stop words do not count): pass --keywords", c, name)
 	}
-	pub := publication{CID: c.String(), Name: name, Size: size, Kind: kind.String(), Description: description, Keywords: kws}
+	tags := search.Keywords(strings.Join(keywords, " "))
+	if t := strings.Join(tags, " "); len(t) > dht.MaxDescriptionLen {
+		return control.PublishResult{}, control.Errorf(control.CodeBadRequest, "publish %s: keywords over %d bytes", c, dht.MaxDescriptionLen)
+	}
+	pub := publication{CID: c.String(), Name: name, Size: size, Kind: kind.String(), Description: description, Keywords: kws, Tags: tags}
 	data, err := json.Marshal(pub)
 	if err != nil {
 		return control.PublishResult{}, fmt.Errorf("publish %s: %w", c, err)
@@ -142,7 +148,8 @@ func (n *Node) publishOnce(ctx context.Context, c cid.Cid, pub publication) (map
 	}
 	recs := make([]dht.KeywordRecord, len(pub.Keywords))
 	for i, kw := range pub.Keywords {
-		recs[i] = dht.KeywordRecord{Keyword: kw, CID: c, Name: pub.Name, Size: pub.Size, Kind: kind, Description: pub.Description}
+		recs[i] = dht.KeywordRecord{Keyword: kw, CID: c, Name: pub.Name, Size: pub.Size, Kind: kind, Description: pub.Description,
+			Tags: strings.Join(pub.Tags, " ")}
 	}
 	res, err := n.search.svc.Publish(ctx, recs)
 	if err != nil {
@@ -269,7 +276,7 @@ func (n *Node) SearchFiles(ctx context.Context, words []string, timeout time.Dur
 	var mu sync.Mutex
 	fr, err := n.search.svc.Find(fctx, q.Lookup, func(_ peer.ID, rec *dht.KeywordRecord) {
 		h := search.Hit{CID: rec.CID.String(), Name: rec.Name, Size: rec.Size, Kind: rec.Kind.String(),
-			Description: rec.Description, Keyword: rec.Keyword, Publisher: rec.Publisher.String()}
+			Description: rec.Description, Keyword: rec.Keyword, Tags: rec.Tags, Publisher: rec.Publisher.String()}
 		mu.Lock()
 		defer mu.Unlock()
 		if res, ok := rk.Observe(h); ok {

@@ -90,6 +90,11 @@ func TestPublishAndSearch(t *testing.T) {
 	if got := searchNames(t, b, "FOTOGRAFIAS", "Açores"); len(got) != 1 {
 		t.Errorf("search FOTOGRAFIAS Açores = %q, want the photo", names(got))
 	}
+	// "fotografias" is looked up (the longer word); "ilhas" is an extra
+	// keyword, matched through the record's tags.
+	if got := searchNames(t, b, "ilhas", "fotografias"); len(got) != 1 {
+		t.Errorf("search ilhas fotografias = %q, want the photo", names(got))
+	}
 	if got := searchNames(t, b, "lisboa"); len(got) != 0 {
 		t.Errorf("search lisboa (not published) = %q, want nothing", names(got))
 	}

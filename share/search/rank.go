@@ -43,17 +43,19 @@ type Hit struct {
 	Size        uint64
 	Kind        string
 	Description string
-	// Keyword is the keyword the record was stored under.
+	// Keyword is the keyword the record was stored under; Tags the
+	// publisher's extra keywords.
 	Keyword string
+	Tags    string
 	// Publisher is the peer that signed the record.
 	Publisher string
 }
 
 // Match reports whether h carries every keyword of q: in its name, its
-// description or the keyword it was stored under.
+// description, its tags or the keyword it was stored under.
 func (q Query) Match(h Hit) bool {
 	have := map[string]bool{h.Keyword: true}
-	for _, w := range Words(h.Name + " " + h.Description) {
+	for _, w := range Words(h.Name + " " + h.Description + " " + h.Tags) {
 		have[cut(w)] = true
 	}
 	for _, k := range q.Keywords {

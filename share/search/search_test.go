@@ -108,6 +108,7 @@ func TestMatch(t *testing.T) {
 		{"both in name", Hit{Name: "Praia dos Açores.jpg", Keyword: "acores"}, true},
 		{"one in description", Hit{Name: "Açores.jpg", Description: "na praia", Keyword: "acores"}, true},
 		{"keyword it was stored under", Hit{Name: "IMG_001.jpg", Keyword: "acores", Description: "praia"}, true},
+		{"one in the tags", Hit{Name: "Açores.jpg", Keyword: "acores", Tags: "verao praia"}, true},
 		{"missing one", Hit{Name: "Açores.jpg", Keyword: "acores"}, false},
 		{"substring is not a word", Hit{Name: "Açores praias.jpg", Keyword: "acores"}, false},
 	}
