@@ -88,8 +88,8 @@ type SearchReport struct {
 	Search  LookupStats `json:"search"`
 	// Records is the keyword records each node stores for others;
 	// KeywordFiles how many files carry each keyword (the Zipf skew).
-	Records      IntDist `json:"records_per_node"`
-	KeywordFiles IntDist `json:"files_per_keyword"`
+	Records      IntDist       `json:"records_per_node"`
+	KeywordFiles IntDist       `json:"files_per_keyword"`
 	Virtual      time.Duration `json:"virtual_ns"`
 	Wall         time.Duration `json:"wall_ns"`
 	Phases       []Phase       `json:"phases"`
