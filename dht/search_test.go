@@ -324,3 +324,46 @@ func TestSearchPublishFind(t *testing.T) {
 		t.Errorf("STORE of another publisher's record accepted %d, want 0", resp.Accepted)
 	}
 }
+
+// TestStoreHammer: puts, finds and expiries from many goroutines keep the
+// store's counts consistent and within its caps.
+func TestStoreHammer(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	cfg := storeConfig()
+	cfg.RecordTTL = time.Hour
+	s := newSearchStore(cfg)
+	keys := []crypto.PrivKey{newKey(t), newKey(t), newKey(t), newKey(t)}
+	iters := 200
+	if testing.Short() {
+		iters = 50
+	}
+	// Records are signed up front: signing is not what is hammered.
+	recs := make([][]*KeywordRecord, len(keys))
+	for k, key := range keys {
+		for i := range iters {
+			recs[k] = append(recs[k], signedRecord(t, key, fmt.Sprintf("kw%d", i%5), fmt.Sprintf("f%d-%d", k, i), now.Add(time.Duration(i)*time.Second)))
+		}
+	}
+	var wg sync.WaitGroup
+	for k := range keys {
+		wg.Go(func() {
+			for i, r := range recs[k] {
+				s.put(r)
+				s.find(r.Keyword, now.Add(time.Duration(i)*time.Second), 10)
+				if i%50 == 0 {
+					s.expire(now.Add(30 * time.Minute))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st := s.stats()
+	sum := 0
+	for kw := range 5 {
+		_, n := s.find(fmt.Sprintf("kw%d", kw), now, MaxFindRecords)
+		sum += n
+	}
+	if st.Records != sum || st.Records > cfg.MaxRecords {
+		t.Errorf("stats %+v, records by keyword %d, want equal and ≤ %d", st, sum, cfg.MaxRecords)
+	}
+}
