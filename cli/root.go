@@ -122,6 +122,7 @@ Start a peer with 'enxame daemon'; the other commands talk to it.`,
 		newVersionCmd(e),
 	)
 	root.AddCommand(shareCommands(e)...)
+	root.AddCommand(searchCommands(e)...)
 	root.AddCommand(newComputeCmd(e), newDemoCmd(e), newSimnetCmd(e))
 	root.AddCommand(newRepoCmd(e))
 	return root

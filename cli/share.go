@@ -45,6 +45,7 @@ func newAddCmd(e *env) *cobra.Command {
 	var cidVersion int
 	var rawLeaves, verbose, quiet bool
 	var stdinName string
+	var pub *publishFlags // --publish (search.go)
 	c := &cobra.Command{
 		Use:   "add PATH... | add -",
 		Short: "Add files or directories (or stdin) to the swarm and print the root CID",
@@ -67,6 +68,9 @@ of the argument it came from, as Kubo does.`,
 				req.NoRawLeaves = !rawLeaves
 			default:
 				return usageError{fmt.Errorf("--cid-version %d: want 0 or 1", cidVersion)}
+			}
+			if err := pub.check(cmd); err != nil {
+				return err
 			}
 			stdin := len(args) == 1 && args[0] == "-"
 			if !stdin && stdinName != "" {
@@ -138,6 +142,9 @@ of the argument it came from, as Kubo does.`,
 			if done.Root == "" {
 				return errors.New("add: the daemon ended the stream without a result")
 			}
+			if err := e.publishAdded(cmd.Context(), cl, pub, done.Roots, req.Paths, stdinName); err != nil {
+				return err
+			}
 			if e.json {
 				return nil
 			}
@@ -160,6 +167,7 @@ of the argument it came from, as Kubo does.`,
 	fl.BoolVar(&req.NoPin, "no-pin", false, "do not pin the root (gc may remove it)")
 	fl.BoolVarP(&verbose, "verbose", "v", false, "print every file's CID")
 	fl.BoolVarP(&quiet, "quiet", "q", false, "no progress")
+	pub = addPublishFlags(c)
 	return c
 }
 

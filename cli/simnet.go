@@ -78,19 +78,19 @@ func pickTier(tier string, nodes int, loss float64) (string, error) {
 }
 
 // simnetScenarios are the scenarios of --scenario.
-var simnetScenarios = []string{"dht", "churn", "adversary", "fetch", "compute"}
+var simnetScenarios = []string{"dht", "churn", "adversary", "fetch", "compute", "search"}
 
 // simnetFlagScenarios names the scenarios each scenario-specific flag
 // applies to. Setting one for another scenario is a usage error rather
 // than a flag silently ignored. Flags not listed apply to every scenario.
 var simnetFlagScenarios = map[string][]string{
-	"nodes":         {"dht", "churn", "adversary", "fetch"},
-	"tier":          {"dht", "churn", "adversary"},
-	"join-spread":   {"dht", "churn", "adversary"},
+	"nodes":         {"dht", "churn", "adversary", "fetch", "search"},
+	"tier":          {"dht", "churn", "adversary", "search"},
+	"join-spread":   {"dht", "churn", "adversary", "search"},
 	"churn":         {"dht", "churn", "adversary", "fetch", "compute"},
 	"droppers":      {"dht", "churn", "adversary"},
-	"keys":          {"dht", "churn", "adversary"},
-	"lookups":       {"dht", "churn", "adversary"},
+	"keys":          {"dht", "churn", "adversary", "search"},
+	"lookups":       {"dht", "churn", "adversary", "search"},
 	"plot":          {"dht", "churn", "adversary", "fetch", "compute"},
 	"providers":     {"fetch", "adversary"},
 	"fetchers":      {"fetch", "adversary"},
@@ -119,7 +119,7 @@ const (
 // range, and no flag set (changed) that the scenario would ignore.
 func checkSimnetFlags(f simnetFlags, changed func(string) bool) error {
 	if !slices.Contains(simnetScenarios, f.scenario) {
-		return fmt.Errorf("unknown scenario %q (dht, churn, adversary, fetch, compute)", f.scenario)
+		return fmt.Errorf("unknown scenario %q (dht, churn, adversary, fetch, compute, search)", f.scenario)
 	}
 	for _, name := range slices.Sorted(maps.Keys(simnetFlagScenarios)) {
 		if sc := simnetFlagScenarios[name]; changed(name) && !slices.Contains(sc, f.scenario) {
@@ -206,6 +206,12 @@ Scenarios:
          --corrupt, that fraction of the providers serve bit-flipped blocks;
          with --churn, that fraction of the (honest) providers leave during
          the fetches, each replaced by a new node.
+  search --keys files, each with 3 keywords drawn from a Zipf distribution
+         over 500 words, are published by one random node each (a signed
+         record per keyword on the closest peers); --lookups searches from
+         random nodes for a random file's keywords: success rate, latency
+         p50/p95 until the file's record arrived, records stored per node
+         (max and mean). Tiers as for dht (light: an in-memory transport).
 
 Tiers (dht, churn, the dht phase of adversary): --tier full runs whole nodes over simulated
 QUIC (per-node bandwidth, loss), ~10 MB and a few seconds of CPU each;
@@ -244,12 +250,14 @@ The same --seed gives the same network, identities and workload.`,
 				return runSimnetCompute(cmd.Context(), e, f, regions)
 			case "adversary":
 				return runSimnetAdversary(cmd.Context(), e, f, regions)
+			case "search":
+				return runSimnetSearch(cmd.Context(), e, f, regions)
 			}
 			return runSimnetDHT(cmd.Context(), e, f, regions)
 		},
 	}
 	fl := c.Flags()
-	fl.StringVar(&f.scenario, "scenario", "dht", "scenario: dht, churn, adversary, fetch or compute")
+	fl.StringVar(&f.scenario, "scenario", "dht", "scenario: dht, churn, adversary, fetch, compute or search")
 	fl.StringVar(&f.tier, "tier", "auto", "dht, churn, adversary: full (QUIC), mem (whole nodes in memory), light (the DHT router alone) or auto (full up to 100 nodes, mem up to 1,000, light above)")
 	fl.DurationVar(&f.spread, "join-spread", 0, "stagger the nodes' joins over this much virtual time (0: all at once)")
 	fl.IntVar(&f.nodes, "nodes", 100, "nodes in the swarm")
@@ -430,6 +438,30 @@ func runSimnetDHT(ctx context.Context, e *env, f simnetFlags, regions []simnet.R
 		return err
 	}
 	return finishSimnet(e, f, rep, func(w io.Writer) error { return writeDHTPlot(w, rep) })
+}
+
+func runSimnetSearch(ctx context.Context, e *env, f simnetFlags, regions []simnet.Region) error {
+	tier, err := pickTier(f.tier, f.nodes, f.loss)
+	if err != nil {
+		return usageError{err}
+	}
+	cfg := simnet.SearchConfig{
+		Net: simnet.Config{
+			Nodes: f.nodes, Seed: f.seed, Regions: regions, Bootstraps: f.bootstrap,
+			BitsPerSecond: f.mbps * 1_000_000, Loss: f.loss, Tier: tier, JoinSpread: f.spread,
+		},
+		Settle: f.settle, Files: f.keys, Searches: f.lookups,
+	}
+	var rep simnet.SearchReport
+	err = simnet.Bubble("simnet-search", func() error {
+		var err error
+		rep, err = simnet.RunSearch(context.WithoutCancel(ctx), cfg)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return finishSimnet(e, f, rep, nil)
 }
 
 // writeDHTPlot draws the lookup-latency CDFs of rep.

@@ -92,6 +92,7 @@ func TestSimnetCommandRejectsBadFlags(t *testing.T) {
 		{"--scenario", "fetch", "--provider-mbps", "-1"},
 		{"--scenario", "fetch", "--nodes", "6", "--providers", "2", "--fetchers", "2"},
 		{"--scenario", "compute", "--workers", "0"},
+		{"--scenario", "search", "--plot", "x.svg"},
 		{"--scenario", "compute", "--units", "-1"},
 		{"--scenario", "compute", "--unit-seconds", "0"},
 		{"--scenario", "compute", "--unit-seconds", "NaN"},

@@ -66,6 +66,9 @@ type Config struct {
 	Share       ShareConfig    `yaml:"share" json:"share"`
 	Storage     StorageConfig  `yaml:"storage" json:"storage"`
 	NAT         NATConfig      `yaml:"nat" json:"nat"`
+	// Search configures keyword search: record lifetime, republishing,
+	// and the caps on records stored for others.
+	Search dht.SearchConfig `yaml:"search" json:"search"`
 }
 
 // StorageConfig configures the block store.
@@ -201,6 +204,7 @@ func DefaultConfig() Config {
 		LogLevel:    "info",
 		Connections: ConnConfig{Low: 100, High: 400, Grace: time.Minute},
 		DHT:         dht.DefaultConfig(),
+		Search:      dht.DefaultSearchConfig(),
 		Share: ShareConfig{
 			ReprovideInterval: 12 * time.Hour,
 			Exchange:          share.DefaultExchangeConfig(),
@@ -246,6 +250,7 @@ func (c Config) WithDefaults() Config {
 		c.Connections.Grace = d.Connections.Grace
 	}
 	c.DHT = c.DHT.WithDefaults()
+	c.Search = c.Search.WithDefaults()
 	if c.Share.ReprovideInterval == 0 {
 		c.Share.ReprovideInterval = d.Share.ReprovideInterval
 	}

@@ -3,6 +3,7 @@ package node
 import (
 	"fmt"
 	"github.com/enxame/enxame/compute"
+	"github.com/enxame/enxame/dht"
 	"github.com/enxame/enxame/share"
 	"os"
 	"path/filepath"
@@ -82,6 +83,13 @@ func resourceManager(rc ResourceConfig) (network.ResourceManager, error) {
 		rcmgr.BaseLimitIncrease{StreamsInbound: 128, StreamsOutbound: 128, Streams: 256, Memory: 16 << 20})
 	limits.AddProtocolPeerLimit(compute.ProtocolID,
 		rcmgr.BaseLimit{StreamsInbound: 64, StreamsOutbound: 64, Streams: 128, Memory: 16 << 20},
+		rcmgr.BaseLimitIncrease{})
+	// Keyword search (issue 15): a STORE or FIND is one short stream.
+	limits.AddProtocolLimit(dht.SearchProtocolID,
+		rcmgr.BaseLimit{StreamsInbound: 256, StreamsOutbound: 256, Streams: 512, Memory: 32 << 20},
+		rcmgr.BaseLimitIncrease{StreamsInbound: 64, StreamsOutbound: 64, Streams: 128, Memory: 8 << 20})
+	limits.AddProtocolPeerLimit(dht.SearchProtocolID,
+		rcmgr.BaseLimit{StreamsInbound: 8, StreamsOutbound: 16, Streams: 24, Memory: 4 << 20},
 		rcmgr.BaseLimitIncrease{})
 	// Bitswap (IPFS interop): explicit per-peer limits too, beside the
 	// rate limit on wants that share.Bitswap applies (issue 11).

@@ -98,6 +98,7 @@ type Node struct {
 	submitter *compute.Submitter
 	pool      *sandbox.Pool
 	worker    *compute.Worker
+	search    *searchState // keyword search (search.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -186,6 +187,9 @@ func New(cfg Config, deps Deps) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := n.openSearch(); err != nil {
+		return nil, err
+	}
 
 	dataDir := cfg.Home
 	if dataDir == "" {
@@ -213,6 +217,7 @@ func New(cfg Config, deps Deps) (_ *Node, err error) {
 		n.registerShareAPI(n.api)
 		n.registerComputeAPI(n.api)
 		n.registerRepoAPI(n.api)
+		n.registerSearchAPI(n.api)
 	}
 	return n, nil
 }
@@ -317,6 +322,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { return n.exchange.Run(ctx) })
 	g.Go(func() error { return n.runProvider(ctx) })
+	g.Go(func() error { return n.runSearch(ctx) })
 	g.Go(func() error { return n.submitter.Run(ctx) })
 	if n.worker != nil {
 		g.Go(func() error { return n.worker.Run(ctx) })
@@ -408,6 +414,9 @@ func (n *Node) release() error {
 		if err := n.blocks.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close block store: %w", err))
 		}
+	}
+	if n.search != nil {
+		n.search.svc.Close()
 	}
 	if n.router != nil {
 		if err := n.router.Close(); err != nil {

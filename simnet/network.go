@@ -162,7 +162,8 @@ type Peer struct {
 	Node   *node.Node
 	router *dht.Router
 	host   host.Host
-	start  time.Duration // join offset (Config.JoinSpread)
+	key    crypto.PrivKey // the light tier's identity (search.go signs with it)
+	start  time.Duration  // join offset (Config.JoinSpread)
 	cancel context.CancelFunc
 	done   chan error
 	alive  bool
@@ -629,7 +630,7 @@ func (n *Network) newLightPeer(idx int, r Region, ip net.IP, key crypto.PrivKey)
 		h.Close()
 		return nil, fmt.Errorf("simnet: node %d: %w", idx, err)
 	}
-	p := &Peer{Index: idx, Region: r, router: rt, host: h}
+	p := &Peer{Index: idx, Region: r, router: rt, host: h, key: key}
 	n.mu.Lock()
 	n.peers = append(n.peers, p)
 	n.mu.Unlock()
