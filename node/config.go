@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/enxame/enxame/dht"
+	"github.com/enxame/enxame/node/gateway"
 	ma "github.com/multiformats/go-multiaddr"
 	"go.yaml.in/yaml/v3"
 )
@@ -66,6 +67,9 @@ type Config struct {
 	Share       ShareConfig    `yaml:"share" json:"share"`
 	Storage     StorageConfig  `yaml:"storage" json:"storage"`
 	NAT         NATConfig      `yaml:"nat" json:"nat"`
+	// Gateway is the IPFS HTTP gateway (/ipfs/CID over HTTP, read-only).
+	// Off unless gateway.listen is set.
+	Gateway gateway.Config `yaml:"gateway" json:"gateway"`
 }
 
 // StorageConfig configures the block store.
@@ -207,6 +211,7 @@ func DefaultConfig() Config {
 		},
 		Storage: StorageConfig{Max: share.DefaultMaxBytes},
 		NAT:     NATConfig{Relay: defaultRelay},
+		Gateway: gateway.Config{}.WithDefaults(),
 		Compute: ComputeConfig{
 			Slots:       runtime.NumCPU(),
 			MemoryMiB:   256,
@@ -256,6 +261,7 @@ func (c Config) WithDefaults() Config {
 		c.Storage.Max = d.Storage.Max
 	}
 	c.NAT.Relay = c.NAT.Relay.withDefaults()
+	c.Gateway = c.Gateway.WithDefaults()
 	if c.Compute.Slots == 0 {
 		c.Compute.Slots = d.Compute.Slots
 	}
@@ -360,6 +366,13 @@ func (c Config) Validate() error {
 	}
 	if c.Resources.MaxFileDescriptors < 0 {
 		return &ConfigError{Field: "resources.max_file_descriptors", Err: errors.New("must be >= 0")}
+	}
+	if err := c.Gateway.Validate(); err != nil {
+		var fe *gateway.FieldError
+		if errors.As(err, &fe) {
+			return &ConfigError{Field: "gateway." + fe.Field, Err: fe.Err}
+		}
+		return &ConfigError{Field: "gateway", Err: err}
 	}
 	if err := c.NAT.validate(); err != nil {
 		return err
