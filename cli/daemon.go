@@ -89,6 +89,9 @@ func runDaemon(ctx context.Context, e *env, f daemonFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := cfg.ApplyEnv(e.getenv); err != nil {
+		return usageError{err}
+	}
 	cfg.Bootstrap = append(cfg.Bootstrap, f.bootstrap...)
 	if len(f.listen) > 0 {
 		cfg.Listen = f.listen
