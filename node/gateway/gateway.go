@@ -38,8 +38,9 @@ type Config struct {
 	Listen string `yaml:"listen" json:"listen"`
 	// FetchTimeout is how long a request waits for content this peer does
 	// not hold (providers found, blocks fetched and verified) before it
-	// is answered 504 Gateway Timeout; it also bounds a stall between two
-	// writes of a response. Default 30s.
+	// is answered 504 Gateway Timeout naming the CID. A response that
+	// stalls between two writes for this long plus max(this, 5s) is cut.
+	// Default 30s.
 	FetchTimeout time.Duration `yaml:"fetch_timeout" json:"fetch_timeout"`
 	// MaxConcurrentRequests caps the requests served at once; more are
 	// answered 429. Default 256.
@@ -190,7 +191,10 @@ func newHandler(cfg Config, deps Deps) (http.Handler, *exchange, error) {
 	ipfs := bgw.NewHandler(bgw.Config{
 		DeserializedResponses: true,
 		NoDNSLink:             true,
-		RetrievalTimeout:      cfg.FetchTimeout,
+		// boxo's own timeout (no bytes for this long: 504 or a cut
+		// response) comes after ours, so that a miss ends with our error,
+		// which names the CID, even on a loaded machine.
+		RetrievalTimeout:      cfg.FetchTimeout + max(cfg.FetchTimeout, 5*time.Second),
 		MaxConcurrentRequests: cfg.MaxConcurrentRequests,
 		MetricsRegistry:       reg,
 	}, backend)
