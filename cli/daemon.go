@@ -31,6 +31,7 @@ type daemonFlags struct {
 	slots     int
 	storage   string
 	noPortMap bool
+	gateway   string
 }
 
 func newDaemonCmd(e *env) *cobra.Command {
@@ -63,6 +64,7 @@ shutdown. Logs go to stderr either way.`,
 	fl.BoolVar(&f.noCompute, "no-compute", false, "run no work units for other peers")
 	fl.IntVar(&f.slots, "compute-slots", 0, "work units run at once (default: config, else one per core)")
 	fl.BoolVar(&f.noPortMap, "no-port-map", false, "do not ask the LAN router for a port mapping (UPnP, NAT-PMP)")
+	fl.StringVar(&f.gateway, "gateway", "", "serve the IPFS HTTP gateway (read-only) on this multiaddr, like /ip4/127.0.0.1/tcp/8080 (default: config gateway.listen, else off)")
 	fl.StringVar(&f.storage, "storage-max", "", "block store quota, like 500MB or 10GiB (default: config storage.max, else 10GiB)")
 	return c
 }
@@ -87,6 +89,9 @@ func runDaemon(ctx context.Context, e *env, f daemonFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := cfg.ApplyEnv(e.getenv); err != nil {
+		return usageError{err}
+	}
 	cfg.Bootstrap = append(cfg.Bootstrap, f.bootstrap...)
 	if len(f.listen) > 0 {
 		cfg.Listen = f.listen
@@ -108,6 +113,9 @@ func runDaemon(ctx context.Context, e *env, f daemonFlags) error {
 	}
 	if f.noPortMap {
 		cfg.NAT.DisablePortMap = true
+	}
+	if f.gateway != "" {
+		cfg.Gateway.Listen = f.gateway
 	}
 	if f.slots < 0 {
 		return usageError{fmt.Errorf("--compute-slots %d: want > 0", f.slots)}
@@ -147,6 +155,7 @@ func runDaemon(ctx context.Context, e *env, f daemonFlags) error {
 		PeerID:      n.Host().ID().String(),
 		Addrs:       n.Addrs(),
 		APISocket:   n.APISocket(),
+		Gateway:     n.GatewayURL(),
 		Home:        home,
 		Initialised: initialised,
 		ReadyMS:     took.Milliseconds(),
@@ -190,6 +199,7 @@ type readyEvent struct {
 	PeerID      string   `json:"peer_id"`
 	Addrs       []string `json:"addrs"` // dialable, each ending in /p2p/PEERID
 	APISocket   string   `json:"api_socket"`
+	Gateway     string   `json:"gateway,omitempty"` // http://HOST:PORT when the gateway is on
 	Home        string   `json:"home"`
 	Initialised bool     `json:"initialised"` // the home was created by this run
 	ReadyMS     int64    `json:"ready_ms"`    // from start to ready
@@ -217,6 +227,9 @@ func (o daemonOutput) ready(ev readyEvent) {
 		fmt.Fprintf(o.w, "  %s\n", a)
 	}
 	fmt.Fprintf(o.w, "API socket: %s\n", ev.APISocket)
+	if ev.Gateway != "" {
+		fmt.Fprintf(o.w, "gateway: %s\n", ev.Gateway)
+	}
 	fmt.Fprintf(o.w, "ready in %s\n", ev.ready.Round(time.Millisecond))
 }
 

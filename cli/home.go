@@ -40,24 +40,21 @@ again never overwrites the identity or the config.`,
 }
 
 func newConfigCmd(e *env) *cobra.Command {
-	c := &cobra.Command{Use: "config", Short: "Inspect the configuration"}
+	c := &cobra.Command{Use: "config", Short: "Inspect and edit the configuration", Long: configLong()}
+	c.AddCommand(newConfigSetCmd(e), newConfigGetCmd(e))
 	c.AddCommand(&cobra.Command{
 		Use:   "show",
 		Short: "Print the effective config, defaults filled in",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			home, err := e.homeDir()
-			if err != nil {
-				return err
-			}
-			cfg, err := node.LoadConfig(home)
+			cfg, err := e.loadConfig()
 			if err != nil {
 				return err
 			}
 			if e.json {
 				return e.printJSON(cfg)
 			}
-			fmt.Fprintf(e.stdout, "# home: %s\n", home)
+			fmt.Fprintf(e.stdout, "# home: %s\n", cfg.Home)
 			enc := yaml.NewEncoder(e.stdout)
 			enc.SetIndent(2)
 			if err := enc.Encode(cfg); err != nil {

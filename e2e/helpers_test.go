@@ -102,6 +102,8 @@ type daemon struct {
 	socket string
 	ready  time.Duration // as the daemon printed it
 
+	gateway string // http://HOST:PORT when --gateway was given
+
 	mu     sync.Mutex
 	out    bytes.Buffer // stdout after the banner
 	logs   bytes.Buffer // stderr
@@ -153,6 +155,8 @@ func startDaemon(t *testing.T, home string, extra ...string) *daemon {
 				d.addrs = append(d.addrs, strings.TrimSpace(line))
 			case strings.HasPrefix(line, "API socket: "):
 				d.socket = strings.TrimPrefix(line, "API socket: ")
+			case strings.HasPrefix(line, "gateway: "):
+				d.gateway = strings.TrimPrefix(line, "gateway: ")
 			case strings.HasPrefix(line, "ready in "):
 				d.ready, _ = time.ParseDuration(strings.TrimPrefix(line, "ready in "))
 				inBanner = false

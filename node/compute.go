@@ -48,7 +48,17 @@ func (n *Node) openCompute(dir string, deps Deps) error {
 	}
 	// The submitter reaches this peer's own worker in process (libp2p
 	// cannot open a stream to itself), so a peer runs its own jobs too.
-	sub, err := compute.NewSubmitter(compute.SubmitterConfig{UnitTimeout: n.cfg.Compute.UnitTimeout, Replicas: n.cfg.Compute.Replicas},
+	cc := n.cfg.Compute
+	sub, err := compute.NewSubmitter(compute.SubmitterConfig{
+		Sched:           cc.Sched,
+		UnitTimeout:     cc.UnitTimeout,
+		Replicas:        cc.Replicas,
+		RequestTimeout:  cc.Submitter.RequestTimeout,
+		DiscoverCount:   cc.Submitter.DiscoverCount,
+		DiscoverTimeout: cc.Submitter.DiscoverTimeout,
+		MaxSplitBytes:   int64(cc.Submitter.MaxSplit),
+		WatchBuffer:     cc.Submitter.WatchBuffer,
+	},
 		compute.SubmitterDeps{Host: n.host, Content: content{n}, Discovery: disc, Datastore: n.store,
 			Local: n.worker, Logger: n.baseLog})
 	if err != nil {
@@ -90,9 +100,8 @@ func (n *Node) openWorker(dir string, deps Deps, disc *dhtDiscovery) error {
 	// The pool's limits are maxima (a unit's own are capped by them); the
 	// worker applies the per-unit defaults and rejects units above its
 	// maxima before they reach the pool.
-	wd := compute.DefaultWorkerConfig()
-	pcfg.Limits.MemoryMiB = max(wd.MaxMemoryMiB, n.cfg.Compute.MemoryMiB)
-	pcfg.Limits.Timeout = max(wd.MaxUnitTimeout, n.cfg.Compute.UnitTimeout)
+	pcfg.Limits.MemoryMiB = max(n.cfg.Compute.MaxMemoryMiB, n.cfg.Compute.MemoryMiB)
+	pcfg.Limits.Timeout = max(n.cfg.Compute.MaxUnitTimeout, n.cfg.Compute.UnitTimeout)
 	var err error
 	if n.pool, err = sandbox.New(pcfg, n.baseLog); err != nil {
 		return fmt.Errorf("start sandbox pool: %w", err)
@@ -109,6 +118,17 @@ func (n *Node) startWorker(dir string, runner compute.Runner, disc *dhtDiscovery
 		UnitTimeout:   n.cfg.Compute.UnitTimeout,
 		OutputTTL:     n.cfg.Compute.OutputTTL,
 		MaxInputBytes: int64(n.cfg.Compute.MaxInputMiB) << 20,
+		// A unit may state more than the defaults; the maxima follow.
+		MaxMemoryMiB:      max(n.cfg.Compute.MaxMemoryMiB, n.cfg.Compute.MemoryMiB),
+		MaxUnitTimeout:    max(n.cfg.Compute.MaxUnitTimeout, n.cfg.Compute.UnitTimeout),
+		QueueLen:          n.cfg.Compute.QueueLen,
+		PeerShare:         n.cfg.Compute.PeerShare,
+		MaxOutputBytes:    int64(n.cfg.Compute.MaxOutput),
+		MaxModuleBytes:    int64(n.cfg.Compute.MaxModule),
+		CacheBytes:        int64(n.cfg.Compute.Cache),
+		FetchTimeout:      n.cfg.Compute.FetchTimeout,
+		AnnounceInterval:  n.cfg.Compute.AnnounceInterval,
+		HeartbeatInterval: n.cfg.Compute.HeartbeatInterval,
 	}, compute.WorkerDeps{Host: n.host, Content: content{n}, Discovery: disc, Runner: runner, Logger: n.baseLog})
 	if err != nil {
 		return fmt.Errorf("start compute worker: %w", err)

@@ -8,12 +8,14 @@ import (
 	"io"
 	"reflect"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/enxame/enxame/compute"
+	"github.com/enxame/enxame/compute/sched"
 	"github.com/enxame/enxame/dht"
+	"github.com/enxame/enxame/node/gateway"
 	ma "github.com/multiformats/go-multiaddr"
 	"go.yaml.in/yaml/v3"
 )
@@ -54,20 +56,37 @@ type Config struct {
 	// the same one. Default "enxame".
 	MDNSService string `yaml:"mdns_service" json:"mdns_service"`
 	// NATPortMap is kept so that older config files still load; port
-	// mapping is now on by default and turned off by nat.disable_port_map.
+	// mapping is now on by default.
+	//
+	// Deprecated: use nat.disable_port_map.
 	NATPortMap bool `yaml:"nat_port_map" json:"nat_port_map,omitempty"`
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string `yaml:"log_level" json:"log_level"`
 
-	Connections ConnConfig     `yaml:"connections" json:"connections"`
-	Resources   ResourceConfig `yaml:"resources" json:"resources"`
-	DHT         dht.Config     `yaml:"dht" json:"dht"`
-	Compute     ComputeConfig  `yaml:"compute" json:"compute"`
-	Share       ShareConfig    `yaml:"share" json:"share"`
-	Storage     StorageConfig  `yaml:"storage" json:"storage"`
-	NAT         NATConfig      `yaml:"nat" json:"nat"`
-	// Search configures keyword search: record lifetime, republishing,
-	// and the caps on records stored for others.
+	// Connections is the connection manager: it trims connections down to
+	// low when there are more than high.
+	Connections ConnConfig `yaml:"connections" json:"connections"`
+	// Resources is the libp2p resource manager's budget (0: scale to this
+	// machine).
+	Resources ResourceConfig `yaml:"resources" json:"resources"`
+	// DHT is the Kademlia DHT.
+	DHT dht.Config `yaml:"dht" json:"dht"`
+	// Compute is this peer as a compute worker for the swarm, and the jobs
+	// it submits.
+	Compute ComputeConfig `yaml:"compute" json:"compute"`
+	// Share is file sharing.
+	Share ShareConfig `yaml:"share" json:"share"`
+	// Storage is the block store.
+	Storage StorageConfig `yaml:"storage" json:"storage"`
+	// NAT is reachability behind NAT: a public peer relays for NAT'd ones
+	// (within the limits below), a NAT'd peer takes relays among its peers
+	// and then punches a hole for a direct connection (DCUtR).
+	NAT NATConfig `yaml:"nat" json:"nat"`
+	// Gateway is the IPFS HTTP gateway (/ipfs/CID over HTTP, read-only).
+	// Off unless gateway.listen is set.
+	Gateway gateway.Config `yaml:"gateway" json:"gateway"`
+	// Search is keyword search: record lifetime, republishing, and the
+	// caps on records stored for others.
 	Search dht.SearchConfig `yaml:"search" json:"search"`
 }
 
@@ -164,6 +183,58 @@ type ComputeConfig struct {
 	// stops as soon as it passes the cap and the unit fails with
 	// input-too-large. Default 1024.
 	MaxInputMiB int `yaml:"max_input_mib" json:"max_input_mib"`
+	// QueueLen is how many accepted units may wait for a slot beyond those
+	// running. Default 0: as many as slots.
+	QueueLen int `yaml:"queue_len" json:"queue_len"`
+	// PeerShare is the most units one submitting peer may hold here at
+	// once, running or queued, so that one peer cannot starve others.
+	// Default 0: as many as slots.
+	PeerShare int `yaml:"peer_share" json:"peer_share"`
+	// MaxMemoryMiB is the most memory, in MiB, a unit may ask for; units
+	// asking more are rejected. Default 1024.
+	MaxMemoryMiB int `yaml:"max_memory_mib" json:"max_memory_mib"`
+	// MaxUnitTimeout is the most wall time a unit may ask for. Default 30m.
+	MaxUnitTimeout time.Duration `yaml:"max_unit_timeout" json:"max_unit_timeout"`
+	// MaxOutput caps a unit's output; units asking more are rejected.
+	// Default 64MiB.
+	MaxOutput ByteSize `yaml:"max_output" json:"max_output"`
+	// MaxModule caps a module's size. Default 64MiB.
+	MaxModule ByteSize `yaml:"max_module" json:"max_module"`
+	// Cache caps the worker's cache of fetched modules and inputs; the
+	// least recently used are removed past it. Default 4GiB.
+	Cache ByteSize `yaml:"cache" json:"cache"`
+	// FetchTimeout bounds fetching a unit's module and inputs. Default 10m.
+	FetchTimeout time.Duration `yaml:"fetch_timeout" json:"fetch_timeout"`
+	// AnnounceInterval is how often the worker announces itself in the DHT
+	// again. Default 10m.
+	AnnounceInterval time.Duration `yaml:"announce_interval" json:"announce_interval"`
+	// HeartbeatInterval is how often the worker tells a submitter that a
+	// unit it holds is alive; keep it well below sched.stall_timeout.
+	// Default 5s.
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval" json:"heartbeat_interval"`
+	// Submitter tunes how this peer submits jobs.
+	Submitter SubmitterConfig `yaml:"submitter" json:"submitter"`
+	// Sched tunes the scheduler of the jobs this peer submits: bids,
+	// retries, deadlines, stalls, replicas, backups.
+	Sched sched.Config `yaml:"sched" json:"sched"`
+}
+
+// SubmitterConfig tunes the job submitter.
+type SubmitterConfig struct {
+	// RequestTimeout bounds a bid request and the sending of a unit.
+	// Default 10s.
+	RequestTimeout time.Duration `yaml:"request_timeout" json:"request_timeout"`
+	// DiscoverCount is how many workers one DHT lookup asks for. Default 32.
+	DiscoverCount int `yaml:"discover_count" json:"discover_count"`
+	// DiscoverTimeout bounds one lookup of workers. Default 10s.
+	DiscoverTimeout time.Duration `yaml:"discover_timeout" json:"discover_timeout"`
+	// MaxSplit caps the input a job may split (it is read into memory).
+	// Default 1GiB.
+	MaxSplit ByteSize `yaml:"max_split" json:"max_split"`
+	// WatchBuffer is how many events a watcher of a job may fall behind
+	// before it is cut off, and how many past events a new watcher gets.
+	// Default 4096.
+	WatchBuffer int `yaml:"watch_buffer" json:"watch_buffer"`
 }
 
 // ConnConfig configures the connection manager, which trims connections
@@ -211,75 +282,73 @@ func DefaultConfig() Config {
 		},
 		Storage: StorageConfig{Max: share.DefaultMaxBytes},
 		NAT:     NATConfig{Relay: defaultRelay},
-		Compute: ComputeConfig{
-			Slots:       runtime.NumCPU(),
-			MemoryMiB:   256,
-			UnitTimeout: time.Minute,
-			Replicas:    1,
-			OutputTTL:   time.Hour,
-			MaxInputMiB: 1024,
-		},
+		Gateway: gateway.Config{}.WithDefaults(),
+		Compute: defaultCompute(),
 	}
 }
 
-// WithDefaults returns c with every zero field replaced by its default.
-func (c Config) WithDefaults() Config {
-	d := DefaultConfig()
-	if len(c.Listen) == 0 {
-		c.Listen = d.Listen
+// defaultCompute takes compute's own defaults, so that they live in one
+// place.
+func defaultCompute() ComputeConfig {
+	w, s := compute.DefaultWorkerConfig(), compute.DefaultSubmitterConfig()
+	return ComputeConfig{
+		Slots:             w.Slots,
+		MemoryMiB:         w.MemoryMiB,
+		UnitTimeout:       w.UnitTimeout,
+		Replicas:          s.Replicas,
+		OutputTTL:         w.OutputTTL,
+		MaxInputMiB:       int(w.MaxInputBytes >> 20),
+		MaxMemoryMiB:      w.MaxMemoryMiB,
+		MaxUnitTimeout:    w.MaxUnitTimeout,
+		MaxOutput:         ByteSize(w.MaxOutputBytes),
+		MaxModule:         ByteSize(w.MaxModuleBytes),
+		Cache:             ByteSize(w.CacheBytes),
+		FetchTimeout:      w.FetchTimeout,
+		AnnounceInterval:  w.AnnounceInterval,
+		HeartbeatInterval: w.HeartbeatInterval,
+		Submitter: SubmitterConfig{
+			RequestTimeout:  s.RequestTimeout,
+			DiscoverCount:   s.DiscoverCount,
+			DiscoverTimeout: s.DiscoverTimeout,
+			MaxSplit:        ByteSize(s.MaxSplitBytes),
+			WatchBuffer:     s.WatchBuffer,
+		},
+		Sched: s.Sched,
 	}
+}
+
+// WithDefaults returns c with every zero field replaced by its default
+// (DefaultConfig's): numbers, durations, sizes and strings that are zero,
+// and lists that are empty. Booleans are never replaced: false is a value.
+func (c Config) WithDefaults() Config {
+	fillDefaults(reflect.ValueOf(&c).Elem(), reflect.ValueOf(DefaultConfig()))
 	if c.Bootstrap == nil {
 		c.Bootstrap = []string{}
 	}
-	if c.APISocket == "" {
-		c.APISocket = d.APISocket
-	}
-	if c.MDNSService == "" {
-		c.MDNSService = d.MDNSService
-	}
-	if c.LogLevel == "" {
-		c.LogLevel = d.LogLevel
-	}
-	if c.Connections.Low == 0 {
-		c.Connections.Low = d.Connections.Low
-	}
-	if c.Connections.High == 0 {
-		c.Connections.High = d.Connections.High
-	}
-	if c.Connections.Grace == 0 {
-		c.Connections.Grace = d.Connections.Grace
-	}
 	c.DHT = c.DHT.WithDefaults()
 	c.Search = c.Search.WithDefaults()
-	if c.Share.ReprovideInterval == 0 {
-		c.Share.ReprovideInterval = d.Share.ReprovideInterval
-	}
-	if reflect.ValueOf(c.Share.Exchange).IsZero() {
-		c.Share.Exchange = d.Share.Exchange
-	}
-	if c.Storage.Max == 0 {
-		c.Storage.Max = d.Storage.Max
-	}
-	c.NAT.Relay = c.NAT.Relay.withDefaults()
-	if c.Compute.Slots == 0 {
-		c.Compute.Slots = d.Compute.Slots
-	}
-	if c.Compute.MemoryMiB == 0 {
-		c.Compute.MemoryMiB = d.Compute.MemoryMiB
-	}
-	if c.Compute.UnitTimeout == 0 {
-		c.Compute.UnitTimeout = d.Compute.UnitTimeout
-	}
-	if c.Compute.Replicas == 0 {
-		c.Compute.Replicas = d.Compute.Replicas
-	}
-	if c.Compute.OutputTTL == 0 {
-		c.Compute.OutputTTL = d.Compute.OutputTTL
-	}
-	if c.Compute.MaxInputMiB == 0 {
-		c.Compute.MaxInputMiB = d.Compute.MaxInputMiB
-	}
 	return c
+}
+
+// fillDefaults sets every zero leaf of v to the same leaf of d.
+func fillDefaults(v, d reflect.Value) {
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				fillDefaults(v.Field(i), d.Field(i))
+			}
+		}
+	case reflect.Slice:
+		if v.Len() == 0 && d.Len() > 0 {
+			v.Set(d)
+		}
+	case reflect.Bool:
+	default:
+		if v.IsZero() {
+			v.Set(d)
+		}
+	}
 }
 
 // ConfigError reports an invalid config value: the field's path in the
@@ -354,6 +423,30 @@ func (c Config) Validate() error {
 	if c.Compute.MaxInputMiB < 0 {
 		return &ConfigError{Field: "compute.max_input_mib", Err: fmt.Errorf("must be >= 0, got %d", c.Compute.MaxInputMiB)}
 	}
+	for _, f := range []struct {
+		name string
+		bad  bool
+	}{
+		{"compute.queue_len", c.Compute.QueueLen < 0},
+		{"compute.peer_share", c.Compute.PeerShare < 0},
+		{"compute.max_memory_mib", c.Compute.MaxMemoryMiB < 0},
+		{"compute.max_unit_timeout", c.Compute.MaxUnitTimeout < 0},
+		{"compute.max_output", c.Compute.MaxOutput < 0},
+		{"compute.max_module", c.Compute.MaxModule < 0},
+		{"compute.cache", c.Compute.Cache < 0},
+		{"compute.fetch_timeout", c.Compute.FetchTimeout < 0},
+		{"compute.announce_interval", c.Compute.AnnounceInterval < 0},
+		{"compute.heartbeat_interval", c.Compute.HeartbeatInterval < 0},
+		{"compute.submitter.request_timeout", c.Compute.Submitter.RequestTimeout < 0},
+		{"compute.submitter.discover_count", c.Compute.Submitter.DiscoverCount < 0},
+		{"compute.submitter.discover_timeout", c.Compute.Submitter.DiscoverTimeout < 0},
+		{"compute.submitter.max_split", c.Compute.Submitter.MaxSplit < 0},
+		{"compute.submitter.watch_buffer", c.Compute.Submitter.WatchBuffer < 0},
+	} {
+		if f.bad {
+			return &ConfigError{Field: f.name, Err: errors.New("must be >= 0")}
+		}
+	}
 	if c.Compute.OutputTTL < 0 {
 		return &ConfigError{Field: "compute.output_ttl", Err: fmt.Errorf("must be >= 0, got %s", c.Compute.OutputTTL)}
 	}
@@ -365,6 +458,13 @@ func (c Config) Validate() error {
 	}
 	if c.Resources.MaxFileDescriptors < 0 {
 		return &ConfigError{Field: "resources.max_file_descriptors", Err: errors.New("must be >= 0")}
+	}
+	if err := c.Gateway.Validate(); err != nil {
+		var fe *gateway.FieldError
+		if errors.As(err, &fe) {
+			return &ConfigError{Field: "gateway." + fe.Field, Err: fe.Err}
+		}
+		return &ConfigError{Field: "gateway", Err: err}
 	}
 	if err := c.NAT.validate(); err != nil {
 		return err
@@ -379,7 +479,10 @@ func (c Config) Validate() error {
 	return nil
 }
 
-var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+var (
+	yamlLine   = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+	yamlInType = regexp.MustCompile(` in type [\w.]+`)
+)
 
 // ParseConfig decodes a YAML config file over DefaultConfig and validates
 // it. name is used in error messages. Unknown fields, wrong types and
@@ -431,13 +534,7 @@ func yamlError(name string, root *yaml.Node, err error) error {
 	}
 	line, _ := strconv.Atoi(m[1])
 	text := m[2]
-	text = strings.Replace(text, " in type node.Config", "", 1)
-	text = strings.Replace(text, " in type dht.Config", "", 1)
-	text = strings.Replace(text, " in type node.ConnConfig", "", 1)
-	text = strings.Replace(text, " in type node.ResourceConfig", "", 1)
-	text = strings.Replace(text, " in type node.StorageConfig", "", 1)
-	text = strings.Replace(text, " in type node.NATConfig", "", 1)
-	text = strings.Replace(text, " in type node.RelayConfig", "", 1)
+	text = yamlInType.ReplaceAllString(text, "")
 	return &ConfigError{File: name, Line: line, Field: fieldAt(root, line), Err: errors.New(text)}
 }
 
@@ -520,136 +617,4 @@ func lineOf(root *yaml.Node, path string) int {
 		}
 	}
 	return line
-}
-
-// ConfigTemplate is the commented config file `enxame init` writes. It
-// decodes to DefaultConfig.
-func ConfigTemplate() string {
-	d := DefaultConfig()
-	var b strings.Builder
-	fmt.Fprintf(&b, `# enxame configuration. Durations are written like 30s, 5m, 1h.
-# Every field may be removed: a missing field takes its default.
-
-# Multiaddrs this peer listens on (TCP and QUIC, IPv4 and IPv6).
-listen:
-`)
-	for _, l := range d.Listen {
-		fmt.Fprintf(&b, "  - %s\n", l)
-	}
-	fmt.Fprintf(&b, `
-# Peers to join the swarm through: multiaddrs ending in /p2p/PEERID, as
-# printed by another peer's 'enxame daemon' or 'enxame id'.
-bootstrap: []
-
-# The local control API's unix socket (relative paths are in this home).
-api_socket: %s
-
-# A libp2p private-network key file; only peers with the same key connect.
-# Empty: a public swarm.
-swarm_key: ""
-
-# mDNS discovery of peers on the local network.
-disable_mdns: false
-mdns_service: %s
-
-# debug, info, warn or error.
-log_level: %s
-
-# The connection manager trims down to 'low' connections above 'high'.
-connections:
-  low: %d
-  high: %d
-  grace: %s
-
-# The libp2p resource manager's budget (0: scale to this machine).
-resources:
-  max_memory_mib: 0
-  max_file_descriptors: 0
-
-# The Kademlia DHT.
-dht:
-  protocol_prefix: %s
-  # server answers other peers' queries; client only asks; auto follows AutoNAT.
-  mode: %s
-  bucket_size: %d
-  concurrency: %d
-  refresh_interval: %s
-  # The diversity filter admits at most diversity_max_per_table peers from
-  # one /16 (IPv4) into the routing table. Set disable_diversity_filter to
-  # true only for LAN or loopback swarms.
-  disable_diversity_filter: false
-  diversity_max_per_cpl: %d
-  diversity_max_per_table: %d
-  # Bootstrap peers are dialled again while we have fewer connections.
-  min_peers: %d
-  dial_timeout: %s
-  # An unreachable bootstrap peer is retried after retry_min, doubling up
-  # to retry_max.
-  retry_min: %s
-  retry_max: %s
-  check_interval: %s
-  # A peer that does not answer one request within request_timeout is
-  # dropped from the routing table and muted for mute_min, doubling up to
-  # mute_max while it stays silent; a provide's lookup stops after
-  # lookup_timeout and stores the record on the closest peers found.
-  request_timeout: %s
-  lookup_timeout: %s
-  mute_min: %s
-  mute_max: %s
-
-# This peer as a compute worker for the swarm.
-compute:
-  # true: run no work units for other peers (jobs can still be submitted).
-  disabled: false
-  # Work units run at once (default: one per CPU core).
-  slots: %d
-  # A unit's memory cap in MiB and wall time, when its job states none.
-  memory_mib: %d
-  unit_timeout: %s
-
-# File sharing.
-share:
-  # How often pinned content is announced in the DHT again.
-  reprovide_interval: %s
-  # Speak Bitswap too, for IPFS (Kubo) interop.
-  disable_bitswap: false
-  # exchange: tunables of the block exchange (see 'enxame config show').
-
-# The block store.
-storage:
-  # Quota of the stored blocks, like 500MB or 10GiB. Past it, unpinned
-  # blocks are removed oldest first; when pinned data alone would pass it,
-  # writes fail ('enxame repo stat' shows the use).
-  max: %s
-
-# Reachability behind NAT: a public peer relays for NAT'd ones (within the
-# limits below), a NAT'd peer takes relays among its peers and then punches
-# a hole for a direct connection (DCUtR).
-nat:
-  # Ask the LAN router for a port mapping (UPnP / NAT-PMP).
-  disable_port_map: false
-  disable_relay_service: false
-  disable_auto_relay: false
-  disable_hole_punching: false
-  # Relays to use instead of ones found in the swarm (multiaddrs ending in
-  # /p2p/PEERID).
-  # static_relays: [/ip4/…/tcp/4100/p2p/12D3Koo…]
-  relay:
-    max_reservations: %d
-    max_circuits: %d
-    # One relayed connection's lifetime and bytes each way.
-    duration: %s
-    data: %s
-    reservation_ttl: %s
-`, d.APISocket, d.MDNSService, d.LogLevel,
-		d.Connections.Low, d.Connections.High, d.Connections.Grace,
-		d.DHT.ProtocolPrefix, d.DHT.Mode, d.DHT.BucketSize, d.DHT.Concurrency, d.DHT.RefreshInterval,
-		d.DHT.DiversityMaxPerCPL, d.DHT.DiversityMaxPerTable, d.DHT.MinPeers, d.DHT.DialTimeout,
-		d.DHT.RetryMin, d.DHT.RetryMax, d.DHT.CheckInterval,
-		d.DHT.RequestTimeout, d.DHT.LookupTimeout, d.DHT.MuteMin, d.DHT.MuteMax,
-		d.Compute.Slots, d.Compute.MemoryMiB, d.Compute.UnitTimeout,
-		d.Share.ReprovideInterval, d.Storage.Max,
-		d.NAT.Relay.MaxReservations, d.NAT.Relay.MaxCircuits, d.NAT.Relay.Duration, d.NAT.Relay.Data,
-		d.NAT.Relay.ReservationTTL)
-	return b.String()
 }

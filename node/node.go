@@ -18,6 +18,7 @@ import (
 
 	"github.com/enxame/enxame/dht"
 	"github.com/enxame/enxame/node/control"
+	"github.com/enxame/enxame/node/gateway"
 	ds "github.com/ipfs/go-datastore"
 	dssync "github.com/ipfs/go-datastore/sync"
 	pebbleds "github.com/ipfs/go-ds-pebble"
@@ -99,6 +100,8 @@ type Node struct {
 	pool      *sandbox.Pool
 	worker    *compute.Worker
 	search    *searchState // keyword search (search.go)
+
+	gateway *gateway.Gateway // nil when gateway.listen is empty
 
 	closeOnce sync.Once
 	closeErr  error
@@ -205,6 +208,9 @@ func New(cfg Config, deps Deps) (_ *Node, err error) {
 		return nil, err
 	}
 	if err := n.openCompute(dataDir, deps); err != nil {
+		return nil, err
+	}
+	if err := n.openGateway(); err != nil {
 		return nil, err
 	}
 
@@ -327,6 +333,9 @@ func (n *Node) Run(ctx context.Context) error {
 	if n.worker != nil {
 		g.Go(func() error { return n.worker.Run(ctx) })
 	}
+	if n.gateway != nil {
+		g.Go(func() error { return n.gateway.Run(ctx) })
+	}
 	n.log.Info("node running", "peer", n.host.ID(), "addrs", n.Addrs())
 	return g.Wait()
 }
@@ -399,6 +408,11 @@ func (n *Node) release() error {
 	}
 	if n.sub != nil {
 		n.sub.Close()
+	}
+	if n.gateway != nil {
+		if err := n.gateway.Close(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if n.pool != nil {
 		if err := n.pool.Close(); err != nil {

@@ -14,28 +14,28 @@ type Config struct {
 	// placement of a job waits until every asked worker has answered or this
 	// much time has passed, whichever is sooner; a late bid is still used.
 	// Default 2s.
-	BidTimeout time.Duration
+	BidTimeout time.Duration `yaml:"bid_timeout" json:"bid_timeout"`
 
 	// RebidInterval is how often bids are refreshed from workers whose last
 	// bid is older than this, while a job still has units to place. It also
 	// throttles NeedWorkers: at most one per job per interval. Default 30s.
-	RebidInterval time.Duration
+	RebidInterval time.Duration `yaml:"rebid_interval" json:"rebid_interval"`
 
 	// MaxAttempts is how many failed runs a unit may have (each on a distinct
 	// worker) before its job fails with every reason collected. A run fails
 	// when the worker reports UnitFailed, is lost, stalls or misses its
 	// deadline. Default 3.
-	MaxAttempts int
+	MaxAttempts int `yaml:"max_attempts" json:"max_attempts"`
 
 	// MaxExtraReplicas bounds the runs beyond Replicas that are started when
 	// the results of a unit disagree without a majority. Default 2; a
 	// negative value means none.
-	MaxExtraReplicas int
+	MaxExtraReplicas int `yaml:"max_extra_replicas" json:"max_extra_replicas"`
 
 	// UnitDeadline is the wall time a run is given once it is predicted to
 	// start, when its UnitSpec.Limits.WallTime is zero. A run still going at
 	// its deadline is cancelled and reassigned. Default 30m.
-	UnitDeadline time.Duration
+	UnitDeadline time.Duration `yaml:"unit_deadline" json:"unit_deadline"`
 
 	// DeadlineGrace is added to every run's deadline beyond its wall time,
 	// so that a worker enforcing the same wall time (and killing the run a
@@ -44,13 +44,13 @@ type Config struct {
 	// scheduler's deadline counts as the worker's fault and backs it off,
 	// whereas the worker's timeout is the unit's. Keep it above the
 	// workers' kill grace plus a round trip. Default 10s.
-	DeadlineGrace time.Duration
+	DeadlineGrace time.Duration `yaml:"deadline_grace" json:"deadline_grace"`
 
 	// StallTimeout is how long a run may go without any sign of life
 	// (UnitAccepted, UnitProgressed) before it is declared stalled, cancelled
 	// and reassigned. Workers heartbeat every accepted run, queued or
 	// running, well within it. Default 30s.
-	StallTimeout time.Duration
+	StallTimeout time.Duration `yaml:"stall_timeout" json:"stall_timeout"`
 
 	// NearTie is the relative tolerance within which predicted finishes count
 	// as equal: a unit goes to a random worker among those whose predicted
@@ -58,24 +58,24 @@ type Config struct {
 	// submitters seeing the same bids do not all pile onto one worker.
 	// Default 0.10; a negative value disables the randomness (the lowest
 	// peer ID wins ties).
-	NearTie float64
+	NearTie float64 `yaml:"near_tie" json:"near_tie"`
 
 	// AvoidFor is how long a worker whose result lost a vote gets no new
 	// units and no bid requests. Default 1h.
-	AvoidFor time.Duration
+	AvoidFor time.Duration `yaml:"avoid_for" json:"avoid_for"`
 
 	// BackoffFor is how long a worker that stalled or missed a deadline gets
 	// no new units. Default 5m.
-	BackoffFor time.Duration
+	BackoffFor time.Duration `yaml:"backoff_for" json:"backoff_for"`
 
 	// QueueAllowance is how many runs beyond its advertised free slots may be
 	// queued on one worker. With 0 (the default) units wait in the scheduler
 	// instead, which keeps them free to go to whichever worker frees first.
-	QueueAllowance int
+	QueueAllowance int `yaml:"queue_allowance" json:"queue_allowance"`
 
 	// TransferRate is the assumed rate, in bytes per second, at which a worker
 	// fetches inputs it does not hold yet. Default 12.5e6 (100 Mbit/s).
-	TransferRate float64
+	TransferRate float64 `yaml:"transfer_rate" json:"transfer_rate"`
 
 	// Backups is how many backup runs one unit may get in a job's end game
 	// (MapReduce's backup tasks): once none of the job's units waits for a
@@ -84,7 +84,7 @@ type Config struct {
 	// too; the first result that settles the unit wins and the other run is
 	// cancelled. A backup that fails counts as a failed attempt. Default 1;
 	// a negative value disables backups.
-	Backups int
+	Backups int `yaml:"backups" json:"backups"`
 }
 
 // Defaults for the Config fields.
