@@ -40,6 +40,9 @@ var (
 	ErrJobNotDone = errors.New("compute: job not done")
 	// ErrStopped means the submitter's Run has ended.
 	ErrStopped = errors.New("compute: submitter stopped")
+	// ErrJobEnded is returned by Cancel of a job already done, failed or
+	// cancelled.
+	ErrJobEnded = errors.New("compute: job already ended")
 )
 
 // SubmitterConfig configures a Submitter. A zero field means its default.
@@ -125,7 +128,7 @@ const (
 	EventRetried   EventKind = "retried"   // a run failed (Detail); the unit is placed again
 	EventRejected  EventKind = "rejected"  // Worker refused the run (Detail)
 	EventFaulty    EventKind = "faulty"    // Worker's output lost the vote
-	EventJobDone   EventKind = "job-done"
+	EventJobDone   EventKind = "job-done" // Output: JobInfo.Output, else ResultDir
 	EventJobFailed EventKind = "job-failed"
 	EventCanceled  EventKind = "job-cancelled"
 )
@@ -169,6 +172,19 @@ type UnitInfo struct {
 	Faulty []peer.ID `json:"faulty,omitempty"`
 	// Failures are the unit's failed runs ("worker: reason").
 	Failures []string `json:"failures,omitempty"`
+	// File names the unit's output in the job's result directory when it
+	// is not InputName(Index): its input's name (SplitEachInput of named
+	// inputs). See OutputName.
+	File string `json:"file,omitempty"`
+}
+
+// OutputName is the name of u's output in its job's result directory (and
+// under the reduce unit's /input): File, or InputName(Index).
+func (u *UnitInfo) OutputName() string {
+	if u.File != "" {
+		return u.File
+	}
+	return InputName(u.Index)
 }
 
 // JobInfo is a snapshot of a job.
@@ -181,6 +197,12 @@ type JobInfo struct {
 	Ended     time.Time  `json:"ended,omitzero"`
 	// Error says why a failed job failed.
 	Error string `json:"error,omitempty"`
+	// ResultDir is the UnixFS directory of every map unit's output, each
+	// named by its OutputName, in unit order when named by index: the
+	// reduce unit's input, and the job's result as one CID anyone can
+	// fetch. It is set when the reduce starts, or when a job without one
+	// is done.
+	ResultDir cid.Cid `json:"result_dir,omitzero"`
 }
 
 // Output returns the job's result: the reduce unit's output, or the single
@@ -435,9 +457,12 @@ func (s *Submitter) Submit(ctx context.Context, spec JobSpec) (JobID, error) {
 	var b [8]byte
 	rand.Read(b[:])
 	id := JobID(hex.EncodeToString(b[:]))
+	if err := checkSendable(id, &spec, plans, s.unitTimeout(&spec)); err != nil {
+		return "", err
+	}
 	info := JobInfo{ID: id, State: JobActive, Spec: spec, Submitted: time.Now()}
 	for i, p := range plans {
-		info.Units = append(info.Units, UnitInfo{Index: i, Status: "queued", Inputs: p.Inputs, Bytes: p.Bytes, Args: p.Args})
+		info.Units = append(info.Units, UnitInfo{Index: i, Status: "queued", Inputs: p.Inputs, Bytes: p.Bytes, Args: p.Args, File: p.File})
 	}
 	if spec.Reduce.Defined() {
 		info.Units = append(info.Units, UnitInfo{Index: len(plans), Reduce: true, Status: "waiting", Args: spec.ReduceArgs})
@@ -528,7 +553,8 @@ func (s *Submitter) Wait(ctx context.Context, id JobID) (JobInfo, error) {
 }
 
 // Cancel stops an active job; it returns ErrUnknownJob for an unknown job
-// and nil for one already over.
+// and an error wrapping ErrJobEnded, naming its state, for one already
+// over.
 func (s *Submitter) Cancel(ctx context.Context, id JobID) error {
 	var cerr error
 	err := s.do(ctx, func(ctx context.Context) {
@@ -538,6 +564,7 @@ func (s *Submitter) Cancel(ctx context.Context, id JobID) error {
 			return
 		}
 		if j.Info.State != JobActive {
+			cerr = fmt.Errorf("%w: %s is %s", ErrJobEnded, id, j.Info.State)
 			return
 		}
 		if j.phase != "" {
@@ -774,10 +801,13 @@ func (s *Submitter) advance(ctx context.Context, j *job) {
 	}
 	if len(units) == 0 {
 		if last := &j.Info.Units[len(j.Info.Units)-1]; last.Reduce && !last.Output.Defined() {
-			last.Inputs = nil
-			for _, u := range j.Info.Units[:len(j.Info.Units)-1] {
-				last.Inputs = append(last.Inputs, u.Output)
+			dir, err := s.resultDir(ctx, j)
+			if err != nil {
+				s.finish(ctx, j, JobFailed, fmt.Sprintf("reduce input: %v", err))
+				return
 			}
+			j.Info.ResultDir = dir
+			last.Inputs = []cid.Cid{dir}
 			last.Status = "queued"
 			units = []int{last.Index}
 		}
@@ -809,6 +839,17 @@ func (s *Submitter) advance(ctx context.Context, j *job) {
 	for _, ui := range units {
 		s.emit(j, Event{Unit: ui, Kind: EventQueued})
 	}
+}
+
+// resultDir stores the directory of j's map unit outputs.
+func (s *Submitter) resultDir(ctx context.Context, j *job) (cid.Cid, error) {
+	var es []DirEntry
+	for i := range j.Info.Units {
+		if u := &j.Info.Units[i]; !u.Reduce {
+			es = append(es, DirEntry{Name: u.OutputName(), CID: u.Output})
+		}
+	}
+	return s.deps.Content.PutDir(ctx, es)
 }
 
 func (s *Submitter) unitTimeout(spec *JobSpec) time.Duration {
@@ -857,6 +898,13 @@ func (s *Submitter) forgetEnded() {
 
 // finish ends j.
 func (s *Submitter) finish(ctx context.Context, j *job, st JobState, reason string) {
+	if st == JobDone && !j.Info.ResultDir.Defined() {
+		dir, err := s.resultDir(ctx, j)
+		if err != nil {
+			s.log.Error("store result directory", "job", j.Info.ID, "err", err)
+		}
+		j.Info.ResultDir = dir
+	}
 	j.Info.State = st
 	j.Info.Error = reason
 	j.Info.Ended = time.Now()
@@ -871,7 +919,9 @@ func (s *Submitter) finish(ctx context.Context, j *job, st JobState, reason stri
 	kind := map[JobState]EventKind{JobDone: EventJobDone, JobFailed: EventJobFailed, JobCancelled: EventCanceled}[st]
 	ev := Event{Unit: -1, Kind: kind, Detail: reason}
 	if st == JobDone {
-		ev.Output = j.Info.Output()
+		if ev.Output = j.Info.Output(); !ev.Output.Defined() {
+			ev.Output = j.Info.ResultDir
+		}
 	}
 	s.emit(j, ev)
 	for _, w := range j.watchers {
