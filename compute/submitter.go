@@ -128,7 +128,7 @@ const (
 	EventRetried   EventKind = "retried"   // a run failed (Detail); the unit is placed again
 	EventRejected  EventKind = "rejected"  // Worker refused the run (Detail)
 	EventFaulty    EventKind = "faulty"    // Worker's output lost the vote
-	EventJobDone   EventKind = "job-done" // Output: JobInfo.Output, else ResultDir
+	EventJobDone   EventKind = "job-done"  // Output: JobInfo.Output, else ResultDir
 	EventJobFailed EventKind = "job-failed"
 	EventCanceled  EventKind = "job-cancelled"
 )
