@@ -129,8 +129,8 @@ func (n *Node) Submitter() *compute.Submitter { return n.submitter }
 func (n *Node) Worker() *compute.Worker { return n.worker }
 
 // PutDir stores a UnixFS directory (one dag-pb block) of entries, fetches
-// whatever of its entries is not here yet (an input given by CID), pins it
-// and announces it.
+// whatever of its entries is not here yet (an input given by CID, an output
+// still on its way from its worker), pins it and announces it.
 func (c content) PutDir(ctx context.Context, entries []compute.DirEntry) (cid.Cid, error) {
 	nd := ft.EmptyDirNode()
 	if err := nd.SetCidBuilder(cid.V1Builder{Codec: cid.DagProtobuf, MhType: mh.SHA2_256}); err != nil {
@@ -152,7 +152,16 @@ func (c content) PutDir(ctx context.Context, entries []compute.DirEntry) (cid.Ci
 	}
 	err := c.n.blocks.Pin(ctx, nd.Cid())
 	if ie := (*share.IncompleteError)(nil); errors.As(err, &ie) {
-		if err = c.n.fetchHeld(ctx, nd.Cid(), share.FetchOptions{}, hold); err == nil {
+		// Fetch each entry from its own providers: nobody else has the
+		// new directory's root to be found by.
+		err = nil
+		for _, e := range entries {
+			if err = c.n.fetchHeld(ctx, e.CID, share.FetchOptions{}, hold); err != nil {
+				err = fmt.Errorf("entry %q: %w", e.Name, err)
+				break
+			}
+		}
+		if err == nil {
 			err = c.n.blocks.Pin(ctx, nd.Cid())
 		}
 	}
