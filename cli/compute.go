@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -317,6 +318,13 @@ Exit status: 0 done, 1 failed, 2 usage, 3 cancelled.`,
 	return c
 }
 
+// peerIDs matches the peer IDs text shows: Ed25519 (12D3KooW…) and
+// SHA-256 multihash (Qm…) ones, in base58.
+var peerIDs = regexp.MustCompile(`\b(12D3KooW|Qm)[1-9A-HJ-NP-Za-km-z]{38,}\b`)
+
+// shortenIDs replaces every peer ID in s with its shortID.
+func shortenIDs(s string) string { return peerIDs.ReplaceAllStringFunc(s, shortID) }
+
 // jobEnded returns nil for a done job, else an error with its exit status:
 // 3 when it was cancelled, 1 when it failed (or still runs).
 func jobEnded(info *compute.JobInfo) error {
@@ -531,7 +539,7 @@ func newComputeStatusCmd(e *env) *cobra.Command {
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, u.Status, strings.Join(workers, ","), tk, out)
 				for _, f := range u.Failures {
-					fmt.Fprintf(tw, "\t  failed: %s\t\t\t\n", f)
+					fmt.Fprintf(tw, "\t  failed: %s\t\t\t\n", shortenIDs(f))
 				}
 			}
 			return tw.Flush()
@@ -687,7 +695,7 @@ func newComputeWhyCmd(e *env) *cobra.Command {
 			if e.json {
 				return e.printJSON(res)
 			}
-			fmt.Fprintln(e.stdout, strings.TrimRight(res.Why, "\n"))
+			fmt.Fprintln(e.stdout, shortenIDs(strings.TrimRight(res.Why, "\n")))
 			return nil
 		},
 	}

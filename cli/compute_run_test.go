@@ -66,7 +66,7 @@ func TestJobProgressLine(t *testing.T) {
 func TestDescribeEventShortens(t *testing.T) {
 	w := peer.ID("12D3KooWQkLuzNhwo4HKdFf8bN7ZnvzmbFUwUDhHLH68hus3i4tG")
 	got := describeEvent(compute.Event{Unit: 3, Kind: compute.EventDone, Worker: w, Detail: "12.345678ms"})
-	if want := "unit 3   done on …i4tG (12.35ms)"; !strings.Contains(got, shortID(w.String())) || strings.Contains(got, w.String()) || !strings.HasSuffix(got, "(12.35ms)") {
+	if want := "unit 3   done on …s3i4tG (12.35ms)"; !strings.Contains(got, shortID(w.String())) || strings.Contains(got, w.String()) || !strings.HasSuffix(got, "(12.35ms)") {
 		t.Errorf("describeEvent() = %q, want like %q", got, want)
 	}
 }
@@ -140,5 +140,20 @@ func TestJobEndedExitStatus(t *testing.T) {
 				t.Errorf("jobEnded(%s) = %v: exit %d, want %d", tt.state, err, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestShortenIDs(t *testing.T) {
+	const id = "12D3KooWQkLuzNhwo4HKdFf8bN7ZnvzmbFUwUDhHLH68hus3i4tG"
+	tests := []struct{ in, want string }{
+		{"unit 0: failed on " + id + ": trap", "unit 0: failed on …s3i4tG: trap"},
+		{id + ": exit", "…s3i4tG: exit"},
+		{"no IDs here, 12D3KooW alone", "no IDs here, 12D3KooW alone"},
+		{"output bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku", "output bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"},
+	}
+	for _, tt := range tests {
+		if got := shortenIDs(tt.in); got != tt.want {
+			t.Errorf("shortenIDs(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
