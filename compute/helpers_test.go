@@ -70,6 +70,9 @@ type memContent struct {
 	kept map[cid.Cid]bool
 	// dirs are the directories PutDir stored.
 	dirs map[cid.Cid][]DirEntry
+	// dirGate, when set, makes PutDir wait for it to be closed (or for its
+	// context to end). Set it before the content is shared.
+	dirGate chan struct{}
 	// blockMissing makes Get of content nobody has wait until its context
 	// ends, as a fetch finding no provider does; otherwise it fails at
 	// once. Set it before the content is shared.
@@ -82,6 +85,13 @@ func newMemContent() *memContent {
 
 // PutDir stores entries under a dag-pb CID of their JSON encoding.
 func (m *memContent) PutDir(ctx context.Context, entries []DirEntry) (cid.Cid, error) {
+	if m.dirGate != nil {
+		select {
+		case <-m.dirGate:
+		case <-ctx.Done():
+			return cid.Undef, ctx.Err()
+		}
+	}
 	b, err := json.Marshal(entries)
 	if err != nil {
 		return cid.Undef, err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/enxame/enxame/compute/sandbox"
 	"github.com/enxame/enxame/compute/wire"
+	"github.com/enxame/enxame/internal/waittest"
 	"github.com/google/go-cmp/cmp"
 	"github.com/ipfs/go-cid"
 )
@@ -194,5 +195,34 @@ func TestCancelEndedJob(t *testing.T) {
 	err = sub.s.Cancel(t.Context(), id)
 	if !errors.Is(err, ErrJobEnded) || !strings.Contains(err.Error(), fmt.Sprintf("%s is done", id)) {
 		t.Errorf("Cancel(done job) = %v, want ErrJobEnded naming the state", err)
+	}
+}
+
+// TestResultDirOffTheLoop: the result directory is stored off the
+// submitter's loop (its outputs may still be on their way from workers):
+// while it is, the loop answers and the job stays active; then it is done
+// with its directory.
+func TestResultDirOffTheLoop(t *testing.T) {
+	sw := newSwarm()
+	sw.content.dirGate = make(chan struct{})
+	sw.startWorker(t, WorkerConfig{Slots: 2}, listRunner{})
+	sub := sw.startSubmitter(t, nil, "", SubmitterConfig{})
+	mod := sw.content.putBytes(t, modTrap) // never run: listRunner answers
+	id, err := sub.s.Submit(t.Context(), JobSpec{Module: mod, Split: Split{Kind: SplitRange, N: 2, From: 0, To: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waittest.For(t, "both units done", func() bool {
+		info, err := sub.s.Status(t.Context(), id)
+		return err == nil && info.Units[0].Output.Defined() && info.Units[1].Output.Defined()
+	})
+	info, err := sub.s.Status(t.Context(), id)
+	if err != nil || info.State != JobActive || info.ResultDir.Defined() {
+		t.Fatalf("Status() while the directory is stored = %s, dir %s, %v; want active without one", info.State, info.ResultDir, err)
+	}
+	close(sw.content.dirGate)
+	info = sub.wait(t, id, 30*time.Second)
+	if info.State != JobDone || !info.ResultDir.Defined() || len(sw.content.dir(t, info.ResultDir)) != 2 {
+		t.Fatalf("job = %s, dir %s; want done with a directory of 2", info.State, info.ResultDir)
 	}
 }

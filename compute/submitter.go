@@ -235,6 +235,10 @@ type job struct {
 
 	phase    sched.JobID // the scheduler job running now, if any
 	round    int         // scheduler jobs started so far
+	// dirBuilding: the result directory is being stored; dirErr: storing
+	// it failed (why).
+	dirBuilding bool
+	dirErr      string
 	history  []Event
 	watchers []*watcher
 	done     chan struct{} // closed when the job ends
@@ -277,6 +281,14 @@ type netEvent struct {
 	receipt  *wire.Receipt // with a UnitCompleted
 	release  func()        // with a UnitCompleted: drops the held output
 	discover bool          // a discovery lookup ended
+	dir      *dirResult    // a result directory was stored (or not)
+}
+
+// dirResult is how storing a job's result directory ended.
+type dirResult struct {
+	job JobID
+	dir cid.Cid
+	err error
 }
 
 // Submitter schedules this peer's jobs on the swarm's workers. It owns one
@@ -295,6 +307,7 @@ type Submitter struct {
 	runOnce sync.Once
 
 	// Owned by the Run goroutine.
+	wg       *sync.WaitGroup // Run's: owns the goroutines the loop starts
 	sch      *sched.Scheduler
 	jobs     map[JobID]*job
 	order    []JobID
@@ -389,6 +402,7 @@ func (s *Submitter) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	s.wg = &wg
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if err := s.load(ctx); err != nil {
@@ -800,14 +814,18 @@ func (s *Submitter) advance(ctx context.Context, j *job) {
 		}
 	}
 	if len(units) == 0 {
+		// Every map unit is done: store their outputs' directory first,
+		// off the loop (outputs may still be on their way here).
+		if !j.Info.ResultDir.Defined() && j.dirErr == "" {
+			s.startResultDir(ctx, j)
+			return
+		}
 		if last := &j.Info.Units[len(j.Info.Units)-1]; last.Reduce && !last.Output.Defined() {
-			dir, err := s.resultDir(ctx, j)
-			if err != nil {
-				s.finish(ctx, j, JobFailed, fmt.Sprintf("reduce input: %v", err))
+			if !j.Info.ResultDir.Defined() {
+				s.finish(ctx, j, JobFailed, fmt.Sprintf("reduce input: %s", j.dirErr))
 				return
 			}
-			j.Info.ResultDir = dir
-			last.Inputs = []cid.Cid{dir}
+			last.Inputs = []cid.Cid{j.Info.ResultDir}
 			last.Status = "queued"
 			units = []int{last.Index}
 		}
@@ -841,15 +859,43 @@ func (s *Submitter) advance(ctx context.Context, j *job) {
 	}
 }
 
-// resultDir stores the directory of j's map unit outputs.
-func (s *Submitter) resultDir(ctx context.Context, j *job) (cid.Cid, error) {
+// startResultDir stores the directory of j's map unit outputs in a
+// goroutine of Run, which reports to the loop (resultDirStored), unless
+// one is at it already.
+func (s *Submitter) startResultDir(ctx context.Context, j *job) {
+	if j.dirBuilding {
+		return
+	}
+	j.dirBuilding = true
 	var es []DirEntry
 	for i := range j.Info.Units {
 		if u := &j.Info.Units[i]; !u.Reduce {
 			es = append(es, DirEntry{Name: u.OutputName(), CID: u.Output})
 		}
 	}
-	return s.deps.Content.PutDir(ctx, es)
+	id := j.Info.ID
+	s.wg.Go(func() {
+		pctx, cancel := context.WithTimeout(ctx, keepTimeout)
+		defer cancel()
+		d, err := s.deps.Content.PutDir(pctx, es)
+		s.post(ctx, netEvent{dir: &dirResult{job: id, dir: d, err: err}})
+	})
+}
+
+// resultDirStored takes the outcome of startResultDir and moves the job on.
+func (s *Submitter) resultDirStored(ctx context.Context, r *dirResult) {
+	j, ok := s.jobs[r.job]
+	if !ok || j.Info.State != JobActive {
+		return
+	}
+	j.dirBuilding = false
+	if r.err != nil {
+		s.log.Error("store result directory", "job", r.job, "err", r.err)
+		j.dirErr = r.err.Error()
+	} else {
+		j.Info.ResultDir = r.dir
+	}
+	s.advance(ctx, j)
 }
 
 func (s *Submitter) unitTimeout(spec *JobSpec) time.Duration {
@@ -898,13 +944,6 @@ func (s *Submitter) forgetEnded() {
 
 // finish ends j.
 func (s *Submitter) finish(ctx context.Context, j *job, st JobState, reason string) {
-	if st == JobDone && !j.Info.ResultDir.Defined() {
-		dir, err := s.resultDir(ctx, j)
-		if err != nil {
-			s.log.Error("store result directory", "job", j.Info.ID, "err", err)
-		}
-		j.Info.ResultDir = dir
-	}
 	j.Info.State = st
 	j.Info.Error = reason
 	j.Info.Ended = time.Now()
@@ -1037,6 +1076,9 @@ func (s *Submitter) accept(ctx context.Context, a sched.AcceptResult) {
 func (s *Submitter) observe(ctx context.Context, ne netEvent) {
 	if ne.discover {
 		s.discovering = false
+	}
+	if ne.dir != nil {
+		s.resultDirStored(ctx, ne.dir)
 	}
 	if ne.ev == nil {
 		return
