@@ -233,15 +233,15 @@ func (j *JobInfo) Outputs() []cid.Cid {
 type job struct {
 	Info JobInfo `json:"info"`
 
-	phase    sched.JobID // the scheduler job running now, if any
-	round    int         // scheduler jobs started so far
+	phase sched.JobID // the scheduler job running now, if any
+	round int         // scheduler jobs started so far
 	// dirBuilding: the result directory is being stored; dirErr: storing
 	// it failed (why).
 	dirBuilding bool
 	dirErr      string
-	history  []Event
-	watchers []*watcher
-	done     chan struct{} // closed when the job ends
+	history     []Event
+	watchers    []*watcher
+	done        chan struct{} // closed when the job ends
 }
 
 type watcher struct {
