@@ -45,8 +45,15 @@ func (listRunner) Run(ctx context.Context, u sandbox.Unit) (sandbox.Result, erro
 func TestReduceOverManyUnits(t *testing.T) {
 	const units = wire.MaxCIDs + 4
 	sw := newSwarm()
+	// Two workers, and no stall short of a minute: on a loaded machine
+	// (this test under -race beside others) a run's heartbeat can miss the
+	// loopback tests' 5 s, and a unit stalled on the only worker waits out
+	// its backoff.
 	sw.startWorker(t, WorkerConfig{Slots: 8}, listRunner{})
-	sub := sw.startSubmitter(t, nil, "", SubmitterConfig{})
+	sw.startWorker(t, WorkerConfig{Slots: 8}, listRunner{})
+	cfg := testSchedConfig()
+	cfg.StallTimeout = time.Minute
+	sub := sw.startSubmitter(t, nil, "", SubmitterConfig{Sched: cfg})
 	mod := sw.content.putBytes(t, modTrap) // never run: listRunner answers
 	red := sw.content.putBytes(t, append(modTrap, 0))
 	id, err := sub.s.Submit(t.Context(), JobSpec{
