@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -89,12 +90,25 @@ func (f *jobFlags) request(ctx context.Context, e *env, cl *control.Client, modu
 	if req.Module, err = resolveContent(ctx, e, cl, module); err != nil {
 		return req, err
 	}
+	names, err := inputNames(f.inputs)
+	if err != nil {
+		return req, err
+	}
 	for _, in := range f.inputs {
 		c, err := resolveContent(ctx, e, cl, in)
 		if err != nil {
 			return req, err
 		}
 		req.Inputs = append(req.Inputs, c)
+	}
+	if names != nil {
+		// A CID input among files is named by its CID.
+		for i, n := range names {
+			if n == "" {
+				names[i] = req.Inputs[i]
+			}
+		}
+		req.InputNames = names
 	}
 	if f.reduce != "" {
 		if req.Reduce, err = resolveContent(ctx, e, cl, f.reduce); err != nil {
@@ -103,6 +117,31 @@ func (f *jobFlags) request(ctx context.Context, e *env, cl *control.Client, modu
 	}
 	req.Args, req.Replicas, req.Timeout, req.MemoryMiB, req.ReduceArgs = f.args, replicas, f.timeout, f.memory, f.reduceArgs
 	return req, nil
+}
+
+// inputNames returns the names units see the inputs under: a file's base
+// name, "" for a CID; nil when no input is a file (units then see
+// /input/000000, ...). Two files of the same name are a usage error.
+func inputNames(inputs []string) ([]string, error) {
+	names := make([]string, len(inputs))
+	seen := map[string]string{}
+	files := false
+	for i, in := range inputs {
+		if _, err := os.Stat(in); err != nil {
+			continue
+		}
+		files = true
+		n := filepath.Base(filepath.Clean(in))
+		if prev, ok := seen[n]; ok {
+			return nil, usageError{fmt.Errorf("--input %s and --input %s have the same name %q under /input: rename one", prev, in, n)}
+		}
+		seen[n] = in
+		names[i] = n
+	}
+	if !files {
+		return nil, nil
+	}
+	return names, nil
 }
 
 // trustLevels are --trust's names and their replicas.
@@ -184,14 +223,23 @@ func newComputeCmd(e *env) *cobra.Command {
 func newComputeRunCmd(e *env) *cobra.Command {
 	var f jobFlags
 	var out string
-	var quiet bool
+	var quiet, verbose bool
 	c := &cobra.Command{
 		Use:   "run MODULE.wasm|CID",
-		Short: "Run a job on the swarm, show each unit's progress and print the result",
+		Short: "Run a job on the swarm, show its progress and print the result",
 		Long: `run publishes a job (a WASI module plus inputs, split into work units) to the
-swarm, places each unit on the most available worker, shows each unit's
-progress on stderr, and prints the result: a single unit's stdout, the
-reduce unit's output, or every unit's output in unit order.`,
+swarm, places each unit on the most available worker, shows one progress
+line on a terminal (every unit's events with --verbose, as NDJSON on stdout
+with --json), and prints the result: a single unit's stdout, the reduce
+unit's output, or every unit's output in unit order. With -o DIR and no
+reduce, each unit's output is written to DIR/NAME (its input's name with
+--each-input, else its index). The job's result directory, which anyone can
+'enxame get', is named on stderr.
+
+Inputs given as files keep their names: a unit sees --input a.txt as
+/input/a.txt (inputs given as CIDs alone are /input/000000, ...).
+
+Exit status: 0 done, 1 failed, 2 usage, 3 cancelled.`,
 		Args: exactArgs(1, "one module (a .wasm file or a CID)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := e.client()
@@ -211,6 +259,14 @@ reduce unit's output, or every unit's output in unit order.`,
 				fmt.Fprintf(e.stderr, "job %s\n", sub.Job)
 			}
 			trustNotice(ctx, e, cl, &f, sub.Job)
+			total := 0
+			var first compute.JobInfo
+			if err := cl.Do(ctx, "POST", control.PathJob, control.JobRequest{Job: sub.Job}, &first); err == nil {
+				total = len(first.Units)
+			}
+			prog := newJobProgress(total)
+			bar := newProgressLine(e.stderr)
+			bar.on = bar.on && !e.json && !quiet && !verbose
 			start := time.Now()
 			err = cl.Stream(ctx, "POST", control.PathWatch, control.JobRequest{Job: sub.Job}, func(line []byte) error {
 				if e.json {
@@ -224,9 +280,15 @@ reduce unit's output, or every unit's output in unit order.`,
 				if err := json.Unmarshal(line, &ev); err != nil {
 					return fmt.Errorf("decode event: %w", err)
 				}
-				fmt.Fprintf(e.stderr, "%7s  %s\n", time.Since(start).Round(time.Millisecond), describeEvent(ev))
+				prog.observe(ev)
+				if verbose {
+					fmt.Fprintf(e.stderr, "%6.1fs  %s\n", time.Since(start).Seconds(), describeEvent(ev))
+				}
+				bar.draw(false, "%s", prog.line(time.Since(start)))
 				return nil
 			})
+			bar.draw(true, "%s", prog.line(time.Since(start)))
+			bar.done()
 			if err != nil {
 				return e.apiErr(fmt.Errorf("watch job %s: %w", sub.Job, err))
 			}
@@ -234,8 +296,14 @@ reduce unit's output, or every unit's output in unit order.`,
 			if err := cl.Do(ctx, "POST", control.PathWait, control.JobRequest{Job: sub.Job}, &info); err != nil {
 				return e.apiErr(fmt.Errorf("job %s: %w", sub.Job, err))
 			}
-			if info.State != compute.JobDone {
-				return fmt.Errorf("job %s %s: %s", sub.Job, info.State, info.Error)
+			if !e.json && !quiet && !bar.on && !verbose {
+				fmt.Fprintln(e.stderr, prog.line(time.Since(start)))
+			}
+			if err := jobEnded(&info); err != nil {
+				return err
+			}
+			if !e.json && !quiet && info.ResultDir.Defined() {
+				fmt.Fprintf(e.stderr, "result directory %s\n", info.ResultDir)
 			}
 			if e.json {
 				return nil
@@ -244,9 +312,31 @@ reduce unit's output, or every unit's output in unit order.`,
 		},
 	}
 	f.add(c)
-	c.Flags().StringVarP(&out, "output", "o", "", "write the result to this file instead of stdout")
+	c.Flags().StringVarP(&out, "output", "o", "", "write the result to this file (without a reduce: one file per unit in this directory) instead of stdout")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress on stderr")
+	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "print every unit's events on stderr instead of a progress line")
 	return c
+}
+
+// peerIDs matches the peer IDs text shows: Ed25519 (12D3KooW…) and
+// SHA-256 multihash (Qm…) ones, in base58.
+var peerIDs = regexp.MustCompile(`\b(12D3KooW|Qm)[1-9A-HJ-NP-Za-km-z]{38,}\b`)
+
+// shortenIDs replaces every peer ID in s with its shortID.
+func shortenIDs(s string) string { return peerIDs.ReplaceAllStringFunc(s, shortID) }
+
+// jobEnded returns nil for a done job, else an error with its exit status:
+// 3 when it was cancelled, 1 when it failed (or still runs).
+func jobEnded(info *compute.JobInfo) error {
+	switch info.State {
+	case compute.JobDone:
+		return nil
+	case compute.JobCancelled:
+		return codeError{exitCancelled, fmt.Errorf("job %s cancelled: %s", info.ID, info.Error)}
+	case compute.JobActive:
+		return fmt.Errorf("job %s is still running (see 'enxame compute status %s')", info.ID, info.ID)
+	}
+	return fmt.Errorf("job %s %s: %s", info.ID, info.State, info.Error)
 }
 
 func describeEvent(ev compute.Event) string {
@@ -258,46 +348,77 @@ func describeEvent(ev compute.Event) string {
 	}
 	b.WriteString(string(ev.Kind))
 	if ev.Worker != "" {
-		fmt.Fprintf(&b, " on %s", ev.Worker)
+		fmt.Fprintf(&b, " on %s", shortID(ev.Worker.String()))
 	}
 	if ev.Output.Defined() {
 		fmt.Fprintf(&b, " → %s", ev.Output)
 	}
 	if ev.Detail != "" {
-		fmt.Fprintf(&b, " (%s)", ev.Detail)
+		detail := ev.Detail
+		if d, err := time.ParseDuration(detail); err == nil {
+			detail = roundDuration(d).String()
+		}
+		fmt.Fprintf(&b, " (%s)", detail)
 	}
 	return b.String()
 }
 
+// roundDuration rounds d to 3 significant figures or so: 1.234s, 12.3ms.
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d >= 10*time.Second:
+		return d.Round(100 * time.Millisecond)
+	case d >= time.Second:
+		return d.Round(time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
+}
+
 // writeResult writes the job's result: the single or reduce output, else
 // every unit's output in order; to out (share.WriteFileAtomic) or stdout.
+// Without a reduce, and with several units or out an existing directory,
+// out is a directory that gets one file per unit (writeUnits).
 func writeResult(ctx context.Context, e *env, cl *control.Client, info *compute.JobInfo, out string) error {
 	outs := []cid.Cid{info.Output()}
 	if !outs[0].Defined() {
 		outs = info.Outputs()
 	}
-	copyAll := func(w io.Writer) error {
-		for _, c := range outs {
-			body, err := cl.Raw(ctx, "POST", control.PathCat, control.CatRequest{CID: c.String()})
-			if err != nil {
-				return e.apiErr(fmt.Errorf("read result %s: %w", c, err))
-			}
-			_, err = io.Copy(w, body)
-			body.Close()
-			if err != nil {
-				return fmt.Errorf("read result %s: %w", c, err)
-			}
+	if out != "" && !info.Spec.Reduce.Defined() {
+		fi, err := os.Stat(out)
+		if len(info.Units) > 1 || (err == nil && fi.IsDir()) {
+			return writeUnits(ctx, e, cl, info, out)
 		}
-		return nil
 	}
 	if out == "" {
-		return copyAll(e.stdout)
+		return catAll(ctx, e, cl, outs, e.stdout)
 	}
-	// Through an os.Root of out's directory, into a new temporary file
-	// renamed when complete: never written through a symlink.
+	return writeAtomic(out, func(w io.Writer) error { return catAll(ctx, e, cl, outs, w) })
+}
+
+// catAll copies the content of outs to w, in order.
+func catAll(ctx context.Context, e *env, cl *control.Client, outs []cid.Cid, w io.Writer) error {
+	for _, c := range outs {
+		body, err := cl.Raw(ctx, "POST", control.PathCat, control.CatRequest{CID: c.String()})
+		if err != nil {
+			return e.apiErr(fmt.Errorf("read result %s: %w", c, err))
+		}
+		_, err = io.Copy(w, body)
+		body.Close()
+		if err != nil {
+			return fmt.Errorf("read result %s: %w", c, err)
+		}
+	}
+	return nil
+}
+
+// writeAtomic writes out through an os.Root of its directory, into a new
+// temporary file renamed when complete: never through a symlink.
+func writeAtomic(out string, fill func(w io.Writer) error) error {
 	var inner error
 	err := share.WriteFileAtomic(out, share.WriteFileOptions{}, func(w io.Writer) error {
-		inner = copyAll(w)
+		inner = fill(w)
 		return inner
 	})
 	if inner != nil {
@@ -305,6 +426,29 @@ func writeResult(ctx context.Context, e *env, cl *control.Client, info *compute.
 	}
 	if err != nil {
 		return fmt.Errorf("write result: %w", err)
+	}
+	return nil
+}
+
+// writeUnits writes each map unit's output to dir/NAME (UnitInfo.
+// OutputName), making dir if needed.
+func writeUnits(ctx context.Context, e *env, cl *control.Client, info *compute.JobInfo, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write result: %w", err)
+	}
+	for i := range info.Units {
+		u := &info.Units[i]
+		if u.Reduce {
+			continue
+		}
+		name := u.OutputName()
+		if !compute.ValidName(name) {
+			return fmt.Errorf("write result: unit %d: bad file name %q", u.Index, name)
+		}
+		err := writeAtomic(filepath.Join(dir, name), func(w io.Writer) error { return catAll(ctx, e, cl, []cid.Cid{u.Output}, w) })
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -369,6 +513,9 @@ func newComputeStatusCmd(e *env) *cobra.Command {
 			if info.Error != "" {
 				fmt.Fprintf(e.stdout, "error: %s\n", info.Error)
 			}
+			if info.ResultDir.Defined() {
+				fmt.Fprintf(e.stdout, "result directory: %s\n", info.ResultDir)
+			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "UNIT\tSTATUS\tWORKERS\tTOOK\tOUTPUT")
 			for _, u := range info.Units {
@@ -392,7 +539,7 @@ func newComputeStatusCmd(e *env) *cobra.Command {
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, u.Status, strings.Join(workers, ","), tk, out)
 				for _, f := range u.Failures {
-					fmt.Fprintf(tw, "\t  failed: %s\t\t\t\n", f)
+					fmt.Fprintf(tw, "\t  failed: %s\t\t\t\n", shortenIDs(f))
 				}
 			}
 			return tw.Flush()
@@ -404,51 +551,55 @@ func newComputeResultCmd(e *env) *cobra.Command {
 	var out string
 	c := &cobra.Command{
 		Use:   "result JOB",
-		Short: "Print a finished job's result",
+		Short: "Print a finished job's result (exit 1 if it failed, 3 if cancelled)",
 		Args:  exactArgs(1, "one job ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			info, cl, err := jobInfo(cmd, e, control.PathJob, args[0])
 			if err != nil {
 				return err
 			}
-			switch info.State {
-			case compute.JobActive:
-				return fmt.Errorf("job %s is still running (see 'enxame compute status %s')", args[0], args[0])
-			case compute.JobDone:
-			default:
-				return fmt.Errorf("job %s %s: %s", args[0], info.State, info.Error)
+			if err := jobEnded(&info); err != nil {
+				return err
 			}
 			if e.json {
 				outs := []string{}
 				for _, c := range info.Outputs() {
 					outs = append(outs, c.String())
 				}
-				return e.printJSON(map[string]any{"job": info.ID, "output": info.Output().String(), "outputs": outs})
+				res := map[string]any{"job": info.ID, "output": info.Output().String(), "outputs": outs}
+				if info.ResultDir.Defined() {
+					res["result_dir"] = info.ResultDir.String()
+				}
+				return e.printJSON(res)
 			}
 			return writeResult(cmd.Context(), e, cl, &info, out)
 		},
 	}
-	c.Flags().StringVarP(&out, "output", "o", "", "write the result to this file instead of stdout")
+	c.Flags().StringVarP(&out, "output", "o", "", "write the result to this file (without a reduce: one file per unit in this directory) instead of stdout")
 	return c
 }
 
 func newComputeCancelCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "cancel JOB",
-		Short: "Cancel a job",
+		Short: "Cancel a running job (a job that already ended is an error)",
 		Args:  exactArgs(1, "one job ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := e.client()
 			if err != nil {
 				return err
 			}
-			if err := cl.Do(cmd.Context(), "POST", control.PathCancel, control.JobRequest{Job: args[0]}, nil); err != nil {
+			var res control.SubmitResult
+			if err := cl.Do(cmd.Context(), "POST", control.PathCancel, control.JobRequest{Job: args[0]}, &res); err != nil {
 				return e.apiErr(fmt.Errorf("cancel %s: %w", args[0], err))
 			}
-			if e.json {
-				return e.printJSON(map[string]string{"cancelled": args[0]})
+			if res.Job == "" {
+				res.Job = args[0]
 			}
-			fmt.Fprintf(e.stdout, "cancelled %s\n", args[0])
+			if e.json {
+				return e.printJSON(map[string]string{"cancelled": res.Job})
+			}
+			fmt.Fprintf(e.stdout, "cancelled %s\n", res.Job)
 			return nil
 		},
 	}
@@ -515,7 +666,7 @@ func newComputeWorkersCmd(e *env) *cobra.Command {
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "WORKER\tSLOTS\tFREE\tQUEUE\tSPEED\tDONE\tFAILED\tOUTVOTED\tSTALLED")
 			for _, w := range res.Known {
-				id := w.ID
+				id := shortID(w.ID)
 				if w.Lost {
 					id += " (lost)"
 				}
@@ -544,7 +695,7 @@ func newComputeWhyCmd(e *env) *cobra.Command {
 			if e.json {
 				return e.printJSON(res)
 			}
-			fmt.Fprintln(e.stdout, strings.TrimRight(res.Why, "\n"))
+			fmt.Fprintln(e.stdout, shortenIDs(strings.TrimRight(res.Why, "\n")))
 			return nil
 		},
 	}

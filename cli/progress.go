@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/enxame/enxame/compute"
 )
 
 // isTerminal reports whether w is a character device (a terminal).
@@ -78,4 +80,57 @@ func eta(left int64, bps float64) string {
 		return "-"
 	}
 	return (time.Duration(float64(left) / bps * float64(time.Second))).Round(time.Second).String()
+}
+
+// jobProgress counts a job's units from its events for `compute run`'s
+// progress line.
+type jobProgress struct {
+	total   int
+	done    map[int]bool
+	running map[int]map[string]bool // unit → workers running it
+	failed  int                     // failed runs
+}
+
+func newJobProgress(total int) *jobProgress {
+	return &jobProgress{total: total, done: map[int]bool{}, running: map[int]map[string]bool{}}
+}
+
+// observe counts ev.
+func (p *jobProgress) observe(ev compute.Event) {
+	if ev.Unit < 0 {
+		return
+	}
+	w := string(ev.Worker)
+	switch ev.Kind {
+	case compute.EventRunning:
+		if p.done[ev.Unit] {
+			return
+		}
+		if p.running[ev.Unit] == nil {
+			p.running[ev.Unit] = map[string]bool{}
+		}
+		p.running[ev.Unit][w] = true
+	case compute.EventDone, compute.EventRejected:
+		delete(p.running[ev.Unit], w)
+	case compute.EventRetried:
+		delete(p.running[ev.Unit], w)
+		p.failed++
+	case compute.EventVerified:
+		p.done[ev.Unit] = true
+		delete(p.running, ev.Unit)
+	}
+	if ev.Unit >= p.total {
+		p.total = ev.Unit + 1
+	}
+}
+
+// line renders p as "7/12 done, 2 running, 0 failed, 3.1 s".
+func (p *jobProgress) line(elapsed time.Duration) string {
+	running := 0
+	for _, ws := range p.running {
+		if len(ws) > 0 {
+			running++
+		}
+	}
+	return fmt.Sprintf("%d/%d done, %d running, %d failed, %.1f s", len(p.done), p.total, running, p.failed, elapsed.Seconds())
 }

@@ -26,7 +26,18 @@ const (
 	exitOK    = 0
 	exitError = 1
 	exitUsage = 2
+	// exitCancelled: the job the command waited for was cancelled.
+	exitCancelled = 3
 )
+
+// codeError is an error with its own exit status.
+type codeError struct {
+	code int
+	err  error
+}
+
+func (e codeError) Error() string { return e.err.Error() }
+func (e codeError) Unwrap() error { return e.err }
 
 // usageError marks errors in how the command was called.
 type usageError struct{ err error }
@@ -74,6 +85,10 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	var ue usageError
 	if errors.As(err, &ue) {
 		return exitUsage
+	}
+	var ce codeError
+	if errors.As(err, &ce) {
+		return ce.code
 	}
 	return exitError
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unicode/utf8"
 
 	"github.com/enxame/enxame/compute/sandbox"
 	"github.com/ipfs/go-cid"
@@ -58,7 +59,45 @@ type Content interface {
 	// from a read) as soon as its declared size or the bytes received pass
 	// maxBytes, so that no more than about maxBytes are fetched or stored
 	// for it. The caller closes the reader. Safe for concurrent use.
+	// It returns an error wrapping ErrIsDir when c is a UnixFS directory.
 	Get(ctx context.Context, c cid.Cid, maxBytes int64) (io.ReadCloser, error)
+	// PutDir stores a UnixFS directory of entries (content stored here
+	// already, names unique and valid per ValidName), pins it, announces it
+	// and returns its CID. Submitters store a job's outputs with it, and
+	// named inputs. Safe for concurrent use.
+	PutDir(ctx context.Context, entries []DirEntry) (cid.Cid, error)
+	// ReadDir returns the entries of the UnixFS directory c sorted by
+	// name, fetching its DAG from the swarm first when needed (at most
+	// maxBytes of it when maxBytes is positive, as Get). Workers mount
+	// directory inputs with it. Safe for concurrent use.
+	ReadDir(ctx context.Context, c cid.Cid, maxBytes int64) ([]DirEntry, error)
+}
+
+// DirEntry is one named entry of a UnixFS directory.
+type DirEntry struct {
+	Name string  `json:"name"`
+	CID  cid.Cid `json:"cid"`
+}
+
+// ErrIsDir is wrapped by Content.Get of a UnixFS directory.
+var ErrIsDir = errors.New("compute: content is a directory")
+
+// MaxNameLen caps an input's or a unit's file name, in bytes.
+const MaxNameLen = 255
+
+// ValidName reports whether name can name a file under /input and in a
+// job's result directory: not empty, "." or "..", at most MaxNameLen
+// bytes, valid UTF-8, and without '/', '\' or control characters.
+func ValidName(name string) bool {
+	if name == "" || name == "." || name == ".." || len(name) > MaxNameLen || !utf8.ValidString(name) {
+		return false
+	}
+	for _, r := range name {
+		if r == '/' || r == '\\' || r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // ErrTooLarge is wrapped by Content.Get when the content passes the size
@@ -99,8 +138,9 @@ var _ Runner = (*sandbox.Pool)(nil)
 // maxReplicas is the most replicas a job may ask for.
 const maxReplicas = 15
 
-// InputName is the file name of a unit's i-th input under /input:
-// zero-padded so that lexical order is input order.
+// InputName is the file name of a unit's i-th input under /input, and of
+// the i-th unit's output in a job's result directory when it has no name of
+// its own: zero-padded so that lexical order is index order.
 func InputName(i int) string { return fmt.Sprintf("%06d", i) }
 
 // UnitCost is the estimated work of a unit with the given total input size,

@@ -7,8 +7,9 @@
 // (CIDs), arguments, limits and a replication factor, cut into work units:
 // one unit, N parts of one input (by bytes or by lines, each part stored as
 // its own CID), one unit per input, or N sub-ranges of A:B passed as
-// arguments; and an optional reduce unit whose inputs are the other units'
-// outputs, in unit order.
+// arguments; and an optional reduce unit whose input is the directory of
+// the other units' outputs (JobInfo.ResultDir), one file per unit in unit
+// order. A job that no worker could be sent is refused by Submit.
 //
 // Workers announce themselves in the DHT under ComputeKey, answer bids with
 // their free slots, queue, measured speed and which inputs they hold, fetch

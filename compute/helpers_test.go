@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -66,6 +68,11 @@ type memContent struct {
 	// Keep pinned.
 	temp map[cid.Cid]int
 	kept map[cid.Cid]bool
+	// dirs are the directories PutDir stored.
+	dirs map[cid.Cid][]DirEntry
+	// dirGate, when set, makes PutDir wait for it to be closed (or for its
+	// context to end). Set it before the content is shared.
+	dirGate chan struct{}
 	// blockMissing makes Get of content nobody has wait until its context
 	// ends, as a fetch finding no provider does; otherwise it fails at
 	// once. Set it before the content is shared.
@@ -77,7 +84,51 @@ type memContent struct {
 }
 
 func newMemContent() *memContent {
-	return &memContent{data: map[cid.Cid][]byte{}, temp: map[cid.Cid]int{}, kept: map[cid.Cid]bool{}}
+	return &memContent{data: map[cid.Cid][]byte{}, temp: map[cid.Cid]int{}, kept: map[cid.Cid]bool{}, dirs: map[cid.Cid][]DirEntry{}}
+}
+
+// PutDir stores entries under a dag-pb CID of their JSON encoding.
+func (m *memContent) PutDir(ctx context.Context, entries []DirEntry) (cid.Cid, error) {
+	if m.dirGate != nil {
+		select {
+		case <-m.dirGate:
+		case <-ctx.Done():
+			return cid.Undef, ctx.Err()
+		}
+	}
+	b, err := json.Marshal(entries)
+	if err != nil {
+		return cid.Undef, err
+	}
+	c := cid.NewCidV1(cid.DagProtobuf, rawCID(b).Hash())
+	m.mu.Lock()
+	m.dirs[c] = slices.Clone(entries)
+	m.mu.Unlock()
+	return c, nil
+}
+
+func (m *memContent) ReadDir(ctx context.Context, c cid.Cid, maxBytes int64) ([]DirEntry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	es, ok := m.dirs[c]
+	if !ok {
+		return nil, fmt.Errorf("%s: not a directory here", c)
+	}
+	es = slices.Clone(es)
+	slices.SortFunc(es, func(a, b DirEntry) int { return strings.Compare(a.Name, b.Name) })
+	return es, nil
+}
+
+// dir returns the entries of the directory c, as PutDir got them.
+func (m *memContent) dir(t testing.TB, c cid.Cid) []DirEntry {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	es, ok := m.dirs[c]
+	if !ok {
+		t.Fatalf("directory %s not stored", c)
+	}
+	return es
 }
 
 func (m *memContent) PutTemp(ctx context.Context, r io.Reader) (cid.Cid, func(), error) {
@@ -143,7 +194,11 @@ func (m *memContent) Get(ctx context.Context, c cid.Cid, maxBytes int64) (io.Rea
 	m.mu.Lock()
 	b, ok := m.data[c]
 	m.gets = append(m.gets, memGet{c, maxBytes})
+	_, isDir := m.dirs[c]
 	m.mu.Unlock()
+	if isDir {
+		return nil, fmt.Errorf("get %s: %w", c, ErrIsDir)
+	}
 	if !ok && m.blockMissing {
 		<-ctx.Done()
 		return nil, fmt.Errorf("%s: no provider: %w", c, ctx.Err())

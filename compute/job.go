@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/enxame/enxame/compute/wire"
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // JobID names a job of this submitter.
@@ -153,8 +155,13 @@ type JobSpec struct {
 	// Module is the CID of the WebAssembly module (a WASI command).
 	Module cid.Cid `json:"module"`
 	// Inputs are the CIDs of the job's inputs. A unit's inputs appear under
-	// /input named InputName(0), InputName(1), ...
+	// /input named InputName(0), InputName(1), ..., or by InputNames.
 	Inputs []cid.Cid `json:"inputs"`
+	// InputNames, when set, name Inputs one for one (unique, ValidName):
+	// a unit then sees its inputs as /input/NAME (a split part under its
+	// input's name), and with SplitEachInput a unit's output is named
+	// after its input in the job's result directory.
+	InputNames []string `json:"input_names,omitempty"`
 	// Split says how the job is cut into units.
 	Split Split `json:"split"`
 	// Args are every unit's arguments (after argv[0]).
@@ -173,8 +180,9 @@ type JobSpec struct {
 	// MaxOutputBytes caps each unit's output. 0 means the worker's
 	// default.
 	MaxOutputBytes int64 `json:"max_output_bytes,omitempty"`
-	// Reduce, when defined, is the module of a final unit whose inputs are
-	// every other unit's output, in unit order.
+	// Reduce, when defined, is the module of a final unit whose input is
+	// the directory of every other unit's output (JobInfo.ResultDir): it
+	// sees them as /input/NAME, one file per unit, named by UnitInfo.File.
 	Reduce cid.Cid `json:"reduce,omitzero"`
 	// ReduceArgs are the reduce unit's arguments.
 	ReduceArgs []string `json:"reduce_args,omitempty"`
@@ -232,6 +240,19 @@ func (js *JobSpec) validate() error {
 			return errors.New("compute: job: undefined input CID")
 		}
 	}
+	if len(js.InputNames) > 0 && len(js.InputNames) != len(js.Inputs) {
+		return fmt.Errorf("compute: job: %d input names for %d inputs", len(js.InputNames), len(js.Inputs))
+	}
+	seen := map[string]bool{}
+	for _, n := range js.InputNames {
+		if !ValidName(n) {
+			return fmt.Errorf("compute: job: input name %q: want 1 to %d bytes of UTF-8 without '/', '\\' or control characters, not . or ..", n, MaxNameLen)
+		}
+		if seen[n] {
+			return fmt.Errorf("compute: job: input name %q given twice", n)
+		}
+		seen[n] = true
+	}
 	for _, a := range append(append([]string(nil), js.Args...), js.ReduceArgs...) {
 		if len(a) > wire.MaxArgLen {
 			return fmt.Errorf("compute: job: argument over %d bytes", wire.MaxArgLen)
@@ -245,29 +266,67 @@ type unitPlan struct {
 	Inputs []cid.Cid
 	Bytes  int64
 	Args   []string
+	// File names the unit's output in the job's result directory; empty
+	// means InputName(index).
+	File string
 }
 
 // planUnits cuts spec into its map units, storing split parts through
 // content. maxSplit caps the input read for SplitBytes and SplitLines.
+// Named inputs reach a unit as one directory (content.PutDir) holding them
+// under their names.
 func planUnits(ctx context.Context, content Content, spec *JobSpec, maxSplit int64) ([]unitPlan, error) {
 	sp := spec.Split
+	named := len(spec.InputNames) > 0
+	// wrap returns the inputs a unit is sent: cs, or the directory of cs
+	// under names when the job's inputs are named.
+	wrap := func(cs []cid.Cid, names []string) ([]cid.Cid, error) {
+		if !named {
+			return cs, nil
+		}
+		var es []DirEntry
+		for i, c := range cs {
+			es = append(es, DirEntry{Name: names[i], CID: c})
+		}
+		d, err := content.PutDir(ctx, es)
+		if err != nil {
+			return nil, fmt.Errorf("compute: store the directory of named inputs: %w", err)
+		}
+		return []cid.Cid{d}, nil
+	}
 	switch sp.Kind {
 	case SplitNone:
-		return []unitPlan{{Inputs: spec.Inputs, Args: spec.Args}}, nil
+		ins, err := wrap(spec.Inputs, spec.InputNames)
+		if err != nil {
+			return nil, err
+		}
+		return []unitPlan{{Inputs: ins, Args: spec.Args}}, nil
 	case SplitEachInput:
 		var us []unitPlan
-		for _, c := range spec.Inputs {
-			us = append(us, unitPlan{Inputs: []cid.Cid{c}, Args: spec.Args})
+		for i, c := range spec.Inputs {
+			u := unitPlan{Inputs: []cid.Cid{c}, Args: spec.Args}
+			if named {
+				var err error
+				if u.Inputs, err = wrap(u.Inputs, spec.InputNames[i:i+1]); err != nil {
+					return nil, err
+				}
+				u.File = spec.InputNames[i]
+			}
+			us = append(us, u)
 		}
 		return us, nil
 	case SplitRange:
+		ins, err := wrap(spec.Inputs, spec.InputNames)
+		if err != nil {
+			return nil, err
+		}
 		var us []unitPlan
 		span := uint64(sp.To - sp.From)
 		for i := range sp.N {
 			lo := sp.From + int64(span*uint64(i)/uint64(sp.N))
 			hi := sp.From + int64(span*uint64(i+1)/uint64(sp.N))
 			args := append(append([]string(nil), spec.Args...), strconv.FormatInt(lo, 10), strconv.FormatInt(hi, 10))
-			us = append(us, unitPlan{Inputs: spec.Inputs, Args: args})
+			us = append(us, unitPlan{Inputs: ins, Args: args})
 		}
 		return us, nil
 	}
@@ -292,7 +351,11 @@ func planUnits(ctx context.Context, content Content, spec *JobSpec, maxSplit int
 		if err != nil {
 			return nil, fmt.Errorf("compute: split: store part: %w", err)
 		}
-		us = append(us, unitPlan{Inputs: []cid.Cid{c}, Bytes: int64(len(part)), Args: spec.Args})
+		ins, err := wrap([]cid.Cid{c}, spec.InputNames)
+		if err != nil {
+			return nil, err
+		}
+		us = append(us, unitPlan{Inputs: ins, Bytes: int64(len(part)), Args: spec.Args})
 	}
 	return us, nil
 }
@@ -320,4 +383,43 @@ func splitData(data []byte, n int, lines bool) [][]byte {
 		prev = cut
 	}
 	return parts
+}
+
+// Placeholders of checkSendable, each as large as the real value may be:
+// a peer ID inlining an Ed25519 key, a CIDv1 of a SHA-256 (a unit's
+// output, the reduce's input directory) and an Ed25519 signature.
+var (
+	sendablePeer = peer.ID(strings.Repeat("p", 38))
+	sendableCID  = cid.NewCidV1(cid.DagProtobuf, append([]byte{0x12, 0x20}, make([]byte, 32)...))
+	sendableSig  = make([]byte, 64)
+)
+
+// checkSendable reports, before any unit runs, whether every unit of the
+// job, the reduce unit included, fits the compute protocol: its run
+// message and its result (the signed receipt, which repeats the unit's
+// inputs and arguments) within their caps (wire.MaxCIDs inputs, wire.MaxArgs
+// arguments of wire.MaxArgLen bytes, wire.MaxFrame bytes in all).
+func checkSendable(id JobID, spec *JobSpec, plans []unitPlan, timeout time.Duration) error {
+	limits := wire.Limits{MemoryBytes: uint64(spec.MemoryMiB) << 20, WallTime: timeout, MaxOutputBytes: uint64(spec.MaxOutputBytes)}
+	check := func(name string, unit int, module cid.Cid, inputs []cid.Cid, args []string) error {
+		run := &wire.RunUnit{Job: string(id), Unit: uint32(unit), Module: module, Inputs: inputs, Args: args, Seed: math.MaxUint64, Limits: limits}
+		res := &wire.Result{Receipt: wire.Receipt{Worker: sendablePeer, Job: string(id), Unit: uint32(unit), Module: module,
+			Inputs: inputs, Args: args, Output: sendableCID, Took: math.MaxInt64, PeakMemory: math.MaxUint64,
+			Finished: math.MaxInt64, Signature: sendableSig}}
+		for _, m := range []wire.Msg{run, res} {
+			if _, err := wire.Encode(m); err != nil {
+				return fmt.Errorf("compute: job: %s cannot be sent to a worker: %v", name, err)
+			}
+		}
+		return nil
+	}
+	for i, p := range plans {
+		if err := check(fmt.Sprintf("unit %d", i), i, spec.Module, p.Inputs, p.Args); err != nil {
+			return err
+		}
+	}
+	if spec.Reduce.Defined() {
+		return check("the reduce unit", len(plans), spec.Reduce, []cid.Cid{sendableCID}, spec.ReduceArgs)
+	}
+	return nil
 }

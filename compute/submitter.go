@@ -40,6 +40,9 @@ var (
 	ErrJobNotDone = errors.New("compute: job not done")
 	// ErrStopped means the submitter's Run has ended.
 	ErrStopped = errors.New("compute: submitter stopped")
+	// ErrJobEnded is returned by Cancel of a job already done, failed or
+	// cancelled.
+	ErrJobEnded = errors.New("compute: job already ended")
 )
 
 // SubmitterConfig configures a Submitter. A zero field means its default.
@@ -125,7 +128,7 @@ const (
 	EventRetried   EventKind = "retried"   // a run failed (Detail); the unit is placed again
 	EventRejected  EventKind = "rejected"  // Worker refused the run (Detail)
 	EventFaulty    EventKind = "faulty"    // Worker's output lost the vote
-	EventJobDone   EventKind = "job-done"
+	EventJobDone   EventKind = "job-done"  // Output: JobInfo.Output, else ResultDir
 	EventJobFailed EventKind = "job-failed"
 	EventCanceled  EventKind = "job-cancelled"
 )
@@ -169,6 +172,19 @@ type UnitInfo struct {
 	Faulty []peer.ID `json:"faulty,omitempty"`
 	// Failures are the unit's failed runs ("worker: reason").
 	Failures []string `json:"failures,omitempty"`
+	// File names the unit's output in the job's result directory when it
+	// is not InputName(Index): its input's name (SplitEachInput of named
+	// inputs). See OutputName.
+	File string `json:"file,omitempty"`
+}
+
+// OutputName is the name of u's output in its job's result directory (and
+// under the reduce unit's /input): File, or InputName(Index).
+func (u *UnitInfo) OutputName() string {
+	if u.File != "" {
+		return u.File
+	}
+	return InputName(u.Index)
 }
 
 // JobInfo is a snapshot of a job.
@@ -181,6 +197,12 @@ type JobInfo struct {
 	Ended     time.Time  `json:"ended,omitzero"`
 	// Error says why a failed job failed.
 	Error string `json:"error,omitempty"`
+	// ResultDir is the UnixFS directory of every map unit's output, each
+	// named by its OutputName, in unit order when named by index: the
+	// reduce unit's input, and the job's result as one CID anyone can
+	// fetch. It is set when the reduce starts, or when a job without one
+	// is done.
+	ResultDir cid.Cid `json:"result_dir,omitzero"`
 }
 
 // Output returns the job's result: the reduce unit's output, or the single
@@ -211,11 +233,15 @@ func (j *JobInfo) Outputs() []cid.Cid {
 type job struct {
 	Info JobInfo `json:"info"`
 
-	phase    sched.JobID // the scheduler job running now, if any
-	round    int         // scheduler jobs started so far
-	history  []Event
-	watchers []*watcher
-	done     chan struct{} // closed when the job ends
+	phase sched.JobID // the scheduler job running now, if any
+	round int         // scheduler jobs started so far
+	// dirBuilding: the result directory is being stored; dirErr: storing
+	// it failed (why).
+	dirBuilding bool
+	dirErr      string
+	history     []Event
+	watchers    []*watcher
+	done        chan struct{} // closed when the job ends
 }
 
 type watcher struct {
@@ -255,6 +281,14 @@ type netEvent struct {
 	receipt  *wire.Receipt // with a UnitCompleted
 	release  func()        // with a UnitCompleted: drops the held output
 	discover bool          // a discovery lookup ended
+	dir      *dirResult    // a result directory was stored (or not)
+}
+
+// dirResult is how storing a job's result directory ended.
+type dirResult struct {
+	job JobID
+	dir cid.Cid
+	err error
 }
 
 // Submitter schedules this peer's jobs on the swarm's workers. It owns one
@@ -273,6 +307,7 @@ type Submitter struct {
 	runOnce sync.Once
 
 	// Owned by the Run goroutine.
+	wg       *sync.WaitGroup // Run's: owns the goroutines the loop starts
 	sch      *sched.Scheduler
 	jobs     map[JobID]*job
 	order    []JobID
@@ -367,6 +402,7 @@ func (s *Submitter) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	s.wg = &wg
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if err := s.load(ctx); err != nil {
@@ -435,9 +471,12 @@ func (s *Submitter) Submit(ctx context.Context, spec JobSpec) (JobID, error) {
 	var b [8]byte
 	rand.Read(b[:])
 	id := JobID(hex.EncodeToString(b[:]))
+	if err := checkSendable(id, &spec, plans, s.unitTimeout(&spec)); err != nil {
+		return "", err
+	}
 	info := JobInfo{ID: id, State: JobActive, Spec: spec, Submitted: time.Now()}
 	for i, p := range plans {
-		info.Units = append(info.Units, UnitInfo{Index: i, Status: "queued", Inputs: p.Inputs, Bytes: p.Bytes, Args: p.Args})
+		info.Units = append(info.Units, UnitInfo{Index: i, Status: "queued", Inputs: p.Inputs, Bytes: p.Bytes, Args: p.Args, File: p.File})
 	}
 	if spec.Reduce.Defined() {
 		info.Units = append(info.Units, UnitInfo{Index: len(plans), Reduce: true, Status: "waiting", Args: spec.ReduceArgs})
@@ -528,7 +567,8 @@ func (s *Submitter) Wait(ctx context.Context, id JobID) (JobInfo, error) {
 }
 
 // Cancel stops an active job; it returns ErrUnknownJob for an unknown job
-// and nil for one already over.
+// and an error wrapping ErrJobEnded, naming its state, for one already
+// over.
 func (s *Submitter) Cancel(ctx context.Context, id JobID) error {
 	var cerr error
 	err := s.do(ctx, func(ctx context.Context) {
@@ -538,6 +578,7 @@ func (s *Submitter) Cancel(ctx context.Context, id JobID) error {
 			return
 		}
 		if j.Info.State != JobActive {
+			cerr = fmt.Errorf("%w: %s is %s", ErrJobEnded, id, j.Info.State)
 			return
 		}
 		if j.phase != "" {
@@ -773,11 +814,18 @@ func (s *Submitter) advance(ctx context.Context, j *job) {
 		}
 	}
 	if len(units) == 0 {
+		// Every map unit is done: store their outputs' directory first,
+		// off the loop (outputs may still be on their way here).
+		if !j.Info.ResultDir.Defined() && j.dirErr == "" {
+			s.startResultDir(ctx, j)
+			return
+		}
 		if last := &j.Info.Units[len(j.Info.Units)-1]; last.Reduce && !last.Output.Defined() {
-			last.Inputs = nil
-			for _, u := range j.Info.Units[:len(j.Info.Units)-1] {
-				last.Inputs = append(last.Inputs, u.Output)
+			if !j.Info.ResultDir.Defined() {
+				s.finish(ctx, j, JobFailed, fmt.Sprintf("reduce input: %s", j.dirErr))
+				return
 			}
+			last.Inputs = []cid.Cid{j.Info.ResultDir}
 			last.Status = "queued"
 			units = []int{last.Index}
 		}
@@ -809,6 +857,45 @@ func (s *Submitter) advance(ctx context.Context, j *job) {
 	for _, ui := range units {
 		s.emit(j, Event{Unit: ui, Kind: EventQueued})
 	}
+}
+
+// startResultDir stores the directory of j's map unit outputs in a
+// goroutine of Run, which reports to the loop (resultDirStored), unless
+// one is at it already.
+func (s *Submitter) startResultDir(ctx context.Context, j *job) {
+	if j.dirBuilding {
+		return
+	}
+	j.dirBuilding = true
+	var es []DirEntry
+	for i := range j.Info.Units {
+		if u := &j.Info.Units[i]; !u.Reduce {
+			es = append(es, DirEntry{Name: u.OutputName(), CID: u.Output})
+		}
+	}
+	id := j.Info.ID
+	s.wg.Go(func() {
+		pctx, cancel := context.WithTimeout(ctx, keepTimeout)
+		defer cancel()
+		d, err := s.deps.Content.PutDir(pctx, es)
+		s.post(ctx, netEvent{dir: &dirResult{job: id, dir: d, err: err}})
+	})
+}
+
+// resultDirStored takes the outcome of startResultDir and moves the job on.
+func (s *Submitter) resultDirStored(ctx context.Context, r *dirResult) {
+	j, ok := s.jobs[r.job]
+	if !ok || j.Info.State != JobActive {
+		return
+	}
+	j.dirBuilding = false
+	if r.err != nil {
+		s.log.Error("store result directory", "job", r.job, "err", r.err)
+		j.dirErr = r.err.Error()
+	} else {
+		j.Info.ResultDir = r.dir
+	}
+	s.advance(ctx, j)
 }
 
 func (s *Submitter) unitTimeout(spec *JobSpec) time.Duration {
@@ -871,7 +958,9 @@ func (s *Submitter) finish(ctx context.Context, j *job, st JobState, reason stri
 	kind := map[JobState]EventKind{JobDone: EventJobDone, JobFailed: EventJobFailed, JobCancelled: EventCanceled}[st]
 	ev := Event{Unit: -1, Kind: kind, Detail: reason}
 	if st == JobDone {
-		ev.Output = j.Info.Output()
+		if ev.Output = j.Info.Output(); !ev.Output.Defined() {
+			ev.Output = j.Info.ResultDir
+		}
 	}
 	s.emit(j, ev)
 	for _, w := range j.watchers {
@@ -987,6 +1076,9 @@ func (s *Submitter) accept(ctx context.Context, a sched.AcceptResult) {
 func (s *Submitter) observe(ctx context.Context, ne netEvent) {
 	if ne.discover {
 		s.discovering = false
+	}
+	if ne.dir != nil {
+		s.resultDirStored(ctx, ne.dir)
 	}
 	if ne.ev == nil {
 		return

@@ -13,6 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -890,10 +891,24 @@ func (w *Worker) execute(ctx context.Context, p peer.ID, req *wire.RunUnit, lim 
 	}
 	budget := w.cfg.MaxInputBytes
 	var inBytes int64
+	st := &stager{w: w}
 	for i, c := range req.Inputs {
-		n, err := w.cache.fetch(fetchCtx, w.deps.Content, c, budget, path.Join(inRel, InputName(i)))
+		// A unit whose only input is a directory sees it as /input;
+		// otherwise input i is /input/InputName(i), a file or a directory.
+		dst := path.Join(inRel, InputName(i))
+		dir := dst
+		if len(req.Inputs) == 1 {
+			dir = inRel
+		}
+		n, err := st.stage(fetchCtx, c, budget, dst, dir, 0)
 		if errors.Is(err, errTooLarge) {
 			o := fail("input-too-large", "inputs over %d bytes", w.cfg.MaxInputBytes)
+			o.failed.Deterministic = true
+			return o
+		}
+		var be badInputError
+		if errors.As(err, &be) {
+			o := fail("input", "input %d (%s): %v", i, c, err)
 			o.failed.Deterministic = true
 			return o
 		}
@@ -1040,4 +1055,67 @@ func truncate(s string, n int) string {
 		s = s[:n]
 	}
 	return strings.ToValidUTF8(s, "")
+}
+
+// Bounds of a directory input.
+const (
+	maxInputDepth = 16
+	maxInputFiles = 1 << 16
+)
+
+// badInputError is an input no worker can mount: a bad name, nesting too
+// deep, too many files.
+type badInputError struct{ msg string }
+
+func (e badInputError) Error() string { return e.msg }
+
+// stager puts a unit's inputs in its directory.
+type stager struct {
+	w     *Worker
+	files int
+}
+
+// stage puts c at file when it is a file, or its entries under dir (made
+// unless it exists) when it is a UnixFS directory, and returns the bytes
+// staged: at most limit, or an error wrapping errTooLarge.
+func (st *stager) stage(ctx context.Context, c cid.Cid, limit int64, file, dir string, depth int) (int64, error) {
+	if st.files++; st.files > maxInputFiles {
+		return 0, badInputError{fmt.Sprintf("over %d files", maxInputFiles)}
+	}
+	n, err := st.w.cache.fetch(ctx, st.w.deps.Content, c, limit, file)
+	if !errors.Is(err, ErrIsDir) {
+		return n, err
+	}
+	if depth >= maxInputDepth {
+		return 0, badInputError{fmt.Sprintf("directories nested over %d levels", maxInputDepth)}
+	}
+	entries, err := st.w.deps.Content.ReadDir(ctx, c, limit)
+	if errors.Is(err, ErrTooLarge) {
+		return 0, fmt.Errorf("%w: %w", errTooLarge, err)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read directory %s: %w", c, err)
+	}
+	if _, err := st.w.root.Lstat(dir); err != nil {
+		if err := st.w.root.Mkdir(dir, 0o755); err != nil {
+			return 0, fmt.Errorf("make directory: %w", err)
+		}
+	}
+	slices.SortFunc(entries, func(a, b DirEntry) int { return strings.Compare(a.Name, b.Name) })
+	var total int64
+	for i, e := range entries {
+		if !ValidName(e.Name) {
+			return 0, badInputError{fmt.Sprintf("directory %s: bad entry name %q", c, e.Name)}
+		}
+		if i > 0 && entries[i-1].Name == e.Name {
+			return 0, badInputError{fmt.Sprintf("directory %s: entry %q twice", c, e.Name)}
+		}
+		p := path.Join(dir, e.Name)
+		n, err := st.stage(ctx, e.CID, limit-total, p, p, depth+1)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", e.Name, err)
+		}
+		total += n
+	}
+	return total, nil
 }

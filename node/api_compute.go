@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/enxame/enxame/compute"
 	"github.com/enxame/enxame/node/control"
@@ -55,7 +56,11 @@ func (n *Node) registerComputeAPI(s *control.Server) {
 		if !ok {
 			return
 		}
-		s.Reply(w, r, struct{}{}, jobError(n.submitter.Cancel(r.Context(), id)))
+		err := n.submitter.Cancel(r.Context(), id)
+		if errors.Is(err, compute.ErrJobEnded) {
+			err = &control.CodedError{Code: control.CodeBadRequest, Err: err}
+		}
+		s.Reply(w, r, control.SubmitResult{Job: string(id)}, jobError(err))
 	}))
 	s.Handle("GET "+control.PathJobs, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		jobs, err := n.submitter.List(r.Context())
@@ -111,7 +116,43 @@ func (n *Node) decodeJob(w http.ResponseWriter, r *http.Request) (compute.JobID,
 		n.api.Reply(w, r, nil, control.Errorf(control.CodeBadRequest, "no job ID"))
 		return "", false
 	}
-	return compute.JobID(req.Job), true
+	id, err := n.resolveJob(r.Context(), req.Job)
+	if err != nil {
+		n.api.Reply(w, r, nil, err)
+		return "", false
+	}
+	return id, true
+}
+
+// maxCandidates caps the jobs an ambiguous prefix's error names.
+const maxCandidates = 8
+
+// resolveJob returns the job whose ID is s, or else the only one whose ID
+// starts with s; an error naming the candidates when several do.
+func (n *Node) resolveJob(ctx context.Context, s string) (compute.JobID, error) {
+	jobs, err := n.submitter.List(ctx)
+	if err != nil {
+		return "", err
+	}
+	var cands []string
+	for _, j := range jobs {
+		if string(j.ID) == s {
+			return j.ID, nil
+		}
+		if strings.HasPrefix(string(j.ID), s) {
+			cands = append(cands, string(j.ID))
+		}
+	}
+	switch {
+	case len(cands) == 1:
+		return compute.JobID(cands[0]), nil
+	case len(cands) > maxCandidates:
+		return "", control.Errorf(control.CodeBadRequest, "job ID prefix %q is ambiguous: %d jobs match (%s, ...)", s, len(cands), strings.Join(cands[:maxCandidates], ", "))
+	case len(cands) > 1:
+		return "", control.Errorf(control.CodeBadRequest, "job ID prefix %q is ambiguous: %s match", s, strings.Join(cands, ", "))
+	}
+	// Unknown: the submitter says so in its own words.
+	return compute.JobID(s), nil
 }
 
 func jobError(err error) error {
@@ -135,6 +176,7 @@ func jobSpec(req control.SubmitRequest) (compute.JobSpec, error) {
 		}
 		spec.Inputs = append(spec.Inputs, c)
 	}
+	spec.InputNames = req.InputNames
 	if req.Reduce != "" {
 		if spec.Reduce, err = parseCID(req.Reduce); err != nil {
 			return spec, err

@@ -390,6 +390,9 @@ func (c content) Get(ctx context.Context, root cid.Cid, maxBytes int64) (io.Read
 	if errors.Is(err, share.ErrTooLarge) {
 		return nil, fmt.Errorf("%w: %w", compute.ErrTooLarge, err)
 	}
+	if errors.Is(err, uio.ErrIsDir) {
+		return nil, fmt.Errorf("%w: %w", compute.ErrIsDir, err)
+	}
 	return r, err
 }
 

@@ -3,13 +3,15 @@ package control
 import "time"
 
 // Routes of the compute service. Jobs are answered as compute.JobInfo JSON,
-// events as compute.Event NDJSON.
+// events as compute.Event NDJSON. A JobRequest's Job may be a unique prefix
+// of a job ID; one matching several jobs is refused (CodeBadRequest, naming
+// them). Cancel of a job already over is refused (CodeBadRequest).
 const (
 	PathSubmit  = "/api/v0/compute/submit"  // POST SubmitRequest → SubmitResult
 	PathJob     = "/api/v0/compute/job"     // POST JobRequest → compute.JobInfo
 	PathWait    = "/api/v0/compute/wait"    // POST JobRequest → compute.JobInfo when the job ends
 	PathWatch   = "/api/v0/compute/watch"   // POST JobRequest → NDJSON compute.Event
-	PathCancel  = "/api/v0/compute/cancel"  // POST JobRequest → {}
+	PathCancel  = "/api/v0/compute/cancel"  // POST JobRequest → SubmitResult (the job cancelled)
 	PathJobs    = "/api/v0/compute/jobs"    // GET → []compute.JobInfo
 	PathWhy     = "/api/v0/compute/why"     // POST JobRequest → WhyResult
 	PathWorkers = "/api/v0/compute/workers" // GET → WorkersResult
@@ -19,6 +21,9 @@ const (
 type SubmitRequest struct {
 	Module string   `json:"module"` // CID
 	Inputs []string `json:"inputs,omitempty"`
+	// InputNames, when set, name Inputs one for one: a unit sees each
+	// input as /input/NAME.
+	InputNames []string `json:"input_names,omitempty"`
 	// Split is "", "bytes", "lines" or "range"; N parts; From and To bound
 	// a range.
 	Split      string        `json:"split,omitempty"`
