@@ -15,9 +15,6 @@ import (
 // from the config structs' comments today (issue 16: the template comes from
 // the struct's doc comments).
 func TestConfigDocsCurrent(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the generator")
-	}
 	out, err := exec.CommandContext(t.Context(), "go", "run", "./internal/configgen", "-check").CombinedOutput()
 	if err != nil {
 		t.Fatalf("configdoc.go is stale (run go generate ./node): %v\n%s", err, out)
