@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -63,7 +64,11 @@ func (n *Node) registerShareAPI(s *control.Server) {
 	s.Handle("POST "+control.PathProviders, http.HandlerFunc(n.handleProviders))
 	s.Handle("POST "+control.PathExport, http.HandlerFunc(n.handleExport))
 	s.Handle("POST "+control.PathImport, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		roots, err := n.blocks.ImportCAR(r.Context(), r.Body)
+		body, ok := n.uploadBody(w, r)
+		if !ok {
+			return
+		}
+		roots, err := n.blocks.ImportCAR(r.Context(), body)
 		res := control.ImportResult{Roots: []string{}}
 		for _, c := range roots {
 			res.Roots = append(res.Roots, c.String())
@@ -175,9 +180,60 @@ func (n *Node) handleAddStream(w http.ResponseWriter, r *http.Request) {
 		n.api.Reply(w, r, nil, err)
 		return
 	}
-	n.streamAdd(w, r, 0, opts, func(opts share.AddOptions) (share.AddResult, error) {
-		return n.AddReader(r.Context(), r.Body, req.Name, opts)
+	body, ok := n.uploadBody(w, r)
+	if !ok {
+		return
+	}
+	if isMultipart(r) {
+		mr, err := r.MultipartReader()
+		if err != nil {
+			n.api.Reply(w, r, nil, control.Errorf(control.CodeBadRequest, "add: %v", err))
+			return
+		}
+		part, err := firstFilePart(mr)
+		if err != nil {
+			n.api.Reply(w, r, nil, control.Errorf(control.CodeBadRequest, "add: %v", err))
+			return
+		}
+		defer part.Close()
+		if req.Name == "" {
+			req.Name = part.FileName()
+		}
+		body = part
+	}
+	n.streamAdd(w, r, max(r.ContentLength, 0), opts, func(opts share.AddOptions) (share.AddResult, error) {
+		return n.AddReader(r.Context(), body, req.Name, opts)
 	})
+}
+
+// uploadBody caps an upload's body at the store's quota (storage.max):
+// a declared length over it is refused at once (413, too_large), and a
+// body that runs past it fails when it does. On failure it has answered.
+func (n *Node) uploadBody(w http.ResponseWriter, r *http.Request) (io.Reader, bool) {
+	limit := int64(n.cfg.Storage.Max)
+	if limit <= 0 {
+		return r.Body, true
+	}
+	if r.ContentLength > limit {
+		n.api.Reply(w, r, nil, control.Errorf(control.CodeTooLarge, "upload of %d bytes is over the store's quota of %d bytes", r.ContentLength, limit))
+		return nil, false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	return r.Body, true
+}
+
+// firstFilePart returns the first part of mr that is a file.
+func firstFilePart(mr *multipart.Reader) (*multipart.Part, error) {
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			return nil, fmt.Errorf("multipart body has no file: %w", err)
+		}
+		if part.FileName() != "" {
+			return part, nil
+		}
+		part.Close()
+	}
 }
 
 // streamAdd runs add, streaming progress and results as NDJSON.

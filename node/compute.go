@@ -42,6 +42,10 @@ func (d *dhtDiscovery) Provide(ctx context.Context, c cid.Cid) error {
 // sandbox pool and the worker. dir holds the worker's scratch space and the
 // compile cache.
 func (n *Node) openCompute(dir string, deps Deps) error {
+	var err error
+	if n.computeMet, err = n.newComputeMetrics(); err != nil {
+		return err
+	}
 	disc := &dhtDiscovery{dhtFinder{n}}
 	if err := n.openWorker(dir, deps, disc); err != nil {
 		return err
@@ -50,7 +54,7 @@ func (n *Node) openCompute(dir string, deps Deps) error {
 	// cannot open a stream to itself), so a peer runs its own jobs too.
 	sub, err := compute.NewSubmitter(compute.SubmitterConfig{UnitTimeout: n.cfg.Compute.UnitTimeout, Replicas: n.cfg.Compute.Replicas},
 		compute.SubmitterDeps{Host: n.host, Content: content{n}, Discovery: disc, Datastore: n.store,
-			Local: n.worker, Logger: n.baseLog})
+			Local: n.worker, Logger: n.baseLog, Metrics: n.computeMet})
 	if err != nil {
 		return fmt.Errorf("start compute submitter: %w", err)
 	}
@@ -109,7 +113,7 @@ func (n *Node) startWorker(dir string, runner compute.Runner, disc *dhtDiscovery
 		UnitTimeout:   n.cfg.Compute.UnitTimeout,
 		OutputTTL:     n.cfg.Compute.OutputTTL,
 		MaxInputBytes: int64(n.cfg.Compute.MaxInputMiB) << 20,
-	}, compute.WorkerDeps{Host: n.host, Content: content{n}, Discovery: disc, Runner: runner, Logger: n.baseLog})
+	}, compute.WorkerDeps{Host: n.host, Content: content{n}, Discovery: disc, Runner: runner, Logger: n.baseLog, Metrics: n.computeMet})
 	if err != nil {
 		return fmt.Errorf("start compute worker: %w", err)
 	}

@@ -66,6 +66,15 @@ type Config struct {
 	Share       ShareConfig    `yaml:"share" json:"share"`
 	Storage     StorageConfig  `yaml:"storage" json:"storage"`
 	NAT         NATConfig      `yaml:"nat" json:"nat"`
+	API         APIConfig      `yaml:"api" json:"api"`
+}
+
+// APIConfig configures the HTTP API on TCP (the unix socket is APISocket).
+type APIConfig struct {
+	// Listen is the multiaddr the API listens on over TCP, such as
+	// /ip4/127.0.0.1/tcp/5001; every request needs the home's token
+	// (api.token). Default "": no TCP API, only the unix socket.
+	Listen string `yaml:"listen" json:"listen,omitempty"`
 }
 
 // StorageConfig configures the block store.
@@ -360,6 +369,11 @@ func (c Config) Validate() error {
 	}
 	if c.Resources.MaxFileDescriptors < 0 {
 		return &ConfigError{Field: "resources.max_file_descriptors", Err: errors.New("must be >= 0")}
+	}
+	if c.API.Listen != "" {
+		if _, err := apiListenAddr(c.API.Listen); err != nil {
+			return &ConfigError{Field: "api.listen", Err: err}
+		}
 	}
 	if err := c.NAT.validate(); err != nil {
 		return err

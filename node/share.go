@@ -40,6 +40,7 @@ func (n *Node) openShare(dir string) error {
 		return fmt.Errorf("open block store: %w", err)
 	}
 	n.blocks = st
+	n.shareMet = share.NewMetrics(st)
 	ecfg := n.cfg.Share.Exchange
 	ex, err := share.NewExchange(ecfg, share.ExchangeDeps{
 		Host:       n.host,
@@ -47,6 +48,7 @@ func (n *Node) openShare(dir string) error {
 		Finder:     &dhtFinder{n},
 		Hold:       st.Hold,
 		Logger:     n.baseLog,
+		Metrics:    n.shareMet,
 	})
 	if err != nil {
 		return fmt.Errorf("start exchange: %w", err)
@@ -61,6 +63,7 @@ func (n *Node) openShare(dir string) error {
 			return fmt.Errorf("start bitswap: %w", err)
 		}
 		n.bitswap = bs
+		n.shareMet.AttachBitswap(bs)
 	}
 	return nil
 }

@@ -60,7 +60,7 @@ func serve(t *testing.T, b Backend) *Client {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := NewServer(b, nil)
-	s.Handle("GET /api/v0/test/stream", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.Handle("GET /api/v1/test/stream", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := NewStreamWriter(w)
 		for i := range 3 {
 			if err := sw.Send(map[string]int{"n": i}); err != nil {
@@ -150,9 +150,9 @@ func TestClientErrors(t *testing.T) {
 		{"coded error", func() error { _, err := c.Connect(ctx, "bad"); return err }, http.StatusBadRequest, CodeBadRequest},
 		{"deadline", func() error { _, err := c.FindPeer(ctx, FindPeerRequest{Peer: "p"}); return err }, http.StatusGatewayTimeout, CodeTimeout},
 		{"unknown field", func() error {
-			return c.Do(ctx, "POST", "/api/v0/connect", map[string]string{"adr": "x"}, nil)
+			return c.Do(ctx, "POST", "/api/v1/connect", map[string]string{"adr": "x"}, nil)
 		}, http.StatusBadRequest, CodeBadRequest},
-		{"unknown route", func() error { return c.Do(ctx, "GET", "/api/v0/nope", nil, nil) }, http.StatusNotFound, ""},
+		{"unknown route", func() error { return c.Do(ctx, "GET", "/api/v1/nope", nil, nil) }, http.StatusNotFound, CodeNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -174,7 +174,7 @@ func TestClientErrors(t *testing.T) {
 func TestClientStream(t *testing.T) {
 	c := serve(t, &fakeBackend{})
 	var got []int
-	err := c.Stream(t.Context(), "GET", "/api/v0/test/stream", nil, func(line []byte) error {
+	err := c.Stream(t.Context(), "GET", "/api/v1/test/stream", nil, func(line []byte) error {
 		var ev struct{ N int }
 		if err := json.Unmarshal(line, &ev); err != nil {
 			return err

@@ -4,19 +4,19 @@ import "time"
 
 // Routes of the share service.
 const (
-	PathAdd       = "/api/v0/add"        // POST AddRequest → NDJSON AddEvent
-	PathAddStream = "/api/v0/add/stream" // POST raw bytes, ?opts=JSON AddRequest → NDJSON AddEvent
-	PathGet       = "/api/v0/get"        // POST GetRequest → NDJSON FetchEvent
-	PathCat       = "/api/v0/cat"        // POST CatRequest → raw bytes
-	PathLs        = "/api/v0/ls"         // POST CIDRequest → []LsEntry
-	PathPinLs     = "/api/v0/pin/ls"     // GET → []string
-	PathPinAdd    = "/api/v0/pin/add"    // POST CIDRequest → NDJSON FetchEvent
-	PathPinRm     = "/api/v0/pin/rm"     // POST CIDRequest → {}
-	PathGC        = "/api/v0/gc"         // POST → GCResult
-	PathProviders = "/api/v0/providers"  // POST CIDRequest → []Provider
-	PathExport    = "/api/v0/export"     // POST CIDRequest → raw CAR
-	PathImport    = "/api/v0/import"     // POST raw CAR → ImportResult
-	PathRepoStat  = "/api/v0/repo/stat"  // GET → RepoStat
+	PathAdd       = APIPrefix + "/add"        // POST AddRequest → NDJSON AddEvent
+	PathAddStream = APIPrefix + "/add/stream" // POST raw bytes, ?opts=JSON AddRequest → NDJSON AddEvent
+	PathGet       = APIPrefix + "/get"        // POST GetRequest → NDJSON FetchEvent
+	PathCat       = APIPrefix + "/cat"        // POST CatRequest → raw bytes
+	PathLs        = APIPrefix + "/ls"         // POST CIDRequest → []LsEntry
+	PathPinLs     = APIPrefix + "/pin/ls"     // GET → []string
+	PathPinAdd    = APIPrefix + "/pin/add"    // POST CIDRequest → NDJSON FetchEvent
+	PathPinRm     = APIPrefix + "/pin/rm"     // POST CIDRequest → {}
+	PathGC        = APIPrefix + "/gc"         // POST → GCResult
+	PathProviders = APIPrefix + "/providers"  // POST CIDRequest → []Provider
+	PathExport    = APIPrefix + "/export"     // POST CIDRequest → raw CAR
+	PathImport    = APIPrefix + "/import"     // POST raw CAR → ImportResult
+	PathRepoStat  = APIPrefix + "/repo/stat"  // GET → RepoStat
 )
 
 // AddRequest asks the daemon to import files or directories.
