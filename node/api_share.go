@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,11 +32,11 @@ const (
 
 // registerShareAPI adds the share routes to the control API.
 func (n *Node) registerShareAPI(s *control.Server) {
-	s.Handle("POST "+control.PathAdd, http.HandlerFunc(n.handleAdd))
-	s.Handle("POST "+control.PathAddStream, http.HandlerFunc(n.handleAddStream))
-	s.Handle("POST "+control.PathGet, http.HandlerFunc(n.handleGet))
-	s.Handle("POST "+control.PathCat, http.HandlerFunc(n.handleCat))
-	s.Handle("POST "+control.PathLs, http.HandlerFunc(n.handleLs))
+	s.Handle("POST "+control.PathAdd, n.withOp("add", false, http.HandlerFunc(n.handleAdd)))
+	s.Handle("POST "+control.PathAddStream, n.withOp("add", false, http.HandlerFunc(n.handleAddStream)))
+	s.Handle("POST "+control.PathGet, n.withOp("get", true, http.HandlerFunc(n.handleGet)))
+	s.Handle("POST "+control.PathCat, n.withOp("cat", true, http.HandlerFunc(n.handleCat)))
+	s.Handle("POST "+control.PathLs, n.withOp("ls", true, http.HandlerFunc(n.handleLs)))
 	s.Handle("GET "+control.PathPinLs, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		pins, err := n.blocks.Pins(r.Context())
 		out := make([]string, len(pins))
@@ -45,8 +46,8 @@ func (n *Node) registerShareAPI(s *control.Server) {
 		slices.Sort(out)
 		s.Reply(w, r, out, err)
 	}))
-	s.Handle("POST "+control.PathPinAdd, http.HandlerFunc(n.handlePinAdd))
-	s.Handle("POST "+control.PathPinRm, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.Handle("POST "+control.PathPinAdd, n.withOp("pin add", true, http.HandlerFunc(n.handlePinAdd)))
+	s.Handle("POST "+control.PathPinRm, n.withOp("pin rm", true, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, ok := n.decodeCID(w, r, nil)
 		if !ok {
 			return
@@ -56,14 +57,14 @@ func (n *Node) registerShareAPI(s *control.Server) {
 			err = control.Errorf(control.CodeNotFound, "%s is not pinned", c)
 		}
 		s.Reply(w, r, struct{}{}, err)
-	}))
+	})))
 	s.Handle("POST "+control.PathGC, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		res, err := n.blocks.GC(r.Context())
 		s.Reply(w, r, control.GCResult{Removed: res.Removed, Freed: res.Freed, DiskFreed: res.DiskFreed}, err)
 	}))
-	s.Handle("POST "+control.PathProviders, http.HandlerFunc(n.handleProviders))
-	s.Handle("POST "+control.PathExport, http.HandlerFunc(n.handleExport))
-	s.Handle("POST "+control.PathImport, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.Handle("POST "+control.PathProviders, n.withOp("providers", true, http.HandlerFunc(n.handleProviders)))
+	s.Handle("POST "+control.PathExport, n.withOp("export", true, http.HandlerFunc(n.handleExport)))
+	s.Handle("POST "+control.PathImport, n.withOp("import", false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, ok := n.uploadBody(w, r)
 		if !ok {
 			return
@@ -79,7 +80,7 @@ func (n *Node) registerShareAPI(s *control.Server) {
 			n.announce(roots...)
 		}
 		s.Reply(w, r, res, err)
-	}))
+	})))
 }
 
 func (n *Node) handleExport(w http.ResponseWriter, r *http.Request) {
@@ -251,7 +252,7 @@ func (n *Node) streamAdd(w http.ResponseWriter, r *http.Request, total int64, op
 	}
 	res, err := add(opts)
 	if err != nil {
-		sw.Send(control.AddEvent{Event: "error", Error: err.Error()})
+		sw.Send(control.AddEvent{Event: "error", Error: control.Message(r.Context(), err)})
 		return
 	}
 	roots := make([]string, len(res.Roots))
@@ -310,7 +311,7 @@ func fetchCtx(ctx context.Context, d time.Duration) (context.Context, context.Ca
 // in hold.
 func (n *Node) streamFetch(ctx context.Context, sw *control.StreamWriter, root cid.Cid, hold *share.Hold) bool {
 	if err := n.fetchProgress(ctx, sw, root, 0, hold); err != nil {
-		sw.Send(control.FetchEvent{Event: "error", Error: err.Error()})
+		sw.Send(control.FetchEvent{Event: "error", Error: control.Message(ctx, err)})
 		return false
 	}
 	return true
@@ -386,7 +387,7 @@ func (n *Node) handleGet(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	sw := control.NewStreamWriter(w)
 	if err := n.getTo(ctx, sw, root, req.Output, req.MaxBytes); err != nil {
-		sw.Send(control.FetchEvent{Event: "error", Error: err.Error()})
+		sw.Send(control.FetchEvent{Event: "error", Error: control.Message(ctx, err)})
 		return
 	}
 	sw.Send(control.FetchEvent{Event: "done", Path: req.Output})
@@ -548,7 +549,7 @@ func (n *Node) handlePinAdd(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := n.blocks.Pin(ctx, root); err != nil {
-		sw.Send(control.FetchEvent{Event: "error", Error: err.Error()})
+		sw.Send(control.FetchEvent{Event: "error", Error: control.Message(ctx, err)})
 		return
 	}
 	n.announce(root)
@@ -581,4 +582,32 @@ func (n *Node) handleProviders(w http.ResponseWriter, r *http.Request) {
 		out = append(out, p)
 	}
 	n.api.Reply(w, r, out, nil)
+}
+
+// withOp runs h with the request's op and subject in its context (see
+// control.WithOp), so its errors reach the client as one line naming them
+// once. With peek, the subject is the "cid" of the JSON body, which is read
+// (up to its cap) and handed on to h unchanged.
+func (n *Node) withOp(op string, peek bool, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var subject, alias string
+		if peek {
+			data, err := io.ReadAll(io.LimitReader(r.Body, control.MaxRequestBytes+1))
+			if err != nil {
+				n.api.Reply(w, r, nil, control.Errorf(control.CodeBadRequest, "read request: %v", err))
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(data))
+			var v struct {
+				CID string `json:"cid"`
+			}
+			if json.Unmarshal(data, &v) == nil {
+				subject = v.CID
+				if c, err := cid.Decode(v.CID); err == nil {
+					alias = c.String()
+				}
+			}
+		}
+		h.ServeHTTP(w, r.WithContext(control.WithOp(r.Context(), op, subject, alias)))
+	})
 }

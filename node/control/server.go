@@ -234,6 +234,7 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, v any, err error)
 		writeJSON(w, http.StatusOK, v)
 		return
 	}
+	err = describe(r.Context(), err)
 	code, status := CodeInternal, http.StatusInternalServerError
 	var ce *CodedError
 	switch {
