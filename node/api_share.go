@@ -252,7 +252,7 @@ func (n *Node) streamAdd(w http.ResponseWriter, r *http.Request, total int64, op
 	}
 	res, err := add(opts)
 	if err != nil {
-		sw.Send(control.AddEvent{Event: "error", Error: control.Message(r.Context(), err)})
+		sw.Send(control.AddEvent{Event: "error", Error: control.Message(r.Context(), err), Code: control.CodeOf(err)})
 		return
 	}
 	roots := make([]string, len(res.Roots))
@@ -311,7 +311,7 @@ func fetchCtx(ctx context.Context, d time.Duration) (context.Context, context.Ca
 // in hold.
 func (n *Node) streamFetch(ctx context.Context, sw *control.StreamWriter, root cid.Cid, hold *share.Hold) bool {
 	if err := n.fetchProgress(ctx, sw, root, 0, hold); err != nil {
-		sw.Send(control.FetchEvent{Event: "error", Error: control.Message(ctx, err)})
+		sw.Send(control.FetchEvent{Event: "error", Error: control.Message(ctx, err), Code: control.CodeOf(err)})
 		return false
 	}
 	return true
@@ -387,7 +387,7 @@ func (n *Node) handleGet(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	sw := control.NewStreamWriter(w)
 	if err := n.getTo(ctx, sw, root, req.Output, req.MaxBytes); err != nil {
-		sw.Send(control.FetchEvent{Event: "error", Error: control.Message(ctx, err)})
+		sw.Send(control.FetchEvent{Event: "error", Error: control.Message(ctx, err), Code: control.CodeOf(err)})
 		return
 	}
 	sw.Send(control.FetchEvent{Event: "done", Path: req.Output})
@@ -549,7 +549,7 @@ func (n *Node) handlePinAdd(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := n.blocks.Pin(ctx, root); err != nil {
-		sw.Send(control.FetchEvent{Event: "error", Error: control.Message(ctx, err)})
+		sw.Send(control.FetchEvent{Event: "error", Error: control.Message(ctx, err), Code: control.CodeOf(err)})
 		return
 	}
 	n.announce(root)

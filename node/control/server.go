@@ -235,19 +235,25 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, v any, err error)
 		return
 	}
 	err = describe(r.Context(), err)
-	code, status := CodeInternal, http.StatusInternalServerError
-	var ce *CodedError
-	switch {
-	case errors.As(err, &ce):
-		code = ce.Code
-		status = statusFor(code)
-	case errors.Is(err, context.DeadlineExceeded):
-		code, status = CodeTimeout, http.StatusGatewayTimeout
-	}
+	code := CodeOf(err)
+	status := statusFor(code)
 	if status == http.StatusInternalServerError {
 		s.log.Error("request", "path", r.URL.Path, "err", err)
 	}
 	writeError(w, status, code, err.Error())
+}
+
+// CodeOf is the error code of err: a *CodedError's code, timeout for a
+// deadline, else internal.
+func CodeOf(err error) string {
+	var ce *CodedError
+	switch {
+	case errors.As(err, &ce):
+		return ce.Code
+	case errors.Is(err, context.DeadlineExceeded):
+		return CodeTimeout
+	}
+	return CodeInternal
 }
 
 // writeError answers with a typed error body.

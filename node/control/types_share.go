@@ -50,6 +50,8 @@ type AddEvent struct {
 	Root  string   `json:"root,omitempty"`
 	Roots []string `json:"roots,omitempty"`
 	Error string   `json:"error,omitempty"`
+	// Code is the error's code (see ErrorBody) in an "error" event.
+	Code string `json:"code,omitempty"`
 }
 
 // CIDRequest names one CID.
@@ -94,6 +96,8 @@ type FetchEvent struct {
 	Providers    []FetchProvider `json:"providers,omitempty"`
 	Path         string          `json:"path,omitempty"`
 	Error        string          `json:"error,omitempty"`
+	// Code is the error's code (see ErrorBody) in an "error" event.
+	Code string `json:"code,omitempty"`
 }
 
 // FetchProvider is one provider of a fetch and its share of the bytes.
