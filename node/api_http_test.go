@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/enxame/enxame/internal/nodetest"
+	"github.com/enxame/enxame/internal/waittest"
 	"github.com/enxame/enxame/node"
 	"github.com/enxame/enxame/node/control"
 	"github.com/google/go-cmp/cmp"
@@ -242,4 +244,33 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAPITransfers: a fetch in progress is listed by GET transfers with its
+// CID, and is gone once its request ends.
+func TestAPITransfers(t *testing.T) {
+	n, base := apiNode(t, nodetest.Config(t), node.Deps{})
+	cl := control.NewTCPClient(strings.TrimPrefix(base, "http://"), n.APIToken())
+	defer cl.Close()
+	const nobody = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		_, err := cl.Raw(ctx, "POST", control.PathCat, control.CatRequest{CID: nobody})
+		done <- err
+	}()
+	listed := func(want bool) func() bool {
+		return func() bool {
+			var ts []control.Transfer
+			if err := cl.Do(t.Context(), "GET", control.PathTransfers, nil, &ts); err != nil {
+				t.Fatalf("transfers: %v", err)
+			}
+			found := slices.ContainsFunc(ts, func(tr control.Transfer) bool { return tr.CID == nobody && !tr.Started.IsZero() })
+			return found == want
+		}
+	}
+	waittest.For(t, "the fetch to be listed", listed(true))
+	cancel()
+	<-done
+	waittest.For(t, "the ended fetch to leave the list", listed(false))
 }

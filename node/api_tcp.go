@@ -121,6 +121,7 @@ func (n *Node) openAPI() error {
 	n.registerShareAPI(n.api)
 	n.registerComputeAPI(n.api)
 	n.registerRepoAPI(n.api)
+	n.registerTransfersAPI(n.api)
 	n.api.Handle("GET "+control.PathMetrics, n.metricsHandler())
 	return nil
 }

@@ -90,6 +90,7 @@ type Node struct {
 	reg        *prometheus.Registry // metrics served at /metrics
 	shareMet   *share.Metrics
 	computeMet *compute.Metrics
+	transfers  transfers // fetches in progress
 	reach      *atomicString
 	sub        event.Subscription
 	started    time.Time

@@ -66,6 +66,7 @@ var Operations = []Operation{
 	{Method: "POST", Path: PathGC, Tag: "files", Summary: "Remove unpinned blocks", Response: GCResult{}, ResponseKind: BodyJSON},
 	{Method: "POST", Path: PathExport, Tag: "files", Summary: "A DAG as a CAR file, streamed", Request: CIDRequest{}, RequestKind: BodyJSON, ResponseKind: BodyBytes},
 	{Method: "POST", Path: PathImport, Tag: "files", Summary: "Import a CAR file from the request body", RequestKind: BodyBytes, Response: ImportResult{}, ResponseKind: BodyJSON},
+	{Method: "GET", Path: PathTransfers, Tag: "files", Summary: "Fetches in progress, with each provider's share", Response: []Transfer{}, ResponseKind: BodyJSON},
 	{Method: "GET", Path: PathRepoStat, Tag: "files", Summary: "The block store's use against its quota", Response: RepoStat{}, ResponseKind: BodyJSON},
 
 	{Method: "POST", Path: PathSubmit, Tag: "compute", Summary: "Submit a job: JSON with the module's CID, or multipart/form-data with a 'spec' field (SubmitRequest JSON, module empty) and a 'module' file (the Wasm bytes)",

@@ -17,6 +17,7 @@ const (
 	PathExport    = APIPrefix + "/export"     // POST CIDRequest → raw CAR
 	PathImport    = APIPrefix + "/import"     // POST raw CAR → ImportResult
 	PathRepoStat  = APIPrefix + "/repo/stat"  // GET → RepoStat
+	PathTransfers = APIPrefix + "/transfers"  // GET → []Transfer
 )
 
 // AddRequest asks the daemon to import files or directories.
@@ -133,4 +134,13 @@ type Provider struct {
 // ImportResult lists the roots of an imported CAR.
 type ImportResult struct {
 	Roots []string `json:"roots"`
+}
+
+// Transfer is a fetch in progress (PathTransfers): its root, when it
+// started, and its latest progress, each provider's share included.
+type Transfer struct {
+	ID       int        `json:"id"`
+	CID      string     `json:"cid"`
+	Started  time.Time  `json:"started"`
+	Progress FetchEvent `json:"progress"`
 }
