@@ -32,6 +32,7 @@ type daemonFlags struct {
 	storage   string
 	noPortMap bool
 	gateway   string
+	api       string
 }
 
 func newDaemonCmd(e *env) *cobra.Command {
@@ -46,7 +47,7 @@ serves the control API the other commands use. It prints its peer ID and the
 addresses other peers can pass to --bootstrap.
 
 With --json it prints one JSON object a line instead: {"event":"ready",
-"peer_id", "addrs", "api_socket", "home", "initialised", "ready_ms", ...}
+"peer_id", "addrs", "api_socket", "api_addr" (with --api), "home", "initialised", "ready_ms", ...}
 once ready, then {"event":"stopping"} and {"event":"stopped"} on a clean
 shutdown. Logs go to stderr either way.`,
 		Args: noArgs,
@@ -65,6 +66,7 @@ shutdown. Logs go to stderr either way.`,
 	fl.IntVar(&f.slots, "compute-slots", 0, "work units run at once (default: config, else one per core)")
 	fl.BoolVar(&f.noPortMap, "no-port-map", false, "do not ask the LAN router for a port mapping (UPnP, NAT-PMP)")
 	fl.StringVar(&f.gateway, "gateway", "", "serve the IPFS HTTP gateway (read-only) on this multiaddr, like /ip4/127.0.0.1/tcp/8080 (default: config gateway.listen, else off)")
+	fl.StringVar(&f.api, "api", "", "also serve the HTTP API on TCP at this multiaddr, like /ip4/127.0.0.1/tcp/5001; every request needs the token of 'enxame api token' (default: config api.listen, else the unix socket only)")
 	fl.StringVar(&f.storage, "storage-max", "", "block store quota, like 500MB or 10GiB (default: config storage.max, else 10GiB)")
 	return c
 }
@@ -117,6 +119,9 @@ func runDaemon(ctx context.Context, e *env, f daemonFlags) error {
 	if f.gateway != "" {
 		cfg.Gateway.Listen = f.gateway
 	}
+	if f.api != "" {
+		cfg.API.Listen = f.api
+	}
 	if f.slots < 0 {
 		return usageError{fmt.Errorf("--compute-slots %d: want > 0", f.slots)}
 	}
@@ -156,6 +161,7 @@ func runDaemon(ctx context.Context, e *env, f daemonFlags) error {
 		Addrs:       n.Addrs(),
 		APISocket:   n.APISocket(),
 		Gateway:     n.GatewayURL(),
+		APIAddr:     n.APIAddr(),
 		Home:        home,
 		Initialised: initialised,
 		ReadyMS:     took.Milliseconds(),
@@ -199,7 +205,8 @@ type readyEvent struct {
 	PeerID      string   `json:"peer_id"`
 	Addrs       []string `json:"addrs"` // dialable, each ending in /p2p/PEERID
 	APISocket   string   `json:"api_socket"`
-	Gateway     string   `json:"gateway,omitempty"` // http://HOST:PORT when the gateway is on
+	Gateway     string   `json:"gateway,omitempty"`  // http://HOST:PORT when the gateway is on
+	APIAddr     string   `json:"api_addr,omitempty"` // the TCP API (--api), port resolved
 	Home        string   `json:"home"`
 	Initialised bool     `json:"initialised"` // the home was created by this run
 	ReadyMS     int64    `json:"ready_ms"`    // from start to ready
@@ -229,6 +236,9 @@ func (o daemonOutput) ready(ev readyEvent) {
 	fmt.Fprintf(o.w, "API socket: %s\n", ev.APISocket)
 	if ev.Gateway != "" {
 		fmt.Fprintf(o.w, "gateway: %s\n", ev.Gateway)
+	}
+	if ev.APIAddr != "" {
+		fmt.Fprintf(o.w, "API: %s (token: 'enxame api token')\n", ev.APIAddr)
 	}
 	fmt.Fprintf(o.w, "ready in %s\n", ev.ready.Round(time.Millisecond))
 }

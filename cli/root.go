@@ -50,6 +50,7 @@ type env struct {
 	stdout, stderr io.Writer
 	stdin          io.Reader
 	home           string
+	apiAddr        string
 	json           bool
 	getenv         func(string) string
 }
@@ -120,6 +121,7 @@ Start a peer with 'enxame daemon'; the other commands talk to it.`,
 	root.SetVersionTemplate("enxame {{.Version}}\n")
 	root.PersistentFlags().StringVar(&e.home, "home", "", "enxame home directory (default $ENXAME_HOME or ~/.enxame)")
 	root.PersistentFlags().BoolVar(&e.json, "json", false, "print JSON instead of text")
+	root.PersistentFlags().StringVar(&e.apiAddr, "api-addr", "", "talk to the daemon's HTTP API at this multiaddr (like /ip4/127.0.0.1/tcp/5001) instead of the home's socket (default $ENXAME_API); the token is $ENXAME_API_TOKEN, else the home's")
 	_ = root.MarkPersistentFlagDirname("home") // fails only if the flag is missing
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
@@ -135,6 +137,7 @@ Start a peer with 'enxame daemon'; the other commands talk to it.`,
 		newDHTCmd(e),
 		newStatusCmd(e),
 		newVersionCmd(e),
+		newAPICmd(e),
 	)
 	root.AddCommand(shareCommands(e)...)
 	root.AddCommand(searchCommands(e)...)
@@ -161,8 +164,13 @@ func (e *env) homeDir() (string, error) {
 	return filepath.Join(u, ".enxame"), nil
 }
 
-// client returns a control API client for the daemon of the home.
+// client returns a control API client: over TCP to --api-addr (or
+// $ENXAME_API) with the token of $ENXAME_API_TOKEN or the home, else over
+// the unix socket of the home's daemon.
 func (e *env) client() (*control.Client, error) {
+	if addr := e.apiTarget(); addr != "" {
+		return e.tcpClient(addr)
+	}
 	home, err := e.homeDir()
 	if err != nil {
 		return nil, err
@@ -181,6 +189,9 @@ func (e *env) client() (*control.Client, error) {
 // apiErr rewrites "no daemon" into one actionable line.
 func (e *env) apiErr(err error) error {
 	if errors.Is(err, control.ErrNoDaemon) {
+		if addr := e.apiTarget(); addr != "" {
+			return fmt.Errorf("no daemon answers at %s (start one with 'enxame daemon --api %s')", addr, addr)
+		}
 		home, _ := e.homeDir()
 		return fmt.Errorf("no daemon running for %s (start one with 'enxame daemon --home %s')", home, home)
 	}

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -122,7 +121,7 @@ of the argument it came from, as Kubo does.`,
 						fmt.Fprintf(e.stdout, "added %s %s\n", ev.CID, shown.show(ev.Path))
 					}
 				case "error":
-					return errors.New(ev.Error)
+					return daemonError(ev.Error)
 				case "done":
 					done = ev
 				}
@@ -195,65 +194,37 @@ func (s shownPaths) show(p string) string {
 	return rel
 }
 
-// opError is the error of a share command: "op subject: message", each
-// context once. The daemon's message carries the contexts of the layers it
-// went through ("share: fetch CID: … share: bitswap get CID: …"); the
-// command names the CID (or path) once in front, so the segments naming it
-// again are dropped, with the package prefix "share: " (see cleanMessage).
+// opError is the error of a share command: "op subject: message". An
+// error the daemon sent (a typed API error, or an error event of a
+// stream: daemonError) is already worded that way (the daemon names the op
+// and its subject once, see control.WithOp) and is printed as it is; the
+// CLI never rewrites the daemon's text.
 type opError struct {
 	op      string // the command, "ls", "pin add"
 	subject string // the CID or path it is about; "" for none
 	err     error
 }
 
-func (e *opError) Error() string { return cleanMessage(e.op, e.subject, e.err.Error()) }
+func (e *opError) Error() string {
+	var ae *control.APIError
+	var de daemonError
+	switch {
+	case errors.As(e.err, &ae):
+		return ae.Msg
+	case errors.As(e.err, &de):
+		return string(de)
+	case e.subject == "":
+		return e.op + ": " + e.err.Error()
+	}
+	return e.op + " " + e.subject + ": " + e.err.Error()
+}
 
 func (e *opError) Unwrap() error { return e.err }
 
-// sharePrefix matches the package prefix "share: " at the start of a
-// context segment.
-var sharePrefix = regexp.MustCompile(`(^|: |\()share: `)
+// daemonError is the message of an error event in a daemon's stream.
+type daemonError string
 
-// cleanMessage returns "op subject: msg" with msg's contexts that repeat op
-// or subject removed (see opError).
-func cleanMessage(op, subject, msg string) string {
-	m := sharePrefix.ReplaceAllString(msg, "$1")
-	var names []string
-	if subject != "" {
-		names = append(names, subject)
-		if c, err := cid.Decode(subject); err == nil && c.String() != subject {
-			names = append(names, c.String()) // the daemon prints CIDs in their default base
-		}
-	}
-	for _, n := range names {
-		// "fetch CID: ", "bitswap get CID: ", "CID: " at a segment's start.
-		seg := regexp.MustCompile(`(^|: |\()(?:[a-z][a-z-]* ){0,3}` + regexp.QuoteMeta(n) + `: `)
-		for {
-			next := seg.ReplaceAllString(m, "$1")
-			if next == m {
-				break
-			}
-			m = next
-		}
-	}
-	m = strings.TrimPrefix(m, op+": ")
-	if m == "" {
-		return op + ": " + msg
-	}
-	if subject == "" {
-		if strings.HasPrefix(m, op+" ") {
-			return m // the daemon's message names op and its subject: "add /x/y: …"
-		}
-		return op + ": " + m
-	}
-	m = strings.TrimPrefix(m, op+" ") // "import car: …" → "import x.car: car: …"
-	for _, n := range names {
-		if strings.Contains(m, n) {
-			return op + ": " + m // "pin rm: CID is not pinned"
-		}
-	}
-	return op + " " + subject + ": " + m
-}
+func (e daemonError) Error() string { return string(e) }
 
 func unwrapPath(err error) error {
 	var pe *os.PathError
@@ -274,7 +245,7 @@ func fetchPrinter(e *env, bar *progressLine) func(line []byte) (control.FetchEve
 			return ev, fmt.Errorf("decode fetch event: %w", err)
 		}
 		if ev.Event == "error" {
-			return ev, errors.New(ev.Error)
+			return ev, daemonError(ev.Error)
 		}
 		if ev.Event == "progress" && ev.BytesTotal > 0 {
 			var provs []string

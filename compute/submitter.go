@@ -112,6 +112,8 @@ type SubmitterDeps struct {
 	Local *Worker
 	// Logger receives the submitter's logs; nil discards them.
 	Logger *slog.Logger
+	// Metrics, if not nil, counts jobs and their latency.
+	Metrics *Metrics
 }
 
 // EventKind names a progress event.
@@ -490,6 +492,7 @@ func (s *Submitter) Submit(ctx context.Context, spec JobSpec) (JobID, error) {
 		s.jobs[id] = j
 		s.order = append(s.order, id)
 		s.emit(j, Event{Unit: -1, Kind: EventSubmitted, Detail: fmt.Sprintf("%d units", len(info.Units))})
+		s.deps.Metrics.jobSubmitted()
 		s.advance(ctx, j)
 	})
 	if err == nil {
@@ -947,6 +950,7 @@ func (s *Submitter) finish(ctx context.Context, j *job, st JobState, reason stri
 	j.Info.State = st
 	j.Info.Error = reason
 	j.Info.Ended = time.Now()
+	s.deps.Metrics.jobEnded(st, j.Info.Ended.Sub(j.Info.Submitted))
 	for i := range j.Info.Units {
 		if u := &j.Info.Units[i]; !u.Output.Defined() {
 			u.Status = "abandoned"

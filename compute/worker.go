@@ -193,6 +193,8 @@ type WorkerDeps struct {
 	Runner Runner
 	// Logger receives the worker's logs; nil discards them.
 	Logger *slog.Logger
+	// Metrics, if not nil, counts units run, failed and rejected.
+	Metrics *Metrics
 }
 
 // WorkerStats is a snapshot of a worker's load and record.
@@ -841,6 +843,7 @@ func (w *Worker) serveRun(ctx context.Context, p peer.ID, s stream, r *bufio.Rea
 }
 
 func (w *Worker) reject(s stream, p peer.ID, reason wire.RejectReason, detail string) {
+	w.deps.Metrics.unitRejected()
 	w.log.Debug("unit rejected", "peer", p, "reason", reason, "detail", detail)
 	if err := w.write(s, &wire.Rejected{Reason: reason, Detail: detail}); err != nil {
 		s.Reset()
@@ -862,6 +865,7 @@ func (w *Worker) execute(ctx context.Context, p peer.ID, req *wire.RunUnit, lim 
 		w.mu.Lock()
 		w.failed++
 		w.mu.Unlock()
+		w.deps.Metrics.unitFailed(reason)
 		return outcome{failed: &wire.Failed{Reason: reason, Detail: truncate(fmt.Sprintf(format, args...), wire.MaxDetailLen)}}
 	}
 	// Everything written into the unit's directory goes through w.root,
@@ -958,6 +962,7 @@ func (w *Worker) execute(ctx context.Context, p peer.ID, req *wire.RunUnit, lim 
 		w.dropOutput(outID)
 		return fail("internal", "%v", err)
 	}
+	w.deps.Metrics.unitRun(res.Duration)
 	w.mu.Lock()
 	w.completed++
 	if secs := res.Duration.Seconds(); secs > 0 {

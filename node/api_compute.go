@@ -5,11 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ipfs/go-cid"
 	"io"
+	"mime"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/enxame/enxame/share"
+	"github.com/ipfs/go-cid"
 
 	"github.com/enxame/enxame/compute"
 	"github.com/enxame/enxame/node/control"
@@ -80,6 +84,14 @@ func (n *Node) registerComputeAPI(s *control.Server) {
 			res.Units = append(res.Units, control.UnitWhy{Unit: u.Unit, Reduce: u.Reduce, Status: u.Status, Why: u.Why, Failures: u.Failures})
 		}
 		s.Reply(w, r, res, jobError(err))
+	}))
+	s.Handle("POST "+control.PathResult, http.HandlerFunc(n.handleResult))
+	s.Handle("POST "+control.PathUnitStderr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req control.UnitRequest
+		if !s.Decode(w, r, &req) {
+			return
+		}
+		control.WriteError(w, control.CodeNotImplemented, "units do not keep their stderr yet")
 	}))
 	s.Handle("GET "+control.PathWorkers, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		known, err := n.submitter.Workers(r.Context())
@@ -206,7 +218,11 @@ func jobSpec(req control.SubmitRequest) (compute.JobSpec, error) {
 
 func (n *Node) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	var req control.SubmitRequest
-	if !n.api.Decode(w, r, &req) {
+	if isMultipart(r) {
+		if !n.decodeSubmitUpload(w, r, &req) {
+			return
+		}
+	} else if !n.api.Decode(w, r, &req) {
 		return
 	}
 	spec, err := jobSpec(req)
@@ -249,4 +265,118 @@ func (n *Node) checkModule(ctx context.Context, c cid.Cid) error {
 		return control.Errorf(control.CodeBadRequest, "module %s is not a WebAssembly module", c)
 	}
 	return nil
+}
+
+// maxUploadModuleBytes caps a module uploaded with a submit: the workers'
+// default cap (compute.DefaultMaxModuleBytes).
+const maxUploadModuleBytes = compute.DefaultMaxModuleBytes
+
+// decodeSubmitUpload reads a multipart submit: a "spec" field holding a
+// SubmitRequest as JSON (module empty) and a "module" file, which it adds
+// to the store; req.Module becomes its CID. On failure it has answered.
+func (n *Node) decodeSubmitUpload(w http.ResponseWriter, r *http.Request, req *control.SubmitRequest) bool {
+	mr, err := r.MultipartReader()
+	if err != nil {
+		n.api.Reply(w, r, nil, control.Errorf(control.CodeBadRequest, "submit: %v", err))
+		return false
+	}
+	var haveSpec, haveModule bool
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			n.api.Reply(w, r, nil, control.Errorf(control.CodeBadRequest, "submit: read multipart body: %v", err))
+			return false
+		}
+		switch part.FormName() {
+		case "spec":
+			err := control.DecodeRequest(part, req)
+			if errors.Is(err, control.ErrTooLarge) {
+				n.api.Reply(w, r, nil, &control.CodedError{Code: control.CodeTooLarge, Err: fmt.Errorf("submit: spec: %w", err)})
+				return false
+			}
+			if err != nil {
+				n.api.Reply(w, r, nil, control.Errorf(control.CodeBadRequest, "submit: spec: %v", err))
+				return false
+			}
+			haveSpec = true
+		case "module":
+			lr := &io.LimitedReader{R: part, N: maxUploadModuleBytes + 1}
+			res, err := n.AddReader(r.Context(), lr, part.FileName(), share.AddOptions{})
+			if err == nil && lr.N == 0 {
+				err = &control.CodedError{Code: control.CodeTooLarge, Err: fmt.Errorf("module over %d bytes", maxUploadModuleBytes)}
+			}
+			if err != nil {
+				n.api.Reply(w, r, nil, fmt.Errorf("submit: upload module: %w", err))
+				return false
+			}
+			req.Module = res.Root.String()
+			haveModule = true
+		}
+		part.Close()
+	}
+	if !haveSpec || !haveModule {
+		n.api.Reply(w, r, nil, control.Errorf(control.CodeBadRequest, "submit: a multipart submit needs a 'spec' field and a 'module' file"))
+		return false
+	}
+	return true
+}
+
+// handleResult streams a finished job's result: its single or reduce
+// output, else every unit's output in order.
+func (n *Node) handleResult(w http.ResponseWriter, r *http.Request) {
+	id, ok := n.decodeJob(w, r)
+	if !ok {
+		return
+	}
+	info, err := n.submitter.Status(r.Context(), id)
+	if err != nil {
+		n.api.Reply(w, r, nil, jobError(err))
+		return
+	}
+	if info.State != compute.JobDone {
+		n.api.Reply(w, r, nil, control.Errorf(control.CodeConflict, "job %s is %s, not done", id, info.State))
+		return
+	}
+	outs := []cid.Cid{info.Output()}
+	if !outs[0].Defined() {
+		outs = info.Outputs()
+	}
+	// Open every output before the status is sent, so that a missing one
+	// is an error answer rather than a truncated body.
+	ctx, cancel := fetchCtx(r.Context(), 0)
+	defer cancel()
+	var size int64
+	streams := make([]*streamReader, 0, len(outs))
+	defer func() {
+		for _, st := range streams {
+			st.Close()
+		}
+	}()
+	for _, c := range outs {
+		st, err := n.openStream(ctx, c)
+		if err != nil {
+			n.api.Reply(w, r, nil, fetchError(fmt.Errorf("result %s: %w", c, err)))
+			return
+		}
+		streams = append(streams, st)
+		size += int64(min(st.Size(), 1<<62))
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+	w.WriteHeader(http.StatusOK)
+	for _, st := range streams {
+		if _, err := st.WriteTo(w); err != nil && r.Context().Err() == nil {
+			n.log.Warn("result: stream", "job", id, "err", err)
+			panic(http.ErrAbortHandler)
+		}
+	}
+}
+
+// isMultipart reports whether r's body is multipart/form-data.
+func isMultipart(r *http.Request) bool {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return mt == "multipart/form-data"
 }

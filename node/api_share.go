@@ -1,12 +1,14 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -30,11 +32,11 @@ const (
 
 // registerShareAPI adds the share routes to the control API.
 func (n *Node) registerShareAPI(s *control.Server) {
-	s.Handle("POST "+control.PathAdd, http.HandlerFunc(n.handleAdd))
-	s.Handle("POST "+control.PathAddStream, http.HandlerFunc(n.handleAddStream))
-	s.Handle("POST "+control.PathGet, http.HandlerFunc(n.handleGet))
-	s.Handle("POST "+control.PathCat, http.HandlerFunc(n.handleCat))
-	s.Handle("POST "+control.PathLs, http.HandlerFunc(n.handleLs))
+	s.Handle("POST "+control.PathAdd, n.withOp("add", false, http.HandlerFunc(n.handleAdd)))
+	s.Handle("POST "+control.PathAddStream, n.withOp("add", false, http.HandlerFunc(n.handleAddStream)))
+	s.Handle("POST "+control.PathGet, n.withOp("get", true, http.HandlerFunc(n.handleGet)))
+	s.Handle("POST "+control.PathCat, n.withOp("cat", true, http.HandlerFunc(n.handleCat)))
+	s.Handle("POST "+control.PathLs, n.withOp("ls", true, http.HandlerFunc(n.handleLs)))
 	s.Handle("GET "+control.PathPinLs, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		pins, err := n.blocks.Pins(r.Context())
 		out := make([]string, len(pins))
@@ -44,8 +46,8 @@ func (n *Node) registerShareAPI(s *control.Server) {
 		slices.Sort(out)
 		s.Reply(w, r, out, err)
 	}))
-	s.Handle("POST "+control.PathPinAdd, http.HandlerFunc(n.handlePinAdd))
-	s.Handle("POST "+control.PathPinRm, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.Handle("POST "+control.PathPinAdd, n.withOp("pin add", true, http.HandlerFunc(n.handlePinAdd)))
+	s.Handle("POST "+control.PathPinRm, n.withOp("pin rm", true, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, ok := n.decodeCID(w, r, nil)
 		if !ok {
 			return
@@ -55,15 +57,19 @@ func (n *Node) registerShareAPI(s *control.Server) {
 			err = control.Errorf(control.CodeNotFound, "%s is not pinned", c)
 		}
 		s.Reply(w, r, struct{}{}, err)
-	}))
+	})))
 	s.Handle("POST "+control.PathGC, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		res, err := n.blocks.GC(r.Context())
 		s.Reply(w, r, control.GCResult{Removed: res.Removed, Freed: res.Freed, DiskFreed: res.DiskFreed}, err)
 	}))
-	s.Handle("POST "+control.PathProviders, http.HandlerFunc(n.handleProviders))
-	s.Handle("POST "+control.PathExport, http.HandlerFunc(n.handleExport))
-	s.Handle("POST "+control.PathImport, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		roots, err := n.blocks.ImportCAR(r.Context(), r.Body)
+	s.Handle("POST "+control.PathProviders, n.withOp("providers", true, http.HandlerFunc(n.handleProviders)))
+	s.Handle("POST "+control.PathExport, n.withOp("export", true, http.HandlerFunc(n.handleExport)))
+	s.Handle("POST "+control.PathImport, n.withOp("import", false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, ok := n.uploadBody(w, r)
+		if !ok {
+			return
+		}
+		roots, err := n.blocks.ImportCAR(r.Context(), body)
 		res := control.ImportResult{Roots: []string{}}
 		for _, c := range roots {
 			res.Roots = append(res.Roots, c.String())
@@ -74,7 +80,7 @@ func (n *Node) registerShareAPI(s *control.Server) {
 			n.announce(roots...)
 		}
 		s.Reply(w, r, res, err)
-	}))
+	})))
 }
 
 func (n *Node) handleExport(w http.ResponseWriter, r *http.Request) {
@@ -175,9 +181,60 @@ func (n *Node) handleAddStream(w http.ResponseWriter, r *http.Request) {
 		n.api.Reply(w, r, nil, err)
 		return
 	}
-	n.streamAdd(w, r, 0, opts, func(opts share.AddOptions) (share.AddResult, error) {
-		return n.AddReader(r.Context(), r.Body, req.Name, opts)
+	body, ok := n.uploadBody(w, r)
+	if !ok {
+		return
+	}
+	if isMultipart(r) {
+		mr, err := r.MultipartReader()
+		if err != nil {
+			n.api.Reply(w, r, nil, control.Errorf(control.CodeBadRequest, "add: %v", err))
+			return
+		}
+		part, err := firstFilePart(mr)
+		if err != nil {
+			n.api.Reply(w, r, nil, control.Errorf(control.CodeBadRequest, "add: %v", err))
+			return
+		}
+		defer part.Close()
+		if req.Name == "" {
+			req.Name = part.FileName()
+		}
+		body = part
+	}
+	n.streamAdd(w, r, max(r.ContentLength, 0), opts, func(opts share.AddOptions) (share.AddResult, error) {
+		return n.AddReader(r.Context(), body, req.Name, opts)
 	})
+}
+
+// uploadBody caps an upload's body at the store's quota (storage.max):
+// a declared length over it is refused at once (413, too_large), and a
+// body that runs past it fails when it does. On failure it has answered.
+func (n *Node) uploadBody(w http.ResponseWriter, r *http.Request) (io.Reader, bool) {
+	limit := int64(n.cfg.Storage.Max)
+	if limit <= 0 {
+		return r.Body, true
+	}
+	if r.ContentLength > limit {
+		n.api.Reply(w, r, nil, control.Errorf(control.CodeTooLarge, "upload of %d bytes is over the store's quota of %d bytes", r.ContentLength, limit))
+		return nil, false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	return r.Body, true
+}
+
+// firstFilePart returns the first part of mr that is a file.
+func firstFilePart(mr *multipart.Reader) (*multipart.Part, error) {
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			return nil, fmt.Errorf("multipart body has no file: %w", err)
+		}
+		if part.FileName() != "" {
+			return part, nil
+		}
+		part.Close()
+	}
 }
 
 // streamAdd runs add, streaming progress and results as NDJSON.
@@ -195,7 +252,7 @@ func (n *Node) streamAdd(w http.ResponseWriter, r *http.Request, total int64, op
 	}
 	res, err := add(opts)
 	if err != nil {
-		sw.Send(control.AddEvent{Event: "error", Error: err.Error()})
+		sw.Send(control.AddEvent{Event: "error", Error: control.Message(r.Context(), err), Code: control.CodeOf(err)})
 		return
 	}
 	roots := make([]string, len(res.Roots))
@@ -254,7 +311,7 @@ func fetchCtx(ctx context.Context, d time.Duration) (context.Context, context.Ca
 // in hold.
 func (n *Node) streamFetch(ctx context.Context, sw *control.StreamWriter, root cid.Cid, hold *share.Hold) bool {
 	if err := n.fetchProgress(ctx, sw, root, 0, hold); err != nil {
-		sw.Send(control.FetchEvent{Event: "error", Error: err.Error()})
+		sw.Send(control.FetchEvent{Event: "error", Error: control.Message(ctx, err), Code: control.CodeOf(err)})
 		return false
 	}
 	return true
@@ -330,7 +387,7 @@ func (n *Node) handleGet(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	sw := control.NewStreamWriter(w)
 	if err := n.getTo(ctx, sw, root, req.Output, req.MaxBytes); err != nil {
-		sw.Send(control.FetchEvent{Event: "error", Error: err.Error()})
+		sw.Send(control.FetchEvent{Event: "error", Error: control.Message(ctx, err), Code: control.CodeOf(err)})
 		return
 	}
 	sw.Send(control.FetchEvent{Event: "done", Path: req.Output})
@@ -492,7 +549,7 @@ func (n *Node) handlePinAdd(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := n.blocks.Pin(ctx, root); err != nil {
-		sw.Send(control.FetchEvent{Event: "error", Error: err.Error()})
+		sw.Send(control.FetchEvent{Event: "error", Error: control.Message(ctx, err), Code: control.CodeOf(err)})
 		return
 	}
 	n.announce(root)
@@ -525,4 +582,32 @@ func (n *Node) handleProviders(w http.ResponseWriter, r *http.Request) {
 		out = append(out, p)
 	}
 	n.api.Reply(w, r, out, nil)
+}
+
+// withOp runs h with the request's op and subject in its context (see
+// control.WithOp), so its errors reach the client as one line naming them
+// once. With peek, the subject is the "cid" of the JSON body, which is read
+// (up to its cap) and handed on to h unchanged.
+func (n *Node) withOp(op string, peek bool, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var subject, alias string
+		if peek {
+			data, err := io.ReadAll(io.LimitReader(r.Body, control.MaxRequestBytes+1))
+			if err != nil {
+				n.api.Reply(w, r, nil, control.Errorf(control.CodeBadRequest, "read request: %v", err))
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(data))
+			var v struct {
+				CID string `json:"cid"`
+			}
+			if json.Unmarshal(data, &v) == nil {
+				subject = v.CID
+				if c, err := cid.Decode(v.CID); err == nil {
+					alias = c.String()
+				}
+			}
+		}
+		h.ServeHTTP(w, r.WithContext(control.WithOp(r.Context(), op, subject, alias)))
+	})
 }

@@ -47,6 +47,10 @@ func (d *dhtDiscovery) Provide(ctx context.Context, c cid.Cid) error {
 // sandbox pool and the worker. dir holds the worker's scratch space and the
 // compile cache.
 func (n *Node) openCompute(dir string, deps Deps) error {
+	var err error
+	if n.computeMet, err = n.newComputeMetrics(); err != nil {
+		return err
+	}
 	disc := &dhtDiscovery{dhtFinder{n}}
 	if err := n.openWorker(dir, deps, disc); err != nil {
 		return err
@@ -65,7 +69,7 @@ func (n *Node) openCompute(dir string, deps Deps) error {
 		WatchBuffer:     cc.Submitter.WatchBuffer,
 	},
 		compute.SubmitterDeps{Host: n.host, Content: content{n}, Discovery: disc, Datastore: n.store,
-			Local: n.worker, Logger: n.baseLog})
+			Local: n.worker, Logger: n.baseLog, Metrics: n.computeMet})
 	if err != nil {
 		return fmt.Errorf("start compute submitter: %w", err)
 	}
@@ -134,7 +138,7 @@ func (n *Node) startWorker(dir string, runner compute.Runner, disc *dhtDiscovery
 		FetchTimeout:      n.cfg.Compute.FetchTimeout,
 		AnnounceInterval:  n.cfg.Compute.AnnounceInterval,
 		HeartbeatInterval: n.cfg.Compute.HeartbeatInterval,
-	}, compute.WorkerDeps{Host: n.host, Content: content{n}, Discovery: disc, Runner: runner, Logger: n.baseLog})
+	}, compute.WorkerDeps{Host: n.host, Content: content{n}, Discovery: disc, Runner: runner, Logger: n.baseLog, Metrics: n.computeMet})
 	if err != nil {
 		return fmt.Errorf("start compute worker: %w", err)
 	}

@@ -88,6 +88,16 @@ type Config struct {
 	// Search is keyword search: record lifetime, republishing, and the
 	// caps on records stored for others.
 	Search dht.SearchConfig `yaml:"search" json:"search"`
+	// API is the HTTP API on TCP, for programs and the dashboard.
+	API APIConfig `yaml:"api" json:"api"`
+}
+
+// APIConfig configures the HTTP API on TCP (the unix socket is APISocket).
+type APIConfig struct {
+	// Listen is the multiaddr the API listens on over TCP, such as
+	// /ip4/127.0.0.1/tcp/5001; every request needs the home's token
+	// (api.token). Default "": no TCP API, only the unix socket.
+	Listen string `yaml:"listen" json:"listen,omitempty"`
 }
 
 // StorageConfig configures the block store.
@@ -465,6 +475,11 @@ func (c Config) Validate() error {
 			return &ConfigError{Field: "gateway." + fe.Field, Err: fe.Err}
 		}
 		return &ConfigError{Field: "gateway", Err: err}
+	}
+	if c.API.Listen != "" {
+		if _, err := apiListenAddr(c.API.Listen); err != nil {
+			return &ConfigError{Field: "api.listen", Err: err}
+		}
 	}
 	if err := c.NAT.validate(); err != nil {
 		return err

@@ -66,6 +66,12 @@ func Init(home string) (InitResult, error) {
 	} else if err != nil {
 		return res, fmt.Errorf("init: %w", err)
 	}
+	if _, err := os.Stat(filepath.Join(home, APITokenFile)); errors.Is(err, fs.ErrNotExist) {
+		if _, err := APIToken(home); err != nil {
+			return res, fmt.Errorf("init: %w", err)
+		}
+		res.Created = append(res.Created, APITokenFile)
+	}
 	dsPath := filepath.Join(home, DatastoreDir)
 	if _, err := os.Stat(dsPath); errors.Is(err, fs.ErrNotExist) {
 		// Opening creates it; a daemon cannot hold a datastore that does

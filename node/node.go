@@ -30,6 +30,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -72,23 +73,29 @@ type Deps struct {
 // Node is one enxame peer. Build it with New, run it with Run, and Close it
 // after Run has returned.
 type Node struct {
-	cfg     Config
-	log     *slog.Logger
-	baseLog *slog.Logger
-	host    host.Host
-	ownHost bool
-	router  *dht.Router
-	nat     *reach // relay candidates, hole-punch record (reach.go)
-	store   ds.Batching
-	ownDS   bool
-	lock    *homeLock
-	apiLn   net.Listener
-	apiPath string
-	api     *control.Server
-	reach   *atomicString
-	sub     event.Subscription
-	started time.Time
-	tmpDir  string // removed by Close
+	cfg        Config
+	log        *slog.Logger
+	baseLog    *slog.Logger
+	host       host.Host
+	ownHost    bool
+	router     *dht.Router
+	nat        *reach // relay candidates, hole-punch record (reach.go)
+	store      ds.Batching
+	ownDS      bool
+	lock       *homeLock
+	apiLn      net.Listener
+	apiPath    string
+	apiTCP     net.Listener // the TCP API (api.listen), or nil
+	apiToken   string       // the token apiTCP asks for
+	api        *control.Server
+	reg        *prometheus.Registry // metrics served at /metrics
+	shareMet   *share.Metrics
+	computeMet *compute.Metrics
+	transfers  transfers // fetches in progress
+	reach      *atomicString
+	sub        event.Subscription
+	started    time.Time
+	tmpDir     string // removed by Close
 
 	blocks    *share.Store
 	exchange  *share.Exchange
@@ -130,7 +137,7 @@ func New(cfg Config, deps Deps) (_ *Node, err error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	n := &Node{cfg: cfg, log: log.With("component", "node"), baseLog: log, reach: &atomicString{},
-		started: time.Now(), provideQ: make(chan cid.Cid, 1024)}
+		started: time.Now(), provideQ: make(chan cid.Cid, 1024), reg: newRegistry()}
 	n.reach.Store("unknown")
 	n.nat = &reach{n: n}
 	defer func() {
@@ -174,6 +181,7 @@ func New(cfg Config, deps Deps) (_ *Node, err error) {
 		if err != nil {
 			return nil, err
 		}
+		opts = append(opts, libp2p.PrometheusRegisterer(n.reg))
 		opts = append(opts, deps.HostOptions...)
 		if n.host, err = libp2p.New(opts...); err != nil {
 			return nil, fmt.Errorf("start libp2p host: %w", err)
@@ -210,20 +218,14 @@ func New(cfg Config, deps Deps) (_ *Node, err error) {
 	if err := n.openCompute(dataDir, deps); err != nil {
 		return nil, err
 	}
+	if err := n.registerMetrics(); err != nil {
+		return nil, err
+	}
 	if err := n.openGateway(); err != nil {
 		return nil, err
 	}
-
-	if path := n.socketPath(); path != "" {
-		if n.apiLn, err = listenUnix(path); err != nil {
-			return nil, err
-		}
-		n.apiPath = path
-		n.api = control.NewServer(backend{n}, log)
-		n.registerShareAPI(n.api)
-		n.registerComputeAPI(n.api)
-		n.registerRepoAPI(n.api)
-		n.registerSearchAPI(n.api)
+	if err := n.openAPI(); err != nil {
+		return nil, err
 	}
 	return n, nil
 }
@@ -320,8 +322,11 @@ func (n *Node) Run(ctx context.Context) error {
 			}
 		}
 	})
-	if n.api != nil {
+	if n.apiLn != nil {
 		g.Go(func() error { return n.api.Serve(ctx, n.apiLn) })
+	}
+	if n.apiTCP != nil {
+		g.Go(func() error { return n.api.ServeAuth(ctx, n.apiTCP, n.apiToken) })
 	}
 	if !n.cfg.DisableMDNS {
 		g.Go(func() error { return n.runMDNS(ctx) })
@@ -405,6 +410,9 @@ func (n *Node) release() error {
 	if n.apiLn != nil {
 		n.apiLn.Close() // already closed when Run served it
 		os.Remove(n.apiPath)
+	}
+	if n.apiTCP != nil {
+		n.apiTCP.Close() // already closed when Run served it
 	}
 	if n.sub != nil {
 		n.sub.Close()

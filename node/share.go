@@ -40,6 +40,7 @@ func (n *Node) openShare(dir string) error {
 		return fmt.Errorf("open block store: %w", err)
 	}
 	n.blocks = st
+	n.shareMet = share.NewMetrics(st)
 	ecfg := n.cfg.Share.Exchange
 	ex, err := share.NewExchange(ecfg, share.ExchangeDeps{
 		Host:       n.host,
@@ -47,6 +48,7 @@ func (n *Node) openShare(dir string) error {
 		Finder:     &dhtFinder{n},
 		Hold:       st.Hold,
 		Logger:     n.baseLog,
+		Metrics:    n.shareMet,
 	})
 	if err != nil {
 		return fmt.Errorf("start exchange: %w", err)
@@ -61,6 +63,7 @@ func (n *Node) openShare(dir string) error {
 			return fmt.Errorf("start bitswap: %w", err)
 		}
 		n.bitswap = bs
+		n.shareMet.AttachBitswap(bs)
 	}
 	return nil
 }
@@ -255,6 +258,8 @@ var errIncomplete = errors.New("fetched DAG lost a block before it was held")
 // were the exchange to release before it reports Done), it fetches again,
 // up to three times.
 func (n *Node) fetchHeld(ctx context.Context, root cid.Cid, opts share.FetchOptions, hold *share.Hold) error {
+	tr := n.transfers.start(root) // listed by GET /api/v1/transfers
+	defer n.transfers.end(tr)
 	progress := opts.Progress
 	for try := 1; ; try++ {
 		held := false
@@ -263,6 +268,7 @@ func (n *Node) fetchHeld(ctx context.Context, root cid.Cid, opts share.FetchOpti
 		// The fetch reports Done while it still holds every block of the
 		// DAG: hold them from there.
 		o.Progress = func(p share.Progress) {
+			n.transfers.update(tr, p)
 			if p.Done && !held {
 				held, herr = true, n.holdDAG(ctx, root, hold)
 			}

@@ -197,6 +197,9 @@ type ExchangeDeps struct {
 	Hold func(keys ...cid.Cid) (release func())
 	// Logger receives the exchange's logs; nil discards them.
 	Logger *slog.Logger
+	// Metrics, if not nil, counts bytes served and fetched, blocks
+	// verified and rejected, and providers dropped.
+	Metrics *Metrics
 }
 
 // Exchange serves blocks of its blockstore to other peers over ProtocolID
@@ -209,6 +212,7 @@ type Exchange struct {
 	finder ExchangeFinder
 	hold   func(keys ...cid.Cid) (release func())
 	log    *slog.Logger
+	met    *Metrics
 	scores *scoreTable
 	pace   *servePacer // nil without ServeRateLimit
 
@@ -250,6 +254,7 @@ func NewExchange(cfg ExchangeConfig, deps ExchangeDeps) (*Exchange, error) {
 		finder:  deps.Finder,
 		hold:    deps.Hold,
 		log:     log.With("component", "share"),
+		met:     deps.Metrics,
 		scores:  newScoreTable(cfg.GateAfter, cfg.GateDuration),
 		streams: make(map[peer.ID]int),
 	}
@@ -703,6 +708,7 @@ func (sv *serverStream) write() error {
 		if err != nil {
 			return fmt.Errorf("write: %w", err)
 		}
+		sv.e.met.blockServed(a.size)
 	}
 }
 

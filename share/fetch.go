@@ -357,6 +357,7 @@ func (f *fetcher) act(ctx context.Context, actions []plan.Action) (bool, error) 
 			}
 		case plan.DropPeer:
 			f.e.log.Warn("fetch: provider dropped", "peer", a.Peer, "reason", a.Reason, "root", f.root)
+			f.e.met.providerDropped()
 			if s := f.sessions[a.Peer]; s != nil {
 				s.reset()
 				delete(f.sessions, a.Peer)
@@ -868,6 +869,7 @@ func (f *fetcher) verifyLoop(ctx context.Context) {
 		}
 		for i, j := range jobs {
 			if err := fetchVerify(j.key, j.data); err != nil {
+				f.e.met.blockRejected()
 				f.recycle(j.data)
 				jobs[i].data = nil
 				f.send(ctx, evBlock{sess: j.sess, key: j.key, err: err})
@@ -889,6 +891,7 @@ func (f *fetcher) verifyLoop(ctx context.Context) {
 				return
 			}
 			good = append(good, blk)
+			f.e.met.blockVerified(len(j.data))
 			evs = append(evs, evBlock{sess: j.sess, key: j.key, size: len(j.data), at: j.at, links: links})
 		}
 		if len(good) == 0 {

@@ -15,10 +15,12 @@ import (
 )
 
 // ErrNoDaemon is returned by Client calls when no daemon listens on the
-// socket.
+// socket (or the TCP address).
 var ErrNoDaemon = errors.New("control: no daemon running")
 
-// APIError is a non-2xx answer from the daemon.
+// APIError is a non-2xx answer from the daemon: its HTTP status and the
+// typed error of its body (ErrorBody). Programs branch on Code, never on
+// the message.
 type APIError struct {
 	Status int
 	Code   string
@@ -27,10 +29,12 @@ type APIError struct {
 
 func (e *APIError) Error() string { return e.Msg }
 
-// Client talks to a daemon's control API over its unix socket. It is safe
-// for concurrent use.
+// Client talks to a daemon's control API over its unix socket or over TCP
+// with a token. It is safe for concurrent use.
 type Client struct {
-	socket string
+	socket string // the unix socket, or "" over TCP
+	addr   string // host:port over TCP
+	token  string
 	hc     *http.Client
 }
 
@@ -47,52 +51,79 @@ func NewClient(socket string) *Client {
 	return &Client{socket: socket, hc: &http.Client{Transport: tr}}
 }
 
+// NewTCPClient returns a client for the daemon's API at addr (host:port)
+// that sends token as "Authorization: Bearer TOKEN". It does not connect
+// until the first call.
+func NewTCPClient(addr, token string) *Client {
+	tr := &http.Transport{
+		DialContext:        (&net.Dialer{}).DialContext,
+		DisableCompression: true,
+	}
+	return &Client{addr: addr, token: token, hc: &http.Client{Transport: tr}}
+}
+
 // Close closes the client's idle connections to the daemon.
 func (c *Client) Close() { c.hc.CloseIdleConnections() }
 
-// Socket is the path the client dials.
+// Socket is the path the client dials, or "" over TCP.
 func (c *Client) Socket() string { return c.socket }
+
+// target names where the client dials, for error messages.
+func (c *Client) target() string {
+	if c.socket != "" {
+		return "socket " + c.socket
+	}
+	return "address " + c.addr
+}
+
+// url is the URL of path on the daemon.
+func (c *Client) url(path string) string {
+	if c.socket != "" {
+		return "http://enxame" + path
+	}
+	return "http://" + c.addr + path
+}
 
 // ID returns the daemon's identity and addresses.
 func (c *Client) ID(ctx context.Context) (ID, error) {
 	var v ID
-	return v, c.do(ctx, http.MethodGet, "/api/v0/id", nil, &v)
+	return v, c.do(ctx, http.MethodGet, PathID, nil, &v)
 }
 
 // Peers lists connected peers.
 func (c *Client) Peers(ctx context.Context) ([]Peer, error) {
 	var v []Peer
-	return v, c.do(ctx, http.MethodGet, "/api/v0/peers", nil, &v)
+	return v, c.do(ctx, http.MethodGet, PathPeers, nil, &v)
 }
 
 // Connect asks the daemon to connect to addr (a multiaddr with /p2p/).
 func (c *Client) Connect(ctx context.Context, addr string) (ConnectResult, error) {
 	var v ConnectResult
-	return v, c.do(ctx, http.MethodPost, "/api/v0/connect", ConnectRequest{Addr: addr}, &v)
+	return v, c.do(ctx, http.MethodPost, PathConnect, ConnectRequest{Addr: addr}, &v)
 }
 
 // FindPeer asks the daemon to look a peer up in the DHT.
 func (c *Client) FindPeer(ctx context.Context, req FindPeerRequest) (FindPeerResult, error) {
 	var v FindPeerResult
-	return v, c.do(ctx, http.MethodPost, "/api/v0/dht/find-peer", req, &v)
+	return v, c.do(ctx, http.MethodPost, PathFindPeer, req, &v)
 }
 
 // Table returns the DHT routing table.
 func (c *Client) Table(ctx context.Context) ([]Bucket, error) {
 	var v []Bucket
-	return v, c.do(ctx, http.MethodGet, "/api/v0/dht/table", nil, &v)
+	return v, c.do(ctx, http.MethodGet, PathTable, nil, &v)
 }
 
 // Status returns the daemon's status.
 func (c *Client) Status(ctx context.Context) (Status, error) {
 	var v Status
-	return v, c.do(ctx, http.MethodGet, "/api/v0/status", nil, &v)
+	return v, c.do(ctx, http.MethodGet, PathStatus, nil, &v)
 }
 
 // Version returns the daemon's version.
 func (c *Client) Version(ctx context.Context) (Version, error) {
 	var v Version
-	return v, c.do(ctx, http.MethodGet, "/api/v0/version", nil, &v)
+	return v, c.do(ctx, http.MethodGet, PathVersion, nil, &v)
 }
 
 // Do sends a request with an optional JSON body and decodes a JSON answer
@@ -132,7 +163,7 @@ func readLines(path string, r io.Reader, fn func(line []byte) error) error {
 // StreamBody is Stream with a raw request body (for uploads such as stdin
 // or a CAR file) and a query string appended to path.
 func (c *Client) StreamBody(ctx context.Context, path string, body io.Reader, fn func(line []byte) error) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://enxame"+path, body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url(path), body)
 	if err != nil {
 		return fmt.Errorf("build request to %s: %w", path, err)
 	}
@@ -149,7 +180,7 @@ func (c *Client) StreamBody(ctx context.Context, path string, body io.Reader, fn
 // DoBody sends a raw request body (such as a CAR file) to path and decodes
 // the JSON answer into out.
 func (c *Client) DoBody(ctx context.Context, path string, body io.Reader, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://enxame"+path, body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url(path), body)
 	if err != nil {
 		return fmt.Errorf("build request to %s: %w", path, err)
 	}
@@ -201,7 +232,7 @@ func (c *Client) send(ctx context.Context, method, path string, in any, accept s
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://enxame"+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, c.url(path), body)
 	if err != nil {
 		return nil, fmt.Errorf("build request to %s: %w", path, err)
 	}
@@ -218,21 +249,24 @@ func (c *Client) send(ctx context.Context, method, path string, in any, accept s
 // into errors.
 func (c *Client) roundTrip(req *http.Request) (*http.Response, error) {
 	method, path := req.Method, req.URL.Path
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if isNoDaemon(err) {
-			return nil, fmt.Errorf("%w (socket %s)", ErrNoDaemon, c.socket)
+			return nil, fmt.Errorf("%w (%s)", ErrNoDaemon, c.target())
 		}
 		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
-		var e Error
+		var e ErrorResponse
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if json.Unmarshal(data, &e) != nil || e.Error == "" {
-			e.Error = fmt.Sprintf("%s %s: %s", method, path, resp.Status)
+		if json.Unmarshal(data, &e) != nil || e.Error.Message == "" {
+			e.Error.Message = fmt.Sprintf("%s %s: %s", method, path, resp.Status)
 		}
-		return nil, &APIError{Status: resp.StatusCode, Code: e.Code, Msg: e.Error}
+		return nil, &APIError{Status: resp.StatusCode, Code: e.Error.Code, Msg: e.Error.Message}
 	}
 	return resp, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -60,7 +61,7 @@ func serve(t *testing.T, b Backend) *Client {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := NewServer(b, nil)
-	s.Handle("GET /api/v0/test/stream", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.Handle("GET /api/v1/test/stream", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := NewStreamWriter(w)
 		for i := range 3 {
 			if err := sw.Send(map[string]int{"n": i}); err != nil {
@@ -150,9 +151,13 @@ func TestClientErrors(t *testing.T) {
 		{"coded error", func() error { _, err := c.Connect(ctx, "bad"); return err }, http.StatusBadRequest, CodeBadRequest},
 		{"deadline", func() error { _, err := c.FindPeer(ctx, FindPeerRequest{Peer: "p"}); return err }, http.StatusGatewayTimeout, CodeTimeout},
 		{"unknown field", func() error {
-			return c.Do(ctx, "POST", "/api/v0/connect", map[string]string{"adr": "x"}, nil)
+			return c.Do(ctx, "POST", "/api/v1/connect", map[string]string{"adr": "x"}, nil)
 		}, http.StatusBadRequest, CodeBadRequest},
-		{"unknown route", func() error { return c.Do(ctx, "GET", "/api/v0/nope", nil, nil) }, http.StatusNotFound, ""},
+		{"unknown route", func() error { return c.Do(ctx, "GET", "/api/v1/nope", nil, nil) }, http.StatusNotFound, CodeNotFound},
+		{"wrong method", func() error { return c.Do(ctx, "GET", PathConnect, nil, nil) }, http.StatusMethodNotAllowed, CodeMethodNotAllowed},
+		{"body over the cap", func() error {
+			return c.Do(ctx, "POST", PathConnect, ConnectRequest{Addr: strings.Repeat("x", MaxRequestBytes)}, nil)
+		}, http.StatusRequestEntityTooLarge, CodeTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -174,7 +179,7 @@ func TestClientErrors(t *testing.T) {
 func TestClientStream(t *testing.T) {
 	c := serve(t, &fakeBackend{})
 	var got []int
-	err := c.Stream(t.Context(), "GET", "/api/v0/test/stream", nil, func(line []byte) error {
+	err := c.Stream(t.Context(), "GET", "/api/v1/test/stream", nil, func(line []byte) error {
 		var ev struct{ N int }
 		if err := json.Unmarshal(line, &ev); err != nil {
 			return err
@@ -284,5 +289,34 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 		check(new(ConnectRequest), func() any { return new(ConnectRequest) })
 		check(new(FindPeerRequest), func() any { return new(FindPeerRequest) })
+	})
+}
+
+// FuzzAuthenticated feeds arbitrary Authorization headers to the TCP
+// handler: it never panics, and it lets a request through only with the
+// right token after a "Bearer" scheme.
+func FuzzAuthenticated(f *testing.F) {
+	const tok = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	for _, seed := range []string{"", "Bearer " + tok, "bearer " + tok, "Bearer  " + tok + " ", "Bearer " + tok[:63],
+		"Bearer " + tok + "0", "Basic " + tok, "Bearer", "Bearer ", tok, "Bearer \x00", "BEARER " + tok} {
+		f.Add(seed)
+	}
+	s := NewServer(&fakeBackend{}, nil)
+	h := s.Authenticated(tok)
+	f.Fuzz(func(t *testing.T, header string) {
+		r := httptest.NewRequest("GET", PathStatus, nil)
+		r.Header["Authorization"] = []string{header}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		scheme, got, _ := strings.Cut(header, " ")
+		ok := strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(got) == tok
+		switch {
+		case w.Code == http.StatusOK && !ok:
+			t.Errorf("Authorization %q let through", header)
+		case w.Code != http.StatusOK && ok:
+			t.Errorf("Authorization %q refused: %d", header, w.Code)
+		case w.Code != http.StatusOK && w.Code != http.StatusUnauthorized:
+			t.Errorf("Authorization %q: status %d, want 200 or 401", header, w.Code)
+		}
 	})
 }

@@ -116,17 +116,44 @@ type Version struct {
 	Modified bool `json:"modified,omitempty"`
 }
 
-// Error is the body of every non-2xx response.
-type Error struct {
-	Error string `json:"error"`
-	Code  string `json:"code"`
+// ErrorResponse is the body of every non-2xx response:
+// {"error":{"code":"not_found","message":"..."}}.
+type ErrorResponse struct {
+	Error ErrorBody `json:"error"`
 }
 
-// Error codes.
+// ErrorBody is a typed error: a stable Code (one of the Code constants)
+// for programs to branch on, and a Message for people.
+type ErrorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Error codes, each with its HTTP status.
 const (
-	CodeBadRequest = "bad_request"
-	CodeNotFound   = "not_found"
-	CodeTimeout    = "timeout"
-	CodeInternal   = "internal"
-	CodeUnreached  = "unreachable"
+	CodeBadRequest       = "bad_request"        // 400
+	CodeUnauthorized     = "unauthorized"       // 401: missing or wrong token (TCP only)
+	CodeNotFound         = "not_found"          // 404: unknown CID, job, route
+	CodeMethodNotAllowed = "method_not_allowed" // 405
+	CodeConflict         = "conflict"           // 409: not in a state for this (a job still running)
+	CodeTooLarge         = "too_large"          // 413: request body over its cap
+	CodeInternal         = "internal"           // 500
+	CodeNotImplemented   = "not_implemented"    // 501: a documented route still to come
+	CodeUnreached        = "unreachable"        // 502: a peer could not be reached
+	CodeTimeout          = "timeout"            // 504: the network did not answer in time
+)
+
+// Routes of the node itself (the share and compute routes are in
+// types_share.go and types_compute.go). Every route is under APIPrefix.
+const (
+	APIPrefix    = "/api/v1"
+	PathID       = APIPrefix + "/id"            // GET → ID
+	PathPeers    = APIPrefix + "/peers"         // GET → []Peer
+	PathTable    = APIPrefix + "/dht/table"     // GET → []Bucket
+	PathStatus   = APIPrefix + "/status"        // GET → Status
+	PathVersion  = APIPrefix + "/version"       // GET → Version
+	PathConnect  = APIPrefix + "/connect"       // POST ConnectRequest → ConnectResult
+	PathFindPeer = APIPrefix + "/dht/find-peer" // POST FindPeerRequest → FindPeerResult
+	PathOpenAPI  = APIPrefix + "/openapi.json"  // GET → the OpenAPI 3 document
+	PathMetrics  = "/metrics"                   // GET → Prometheus text format
 )

@@ -7,15 +7,25 @@ import "time"
 // of a job ID; one matching several jobs is refused (CodeBadRequest, naming
 // them). Cancel of a job already over is refused (CodeBadRequest).
 const (
-	PathSubmit  = "/api/v0/compute/submit"  // POST SubmitRequest → SubmitResult
-	PathJob     = "/api/v0/compute/job"     // POST JobRequest → compute.JobInfo
-	PathWait    = "/api/v0/compute/wait"    // POST JobRequest → compute.JobInfo when the job ends
-	PathWatch   = "/api/v0/compute/watch"   // POST JobRequest → NDJSON compute.Event
-	PathCancel  = "/api/v0/compute/cancel"  // POST JobRequest → SubmitResult (the job cancelled)
-	PathJobs    = "/api/v0/compute/jobs"    // GET → []compute.JobInfo
-	PathWhy     = "/api/v0/compute/why"     // POST JobRequest → WhyResult
-	PathWorkers = "/api/v0/compute/workers" // GET → WorkersResult
+	PathSubmit  = APIPrefix + "/compute/submit"  // POST SubmitRequest → SubmitResult
+	PathJob     = APIPrefix + "/compute/job"     // POST JobRequest → compute.JobInfo
+	PathWait    = APIPrefix + "/compute/wait"    // POST JobRequest → compute.JobInfo when the job ends
+	PathWatch   = APIPrefix + "/compute/watch"   // POST JobRequest → NDJSON compute.Event
+	PathCancel  = APIPrefix + "/compute/cancel"  // POST JobRequest → SubmitResult (the job cancelled)
+	PathJobs    = APIPrefix + "/compute/jobs"    // GET → []compute.JobInfo
+	PathWhy     = APIPrefix + "/compute/why"     // POST JobRequest → WhyResult
+	PathWorkers = APIPrefix + "/compute/workers" // GET → WorkersResult
+	PathResult  = APIPrefix + "/compute/result"  // POST JobRequest → raw bytes of the result
+	// PathUnitStderr is planned: it answers 501 until units keep their
+	// stderr.
+	PathUnitStderr = APIPrefix + "/compute/unit/stderr" // POST UnitRequest → raw bytes
 )
+
+// UnitRequest names one unit of a job.
+type UnitRequest struct {
+	Job  string `json:"job"`
+	Unit int    `json:"unit"`
+}
 
 // SubmitRequest is a job to publish to the swarm.
 type SubmitRequest struct {

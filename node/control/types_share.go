@@ -4,19 +4,20 @@ import "time"
 
 // Routes of the share service.
 const (
-	PathAdd       = "/api/v0/add"        // POST AddRequest → NDJSON AddEvent
-	PathAddStream = "/api/v0/add/stream" // POST raw bytes, ?opts=JSON AddRequest → NDJSON AddEvent
-	PathGet       = "/api/v0/get"        // POST GetRequest → NDJSON FetchEvent
-	PathCat       = "/api/v0/cat"        // POST CatRequest → raw bytes
-	PathLs        = "/api/v0/ls"         // POST CIDRequest → []LsEntry
-	PathPinLs     = "/api/v0/pin/ls"     // GET → []string
-	PathPinAdd    = "/api/v0/pin/add"    // POST CIDRequest → NDJSON FetchEvent
-	PathPinRm     = "/api/v0/pin/rm"     // POST CIDRequest → {}
-	PathGC        = "/api/v0/gc"         // POST → GCResult
-	PathProviders = "/api/v0/providers"  // POST CIDRequest → []Provider
-	PathExport    = "/api/v0/export"     // POST CIDRequest → raw CAR
-	PathImport    = "/api/v0/import"     // POST raw CAR → ImportResult
-	PathRepoStat  = "/api/v0/repo/stat"  // GET → RepoStat
+	PathAdd       = APIPrefix + "/add"        // POST AddRequest → NDJSON AddEvent
+	PathAddStream = APIPrefix + "/add/stream" // POST raw bytes, ?opts=JSON AddRequest → NDJSON AddEvent
+	PathGet       = APIPrefix + "/get"        // POST GetRequest → NDJSON FetchEvent
+	PathCat       = APIPrefix + "/cat"        // POST CatRequest → raw bytes
+	PathLs        = APIPrefix + "/ls"         // POST CIDRequest → []LsEntry
+	PathPinLs     = APIPrefix + "/pin/ls"     // GET → []string
+	PathPinAdd    = APIPrefix + "/pin/add"    // POST CIDRequest → NDJSON FetchEvent
+	PathPinRm     = APIPrefix + "/pin/rm"     // POST CIDRequest → {}
+	PathGC        = APIPrefix + "/gc"         // POST → GCResult
+	PathProviders = APIPrefix + "/providers"  // POST CIDRequest → []Provider
+	PathExport    = APIPrefix + "/export"     // POST CIDRequest → raw CAR
+	PathImport    = APIPrefix + "/import"     // POST raw CAR → ImportResult
+	PathRepoStat  = APIPrefix + "/repo/stat"  // GET → RepoStat
+	PathTransfers = APIPrefix + "/transfers"  // GET → []Transfer
 )
 
 // AddRequest asks the daemon to import files or directories.
@@ -50,6 +51,8 @@ type AddEvent struct {
 	Root  string   `json:"root,omitempty"`
 	Roots []string `json:"roots,omitempty"`
 	Error string   `json:"error,omitempty"`
+	// Code is the error's code (see ErrorBody) in an "error" event.
+	Code string `json:"code,omitempty"`
 }
 
 // CIDRequest names one CID.
@@ -94,6 +97,8 @@ type FetchEvent struct {
 	Providers    []FetchProvider `json:"providers,omitempty"`
 	Path         string          `json:"path,omitempty"`
 	Error        string          `json:"error,omitempty"`
+	// Code is the error's code (see ErrorBody) in an "error" event.
+	Code string `json:"code,omitempty"`
 }
 
 // FetchProvider is one provider of a fetch and its share of the bytes.
@@ -129,4 +134,13 @@ type Provider struct {
 // ImportResult lists the roots of an imported CAR.
 type ImportResult struct {
 	Roots []string `json:"roots"`
+}
+
+// Transfer is a fetch in progress (PathTransfers): its root, when it
+// started, and its latest progress, each provider's share included.
+type Transfer struct {
+	ID       int        `json:"id"`
+	CID      string     `json:"cid"`
+	Started  time.Time  `json:"started"`
+	Progress FetchEvent `json:"progress"`
 }
