@@ -67,6 +67,8 @@ var Operations = []Operation{
 	{Method: "POST", Path: PathExport, Tag: "files", Summary: "A DAG as a CAR file, streamed", Request: CIDRequest{}, RequestKind: BodyJSON, ResponseKind: BodyBytes},
 	{Method: "POST", Path: PathImport, Tag: "files", Summary: "Import a CAR file from the request body", RequestKind: BodyBytes, Response: ImportResult{}, ResponseKind: BodyJSON},
 	{Method: "GET", Path: PathTransfers, Tag: "files", Summary: "Fetches in progress, with each provider's share", Response: []Transfer{}, ResponseKind: BodyJSON},
+	{Method: "POST", Path: PathPublish, Tag: "search", Summary: "Announce a pinned file or directory under the keywords of its name until it is unpinned", Request: PublishRequest{}, RequestKind: BodyJSON, Response: PublishResult{}, ResponseKind: BodyJSON},
+	{Method: "POST", Path: PathSearch, Tag: "search", Summary: "Find files by the words of their names; results as NDJSON as they arrive, then the ranked list", Request: SearchRequest{}, RequestKind: BodyJSON, Response: SearchEvent{}, ResponseKind: BodyNDJSON},
 	{Method: "GET", Path: PathRepoStat, Tag: "files", Summary: "The block store's use against its quota", Response: RepoStat{}, ResponseKind: BodyJSON},
 
 	{Method: "POST", Path: PathSubmit, Tag: "compute", Summary: "Submit a job: JSON with the module's CID, or multipart/form-data with a 'spec' field (SubmitRequest JSON, module empty) and a 'module' file (the Wasm bytes)",

@@ -11,8 +11,8 @@ import (
 
 // Routes of keyword search.
 const (
-	PathPublish = "/api/v0/publish" // POST PublishRequest → PublishResult
-	PathSearch  = "/api/v0/search"  // POST SearchRequest → NDJSON SearchEvent
+	PathPublish = APIPrefix + "/publish" // POST PublishRequest → PublishResult
+	PathSearch  = APIPrefix + "/search"  // POST SearchRequest → NDJSON SearchEvent
 )
 
 // PublishRequest asks the daemon to announce a pinned file or directory
