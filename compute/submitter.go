@@ -169,6 +169,9 @@ type UnitInfo struct {
 	Faulty []peer.ID `json:"faulty,omitempty"`
 	// Failures are the unit's failed runs ("worker: reason").
 	Failures []string `json:"failures,omitempty"`
+	// Stderr is the first lines of the standard error of the unit's last
+	// failed run that wrote any (Submitter.Logs has all of it).
+	Stderr string `json:"stderr,omitempty"`
 }
 
 // JobInfo is a snapshot of a job.
@@ -214,6 +217,7 @@ type job struct {
 	phase    sched.JobID // the scheduler job running now, if any
 	round    int         // scheduler jobs started so far
 	history  []Event
+	logs     map[int]int // runs logged, by unit index
 	watchers []*watcher
 	done     chan struct{} // closed when the job ends
 }
@@ -253,6 +257,7 @@ type netEvent struct {
 	ev       sched.Event
 	running  bool          // a Progress said the run has started
 	receipt  *wire.Receipt // with a UnitCompleted
+	log      *wire.Log     // with a UnitCompleted or a worker's UnitFailed
 	release  func()        // with a UnitCompleted: drops the held output
 	discover bool          // a discovery lookup ended
 }
@@ -611,6 +616,8 @@ type UnitWhy struct {
 	Why string `json:"why"`
 	// Failures are its failed runs, "WORKER: reason".
 	Failures []string `json:"failures,omitempty"`
+	// Stderr is the first lines of its last failed run's stderr.
+	Stderr string `json:"stderr,omitempty"`
 
 	scheduled bool // Why is the scheduler's, which lists the runs
 }
@@ -629,11 +636,17 @@ func (jw JobWhy) String() string {
 			name += " (reduce)"
 		}
 		b = fmt.Appendf(b, "%s: %s\n", name, u.Why)
-		if u.scheduled {
-			continue
+		if !u.scheduled {
+			for _, f := range u.Failures {
+				b = fmt.Appendf(b, "  failed: %s\n", f)
+			}
 		}
-		for _, f := range u.Failures {
-			b = fmt.Appendf(b, "  failed: %s\n", f)
+		if u.Stderr != "" {
+			b = append(b, "  stderr:\n"...)
+			for l := range strings.Lines(u.Stderr) {
+				b = fmt.Appendf(b, "    %s", l)
+			}
+			b = append(b, '\n')
 		}
 	}
 	return string(b)
@@ -742,7 +755,7 @@ func (s *Submitter) explain(j *job) JobWhy {
 		}
 	}
 	for _, u := range j.Info.Units {
-		uw := UnitWhy{Unit: u.Index, Reduce: u.Reduce, Status: u.Status, Failures: slices.Clone(u.Failures)}
+		uw := UnitWhy{Unit: u.Index, Reduce: u.Reduce, Status: u.Status, Failures: slices.Clone(u.Failures), Stderr: u.Stderr}
 		switch si, ok := inPhase[u.Index]; {
 		case ok:
 			uw.Why = strings.TrimRight(s.sch.Why(sched.UnitID{Job: j.phase, Index: si}), "\n")
@@ -1015,12 +1028,14 @@ func (s *Submitter) observe(ctx context.Context, ne netEvent) {
 		}
 		if j, ui, ok := s.lookup(ev.Unit); ok && s.runs[k] != nil {
 			s.receipts[k] = ne.receipt
+			s.keepLog(ctx, j, ui, ev.Worker, "", ne.log, now)
 			s.emit(j, Event{Unit: ui, Kind: EventDone, Worker: ev.Worker, Output: ev.Output, Detail: ev.Took.String(), At: now})
 		}
 		s.endRun(k)
 	case sched.UnitFailed:
 		k := runKey{ev.Unit, ev.Worker}
 		if j, ui, ok := s.lookup(ev.Unit); ok && s.runs[k] != nil {
+			s.keepLog(ctx, j, ui, ev.Worker, ev.Reason, ne.log, now)
 			s.runFailed(j, ui, ev.Worker, ev.Reason, now)
 		}
 		s.endRun(k)

@@ -133,7 +133,7 @@ func (r *runRecorder) span() (first time.Time, busy time.Duration, runs, cancele
 	return first, busy, len(r.runs), canceled
 }
 
-func (m modelRunner) Run(ctx context.Context, u sandbox.Unit) (sandbox.Result, error) {
+func (m modelRunner) RunUnit(ctx context.Context, u sandbox.Unit) (sandbox.Result, error) {
 	lo, hi, err := unitRange(u.Args)
 	if err != nil {
 		return sandbox.Result{}, &sandbox.Error{Reason: sandbox.ReasonExit, ExitCode: 2, Detail: err.Error()}

@@ -35,6 +35,9 @@ const (
 	MaxArgLen = 4096
 	// MaxDetailLen caps a free-text reason or detail, in bytes.
 	MaxDetailLen = 2048
+	// MaxStderrLen caps the stderr a Result or Failed carries, in bytes
+	// (Log.Stderr): half of MaxFrame, with room for the rest.
+	MaxStderrLen = 32 << 10
 	// MaxSignatureLen caps a receipt's signature, in bytes.
 	MaxSignatureLen = 1024
 	// MaxSlots caps the slot and queue figures of a bid.
