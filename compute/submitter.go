@@ -116,18 +116,18 @@ type EventKind string
 
 // Progress events of a job and its units.
 const (
-	EventSubmitted EventKind = "submitted" // the job was accepted
-	EventQueued    EventKind = "queued"    // a unit waits for a worker
-	EventPlaced    EventKind = "placed"    // a run was sent to Worker
-	EventRunning   EventKind = "running"   // Worker started the run
-	EventDone      EventKind = "done"      // Worker returned Output (signed)
-	EventVerified  EventKind = "verified"  // the unit's Output is accepted
-	EventRetried   EventKind = "retried"   // a run failed (Detail); the unit is placed again
-	EventRejected  EventKind = "rejected"  // Worker refused the run (Detail)
-	EventFaulty    EventKind = "faulty"    // Worker's output lost the vote
-	EventJobDone   EventKind = "job-done"
-	EventJobFailed EventKind = "job-failed"
-	EventCanceled  EventKind = "job-cancelled"
+	EventSubmitted    EventKind = "submitted" // the job was accepted
+	EventQueued       EventKind = "queued"    // a unit waits for a worker
+	EventPlaced       EventKind = "placed"    // a run was sent to Worker
+	EventRunning      EventKind = "running"   // Worker started the run
+	EventDone         EventKind = "done"      // Worker returned Output (signed)
+	EventVerified     EventKind = "verified"  // the unit's Output is accepted
+	EventRetried      EventKind = "retried"   // a run failed (Detail); the unit is placed again
+	EventRejected     EventKind = "rejected"  // Worker refused the run (Detail)
+	EventFaulty       EventKind = "faulty"    // Worker's output lost the vote
+	EventJobDone      EventKind = "job-done"
+	EventJobFailed    EventKind = "job-failed"
+	EventJobCancelled EventKind = "job-cancelled"
 )
 
 // Event is one progress event, for the CLI's NDJSON progress. Unit is -1 for
@@ -142,22 +142,27 @@ type Event struct {
 	At     time.Time `json:"at"`
 }
 
-// JobState says where a job stands.
-type JobState string
+// JobState says where a job stands: the vocabulary of compute/sched, shared
+// (see the glossary in doc.go).
+type JobState = sched.JobState
 
 // States of a job.
 const (
-	JobActive    JobState = "active"
-	JobDone      JobState = "done"
-	JobFailed    JobState = "failed"
-	JobCancelled JobState = "cancelled"
+	JobActive    = sched.JobActive
+	JobDone      = sched.JobDone
+	JobFailed    = sched.JobFailed
+	JobCancelled = sched.JobCancelled
 )
+
+// UnitState says where a unit stands: the vocabulary of compute/sched,
+// shared; sched.UnitWaiting is the reduce unit's before its inputs exist.
+type UnitState = sched.UnitState
 
 // UnitInfo is a snapshot of one unit.
 type UnitInfo struct {
 	Index  int       `json:"index"`
 	Reduce bool      `json:"reduce,omitempty"`
-	Status string    `json:"status"`
+	Status UnitState `json:"status"`
 	Inputs []cid.Cid `json:"inputs"`
 	Bytes  int64     `json:"bytes"`
 	Args   []string  `json:"args,omitempty"`
@@ -210,9 +215,10 @@ func (j *JobInfo) Outputs() []cid.Cid {
 	return out
 }
 
-// job is a submitter's record of a job; it is persisted as JSON.
+// job is a submitter's record of a job; Info is persisted as a jobRecord
+// (record.go).
 type job struct {
-	Info JobInfo `json:"info"`
+	Info JobInfo
 
 	phase    sched.JobID // the scheduler job running now, if any
 	round    int         // scheduler jobs started so far
@@ -442,10 +448,10 @@ func (s *Submitter) Submit(ctx context.Context, spec JobSpec) (JobID, error) {
 	id := JobID(hex.EncodeToString(b[:]))
 	info := JobInfo{ID: id, State: JobActive, Spec: spec, Submitted: time.Now()}
 	for i, p := range plans {
-		info.Units = append(info.Units, UnitInfo{Index: i, Status: "queued", Inputs: p.Inputs, Bytes: p.Bytes, Args: p.Args})
+		info.Units = append(info.Units, UnitInfo{Index: i, Status: sched.UnitQueued, Inputs: p.Inputs, Bytes: p.Bytes, Args: p.Args})
 	}
 	if spec.Reduce.Defined() {
-		info.Units = append(info.Units, UnitInfo{Index: len(plans), Reduce: true, Status: "waiting", Args: spec.ReduceArgs})
+		info.Units = append(info.Units, UnitInfo{Index: len(plans), Reduce: true, Status: sched.UnitWaiting, Args: spec.ReduceArgs})
 	}
 	var serr error
 	err = s.do(ctx, func(ctx context.Context) {
@@ -546,7 +552,7 @@ func (s *Submitter) Cancel(ctx context.Context, id JobID) error {
 			return
 		}
 		if j.phase != "" {
-			if err := s.sch.Observe(sched.JobCancelled{Job: j.phase}); err != nil {
+			if err := s.sch.Observe(sched.JobWithdrawn{Job: j.phase}); err != nil {
 				s.log.Error("cancel", "job", id, "err", err)
 			}
 			s.endPhase(j)
@@ -562,8 +568,8 @@ func (s *Submitter) Cancel(ctx context.Context, id JobID) error {
 // Workers returns the scheduler's view of every known worker, by peer ID:
 // bids, load, measured speed and track record (completed, failed,
 // outvoted, ...).
-func (s *Submitter) Workers(ctx context.Context) ([]sched.WorkerState, error) {
-	var out []sched.WorkerState
+func (s *Submitter) Workers(ctx context.Context) ([]sched.WorkerSnapshot, error) {
+	var out []sched.WorkerSnapshot
 	err := s.do(ctx, func(context.Context) { out = s.sch.Workers() })
 	return out, err
 }
@@ -607,9 +613,9 @@ type JobWhy struct {
 
 // UnitWhy explains one unit.
 type UnitWhy struct {
-	Unit   int    `json:"unit"`
-	Reduce bool   `json:"reduce,omitempty"`
-	Status string `json:"status"`
+	Unit   int       `json:"unit"`
+	Reduce bool      `json:"reduce,omitempty"`
+	Status UnitState `json:"status"`
 	// Why is the explanation: the scheduler's for a unit of the phase in
 	// progress (where it runs, or why it waits: no workers found, all busy,
 	// limits above every worker's, failed on N workers), else its outcome.
@@ -738,7 +744,7 @@ func (s *Submitter) snapshot(j *job) JobInfo {
 	if p, ok := s.phases[j.phase]; ok {
 		for si, ui := range p.units {
 			if st, ok := s.sch.Unit(sched.UnitID{Job: j.phase, Index: si}); ok {
-				info.Units[ui].Status = st.Status.String()
+				info.Units[ui].Status = st.Status
 			}
 		}
 	}
@@ -769,7 +775,7 @@ func (s *Submitter) explain(j *job) JobWhy {
 		case u.Reduce && j.Info.State == JobActive:
 			uw.Why = "waits for the other units' outputs"
 		default:
-			uw.Why = u.Status
+			uw.Why = u.Status.String()
 		}
 		jw.Units = append(jw.Units, uw)
 	}
@@ -791,7 +797,7 @@ func (s *Submitter) advance(ctx context.Context, j *job) {
 			for _, u := range j.Info.Units[:len(j.Info.Units)-1] {
 				last.Inputs = append(last.Inputs, u.Output)
 			}
-			last.Status = "queued"
+			last.Status = sched.UnitQueued
 			units = []int{last.Index}
 		}
 	}
@@ -875,13 +881,13 @@ func (s *Submitter) finish(ctx context.Context, j *job, st JobState, reason stri
 	j.Info.Ended = time.Now()
 	for i := range j.Info.Units {
 		if u := &j.Info.Units[i]; !u.Output.Defined() {
-			u.Status = "abandoned"
+			u.Status = sched.UnitAbandoned
 		}
 	}
 	if err := s.save(ctx, j); err != nil {
 		s.log.Error("save job", "job", j.Info.ID, "err", err)
 	}
-	kind := map[JobState]EventKind{JobDone: EventJobDone, JobFailed: EventJobFailed, JobCancelled: EventCanceled}[st]
+	kind := map[JobState]EventKind{JobDone: EventJobDone, JobFailed: EventJobFailed, JobCancelled: EventJobCancelled}[st]
 	ev := Event{Unit: -1, Kind: kind, Detail: reason}
 	if st == JobDone {
 		ev.Output = j.Info.Output()
@@ -936,7 +942,7 @@ func (s *Submitter) execute(ctx context.Context, wg *sync.WaitGroup, acts []sche
 				u.Faulty = append(u.Faulty, a.Worker)
 				s.emit(j, Event{Unit: ui, Kind: EventFaulty, Worker: a.Worker, Detail: a.Reason})
 			}
-		case sched.JobDone:
+		case sched.FinishJob:
 			p, ok := s.phases[a.Job]
 			if !ok {
 				continue
@@ -944,7 +950,7 @@ func (s *Submitter) execute(ctx context.Context, wg *sync.WaitGroup, acts []sche
 			j := s.jobs[p.job]
 			s.endPhase(j)
 			s.advance(ctx, j)
-		case sched.JobFailed:
+		case sched.FailJob:
 			p, ok := s.phases[a.Job]
 			if !ok {
 				continue
@@ -980,9 +986,9 @@ func (s *Submitter) accept(ctx context.Context, a sched.AcceptResult) {
 			delete(s.receipts, k)
 		}
 	}
-	u.Status = "done"
+	u.Status = sched.UnitDone
 	if j.Info.Spec.Replicas > 1 {
-		u.Status = "verified"
+		u.Status = sched.UnitVerified
 		// The vote is decided: pin the winner, whose blocks are here
 		// already, and let go of every output held for it.
 		if err := s.deps.Content.Keep(ctx, a.Output, 0); err != nil {

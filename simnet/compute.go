@@ -377,7 +377,7 @@ func RunCompute(ctx context.Context, cfg ComputeConfig) (rep ComputeReport, err 
 	first, busy, runs, canceled := rec.span()
 	rep.FirstRun = first.Sub(t0)
 	rep.Runs, rep.Canceled = runs, canceled
-	rep.State, rep.Error = string(info.State), info.Error
+	rep.State, rep.Error = info.State.String(), info.Error
 
 	var capacity, fastest float64
 	slots := 0
