@@ -216,7 +216,8 @@ func newComputeCmd(e *env) *cobra.Command {
 		Short: "Publish WebAssembly jobs to the swarm and follow them",
 	}
 	c.AddCommand(newComputeRunCmd(e), newComputeSubmitCmd(e), newComputeStatusCmd(e), newComputeResultCmd(e),
-		newComputeCancelCmd(e), newComputeListCmd(e), newComputeWorkersCmd(e), newComputeWhyCmd(e))
+		newComputeCancelCmd(e), newComputeListCmd(e), newComputeWorkersCmd(e), newComputeWhyCmd(e),
+		newComputeLogsCmd(e))
 	return c
 }
 
@@ -540,6 +541,12 @@ func newComputeStatusCmd(e *env) *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, u.Status, strings.Join(workers, ","), tk, out)
 				for _, f := range u.Failures {
 					fmt.Fprintf(tw, "\t  failed: %s\t\t\t\n", shortenIDs(f))
+				}
+				if u.Stderr != "" && !u.Output.Defined() {
+					fmt.Fprintf(tw, "\t  stderr:\t\t\t\n")
+					for l := range strings.Lines(u.Stderr) {
+						fmt.Fprintf(tw, "\t    %s\t\t\t\n", strings.ReplaceAll(strings.TrimRight(l, "\n"), "\t", "  "))
+					}
 				}
 			}
 			return tw.Flush()

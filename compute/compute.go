@@ -16,7 +16,7 @@ import (
 )
 
 // ProtocolID is the compute protocol: bids, unit runs and their results.
-const ProtocolID protocol.ID = "/enxame/compute/1.0.0"
+const ProtocolID protocol.ID = "/enxame/compute/1.1.0"
 
 // computeKeyName is hashed into ComputeKey.
 const computeKeyName = "enxame/compute/v1"
@@ -127,10 +127,10 @@ type Discovery interface {
 
 // Runner runs a unit in the sandbox; *sandbox.Pool implements it.
 type Runner interface {
-	// Run runs u and waits for it to end; a nil error means it exited 0,
+	// RunUnit runs u and waits for it to end; a nil error means it exited 0,
 	// otherwise the error is a *sandbox.Error. It blocks while every slot
 	// is busy. Safe for concurrent use.
-	Run(ctx context.Context, u sandbox.Unit) (sandbox.Result, error)
+	RunUnit(ctx context.Context, u sandbox.Unit) (sandbox.Result, error)
 }
 
 var _ Runner = (*sandbox.Pool)(nil)

@@ -296,7 +296,7 @@ func (s *Submitter) run(rctx, loopCtx context.Context, a sched.AssignUnit, req *
 			return
 		case *wire.Failed:
 			st.Close()
-			post(netEvent{ev: sched.UnitFailed{Unit: a.Unit, Worker: w, Reason: m.Reason + ": " + m.Detail, Deterministic: m.Deterministic, At: now}})
+			post(netEvent{ev: sched.UnitFailed{Unit: a.Unit, Worker: w, Reason: m.Reason + ": " + m.Detail, Deterministic: m.Deterministic, At: now}, log: &m.Log})
 			return
 		case *wire.Result:
 			rc := m.Receipt
@@ -311,7 +311,7 @@ func (s *Submitter) run(rctx, loopCtx context.Context, a sched.AssignUnit, req *
 				// its last unit) must no longer reset the stream, on
 				// which the worker waits to hear its output delivered.
 				finish()
-				s.completeThenKeep(loopCtx, st, a, w, &rc, req)
+				s.completeThenKeep(loopCtx, st, a, w, &rc, &m.Log, req)
 				return
 			}
 			// Keep a replica's output before reporting it: the vote
@@ -329,7 +329,7 @@ func (s *Submitter) run(rctx, loopCtx context.Context, a sched.AssignUnit, req *
 			} else {
 				st.Close()
 			}
-			ne := netEvent{ev: sched.UnitCompleted{Unit: a.Unit, Worker: w, Output: rc.Output, Took: rc.Took, At: time.Now()}, receipt: &rc, release: release}
+			ne := netEvent{ev: sched.UnitCompleted{Unit: a.Unit, Worker: w, Output: rc.Output, Took: rc.Took, At: time.Now()}, receipt: &rc, log: &m.Log, release: release}
 			select {
 			case s.events <- ne:
 			case <-loopCtx.Done():
@@ -360,8 +360,8 @@ const keepTimeout = 10 * time.Minute
 // can still be read from it. The fetch outlives the run's cancellation (a
 // job ends as its last unit completes) but not the submitter, and takes at
 // most keepTimeout.
-func (s *Submitter) completeThenKeep(loopCtx context.Context, st stream, a sched.AssignUnit, w peer.ID, rc *wire.Receipt, req *wire.RunUnit) {
-	ne := netEvent{ev: sched.UnitCompleted{Unit: a.Unit, Worker: w, Output: rc.Output, Took: rc.Took, At: time.Now()}, receipt: rc, release: func() {}}
+func (s *Submitter) completeThenKeep(loopCtx context.Context, st stream, a sched.AssignUnit, w peer.ID, rc *wire.Receipt, log *wire.Log, req *wire.RunUnit) {
+	ne := netEvent{ev: sched.UnitCompleted{Unit: a.Unit, Worker: w, Output: rc.Output, Took: rc.Took, At: time.Now()}, receipt: rc, log: log, release: func() {}}
 	select {
 	case s.events <- ne:
 	case <-loopCtx.Done():

@@ -2,7 +2,6 @@ package compute
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -11,14 +10,14 @@ import (
 )
 
 // jobsPrefix is the datastore namespace of a submitter's jobs: one JSON
-// record of JobInfo per job, under jobsPrefix/ID.
+// jobRecord per job (record.go), under jobsPrefix/ID.
 const jobsPrefix = "/compute/jobs"
 
 func jobKey(id JobID) datastore.Key { return datastore.NewKey(jobsPrefix + "/" + string(id)) }
 
 // save writes j's record.
 func (s *Submitter) save(ctx context.Context, j *job) error {
-	b, err := json.Marshal(&j.Info)
+	b, err := encodeJob(&j.Info)
 	if err != nil {
 		return fmt.Errorf("compute: encode job %s: %w", j.Info.ID, err)
 	}
@@ -41,8 +40,8 @@ func (s *Submitter) load(ctx context.Context) error {
 		if e.Error != nil {
 			return fmt.Errorf("compute: load jobs: %w", e.Error)
 		}
-		var info JobInfo
-		if err := json.Unmarshal(e.Value, &info); err != nil || info.ID == "" {
+		info, err := decodeJob(e.Value)
+		if err != nil {
 			s.log.Warn("skip unreadable job record", "key", e.Key, "err", err)
 			continue
 		}

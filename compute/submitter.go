@@ -121,18 +121,18 @@ type EventKind string
 
 // Progress events of a job and its units.
 const (
-	EventSubmitted EventKind = "submitted" // the job was accepted
-	EventQueued    EventKind = "queued"    // a unit waits for a worker
-	EventPlaced    EventKind = "placed"    // a run was sent to Worker
-	EventRunning   EventKind = "running"   // Worker started the run
-	EventDone      EventKind = "done"      // Worker returned Output (signed)
-	EventVerified  EventKind = "verified"  // the unit's Output is accepted
-	EventRetried   EventKind = "retried"   // a run failed (Detail); the unit is placed again
-	EventRejected  EventKind = "rejected"  // Worker refused the run (Detail)
-	EventFaulty    EventKind = "faulty"    // Worker's output lost the vote
-	EventJobDone   EventKind = "job-done"  // Output: JobInfo.Output, else ResultDir
-	EventJobFailed EventKind = "job-failed"
-	EventCanceled  EventKind = "job-cancelled"
+	EventSubmitted    EventKind = "submitted" // the job was accepted
+	EventQueued       EventKind = "queued"    // a unit waits for a worker
+	EventPlaced       EventKind = "placed"    // a run was sent to Worker
+	EventRunning      EventKind = "running"   // Worker started the run
+	EventDone         EventKind = "done"      // Worker returned Output (signed)
+	EventVerified     EventKind = "verified"  // the unit's Output is accepted
+	EventRetried      EventKind = "retried"   // a run failed (Detail); the unit is placed again
+	EventRejected     EventKind = "rejected"  // Worker refused the run (Detail)
+	EventFaulty       EventKind = "faulty"    // Worker's output lost the vote
+	EventJobDone      EventKind = "job-done"  // Output: JobInfo.Output, else ResultDir
+	EventJobFailed    EventKind = "job-failed"
+	EventJobCancelled EventKind = "job-cancelled"
 )
 
 // Event is one progress event, for the CLI's NDJSON progress. Unit is -1 for
@@ -147,22 +147,27 @@ type Event struct {
 	At     time.Time `json:"at"`
 }
 
-// JobState says where a job stands.
-type JobState string
+// JobState says where a job stands: the vocabulary of compute/sched, shared
+// (see the glossary in doc.go).
+type JobState = sched.JobState
 
 // States of a job.
 const (
-	JobActive    JobState = "active"
-	JobDone      JobState = "done"
-	JobFailed    JobState = "failed"
-	JobCancelled JobState = "cancelled"
+	JobActive    = sched.JobActive
+	JobDone      = sched.JobDone
+	JobFailed    = sched.JobFailed
+	JobCancelled = sched.JobCancelled
 )
+
+// UnitState says where a unit stands: the vocabulary of compute/sched,
+// shared; sched.UnitWaiting is the reduce unit's before its inputs exist.
+type UnitState = sched.UnitState
 
 // UnitInfo is a snapshot of one unit.
 type UnitInfo struct {
 	Index  int       `json:"index"`
 	Reduce bool      `json:"reduce,omitempty"`
-	Status string    `json:"status"`
+	Status UnitState `json:"status"`
 	Inputs []cid.Cid `json:"inputs"`
 	Bytes  int64     `json:"bytes"`
 	Args   []string  `json:"args,omitempty"`
@@ -174,6 +179,9 @@ type UnitInfo struct {
 	Faulty []peer.ID `json:"faulty,omitempty"`
 	// Failures are the unit's failed runs ("worker: reason").
 	Failures []string `json:"failures,omitempty"`
+	// Stderr is the first lines of the standard error of the unit's last
+	// failed run that wrote any (Submitter.Logs has all of it).
+	Stderr string `json:"stderr,omitempty"`
 	// File names the unit's output in the job's result directory when it
 	// is not InputName(Index): its input's name (SplitEachInput of named
 	// inputs). See OutputName.
@@ -231,9 +239,10 @@ func (j *JobInfo) Outputs() []cid.Cid {
 	return out
 }
 
-// job is a submitter's record of a job; it is persisted as JSON.
+// job is a submitter's record of a job; Info is persisted as a jobRecord
+// (record.go).
 type job struct {
-	Info JobInfo `json:"info"`
+	Info JobInfo
 
 	phase sched.JobID // the scheduler job running now, if any
 	round int         // scheduler jobs started so far
@@ -242,6 +251,7 @@ type job struct {
 	dirBuilding bool
 	dirErr      string
 	history     []Event
+	logs        map[int]int // runs logged, by unit index
 	watchers    []*watcher
 	done        chan struct{} // closed when the job ends
 }
@@ -281,6 +291,7 @@ type netEvent struct {
 	ev       sched.Event
 	running  bool          // a Progress said the run has started
 	receipt  *wire.Receipt // with a UnitCompleted
+	log      *wire.Log     // with a UnitCompleted or a worker's UnitFailed
 	release  func()        // with a UnitCompleted: drops the held output
 	discover bool          // a discovery lookup ended
 	dir      *dirResult    // a result directory was stored (or not)
@@ -478,10 +489,10 @@ func (s *Submitter) Submit(ctx context.Context, spec JobSpec) (JobID, error) {
 	}
 	info := JobInfo{ID: id, State: JobActive, Spec: spec, Submitted: time.Now()}
 	for i, p := range plans {
-		info.Units = append(info.Units, UnitInfo{Index: i, Status: "queued", Inputs: p.Inputs, Bytes: p.Bytes, Args: p.Args, File: p.File})
+		info.Units = append(info.Units, UnitInfo{Index: i, Status: sched.UnitQueued, Inputs: p.Inputs, Bytes: p.Bytes, Args: p.Args, File: p.File})
 	}
 	if spec.Reduce.Defined() {
-		info.Units = append(info.Units, UnitInfo{Index: len(plans), Reduce: true, Status: "waiting", Args: spec.ReduceArgs})
+		info.Units = append(info.Units, UnitInfo{Index: len(plans), Reduce: true, Status: sched.UnitWaiting, Args: spec.ReduceArgs})
 	}
 	var serr error
 	err = s.do(ctx, func(ctx context.Context) {
@@ -585,7 +596,7 @@ func (s *Submitter) Cancel(ctx context.Context, id JobID) error {
 			return
 		}
 		if j.phase != "" {
-			if err := s.sch.Observe(sched.JobCancelled{Job: j.phase}); err != nil {
+			if err := s.sch.Observe(sched.JobWithdrawn{Job: j.phase}); err != nil {
 				s.log.Error("cancel", "job", id, "err", err)
 			}
 			s.endPhase(j)
@@ -601,8 +612,8 @@ func (s *Submitter) Cancel(ctx context.Context, id JobID) error {
 // Workers returns the scheduler's view of every known worker, by peer ID:
 // bids, load, measured speed and track record (completed, failed,
 // outvoted, ...).
-func (s *Submitter) Workers(ctx context.Context) ([]sched.WorkerState, error) {
-	var out []sched.WorkerState
+func (s *Submitter) Workers(ctx context.Context) ([]sched.WorkerSnapshot, error) {
+	var out []sched.WorkerSnapshot
 	err := s.do(ctx, func(context.Context) { out = s.sch.Workers() })
 	return out, err
 }
@@ -646,15 +657,17 @@ type JobWhy struct {
 
 // UnitWhy explains one unit.
 type UnitWhy struct {
-	Unit   int    `json:"unit"`
-	Reduce bool   `json:"reduce,omitempty"`
-	Status string `json:"status"`
+	Unit   int       `json:"unit"`
+	Reduce bool      `json:"reduce,omitempty"`
+	Status UnitState `json:"status"`
 	// Why is the explanation: the scheduler's for a unit of the phase in
 	// progress (where it runs, or why it waits: no workers found, all busy,
 	// limits above every worker's, failed on N workers), else its outcome.
 	Why string `json:"why"`
 	// Failures are its failed runs, "WORKER: reason".
 	Failures []string `json:"failures,omitempty"`
+	// Stderr is the first lines of its last failed run's stderr.
+	Stderr string `json:"stderr,omitempty"`
 
 	scheduled bool // Why is the scheduler's, which lists the runs
 }
@@ -673,11 +686,17 @@ func (jw JobWhy) String() string {
 			name += " (reduce)"
 		}
 		b = fmt.Appendf(b, "%s: %s\n", name, u.Why)
-		if u.scheduled {
-			continue
+		if !u.scheduled {
+			for _, f := range u.Failures {
+				b = fmt.Appendf(b, "  failed: %s\n", f)
+			}
 		}
-		for _, f := range u.Failures {
-			b = fmt.Appendf(b, "  failed: %s\n", f)
+		if u.Stderr != "" {
+			b = append(b, "  stderr:\n"...)
+			for l := range strings.Lines(u.Stderr) {
+				b = fmt.Appendf(b, "    %s", l)
+			}
+			b = append(b, '\n')
 		}
 	}
 	return string(b)
@@ -769,7 +788,7 @@ func (s *Submitter) snapshot(j *job) JobInfo {
 	if p, ok := s.phases[j.phase]; ok {
 		for si, ui := range p.units {
 			if st, ok := s.sch.Unit(sched.UnitID{Job: j.phase, Index: si}); ok {
-				info.Units[ui].Status = st.Status.String()
+				info.Units[ui].Status = st.Status
 			}
 		}
 	}
@@ -786,7 +805,7 @@ func (s *Submitter) explain(j *job) JobWhy {
 		}
 	}
 	for _, u := range j.Info.Units {
-		uw := UnitWhy{Unit: u.Index, Reduce: u.Reduce, Status: u.Status, Failures: slices.Clone(u.Failures)}
+		uw := UnitWhy{Unit: u.Index, Reduce: u.Reduce, Status: u.Status, Failures: slices.Clone(u.Failures), Stderr: u.Stderr}
 		switch si, ok := inPhase[u.Index]; {
 		case ok:
 			uw.Why = strings.TrimRight(s.sch.Why(sched.UnitID{Job: j.phase, Index: si}), "\n")
@@ -800,7 +819,7 @@ func (s *Submitter) explain(j *job) JobWhy {
 		case u.Reduce && j.Info.State == JobActive:
 			uw.Why = "waits for the other units' outputs"
 		default:
-			uw.Why = u.Status
+			uw.Why = u.Status.String()
 		}
 		jw.Units = append(jw.Units, uw)
 	}
@@ -829,7 +848,7 @@ func (s *Submitter) advance(ctx context.Context, j *job) {
 				return
 			}
 			last.Inputs = []cid.Cid{j.Info.ResultDir}
-			last.Status = "queued"
+			last.Status = sched.UnitQueued
 			units = []int{last.Index}
 		}
 	}
@@ -953,13 +972,13 @@ func (s *Submitter) finish(ctx context.Context, j *job, st JobState, reason stri
 	s.deps.Metrics.jobEnded(st, j.Info.Ended.Sub(j.Info.Submitted))
 	for i := range j.Info.Units {
 		if u := &j.Info.Units[i]; !u.Output.Defined() {
-			u.Status = "abandoned"
+			u.Status = sched.UnitAbandoned
 		}
 	}
 	if err := s.save(ctx, j); err != nil {
 		s.log.Error("save job", "job", j.Info.ID, "err", err)
 	}
-	kind := map[JobState]EventKind{JobDone: EventJobDone, JobFailed: EventJobFailed, JobCancelled: EventCanceled}[st]
+	kind := map[JobState]EventKind{JobDone: EventJobDone, JobFailed: EventJobFailed, JobCancelled: EventJobCancelled}[st]
 	ev := Event{Unit: -1, Kind: kind, Detail: reason}
 	if st == JobDone {
 		if ev.Output = j.Info.Output(); !ev.Output.Defined() {
@@ -1016,7 +1035,7 @@ func (s *Submitter) execute(ctx context.Context, wg *sync.WaitGroup, acts []sche
 				u.Faulty = append(u.Faulty, a.Worker)
 				s.emit(j, Event{Unit: ui, Kind: EventFaulty, Worker: a.Worker, Detail: a.Reason})
 			}
-		case sched.JobDone:
+		case sched.FinishJob:
 			p, ok := s.phases[a.Job]
 			if !ok {
 				continue
@@ -1024,7 +1043,7 @@ func (s *Submitter) execute(ctx context.Context, wg *sync.WaitGroup, acts []sche
 			j := s.jobs[p.job]
 			s.endPhase(j)
 			s.advance(ctx, j)
-		case sched.JobFailed:
+		case sched.FailJob:
 			p, ok := s.phases[a.Job]
 			if !ok {
 				continue
@@ -1060,9 +1079,9 @@ func (s *Submitter) accept(ctx context.Context, a sched.AcceptResult) {
 			delete(s.receipts, k)
 		}
 	}
-	u.Status = "done"
+	u.Status = sched.UnitDone
 	if j.Info.Spec.Replicas > 1 {
-		u.Status = "verified"
+		u.Status = sched.UnitVerified
 		// The vote is decided: pin the winner, whose blocks are here
 		// already, and let go of every output held for it.
 		if err := s.deps.Content.Keep(ctx, a.Output, 0); err != nil {
@@ -1111,12 +1130,14 @@ func (s *Submitter) observe(ctx context.Context, ne netEvent) {
 		}
 		if j, ui, ok := s.lookup(ev.Unit); ok && s.runs[k] != nil {
 			s.receipts[k] = ne.receipt
+			s.keepLog(ctx, j, ui, ev.Worker, "", ne.log, now)
 			s.emit(j, Event{Unit: ui, Kind: EventDone, Worker: ev.Worker, Output: ev.Output, Detail: ev.Took.String(), At: now})
 		}
 		s.endRun(k)
 	case sched.UnitFailed:
 		k := runKey{ev.Unit, ev.Worker}
 		if j, ui, ok := s.lookup(ev.Unit); ok && s.runs[k] != nil {
+			s.keepLog(ctx, j, ui, ev.Worker, ev.Reason, ne.log, now)
 			s.runFailed(j, ui, ev.Worker, ev.Reason, now)
 		}
 		s.endRun(k)

@@ -225,8 +225,8 @@ func TestSwarmWorkerKilled(t *testing.T) {
 // corruptRunner returns a wrong output for every unit.
 type corruptRunner struct{ next Runner }
 
-func (c corruptRunner) Run(ctx context.Context, u sandbox.Unit) (sandbox.Result, error) {
-	res, err := c.next.Run(ctx, u)
+func (c corruptRunner) RunUnit(ctx context.Context, u sandbox.Unit) (sandbox.Result, error) {
+	res, err := c.next.RunUnit(ctx, u)
 	if err == nil {
 		res.Stdout = append(res.Stdout, "zzz\t1\n"...)
 	}
@@ -239,13 +239,13 @@ type gateRunner struct {
 	gate <-chan struct{}
 }
 
-func (g gateRunner) Run(ctx context.Context, u sandbox.Unit) (sandbox.Result, error) {
+func (g gateRunner) RunUnit(ctx context.Context, u sandbox.Unit) (sandbox.Result, error) {
 	select {
 	case <-ctx.Done():
 		return sandbox.Result{}, &sandbox.Error{Reason: sandbox.ReasonCanceled, Err: ctx.Err()}
 	case <-g.gate:
 	}
-	return g.next.Run(ctx, u)
+	return g.next.RunUnit(ctx, u)
 }
 
 // TestSwarmReplicasOutvote: a worker returning wrong output is outvoted with

@@ -929,7 +929,7 @@ func (w *Worker) execute(ctx context.Context, p peer.ID, req *wire.RunUnit, lim 
 	}
 	started.Store(true)
 	close(startedCh)
-	res, err := w.deps.Runner.Run(ctx, sandbox.Unit{
+	res, err := w.deps.Runner.RunUnit(ctx, sandbox.Unit{
 		ModuleKey:  req.Module.String(),
 		ModulePath: modPath,
 		InputDir:   inDir,
@@ -946,6 +946,7 @@ func (w *Worker) execute(ctx context.Context, p peer.ID, req *wire.RunUnit, lim 
 		o := fail(se.Reason.String(), "%s", se.Detail)
 		o.failed.Deterministic = se.Reason < sandbox.ReasonCrash
 		o.failed.Took = res.Duration
+		o.failed.Log = runLog(res, lim)
 		return o
 	}
 
@@ -977,7 +978,48 @@ func (w *Worker) execute(ctx context.Context, p peer.ID, req *wire.RunUnit, lim 
 		w.measured++
 	}
 	w.mu.Unlock()
-	return outcome{result: &wire.Result{Receipt: rc}, output: outID}
+	return outcome{result: &wire.Result{Receipt: rc, Log: runLog(res, lim)}, output: outID}
+}
+
+// runLog is the log of a run for its Result or Failed: its exit code and
+// stderr, cut to wire.MaxStderrLen (its head and tail, as the sandbox
+// keeps them) and marked Truncated when the sandbox's cap or this cut
+// dropped bytes.
+func runLog(res sandbox.Result, lim sandbox.Limits) wire.Log {
+	l := wire.Log{ExitCode: res.ExitCode, Stderr: res.Stderr}
+	// The sandbox keeps at most MaxStderrBytes of stderr (its default
+	// when the limits state none) and adds a marker line where it dropped
+	// bytes: more than its cap means some were dropped.
+	max := lim.MaxStderrBytes
+	if max <= 0 {
+		max = sandbox.DefaultMaxStderrBytes
+	}
+	if int64(len(l.Stderr)) > max {
+		l.Truncated = true
+	}
+	if len(l.Stderr) > wire.MaxStderrLen {
+		l.Stderr = cutMiddle(l.Stderr, wire.MaxStderrLen)
+		l.Truncated = true
+	}
+	if len(l.Stderr) == 0 {
+		l.Stderr = nil
+	}
+	return l
+}
+
+// cutMiddle returns b cut to at most max bytes: its head and its tail with
+// a marker line between them saying how many bytes were dropped.
+func cutMiddle(b []byte, max int) []byte {
+	if len(b) <= max {
+		return b
+	}
+	const room = 64 // for the marker
+	keep := max - room
+	head, tail := b[:keep/2], b[len(b)-(keep-keep/2):]
+	out := make([]byte, 0, max)
+	out = append(out, head...)
+	out = fmt.Appendf(out, "\n[... %d bytes dropped ...]\n", len(b)-len(head)-len(tail))
+	return append(out, tail...)
 }
 
 // acquire waits for a run slot. Waiting units get freed slots fairly: the

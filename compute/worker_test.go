@@ -206,7 +206,7 @@ type delayRunner struct {
 	delay time.Duration
 }
 
-func (d *delayRunner) Run(ctx context.Context, u sandbox.Unit) (sandbox.Result, error) {
+func (d *delayRunner) RunUnit(ctx context.Context, u sandbox.Unit) (sandbox.Result, error) {
 	t := time.NewTimer(d.delay)
 	defer t.Stop()
 	select {
@@ -217,7 +217,7 @@ func (d *delayRunner) Run(ctx context.Context, u sandbox.Unit) (sandbox.Result, 
 	if d.next == nil {
 		return sandbox.Result{Stdout: []byte("ok\n"), Duration: d.delay}, nil
 	}
-	res, err := d.next.Run(ctx, u)
+	res, err := d.next.RunUnit(ctx, u)
 	res.Duration += d.delay
 	return res, err
 }

@@ -79,20 +79,10 @@ func (n *Node) registerComputeAPI(s *control.Server) {
 			return
 		}
 		jw, err := n.submitter.Explain(r.Context(), id)
-		res := control.WhyResult{Why: jw.String(), Job: string(jw.Job), State: string(jw.State), Error: jw.Error, Units: []control.UnitWhy{}}
-		for _, u := range jw.Units {
-			res.Units = append(res.Units, control.UnitWhy{Unit: u.Unit, Reduce: u.Reduce, Status: u.Status, Why: u.Why, Failures: u.Failures})
-		}
-		s.Reply(w, r, res, jobError(err))
+		s.Reply(w, r, control.WhyResult{Why: jw.String(), JobWhy: jw}, jobError(err))
 	}))
 	s.Handle("POST "+control.PathResult, http.HandlerFunc(n.handleResult))
-	s.Handle("POST "+control.PathUnitStderr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req control.UnitRequest
-		if !s.Decode(w, r, &req) {
-			return
-		}
-		control.WriteError(w, control.CodeNotImplemented, "units do not keep their stderr yet")
-	}))
+	s.Handle("POST "+control.PathLogs, http.HandlerFunc(n.handleLogs))
 	s.Handle("GET "+control.PathWorkers, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		known, err := n.submitter.Workers(r.Context())
 		res := control.WorkersResult{Known: []control.WorkerInfo{}}
@@ -117,6 +107,43 @@ func (n *Node) registerComputeAPI(s *control.Server) {
 		}
 		s.Reply(w, r, res, err)
 	}))
+}
+
+func (n *Node) handleLogs(w http.ResponseWriter, r *http.Request) {
+	var req control.LogsRequest
+	if !n.api.Decode(w, r, &req) {
+		return
+	}
+	if req.Job == "" {
+		n.api.Reply(w, r, nil, control.Errorf(control.CodeBadRequest, "no job ID"))
+		return
+	}
+	unit := -1
+	if req.Unit != nil {
+		if *req.Unit < 0 {
+			n.api.Reply(w, r, nil, control.Errorf(control.CodeBadRequest, "unit %d: want >= 0", *req.Unit))
+			return
+		}
+		unit = *req.Unit
+	}
+	id := compute.JobID(req.Job)
+	// The state first: a follower that sees it ended knows the logs read
+	// after it are complete.
+	info, err := n.submitter.Status(r.Context(), id)
+	if err != nil {
+		n.api.Reply(w, r, nil, jobError(err))
+		return
+	}
+	logs, err := n.submitter.Logs(r.Context(), id, unit)
+	if err != nil && !errors.Is(err, compute.ErrUnknownJob) {
+		err = &control.CodedError{Code: control.CodeBadRequest, Err: err}
+	}
+	res := control.LogsResult{State: fmt.Sprint(info.State), Logs: []control.RunLog{}}
+	for _, l := range logs {
+		res.Logs = append(res.Logs, control.RunLog{Unit: l.Unit, Worker: l.Worker.String(), Failure: l.Failure,
+			ExitCode: l.ExitCode, Stderr: l.Stderr, Truncated: l.Truncated, At: l.At})
+	}
+	n.api.Reply(w, r, res, jobError(err))
 }
 
 func (n *Node) decodeJob(w http.ResponseWriter, r *http.Request) (compute.JobID, bool) {

@@ -133,7 +133,7 @@ func (r *runRecorder) span() (first time.Time, busy time.Duration, runs, cancele
 	return first, busy, len(r.runs), canceled
 }
 
-func (m modelRunner) Run(ctx context.Context, u sandbox.Unit) (sandbox.Result, error) {
+func (m modelRunner) RunUnit(ctx context.Context, u sandbox.Unit) (sandbox.Result, error) {
 	lo, hi, err := unitRange(u.Args)
 	if err != nil {
 		return sandbox.Result{}, &sandbox.Error{Reason: sandbox.ReasonExit, ExitCode: 2, Detail: err.Error()}
@@ -377,7 +377,7 @@ func RunCompute(ctx context.Context, cfg ComputeConfig) (rep ComputeReport, err 
 	first, busy, runs, canceled := rec.span()
 	rep.FirstRun = first.Sub(t0)
 	rep.Runs, rep.Canceled = runs, canceled
-	rep.State, rep.Error = string(info.State), info.Error
+	rep.State, rep.Error = info.State.String(), info.Error
 
 	var capacity, fastest float64
 	slots := 0

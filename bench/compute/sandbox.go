@@ -35,7 +35,7 @@ type timing struct{ wall, cpu time.Duration }
 // CPU time of the children of this process (the pool's) meanwhile.
 func runUnit(ctx context.Context, p *sandbox.Pool, u sandbox.Unit) (sandbox.Result, timing, error) {
 	cpu0, start := childrenCPU(), time.Now()
-	res, err := p.Run(ctx, u)
+	res, err := p.RunUnit(ctx, u)
 	took := timing{wall: time.Since(start), cpu: childrenCPU() - cpu0}
 	if err != nil {
 		return res, took, fmt.Errorf("unit %s %q: %w (stderr %q)", u.ModuleKey, u.Args, err, res.Stderr)

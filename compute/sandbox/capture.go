@@ -75,7 +75,12 @@ func (h *headTail) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// Bytes returns what was kept, with a marker where bytes were dropped.
+// markerRoom bounds the bytes headTail.Bytes adds to those it keeps: its
+// marker line.
+const markerRoom = 64
+
+// Bytes returns what was kept, with a marker where bytes were dropped: at
+// most max+markerRoom bytes.
 func (h *headTail) Bytes() []byte {
 	keep := h.max - h.max/2
 	tail := h.tail

@@ -28,7 +28,7 @@ func ExamplePool() {
 	}
 	defer pool.Close()
 
-	res, err := pool.Run(context.TODO(), sandbox.Unit{
+	res, err := pool.RunUnit(context.TODO(), sandbox.Unit{
 		ModuleKey:  "bafkreig...", // the module's CID
 		ModulePath: "/var/lib/enxame/blocks/wordcount.wasm",
 		InputDir:   "/var/lib/enxame/units/42/input",

@@ -224,11 +224,11 @@ func TestPoolUnitDirs(t *testing.T) {
 	}
 	mustRun(t, p, Unit{ModulePath: in})
 	out := writeFile(t, "ok.wasm", modReturn)
-	res, err := p.Run(t.Context(), Unit{ModulePath: out})
+	res, err := p.RunUnit(t.Context(), Unit{ModulePath: out})
 	if res.Reason != ReasonSetup || !strings.Contains(res.Detail, "outside the pool's UnitDirs") {
 		t.Errorf("Run(module outside UnitDirs) = %v, %v %q; want %v", err, res.Reason, res.Detail, ReasonSetup)
 	}
-	res, err = p.Run(t.Context(), Unit{ModulePath: in, InputDir: filepath.Dir(out)})
+	res, err = p.RunUnit(t.Context(), Unit{ModulePath: in, InputDir: filepath.Dir(out)})
 	if res.Reason != ReasonSetup || !strings.Contains(res.Detail, "outside the pool's UnitDirs") {
 		t.Errorf("Run(input outside UnitDirs) = %v, %v %q; want %v", err, res.Reason, res.Detail, ReasonSetup)
 	}

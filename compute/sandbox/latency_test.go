@@ -32,7 +32,7 @@ func TestPoolLatency(t *testing.T) {
 	childStart := time.Since(start)
 	cold := mustRun(t, p, ok)
 	warm := mustRun(t, p, ok)
-	p.Run(t.Context(), Unit{ModuleKey: "hostile", ModulePath: h, Args: []string{"oom"}, Limits: Limits{MemoryMiB: 200}})
+	p.RunUnit(t.Context(), Unit{ModuleKey: "hostile", ModulePath: h, Args: []string{"oom"}, Limits: Limits{MemoryMiB: 200}})
 	p.mu.Lock()
 	var rss uint64
 	for _, c := range p.idle {

@@ -223,7 +223,9 @@ type Result struct {
 	// 0; at most its first 64 KiB otherwise.
 	Stdout []byte
 	// Stderr is the head and tail of the unit's standard error, at most
-	// Limits.MaxStderrBytes.
+	// Limits.MaxStderrBytes, with a line "[... N bytes dropped ...]"
+	// between them when more was written (then it is longer than
+	// Limits.MaxStderrBytes).
 	Stderr []byte
 	// ExitCode is the unit's exit status.
 	ExitCode uint32
@@ -374,11 +376,11 @@ func (p *Pool) Close() error {
 	return nil
 }
 
-// Run runs u in a child process and waits for it to end. It returns a nil
+// RunUnit runs u in a child process and waits for it to end. It returns a nil
 // error iff the unit exited 0; otherwise an *Error whose Reason says why
 // (ReasonCanceled wraps ctx.Err() or ErrClosed). The Result is filled in as
 // far as the unit got. It blocks while all Slots are busy.
-func (p *Pool) Run(ctx context.Context, u Unit) (Result, error) {
+func (p *Pool) RunUnit(ctx context.Context, u Unit) (Result, error) {
 	req, lim, err := p.request(u)
 	if err != nil {
 		return failed(ReasonSetup, err.Error(), nil)
@@ -544,7 +546,7 @@ func (p *Pool) runOn(ctx context.Context, c *child, req runMsg, lim Limits) (res
 			if f.err != nil {
 				return p.childLost(c, req.ID, f.err, time.Since(start))
 			}
-			m, err := decodeResult(f.b, int(lim.MaxOutputBytes), int(lim.MaxStderrBytes))
+			m, err := decodeResult(f.b, int(lim.MaxOutputBytes), int(lim.MaxStderrBytes)+markerRoom)
 			if err == nil {
 				err = checkResult(m, req)
 			}

@@ -55,7 +55,7 @@ func inputDir(t *testing.T, files map[string][]byte) string {
 
 func mustRun(t *testing.T, p *Pool, u Unit) Result {
 	t.Helper()
-	res, err := p.Run(t.Context(), u)
+	res, err := p.RunUnit(t.Context(), u)
 	if err != nil {
 		t.Fatalf("Run(%s %v): %v\nstderr: %s", filepath.Base(u.ModulePath), u.Args, err, res.Stderr)
 	}
@@ -165,6 +165,11 @@ func TestPoolHostile(t *testing.T) {
 		{name: "imports env.nope", unit: Unit{ModulePath: examplestest.BuildSource(t, filepath.Join("testdata", "wasmimport"))},
 			want: ReasonMissingImport, wantDetail: "env.nope"},
 		{name: "module over the cap", unit: Unit{ModulePath: tooLarge, Limits: Limits{MaxModuleBytes: 1024}}, want: ReasonModuleTooLarge},
+		// The stderr kept (the cap's head and tail plus a marker line)
+		// once passed the parent's decode cap: the flood was reported as
+		// a crash, not as the module's exit.
+		{name: "stderr flood, then exit 3", unit: Unit{ModuleKey: "hostile", ModulePath: h, Args: []string{"stderr"}},
+			want: ReasonExit, wantDetail: "exit status 3"},
 		{name: "panics", unit: Unit{ModuleKey: "hostile", ModulePath: h, Args: []string{"panic"}}, want: ReasonExit, wantDetail: "exit status 2"},
 		{name: "missing module file", unit: Unit{ModulePath: filepath.Join(t.TempDir(), "absent.wasm")}, want: ReasonSetup},
 	}
@@ -172,7 +177,7 @@ func TestPoolHostile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			start := time.Now()
-			res, err := p.Run(t.Context(), tt.unit)
+			res, err := p.RunUnit(t.Context(), tt.unit)
 			took := time.Since(start)
 			var se *Error
 			if !errors.As(err, &se) || se.Reason != tt.want || res.Reason != tt.want || !strings.Contains(res.Detail, tt.wantDetail) {
@@ -219,7 +224,7 @@ func runAsync(t *testing.T, ctx context.Context, p *Pool, u Unit) func() (Result
 		res Result
 		err error
 	)
-	wg.Go(func() { res, err = p.Run(ctx, u) })
+	wg.Go(func() { res, err = p.RunUnit(ctx, u) })
 	t.Cleanup(wg.Wait)
 	return func() (Result, error) {
 		wg.Wait()
@@ -258,7 +263,7 @@ func TestPoolKillsStuckChild(t *testing.T) {
 		c.CacheDir = t.TempDir() // cold: compiling takes about a second
 		c.KillGrace = 100 * time.Millisecond
 	})
-	res, err := p.Run(t.Context(), Unit{ModulePath: h, Args: []string{"ok"}, Limits: Limits{Timeout: 100 * time.Millisecond}})
+	res, err := p.RunUnit(t.Context(), Unit{ModulePath: h, Args: []string{"ok"}, Limits: Limits{Timeout: 100 * time.Millisecond}})
 	var se *Error
 	if !errors.As(err, &se) || se.Reason != ReasonTimeout || !strings.Contains(res.Detail, "child killed") {
 		t.Fatalf("Run of a unit compiling past its deadline = %v, %v %q; want %v with the child killed", err, res.Reason, res.Detail, ReasonTimeout)
@@ -291,7 +296,7 @@ func TestPoolIdleChildDied(t *testing.T) {
 
 func TestPoolMemoryWatchdog(t *testing.T) {
 	p := newTestPool(t, func(c *Config) { c.MaxChildMiB = 1 })
-	res, err := p.Run(t.Context(), Unit{ModulePath: writeFile(t, "loop.wasm", modLoop)})
+	res, err := p.RunUnit(t.Context(), Unit{ModulePath: writeFile(t, "loop.wasm", modLoop)})
 	if res.Reason != ReasonMemory || !strings.Contains(res.Detail, "resident memory") {
 		t.Fatalf("Run over the child memory budget = %v, %v %q; want %v", err, res.Reason, res.Detail, ReasonMemory)
 	}
@@ -316,7 +321,7 @@ func TestPoolUnitMemoryBudget(t *testing.T) {
 		t.Fatalf("New: %v", err)
 	}
 	defer p.Close()
-	res, err := p.Run(t.Context(), Unit{ModulePath: writeFile(t, "ok.wasm", modReturn)})
+	res, err := p.RunUnit(t.Context(), Unit{ModulePath: writeFile(t, "ok.wasm", modReturn)})
 	if res.Reason != ReasonMemory || !strings.Contains(res.Detail, "budget") {
 		t.Fatalf("Run in a swelling child = %v, %v %q; want %v", err, res.Reason, res.Detail, ReasonMemory)
 	}
@@ -332,7 +337,7 @@ func TestPoolCancel(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || res.Reason != ReasonCanceled {
 		t.Fatalf("Run canceled = %v, %v; want context.Canceled and %v", err, res.Reason, ReasonCanceled)
 	}
-	if _, err := p.Run(ctx, Unit{ModulePath: filepath.Join(t.TempDir(), "x.wasm")}); !errors.Is(err, context.Canceled) {
+	if _, err := p.RunUnit(ctx, Unit{ModulePath: filepath.Join(t.TempDir(), "x.wasm")}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Run with a canceled ctx = %v, want context.Canceled", err)
 	}
 }
@@ -347,7 +352,7 @@ func TestPoolClose(t *testing.T) {
 	if res, err := wait(); !errors.Is(err, ErrClosed) || res.Reason != ReasonCanceled {
 		t.Errorf("Run interrupted by Close = %v, %v; want ErrClosed", err, res.Reason)
 	}
-	if _, err := p.Run(t.Context(), Unit{ModulePath: filepath.Join(t.TempDir(), "x.wasm")}); !errors.Is(err, ErrClosed) {
+	if _, err := p.RunUnit(t.Context(), Unit{ModulePath: filepath.Join(t.TempDir(), "x.wasm")}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Run after Close = %v, want ErrClosed", err)
 	}
 	if err := p.Close(); err != nil {
@@ -404,7 +409,7 @@ func TestPoolFakeChildren(t *testing.T) {
 				t.Fatalf("New: %v", err)
 			}
 			defer p.Close()
-			res, err := p.Run(t.Context(), Unit{ModulePath: mod})
+			res, err := p.RunUnit(t.Context(), Unit{ModulePath: mod})
 			if res.Reason != tt.want {
 				t.Fatalf("Run with a %q child = %v, %v %q; want %v", tt.mode, err, res.Reason, res.Detail, tt.want)
 			}
@@ -431,7 +436,7 @@ func TestPoolConcurrent(t *testing.T) {
 	errs := make(chan error, n)
 	for i := range n {
 		wg.Go(func() {
-			res, _ := p.Run(t.Context(), units[i%len(units)])
+			res, _ := p.RunUnit(t.Context(), units[i%len(units)])
 			if res.Reason != want[i%len(units)] {
 				errs <- fmt.Errorf("unit %d: reason %v %q, want %v", i, res.Reason, res.Detail, want[i%len(units)])
 			}
@@ -480,7 +485,7 @@ func TestPoolRejectsBadUnits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := p.Run(t.Context(), tt.unit)
+			res, err := p.RunUnit(t.Context(), tt.unit)
 			var se *Error
 			if !errors.As(err, &se) || se.Reason != ReasonSetup || res.Reason != ReasonSetup {
 				t.Errorf("Run(%s) = %v, %v; want %v", tt.name, err, res.Reason, ReasonSetup)

@@ -8,6 +8,8 @@ import (
 	"io"
 	"math"
 	"time"
+
+	"github.com/enxame/enxame/internal/varint"
 )
 
 // The parent–child protocol; DESIGN.md describes it. A frame is a 4-byte
@@ -197,9 +199,9 @@ func (d *decoder) uint(field string) uint64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("%s: bad varint", field)
+	v, n, err := varint.Decode(d.b)
+	if err != nil {
+		d.fail("%s: %v", field, err)
 		return 0
 	}
 	d.b = d.b[n:]

@@ -99,6 +99,12 @@ func TestDecodeRejects(t *testing.T) {
 			_, err := decodeReady(append([]byte{kindReady}, bytes.Repeat([]byte{0x80}, 11)...))
 			return err
 		}},
+		{name: "non-minimal varint", decode: func() error {
+			// The version 2 as 0x82 0x00. Before internal/varint this
+			// decoder took it.
+			_, err := decodeReady([]byte{kindReady, 0x82, 0x00, 0x00}) // version, empty isolation
+			return err
+		}},
 		{name: "bad bool", decode: func() error {
 			b := bytes.Clone(res)
 			b[len(b)-1] = 2

@@ -83,7 +83,7 @@ func TestPoolTablesWithinCap(t *testing.T) {
 	base := idlePeakResident(t, p)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := p.Run(t.Context(), Unit{ModulePath: writeFile(t, "table.wasm", tt.mod)})
+			res, err := p.RunUnit(t.Context(), Unit{ModulePath: writeFile(t, "table.wasm", tt.mod)})
 			if res.Reason != tt.want || !strings.Contains(res.Detail, tt.wantDetail) {
 				t.Fatalf("Run(%s) = %v, %v %q; want %v with %q", tt.name, err, res.Reason, res.Detail, tt.want, tt.wantDetail)
 			}

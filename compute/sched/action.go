@@ -9,7 +9,7 @@ import (
 
 // Action is an output of Scheduler.Next, for the caller to carry out. It is
 // one of RequestBids, AssignUnit, CancelUnit, AcceptResult, RecordFaulty,
-// JobDone, JobFailed and NeedWorkers.
+// FinishJob, FailJob and NeedWorkers.
 type Action interface{ isAction() }
 
 // RequestBids asks workers for a bid for a job: their free slots, queue,
@@ -62,18 +62,18 @@ type RecordFaulty struct {
 	Reason string
 }
 
-// JobDone reports that every unit of a job has an accepted result.
-// Outputs[i] is the output of unit i.
-type JobDone struct {
+// FinishJob tells the caller that every unit of a job has an accepted
+// result: collect Outputs (Outputs[i] is unit i's) and end the job.
+type FinishJob struct {
 	Job     JobID
 	Outputs []cid.Cid
 }
 
-// JobFailed reports that a job cannot complete: Unit failed on
+// FailJob tells the caller to end a job that cannot complete: Unit failed on
 // Config.MaxAttempts workers, or its replicas disagreed without a majority
 // within Config.MaxExtraReplicas extra runs. Failures are every failed run of
 // that unit.
-type JobFailed struct {
+type FailJob struct {
 	Job      JobID
 	Unit     UnitID
 	Reason   string
@@ -93,8 +93,8 @@ func (AssignUnit) isAction()   {}
 func (CancelUnit) isAction()   {}
 func (AcceptResult) isAction() {}
 func (RecordFaulty) isAction() {}
-func (JobDone) isAction()      {}
-func (JobFailed) isAction()    {}
+func (FinishJob) isAction()    {}
+func (FailJob) isAction()      {}
 func (NeedWorkers) isAction()  {}
 
 // FailureKind classifies a failed run.

@@ -35,7 +35,7 @@ First, feed every event to Observe, in the order it happened:
   - UnitAccepted, UnitRejected, UnitProgressed, UnitCompleted, UnitFailed as
     workers report on their runs;
   - WorkerLost when the connection to a worker drops or it stops answering;
-  - JobCancelled when the user cancels.
+  - JobWithdrawn when the user cancels.
 
 Stamp the At fields with your own clock when the event reaches you; never
 copy a time from a remote peer. Observe returns an error only when you misuse
@@ -61,7 +61,7 @@ order:
  4. AcceptResult: the unit's output CID is settled; record it.
  5. RecordFaulty: the worker's output lost a vote; score it down if you keep
     scores. The scheduler already avoids it for Config.AvoidFor.
- 6. JobDone or JobFailed: the job is over; tell the user. Call Forget when you
+ 6. FinishJob or FailJob: the job is over; tell the user. Call Forget when you
     no longer need Why, Units or Job for it.
  7. NeedWorkers: look for more workers (a DHT lookup) and report them with
     WorkersDiscovered.
@@ -220,7 +220,7 @@ Config.MaxExtraReplicas beyond k; past that the job fails. Workers whose
 outputs lost the vote are reported with RecordFaulty and avoided.
 
 A job waits for workers indefinitely: it fails only through its units, never
-for want of workers. The caller decides when to give up (JobCancelled).
+for want of workers. The caller decides when to give up (JobWithdrawn).
 
 # Implementation notes
 

@@ -81,7 +81,7 @@ func (r RejectReason) String() string {
 
 // Event is an input to Scheduler.Observe. It is one of JobSubmitted,
 // WorkersDiscovered, BidReceived, BidFailed, UnitAccepted, UnitRejected,
-// UnitProgressed, UnitCompleted, UnitFailed, WorkerLost and JobCancelled.
+// UnitProgressed, UnitCompleted, UnitFailed, WorkerLost and JobWithdrawn.
 //
 // Times in events (At) are stamped by the caller with its own clock when the
 // event reaches it, never copied from a remote peer.
@@ -193,9 +193,10 @@ type WorkerLost struct {
 	Worker peer.ID
 }
 
-// JobCancelled stops a job: its runs are cancelled and it ends without
-// JobDone or JobFailed.
-type JobCancelled struct {
+// JobWithdrawn reports that the caller withdrew a job (its user cancelled
+// it): its runs are cancelled and it ends as JobCancelled, without
+// FinishJob or FailJob.
+type JobWithdrawn struct {
 	Job JobID
 }
 
@@ -209,4 +210,4 @@ func (UnitProgressed) isEvent()    {}
 func (UnitCompleted) isEvent()     {}
 func (UnitFailed) isEvent()        {}
 func (WorkerLost) isEvent()        {}
-func (JobCancelled) isEvent()      {}
+func (JobWithdrawn) isEvent()      {}

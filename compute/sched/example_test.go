@@ -29,7 +29,7 @@ func Example() {
 				fmt.Printf("run %s (replica %d) on %s\n", a.Unit, a.Replica, string(a.Worker))
 			case sched.AcceptResult:
 				fmt.Printf("accept %s from %d worker(s)\n", a.Unit, len(a.Agreeing))
-			case sched.JobDone:
+			case sched.FinishJob:
 				fmt.Printf("job %s done with %d outputs\n", a.Job, len(a.Outputs))
 			default:
 				fmt.Printf("%T\n", a)

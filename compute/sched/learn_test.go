@@ -82,11 +82,11 @@ func (tw *twin) job(id JobID, n int, took func(w peer.ID, unit int) time.Duratio
 				tw.observe(UnitAccepted{Unit: a.Unit, Worker: a.Worker, At: tw.now})
 			case CancelUnit:
 				tw.running[a.Worker] = slices.DeleteFunc(tw.running[a.Worker], func(r twinRun) bool { return r.u == a.Unit })
-			case JobDone:
+			case FinishJob:
 				if a.Job == id {
 					return
 				}
-			case JobFailed:
+			case FailJob:
 				tw.t.Fatalf("job %s failed: %s", a.Job, a.Reason)
 			}
 		}
@@ -288,7 +288,7 @@ func TestSimReduceAfterBackups(t *testing.T) {
 		var mapsDone, placed time.Duration
 		for _, ta := range m.actions {
 			switch a := ta.a.(type) {
-			case JobDone:
+			case FinishJob:
 				if a.Job == maps.id {
 					mapsDone = ta.at.Sub(t0)
 				}

@@ -121,7 +121,7 @@ func TestPropertyInvariants(t *testing.T) {
 			t.Fatalf("seed %d (cfg %+v): %d invariant(s) broken:\n%s", seed, cfg, len(probs), joinLines(probs))
 		}
 		for _, e := range m.ended {
-			if _, ok := e.(JobDone); ok {
+			if _, ok := e.(FinishJob); ok {
 				done++
 			} else {
 				failed++

@@ -91,8 +91,8 @@ func TestSimWorkerLost(t *testing.T) {
 	m := newSim(t, Config{}, seed, workers, []*simJob{j})
 	m.run()
 	m.fail()
-	if _, ok := m.ended["job"].(JobDone); !ok {
-		t.Fatalf("seed %d: job ended with %#v, want JobDone", seed, m.ended["job"])
+	if _, ok := m.ended["job"].(FinishJob); !ok {
+		t.Fatalf("seed %d: job ended with %#v, want FinishJob", seed, m.ended["job"])
 	}
 	lost := 0
 	for _, ta := range m.actions {
@@ -129,8 +129,8 @@ func TestSimLiarOutvoted(t *testing.T) {
 	m := newSim(t, Config{}, seed, workers, []*simJob{j})
 	m.run()
 	m.fail()
-	if _, ok := m.ended["job"].(JobDone); !ok {
-		t.Fatalf("seed %d: job ended with %#v, want JobDone", seed, m.ended["job"])
+	if _, ok := m.ended["job"].(FinishJob); !ok {
+		t.Fatalf("seed %d: job ended with %#v, want FinishJob", seed, m.ended["job"])
 	}
 	for u, a := range m.accepted {
 		if !a.Output.Equals(honestOutput(u)) {
@@ -148,7 +148,7 @@ func TestSimLiarOutvoted(t *testing.T) {
 			t.Errorf("seed %d: honest %s recorded faulty", seed, id)
 		}
 	}
-	var liar WorkerState
+	var liar WorkerSnapshot
 	for _, w := range m.s.Workers() {
 		if w.ID == wid(2) {
 			liar = w
@@ -175,8 +175,8 @@ func TestSimStalledWorker(t *testing.T) {
 	m := newSim(t, cfg, seed, workers, []*simJob{j})
 	m.run()
 	m.fail()
-	if _, ok := m.ended["job"].(JobDone); !ok {
-		t.Fatalf("seed %d: job ended with %#v, want JobDone", seed, m.ended["job"])
+	if _, ok := m.ended["job"].(FinishJob); !ok {
+		t.Fatalf("seed %d: job ended with %#v, want FinishJob", seed, m.ended["job"])
 	}
 	assigned := map[UnitID]time.Time{}
 	cancelled := 0

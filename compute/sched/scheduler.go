@@ -93,7 +93,7 @@ type job struct {
 	queue    []*unit // units with missing runs, in placement order
 	status   jobStatus
 	accepted int
-	failed   *JobFailed
+	failed   *FailJob
 	outputs  []cid.Cid
 
 	started     bool // first bid round issued
@@ -272,7 +272,7 @@ func (s *Scheduler) emit(a Action) { s.out = append(s.out, a) }
 // next call to Next. Events about runs the scheduler no longer tracks (late,
 // duplicate, or from a peer it never assigned) are ignored. Observe returns
 // an error only for misuse: a malformed or duplicate JobSubmitted
-// (ErrInvalidJob, ErrDuplicateJob), a JobCancelled for an unknown job
+// (ErrInvalidJob, ErrDuplicateJob), a JobWithdrawn for an unknown job
 // (ErrUnknownJob), or an unknown event type.
 func (s *Scheduler) Observe(ev Event) error {
 	s.next()
@@ -334,7 +334,7 @@ func (s *Scheduler) Observe(ev Event) error {
 		if w := s.workers[ev.Worker]; w != nil && !w.lost {
 			s.lose(w)
 		}
-	case JobCancelled:
+	case JobWithdrawn:
 		j := s.jobs[ev.Job]
 		if j == nil {
 			return fmt.Errorf("cancel job %q: %w", ev.Job, ErrUnknownJob)
@@ -778,7 +778,7 @@ func (s *Scheduler) accept(u *unit, groups []group, lead int) {
 		for i, u := range j.units {
 			j.outputs[i] = u.output
 		}
-		s.emit(JobDone{Job: j.id, Outputs: slices.Clone(j.outputs)})
+		s.emit(FinishJob{Job: j.id, Outputs: slices.Clone(j.outputs)})
 	}
 }
 
@@ -794,7 +794,7 @@ func (s *Scheduler) cancelRuns(u *unit, reason string) {
 func (s *Scheduler) failJob(j *job, u *unit, reason string) {
 	j.status = jobFailed
 	j.endedAt = s.clock
-	j.failed = &JobFailed{Job: j.id, Unit: u.id, Reason: reason, Failures: slices.Clone(u.failures)}
+	j.failed = &FailJob{Job: j.id, Unit: u.id, Reason: reason, Failures: slices.Clone(u.failures)}
 	s.emit(*j.failed)
 	s.stopJob(j, "job failed")
 }

@@ -142,7 +142,7 @@ func TestNext(t *testing.T) {
 				}},
 				{evs: []Event{completed(1, wb, "x1")}, at: 2 * time.Second, want: []Action{
 					AcceptResult{Unit: uid(1), Output: cidOf("x1"), Agreeing: []peer.ID{wb}},
-					JobDone{Job: jobJ, Outputs: []cid.Cid{cidOf("x0"), cidOf("x1")}},
+					FinishJob{Job: jobJ, Outputs: []cid.Cid{cidOf("x0"), cidOf("x1")}},
 				}},
 			},
 		},
@@ -200,7 +200,7 @@ func TestNext(t *testing.T) {
 				{evs: []Event{completed(0, wc, "x")}, at: time.Second, want: []Action{
 					AcceptResult{Unit: uid(0), Output: cidOf("x"), Agreeing: []peer.ID{wa, wc}},
 					CancelUnit{Unit: uid(0), Worker: wb, Reason: "result accepted"},
-					JobDone{Job: jobJ, Outputs: []cid.Cid{cidOf("x")}},
+					FinishJob{Job: jobJ, Outputs: []cid.Cid{cidOf("x")}},
 				}},
 			},
 		},
@@ -220,7 +220,7 @@ func TestNext(t *testing.T) {
 					AcceptResult{Unit: uid(0), Output: cidOf("x"), Agreeing: []peer.ID{wa, wd}},
 					RecordFaulty{Worker: wb, Unit: uid(0), Reason: "output " + cidOf("y").String() + " outvoted by " + cidOf("x").String() + " from 2 workers"},
 					RecordFaulty{Worker: wc, Unit: uid(0), Reason: "output " + cidOf("z").String() + " outvoted by " + cidOf("x").String() + " from 2 workers"},
-					JobDone{Job: jobJ, Outputs: []cid.Cid{cidOf("x")}},
+					FinishJob{Job: jobJ, Outputs: []cid.Cid{cidOf("x")}},
 				}},
 			},
 		},
@@ -234,7 +234,7 @@ func TestNext(t *testing.T) {
 					assign(0, 1, wb, DefaultUnitDeadline),
 				}},
 				{evs: []Event{completed(0, wa, "x"), completed(0, wb, "y")}, at: time.Second, want: []Action{
-					JobFailed{Job: jobJ, Unit: uid(0), Reason: "unit J/0: no majority of 2 among 2 results: " + cidOf("x").String() + "×1 " + cidOf("y").String() + "×1"},
+					FailJob{Job: jobJ, Unit: uid(0), Reason: "unit J/0: no majority of 2 among 2 results: " + cidOf("x").String() + "×1 " + cidOf("y").String() + "×1"},
 				}},
 			},
 		},
@@ -260,7 +260,7 @@ func TestNext(t *testing.T) {
 				{evs: []Event{completed(0, wb, "x0")}, at: 32 * time.Second, want: []Action{
 					AcceptResult{Unit: uid(0), Output: cidOf("x0"), Agreeing: []peer.ID{wb}},
 					CancelUnit{Unit: uid(0), Worker: wa, Reason: "result accepted"},
-					JobDone{Job: jobJ, Outputs: []cid.Cid{cidOf("x0"), cidOf("x1")}},
+					FinishJob{Job: jobJ, Outputs: []cid.Cid{cidOf("x0"), cidOf("x1")}},
 				}},
 			},
 		},
@@ -294,7 +294,7 @@ func TestNext(t *testing.T) {
 				{evs: []Event{UnitFailed{Unit: uid(0), Worker: wb, Reason: "out of disk", At: at(25 * time.Second)}}, at: 25 * time.Second},
 				{evs: []Event{completed(0, wa, "x0")}, at: 26 * time.Second, want: []Action{
 					AcceptResult{Unit: uid(0), Output: cidOf("x0"), Agreeing: []peer.ID{wa}},
-					JobDone{Job: jobJ, Outputs: []cid.Cid{cidOf("x0"), cidOf("x1")}},
+					FinishJob{Job: jobJ, Outputs: []cid.Cid{cidOf("x0"), cidOf("x1")}},
 				}},
 			},
 		},
@@ -340,7 +340,7 @@ func TestNext(t *testing.T) {
 				{evs: []Event{bid(wa, 1, 1)}, want: []Action{assign(0, 0, wa, 20*time.Second)}},
 				{evs: []Event{UnitProgressed{Unit: uid(0), Worker: wa, At: at(15 * time.Second)}}, at: 20*time.Second + time.Second},
 				{evs: []Event{UnitFailed{Unit: uid(0), Worker: wa, Reason: "timeout", Deterministic: true, At: at(21*time.Second + time.Second/2)}}, at: 22 * time.Second, want: []Action{
-					JobFailed{Job: jobJ, Unit: uid(0), Reason: "unit J/0 failed deterministically on every worker that could run it (1): timeout", Failures: []Failure{
+					FailJob{Job: jobJ, Unit: uid(0), Reason: "unit J/0 failed deterministically on every worker that could run it (1): timeout", Failures: []Failure{
 						{Unit: uid(0), Worker: wa, Kind: FailedOnWorker, Reason: "timeout", Deterministic: true, At: at(21*time.Second + time.Second/2)},
 					}},
 				}},
@@ -362,7 +362,7 @@ func TestNext(t *testing.T) {
 				{evs: []Event{UnitFailed{Unit: uid(0), Worker: wa, Reason: "trap", Deterministic: true}}, want: []Action{assign(0, 1, wb, DefaultUnitDeadline)}},
 				// c is lost: nobody is left to rule out a bad worker.
 				{evs: []Event{WorkerLost{Worker: wc}, UnitFailed{Unit: uid(0), Worker: wb, Reason: "trap", Deterministic: true}}, want: []Action{
-					JobFailed{Job: jobJ, Unit: uid(0), Reason: "unit J/0 failed deterministically on every worker that could run it (2): trap", Failures: []Failure{
+					FailJob{Job: jobJ, Unit: uid(0), Reason: "unit J/0 failed deterministically on every worker that could run it (2): trap", Failures: []Failure{
 						{Unit: uid(0), Worker: wa, Kind: FailedOnWorker, Reason: "trap", Deterministic: true, At: t0},
 						{Unit: uid(0), Worker: wb, Kind: FailedOnWorker, Reason: "trap", Deterministic: true, At: t0},
 					}},
@@ -387,7 +387,7 @@ func TestNext(t *testing.T) {
 				{evs: []Event{UnitFailed{Unit: uid(0), Worker: wa, Reason: "trap", Deterministic: true}}, want: []Action{assign(0, 1, wb, DefaultUnitDeadline)}},
 				{evs: []Event{UnitFailed{Unit: uid(0), Worker: wb, Reason: "trap", Deterministic: true}}, want: []Action{assign(0, 2, wc, DefaultUnitDeadline)}},
 				{evs: []Event{UnitFailed{Unit: uid(0), Worker: wc, Reason: "out of disk"}}, want: []Action{
-					JobFailed{Job: jobJ, Unit: uid(0), Reason: "unit J/0 failed on 3 workers", Failures: []Failure{
+					FailJob{Job: jobJ, Unit: uid(0), Reason: "unit J/0 failed on 3 workers", Failures: []Failure{
 						{Unit: uid(0), Worker: wa, Kind: FailedOnWorker, Reason: "trap", Deterministic: true, At: t0},
 						{Unit: uid(0), Worker: wb, Kind: FailedOnWorker, Reason: "trap", Deterministic: true, At: t0},
 						{Unit: uid(0), Worker: wc, Kind: FailedOnWorker, Reason: "out of disk", At: t0},
@@ -420,7 +420,7 @@ func TestNext(t *testing.T) {
 					assign(0, 0, wa, DefaultUnitDeadline),
 					assign(1, 0, wb, DefaultUnitDeadline),
 				}},
-				{evs: []Event{JobCancelled{Job: jobJ}}, at: time.Second, want: []Action{
+				{evs: []Event{JobWithdrawn{Job: jobJ}}, at: time.Second, want: []Action{
 					CancelUnit{Unit: uid(0), Worker: wa, Reason: "job cancelled"},
 					CancelUnit{Unit: uid(1), Worker: wb, Reason: "job cancelled"},
 				}},
@@ -450,7 +450,7 @@ func TestNext(t *testing.T) {
 				{evs: []Event{completed(0, wa, "x"), completed(0, wb, "y"), completed(0, wc, "x")}, want: []Action{
 					AcceptResult{Unit: uid(0), Output: cidOf("x"), Agreeing: []peer.ID{wa, wc}},
 					RecordFaulty{Worker: wb, Unit: uid(0), Reason: "output " + cidOf("y").String() + " outvoted by " + cidOf("x").String() + " from 2 workers"},
-					JobDone{Job: jobJ, Outputs: []cid.Cid{cidOf("x")}},
+					FinishJob{Job: jobJ, Outputs: []cid.Cid{cidOf("x")}},
 				}},
 				{evs: []Event{JobSubmitted{Job: "K", Units: []UnitSpec{{EstCost: 1}}}}, at: time.Minute, want: []Action{
 					RequestBids{Job: "K", Workers: []peer.ID{wa, wc, wd}, Deadline: at(time.Minute + DefaultBidTimeout)},

@@ -128,7 +128,7 @@ type sim struct {
 	wakes    map[time.Time]bool
 	log      []string // every action, with its time
 	actions  []timedAction
-	ended    map[JobID]Action // JobDone or JobFailed
+	ended    map[JobID]Action // FinishJob or FailJob
 	accepted map[UnitID]AcceptResult
 	faulty   map[peer.ID]time.Time // when first recorded faulty
 	replicas map[UnitID][]peer.ID  // every worker a unit was assigned to
@@ -345,12 +345,12 @@ func (m *sim) do(a Action) {
 		if _, ok := m.faulty[a.Worker]; !ok {
 			m.faulty[a.Worker] = m.now
 		}
-	case JobDone, JobFailed:
+	case FinishJob, FailJob:
 		var id JobID
-		if d, ok := a.(JobDone); ok {
+		if d, ok := a.(FinishJob); ok {
 			id = d.Job
 		} else {
-			id = a.(JobFailed).Job
+			id = a.(FailJob).Job
 		}
 		if _, ok := m.ended[id]; ok {
 			m.problem("job %s ended twice", id)
@@ -475,14 +475,14 @@ func (m *sim) check() []string {
 			continue
 		}
 		switch e := end.(type) {
-		case JobDone:
+		case FinishJob:
 			for i, out := range e.Outputs {
 				a, ok := m.accepted[UnitID{id, i}]
 				if !ok || !a.Output.Equals(out) {
 					probs = append(probs, fmt.Sprintf("job %s done, unit %d output %s, accepted %v", id, i, out, a))
 				}
 			}
-		case JobFailed:
+		case FailJob:
 			if e.Reason == "" || (len(e.Failures) == 0 && !strings.Contains(e.Reason, "no majority")) {
 				probs = append(probs, fmt.Sprintf("job %s failed without reasons: %+v", id, e))
 			}
@@ -494,7 +494,7 @@ func (m *sim) check() []string {
 // makespan returns the time from the first action to the end of job id.
 func (m *sim) makespan(id JobID) time.Duration {
 	for _, ta := range m.actions {
-		if d, ok := ta.a.(JobDone); ok && d.Job == id {
+		if d, ok := ta.a.(FinishJob); ok && d.Job == id {
 			return ta.at.Sub(t0)
 		}
 	}

@@ -10,42 +10,42 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// JobStatus is where a job stands.
-type JobStatus int
+// JobState is where a job stands.
+type JobState int
 
 const (
 	// JobActive: units are still being placed, run or verified.
-	JobActive JobStatus = iota
-	// JobSucceeded: every unit has an accepted result (JobDone was emitted).
-	JobSucceeded
-	// JobAborted: a unit could not be completed (JobFailed was emitted).
-	JobAborted
-	// JobWithdrawn: the caller cancelled the job.
-	JobWithdrawn
+	JobActive JobState = iota
+	// JobDone: every unit has an accepted result (FinishJob was emitted).
+	JobDone
+	// JobFailed: a unit could not be completed (FailJob was emitted).
+	JobFailed
+	// JobCancelled: the caller cancelled the job.
+	JobCancelled
 )
 
 // String returns a lowercase word for st.
-func (st JobStatus) String() string {
+func (st JobState) String() string {
 	switch st {
 	case JobActive:
 		return "active"
-	case JobSucceeded:
+	case JobDone:
 		return "done"
-	case JobAborted:
+	case JobFailed:
 		return "failed"
-	case JobWithdrawn:
+	case JobCancelled:
 		return "cancelled"
 	default:
 		return "unknown"
 	}
 }
 
-// UnitStatus is where a unit stands.
-type UnitStatus int
+// UnitState is where a unit stands.
+type UnitState int
 
 const (
-	// UnitQueued: waiting for a worker; see UnitState.Waiting.
-	UnitQueued UnitStatus = iota
+	// UnitQueued: waiting for a worker; see UnitSnapshot.Waiting.
+	UnitQueued UnitState = iota
 	// UnitPlaced: assigned, no worker has acknowledged yet.
 	UnitPlaced
 	// UnitRunning: at least one worker has acknowledged a run.
@@ -59,10 +59,14 @@ const (
 	// UnitAbandoned: its job ended (failed or cancelled) before a result was
 	// accepted.
 	UnitAbandoned
+	// UnitWaiting: its inputs are not known yet (a reduce unit, whose
+	// inputs are the other units' outputs). The Scheduler never holds such
+	// a unit: the caller gives it the state until it submits the unit.
+	UnitWaiting
 )
 
 // String returns a lowercase word for st.
-func (st UnitStatus) String() string {
+func (st UnitState) String() string {
 	switch st {
 	case UnitQueued:
 		return "queued"
@@ -78,17 +82,47 @@ func (st UnitStatus) String() string {
 		return "verified"
 	case UnitAbandoned:
 		return "abandoned"
+	case UnitWaiting:
+		return "waiting"
 	default:
 		return "unknown"
 	}
 }
 
-// RunStatus is where one run of a unit stands.
-type RunStatus int
+// MarshalText encodes st as its String word.
+func (st UnitState) MarshalText() ([]byte, error) { return []byte(st.String()), nil }
+
+// UnmarshalText decodes a String word.
+func (st *UnitState) UnmarshalText(b []byte) error {
+	for x := UnitQueued; x <= UnitWaiting; x++ {
+		if x.String() == string(b) {
+			*st = x
+			return nil
+		}
+	}
+	return fmt.Errorf("sched: unknown unit state %q", b)
+}
+
+// MarshalText encodes st as its String word.
+func (st JobState) MarshalText() ([]byte, error) { return []byte(st.String()), nil }
+
+// UnmarshalText decodes a String word.
+func (st *JobState) UnmarshalText(b []byte) error {
+	for x := JobActive; x <= JobCancelled; x++ {
+		if x.String() == string(b) {
+			*st = x
+			return nil
+		}
+	}
+	return fmt.Errorf("sched: unknown job state %q", b)
+}
+
+// RunState is where one run of a unit stands.
+type RunState int
 
 const (
 	// RunAssigned: sent to the worker, not acknowledged yet.
-	RunAssigned RunStatus = iota
+	RunAssigned RunState = iota
 	// RunRunning: acknowledged by the worker (queued or running there).
 	RunRunning
 	// RunDone: returned an output.
@@ -100,7 +134,7 @@ const (
 )
 
 // String returns a lowercase word for st.
-func (st RunStatus) String() string {
+func (st RunState) String() string {
 	switch st {
 	case RunAssigned:
 		return "assigned"
@@ -165,10 +199,10 @@ func (r WaitReason) String() string {
 	}
 }
 
-// JobState is a snapshot of a job for progress display.
-type JobState struct {
+// JobSnapshot is a snapshot of a job for progress display.
+type JobSnapshot struct {
 	ID       JobID
-	Status   JobStatus
+	Status   JobState
 	Replicas int
 	Units    int
 	Accepted int // units with an accepted result
@@ -178,16 +212,16 @@ type JobState struct {
 	// when it ended (zero while active).
 	SubmittedAt time.Time
 	EndedAt     time.Time
-	// Failure is set when Status is JobAborted.
-	Failure *JobFailed
+	// Failure is set when Status is JobFailed.
+	Failure *FailJob
 }
 
-// UnitState is a snapshot of a unit for progress display and Why.
-type UnitState struct {
+// UnitSnapshot is a snapshot of a unit for progress display and Why.
+type UnitSnapshot struct {
 	ID       UnitID
-	Status   UnitStatus
+	Status   UnitState
 	EstCost  float64
-	Runs     []RunState
+	Runs     []RunSnapshot
 	Output   cid.Cid   // accepted output, if any
 	Agreeing []peer.ID // workers whose runs returned Output
 	Failures []Failure // failed runs, oldest first
@@ -197,11 +231,11 @@ type UnitState struct {
 	WaitDetail string
 }
 
-// RunState is a snapshot of one run of a unit.
-type RunState struct {
+// RunSnapshot is a snapshot of one run of a unit.
+type RunSnapshot struct {
 	Worker       peer.ID
 	Replica      int
-	Status       RunStatus
+	Status       RunState
 	AssignedAt   time.Time
 	LastProgress time.Time
 	Deadline     time.Time
@@ -218,8 +252,8 @@ type Rejection struct {
 	Detail string
 }
 
-// WorkerState is a snapshot of a worker as the scheduler sees it.
-type WorkerState struct {
+// WorkerSnapshot is a snapshot of a worker as the scheduler sees it.
+type WorkerSnapshot struct {
 	ID     peer.ID
 	Lost   bool
 	HasBid bool
@@ -247,8 +281,8 @@ type WorkerState struct {
 }
 
 // Jobs returns a snapshot of every job held, in submission order.
-func (s *Scheduler) Jobs() []JobState {
-	out := make([]JobState, 0, len(s.jobList))
+func (s *Scheduler) Jobs() []JobSnapshot {
+	out := make([]JobSnapshot, 0, len(s.jobList))
 	for _, j := range s.jobList {
 		out = append(out, j.state())
 	}
@@ -256,16 +290,16 @@ func (s *Scheduler) Jobs() []JobState {
 }
 
 // Job returns a snapshot of one job.
-func (s *Scheduler) Job(id JobID) (JobState, bool) {
+func (s *Scheduler) Job(id JobID) (JobSnapshot, bool) {
 	j := s.jobs[id]
 	if j == nil {
-		return JobState{}, false
+		return JobSnapshot{}, false
 	}
 	return j.state(), true
 }
 
-func (j *job) state() JobState {
-	st := JobState{
+func (j *job) state() JobSnapshot {
+	st := JobSnapshot{
 		ID:          j.id,
 		Status:      j.status.public(),
 		Replicas:    j.replicas,
@@ -290,14 +324,14 @@ func (j *job) state() JobState {
 	return st
 }
 
-func (st jobStatus) public() JobStatus {
+func (st jobStatus) public() JobState {
 	switch st {
 	case jobDone:
-		return JobSucceeded
+		return JobDone
 	case jobFailed:
-		return JobAborted
+		return JobFailed
 	case jobCancelled:
-		return JobWithdrawn
+		return JobCancelled
 	default:
 		return JobActive
 	}
@@ -305,12 +339,12 @@ func (st jobStatus) public() JobStatus {
 
 // Units returns a snapshot of every unit of a job, by index. It returns
 // ErrUnknownJob for a job the Scheduler does not hold.
-func (s *Scheduler) Units(id JobID) ([]UnitState, error) {
+func (s *Scheduler) Units(id JobID) ([]UnitSnapshot, error) {
 	j := s.jobs[id]
 	if j == nil {
 		return nil, fmt.Errorf("units of job %q: %w", id, ErrUnknownJob)
 	}
-	out := make([]UnitState, len(j.units))
+	out := make([]UnitSnapshot, len(j.units))
 	for i, u := range j.units {
 		out[i] = s.unitState(u)
 	}
@@ -318,16 +352,16 @@ func (s *Scheduler) Units(id JobID) ([]UnitState, error) {
 }
 
 // Unit returns a snapshot of one unit.
-func (s *Scheduler) Unit(id UnitID) (UnitState, bool) {
+func (s *Scheduler) Unit(id UnitID) (UnitSnapshot, bool) {
 	j := s.jobs[id.Job]
 	if j == nil || id.Index < 0 || id.Index >= len(j.units) {
-		return UnitState{}, false
+		return UnitSnapshot{}, false
 	}
 	return s.unitState(j.units[id.Index]), true
 }
 
-func (s *Scheduler) unitState(u *unit) UnitState {
-	st := UnitState{
+func (s *Scheduler) unitState(u *unit) UnitSnapshot {
+	st := UnitSnapshot{
 		ID:       u.id,
 		EstCost:  u.spec.EstCost,
 		Output:   u.output,
@@ -339,10 +373,10 @@ func (s *Scheduler) unitState(u *unit) UnitState {
 	}
 	active, running, done := 0, 0, 0
 	for _, r := range u.runs {
-		st.Runs = append(st.Runs, RunState{
+		st.Runs = append(st.Runs, RunSnapshot{
 			Worker:       r.w.id,
 			Replica:      r.replica,
-			Status:       RunStatus(r.state),
+			Status:       RunState(r.state),
 			AssignedAt:   r.assignedAt,
 			LastProgress: r.lastProgress,
 			Deadline:     r.deadline,
@@ -388,14 +422,14 @@ func (s *Scheduler) unitState(u *unit) UnitState {
 }
 
 // Workers returns a snapshot of every known worker, ordered by peer ID.
-func (s *Scheduler) Workers() []WorkerState {
-	out := make([]WorkerState, 0, len(s.wlist))
+func (s *Scheduler) Workers() []WorkerSnapshot {
+	out := make([]WorkerSnapshot, 0, len(s.wlist))
 	for _, w := range s.wlist {
 		room := 0
 		if w.usableAt(s.clock) {
 			room = max(w.available(s.cfg.QueueAllowance), 0)
 		}
-		out = append(out, WorkerState{
+		out = append(out, WorkerSnapshot{
 			ID:           w.id,
 			Lost:         w.lost,
 			HasBid:       w.hasBid,
@@ -587,7 +621,7 @@ func (s *Scheduler) Why(id UnitID) string {
 	return b.String()
 }
 
-func countDone(runs []RunState) int {
+func countDone(runs []RunSnapshot) int {
 	n := 0
 	for _, r := range runs {
 		if r.Status == RunDone {

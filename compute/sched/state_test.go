@@ -73,7 +73,7 @@ func TestObserveErrors(t *testing.T) {
 		{"negative cost", JobSubmitted{Job: "K", Units: []UnitSpec{{EstCost: -1}}}, ErrInvalidJob},
 		{"infinite cost", JobSubmitted{Job: "K", Units: []UnitSpec{{EstCost: math.Inf(1)}}}, ErrInvalidJob},
 		{"negative input size", JobSubmitted{Job: "K", Units: []UnitSpec{{Inputs: []Input{{Bytes: -1}}}}}, ErrInvalidJob},
-		{"cancel unknown job", JobCancelled{Job: "nope"}, ErrUnknownJob},
+		{"cancel unknown job", JobWithdrawn{Job: "nope"}, ErrUnknownJob},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -244,11 +244,11 @@ func TestJobsAndForget(t *testing.T) {
 	s := runSteps(t, exact, append(started(1, 10),
 		step{evs: []Event{UnitCompleted{Unit: uid(0), Worker: wa, Output: cidOf("x"), At: at(time.Second)}}, at: 2 * time.Second, want: []Action{
 			AcceptResult{Unit: uid(0), Output: cidOf("x"), Agreeing: []peer.ID{wa}},
-			JobDone{Job: jobJ, Outputs: cidList("x")},
+			FinishJob{Job: jobJ, Outputs: cidList("x")},
 		}},
 	))
 	st, ok := s.Job(jobJ)
-	if !ok || st.Status != JobSucceeded || st.Accepted != 1 || st.EndedAt != at(time.Second) {
+	if !ok || st.Status != JobDone || st.Accepted != 1 || st.EndedAt != at(time.Second) {
 		t.Errorf("Job(%q) = %+v, %v; want done with 1 accepted, ended at t0+1s", jobJ, st, ok)
 	}
 	if err := s.Forget(jobJ); err != nil {
@@ -299,4 +299,28 @@ func cidList(outs ...string) []cid.Cid {
 		l = append(l, cidOf(o))
 	}
 	return l
+}
+
+// TestStateText: job and unit states encode as their words and decode back
+// (the JSON of jobs and their records); an unknown word is an error.
+func TestStateText(t *testing.T) {
+	for st := JobActive; st <= JobCancelled; st++ {
+		b, _ := st.MarshalText()
+		var got JobState
+		if err := got.UnmarshalText(b); err != nil || got != st || string(b) == "unknown" {
+			t.Errorf("JobState %d: text %q decodes to %v, %v", int(st), b, got, err)
+		}
+	}
+	for st := UnitQueued; st <= UnitWaiting; st++ {
+		b, _ := st.MarshalText()
+		var got UnitState
+		if err := got.UnmarshalText(b); err != nil || got != st || string(b) == "unknown" {
+			t.Errorf("UnitState %d: text %q decodes to %v, %v", int(st), b, got, err)
+		}
+	}
+	var js JobState
+	var us UnitState
+	if js.UnmarshalText([]byte("finished")) == nil || us.UnmarshalText([]byte("unknown")) == nil {
+		t.Error("UnmarshalText of an unknown word = nil error")
+	}
 }

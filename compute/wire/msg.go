@@ -219,17 +219,47 @@ func (*Progress) Kind() Kind { return KindProgress }
 func (m *Progress) encode(e *encoder) { e.bool(m.Running) }
 func (m *Progress) decode(d *decoder) { m.Running = d.bool("running") }
 
+// Log is what a run wrote to its standard error and how it exited: it
+// travels with a Result or Failed, outside the signed receipt.
+type Log struct {
+	// ExitCode is the module's exit status (0 with a Result; 0 also when
+	// it did not exit by itself: a timeout, a trap, ...).
+	ExitCode uint32
+	// Stderr is the run's standard error, at most MaxStderrLen bytes:
+	// when more was written, its head and its tail with a line
+	// "[... N bytes dropped ...]" between them.
+	Stderr []byte
+	// Truncated reports that bytes of stderr were dropped, by the
+	// worker's sandbox cap or by MaxStderrLen.
+	Truncated bool
+}
+
+func (l *Log) encode(e *encoder) {
+	e.uvarint(uint64(l.ExitCode))
+	e.bytes("stderr", l.Stderr, MaxStderrLen)
+	e.bool(l.Truncated)
+}
+
+func (l *Log) decode(d *decoder) {
+	l.ExitCode = uint32(d.bounded("exit_code", math.MaxUint32))
+	if l.Stderr = d.bytes("stderr", MaxStderrLen); len(l.Stderr) == 0 {
+		l.Stderr = nil
+	}
+	l.Truncated = d.bool("truncated")
+}
+
 // Result ends a run that exited 0: the receipt names the output CID, which
 // the worker has stored (Content.Put) and serves.
 type Result struct {
 	Receipt Receipt
+	Log     Log
 }
 
 // Kind returns KindResult.
 func (*Result) Kind() Kind { return KindResult }
 
-func (m *Result) encode(e *encoder) { m.Receipt.encode(e) }
-func (m *Result) decode(d *decoder) { m.Receipt.decode(d) }
+func (m *Result) encode(e *encoder) { m.Receipt.encode(e); m.Log.encode(e) }
+func (m *Result) decode(d *decoder) { m.Receipt.decode(d); m.Log.decode(d) }
 
 // Failed ends a run that did not exit 0 or could not be started.
 type Failed struct {
@@ -241,6 +271,8 @@ type Failed struct {
 	Deterministic bool
 	// Took is the run's wall time on the worker.
 	Took time.Duration
+	// Log is the run's stderr and exit code, when it ran.
+	Log Log
 }
 
 // Kind returns KindFailed.
@@ -251,6 +283,7 @@ func (m *Failed) encode(e *encoder) {
 	e.string("detail", m.Detail, MaxDetailLen)
 	e.bool(m.Deterministic)
 	e.duration("took", m.Took)
+	m.Log.encode(e)
 }
 
 func (m *Failed) decode(d *decoder) {
@@ -258,6 +291,7 @@ func (m *Failed) decode(d *decoder) {
 	m.Detail = d.string("detail", MaxDetailLen)
 	m.Deterministic = d.bool("deterministic")
 	m.Took = d.duration("took")
+	m.Log.decode(d)
 }
 
 // Cancel drops the run of the stream it is written on.

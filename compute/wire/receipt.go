@@ -136,3 +136,31 @@ func (r *Receipt) Verify() error {
 	}
 	return nil
 }
+
+// MarshalReceipt returns r's canonical encoding, signature included: the
+// bytes a Result carries it in. A submitter keeps receipts in this form, so
+// that renaming a Go field never touches a kept signature.
+func MarshalReceipt(r *Receipt) ([]byte, error) {
+	e := &encoder{}
+	r.encode(e)
+	if e.err != nil {
+		return nil, fmt.Errorf("encode receipt: %w: %v", ErrMalformed, e.err)
+	}
+	return e.b, nil
+}
+
+// UnmarshalReceipt decodes MarshalReceipt's encoding. It returns an error
+// wrapping ErrMalformed, never a panic, for bytes that are not one; it does
+// not check the signature (Verify does).
+func UnmarshalReceipt(b []byte) (Receipt, error) {
+	var r Receipt
+	d := &decoder{b: b}
+	r.decode(d)
+	if d.err == nil && len(d.b) > 0 {
+		d.fail("%d trailing bytes", len(d.b))
+	}
+	if d.err != nil {
+		return Receipt{}, fmt.Errorf("decode receipt: %w: %v", ErrMalformed, d.err)
+	}
+	return r, nil
+}

@@ -48,22 +48,16 @@ func signedReceiptBody(t testing.TB, r Receipt, key crypto.PrivKey) []byte {
 	if err := r.Sign(key); err != nil {
 		t.Fatal(err)
 	}
-	b, err := Encode(&Result{Receipt: r})
+	b, err := MarshalReceipt(&r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b[1:]
+	return b
 }
 
-// decodeReceipt decodes a receipt's encoding (a Result body without its
-// kind byte).
-func decodeReceipt(b []byte) (Receipt, error) {
-	m, err := Decode(append([]byte{byte(KindResult)}, b...))
-	if err != nil {
-		return Receipt{}, err
-	}
-	return m.(*Result).Receipt, nil
-}
+// decodeReceipt decodes a receipt's encoding (MarshalReceipt's; a Result
+// body starts with it).
+func decodeReceipt(b []byte) (Receipt, error) { return UnmarshalReceipt(b) }
 
 // FuzzDecodeReceipt decodes arbitrary bytes as a receipt and checks them:
 // no panic in Decode or Verify, and a receipt that verifies re-encodes to
@@ -97,14 +91,14 @@ func FuzzDecodeReceipt(f *testing.F) {
 			}
 			return
 		}
-		again, err := Encode(&Result{Receipt: r})
+		again, err := MarshalReceipt(&r)
 		if err != nil {
 			t.Fatalf("Encode(verified receipt) = %v", err)
 		}
-		if !bytes.Equal(again[1:], b) {
-			t.Fatalf("verified receipt re-encodes to %x, want the input %x", again[1:], b)
+		if !bytes.Equal(again, b) {
+			t.Fatalf("verified receipt re-encodes to %x, want the input %x", again, b)
 		}
-		r2, err := decodeReceipt(again[1:])
+		r2, err := decodeReceipt(again)
 		if err != nil {
 			t.Fatalf("decode re-encoded receipt = %v", err)
 		}
@@ -156,11 +150,11 @@ func FuzzVerifyReceipt(f *testing.F) {
 		if err := r.Verify(); err != nil {
 			t.Fatalf("Verify() of a fresh receipt = %v", err)
 		}
-		body, err := Encode(&Result{Receipt: r})
+		body, err := MarshalReceipt(&r)
 		if err != nil {
 			t.Fatalf("Encode(signed receipt) = %v", err)
 		}
-		got, err := decodeReceipt(body[1:])
+		got, err := decodeReceipt(body)
 		if err != nil {
 			t.Fatalf("decode signed receipt = %v", err)
 		}
@@ -177,7 +171,7 @@ func FuzzVerifyReceipt(f *testing.F) {
 			t.Fatalf("Verify() after changing the %s = %v, want ErrBadSignature\nbefore %+v\nafter  %+v", what, err, got, tampered)
 		}
 
-		flipped := append([]byte(nil), body[1:]...)
+		flipped := append([]byte(nil), body...)
 		i := int(bit) % (len(flipped) * 8)
 		flipped[i/8] ^= 1 << (i % 8)
 		fr, err := decodeReceipt(flipped)

@@ -2,7 +2,6 @@ package wire
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/enxame/enxame/internal/varint"
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -35,6 +35,9 @@ const (
 	MaxArgLen = 4096
 	// MaxDetailLen caps a free-text reason or detail, in bytes.
 	MaxDetailLen = 2048
+	// MaxStderrLen caps the stderr a Result or Failed carries, in bytes
+	// (Log.Stderr): half of MaxFrame, with room for the rest.
+	MaxStderrLen = 32 << 10
 	// MaxSignatureLen caps a receipt's signature, in bytes.
 	MaxSignatureLen = 1024
 	// MaxSlots caps the slot and queue figures of a bid.
@@ -185,16 +188,13 @@ func ReadFrame(r *bufio.Reader, max int) ([]byte, error) {
 	if max <= 0 || max > MaxFrame {
 		max = MaxFrame
 	}
-	n, err := binary.ReadUvarint(r)
+	n, err := varint.Read(r, 0)
 	if err != nil {
 		if err == io.EOF {
 			return nil, io.EOF
 		}
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("read frame length: %w", io.ErrUnexpectedEOF)
-		}
-		if errors.Is(err, errVarintOverflow) {
-			return nil, fmt.Errorf("read frame length: %w: varint overflows 64 bits", ErrMalformed)
+		if errors.Is(err, varint.ErrMalformed) {
+			return nil, fmt.Errorf("read frame length: %w: %v", ErrMalformed, err)
 		}
 		return nil, fmt.Errorf("read frame length: %w", err)
 	}
@@ -219,13 +219,6 @@ func ReadMsg(r *bufio.Reader) (Msg, error) {
 	}
 	return Decode(body)
 }
-
-// errVarintOverflow is what binary.ReadUvarint returns for a varint of more
-// than 64 bits.
-var errVarintOverflow = func() error {
-	_, err := binary.ReadUvarint(bytes.NewReader(bytes.Repeat([]byte{0xff}, 11)))
-	return err
-}()
 
 // encoder appends fields; the first limit broken is kept in err.
 type encoder struct {
@@ -336,14 +329,11 @@ func (d *decoder) uvarint(field string) uint64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("%s: bad varint", field)
-		return 0
-	}
-	// Reject non-minimal encodings so that decode → encode is the identity.
-	if n > 1 && d.b[n-1] == 0 {
-		d.fail("%s: non-minimal varint", field)
+	// varint rejects non-minimal encodings, so that decode → encode is
+	// the identity.
+	v, n, err := varint.Decode(d.b)
+	if err != nil {
+		d.fail("%s: %v", field, err)
 		return 0
 	}
 	d.b = d.b[n:]

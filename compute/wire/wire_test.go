@@ -62,8 +62,9 @@ func sampleMsgs(t testing.TB) []Msg {
 		&Accepted{QueueLen: 2},
 		&Rejected{Reason: RejectLimits, Detail: "memory 8 GiB over 4 GiB"},
 		&Progress{Running: true},
-		&Result{Receipt: r},
+		&Result{Receipt: r, Log: Log{Stderr: []byte("warning: x\n"), Truncated: true}},
 		&Failed{Reason: "timeout", Detail: "ran past 1s", Deterministic: true, Took: time.Second},
+		&Failed{Reason: "exit", Detail: "exit status 2", Deterministic: true, Took: time.Millisecond, Log: Log{ExitCode: 2, Stderr: []byte("panic: boom\n")}},
 		&Cancel{Reason: "outvoted"},
 		&Error{Code: CodeBadRequest, Detail: "bad frame"},
 	}
@@ -123,6 +124,18 @@ func TestDecodeRejects(t *testing.T) {
 		{"reject reason too high", []byte{byte(KindRejected), 4, 0}},
 		{"error code zero", []byte{byte(KindError), 0, 0}},
 		{"truncated run", run[:len(run)-2]},
+		{"stderr over cap", func() []byte {
+			f := valid(&Failed{Reason: "exit"})
+			f = f[:len(f)-len(encodeLog(Log{}))]
+			f = binary.AppendUvarint(f, 2)
+			f = binary.AppendUvarint(f, MaxStderrLen+1)
+			return append(f, make([]byte, MaxStderrLen+1)...)
+		}()},
+		{"exit code over 32 bits", func() []byte {
+			f := valid(&Failed{Reason: "exit"})
+			f = f[:len(f)-len(encodeLog(Log{}))]
+			return append(binary.AppendUvarint(f, 1<<32), 0, 0)
+		}()},
 		{"empty peer ID", func() []byte {
 			b := valid(sampleMsgs(t)[6])
 			return append([]byte{byte(KindResult), 0}, b[2+int(b[1]):]...)
@@ -152,6 +165,7 @@ func TestEncodeRejects(t *testing.T) {
 		{"zero reject reason", &Rejected{}},
 		{"zero error code", &Error{}},
 		{"negative took", &Failed{Took: -1}},
+		{"stderr over cap", &Failed{Log: Log{Stderr: make([]byte, MaxStderrLen+1)}}},
 		{"unsigned receipt without worker", &Result{Receipt: Receipt{Job: "j", Module: testCID("m"), Output: testCID("o")}}},
 	}
 	for _, tt := range tests {
@@ -271,11 +285,18 @@ func TestReceiptVerify(t *testing.T) {
 	}
 }
 
+func encodeLog(l Log) []byte {
+	var e encoder
+	l.encode(&e)
+	return e.b
+}
+
 // TestReceiptVerifyAfterWire pins that a receipt still verifies after a trip
 // through the codec, and fails after a byte of it flips in transit.
 func TestReceiptVerifyAfterWire(t *testing.T) {
-	m := sampleMsgs(t)[6].(*Result)
-	b, err := Encode(m)
+	m := *sampleMsgs(t)[6].(*Result)
+	m.Log = Log{} // the log is not signed: flip only the receipt's bytes
+	b, err := Encode(&m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +308,8 @@ func TestReceiptVerifyAfterWire(t *testing.T) {
 		t.Errorf("Verify() after round trip = %v", err)
 	}
 	flipped := 0
-	for i := 1; i < len(b); i++ {
+	logLen := len(encodeLog(Log{}))
+	for i := 1; i < len(b)-logLen; i++ {
 		c := append([]byte(nil), b...)
 		c[i] ^= 0x01
 		m, err := Decode(c)

@@ -126,6 +126,12 @@ func (c *Client) Version(ctx context.Context) (Version, error) {
 	return v, c.do(ctx, http.MethodGet, PathVersion, nil, &v)
 }
 
+// ComputeLogs returns the kept logs of a job's runs (PathLogs).
+func (c *Client) ComputeLogs(ctx context.Context, req LogsRequest) (LogsResult, error) {
+	var v LogsResult
+	return v, c.do(ctx, http.MethodPost, PathLogs, req, &v)
+}
+
 // Do sends a request with an optional JSON body and decodes a JSON answer
 // into out (unless nil). It is the building block for service routes.
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {

@@ -80,7 +80,7 @@ var Operations = []Operation{
 	{Method: "POST", Path: PathWhy, Tag: "compute", Summary: "Why a job's units run where they do, or wait", Request: JobRequest{}, RequestKind: BodyJSON, Response: WhyResult{}, ResponseKind: BodyJSON},
 	{Method: "POST", Path: PathCancel, Tag: "compute", Summary: "Cancel a job", Request: JobRequest{}, RequestKind: BodyJSON, Response: struct{}{}, ResponseKind: BodyJSON},
 	{Method: "POST", Path: PathResult, Tag: "compute", Summary: "A finished job's result, streamed: the single or reduce output, else every unit's output in order (409 conflict while it runs)", Request: JobRequest{}, RequestKind: BodyJSON, ResponseKind: BodyBytes},
-	{Method: "POST", Path: PathUnitStderr, Tag: "compute", Summary: "The stderr of one unit of a job (planned: units do not keep their stderr yet; answers 501 not_implemented)", Request: UnitRequest{}, RequestKind: BodyJSON, ResponseKind: BodyBytes, Planned: true},
+	{Method: "POST", Path: PathLogs, Tag: "compute", Summary: "The stderr and exit code of each run of a job's units (all units, or one)", Request: LogsRequest{}, RequestKind: BodyJSON, Response: LogsResult{}, ResponseKind: BodyJSON},
 	{Method: "GET", Path: PathWorkers, Tag: "compute", Summary: "This peer's worker and the workers its scheduler knows", Response: WorkersResult{}, ResponseKind: BodyJSON},
 }
 

@@ -1,6 +1,10 @@
 package control
 
-import "time"
+import (
+	"time"
+
+	"github.com/enxame/enxame/compute"
+)
 
 // Routes of the compute service. Jobs are answered as compute.JobInfo JSON,
 // events as compute.Event NDJSON. A JobRequest's Job may be a unique prefix
@@ -16,9 +20,7 @@ const (
 	PathWhy     = APIPrefix + "/compute/why"     // POST JobRequest → WhyResult
 	PathWorkers = APIPrefix + "/compute/workers" // GET → WorkersResult
 	PathResult  = APIPrefix + "/compute/result"  // POST JobRequest → raw bytes of the result
-	// PathUnitStderr is planned: it answers 501 until units keep their
-	// stderr.
-	PathUnitStderr = APIPrefix + "/compute/unit/stderr" // POST UnitRequest → raw bytes
+	PathLogs    = APIPrefix + "/compute/logs"    // POST LogsRequest → LogsResult
 )
 
 // UnitRequest names one unit of a job.
@@ -59,26 +61,11 @@ type JobRequest struct {
 }
 
 // WhyResult explains why a job's units are not running: as text (Why, what
-// `enxame compute why` prints) and unit by unit.
+// `enxame compute why` prints) and unit by unit (compute.JobWhy, the one
+// definition of the explanation).
 type WhyResult struct {
-	Why   string    `json:"why"`
-	Job   string    `json:"job"`
-	State string    `json:"state"`
-	Error string    `json:"error,omitempty"`
-	Units []UnitWhy `json:"units"`
-}
-
-// UnitWhy explains one unit of a job.
-type UnitWhy struct {
-	Unit   int    `json:"unit"`
-	Reduce bool   `json:"reduce,omitempty"`
-	Status string `json:"status"`
-	// Why is where the unit runs or why it waits (no workers found, all
-	// busy, limits above every worker's, failed on N workers), or its
-	// outcome.
 	Why string `json:"why"`
-	// Failures are its failed runs, "WORKER: reason".
-	Failures []string `json:"failures,omitempty"`
+	compute.JobWhy
 }
 
 // WorkersResult is what this peer knows of compute workers.
@@ -115,4 +102,33 @@ type WorkerInfo struct {
 	Outvoted  int     `json:"outvoted"`
 	Stalled   int     `json:"stalled"`
 	BidErr    string  `json:"bid_error,omitempty"`
+}
+
+// LogsRequest asks for the logs of a job's runs: of every unit, or of Unit
+// when it is set.
+type LogsRequest struct {
+	Job  string `json:"job"`
+	Unit *int   `json:"unit,omitempty"`
+}
+
+// LogsResult holds the kept logs of a job's runs, by unit and then by time.
+type LogsResult struct {
+	// State is the job's state: a follower stops once it is not "active".
+	State string   `json:"state"`
+	Logs  []RunLog `json:"logs"`
+}
+
+// RunLog is one run of a unit: its worker, exit code and standard error.
+type RunLog struct {
+	Unit   int    `json:"unit"`
+	Worker string `json:"worker"`
+	// Failure is why the run failed; empty when it returned an output.
+	Failure  string `json:"failure,omitempty"`
+	ExitCode uint32 `json:"exit_code"`
+	// Stderr is at most 32 KiB: when the run wrote more, its head and tail
+	// with a line "[... N bytes dropped ...]" between them, and Truncated
+	// set.
+	Stderr    string    `json:"stderr"`
+	Truncated bool      `json:"truncated,omitempty"`
+	At        time.Time `json:"at"`
 }

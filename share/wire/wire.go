@@ -1,8 +1,8 @@
 // Package wire holds the messages of the share exchange protocol
 // (/enxame/share/1.0.0): their encoding, a streaming decoder with hard size
 // caps, and fuzz targets. It owns no I/O policy (deadlines, limits per peer,
-// scoring): package share does. It imports only the standard library and
-// go-cid; it must not import share, node, dht or cli.
+// scoring): package share does. It imports only the standard library,
+// go-cid and internal/varint; it must not import share, node, dht or cli.
 //
 // # Framing
 //
@@ -40,6 +40,7 @@ import (
 	"io"
 	"unicode/utf8"
 
+	"github.com/enxame/enxame/internal/varint"
 	"github.com/ipfs/go-cid"
 )
 
@@ -397,15 +398,11 @@ func (d *decoder) uvarint(what string) uint64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail(fmt.Errorf("bad varint for %s", what))
-		return 0
-	}
-	// Reject non-minimal encodings so that decode → encode is the
-	// identity (as compute/wire does).
-	if n > 1 && d.b[n-1] == 0 {
-		d.fail(fmt.Errorf("non-minimal varint for %s", what))
+	// varint rejects non-minimal encodings, so that decode → encode is
+	// the identity.
+	v, n, err := varint.Decode(d.b)
+	if err != nil {
+		d.fail(fmt.Errorf("%s: %w", what, err))
 		return 0
 	}
 	d.b = d.b[n:]
@@ -713,24 +710,18 @@ func (r *Reader) readBlock(n int) (Msg, error) {
 // MaxFrameSize is rejected as soon as it is seen, so a hostile peer cannot
 // make the reader consume more than maxLenBytes bytes of it.
 func (r *Reader) readLen() (uint64, error) {
-	var v uint64
-	for i := range maxLenBytes {
-		c, err := r.r.ReadByte()
-		if err != nil {
-			if i > 0 {
-				return 0, unexpected(err)
-			}
-			return 0, err
-		}
-		v |= uint64(c&0x7f) << (7 * i)
-		if c < 0x80 {
-			if i > 0 && c == 0 {
-				return 0, fmt.Errorf("wire: non-minimal frame length prefix: %w", ErrMalformed)
-			}
-			return v, nil
-		}
+	v, err := varint.Read(r.r, maxLenBytes)
+	switch {
+	case err == nil || err == io.EOF:
+		return v, err
+	case errors.Is(err, varint.ErrOverflow):
+		return 0, fmt.Errorf("wire: frame length prefix longer than %d bytes: %w: %w", maxLenBytes, ErrTooLarge, ErrMalformed)
+	case errors.Is(err, varint.ErrMalformed):
+		return 0, fmt.Errorf("wire: frame length prefix: %w: %v", ErrMalformed, err)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return 0, unexpected(err)
 	}
-	return 0, fmt.Errorf("wire: frame length prefix longer than %d bytes: %w: %w", maxLenBytes, ErrTooLarge, ErrMalformed)
+	return 0, err
 }
 
 // maxLenBytes is the length of the longest uvarint that can hold
