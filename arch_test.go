@@ -201,7 +201,7 @@ var archRules = []archRule{
 	},
 	{
 		name:    "pure cores import only the standard library, go-cid and core/peer",
-		applies: func(p string) bool { return p == "share/plan" || p == "compute/sched" },
+		applies: func(p string) bool { return p == "share/plan" || p == "share/provide" || p == "compute/sched" },
 		forbidden: func(imp string) bool {
 			return !isStd(imp) && imp != "github.com/ipfs/go-cid" && imp != "github.com/libp2p/go-libp2p/core/peer"
 		},
