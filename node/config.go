@@ -124,6 +124,12 @@ type ShareConfig struct {
 	// ReprovideInterval is how often every pinned root is announced in the
 	// DHT again (provider records expire after 48h). Default 12h.
 	ReprovideInterval time.Duration `yaml:"reprovide_interval" json:"reprovide_interval"`
+	// Provide is what the peer announces in the DHT: "pinned" (pinned and
+	// added content), "fetched" (also what it fetched, while the blocks
+	// stay in the store: it shares back what it downloaded; enxame get
+	// --no-share skips one fetch) or "all" (also every stored block, at
+	// each reprovide). Default "fetched".
+	Provide share.ProvideStrategy `yaml:"provide" json:"provide"`
 	// Exchange tunes the block exchange with other enxame peers (streams,
 	// timeouts, rate limit, peer gating, the multi-source planner). A zero
 	// field takes share's default.
@@ -203,6 +209,7 @@ func DefaultConfig() Config {
 		DHT:         dht.DefaultConfig(),
 		Share: ShareConfig{
 			ReprovideInterval: 12 * time.Hour,
+			Provide:           share.DefaultProvideStrategy,
 			Exchange:          share.DefaultExchangeConfig(),
 		},
 		Storage: StorageConfig{Max: share.DefaultMaxBytes},
@@ -248,6 +255,9 @@ func (c Config) WithDefaults() Config {
 	c.DHT = c.DHT.WithDefaults()
 	if c.Share.ReprovideInterval == 0 {
 		c.Share.ReprovideInterval = d.Share.ReprovideInterval
+	}
+	if c.Share.Provide == "" {
+		c.Share.Provide = d.Share.Provide
 	}
 	if reflect.ValueOf(c.Share.Exchange).IsZero() {
 		c.Share.Exchange = d.Share.Exchange
@@ -330,6 +340,11 @@ func (c Config) Validate() error {
 	}
 	if c.Share.ReprovideInterval < 0 {
 		return &ConfigError{Field: "share.reprovide_interval", Err: fmt.Errorf("must be >= 0, got %s", c.Share.ReprovideInterval)}
+	}
+	switch c.Share.Provide {
+	case "", share.ProvidePinned, share.ProvideFetched, share.ProvideAll:
+	default:
+		return &ConfigError{Field: "share.provide", Err: fmt.Errorf("%q: want pinned, fetched or all", c.Share.Provide)}
 	}
 	if c.Storage.Max < 0 {
 		return &ConfigError{Field: "storage.max", Err: fmt.Errorf("must be >= 0, got %d", c.Storage.Max)}
@@ -606,6 +621,9 @@ compute:
 share:
   # How often pinned content is announced in the DHT again.
   reprovide_interval: %s
+  # What is announced: pinned (and added) content, fetched (also what this
+  # peer fetched, while it keeps the blocks) or all (every stored block).
+  provide: fetched
   # Speak Bitswap too, for IPFS (Kubo) interop.
   disable_bitswap: false
   # exchange: tunables of the block exchange (see 'enxame config show').

@@ -7,7 +7,6 @@ import (
 	"github.com/enxame/enxame/compute"
 	"github.com/enxame/enxame/compute/sandbox"
 	"github.com/enxame/enxame/share"
-	"github.com/ipfs/go-cid"
 	"log/slog"
 	"net"
 	"os"
@@ -90,11 +89,8 @@ type Node struct {
 	tmpDir  string // removed by Close
 
 	blocks    *share.Store
-	exchange  *share.Exchange
-	bitswap   *share.Bitswap
+	share     *share.Service
 	gater     gater
-	reader    *share.Reader
-	provideQ  chan cid.Cid
 	submitter *compute.Submitter
 	pool      *sandbox.Pool
 	worker    *compute.Worker
@@ -126,7 +122,7 @@ func New(cfg Config, deps Deps) (_ *Node, err error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	n := &Node{cfg: cfg, log: log.With("component", "node"), baseLog: log, reach: &atomicString{},
-		started: time.Now(), provideQ: make(chan cid.Cid, 1024)}
+		started: time.Now()}
 	n.reach.Store("unknown")
 	n.nat = &reach{n: n}
 	defer func() {
@@ -315,8 +311,7 @@ func (n *Node) Run(ctx context.Context) error {
 	if !n.cfg.DisableMDNS {
 		g.Go(func() error { return n.runMDNS(ctx) })
 	}
-	g.Go(func() error { return n.exchange.Run(ctx) })
-	g.Go(func() error { return n.runProvider(ctx) })
+	g.Go(func() error { return n.share.Run(ctx) })
 	g.Go(func() error { return n.submitter.Run(ctx) })
 	if n.worker != nil {
 		g.Go(func() error { return n.worker.Run(ctx) })
@@ -399,9 +394,9 @@ func (n *Node) release() error {
 			errs = append(errs, fmt.Errorf("close sandbox pool: %w", err))
 		}
 	}
-	if n.bitswap != nil {
-		if err := n.bitswap.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close bitswap: %w", err))
+	if n.share != nil {
+		if err := n.share.Close(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if n.blocks != nil {
