@@ -181,12 +181,19 @@ func (s *Service) Close() error {
 }
 
 // Run serves the exchange and announces what the peer shares (queued
-// roots, retries, a reprovide every ReprovideInterval) until ctx ends. It
-// returns once every goroutine it started has ended.
+// roots, retries, a reprovide every ReprovideInterval) until ctx ends, or
+// the exchange fails (its error is returned). It returns once every
+// goroutine it started has ended.
 func (s *Service) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
 	var exErr error
-	wg.Go(func() { exErr = s.ex.Run(ctx) })
+	wg.Go(func() {
+		if exErr = s.ex.Run(ctx); exErr != nil {
+			cancel()
+		}
+	})
 	err := s.runProvider(ctx)
 	wg.Wait()
 	return errors.Join(exErr, err)
