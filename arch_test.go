@@ -200,8 +200,10 @@ var archRules = []archRule{
 		},
 	},
 	{
-		name:    "pure cores import only the standard library, go-cid and core/peer",
-		applies: func(p string) bool { return p == "share/plan" || p == "compute/sched" || p == "share/search" },
+		name: "pure cores import only the standard library, go-cid and core/peer",
+		applies: func(p string) bool {
+			return p == "share/plan" || p == "share/provide" || p == "share/search" || p == "compute/sched"
+		},
 		forbidden: func(imp string) bool {
 			return !isStd(imp) && imp != "github.com/ipfs/go-cid" && imp != "github.com/libp2p/go-libp2p/core/peer"
 		},

@@ -126,7 +126,7 @@ func TestJobEndedExitStatus(t *testing.T) {
 		{compute.JobCancelled, exitCancelled},
 	}
 	for _, tt := range tests {
-		t.Run(string(tt.state), func(t *testing.T) {
+		t.Run(tt.state.String(), func(t *testing.T) {
 			err := jobEnded(&compute.JobInfo{ID: "j", State: tt.state})
 			got := exitOK
 			var ce codeError

@@ -270,6 +270,7 @@ func shortID(id string) string {
 
 func newGetCmd(e *env) *cobra.Command {
 	var out, maxSize string
+	var noShare bool
 	var timeout time.Duration
 	c := &cobra.Command{
 		Use:   "get CID",
@@ -279,7 +280,9 @@ against its hash) and writes it to -o (default ./CID). The output appears at
 its path only when complete; an interrupted get resumes where it stopped.
 A DAG that declares more than --max-size, or more than the free space at -o,
 is refused before it is written; a directory with an entry that could write
-outside -o (a name twice, or twice up to case, or a bad name) is refused.`,
+outside -o (a name twice, or twice up to case, or a bad name) is refused.
+The peer then announces what it fetched while it keeps the blocks (config
+share.provide: fetched, the default); --no-share skips that for this fetch.`,
 		Args: exactArgs(1, "one CID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkCID(args[0]); err != nil {
@@ -314,7 +317,7 @@ outside -o (a name twice, or twice up to case, or a bad name) is refused.`,
 			pr := fetchPrinter(e, bar)
 			var last control.FetchEvent
 			start := time.Now()
-			err = cl.Stream(cmd.Context(), "POST", control.PathGet, control.GetRequest{CID: args[0], Output: abs, Timeout: timeout, MaxBytes: maxBytes},
+			err = cl.Stream(cmd.Context(), "POST", control.PathGet, control.GetRequest{CID: args[0], Output: abs, Timeout: timeout, MaxBytes: maxBytes, NoShare: noShare},
 				func(line []byte) error {
 					ev, err := pr(line)
 					if ev.Event != "" {
@@ -338,6 +341,7 @@ outside -o (a name twice, or twice up to case, or a bad name) is refused.`,
 	c.Flags().StringVarP(&out, "output", "o", "", "where to write (default ./CID)")
 	c.Flags().DurationVar(&timeout, "timeout", 0, "give up after this long (default 1h)")
 	c.Flags().StringVar(&maxSize, "max-size", "", "refuse a DAG larger than this (e.g. 500MB, 10GiB; default: no cap but the free space)")
+	c.Flags().BoolVar(&noShare, "no-share", false, "do not announce what this fetch brings (config share.provide)")
 	return c
 }
 

@@ -113,7 +113,7 @@ func (m *Metrics) jobSubmitted() {
 
 func (m *Metrics) jobEnded(state JobState, d time.Duration) {
 	if m != nil {
-		m.jobsEnded.WithLabelValues(string(state)).Inc()
-		m.jobSeconds.WithLabelValues(string(state)).Observe(d.Seconds())
+		m.jobsEnded.WithLabelValues(state.String()).Inc()
+		m.jobSeconds.WithLabelValues(state.String()).Observe(d.Seconds())
 	}
 }

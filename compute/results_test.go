@@ -23,7 +23,7 @@ import (
 // "name: content".
 type listRunner struct{}
 
-func (listRunner) Run(ctx context.Context, u sandbox.Unit) (sandbox.Result, error) {
+func (listRunner) RunUnit(ctx context.Context, u sandbox.Unit) (sandbox.Result, error) {
 	out := []byte(strings.Join(u.Args, " ") + "\n")
 	err := filepath.WalkDir(u.InputDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {

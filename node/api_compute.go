@@ -376,14 +376,14 @@ func (n *Node) handleResult(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := fetchCtx(r.Context(), 0)
 	defer cancel()
 	var size int64
-	streams := make([]*streamReader, 0, len(outs))
+	streams := make([]*share.FetchStream, 0, len(outs))
 	defer func() {
 		for _, st := range streams {
 			st.Close()
 		}
 	}()
 	for _, c := range outs {
-		st, err := n.openStream(ctx, c)
+		st, err := n.share.OpenStream(ctx, c)
 		if err != nil {
 			n.api.Reply(w, r, nil, fetchError(fmt.Errorf("result %s: %w", c, err)))
 			return

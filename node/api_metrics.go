@@ -38,7 +38,7 @@ func (n *Node) registerMetrics() error {
 	}
 	return n.reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "enxame_provide_queue_length", Help: "Roots waiting to be announced in the DHT.",
-	}, func() float64 { return float64(len(n.provideQ)) }))
+	}, func() float64 { return float64(n.share.ProvideQueueLen()) }))
 }
 
 // newComputeMetrics builds the compute metrics in the node's registry.

@@ -59,7 +59,7 @@ func (n *Node) registerShareAPI(s *control.Server) {
 		s.Reply(w, r, struct{}{}, err)
 	})))
 	s.Handle("POST "+control.PathGC, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		res, err := n.blocks.GC(r.Context())
+		res, err := n.share.GC(r.Context())
 		s.Reply(w, r, control.GCResult{Removed: res.Removed, Freed: res.Freed, DiskFreed: res.DiskFreed}, err)
 	}))
 	s.Handle("POST "+control.PathProviders, n.withOp("providers", true, http.HandlerFunc(n.handleProviders)))
@@ -69,15 +69,13 @@ func (n *Node) registerShareAPI(s *control.Server) {
 		if !ok {
 			return
 		}
-		roots, err := n.blocks.ImportCAR(r.Context(), body)
+		roots, err := n.share.ImportCAR(r.Context(), body)
 		res := control.ImportResult{Roots: []string{}}
 		for _, c := range roots {
 			res.Roots = append(res.Roots, c.String())
 		}
 		if err != nil {
 			err = control.Errorf(control.CodeBadRequest, "import: %v", err)
-		} else {
-			n.announce(roots...)
 		}
 		s.Reply(w, r, res, err)
 	})))
@@ -306,23 +304,11 @@ func fetchCtx(ctx context.Context, d time.Duration) (context.Context, context.Ca
 	return context.WithTimeout(ctx, d)
 }
 
-// streamFetch fetches root, streaming progress, and returns whether it
-// succeeded (having sent an error event if not). The DAG's blocks are left
-// in hold.
-func (n *Node) streamFetch(ctx context.Context, sw *control.StreamWriter, root cid.Cid, hold *share.Hold) bool {
-	if err := n.fetchProgress(ctx, sw, root, 0, hold); err != nil {
-		sw.Send(control.FetchEvent{Event: "error", Error: control.Message(ctx, err), Code: control.CodeOf(err)})
-		return false
-	}
-	return true
-}
-
-// fetchProgress fetches root, sending progress events on sw (and nothing
-// else), and leaves the DAG's blocks in hold (see fetchHeld); maxBytes,
-// when not zero, caps the DAG (share.FetchOptions.MaxBytes). Progress goes
-// through a one-slot mailbox that keeps the newest report, so a client
-// that reads slowly never blocks the fetch.
-func (n *Node) fetchProgress(ctx context.Context, sw *control.StreamWriter, root cid.Cid, maxBytes int64, hold *share.Hold) error {
+// progressTo returns a share.Progress callback that sends progress events
+// on sw through a one-slot mailbox keeping the newest report, so that a
+// client that reads slowly never blocks the fetch, and a stop that waits
+// until the mailbox is drained.
+func progressTo(sw *control.StreamWriter) (progress func(share.Progress), stop func()) {
 	latest := make(chan share.Progress, 1)
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -330,7 +316,7 @@ func (n *Node) fetchProgress(ctx context.Context, sw *control.StreamWriter, root
 			sw.Send(fetchEvent("progress", p))
 		}
 	})
-	err := n.fetchHeld(ctx, root, share.FetchOptions{MaxBytes: maxBytes, Progress: func(p share.Progress) {
+	progress = func(p share.Progress) {
 		for {
 			select {
 			case latest <- p:
@@ -342,10 +328,12 @@ func (n *Node) fetchProgress(ctx context.Context, sw *control.StreamWriter, root
 			default:
 			}
 		}
-	}}, hold)
-	close(latest)
-	wg.Wait()
-	return err
+	}
+	stop = func() {
+		close(latest)
+		wg.Wait()
+	}
+	return progress, stop
 }
 
 func fetchEvent(kind string, p share.Progress) control.FetchEvent {
@@ -386,48 +374,14 @@ func (n *Node) handleGet(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := fetchCtx(r.Context(), req.Timeout)
 	defer cancel()
 	sw := control.NewStreamWriter(w)
-	if err := n.getTo(ctx, sw, root, req.Output, req.MaxBytes); err != nil {
+	progress, stop := progressTo(sw)
+	err = n.share.Get(ctx, root, req.Output, share.GetOptions{MaxBytes: req.MaxBytes, Progress: progress, NoShare: req.NoShare})
+	stop()
+	if err != nil {
 		sw.Send(control.FetchEvent{Event: "error", Error: control.Message(ctx, err), Code: control.CodeOf(err)})
 		return
 	}
 	sw.Send(control.FetchEvent{Event: "done", Path: req.Output})
-}
-
-// getTo fetches root and writes it to dst, sending progress on sw. A file
-// is written while it is fetched (share.WriteStream: in order, into a
-// temporary file renamed when complete), so it is on disk when the fetch
-// ends; a directory or symlink is written once its DAG is local. Every
-// write goes through an os.Root of dst's directory and refuses unsafe
-// directory entries (share.ErrUnsafeEntry). maxBytes, when not zero, caps
-// the size the DAG declares and the bytes fetched; the declared size must
-// also fit in the free space of dst's file system (share.ErrTooLarge). The
-// blocks stay safe from GC until the write returns.
-func (n *Node) getTo(ctx context.Context, sw *control.StreamWriter, root cid.Cid, dst string, maxBytes int64) error {
-	bg := n.startFetch(ctx, func(ctx context.Context, hold *share.Hold) error {
-		return n.fetchProgress(ctx, sw, root, maxBytes, hold)
-	})
-	opts := share.WriteFileOptions{MaxBytes: maxBytes}
-	err := share.WriteStream(ctx, bg.src, root, dst, opts)
-	if share.IsNotFile(err) {
-		<-bg.done
-		defer bg.stop()
-		if bg.err != nil {
-			return bg.err
-		}
-		return n.blocks.WriteToOptions(ctx, root, dst, opts)
-	}
-	if err != nil {
-		// A failed fetch reached err through src.Wait; when the deadline
-		// passed, the fetch's error says after how long.
-		bg.end(ctx)
-		if ctx.Err() != nil && bg.err != nil {
-			return bg.err
-		}
-		return err
-	}
-	// Every block is written: the fetch is ending on its own.
-	bg.wait()
-	return nil
 }
 
 func (n *Node) handleCat(w http.ResponseWriter, r *http.Request) {
@@ -445,7 +399,7 @@ func (n *Node) handleCat(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := fetchCtx(r.Context(), req.Timeout)
 	defer cancel()
-	dr, err := n.openStream(ctx, root)
+	dr, err := n.share.OpenStream(ctx, root)
 	if err != nil {
 		if errors.Is(err, share.ErrNoProviders) || errors.Is(err, context.DeadlineExceeded) {
 			err = fetchError(err)
@@ -496,7 +450,7 @@ func (n *Node) fetchRequest(w http.ResponseWriter, r *http.Request) (ctx context
 		cancelCtx()
 		hold.Release()
 	}
-	if err := n.fetchHeld(ctx, root, share.FetchOptions{}, hold); err != nil {
+	if err := n.share.FetchHeld(ctx, root, share.FetchOptions{}, hold); err != nil {
 		n.api.Reply(w, r, nil, fetchError(err))
 		return ctx, cancel, root, false
 	}
@@ -541,18 +495,13 @@ func (n *Node) handlePinAdd(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := fetchCtx(r.Context(), req.Timeout)
 	defer cancel()
 	sw := control.NewStreamWriter(w)
-	// Held until pinned: a GC between the fetch and the pin would leave
-	// the pin nothing to pin.
-	hold := n.blocks.NewHold()
-	defer hold.Release()
-	if !n.streamFetch(ctx, sw, root, hold) {
-		return
-	}
-	if err := n.blocks.Pin(ctx, root); err != nil {
+	progress, stop := progressTo(sw)
+	err := n.share.Pin(ctx, root, share.FetchOptions{Progress: progress})
+	stop()
+	if err != nil {
 		sw.Send(control.FetchEvent{Event: "error", Error: control.Message(ctx, err), Code: control.CodeOf(err)})
 		return
 	}
-	n.announce(root)
 	sw.Send(control.FetchEvent{Event: "done"})
 }
 

@@ -180,7 +180,7 @@ func (c content) PutDir(ctx context.Context, entries []compute.DirEntry) (cid.Ci
 		// new directory's root to be found by.
 		err = nil
 		for _, e := range entries {
-			if err = c.n.fetchHeld(ctx, e.CID, share.FetchOptions{}, hold); err != nil {
+			if err = c.n.share.FetchHeld(ctx, e.CID, share.FetchOptions{}, hold); err != nil {
 				err = fmt.Errorf("entry %q: %w", e.Name, err)
 				break
 			}
@@ -192,7 +192,7 @@ func (c content) PutDir(ctx context.Context, entries []compute.DirEntry) (cid.Ci
 	if err != nil {
 		return cid.Undef, fmt.Errorf("put directory %s: %w", nd.Cid(), err)
 	}
-	c.n.announce(nd.Cid())
+	c.n.share.Announce(nd.Cid())
 	return nd.Cid(), nil
 }
 
@@ -223,7 +223,7 @@ func (c content) treeSize(ctx context.Context, k cid.Cid) uint64 {
 func (c content) ReadDir(ctx context.Context, root cid.Cid, maxBytes int64) ([]compute.DirEntry, error) {
 	hold := c.n.blocks.NewHold()
 	defer hold.Release()
-	err := c.n.fetchHeld(ctx, root, share.FetchOptions{MaxBytes: maxBytes}, hold)
+	err := c.n.share.FetchHeld(ctx, root, share.FetchOptions{MaxBytes: maxBytes}, hold)
 	if errors.Is(err, share.ErrTooLarge) {
 		return nil, fmt.Errorf("%w: %w", compute.ErrTooLarge, err)
 	}

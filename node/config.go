@@ -156,6 +156,12 @@ type ShareConfig struct {
 	// ReprovideInterval is how often every pinned root is announced in the
 	// DHT again (provider records expire after 48h). Default 12h.
 	ReprovideInterval time.Duration `yaml:"reprovide_interval" json:"reprovide_interval"`
+	// Provide is what the peer announces in the DHT: "pinned" (pinned and
+	// added content), "fetched" (also what it fetched, while the blocks
+	// stay in the store: it shares back what it downloaded; enxame get
+	// --no-share skips one fetch) or "all" (also every stored block, at
+	// each reprovide). Default "fetched".
+	Provide share.ProvideStrategy `yaml:"provide" json:"provide"`
 	// Exchange tunes the block exchange with other enxame peers (streams,
 	// timeouts, rate limit, peer gating, the multi-source planner). A zero
 	// field takes share's default.
@@ -288,6 +294,7 @@ func DefaultConfig() Config {
 		Search:      dht.DefaultSearchConfig(),
 		Share: ShareConfig{
 			ReprovideInterval: 12 * time.Hour,
+			Provide:           share.DefaultProvideStrategy,
 			Exchange:          share.DefaultExchangeConfig(),
 		},
 		Storage: StorageConfig{Max: share.DefaultMaxBytes},
@@ -414,6 +421,11 @@ func (c Config) Validate() error {
 	}
 	if c.Share.ReprovideInterval < 0 {
 		return &ConfigError{Field: "share.reprovide_interval", Err: fmt.Errorf("must be >= 0, got %s", c.Share.ReprovideInterval)}
+	}
+	switch c.Share.Provide {
+	case "", share.ProvidePinned, share.ProvideFetched, share.ProvideAll:
+	default:
+		return &ConfigError{Field: "share.provide", Err: fmt.Errorf("%q: want pinned, fetched or all", c.Share.Provide)}
 	}
 	if c.Storage.Max < 0 {
 		return &ConfigError{Field: "storage.max", Err: fmt.Errorf("must be >= 0, got %d", c.Storage.Max)}

@@ -7,7 +7,6 @@ import (
 	"github.com/enxame/enxame/compute"
 	"github.com/enxame/enxame/compute/sandbox"
 	"github.com/enxame/enxame/share"
-	"github.com/ipfs/go-cid"
 	"log/slog"
 	"net"
 	"os"
@@ -91,18 +90,14 @@ type Node struct {
 	reg        *prometheus.Registry // metrics served at /metrics
 	shareMet   *share.Metrics
 	computeMet *compute.Metrics
-	transfers  transfers // fetches in progress
 	reach      *atomicString
 	sub        event.Subscription
 	started    time.Time
 	tmpDir     string // removed by Close
 
 	blocks    *share.Store
-	exchange  *share.Exchange
-	bitswap   *share.Bitswap
+	share     *share.Service
 	gater     gater
-	reader    *share.Reader
-	provideQ  chan cid.Cid
 	submitter *compute.Submitter
 	pool      *sandbox.Pool
 	worker    *compute.Worker
@@ -137,7 +132,7 @@ func New(cfg Config, deps Deps) (_ *Node, err error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	n := &Node{cfg: cfg, log: log.With("component", "node"), baseLog: log, reach: &atomicString{},
-		started: time.Now(), provideQ: make(chan cid.Cid, 1024), reg: newRegistry()}
+		started: time.Now(), reg: newRegistry()}
 	n.reach.Store("unknown")
 	n.nat = &reach{n: n}
 	defer func() {
@@ -331,8 +326,7 @@ func (n *Node) Run(ctx context.Context) error {
 	if !n.cfg.DisableMDNS {
 		g.Go(func() error { return n.runMDNS(ctx) })
 	}
-	g.Go(func() error { return n.exchange.Run(ctx) })
-	g.Go(func() error { return n.runProvider(ctx) })
+	g.Go(func() error { return n.share.Run(ctx) })
 	g.Go(func() error { return n.runSearch(ctx) })
 	g.Go(func() error { return n.submitter.Run(ctx) })
 	if n.worker != nil {
@@ -427,9 +421,9 @@ func (n *Node) release() error {
 			errs = append(errs, fmt.Errorf("close sandbox pool: %w", err))
 		}
 	}
-	if n.bitswap != nil {
-		if err := n.bitswap.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close bitswap: %w", err))
+	if n.share != nil {
+		if err := n.share.Close(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if n.blocks != nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enxame/enxame/internal/waittest"
 	blocks "github.com/ipfs/go-block-format"
 	cid "github.com/ipfs/go-cid"
 )
@@ -69,7 +71,8 @@ func TestStoreSurvivesKill(t *testing.T) {
 			done[seed] = cid.MustParse(root)
 			n++
 		}
-		// Kill it in the middle of the next Add, at a varying point.
+		// Kill it in the middle of the next Add, at a varying point (any
+		// point will do: the checks below hold wherever the kill lands).
 		time.Sleep(time.Duration(5+round*7) * time.Millisecond)
 		cmd.Process.Signal(syscall.SIGKILL)
 		for sc.Scan() { // roots printed before the kill landed
@@ -128,8 +131,21 @@ func TestPutChild(t *testing.T) {
 			os.Exit(2)
 		}
 	}
+	// Wait for the timer-driven sync (indexSyncEvery after the first Put)
+	// to have run, not for a wall-clock time (issue 16): once the timer is
+	// disarmed the sync holds closeMu for reading, so taking it for writing
+	// waits until the sync is done. Nothing here syncs by itself.
+	waittest.For(t, "the index sync timer to fire", func() bool {
+		s.smu.Lock()
+		defer s.smu.Unlock()
+		return s.syncTimer == nil
+	})
+	s.closeMu.Lock()
+	s.closeMu.Unlock()
 	fmt.Println("stored")
-	time.Sleep(time.Minute)
+	// Wait to be killed: stdin is the parent's pipe, at EOF only if the
+	// parent is gone.
+	io.Copy(io.Discard, os.Stdin)
 	os.Exit(3)
 }
 
@@ -146,8 +162,9 @@ func putChildData() []blocks.Block {
 }
 
 // TestPutSurvivesKill: blocks stored with PutMany (no StoreConfig.Sync, as
-// a fetch stores them) by a process killed with SIGKILL a second later are
-// all there when the store is reopened, so a get resumes from them.
+// a fetch stores them) by a process killed with SIGKILL once the index
+// sync timer has run (indexSyncEvery after the Put) are all there when the
+// store is reopened, so a get resumes from them.
 func TestPutSurvivesKill(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestPutChild$", "-test.count=1")
@@ -156,6 +173,11 @@ func TestPutSurvivesKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +187,6 @@ func TestPutSurvivesKill(t *testing.T) {
 		cmd.Wait()
 		t.Fatalf("child said %q, want stored", sc.Text())
 	}
-	time.Sleep(time.Second) // > indexSyncEvery
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 

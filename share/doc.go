@@ -20,6 +20,17 @@
 // v1 (and read v2). [Reader] reads files and directories through any
 // [BlockGetter], the local store by default.
 //
+// # The service
+//
+// A [Service] is what one peer does with all of that: it adds and announces
+// content, shares back what it fetches ([ServiceConfig.Provide]), reprovides
+// (its retry policy is the pure core in share/provide), serves blocks, and
+// fetches DAGs with the Bitswap fallback (fallback.go), to a path
+// ([Service.Get]) or as a stream ([Service.OpenStream]). Every fetch walks
+// a DAG through one walker ([Walk], walk.go) or the exchange's fetch loop,
+// which shares its link decoding and seen set. node only builds a Service
+// and wires the control API to it.
+//
 // The package imports boxo, go-cid, go-car and libp2p core only; it never
 // imports node, cli, dht or compute: node passes in what share needs through
 // the small interfaces declared here (for example [ProviderFinder]).

@@ -61,6 +61,10 @@ type FetchOptions struct {
 	// (its UnixFS file size, or its links' sizes) or the bytes of verified
 	// blocks this fetch received pass it, before more is fetched or stored.
 	MaxBytes int64
+	// NoShare keeps a Service from sharing the fetched DAG back
+	// (ServiceConfig.Provide): enxame get --no-share. The exchange itself
+	// ignores it.
+	NoShare bool
 }
 
 // Progress is a snapshot of a fetch.

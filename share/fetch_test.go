@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"math"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,70 +78,80 @@ func TestFetchOneProvider(t *testing.T) {
 	}
 }
 
+// multiSourceSetup imports size bytes into one blockstore that n providers
+// share (they only read it), each serving at most rate bytes per second,
+// and returns a fetcher whose finder lists them all.
+func multiSourceSetup(t testing.TB, n int, rate int64, size int) (dst *exPeer, root cid.Cid, data []byte) {
+	t.Helper()
+	data = exRandom(4, size)
+	bs := exNewBlockstore(t)
+	root = exImport(t, bs, data, 256<<10)
+	finder := &exFinder{}
+	for range n {
+		cfg := exTestConfig()
+		cfg.ServeRateLimit = rate
+		finder.add(exStartPeer(t, cfg, bs, nil).info())
+	}
+	return exStartPeer(t, exTestConfig(), nil, finder), root, data
+}
+
 // TestFetchMultiSource fetches from 4 providers each capped at B bytes/s:
-// the fetch must use all four at once and split the bytes about evenly.
+// the fetch uses all four at once (each serves blocks, and their bytes add
+// up to the file) and the file arrives byte-exact. How fast is
+// BenchmarkFetchMultiSource's figure, and the goal (≥ 0.8 × 4 × B) is
+// asserted in virtual time by simnet's TestFetchMultiSourceRate: a floor
+// here failed on loaded machines (issue 16).
 func TestFetchMultiSource(t *testing.T) {
 	exVerifyNoLeaks(t)
 	const (
 		providers = 4
-		rate      = 1 << 20 // B, bytes per second: low enough for -race on 2 busy cores
+		rate      = 1 << 20 // B, bytes per second: slow enough that one provider cannot serve it all
 		size      = 12 << 20
 	)
-	data := exRandom(4, size)
-	// The providers share one blockstore: they only read it.
-	bs := exNewBlockstore(t)
-	root := exImport(t, bs, data, 256<<10)
-	var srcs []*exPeer
-	for range providers {
-		cfg := exTestConfig()
-		cfg.ServeRateLimit = rate
-		srcs = append(srcs, exStartPeer(t, cfg, bs, nil))
-	}
-	dst, _ := exFetcher(t, exTestConfig(), srcs...)
-	start := time.Now()
-	var first time.Duration
-	var firstBytes int64
-	var log exProgressLog
-	err := dst.ex.Fetch(t.Context(), root, FetchOptions{Progress: func(p Progress) {
-		if first == 0 && p.BytesFetched > 0 {
-			first, firstBytes = time.Since(start), p.BytesFetched
-		}
-		log.add(p)
-	}})
-	dur := time.Since(start)
-	if err != nil {
-		t.Fatalf("Fetch: %v", err)
-	}
-	pr := log.final()
-	t.Logf("first bytes after %v", first)
-	// The rate once data flows: connecting and finding the providers (which
-	// a loaded CI machine under -race can stretch to half a second) is not
-	// the bandwidth the planner achieves; bench/transfer measures it all.
-	// The goal itself (≥ 0.8 × 4 × B) is asserted in virtual time by
-	// simnet's TestFetchMultiSourceRate, where CPU starvation cannot skew
-	// it, and measured by bench/transfer; here, on real hosts beside other
-	// packages under -race, the fetch must at least beat twice what any
-	// one provider can give.
-	got := float64(size-firstBytes) / (dur - first).Seconds()
-	want := 2.0 * rate
-	t.Logf("fetched %s in %v: %s/s (4 × B = %s/s); shares:", exMiB(size), dur.Round(time.Millisecond), exMiB(got), exMiB(providers*rate))
-	for _, p := range pr.Providers {
-		t.Logf("  %s: %.3f (%s at %s/s)", p.Peer, p.Share, exMiB(float64(p.Bytes)), exMiB(p.Rate))
-	}
-	if got < want {
-		t.Errorf("Fetch from %d providers at %s/s each: %s/s, want ≥ 2 × B = %s/s", providers, exMiB(rate), exMiB(got), exMiB(want))
-	}
+	dst, root, data := multiSourceSetup(t, providers, rate, size)
+	pr := exFetch(t, dst, root, data)
 	if len(pr.Providers) != providers {
 		t.Fatalf("Fetch: %d providers used, want %d", len(pr.Providers), providers)
 	}
-	// Equal rates should give roughly equal shares; a loaded machine (CI
-	// runs this beside other packages under -race) skews the token buckets
-	// and starves a provider now and then, so the bound is a quarter to
-	// one and three quarters of the fair share.
+	var sum int64
 	for _, p := range pr.Providers {
-		if fair := 1.0 / providers; math.Abs(p.Share-fair) > 3*fair/4 {
-			t.Errorf("Fetch: provider %s share %.3f, want %.3f ± %.3f", p.Peer, p.Share, fair, 3*fair/4)
+		t.Logf("  %s: %.3f (%s at %s/s)", p.Peer, p.Share, exMiB(float64(p.Bytes)), exMiB(p.Rate))
+		if p.Bytes == 0 {
+			t.Errorf("Fetch: provider %s served no bytes, want a share of the file", p.Peer)
 		}
+		sum += p.Bytes
+	}
+	if sum != pr.BytesFetched {
+		t.Errorf("Fetch: providers served %d bytes in all, but %d were fetched", sum, pr.BytesFetched)
+	}
+}
+
+// BenchmarkFetchMultiSource reports the rate of a fetch of 12 MiB from 4
+// providers capped at 4 MiB/s each (16 MiB/s together), from the first
+// byte on, as MiB/s: 0.8 × 16 is the goal.
+func BenchmarkFetchMultiSource(b *testing.B) {
+	const (
+		providers = 4
+		rate      = 4 << 20
+		size      = 12 << 20
+	)
+	for range b.N {
+		b.StopTimer()
+		dst, root, _ := multiSourceSetup(b, providers, rate, size)
+		b.StartTimer()
+		start := time.Now()
+		var first time.Duration
+		var firstBytes int64
+		err := dst.ex.Fetch(b.Context(), root, FetchOptions{Progress: func(p Progress) {
+			if first == 0 && p.BytesFetched > 0 {
+				first, firstBytes = time.Since(start), p.BytesFetched
+			}
+		}})
+		if err != nil {
+			b.Fatalf("Fetch: %v", err)
+		}
+		d := time.Since(start) - first
+		b.ReportMetric(float64(size-firstBytes)/(1<<20)/d.Seconds(), "MiB/s")
 	}
 }
 
@@ -435,16 +445,24 @@ func TestFetchConnectedPeer(t *testing.T) {
 func TestFetchConnectedPeerGetsItLater(t *testing.T) {
 	exVerifyNoLeaks(t)
 	data := exRandom(9, 1<<20)
-	src := exStartPeer(t, exTestConfig(), nil, nil)
 	scratch := exNewBlockstore(t)
 	root := exImport(t, scratch, data, 256<<10)
+	// The provider signals the first time it is asked for the root: the
+	// fetch's probe, which it answers "don't have". (Issue 16: this waited
+	// 500 ms hoping the fetch had probed by then.)
+	asked := &askedStore{Blockstore: exNewBlockstore(t), key: root, asked: make(chan struct{})}
+	src := exStartPeer(t, exTestConfig(), asked, nil)
 	dst := exStartPeer(t, exTestConfig(), nil, nil)
 	if err := dst.h.Connect(t.Context(), src.info()); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- dst.ex.Fetch(t.Context(), root, FetchOptions{}) }()
-	time.Sleep(500 * time.Millisecond)
+	select {
+	case <-asked.asked:
+	case err := <-done:
+		t.Fatalf("Fetch ended before it probed the connected peer: %v", err)
+	}
 	if got := exImport(t, src.bs, data, 256<<10); !got.Equals(root) {
 		t.Fatalf("import on the provider gave %s, want %s", got, root)
 	}
@@ -454,6 +472,39 @@ func TestFetchConnectedPeerGetsItLater(t *testing.T) {
 	if got := exReadFile(t, dst.bs, root); !bytes.Equal(got, data) {
 		t.Errorf("fetched %d bytes that differ from the %d imported", len(got), len(data))
 	}
+}
+
+// askedStore is a blockstore that closes asked the first time a lookup
+// (Has, Get or GetSize) of key finds it missing.
+type askedStore struct {
+	blockstore.Blockstore
+	key   cid.Cid
+	asked chan struct{}
+	once  sync.Once
+}
+
+func (s *askedStore) note(c cid.Cid, found bool) {
+	if c.Equals(s.key) && !found {
+		s.once.Do(func() { close(s.asked) })
+	}
+}
+
+func (s *askedStore) Has(ctx context.Context, c cid.Cid) (bool, error) {
+	ok, err := s.Blockstore.Has(ctx, c)
+	s.note(c, ok || err != nil)
+	return ok, err
+}
+
+func (s *askedStore) Get(ctx context.Context, c cid.Cid) (blocks.Block, error) {
+	b, err := s.Blockstore.Get(ctx, c)
+	s.note(c, !ipld.IsNotFound(err))
+	return b, err
+}
+
+func (s *askedStore) GetSize(ctx context.Context, c cid.Cid) (int, error) {
+	n, err := s.Blockstore.GetSize(ctx, c)
+	s.note(c, !ipld.IsNotFound(err))
+	return n, err
 }
 
 // TestFetchSharedSubtrees fetches a DAG whose every level links the level

@@ -438,8 +438,24 @@ func (s *Store) rewritePack(ctx context.Context, id uint32, lives []packLive) (i
 // Getter returns a BlockGetter that holds every CID in h before it asks bg
 // for it, so that blocks a fetch brings into the store (through a *Bitswap,
 // say) are protected from GC from the moment they land until the caller
-// pins the root and releases h.
-func (h *Hold) Getter(bg BlockGetter) BlockGetter { return holdingGetter{h, bg} }
+// pins the root and releases h. When bg can size a block without reading
+// it (GetSize, as a Store can), so can the returned getter, holding first.
+func (h *Hold) Getter(bg BlockGetter) BlockGetter {
+	if sz, ok := bg.(blockSizer); ok {
+		return holdingSizer{holdingGetter{h, bg}, sz}
+	}
+	return holdingGetter{h, bg}
+}
+
+type holdingSizer struct {
+	holdingGetter
+	sz blockSizer
+}
+
+func (g holdingSizer) GetSize(ctx context.Context, c cid.Cid) (int, error) {
+	g.h.Add(c)
+	return g.sz.GetSize(ctx, c)
+}
 
 type holdingGetter struct {
 	h  *Hold

@@ -126,7 +126,9 @@ func (s *Store) putInside(ctx context.Context, bs []blocks.Block) error {
 // makeRoom runs a GC that removes unpinned, unheld blocks, oldest first,
 // until need more bytes fit under storeLowWater of the quota (or under the
 // quota, for a write larger than the rest). It returns an error matching
-// ErrStoreFull when need still does not fit. It waits for a GC in
+// ErrStoreFull when need still does not fit and the GC removed nothing
+// (when it removed something, a concurrent write may have taken the room:
+// the caller tries again). It waits for a GC in
 // progress, and does nothing if that one made room.
 func (s *Store) makeRoom(ctx context.Context, need int64) error {
 	s.gcMu.Lock()
@@ -140,10 +142,15 @@ func (s *Store) makeRoom(ctx context.Context, need int64) error {
 		target = max - need
 	}
 	s.log.Info("store over quota: collecting unpinned blocks", "used", s.used.Load(), "max", max, "need", need, "target", target)
-	if _, err := s.gcLocked(ctx, target); err != nil {
+	res, err := s.gcLocked(ctx, target)
+	if err != nil {
 		return fmt.Errorf("share: make room for %d bytes: %w", need, err)
 	}
-	if s.overQuota(need) {
+	// A GC that removed nothing cannot help: the store is full. One that
+	// removed blocks made room, which a concurrent Put (another verify
+	// worker of the same fetch) may have taken already: putInside tries
+	// again rather than failing a write that fits.
+	if res.Removed == 0 && s.overQuota(need) {
 		return s.fullError(need)
 	}
 	return nil

@@ -188,12 +188,14 @@ func (s *Store) indexWritten() {
 	}
 }
 
-// syncIndex writes the index's log out to its file and fsyncs it.
+// syncIndex writes the index's log out to its file and fsyncs it. It
+// enters before it disarms the timer, so that once syncTimer is nil the
+// sync holds closeMu until it is done (TestPutChild waits on that).
 func (s *Store) syncIndex() {
+	done, err := s.enter()
 	s.smu.Lock()
 	s.syncTimer = nil
 	s.smu.Unlock()
-	done, err := s.enter()
 	if err != nil {
 		return // closed: Close flushed it
 	}

@@ -101,10 +101,19 @@ type WalkStats struct {
 	Bytes int64
 }
 
+// blockSizer is implemented by getters that can tell a block's size without
+// reading it (a Store, or a Hold's Getter over one): Walk asks it, not Get,
+// for the leaves it need not decode. A block that is missing gives an error
+// matching format.ErrNotFound, as Get does.
+type blockSizer interface {
+	GetSize(ctx context.Context, c cid.Cid) (int, error)
+}
+
 // Walk gets every distinct block of the DAG under root through get, each
 // exactly once whatever the number of links to it, up to opts.Parallel at
 // once, following the links of dag-pb blocks depth first (other codecs are
-// leaves, as in Fetch). get is trusted to return the block of the CID asked
+// leaves, as in Fetch; when get also has GetSize, as a Store does, a leaf
+// is only sized, not read). get is trusted to return the block of the CID asked
 // (a *Bitswap, a Store or a Hold's Getter verify it); it must be safe for
 // concurrent use. Walk returns the first error of get (wrapped), an error
 // wrapping ErrTooLarge when a limit of opts is passed, a decoding error
@@ -145,14 +154,19 @@ func Walk(ctx context.Context, root cid.Cid, get BlockGetter, opts WalkOptions) 
 				if opts.Wait > 0 {
 					gctx, gcancel = context.WithTimeout(ctx, opts.Wait)
 				}
-				blk, err := get.Get(gctx, c)
-				gcancel()
-				if err != nil {
+				if sz, ok := get.(blockSizer); ok && c.Type() != cid.DagProtobuf {
+					n, err := sz.GetSize(gctx, c)
+					if err != nil {
+						r.err = fmt.Errorf("get %s: %w", c, err)
+					}
+					r.size = n
+				} else if blk, err := get.Get(gctx, c); err != nil {
 					r.err = fmt.Errorf("get %s: %w", c, err)
 				} else {
 					r.size = len(blk.RawData())
 					r.links, r.err = fetchLinks(c, blk.RawData())
 				}
+				gcancel()
 				select {
 				case results <- r:
 				case <-ctx.Done():

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/enxame/enxame/share"
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/marcopolo/simnet"
 )
@@ -50,6 +51,14 @@ type FetchConfig struct {
 	// joins. They leave evenly as the first fetcher to get there passes
 	// 1/(n+1), 2/(n+1), … of the file. Default 0.
 	Churn float64
+	// Waves splits the fetchers into this many groups that fetch one after
+	// another, Settle apart, to measure sharing back (node config
+	// share.provide): before each wave the scenario counts the providers a
+	// DHT lookup finds, and with more than one wave every node but the
+	// bootstrap peers has its uplink capped like a provider's, so that a
+	// fetcher that shares back is no faster a source than a provider.
+	// Default 1.
+	Waves int
 }
 
 func (c FetchConfig) withDefaults() FetchConfig {
@@ -70,6 +79,9 @@ func (c FetchConfig) withDefaults() FetchConfig {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 10 * time.Minute
+	}
+	if c.Waves == 0 {
+		c.Waves = 1
 	}
 	return c
 }
@@ -123,8 +135,21 @@ type FetchReport struct {
 	Joined  int           `json:"joined,omitempty"`
 	Ideal   time.Duration `json:"ideal_ns"` // all fetchers' bytes over the providers' total uplink
 	Results []FetchResult `json:"results"`
+	// Waves describes each wave of fetchers (FetchConfig.Waves).
+	Waves   []FetchWave   `json:"waves,omitempty"`
 	Virtual time.Duration `json:"virtual_ns"`
 	Wall    time.Duration `json:"wall_ns"`
+}
+
+// FetchWave is one wave of fetchers.
+type FetchWave struct {
+	Wave     int `json:"wave"`
+	Fetchers int `json:"fetchers"`
+	// Providers counts the distinct providers a DHT lookup from a
+	// bootstrap peer found just before the wave started.
+	Providers int `json:"providers_found"`
+	// MeanTook is the mean time of the wave's successful fetches.
+	MeanTook time.Duration `json:"mean_took_ns"`
 }
 
 // RunFetch runs the fetch scenario: Providers nodes add the same file (the
@@ -172,7 +197,7 @@ func RunFetch(ctx context.Context, cfg FetchConfig) (rep FetchReport, err error)
 		if userLinks != nil {
 			userLinks(i, l)
 		}
-		if isProv[i] {
+		if isProv[i] || cfg.Waves > 1 && i >= ncfg.Bootstraps {
 			l.Uplink.BitsPerSecond = cfg.ProviderBitsPerSecond
 		}
 	}
@@ -278,55 +303,78 @@ func RunFetch(ctx context.Context, cfg FetchConfig) (rep FetchReport, err error)
 
 	results := make([]FetchResult, len(fetchers))
 	var wg sync.WaitGroup
-	for k, f := range fetchers {
-		wg.Go(func() {
-			r := FetchResult{Fetcher: f, Region: peers[f].Region, Shares: map[int]float64{}}
-			fctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-			defer cancel()
-			var last share.Progress
-			t0 := time.Now()
-			err := peers[f].Node.Fetch(fctx, root.Root, share.FetchOptions{Progress: func(p share.Progress) {
-				last = p
-				if p.BytesTotal > 0 && !p.Done {
-					trig.observe(float64(p.BytesDone) / float64(p.BytesTotal))
-				}
-			}})
-			r.Took = time.Since(t0)
-			if err != nil {
-				r.Err = err.Error()
-			} else {
-				r.OK = true
-				r.MBps = math.Round(float64(cfg.FileBytes)/r.Took.Seconds()/1e6*100) / 100
-				r.BadBytes = readBack(fctx, peers[f], root, data)
+	fetchOne := func(k, f int) {
+		r := FetchResult{Fetcher: f, Region: peers[f].Region, Shares: map[int]float64{}}
+		fctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+		defer cancel()
+		var last share.Progress
+		t0 := time.Now()
+		err := peers[f].Node.Fetch(fctx, root.Root, share.FetchOptions{Progress: func(p share.Progress) {
+			last = p
+			if p.BytesTotal > 0 && !p.Done {
+				trig.observe(float64(p.BytesDone) / float64(p.BytesTotal))
 			}
-			for _, pp := range last.Providers {
-				i, ok := provIdx[pp.Peer]
-				if !ok {
-					continue
-				}
-				if r.OK {
-					r.Shares[i] = math.Round(pp.Share*1000) / 1000
-				}
-				switch pp.State {
-				case "dropped":
-					r.Dropped = append(r.Dropped, i)
-				case "left":
-					r.Left = append(r.Left, i)
-				}
+		}})
+		r.Took = time.Since(t0)
+		if err != nil {
+			r.Err = err.Error()
+		} else {
+			r.OK = true
+			r.MBps = math.Round(float64(cfg.FileBytes)/r.Took.Seconds()/1e6*100) / 100
+			r.BadBytes = readBack(fctx, peers[f], root, data)
+		}
+		for _, pp := range last.Providers {
+			i, ok := provIdx[pp.Peer]
+			if !ok {
+				continue
 			}
-			slices.Sort(r.Dropped)
-			slices.Sort(r.Left)
-			res, err := peers[f].Node.Blocks().Verify(ctx, false)
-			r.BadBlocks = len(res.Corrupt)
-			if err != nil {
-				r.Err = strings.TrimPrefix(r.Err+"; verify store: "+err.Error(), "; ")
-				r.BadBlocks = -1
+			if r.OK {
+				r.Shares[i] = math.Round(pp.Share*1000) / 1000
 			}
-			r.Correct = r.OK && r.BadBytes == 0 && r.BadBlocks == 0
-			results[k] = r
-		})
+			switch pp.State {
+			case "dropped":
+				r.Dropped = append(r.Dropped, i)
+			case "left":
+				r.Left = append(r.Left, i)
+			}
+		}
+		slices.Sort(r.Dropped)
+		slices.Sort(r.Left)
+		res, err := peers[f].Node.Blocks().Verify(ctx, false)
+		r.BadBlocks = len(res.Corrupt)
+		if err != nil {
+			r.Err = strings.TrimPrefix(r.Err+"; verify store: "+err.Error(), "; ")
+			r.BadBlocks = -1
+		}
+		r.Correct = r.OK && r.BadBytes == 0 && r.BadBlocks == 0
+		results[k] = r
 	}
-	wg.Wait()
+	per := (len(fetchers) + cfg.Waves - 1) / cfg.Waves
+	for w, lo := 0, 0; lo < len(fetchers); w, lo = w+1, lo+per {
+		hi := min(lo+per, len(fetchers))
+		if w > 0 {
+			time.Sleep(cfg.Settle) // the last wave's fetchers announce what they fetched
+		}
+		wave := FetchWave{Wave: w + 1, Fetchers: hi - lo, Providers: countProviders(ctx, peers[0], root.Root)}
+		for k := lo; k < hi; k++ {
+			wg.Go(func() { fetchOne(k, fetchers[k]) })
+		}
+		wg.Wait()
+		var sum time.Duration
+		n := 0
+		for _, r := range results[lo:hi] {
+			if r.OK {
+				sum += r.Took
+				n++
+			}
+		}
+		if n > 0 {
+			wave.MeanTook = sum / time.Duration(n)
+		}
+		if cfg.Waves > 1 {
+			rep.Waves = append(rep.Waves, wave)
+		}
+	}
 	close(fetching)
 	churnWG.Wait()
 	rep.Results = results
@@ -334,6 +382,18 @@ func RunFetch(ctx context.Context, cfg FetchConfig) (rep FetchReport, err error)
 		return rep, fmt.Errorf("simnet: fetch: churn: %w", churnErr)
 	}
 	return rep, nil
+}
+
+// countProviders returns how many distinct providers of c one lookup from
+// p finds (0 if the lookup fails).
+func countProviders(ctx context.Context, p *Peer, c cid.Cid) int {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	seen := map[peer.ID]bool{}
+	for ai := range p.Node.Router().FindProviders(ctx, c, 0) {
+		seen[ai.ID] = true
+	}
+	return len(seen)
 }
 
 // readBack reads the file under root from p's store and returns how many
@@ -389,6 +449,10 @@ func (r FetchReport) WriteTable(w io.Writer) error {
 		}
 	}
 	tw.Flush()
+	for _, wv := range r.Waves {
+		fmt.Fprintf(&b, "wave %d: %d fetchers, %d providers found before it, mean fetch %s\n",
+			wv.Wave, wv.Fetchers, wv.Providers, wv.MeanTook.Round(time.Millisecond))
+	}
 	fmt.Fprintf(&b, "time: %s virtual, %s wall\n", r.Virtual.Round(time.Millisecond), r.Wall.Round(time.Millisecond))
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -113,3 +113,39 @@ func TestFetchChurn(t *testing.T) {
 		}
 	})
 }
+
+// TestFetchSharingBack fetches in three waves from one provider: each
+// fetcher shares back what it fetched (share.provide: fetched, the
+// default), so each wave finds more providers than the last and, every
+// uplink capped alike, fetches faster. Issue 15, "Sharing back".
+func TestFetchSharingBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rep, err := RunFetch(context.Background(), FetchConfig{
+			Net: Config{Nodes: 14, Seed: 1}, Providers: 1, Fetchers: 6, Waves: 3, FileBytes: 2 << 20,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		rep.WriteTable(&b)
+		t.Log("\n" + b.String())
+		for _, r := range rep.Results {
+			if !r.OK || !r.Correct {
+				t.Errorf("fetcher %d: ok %v correct %v err %q", r.Fetcher, r.OK, r.Correct, r.Err)
+			}
+		}
+		if len(rep.Waves) != 3 {
+			t.Fatalf("%d waves reported, want 3", len(rep.Waves))
+		}
+		for i, w := range rep.Waves {
+			// Before wave i, the provider and the 2i fetchers of the waves
+			// before it provide the file.
+			if want := 1 + 2*i; w.Providers < want {
+				t.Errorf("wave %d: %d providers found, want >= %d", w.Wave, w.Providers, want)
+			}
+		}
+		if first, last := rep.Waves[0].MeanTook, rep.Waves[2].MeanTook; last >= first {
+			t.Errorf("mean fetch time: wave 1 %v, wave 3 %v; want it to fall as providers grow", first, last)
+		}
+	})
+}

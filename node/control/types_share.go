@@ -73,6 +73,9 @@ type GetRequest struct {
 	// the bytes fetched (enxame get --max-size); 0: no cap but the free
 	// space at Output.
 	MaxBytes int64 `json:"max_bytes,omitempty"`
+	// NoShare keeps the daemon from announcing the fetched DAG (enxame get
+	// --no-share; see the config key share.provide).
+	NoShare bool `json:"no_share,omitempty"`
 }
 
 // CatRequest asks for a file's bytes, from Offset, at most Length (0: to
