@@ -32,6 +32,8 @@ type jobFlags struct {
 	memory     int
 	reduce     string
 	reduceArgs []string
+	// script and reduceScript are --script and --reduce-script (script.go).
+	script, reduceScript string
 }
 
 func (f *jobFlags) add(c *cobra.Command) {
@@ -48,6 +50,8 @@ func (f *jobFlags) add(c *cobra.Command) {
 	fl.IntVar(&f.memory, "memory", 0, "each unit's memory cap in MiB (default 256)")
 	fl.StringVar(&f.reduce, "reduce", "", "a module (file or CID) run last over every unit's output")
 	fl.StringArrayVar(&f.reduceArgs, "reduce-arg", nil, "an argument for the reduce unit (repeatable)")
+	fl.StringVar(&f.script, "script", "", "run this script (.star Starlark, .js JavaScript) instead of a module; see docs/scripts.md")
+	fl.StringVar(&f.reduceScript, "reduce-script", "", "a script (.star, .js) run last over every unit's output, instead of --reduce")
 }
 
 // request builds the submit request, adding local files to the swarm.
@@ -86,7 +90,8 @@ func (f *jobFlags) request(ctx context.Context, e *env, cl *control.Client, modu
 	if (req.Split == "bytes" || req.Split == "lines") && len(f.inputs) != 1 {
 		return req, usageError{fmt.Errorf("--split and --split-lines cut exactly one --input, got %d", len(f.inputs))}
 	}
-	if req.Module, err = resolveContent(ctx, e, cl, module); err != nil {
+	var modArgs, redArgs []string
+	if req.Module, modArgs, err = moduleOrScript(ctx, e, cl, module, f.script, "--script"); err != nil {
 		return req, err
 	}
 	for _, in := range f.inputs {
@@ -96,12 +101,13 @@ func (f *jobFlags) request(ctx context.Context, e *env, cl *control.Client, modu
 		}
 		req.Inputs = append(req.Inputs, c)
 	}
-	if f.reduce != "" {
-		if req.Reduce, err = resolveContent(ctx, e, cl, f.reduce); err != nil {
+	if f.reduce != "" || f.reduceScript != "" {
+		if req.Reduce, redArgs, err = moduleOrScript(ctx, e, cl, f.reduce, f.reduceScript, "--reduce-script"); err != nil {
 			return req, err
 		}
 	}
-	req.Args, req.Replicas, req.Timeout, req.MemoryMiB, req.ReduceArgs = f.args, replicas, f.timeout, f.memory, f.reduceArgs
+	req.Args, req.Replicas, req.Timeout, req.MemoryMiB, req.ReduceArgs =
+		append(modArgs, f.args...), replicas, f.timeout, f.memory, append(redArgs, f.reduceArgs...)
 	return req, nil
 }
 
@@ -186,20 +192,20 @@ func newComputeRunCmd(e *env) *cobra.Command {
 	var out string
 	var quiet bool
 	c := &cobra.Command{
-		Use:   "run MODULE.wasm|CID",
+		Use:   "run MODULE.wasm|CID | --script FILE",
 		Short: "Run a job on the swarm, show each unit's progress and print the result",
 		Long: `run publishes a job (a WASI module plus inputs, split into work units) to the
 swarm, places each unit on the most available worker, shows each unit's
 progress on stderr, and prints the result: a single unit's stdout, the
 reduce unit's output, or every unit's output in unit order.`,
-		Args: exactArgs(1, "one module (a .wasm file or a CID)"),
+		Args: moduleArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := e.client()
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
-			req, err := f.request(ctx, e, cl, args[0])
+			req, err := f.request(ctx, e, cl, firstArg(args))
 			if err != nil {
 				return err
 			}
@@ -312,15 +318,15 @@ func writeResult(ctx context.Context, e *env, cl *control.Client, info *compute.
 func newComputeSubmitCmd(e *env) *cobra.Command {
 	var f jobFlags
 	c := &cobra.Command{
-		Use:   "submit MODULE.wasm|CID",
+		Use:   "submit MODULE.wasm|CID | --script FILE",
 		Short: "Publish a job and print its ID at once",
-		Args:  exactArgs(1, "one module (a .wasm file or a CID)"),
+		Args:  moduleArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := e.client()
 			if err != nil {
 				return err
 			}
-			req, err := f.request(cmd.Context(), e, cl, args[0])
+			req, err := f.request(cmd.Context(), e, cl, firstArg(args))
 			if err != nil {
 				return err
 			}

@@ -16,7 +16,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/dop251/goja/parser"
 	"github.com/enxame/enxame/examples/script"
+	"go.starlark.net/syntax"
 )
 
 //go:generate sh -c "GOOS=wasip1 GOARCH=wasm go build -trimpath -ldflags='-s -w' -o mandelbrot.wasm ../mandelbrot"
@@ -63,19 +65,32 @@ func gunzip(gz []byte) ([]byte, error) {
 	return b, nil
 }
 
+// starlarkDialect is the Starlark dialect of ../starlark (whose resolver,
+// not its parser, uses these options).
+var starlarkDialect = &syntax.FileOptions{Set: true, While: true, TopLevelControl: true, GlobalReassign: true, Recursion: true}
+
 // ScriptLanguages maps the file extensions of scripts to their language.
 var ScriptLanguages = map[string]string{".star": "starlark", ".js": "javascript"}
 
 // Script returns, for the script file name (its language is chosen by its
 // extension, see ScriptLanguages) with source src, the runtime module that
 // runs it and the unit arguments that carry it (package examples/script);
-// the script's own arguments go after them.
+// the script's own arguments go after them. A script that does not parse
+// is refused here, with the position of its first error, before any unit
+// runs it.
 func Script(name string, src []byte) (module []byte, args []string, err error) {
 	ext := strings.ToLower(filepath.Ext(name))
+	base := filepath.Base(name)
 	switch ScriptLanguages[ext] {
 	case "starlark":
+		if _, perr := starlarkDialect.Parse(base, src, 0); perr != nil {
+			return nil, nil, fmt.Errorf("syntax error: %w", perr)
+		}
 		module, err = Starlark()
 	case "javascript":
+		if _, perr := parser.ParseFile(nil, base, string(src), 0); perr != nil {
+			return nil, nil, fmt.Errorf("syntax error: %w", perr)
+		}
 		module, err = JavaScript()
 	default:
 		return nil, nil, fmt.Errorf("script %s: unknown language of %q: want .star (Starlark) or .js (JavaScript)", name, ext)
@@ -83,7 +98,7 @@ func Script(name string, src []byte) (module []byte, args []string, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	args, err = script.Encode(filepath.Base(name), src)
+	args, err = script.Encode(base, src)
 	if err != nil {
 		return nil, nil, err
 	}

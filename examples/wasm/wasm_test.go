@@ -56,6 +56,15 @@ func TestScript(t *testing.T) {
 			}
 		})
 	}
+	syntaxErrors := []struct{ name, src, want string }{
+		{"job.star", "print(\n", "job.star:2:1"},
+		{"job.js", "print(\n", "job.js: Line 2:1"},
+	}
+	for _, tt := range syntaxErrors {
+		if _, _, err := Script(tt.name, []byte(tt.src)); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Script(%q, %q) error = %v, want a syntax error at %q", tt.name, tt.src, err, tt.want)
+		}
+	}
 	for _, bad := range []string{"job.py", "job", "job.wasm"} {
 		if _, _, err := Script(bad, []byte("x")); err == nil || !strings.Contains(err.Error(), ".star") {
 			t.Errorf("Script(%q) error = %v, want one naming the known extensions", bad, err)
