@@ -45,7 +45,7 @@ func moduleOrScript(ctx context.Context, e *env, cl *control.Client, module, scr
 	}
 	src, err := os.ReadFile(script)
 	if err != nil {
-		return "", nil, fmt.Errorf("%s: %w", flag, unwrapPath(err))
+		return "", nil, fmt.Errorf("%s %s: %w", flag, script, unwrapPath(err))
 	}
 	mod, args, err := wasm.Script(script, src)
 	if err != nil {
