@@ -147,3 +147,33 @@ func TestInput(t *testing.T) {
 		t.Errorf("ReadAll of a missing directory = %q, %v; want empty", all, err)
 	}
 }
+
+// FuzzDecode: Decode never panics on any arguments, never returns a source
+// over MaxBytes, and Encode → Decode gives back the script.
+func FuzzDecode(f *testing.F) {
+	f.Add("job.star", "print(1)\n", "--script\x00a\x002\x00x\x00y")
+	f.Add("a.js", strings.Repeat("é", 3000), "--script\x00a\x00-1")
+	f.Add("x", "", "--script\x00a\x00999999999999999999999")
+	f.Add("x", "", "")
+	f.Fuzz(func(t *testing.T, name, src, raw string) {
+		args := strings.Split(raw, "\x00")
+		if _, s, rest, err := Decode(args); err == nil {
+			if len(s) > MaxBytes || len(rest) > len(args) {
+				t.Fatalf("Decode(%q) = %d bytes, %d rest", args, len(s), len(rest))
+			}
+		}
+		enc, err := Encode(name, []byte(src))
+		if err != nil {
+			return
+		}
+		gotName, gotSrc, rest, err := Decode(append(enc, "tail"))
+		if err != nil || gotName != name || gotSrc != src || len(rest) != 1 || rest[0] != "tail" {
+			t.Fatalf("Decode(Encode(%q, %q)) = %q, %q, %q, %v", name, src, gotName, gotSrc, rest, err)
+		}
+		for _, a := range enc {
+			if len(a) > PartBytes {
+				t.Fatalf("Encode gave an argument of %d bytes", len(a))
+			}
+		}
+	})
+}
