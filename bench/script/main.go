@@ -4,7 +4,9 @@
 // (examples/starlark, the runtime `enxame compute run --script` uses), each
 // unit in a compute/sandbox Pool of one child, one after another, on a
 // fresh compilation cache: the first unit of each pays its module's
-// compilation, the others run in the warm child, as on one worker.
+// compilation, the others run in the warm child, as on one worker. The
+// units alternate between the two modules, so that a change of the
+// machine's load hits both alike.
 //
 // The text is lowercase ASCII words separated by spaces and newlines, so
 // the two agree on what a word is; every unit's outputs must be
@@ -140,12 +142,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{"go wordcount", "wordcount", goMod, nil},
 		{"starlark script", "starlark", starMod, scriptArgs},
 	}
-	var rows []Row
+	// Units alternate between the modules (Go unit 0, Starlark unit 0, Go
+	// unit 1, ...), so a drift of the machine's load hits both alike.
+	rows := make([]Row, len(modules))
+	durs := make([][]time.Duration, len(modules))
 	outputs := make([][][]byte, len(modules))
-	for mi, m := range modules {
-		var durs []time.Duration
-		row := Row{Name: m.name}
-		for i, in := range inputs {
+	for i, in := range inputs {
+		for mi, m := range modules {
 			start := time.Now()
 			res, err := pool.Run(ctx, sandbox.Unit{ModuleKey: m.key, ModulePath: m.path, InputDir: in, Args: m.args})
 			took := time.Since(start)
@@ -154,15 +157,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			fmt.Fprintf(stderr, "%s unit %d: %v (compile %v)\n", m.name, i, took.Round(time.Millisecond), res.CompileTime.Round(time.Millisecond))
 			outputs[mi] = append(outputs[mi], res.Stdout)
-			row.Total += took
+			rows[mi].Name = m.name
+			rows[mi].Total += took
 			if i == 0 {
-				row.First, row.FirstCompile = took, res.CompileTime
+				rows[mi].First, rows[mi].FirstCompile = took, res.CompileTime
 			} else {
-				durs = append(durs, took)
+				durs[mi] = append(durs[mi], took)
 			}
 		}
-		row.MedianOther = median(durs)
-		rows = append(rows, row)
+	}
+	for mi := range rows {
+		rows[mi].MedianOther = median(durs[mi])
 	}
 	for i := range inputs {
 		if !bytes.Equal(outputs[0][i], outputs[1][i]) {
@@ -180,7 +185,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return enc.Encode(rep)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "word count, %d MiB in %d units, one sandbox child, units in turn\n", *mib, *units)
+	fmt.Fprintf(tw, "word count, %d MiB in %d units, one sandbox child, Go and Starlark units alternating\n", *mib, *units)
 	fmt.Fprintln(tw, "MODULE\tFIRST UNIT\t(COMPILE)\tMEDIAN OTHER\tTOTAL")
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%v\t%v\t%v\t%v\n", r.Name, r.First.Round(time.Millisecond), r.FirstCompile.Round(time.Millisecond),
