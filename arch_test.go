@@ -162,8 +162,9 @@ var archRules = []archRule{
 				"compute.JobSpec: needs job, event and spec API types in node/control"},
 			{"cli", "share", "cli/demo.go drives in-process nodes with share.AddOptions, share.FetchOptions " +
 				"and share.Progress: needs node-level options (or the demo moved behind node or simnet)"},
-			{"cli", "examples/wasm", "cli/demo.go embeds the demo's Wasm modules: move the demo swarm into " +
-				"simnet (or node) and export it from there"},
+			{"cli", "examples/wasm", "cli/demo.go embeds the demo's Wasm modules and cli/script.go the script " +
+				"runtimes of compute run --script: move the demo swarm into simnet (or node) and export it from there, " +
+				"and serve the runtimes from node"},
 		},
 	},
 	{

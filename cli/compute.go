@@ -33,6 +33,8 @@ type jobFlags struct {
 	memory     int
 	reduce     string
 	reduceArgs []string
+	// script and reduceScript are --script and --reduce-script (script.go).
+	script, reduceScript string
 }
 
 func (f *jobFlags) add(c *cobra.Command) {
@@ -49,6 +51,8 @@ func (f *jobFlags) add(c *cobra.Command) {
 	fl.IntVar(&f.memory, "memory", 0, "each unit's memory cap in MiB (default 256)")
 	fl.StringVar(&f.reduce, "reduce", "", "a module (file or CID) run last over every unit's output")
 	fl.StringArrayVar(&f.reduceArgs, "reduce-arg", nil, "an argument for the reduce unit (repeatable)")
+	fl.StringVar(&f.script, "script", "", "run this script (.star Starlark, .js JavaScript) instead of a module; see docs/scripts.md")
+	fl.StringVar(&f.reduceScript, "reduce-script", "", "a script (.star, .js) run last over every unit's output, instead of --reduce")
 }
 
 // request builds the submit request, adding local files to the swarm.
@@ -87,7 +91,8 @@ func (f *jobFlags) request(ctx context.Context, e *env, cl *control.Client, modu
 	if (req.Split == "bytes" || req.Split == "lines") && len(f.inputs) != 1 {
 		return req, usageError{fmt.Errorf("--split and --split-lines cut exactly one --input, got %d", len(f.inputs))}
 	}
-	if req.Module, err = resolveContent(ctx, e, cl, module); err != nil {
+	var modArgs, redArgs []string
+	if req.Module, modArgs, err = moduleOrScript(ctx, e, cl, module, f.script, "--script"); err != nil {
 		return req, err
 	}
 	names, err := inputNames(f.inputs)
@@ -110,12 +115,13 @@ func (f *jobFlags) request(ctx context.Context, e *env, cl *control.Client, modu
 		}
 		req.InputNames = names
 	}
-	if f.reduce != "" {
-		if req.Reduce, err = resolveContent(ctx, e, cl, f.reduce); err != nil {
+	if f.reduce != "" || f.reduceScript != "" {
+		if req.Reduce, redArgs, err = moduleOrScript(ctx, e, cl, f.reduce, f.reduceScript, "--reduce-script"); err != nil {
 			return req, err
 		}
 	}
-	req.Args, req.Replicas, req.Timeout, req.MemoryMiB, req.ReduceArgs = f.args, replicas, f.timeout, f.memory, f.reduceArgs
+	req.Args, req.Replicas, req.Timeout, req.MemoryMiB, req.ReduceArgs =
+		append(modArgs, f.args...), replicas, f.timeout, f.memory, append(redArgs, f.reduceArgs...)
 	return req, nil
 }
 
@@ -226,7 +232,7 @@ func newComputeRunCmd(e *env) *cobra.Command {
 	var out string
 	var quiet, verbose bool
 	c := &cobra.Command{
-		Use:   "run MODULE.wasm|CID",
+		Use:   "run MODULE.wasm|CID | --script FILE",
 		Short: "Run a job on the swarm, show its progress and print the result",
 		Long: `run publishes a job (a WASI module plus inputs, split into work units) to the
 swarm, places each unit on the most available worker, shows one progress
@@ -240,15 +246,18 @@ reduce, each unit's output is written to DIR/NAME (its input's name with
 Inputs given as files keep their names: a unit sees --input a.txt as
 /input/a.txt (inputs given as CIDs alone are /input/000000, ...).
 
+With --script FILE (a .star Starlark or .js JavaScript file) the job runs
+the script in a runtime module instead of a module of your own.
+
 Exit status: 0 done, 1 failed, 2 usage, 3 cancelled.`,
-		Args: exactArgs(1, "one module (a .wasm file or a CID)"),
+		Args: moduleArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := e.client()
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
-			req, err := f.request(ctx, e, cl, args[0])
+			req, err := f.request(ctx, e, cl, firstArg(args))
 			if err != nil {
 				return err
 			}
@@ -457,15 +466,15 @@ func writeUnits(ctx context.Context, e *env, cl *control.Client, info *compute.J
 func newComputeSubmitCmd(e *env) *cobra.Command {
 	var f jobFlags
 	c := &cobra.Command{
-		Use:   "submit MODULE.wasm|CID",
+		Use:   "submit MODULE.wasm|CID | --script FILE",
 		Short: "Publish a job and print its ID at once",
-		Args:  exactArgs(1, "one module (a .wasm file or a CID)"),
+		Args:  moduleArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := e.client()
 			if err != nil {
 				return err
 			}
-			req, err := f.request(cmd.Context(), e, cl, args[0])
+			req, err := f.request(cmd.Context(), e, cl, firstArg(args))
 			if err != nil {
 				return err
 			}

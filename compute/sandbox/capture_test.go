@@ -128,6 +128,31 @@ func TestLimitsWithin(t *testing.T) {
 	}
 }
 
+// TestLimitsAboveDefaultsKept pins that limits above the defaults survive
+// withDefaults, in a pool's Config and in the child: they were lowered to
+// the defaults (60s, 256 MiB), so a node whose pool allows 30 minutes ran
+// every unit, even one asking for 5 minutes, under 60s (issue 14: the
+// JavaScript runtime's first compile on a loaded machine took longer).
+func TestLimitsAboveDefaultsKept(t *testing.T) {
+	big := Limits{MemoryMiB: 4096, Timeout: 30 * time.Minute, MaxOutputBytes: 1 << 30, MaxModuleBytes: 1 << 30, MaxStderrBytes: 1 << 20}
+	if got := big.withDefaults(); got != big {
+		t.Errorf("%+v.withDefaults() = %+v, want it unchanged", big, got)
+	}
+	cfg := DefaultConfig()
+	cfg.Command = []string{"child"}
+	cfg.Limits = Limits{Timeout: 30 * time.Minute, MemoryMiB: 1024}
+	got, err := cfg.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Limits.Timeout != 30*time.Minute || got.Limits.MemoryMiB != 1024 {
+		t.Errorf("Config.withDefaults() limits = %+v, want Timeout 30m and MemoryMiB 1024 kept", got.Limits)
+	}
+	if unit := (Limits{Timeout: 5 * time.Minute}).within(got.Limits); unit.Timeout != 5*time.Minute {
+		t.Errorf("a unit asking 5m in that pool gets %v", unit.Timeout)
+	}
+}
+
 func TestLimitsValidate(t *testing.T) {
 	tests := []struct {
 		name string

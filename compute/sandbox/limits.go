@@ -74,9 +74,24 @@ func (l Limits) validate() error {
 	return nil
 }
 
-// withDefaults fills zero fields with the defaults.
+// withDefaults fills zero fields with the defaults and keeps the others,
+// which may be above them (a pool's maxima, a unit's own limits within
+// them); validate bounds them.
 func (l Limits) withDefaults() Limits {
-	return l.within(DefaultLimits())
+	def := DefaultLimits()
+	fill := func(v, d int64) int64 {
+		if v == 0 {
+			return d
+		}
+		return v
+	}
+	return Limits{
+		MemoryMiB:      int(fill(int64(l.MemoryMiB), int64(def.MemoryMiB))),
+		Timeout:        time.Duration(fill(int64(l.Timeout), int64(def.Timeout))),
+		MaxOutputBytes: fill(l.MaxOutputBytes, def.MaxOutputBytes),
+		MaxModuleBytes: fill(l.MaxModuleBytes, def.MaxModuleBytes),
+		MaxStderrBytes: fill(l.MaxStderrBytes, def.MaxStderrBytes),
+	}
 }
 
 // within fills l's zero fields from max and lowers fields above max's.
