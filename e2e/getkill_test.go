@@ -27,17 +27,8 @@ func TestGetSurvivesFetcherKill(t *testing.T) {
 	if res := enxame(t, "init", "--home", h1); res.code != 0 {
 		t.Fatalf("init: %s", res.stderr)
 	}
-	cfgPath := filepath.Join(h1, "config.yaml")
-	cfg, err := os.ReadFile(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	limited := strings.Replace(string(cfg), "\nshare:\n", "\nshare:\n  exchange:\n    serve_rate_limit: 8000000\n", 1)
-	if limited == string(cfg) {
-		t.Fatalf("config.yaml has no top-level share: section:\n%s", cfg)
-	}
-	if err := os.WriteFile(cfgPath, []byte(limited), 0o600); err != nil {
-		t.Fatal(err)
+	if res := enxame(t, "config", "set", "--home", h1, "share.exchange.serve_rate_limit", "8000000"); res.code != 0 {
+		t.Fatalf("config set: %s", res.stderr)
 	}
 	d1 := startDaemon(t, h1, "--no-compute")
 	data := make([]byte, 32<<20)
