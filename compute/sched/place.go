@@ -137,11 +137,21 @@ func (w *worker) startAt(cost float64) float64 {
 	return base + float64(need-len(w.ends)+1)*per
 }
 
-// transfer predicts the seconds w needs to fetch the inputs of u it lacks.
-func (w *worker) transfer(u *unit, rate float64) float64 {
+// Reputation (see worker.score): a worker whose score is below lowScore
+// gets its predicted finishes stretched by 1/score, so it draws fewer units,
+// and each unit placed on it gets one more replica and one more vote.
+const (
+	lowScore     = 0.75
+	minScore     = 1.0 / 64
+	scoreRecover = 1.0 / 16
+)
+
+// transfer predicts the seconds w needs to fetch the inputs of u it lacks;
+// with ignore, as if it held none of them.
+func (w *worker) transfer(u *unit, rate float64, ignore bool) float64 {
 	var missing int64
 	for _, in := range u.spec.Inputs {
-		if _, ok := w.held[in.CID]; !ok {
+		if _, ok := w.held[in.CID]; ignore || !ok {
 			missing += in.Bytes
 		}
 	}
@@ -309,7 +319,7 @@ func (s *Scheduler) backups(now time.Time) {
 					continue
 				}
 				cost := s.cost(x.u)
-				if f := max(w.startAt(cost), w.transfer(x.u, s.cfg.TransferRate)) + cost/w.speed(); f < bestF {
+				if f := max(w.startAt(cost), w.transfer(x.u, s.cfg.TransferRate, s.cfg.IgnoreLocality)) + cost/w.speed(); f < bestF {
 					best, bestF = w, f
 				}
 			}
@@ -384,6 +394,10 @@ func (s *Scheduler) start(u *unit, w *worker, c cand, now time.Time, kind string
 		kind:         kind,
 	}
 	u.replicas++
+	if w.score < lowScore && u.extra == 0 && kind == "" {
+		u.extra = 1
+		u.missing++
+	}
 	u.runs = append(u.runs, r)
 	w.inflight = append(w.inflight, r)
 	w.post++
@@ -407,7 +421,10 @@ func (s *Scheduler) choose(u *unit, planned []*worker) (best cand, ok bool) {
 		}
 		sp := w.speed()
 		st := w.startAt(cost)
-		f := max(st, w.transfer(u, s.cfg.TransferRate)) + cost/sp
+		f := max(st, w.transfer(u, s.cfg.TransferRate, s.cfg.IgnoreLocality)) + cost/sp
+		if w.score < lowScore {
+			f /= w.score
+		}
 		cs = append(cs, cand{w: w, finish: f, start: st, room: w.available(s.cfg.QueueAllowance) > 0})
 		bestF = min(bestF, f)
 	}
