@@ -13,6 +13,7 @@ type cand struct {
 	finish float64 // predicted finish, seconds from now
 	start  float64 // predicted start, seconds from now
 	room   bool    // can take a run now
+	fetch  float64 // predicted transfer of the inputs it lacks, seconds
 }
 
 // speed is w's speed in work units per second per slot: measured from
@@ -193,6 +194,9 @@ func (s *Scheduler) place(now time.Time) {
 		if j.status != jobActive || j.window || !j.started {
 			continue
 		}
+		if !s.cfg.IgnoreLocality {
+			rooms -= s.placeLocal(j, now, rooms)
+		}
 		var doomed *unit
 		q := j.queue[:0]
 		for _, u := range j.queue {
@@ -229,6 +233,32 @@ func (s *Scheduler) place(now time.Time) {
 	if rooms > 0 && s.cfg.Backups > 0 {
 		s.backups(now)
 	}
+}
+
+// placeLocal starts, before the rest of j's queue is placed, one run of
+// each queued unit whose best worker holds all its inputs and has room: in
+// queue order, a unit whose holder is slow would otherwise take the slot of
+// a fast worker that holds the inputs of a later unit, which then moves its
+// inputs elsewhere, and so on. It returns how many workers ran out of room.
+func (s *Scheduler) placeLocal(j *job, now time.Time, rooms int) (filled int) {
+	for _, u := range j.queue {
+		if rooms-filled <= 0 {
+			break
+		}
+		if u.missing == 0 || len(u.spec.Inputs) == 0 {
+			continue
+		}
+		c, ok := s.choose(u, nil)
+		if !ok || !c.room || c.fetch > 0 {
+			continue
+		}
+		u.missing--
+		s.start(u, c.w, c, now, "")
+		if c.w.available(s.cfg.QueueAllowance) <= 0 {
+			filled++
+		}
+	}
+	return filled
 }
 
 // hopeless reports whether u failed deterministically (the module trapped,
@@ -421,11 +451,12 @@ func (s *Scheduler) choose(u *unit, planned []*worker) (best cand, ok bool) {
 		}
 		sp := w.speed()
 		st := w.startAt(cost)
-		f := max(st, w.transfer(u, s.cfg.TransferRate, s.cfg.IgnoreLocality)) + cost/sp
+		fetch := w.transfer(u, s.cfg.TransferRate, s.cfg.IgnoreLocality)
+		f := max(st, fetch) + cost/sp
 		if w.score < lowScore {
 			f /= w.score
 		}
-		cs = append(cs, cand{w: w, finish: f, start: st, room: w.available(s.cfg.QueueAllowance) > 0})
+		cs = append(cs, cand{w: w, finish: f, start: st, room: w.available(s.cfg.QueueAllowance) > 0, fetch: fetch})
 		bestF = min(bestF, f)
 	}
 	s.cands = cs
@@ -447,6 +478,13 @@ func (s *Scheduler) choose(u *unit, planned []*worker) (best cand, ok bool) {
 	if anyRoom {
 		near = slices.DeleteFunc(near, func(c cand) bool { return !c.room })
 	}
+	// Among near ties, move the fewest bytes: a worker that would fetch
+	// the inputs takes a slot a holder of other inputs may need next.
+	least := math.Inf(1)
+	for _, c := range near {
+		least = min(least, c.fetch)
+	}
+	near = slices.DeleteFunc(near, func(c cand) bool { return c.fetch > least })
 	pick := near[0]
 	if len(near) > 1 && s.cfg.NearTie >= 0 {
 		pick = near[s.rng.IntN(len(near))]

@@ -223,10 +223,11 @@ type worker struct {
 	measured  float64
 	nMeasured int
 
+	lo, hi float64 // range of the speeds measured on all workers; hi 0 when none
+
 	// score is the worker's local reputation in (0, 1]: halved each time
 	// its output loses a vote, raised by scoreRecover per agreeing result.
 	score float64
-	lo, hi    float64 // range of the speeds measured on all workers; hi 0 when none
 
 	completed, failed, outvoted, stalled, lostCount, rejected int
 
