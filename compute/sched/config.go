@@ -77,6 +77,12 @@ type Config struct {
 	// fetches inputs it does not hold yet. Default 12.5e6 (100 Mbit/s).
 	TransferRate float64 `yaml:"transfer_rate" json:"transfer_rate"`
 
+	// IgnoreLocality makes placement ignore which inputs a worker already
+	// holds (as said in its bid, or fetched for an earlier run): every
+	// worker is predicted to fetch all of a unit's inputs. Off by default;
+	// meant for measuring what data locality saves.
+	IgnoreLocality bool `yaml:"ignore_locality" json:"ignore_locality"`
+
 	// Backups is how many backup runs one unit may get in a job's end game
 	// (MapReduce's backup tasks): once none of the job's units waits for a
 	// worker, a worker with a free slot that would finish a unit well before

@@ -217,7 +217,25 @@ accepted when ⌊k/2⌋+1 runs return the same output CID (Wasm is
 deterministic). Runs still going then are cancelled. If the results cannot
 reach a majority, more runs are started on new workers, up to
 Config.MaxExtraReplicas beyond k; past that the job fails. Workers whose
-outputs lost the vote are reported with RecordFaulty and avoided.
+outputs lost the vote are reported with RecordFaulty and avoided for
+Config.AvoidFor.
+
+Reputation: each worker has a local score in (0, 1], halved each time its
+output loses a vote and raised by 1/16 per accepted result it agreed with
+(only results checked against another count). While the score is below
+0.75 the worker's predicted finishes are divided by its score, so it draws
+fewer units, and a unit placed on it gets one more replica and needs one
+more agreeing vote, even with Replicas 1.
+
+Data locality: a bid lists the unit inputs the worker holds
+(BidReceived.HasInputs); a worker given a unit is taken to hold its inputs
+afterwards. The predicted finish on a worker counts the bytes it lacks at
+Config.TransferRate, overlapped with waiting for a slot. Before the rest of
+a job's queue is placed, one run of each unit whose best worker already
+holds its inputs and has room is started, so that a unit whose holder is
+slow does not take the slot of a worker holding a later unit's inputs; and
+among near-tied workers the one fetching the fewest bytes wins.
+Config.IgnoreLocality turns all of this off, for comparison.
 
 A job waits for workers indefinitely: it fails only through its units, never
 for want of workers. The caller decides when to give up (JobWithdrawn).

@@ -13,6 +13,7 @@ type cand struct {
 	finish float64 // predicted finish, seconds from now
 	start  float64 // predicted start, seconds from now
 	room   bool    // can take a run now
+	fetch  float64 // predicted transfer of the inputs it lacks, seconds
 }
 
 // speed is w's speed in work units per second per slot: measured from
@@ -137,11 +138,21 @@ func (w *worker) startAt(cost float64) float64 {
 	return base + float64(need-len(w.ends)+1)*per
 }
 
-// transfer predicts the seconds w needs to fetch the inputs of u it lacks.
-func (w *worker) transfer(u *unit, rate float64) float64 {
+// Reputation (see worker.score): a worker whose score is below lowScore
+// gets its predicted finishes stretched by 1/score, so it draws fewer units,
+// and each unit placed on it gets one more replica and one more vote.
+const (
+	lowScore     = 0.75
+	minScore     = 1.0 / 64
+	scoreRecover = 1.0 / 16
+)
+
+// transfer predicts the seconds w needs to fetch the inputs of u it lacks;
+// with ignore, as if it held none of them.
+func (w *worker) transfer(u *unit, rate float64, ignore bool) float64 {
 	var missing int64
 	for _, in := range u.spec.Inputs {
-		if _, ok := w.held[in.CID]; !ok {
+		if _, ok := w.held[in.CID]; ignore || !ok {
 			missing += in.Bytes
 		}
 	}
@@ -183,6 +194,9 @@ func (s *Scheduler) place(now time.Time) {
 		if j.status != jobActive || j.window || !j.started {
 			continue
 		}
+		if !s.cfg.IgnoreLocality {
+			rooms -= s.placeLocal(j, now, rooms)
+		}
 		var doomed *unit
 		q := j.queue[:0]
 		for _, u := range j.queue {
@@ -219,6 +233,32 @@ func (s *Scheduler) place(now time.Time) {
 	if rooms > 0 && s.cfg.Backups > 0 {
 		s.backups(now)
 	}
+}
+
+// placeLocal starts, before the rest of j's queue is placed, one run of
+// each queued unit whose best worker holds all its inputs and has room: in
+// queue order, a unit whose holder is slow would otherwise take the slot of
+// a fast worker that holds the inputs of a later unit, which then moves its
+// inputs elsewhere, and so on. It returns how many workers ran out of room.
+func (s *Scheduler) placeLocal(j *job, now time.Time, rooms int) (filled int) {
+	for _, u := range j.queue {
+		if rooms-filled <= 0 {
+			break
+		}
+		if u.missing == 0 || len(u.spec.Inputs) == 0 {
+			continue
+		}
+		c, ok := s.choose(u, nil)
+		if !ok || !c.room || c.fetch > 0 {
+			continue
+		}
+		u.missing--
+		s.start(u, c.w, c, now, "")
+		if c.w.available(s.cfg.QueueAllowance) <= 0 {
+			filled++
+		}
+	}
+	return filled
 }
 
 // hopeless reports whether u failed deterministically (the module trapped,
@@ -309,7 +349,7 @@ func (s *Scheduler) backups(now time.Time) {
 					continue
 				}
 				cost := s.cost(x.u)
-				if f := max(w.startAt(cost), w.transfer(x.u, s.cfg.TransferRate)) + cost/w.speed(); f < bestF {
+				if f := max(w.startAt(cost), w.transfer(x.u, s.cfg.TransferRate, s.cfg.IgnoreLocality)) + cost/w.speed(); f < bestF {
 					best, bestF = w, f
 				}
 			}
@@ -384,6 +424,10 @@ func (s *Scheduler) start(u *unit, w *worker, c cand, now time.Time, kind string
 		kind:         kind,
 	}
 	u.replicas++
+	if w.score < lowScore && u.extra == 0 && kind == "" {
+		u.extra = 1
+		u.missing++
+	}
 	u.runs = append(u.runs, r)
 	w.inflight = append(w.inflight, r)
 	w.post++
@@ -407,8 +451,12 @@ func (s *Scheduler) choose(u *unit, planned []*worker) (best cand, ok bool) {
 		}
 		sp := w.speed()
 		st := w.startAt(cost)
-		f := max(st, w.transfer(u, s.cfg.TransferRate)) + cost/sp
-		cs = append(cs, cand{w: w, finish: f, start: st, room: w.available(s.cfg.QueueAllowance) > 0})
+		fetch := w.transfer(u, s.cfg.TransferRate, s.cfg.IgnoreLocality)
+		f := max(st, fetch) + cost/sp
+		if w.score < lowScore {
+			f /= w.score
+		}
+		cs = append(cs, cand{w: w, finish: f, start: st, room: w.available(s.cfg.QueueAllowance) > 0, fetch: fetch})
 		bestF = min(bestF, f)
 	}
 	s.cands = cs
@@ -430,6 +478,13 @@ func (s *Scheduler) choose(u *unit, planned []*worker) (best cand, ok bool) {
 	if anyRoom {
 		near = slices.DeleteFunc(near, func(c cand) bool { return !c.room })
 	}
+	// Among near ties, move the fewest bytes: a worker that would fetch
+	// the inputs takes a slot a holder of other inputs may need next.
+	least := math.Inf(1)
+	for _, c := range near {
+		least = min(least, c.fetch)
+	}
+	near = slices.DeleteFunc(near, func(c cand) bool { return c.fetch > least })
 	pick := near[0]
 	if len(near) > 1 && s.cfg.NearTie >= 0 {
 		pick = near[s.rng.IntN(len(near))]

@@ -23,9 +23,10 @@ type refWorker struct {
 
 // refPlace is a naive reference for one placement pass over fresh workers:
 // units in queue order (largest first), each run to the worker whose
-// earliest-free slot gives the earliest finish, ties to workers with room
-// and then to the lowest peer ID. A worker given a unit holds its inputs
-// afterwards. A run whose best worker has no room reserves that worker's
+// earliest-free slot gives the earliest finish, ties to workers with room,
+// then to the fewest bytes to fetch, then to the lowest peer ID; but first
+// one run of each unit whose best worker holds its inputs and has room. A
+// worker given a unit holds its inputs afterwards. A run whose best worker has no room reserves that worker's
 // slot and waits.
 func refPlace(cfg Config, bids []BidReceived, job JobSubmitted) []AssignUnit {
 	ws := make([]*refWorker, len(bids))
@@ -49,44 +50,66 @@ func refPlace(cfg Config, bids []BidReceived, job JobSubmitted) []AssignUnit {
 	})
 	var out []AssignUnit
 	k := max(job.Replicas, 1)
+	// best is the worker for one more run of u: the earliest finish, ties
+	// to workers with room, then to the fewest bytes to fetch, then to the
+	// lowest peer ID.
+	best := func(u UnitSpec, used []*refWorker) (best *refWorker, bestF float64, bestRoom bool, bestMissing int64) {
+		bestF = math.Inf(1)
+		for _, w := range ws {
+			if slices.Contains(used, w) || (w.bid.MaxMemory != 0 && u.Limits.Memory > w.bid.MaxMemory) {
+				continue
+			}
+			var missing int64
+			for _, in := range u.Inputs {
+				if !slices.ContainsFunc(w.bid.HasInputs, func(c cid.Cid) bool { return c.Equals(in.CID) }) {
+					missing += in.Bytes
+				}
+			}
+			start := slices.Min(w.slotAt)
+			f := max(start, float64(missing)/cfg.TransferRate) + u.EstCost/w.bid.Speed
+			room := w.placed < w.bid.Slots+cfg.QueueAllowance
+			if f < bestF || f == bestF && (room && !bestRoom || room == bestRoom && missing < bestMissing) {
+				best, bestF, bestRoom, bestMissing = w, f, room, missing
+			}
+		}
+		return best, bestF, bestRoom, bestMissing
+	}
+	runs := make([][]*refWorker, len(job.Units))
+	start := func(i int, w *refWorker, f float64) {
+		runs[i] = append(runs[i], w)
+		w.slotAt[slices.Index(w.slotAt, slices.Min(w.slotAt))] = f
+		w.placed++
+		out = append(out, AssignUnit{Unit: UnitID{job.Job, i}, Replica: len(runs[i]) - 1, Worker: w.bid.Worker})
+		// The worker fetches the unit's inputs, so it holds them for the
+		// next units.
+		for _, in := range job.Units[i].Inputs {
+			w.bid.HasInputs = append(w.bid.HasInputs, in.CID)
+		}
+	}
+	// First one run of each unit whose best worker holds its inputs and
+	// has room.
 	for _, i := range order {
 		u := job.Units[i]
-		var used []*refWorker
-		replica := 0 // numbers only the runs actually started
-		for range k {
-			var best *refWorker
-			bestF, bestRoom := math.Inf(1), false
-			for _, w := range ws {
-				if slices.Contains(used, w) || (w.bid.MaxMemory != 0 && u.Limits.Memory > w.bid.MaxMemory) {
-					continue
-				}
-				var missing int64
-				for _, in := range u.Inputs {
-					if !slices.ContainsFunc(w.bid.HasInputs, func(c cid.Cid) bool { return c.Equals(in.CID) }) {
-						missing += in.Bytes
-					}
-				}
-				start := slices.Min(w.slotAt)
-				f := max(start, float64(missing)/cfg.TransferRate) + u.EstCost/w.bid.Speed
-				room := w.placed < w.bid.Slots+cfg.QueueAllowance
-				if f < bestF || (f == bestF && room && !bestRoom) {
-					best, bestF, bestRoom = w, f, room
-				}
-			}
-			if best == nil {
+		if len(u.Inputs) == 0 {
+			continue
+		}
+		if w, f, room, missing := best(u, nil); w != nil && room && missing == 0 {
+			start(i, w, f)
+		}
+	}
+	for _, i := range order {
+		u := job.Units[i]
+		used := slices.Clone(runs[i])
+		for range k - len(runs[i]) {
+			w, f, room, _ := best(u, used)
+			if w == nil {
 				break
 			}
-			used = append(used, best)
-			best.slotAt[slices.Index(best.slotAt, slices.Min(best.slotAt))] = bestF
-			if bestRoom {
-				best.placed++
-				out = append(out, AssignUnit{Unit: UnitID{job.Job, i}, Replica: replica, Worker: best.bid.Worker})
-				replica++
-				// The worker fetches the unit's inputs, so it holds them
-				// for the next units.
-				for _, in := range u.Inputs {
-					best.bid.HasInputs = append(best.bid.HasInputs, in.CID)
-				}
+			used = append(used, w)
+			if room {
+				start(i, w, f)
+			} else {
+				w.slotAt[slices.Index(w.slotAt, slices.Min(w.slotAt))] = f
 			}
 		}
 	}

@@ -129,6 +129,7 @@ type unit struct {
 	rejected []rejection
 	replicas int // next replica number
 	backups  int // backup runs started
+	extra    int // replicas (and votes) added because a run went to a low-score worker
 	endedAt  time.Time
 }
 
@@ -221,7 +222,12 @@ type worker struct {
 
 	measured  float64
 	nMeasured int
-	lo, hi    float64 // range of the speeds measured on all workers; hi 0 when none
+
+	lo, hi float64 // range of the speeds measured on all workers; hi 0 when none
+
+	// score is the worker's local reputation in (0, 1]: halved each time
+	// its output loses a vote, raised by scoreRecover per agreeing result.
+	score float64
 
 	completed, failed, outvoted, stalled, lostCount, rejected int
 
@@ -434,7 +440,7 @@ func (s *Scheduler) worker(id peer.ID) *worker {
 	if w := s.workers[id]; w != nil {
 		return w
 	}
-	w := &worker{id: id, held: make(map[cid.Cid]struct{})}
+	w := &worker{id: id, held: make(map[cid.Cid]struct{}), score: 1}
 	s.workers[id] = w
 	i, _ := slices.BinarySearchFunc(s.wlist, id, func(w *worker, id peer.ID) int { return strings.Compare(string(w.id), string(id)) })
 	s.wlist = slices.Insert(s.wlist, i, w)
@@ -707,7 +713,8 @@ func (s *Scheduler) settle(u *unit) {
 	if lead >= 0 {
 		leadN = len(groups[lead].workers)
 	}
-	if leadN >= j.quorum {
+	quorum, replicas := j.quorum+u.extra, j.replicas+u.extra
+	if leadN >= quorum {
 		s.accept(u, groups, lead)
 		return
 	}
@@ -724,12 +731,12 @@ func (s *Scheduler) settle(u *unit) {
 			active++
 		}
 	}
-	want := max(j.replicas-done, j.quorum-leadN)
-	budget := j.replicas + max(s.cfg.MaxExtraReplicas, 0) - done - active
+	want := max(replicas-done, quorum-leadN)
+	budget := replicas + max(s.cfg.MaxExtraReplicas, 0) - done - active
 	u.missing = max(min(want-active, budget), 0)
 	if u.missing == 0 && active == 0 {
 		var b strings.Builder
-		fmt.Fprintf(&b, "unit %s: no majority of %d among %d results:", u.id, j.quorum, done)
+		fmt.Fprintf(&b, "unit %s: no majority of %d among %d results:", u.id, quorum, done)
 		for _, g := range groups {
 			fmt.Fprintf(&b, " %s×%d", g.output, len(g.workers))
 		}
@@ -753,6 +760,13 @@ func (s *Scheduler) accept(u *unit, groups []group, lead int) {
 	u.agreeing = slices.Clone(win.workers)
 	u.endedAt = s.clock
 	s.emit(AcceptResult{Unit: u.id, Output: win.output, Agreeing: slices.Clone(win.workers)})
+	if len(groups) > 1 || len(win.workers) > 1 {
+		// Only a result checked against another one earns trust back.
+		for _, id := range win.workers {
+			w := s.workers[id]
+			w.score = min(1, w.score+scoreRecover)
+		}
+	}
 	for i, g := range groups {
 		if i == lead {
 			continue
@@ -760,6 +774,7 @@ func (s *Scheduler) accept(u *unit, groups []group, lead int) {
 		for _, id := range g.workers {
 			w := s.workers[id]
 			w.outvoted++
+			w.score = max(w.score/2, minScore)
 			w.avoidUntil = s.clock.Add(s.cfg.AvoidFor)
 			s.emit(RecordFaulty{
 				Worker: id,

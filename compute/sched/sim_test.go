@@ -41,6 +41,11 @@ type simWorker struct {
 	mem   uint64
 	lat   time.Duration
 	held  []cid.Cid // inputs held from the start
+	// link, when set, is the rate in bytes per second at which the worker
+	// fetches a run's inputs it does not hold before running it (then it
+	// holds them); moved counts the bytes fetched.
+	link  float64
+	moved int64
 
 	liar     bool          // returns a wrong output of its own
 	stall    bool          // accepts units, then says nothing more
@@ -69,11 +74,12 @@ type simWorker struct {
 }
 
 type simRun struct {
-	u     UnitID
-	cost  float64
-	trap  bool // fails deterministically
-	start time.Time
-	gone  bool // cancelled or dropped
+	u      UnitID
+	cost   float64
+	trap   bool // fails deterministically
+	inputs []Input
+	start  time.Time
+	gone   bool // cancelled or dropped
 }
 
 type simJob struct {
@@ -294,7 +300,7 @@ func (m *sim) do(a Action) {
 			return
 		}
 		j := m.jobs[a.Unit.Job]
-		r := &simRun{u: a.Unit, cost: j.units[a.Unit.Index].EstCost, trap: j.traps[a.Unit.Index]}
+		r := &simRun{u: a.Unit, cost: j.units[a.Unit.Index].EstCost, trap: j.traps[a.Unit.Index], inputs: j.units[a.Unit.Index].Inputs}
 		w.assigned++
 		w.queue = append(w.queue, r)
 		held := 0
@@ -405,7 +411,17 @@ func (m *sim) startRuns(w *simWorker) {
 			took += w.cold
 		}
 		w.started++
-		m.at(m.now.Add(took), func() { m.finish(w, r, took) })
+		var fetch time.Duration
+		if w.link > 0 {
+			for _, in := range r.inputs {
+				if !slices.ContainsFunc(w.held, in.CID.Equals) {
+					w.moved += in.Bytes
+					fetch += secs(float64(in.Bytes) / w.link)
+					w.held = append(w.held, in.CID)
+				}
+			}
+		}
+		m.at(m.now.Add(fetch+took), func() { m.finish(w, r, took) })
 	}
 }
 

@@ -276,6 +276,11 @@ type WorkerSnapshot struct {
 	// stalled or missed a deadline; it gets no units before then.
 	AvoidUntil   time.Time
 	BackoffUntil time.Time
+	// Score is the worker's local reputation in (0, 1]: halved when its
+	// output loses a vote, raised slowly by results that agree with
+	// another's. Below 0.75 the worker gets fewer units and each unit placed
+	// on it gets one more replica.
+	Score float64
 	// Track record.
 	Completed, Failed, Outvoted, Stalled, LostCount, Rejected int
 }
@@ -445,6 +450,7 @@ func (s *Scheduler) Workers() []WorkerSnapshot {
 			Room:         room,
 			AvoidUntil:   w.avoidUntil,
 			BackoffUntil: w.backoffUntil,
+			Score:        w.score,
 			Completed:    w.completed,
 			Failed:       w.failed,
 			Outvoted:     w.outvoted,
