@@ -200,4 +200,3 @@ func (u *unitStats) String() string {
 		u.phase(u.queued, u.placed).Round(r), u.phase(u.placed, u.running).Round(r), u.phase(u.running, u.done).Round(r), sb.Round(r),
 		u.phase(u.done, u.verified).Round(r), u.firstPlaced.Sub(u.submitted).Round(time.Millisecond), u.lastVerified.Sub(u.firstPlaced).Round(time.Millisecond))
 }
-
