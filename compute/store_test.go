@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/enxame/enxame/compute/sched"
+	"github.com/enxame/enxame/internal/waittest"
 	"github.com/ipfs/go-datastore"
 	pebbleds "github.com/ipfs/go-ds-pebble"
 )
@@ -79,6 +80,57 @@ func TestSubmitterSavesJobOncePerInterval(t *testing.T) {
 	for _, u := range saved.Units {
 		if u.Status != sched.UnitDone || !u.Output.Defined() || len(u.Receipts) != 1 {
 			t.Errorf("saved unit %d: %s, output %s, %d receipts", u.Index, u.Status, u.Output, len(u.Receipts))
+		}
+	}
+}
+
+// TestSubmitterSavesStaleJobOnStop: the units accepted since the last write
+// of an active job's record are written when Run ends, so a restart does
+// not run them again.
+func TestSubmitterSavesStaleJobOnStop(t *testing.T) {
+	sw := newSwarm()
+	sw.startWorker(t, WorkerConfig{Slots: 1}, nil)
+	dsDir := t.TempDir()
+	sub := sw.startSubmitter(t, nil, dsDir, SubmitterConfig{SaveInterval: time.Hour})
+	hostile := sw.hostileModule(t)
+	// The map units end at once; the reduce spins until cancelled.
+	id, err := sub.s.Submit(t.Context(), JobSpec{Module: hostile, Args: []string{"ok"}, Split: Split{Kind: SplitRange, From: 0, To: 3, N: 3},
+		Reduce: hostile, ReduceArgs: []string{"spin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waittest.For(t, "the map units to be accepted", func() bool {
+		info, err := sub.s.Status(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range info.Units[:3] {
+			if !u.Output.Defined() {
+				return false
+			}
+		}
+		return true
+	})
+	sub.stop()
+	pds, err := pebbleds.NewDatastore(dsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pds.Close()
+	b, err := pds.Get(t.Context(), jobKey(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved, err := decodeJob(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if saved.State != JobActive {
+		t.Errorf("saved job %s, want active", saved.State)
+	}
+	for _, u := range saved.Units[:3] {
+		if u.Status != sched.UnitDone || !u.Output.Defined() {
+			t.Errorf("saved map unit %d: %s, output %s; want done with its output", u.Index, u.Status, u.Output)
 		}
 	}
 }
