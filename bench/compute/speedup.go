@@ -291,7 +291,11 @@ func (s *swarm) jobWatched(ctx context.Context, spec compute.JobSpec, want strin
 		return 0, 0, nil, fmt.Errorf("wait for job %s: %w", id, err)
 	}
 	if info.State != compute.JobDone {
-		return 0, 0, nil, fmt.Errorf("job %s %s: %s", id, info.State, info.Error)
+		var fails []string
+		for _, u := range info.Units {
+			fails = append(fails, u.Failures...)
+		}
+		return 0, 0, nil, fmt.Errorf("job %s %s: %s; failed runs: %s", id, info.State, info.Error, strings.Join(fails, "; "))
 	}
 	var got []byte
 	if s.noReduce {
