@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/ipfs/go-datastore"
 	"github.com/ipfs/go-datastore/query"
@@ -15,8 +16,9 @@ const jobsPrefix = "/compute/jobs"
 
 func jobKey(id JobID) datastore.Key { return datastore.NewKey(jobsPrefix + "/" + string(id)) }
 
-// save writes j's record.
+// save writes j's record; it is up to date then.
 func (s *Submitter) save(ctx context.Context, j *job) error {
+	j.staleSince = time.Time{}
 	b, err := encodeJob(&j.Info)
 	if err != nil {
 		return fmt.Errorf("compute: encode job %s: %w", j.Info.ID, err)
@@ -25,6 +27,51 @@ func (s *Submitter) save(ctx context.Context, j *job) error {
 		return fmt.Errorf("compute: save job %s: %w", j.Info.ID, err)
 	}
 	return nil
+}
+
+// markStale notes that j's saved record lags behind its units; saveStale
+// writes it within SaveInterval.
+func (s *Submitter) markStale(j *job) {
+	if !j.staleSince.IsZero() {
+		return
+	}
+	j.staleSince = time.Now()
+	if !slices.Contains(s.stale, j) { // it may be there still, saved meanwhile
+		s.stale = append(s.stale, j)
+	}
+}
+
+// nextSave is when saveStale has a record to write, if any.
+func (s *Submitter) nextSave() (time.Time, bool) {
+	var at time.Time
+	for _, j := range s.stale {
+		if !j.staleSince.IsZero() && (at.IsZero() || j.staleSince.Before(at)) {
+			at = j.staleSince
+		}
+	}
+	return at.Add(s.cfg.SaveInterval), !at.IsZero()
+}
+
+// saveStale writes the records of the stale jobs that have been stale for
+// SaveInterval, or of all of them when all is set.
+func (s *Submitter) saveStale(ctx context.Context, all bool) {
+	now := time.Now()
+	n := 0
+	for _, j := range s.stale {
+		if j.staleSince.IsZero() { // saved meanwhile (the job ended)
+			continue
+		}
+		if !all && now.Sub(j.staleSince) < s.cfg.SaveInterval {
+			s.stale[n] = j
+			n++
+			continue
+		}
+		if err := s.save(ctx, j); err != nil {
+			s.log.Error("save job", "job", j.Info.ID, "err", err)
+		}
+	}
+	clear(s.stale[n:])
+	s.stale = s.stale[:n]
 }
 
 // load reads every kept job, in submission order, and resumes the active

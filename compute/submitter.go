@@ -29,6 +29,7 @@ const (
 	DefaultDiscoverTimeout = 10 * time.Second
 	DefaultMaxSplitBytes   = 1 << 30
 	DefaultWatchBuffer     = 4096
+	DefaultSaveInterval    = time.Second
 )
 
 // Submitter errors.
@@ -75,6 +76,14 @@ type SubmitterConfig struct {
 	// majority agree on being accepted. 1 accepts one worker's word
 	// unverified. Default 1.
 	Replicas int
+	// SaveInterval is how long a job's record may lag behind its accepted
+	// units: a unit's acceptance marks the record stale and it is written
+	// at most this long after, once for all the units accepted meanwhile
+	// (the record holds every unit, so one write per unit is quadratic in
+	// the job's size). Submission, the end of a job and Run's end write it
+	// at once. A unit accepted but not yet written when the process dies
+	// runs again after the restart. Default DefaultSaveInterval (1s).
+	SaveInterval time.Duration
 }
 
 func (c *SubmitterConfig) fill() {
@@ -84,6 +93,7 @@ func (c *SubmitterConfig) fill() {
 	setDefault(&c.DiscoverTimeout, DefaultDiscoverTimeout)
 	setDefault(&c.MaxSplitBytes, DefaultMaxSplitBytes)
 	setDefault(&c.WatchBuffer, DefaultWatchBuffer)
+	setDefault(&c.SaveInterval, DefaultSaveInterval)
 	setDefault(&c.Replicas, 1)
 }
 
@@ -254,6 +264,9 @@ type job struct {
 	logs        map[int]int // runs logged, by unit index
 	watchers    []*watcher
 	done        chan struct{} // closed when the job ends
+	// staleSince is when the job's saved record started to lag behind its
+	// units; zero when it is up to date.
+	staleSince time.Time
 }
 
 type watcher struct {
@@ -336,6 +349,9 @@ type Submitter struct {
 	// starts, since peers may have connected since the last one.
 	rediscover bool
 	forget     []sched.JobID // ended phases to Forget after the next Next
+	// stale are the jobs whose saved record lags behind (see
+	// SubmitterConfig.SaveInterval), in the order they became stale.
+	stale []*job
 }
 
 // NewSubmitter returns a submitter; it serves nothing until Run.
@@ -344,7 +360,7 @@ func NewSubmitter(cfg SubmitterConfig, deps SubmitterDeps) (*Submitter, error) {
 	if deps.Host == nil || deps.Content == nil || deps.Datastore == nil {
 		return nil, errors.New("compute: submitter deps: Host, Content and Datastore are required")
 	}
-	if cfg.UnitTimeout < 0 || cfg.RequestTimeout < 0 || cfg.DiscoverCount < 0 || cfg.DiscoverTimeout < 0 || cfg.MaxSplitBytes < 0 || cfg.WatchBuffer < 0 {
+	if cfg.UnitTimeout < 0 || cfg.RequestTimeout < 0 || cfg.DiscoverCount < 0 || cfg.DiscoverTimeout < 0 || cfg.MaxSplitBytes < 0 || cfg.WatchBuffer < 0 || cfg.SaveInterval < 0 {
 		return nil, errors.New("compute: submitter config: negative field")
 	}
 	if cfg.Replicas < 1 || cfg.Replicas > maxReplicas {
@@ -432,13 +448,18 @@ func (s *Submitter) Run(ctx context.Context) error {
 		}
 		s.execute(ctx, &wg, s.sch.Next(time.Now()))
 		s.forgetEnded()
+		s.saveStale(ctx, false)
 		wait := time.Hour
 		if at, ok := s.sch.WakeAt(); ok {
 			wait = max(time.Until(at), time.Millisecond)
 		}
+		if at, ok := s.nextSave(); ok {
+			wait = min(wait, max(time.Until(at), time.Millisecond))
+		}
 		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
+			s.saveStale(context.WithoutCancel(ctx), true)
 			s.closeWatchers()
 			s.log.Info("submitter stopped")
 			return nil
@@ -1089,9 +1110,7 @@ func (s *Submitter) accept(ctx context.Context, a sched.AcceptResult) {
 		}
 		s.releaseHolds(func(id sched.UnitID) bool { return id == a.Unit })
 	}
-	if err := s.save(ctx, j); err != nil {
-		s.log.Error("save job", "job", j.Info.ID, "err", err)
-	}
+	s.markStale(j)
 	s.emit(j, Event{Unit: ui, Kind: EventVerified, Output: a.Output, Detail: fmt.Sprintf("%d agreeing", len(a.Agreeing))})
 }
 

@@ -35,7 +35,12 @@
 //
 // Usage, from the repository root:
 //
-//	go run ./bench/compute [-what all|startup|sandbox|speedup] [-runs 5] [-primes 250000000]
+// -what throughput (not part of all) runs jobs of -throughput-units tiny
+// range units of the prime search, with and without the sum reduce, on
+// -peers worker nodes of 1 slot and a submitter without compute, and reports
+// units/s end to end and the median time of each of a unit's phases.
+//
+//	go run ./bench/compute [-what all|startup|sandbox|speedup|throughput] [-runs 5] [-primes 250000000]
 //	    [-mandelbrot 1024x768x2500] [-speedup-primes 250000000] [-units 8] [-jobs 3] [-json]
 package main
 
@@ -118,12 +123,16 @@ type options struct {
 	child         []string
 	wasm          map[string]string // example name → prebuilt module
 	verbose       bool
+	// throughput mode
+	peers           int
+	throughputUnits []int
+	cpuProfile      string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("compute", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	what := fs.String("what", "all", "what to measure: all, startup, sandbox or speedup")
+	what := fs.String("what", "all", "what to measure: all, startup, sandbox, speedup, or throughput (not part of all)")
 	runs := fs.Int("runs", 5, "runs of each workload in each of native, bare wazero and sandbox")
 	primes := fs.Int64("primes", 250_000_000, "the sandbox prime search counts the primes below this")
 	mandel := fs.String("mandelbrot", "1024x768x2500", "the sandbox Mandelbrot tile: WIDTHxHEIGHTxITERATIONS")
@@ -137,17 +146,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cacheFlag := fs.String("cache-dir", "", "wazero compilation cache of the sandbox, bare wazero and the nodes (default: a new temporary one; the cold-start figure always uses its own)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	verbose := fs.Bool("v", false, "log the nodes' warnings to stderr")
+	peers := fs.Int("peers", 5, "throughput: worker nodes (1 slot each)")
+	tUnits := fs.String("throughput-units", "1000", "throughput: comma-separated unit counts of the tiny-unit jobs")
+	cpuProfile := fs.String("cpuprofile", "", "throughput: write a CPU profile of the measured jobs (all nodes run in this process) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	o := options{
 		what: *what, runs: *runs, primes: *primes, speedupPrimes: *speedupPrimes, units: *units, jobs: *jobs,
 		wasm:    map[string]string{"primes": *primesWasm, "mandelbrot": *mandelWasm, "sum": *sumWasm},
-		verbose: *verbose,
+		verbose: *verbose, peers: *peers, cpuProfile: *cpuProfile,
+	}
+	for _, f := range strings.Split(*tUnits, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 2 {
+			return fmt.Errorf("-throughput-units: want counts >= 2, not %q", f)
+		}
+		o.throughputUnits = append(o.throughputUnits, n)
 	}
 	switch {
-	case !slices.Contains([]string{"all", "startup", "sandbox", "speedup"}, o.what):
-		return fmt.Errorf("-what: want all, startup, sandbox or speedup, not %q", o.what)
+	case !slices.Contains([]string{"all", "startup", "sandbox", "speedup", "throughput"}, o.what):
+		return fmt.Errorf("-what: want all, startup, sandbox, speedup or throughput, not %q", o.what)
+	case o.peers < 1:
+		return errors.New("want -peers >= 1")
 	case o.runs < 1 || o.jobs < 1 || o.units < 2:
 		return errors.New("want -runs >= 1, -jobs >= 1 and -units >= 2")
 	case o.primes < 2 || o.speedupPrimes < int64(o.units):
@@ -204,6 +225,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("speedup: %w", err)
 		}
 	}
+	if o.what == "throughput" {
+		if err := benchThroughput(ctx, o, bins, filepath.Join(work, "throughput"), cacheDir, add, logf); err != nil {
+			return fmt.Errorf("throughput: %w", err)
+		}
+	}
 	rep.LoadAvg = append(rep.LoadAvg, loadAvg())
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -224,6 +250,9 @@ func (r Row) cpu() string {
 }
 
 func (r Row) format(v float64) string {
+	if r.Unit == "units/s" {
+		return fmt.Sprintf("%.1f/s", v)
+	}
 	if r.Unit == "x" {
 		return fmt.Sprintf("%.2f×", v)
 	}

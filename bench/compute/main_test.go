@@ -73,6 +73,33 @@ func TestRunTiny(t *testing.T) {
 	}
 }
 
+// TestRunThroughputTiny: the throughput mode reports units/s of a job with
+// and without the reduce, with the phases of a unit.
+func TestRunThroughputTiny(t *testing.T) {
+	args := []string{"-what", "throughput", "-peers", "2", "-throughput-units", "6",
+		"-child", nodetest.SandboxCommand(t)[0], "-cache-dir", nodetest.WasmCacheDir(t),
+		"-primes-wasm", examplestest.Build(t, "primes"), "-mandelbrot-wasm", examplestest.Build(t, "mandelbrot"),
+		"-sum-wasm", examplestest.Build(t, "sum"), "-json",
+	}
+	var out, errs bytes.Buffer
+	if err := run(t.Context(), args, &out, &errs); err != nil {
+		t.Fatalf("run(%q): %v\nstderr:\n%s", args, err, errs.String())
+	}
+	var rep Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("run(%q): %v\n%s", args, err, out.String())
+	}
+	want := []string{"throughput 6 units + reduce", "throughput 6 units, no reduce"}
+	if len(rep.Rows) != len(want) {
+		t.Fatalf("run(%q) rows %+v, want %q", args, rep.Rows, want)
+	}
+	for i, r := range rep.Rows {
+		if r.Name != want[i] || !(r.Value > 0) || r.Unit != "units/s" || !strings.Contains(r.Note, "running→done") {
+			t.Errorf("row %d = %+v; want %q with a positive units/s and the phases", i, r, want[i])
+		}
+	}
+}
+
 func TestRunBadFlags(t *testing.T) {
 	tests := []struct {
 		name string
@@ -82,6 +109,9 @@ func TestRunBadFlags(t *testing.T) {
 		{name: "no runs", args: []string{"-runs", "0"}},
 		{name: "one unit", args: []string{"-units", "1"}},
 		{name: "bad mandelbrot", args: []string{"-mandelbrot", "64x48"}},
+		{name: "no peers", args: []string{"-what", "throughput", "-peers", "0"}},
+		{name: "one throughput unit", args: []string{"-what", "throughput", "-throughput-units", "1"}},
+		{name: "bad throughput units", args: []string{"-what", "throughput", "-throughput-units", "10,x"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

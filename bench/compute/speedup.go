@@ -258,6 +258,12 @@ func (r unitsRan) String(s *swarm) string {
 // swarm's workers run units then; a child replaced during the job takes its
 // CPU time with it, so this can only underestimate).
 func (s *swarm) job(ctx context.Context, spec compute.JobSpec, want string) (time.Duration, time.Duration, unitsRan, error) {
+	return s.jobWatched(ctx, spec, want, nil)
+}
+
+// jobWatched is job, passing the job's events and accepted receipts to st
+// unless nil.
+func (s *swarm) jobWatched(ctx context.Context, spec compute.JobSpec, want string, st *unitStats) (time.Duration, time.Duration, unitsRan, error) {
 	spec.Module, spec.Reduce = s.module, s.reduce
 	if s.noReduce {
 		spec.Reduce = cid.Undef
@@ -268,12 +274,28 @@ func (s *swarm) job(ctx context.Context, spec compute.JobSpec, want string) (tim
 	if err != nil {
 		return 0, 0, nil, fmt.Errorf("submit: %w", err)
 	}
+	var watched sync.WaitGroup
+	if st != nil {
+		evs, err := s.sub.Submitter().Watch(ctx, id)
+		if err != nil {
+			return 0, 0, nil, fmt.Errorf("watch: %w", err)
+		}
+		watched.Go(func() {
+			for e := range evs {
+				st.event(e)
+			}
+		})
+	}
 	info, err := s.sub.Submitter().Wait(ctx, id)
 	if err != nil {
 		return 0, 0, nil, fmt.Errorf("wait for job %s: %w", id, err)
 	}
 	if info.State != compute.JobDone {
-		return 0, 0, nil, fmt.Errorf("job %s %s: %s", id, info.State, info.Error)
+		var fails []string
+		for _, u := range info.Units {
+			fails = append(fails, u.Failures...)
+		}
+		return 0, 0, nil, fmt.Errorf("job %s %s: %s; failed runs: %s", id, info.State, info.Error, strings.Join(fails, "; "))
 	}
 	var got []byte
 	if s.noReduce {
@@ -289,9 +311,13 @@ func (s *swarm) job(ctx context.Context, spec compute.JobSpec, want string) (tim
 	if !bytes.Equal(got, []byte(want)) {
 		return 0, 0, nil, fmt.Errorf("job %s: result %q, want %q (the native count)", id, got, want)
 	}
+	watched.Wait()
 	ran := unitsRan{}
 	for _, u := range info.Units {
 		for _, rc := range u.Receipts {
+			if st != nil {
+				st.sandbox = append(st.sandbox, rc.Took)
+			}
 			ran[rc.Worker]++
 		}
 	}
