@@ -164,9 +164,9 @@
     jobs.sort((a, b) => Date.parse(b.submitted) - Date.parse(a.submitted));
     fill("jobs", jobs.map((j) => {
       const units = j.units || [];
-      const ok = units.filter((u) => u.status === "verified").length;
+      const ok = units.filter((u) => u.status === "verified" || u.status === "done").length;
       return el("tr", { class: "job" + (j.id === selectedJob ? " sel" : ""), "data-job": j.id, onclick: () => { selectedJob = j.id; refresh(); } },
-        el("td", {}, mono(j.id)), el("td", {}, tag(j.state)), el("td", {}, ok + " / " + units.length + " verified"),
+        el("td", {}, mono(j.id)), el("td", {}, tag(j.state)), el("td", {}, ok + " / " + units.length + " done"),
         el("td", {}, new Date(j.submitted).toLocaleTimeString()), el("td", {}, jobTook(j)),
         el("td", {}, j.result_dir ? mono(j.result_dir) : j.error || ""));
     }), 6, "no jobs yet");
@@ -184,7 +184,7 @@
       const btn = el("button", { type: "button", onclick: () => showLogs(j.id, u.index) }, "stderr");
       return el("tr", {}, el("td", {}, (u.reduce ? "reduce " : "") + u.index), el("td", {}, tag(u.status)),
         el("td", { class: "mono" }, where), el("td", {}, took),
-        el("td", {}, rs.length ? rs.length + " signed" + (u.status === "verified" ? ", verified" : "") : "–"),
+        el("td", {}, rs.length ? rs.length + " signed receipt" + (rs.length > 1 ? "s" : "") + (u.status === "verified" ? ", replicas agree" : "") : "–"),
         el("td", {}, u.output ? mono(u.output) : (u.failures || []).join("; ")), el("td", {}, btn));
     }), 7, "no units");
   }
