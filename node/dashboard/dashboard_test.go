@@ -203,7 +203,7 @@ func TestDashboard(t *testing.T) {
 			t.Errorf("console %s: %s (%s:%d)", m.Type, m.Text, m.URL, m.Line)
 		}
 	}
-	t.Logf("%d console messages, none an error", len(messages))
+	t.Logf("%d console messages", len(messages))
 }
 
 // pinList reads the pins with the API, as any client does.
