@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/enxame/enxame/node/control"
+	"github.com/enxame/enxame/node/dashboard"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 )
@@ -124,6 +125,7 @@ func (n *Node) openAPI() error {
 	n.registerTransfersAPI(n.api)
 	n.registerSearchAPI(n.api)
 	n.api.Handle("GET "+control.PathMetrics, n.metricsHandler())
+	dashboard.Register(n.api)
 	return nil
 }
 
