@@ -93,8 +93,10 @@ func TestWorkerHostileModules(t *testing.T) {
 			if got := sw.content.bytes(t, r.Receipt.Output); string(got) != "ok\n" {
 				t.Errorf("good unit after %s: output %q", tt.name, got)
 			}
-			if d := time.Since(start); d > 2*time.Second {
-				t.Errorf("good unit after %s took %v", tt.name, d)
+			// A generous bound: only a worker stuck behind the hostile
+			// unit (a hang) takes this long, not a loaded machine.
+			if d := time.Since(start); d > time.Minute {
+				t.Errorf("good unit after %s took %v, want well under a minute", tt.name, d)
 			}
 		})
 	}
