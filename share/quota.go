@@ -97,9 +97,10 @@ func (s *Store) countBlocks(ctx context.Context) error {
 }
 
 // overQuota reports whether need more bytes would take the store past its
-// quota.
+// quota, counting the room reserved for other writers (see makeRoom) as
+// used.
 func (s *Store) overQuota(need int64) bool {
-	return s.cfg.MaxBytes >= 0 && need > 0 && s.used.Load()+need > s.cfg.MaxBytes
+	return s.cfg.MaxBytes >= 0 && need > 0 && s.used.Load()+s.reserved.Load()+need > s.cfg.MaxBytes
 }
 
 // putInside stores bs for a caller already inside enter, making room under
@@ -107,9 +108,23 @@ func (s *Store) overQuota(need int64) bool {
 // blocks (see makeRoom) and fails with ErrStoreFull when that is not
 // enough. A batch is stored whole or not at all.
 func (s *Store) putInside(ctx context.Context, bs []blocks.Block) error {
+	var own int64 // room makeRoom reserved for this write
+	defer func() {
+		if own > 0 {
+			s.wmu.Lock()
+			s.reserved.Add(-own)
+			s.wmu.Unlock()
+		}
+	}()
 	for attempt := 1; ; attempt++ {
 		s.wmu.Lock()
-		need, err := s.putLocked(ctx, bs)
+		need, err := s.putLocked(ctx, bs, own)
+		if need == 0 {
+			// Written (or failed): the room made for it is used or no
+			// longer needed.
+			s.reserved.Add(-own)
+			own = 0
+		}
 		s.wmu.Unlock()
 		if err != nil || need == 0 {
 			return err
@@ -117,43 +132,61 @@ func (s *Store) putInside(ctx context.Context, bs []blocks.Block) error {
 		if need > s.cfg.MaxBytes || attempt == putAttempts {
 			return s.fullError(need)
 		}
-		if err := s.makeRoom(ctx, need); err != nil {
+		got, err := s.makeRoom(ctx, need, own)
+		if err != nil {
 			return err
 		}
+		own = got
 	}
 }
 
 // makeRoom runs a GC that removes unpinned, unheld blocks, oldest first,
 // until need more bytes fit under storeLowWater of the quota (or under the
-// quota, for a write larger than the rest). It returns an error matching
-// ErrStoreFull when need still does not fit and the GC removed nothing
-// (when it removed something, a concurrent write may have taken the room:
-// the caller tries again). It waits for a GC in
-// progress, and does nothing if that one made room.
-func (s *Store) makeRoom(ctx context.Context, need int64) error {
+// quota, for a write larger than the rest). It reserves need bytes for the
+// caller before it waits for the GC, so that writers that did not have to
+// wait cannot take the room it makes (they did, and a write could fail as
+// "store full" after three GCs although most of the store could be
+// collected); they find the store over its quota and queue here too. own
+// is the caller's current reservation, which makeRoom replaces; it returns
+// the new one (0 when need still does not fit: the caller tries again). It
+// returns an error matching ErrStoreFull when need does not fit and the GC
+// removed nothing.
+func (s *Store) makeRoom(ctx context.Context, need, own int64) (int64, error) {
+	s.wmu.Lock()
+	s.reserved.Add(need - own)
+	s.wmu.Unlock()
+	release := func() {
+		s.wmu.Lock()
+		s.reserved.Add(-need)
+		s.wmu.Unlock()
+	}
 	s.gcMu.Lock()
 	defer s.gcMu.Unlock()
-	if !s.overQuota(need) {
-		return nil
+	if s.used.Load()+s.reserved.Load() <= s.cfg.MaxBytes {
+		return need, nil // a GC in progress made room
 	}
 	max := s.cfg.MaxBytes
-	target := int64(float64(max)*storeLowWater) - need
+	target := int64(float64(max)*storeLowWater) - s.reserved.Load()
 	if target < 0 {
-		target = max - need
+		target = max - s.reserved.Load()
 	}
-	s.log.Info("store over quota: collecting unpinned blocks", "used", s.used.Load(), "max", max, "need", need, "target", target)
+	s.log.Info("store over quota: collecting unpinned blocks", "used", s.used.Load(), "reserved", s.reserved.Load(), "max", max, "need", need, "target", target)
 	res, err := s.gcLocked(ctx, target)
 	if err != nil {
-		return fmt.Errorf("share: make room for %d bytes: %w", need, err)
+		release()
+		return 0, fmt.Errorf("share: make room for %d bytes: %w", need, err)
 	}
+	if s.used.Load()+s.reserved.Load() <= max {
+		return need, nil
+	}
+	release()
 	// A GC that removed nothing cannot help: the store is full. One that
-	// removed blocks made room, which a concurrent Put (another verify
-	// worker of the same fetch) may have taken already: putInside tries
-	// again rather than failing a write that fits.
-	if res.Removed == 0 && s.overQuota(need) {
-		return s.fullError(need)
+	// removed blocks may not have made enough room while others hold
+	// reservations: putInside tries again.
+	if res.Removed == 0 {
+		return 0, s.fullError(need)
 	}
-	return nil
+	return 0, nil
 }
 
 // fullError is the ErrStoreFull error of a write of need bytes.

@@ -368,3 +368,55 @@ func TestQuotaAutoGCWithCancelledContext(t *testing.T) {
 	}
 	checkUsage(t, s)
 }
+
+// TestMakeRoomReserves pins the cause of TestQuotaHammer's spurious "store
+// full": the room an automatic GC made for a write was free for any other
+// writer to take before the write retried, so after three GCs a write
+// failed although most of the store could be collected. makeRoom now
+// reserves the room for its caller: another writer that wants it has to
+// collect for itself.
+func TestMakeRoomReserves(t *testing.T) {
+	ctx := t.Context()
+	const size = 8 << 10
+	s := newTestStore(t, StoreConfig{MaxBytes: 20 * size, PackSize: 64 << 10})
+	var fill []blocks.Block
+	for i := range 20 {
+		fill = append(fill, mustRaw(t, randomBytes(uint64(i), size)))
+	}
+	if err := s.PutMany(ctx, fill); err != nil {
+		t.Fatalf("fill the store: %v", err)
+	}
+	mine := []blocks.Block{mustRaw(t, randomBytes(100, size)), mustRaw(t, randomBytes(101, size))}
+	done, err := s.enter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	own, err := s.makeRoom(ctx, 2*size, 0)
+	if err != nil || own != 2*size {
+		t.Fatalf("makeRoom(%d) = %d, %v; want the room reserved", 2*size, own, err)
+	}
+	// Another writer takes all the room it sees free, without waiting.
+	var other []blocks.Block
+	for i := range (s.cfg.MaxBytes - s.used.Load()) / size {
+		other = append(other, mustRaw(t, randomBytes(uint64(200+i), size)))
+	}
+	if err := s.PutMany(ctx, other); err != nil {
+		t.Fatalf("the other writer's PutMany: %v", err)
+	}
+	if got := s.reserved.Load(); got != own {
+		t.Errorf("reserved after the other write = %d, want only ours (%d)", got, own)
+	}
+	s.wmu.Lock()
+	left, err := s.putLocked(ctx, mine, own)
+	if left == 0 {
+		s.reserved.Add(-own)
+	}
+	s.wmu.Unlock()
+	if err != nil || left != 0 {
+		t.Fatalf("the write the GC made room for: %d bytes left over, %v; want it stored", left, err)
+	}
+	if u := s.Usage(); u.Bytes > u.Max || s.reserved.Load() != 0 {
+		t.Errorf("after the writes: %d of %d bytes used, %d reserved", u.Bytes, u.Max, s.reserved.Load())
+	}
+}

@@ -146,6 +146,10 @@ type Store struct {
 	// blocks; they change under wmu, with the index, and are read freely.
 	used    atomic.Int64
 	nblocks atomic.Int64
+	// reserved is the room automatic GCs made for writers that have not
+	// stored their blocks yet (see makeRoom); other writers count it as
+	// used, so they cannot take it. Changed under wmu.
+	reserved atomic.Int64
 
 	// pmu guards packs, the open files for reading.
 	pmu   sync.RWMutex
@@ -559,10 +563,11 @@ func (s *Store) PutMany(ctx context.Context, bs []blocks.Block) error {
 }
 
 // putLocked stores the blocks of bs not already stored; the caller holds
-// wmu. When they would take the store past its quota it stores nothing and
+// wmu. own is the room reserved for this write (see makeRoom), which it
+// may use. When they would take the store past its quota it stores nothing and
 // returns their total size (the caller makes room and calls again);
 // otherwise it returns 0.
-func (s *Store) putLocked(ctx context.Context, bs []blocks.Block) (int64, error) {
+func (s *Store) putLocked(ctx context.Context, bs []blocks.Block, own int64) (int64, error) {
 	seen := make(map[string]struct{}, len(bs))
 	var todo []blocks.Block
 	var need int64
@@ -591,7 +596,7 @@ func (s *Store) putLocked(ctx context.Context, bs []blocks.Block) (int64, error)
 	if len(todo) == 0 {
 		return 0, nil
 	}
-	if s.overQuota(need) {
+	if s.overQuota(need - own) {
 		return need, nil
 	}
 	return 0, s.writeLocked(ctx, todo, need)

