@@ -188,17 +188,22 @@ func KeywordKey(keyword string) string { return "/search/" + keyword }
 const searchStreamTimeout = 10 * time.Second
 
 func (s *Search) handleStream(st network.Stream) {
+	p := st.Conn().RemotePeer()
 	_ = st.SetDeadline(time.Now().Add(searchStreamTimeout))
 	req, err := ReadSearchMsg(bufio.NewReader(st))
 	if err != nil {
-		s.log.Debug("search: bad request", "peer", st.Conn().RemotePeer(), "err", err)
 		st.Reset()
+		if errors.Is(err, ErrMalformed) {
+			s.badPeer(p, "request", err)
+			return
+		}
+		s.log.Debug("search: request unread", "peer", p, "err", err)
 		return
 	}
-	resp := s.Handle(st.Conn().RemotePeer(), req)
+	resp := s.Handle(p, req)
 	if resp == nil {
-		s.log.Debug("search: unexpected message", "peer", st.Conn().RemotePeer(), "type", req.Type)
 		st.Reset()
+		s.badPeer(p, "request", fmt.Errorf("%w: message of type %d as a request", ErrMalformed, req.Type))
 		return
 	}
 	if err := WriteSearchMsg(st, resp); err != nil {
@@ -206,6 +211,18 @@ func (s *Search) handleStream(st network.Stream) {
 		return
 	}
 	st.Close()
+}
+
+// badPeer handles a peer that sent invalid search data, as the wire rules
+// say: it is disconnected and scored down (dropped from the routing
+// table, so that lookups stop asking it until it proves useful again).
+func (s *Search) badPeer(p peer.ID, op string, err error) {
+	if p == s.h.ID() {
+		return
+	}
+	s.log.Warn("search: malformed message, disconnecting", "peer", p, "op", op, "err", err)
+	s.r.kad.RoutingTable().RemovePeer(p)
+	_ = s.h.Network().ClosePeer(p)
 }
 
 // Handle answers one request from peer from: a STORE (each record must be
@@ -271,6 +288,9 @@ func (s *Search) sendStream(ctx context.Context, p peer.ID, req *SearchMsg) (*Se
 	resp, err := ReadSearchMsg(bufio.NewReader(st))
 	if err != nil {
 		st.Reset()
+		if errors.Is(err, ErrMalformed) && ctx.Err() == nil {
+			s.badPeer(p, "answer", err)
+		}
 		return nil, fmt.Errorf("search answer from %s: %w", p, err)
 	}
 	st.Close()

@@ -427,10 +427,16 @@ func WriteSearchMsg(w io.Writer, m *SearchMsg) error {
 // ReadSearchMsg reads one frame from r and decodes it. A frame announcing
 // more than MaxSearchMessage bytes is rejected before its body is read.
 func ReadSearchMsg(r *bufio.Reader) (*SearchMsg, error) {
-	n, err := binary.ReadUvarint(r)
+	br := &errByteReader{r: r}
+	n, err := binary.ReadUvarint(br)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, err
+		}
+		if br.err != nil {
+			// The stream failed (reset, deadline, cut short): not the
+			// peer's bytes.
+			return nil, fmt.Errorf("read search frame length: %w", err)
 		}
 		return nil, fmt.Errorf("%w: frame length: %v", ErrMalformed, err)
 	}
@@ -445,4 +451,19 @@ func ReadSearchMsg(r *bufio.Reader) (*SearchMsg, error) {
 		return nil, fmt.Errorf("read search message: %w", err)
 	}
 	return DecodeSearchMsg(body)
+}
+
+// errByteReader remembers the error of its reader, so that a varint the
+// reader failed under tells apart from one whose bytes were invalid.
+type errByteReader struct {
+	r   io.ByteReader
+	err error
+}
+
+func (b *errByteReader) ReadByte() (byte, error) {
+	c, err := b.r.ReadByte()
+	if err != nil {
+		b.err = err
+	}
+	return c, err
 }

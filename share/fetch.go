@@ -760,8 +760,19 @@ func (f *fetcher) find(ctx context.Context) {
 	f.wg.Go(func() {
 		defer f.send(ctx, evFindDone{})
 		ch := f.e.finder.FindProviders(ctx, f.root, f.e.cfg.FindProvidersCount)
-		for ai := range ch {
-			f.send(ctx, evFound{ai})
+		// Stop at the fetch's end without waiting for the lookup to
+		// close ch: a DHT lookup waits for its outstanding queries,
+		// which across a partition end only at their deadlines.
+		for {
+			select {
+			case ai, ok := <-ch:
+				if !ok {
+					return
+				}
+				f.send(ctx, evFound{ai})
+			case <-ctx.Done():
+				return
+			}
 		}
 	})
 }
@@ -962,6 +973,9 @@ type fetchSession struct {
 	nextID uint64
 	closed bool
 	notify chan struct{}
+	// heard is set once a message came from the provider: the stream's
+	// protocol negotiation (lazy, finished by the first read) is over.
+	heard atomic.Bool
 }
 
 // request queues a request for keys and returns its ID.
@@ -1029,8 +1043,15 @@ func (s *fetchSession) pending() bool {
 }
 
 // close ends the fetchSession cleanly; reset ends it abruptly. Either makes its
-// goroutines return.
+// goroutines return, and neither waits on the provider: close resets a
+// stream the provider has not answered on yet, whose Close would wait
+// for the provider's half of the protocol negotiation (up to libp2p's
+// negotiation timeout, per stream, when the provider is cut off).
 func (s *fetchSession) close() {
+	if !s.heard.Load() {
+		s.reset()
+		return
+	}
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
@@ -1102,6 +1123,9 @@ func (s *fetchSession) readLoop(ctx context.Context) {
 		}
 		s.s.SetReadDeadline(time.Now().Add(d))
 		m, err := r.Read()
+		if err == nil {
+			s.heard.Store(true)
+		}
 		if err != nil {
 			if errors.Is(err, wire.ErrMalformed) {
 				end(fmt.Errorf("malformed message: %w", err), true)
