@@ -177,6 +177,13 @@ func TestDashboard(t *testing.T) {
 	if !strings.Contains(units, "1 signed receipt") {
 		t.Errorf("units table %q does not show the signed receipt", units)
 	}
+	jobs, err := chromedp.Run(ctx, chromedp.Text("#jobs"))
+	if err != nil {
+		t.Fatalf("read jobs: %v", err)
+	}
+	if strings.Contains(units+jobs, "[object") {
+		t.Errorf("a CID is shown as an object:\nunits: %q\njobs: %q", units, jobs)
+	}
 
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
 	if err != nil {

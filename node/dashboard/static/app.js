@@ -20,8 +20,13 @@
     return e;
   }
   const tag = (s) => el("span", { class: "tag " + s }, s);
-  const short = (s) => (s && s.length > 16 ? s.slice(0, 6) + "…" + s.slice(-6) : s || "");
-  const mono = (s, full) => el("span", { class: "mono", title: full || s }, short(s));
+  // A CID arrives as a string or, from compute's JSON, as {"/": "bafy…"}.
+  const text = (v) => (v && typeof v === "object" && typeof v["/"] === "string" ? v["/"] : v == null ? "" : String(v));
+  const short = (v) => {
+    const s = text(v);
+    return s.length > 16 ? s.slice(0, 6) + "…" + s.slice(-6) : s;
+  };
+  const mono = (s, full) => el("span", { class: "mono", title: text(full || s) }, short(s));
   function bytes(n) {
     if (!n) return "0 B";
     const u = ["B", "KiB", "MiB", "GiB", "TiB"];
