@@ -3,12 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,47 +37,13 @@ func benchSpeedup(ctx context.Context, o options, bins examples, dir, cacheDir s
 		return err
 	}
 	want := string(out)
-	logger := slog.New(slog.DiscardHandler)
-	if o.verbose {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	var all []*node.Node
+	nodes := newLoopNodes(ctx, o, dir, cacheDir, logf)
 	defer func() {
-		cancel()
-		wg.Wait()
-		for _, n := range all {
-			if cerr := n.Close(); cerr != nil && err == nil {
-				err = fmt.Errorf("close node: %w", cerr)
-			}
+		if cerr := nodes.close(); cerr != nil && err == nil {
+			err = cerr
 		}
 	}()
-	start := func(name string, compute bool, bootstrap *node.Node) (*node.Node, error) {
-		cfg := node.DefaultConfig()
-		cfg.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
-		cfg.DisableMDNS = true
-		cfg.DHT.DisableDiversityFilter = true
-		cfg.Compute.Disabled = !compute
-		cfg.Compute.Slots = 1
-		cfg.Compute.UnitTimeout = unitTimeout
-		if bootstrap != nil {
-			cfg.Bootstrap = bootstrap.Addrs()[:1]
-		}
-		n, err := node.New(cfg, node.Deps{Logger: logger.With("node", name), DataDir: filepath.Join(dir, name),
-			SandboxCommand: o.child, WasmCacheDir: cacheDir})
-		if err != nil {
-			return nil, fmt.Errorf("start %s: %w", name, err)
-		}
-		all = append(all, n)
-		wg.Go(func() {
-			if err := n.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
-				logf("%s: %v", name, err)
-			}
-		})
-		return n, nil
-	}
+	start := nodes.start
 	// The job has the sum reduce. The same job without it, on
 	// swarms of its own, shows the speedup when every unit costs the same:
 	// the scheduler measures a worker's speed from its units' times, and a

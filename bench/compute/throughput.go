@@ -2,18 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/enxame/enxame/compute"
-	"github.com/enxame/enxame/node"
 	"github.com/enxame/enxame/share"
 )
 
@@ -23,46 +18,13 @@ import (
 // units per second end to end (submit → result read) and where a unit's
 // time goes, from the job's events (the submitter's clock) and receipts.
 func benchThroughput(ctx context.Context, o options, bins examples, dir, cacheDir string, add func(Row), logf func(string, ...any)) (err error) {
-	logger := slog.New(slog.DiscardHandler)
-	if o.verbose {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	var all []*node.Node
+	nodes := newLoopNodes(ctx, o, dir, cacheDir, logf)
 	defer func() {
-		cancel()
-		wg.Wait()
-		for _, n := range all {
-			if cerr := n.Close(); cerr != nil && err == nil {
-				err = fmt.Errorf("close node: %w", cerr)
-			}
+		if cerr := nodes.close(); cerr != nil && err == nil {
+			err = cerr
 		}
 	}()
-	start := func(name string, withCompute bool, bootstrap *node.Node) (*node.Node, error) {
-		cfg := node.DefaultConfig()
-		cfg.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
-		cfg.DisableMDNS = true
-		cfg.DHT.DisableDiversityFilter = true
-		cfg.Compute.Disabled = !withCompute
-		cfg.Compute.Slots = 1
-		cfg.Compute.UnitTimeout = unitTimeout
-		if bootstrap != nil {
-			cfg.Bootstrap = bootstrap.Addrs()[:1]
-		}
-		n, err := node.New(cfg, node.Deps{Logger: logger.With("node", name), DataDir: filepath.Join(dir, name),
-			SandboxCommand: o.child, WasmCacheDir: cacheDir})
-		if err != nil {
-			return nil, fmt.Errorf("start %s: %w", name, err)
-		}
-		all = append(all, n)
-		wg.Go(func() {
-			if err := n.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
-				logf("%s: %v", name, err)
-			}
-		})
-		return n, nil
-	}
+	start := nodes.start
 	s := &swarm{name: "throughput"}
 	if s.sub, err = start("submitter", false, nil); err != nil {
 		return err
