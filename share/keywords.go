@@ -111,7 +111,7 @@ type KeywordNet interface {
 // KeywordConfig configures a Keywords. A zero field means its default.
 type KeywordConfig struct {
 	// RepublishInterval is how often a publication is signed and stored
-	// again while it stays pinned. Default DefaultRepublishInterval.
+	// again while it stays pinned. Default DefaultRepublishInterval (8h).
 	RepublishInterval time.Duration
 }
 
