@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/enxame/enxame/node/control"
+	"github.com/enxame/enxame/share"
 )
 
 // registerSearchAPI adds the keyword-search routes to the control API.
@@ -33,7 +34,8 @@ func (n *Node) registerSearchAPI(s *control.Server) {
 		if !s.Decode(w, r, &req) {
 			return
 		}
-		if _, err := searchQuery(req.Words); err != nil {
+		if _, err := share.ParseQuery(req.Words); err != nil {
+			err = apiError(err)
 			s.Reply(w, r, nil, err)
 			return
 		}

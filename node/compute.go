@@ -11,11 +11,7 @@ import (
 	"github.com/enxame/enxame/compute/sandbox"
 	"github.com/enxame/enxame/dht"
 	"github.com/enxame/enxame/share"
-	"github.com/ipfs/boxo/ipld/merkledag"
-	ft "github.com/ipfs/boxo/ipld/unixfs"
 	"github.com/ipfs/go-cid"
-	ipld "github.com/ipfs/go-ipld-format"
-	mh "github.com/multiformats/go-multihash"
 )
 
 // ComputeDir is the worker's scratch directory inside a home, and
@@ -152,85 +148,26 @@ func (n *Node) Submitter() *compute.Submitter { return n.submitter }
 // Worker is the node's compute worker, nil when compute is disabled.
 func (n *Node) Worker() *compute.Worker { return n.worker }
 
-// PutDir stores a UnixFS directory (one dag-pb block) of entries, fetches
-// whatever of its entries is not here yet (an input given by CID, an output
-// still on its way from its worker), pins it and announces it.
+// PutDir checks the entries' names and builds the directory
+// (share.Service.PutDir: stored, its entries fetched, pinned, announced).
 func (c content) PutDir(ctx context.Context, entries []compute.DirEntry) (cid.Cid, error) {
-	nd := ft.EmptyDirNode()
-	if err := nd.SetCidBuilder(cid.V1Builder{Codec: cid.DagProtobuf, MhType: mh.SHA2_256}); err != nil {
-		return cid.Undef, fmt.Errorf("put directory: %w", err)
-	}
-	for _, e := range entries {
+	links := make([]share.Link, len(entries))
+	for i, e := range entries {
 		if !compute.ValidName(e.Name) {
 			return cid.Undef, fmt.Errorf("put directory: bad entry name %q", e.Name)
 		}
-		if err := nd.AddRawLink(e.Name, &ipld.Link{Name: e.Name, Cid: e.CID, Size: c.treeSize(ctx, e.CID)}); err != nil {
-			return cid.Undef, fmt.Errorf("put directory: entry %q: %w", e.Name, err)
-		}
+		links[i] = share.Link{Name: e.Name, CID: e.CID}
 	}
-	hold := c.n.blocks.NewHold()
-	defer hold.Release()
-	hold.Add(nd.Cid())
-	if err := c.n.blocks.Put(ctx, nd); err != nil {
-		return cid.Undef, fmt.Errorf("put directory: %w", err)
-	}
-	err := c.n.blocks.Pin(ctx, nd.Cid())
-	if ie := (*share.IncompleteError)(nil); errors.As(err, &ie) {
-		// Fetch each entry from its own providers: nobody else has the
-		// new directory's root to be found by.
-		err = nil
-		for _, e := range entries {
-			if err = c.n.share.FetchHeld(ctx, e.CID, share.FetchOptions{}, hold); err != nil {
-				err = fmt.Errorf("entry %q: %w", e.Name, err)
-				break
-			}
-		}
-		if err == nil {
-			err = c.n.blocks.Pin(ctx, nd.Cid())
-		}
-	}
-	if err != nil {
-		return cid.Undef, fmt.Errorf("put directory %s: %w", nd.Cid(), err)
-	}
-	c.n.share.Announce(nd.Cid())
-	return nd.Cid(), nil
-}
-
-// treeSize is the cumulative size of the DAG at k as a link records it
-// (block sizes and their links'), from its root block when it is here; 0
-// when not.
-func (c content) treeSize(ctx context.Context, k cid.Cid) uint64 {
-	b, err := c.n.blocks.Get(ctx, k)
-	if err != nil {
-		return 0
-	}
-	if k.Type() != cid.DagProtobuf {
-		return uint64(len(b.RawData()))
-	}
-	pn, err := merkledag.DecodeProtobuf(b.RawData())
-	if err != nil {
-		return 0
-	}
-	n, err := pn.Size()
-	if err != nil {
-		return 0
-	}
-	return n
+	return c.n.share.PutDir(ctx, links)
 }
 
 // ReadDir fetches the directory root's DAG (at most maxBytes of it) and
-// lists it.
+// lists it (share.Service.FetchList).
 func (c content) ReadDir(ctx context.Context, root cid.Cid, maxBytes int64) ([]compute.DirEntry, error) {
-	hold := c.n.blocks.NewHold()
-	defer hold.Release()
-	err := c.n.share.FetchHeld(ctx, root, share.FetchOptions{MaxBytes: maxBytes}, hold)
+	ents, err := c.n.share.FetchList(ctx, root, maxBytes)
 	if errors.Is(err, share.ErrTooLarge) {
 		return nil, fmt.Errorf("%w: %w", compute.ErrTooLarge, err)
 	}
-	if err != nil {
-		return nil, err
-	}
-	ents, err := c.n.blocks.List(ctx, root)
 	if err != nil {
 		return nil, err
 	}

@@ -180,6 +180,8 @@ var configDocs = map[string]string{
 	"github.com/enxame/enxame/share.ExchangeConfig.ServeRateLimit":            "ServeRateLimit caps the bytes per second this peer serves, over all exchange streams together (a token bucket); 0 means no limit. Default 0.",
 	"github.com/enxame/enxame/share.ExchangeConfig.VerifyWorkers":             "VerifyWorkers is the number of goroutines per fetch that hash, store and decode arriving blocks. Default runtime.GOMAXPROCS(0).",
 	"github.com/enxame/enxame/share.ExchangeConfig.WriteTimeout":              "WriteTimeout is the write deadline of each frame. Default 30s.",
+	"github.com/enxame/enxame/share.KeywordConfig":                            "KeywordConfig configures a Keywords. A zero field means its default.",
+	"github.com/enxame/enxame/share.KeywordConfig.RepublishInterval":          "RepublishInterval is how often a publication is signed and stored again while it stays pinned. Default DefaultRepublishInterval (8h).",
 	"github.com/enxame/enxame/share.ReaderConfig":                             "ReaderConfig configures a Reader. A zero field means its default.",
 	"github.com/enxame/enxame/share.ReaderConfig.NoSync":                      "NoSync skips the fsync of files that WriteTo does before renaming them into place. Default false: the result survives power loss.",
 	"github.com/enxame/enxame/share.ServiceConfig":                            "ServiceConfig configures a Service. A zero field means its default.",

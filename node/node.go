@@ -101,7 +101,8 @@ type Node struct {
 	submitter *compute.Submitter
 	pool      *sandbox.Pool
 	worker    *compute.Worker
-	search    *searchState // keyword search (search.go)
+	search    *dht.Search     // keyword search's records and protocol (search.go)
+	keywords  *share.Keywords // what this peer publishes, and searches
 
 	gateway *gateway.Gateway // nil when gateway.listen is empty
 
@@ -193,9 +194,6 @@ func New(cfg Config, deps Deps) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := n.openSearch(); err != nil {
-		return nil, err
-	}
 
 	dataDir := cfg.Home
 	if dataDir == "" {
@@ -208,6 +206,9 @@ func New(cfg Config, deps Deps) (_ *Node, err error) {
 		dataDir = n.tmpDir
 	}
 	if err := n.openShare(filepath.Join(dataDir, BlocksDir)); err != nil {
+		return nil, err
+	}
+	if err := n.openSearch(); err != nil {
 		return nil, err
 	}
 	if err := n.openCompute(dataDir, deps); err != nil {
@@ -327,7 +328,8 @@ func (n *Node) Run(ctx context.Context) error {
 		g.Go(func() error { return n.runMDNS(ctx) })
 	}
 	g.Go(func() error { return n.share.Run(ctx) })
-	g.Go(func() error { return n.runSearch(ctx) })
+	g.Go(func() error { return n.search.Run(ctx) })
+	g.Go(func() error { return n.keywords.Run(ctx) })
 	g.Go(func() error { return n.submitter.Run(ctx) })
 	if n.worker != nil {
 		g.Go(func() error { return n.worker.Run(ctx) })
@@ -432,7 +434,7 @@ func (n *Node) release() error {
 		}
 	}
 	if n.search != nil {
-		n.search.svc.Close()
+		n.search.Close()
 	}
 	if n.router != nil {
 		if err := n.router.Close(); err != nil {

@@ -3,6 +3,7 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -104,9 +105,19 @@ func TestPublishAndSearch(t *testing.T) {
 }
 
 // TestPublishDeferredUntilPeers: a file published before the peer has
-// peers is stored once it has some.
+// peers is stored once it has some (share.Keywords.Run, as the node runs
+// it). Publishing what is not pinned is a bad request (share's
+// TestKeywordsPublishRefuses covers the other refusals).
 func TestPublishDeferredUntilPeers(t *testing.T) {
 	a, _ := nodetest.Start(t, nodetest.Config(t), node.Deps{})
+	unpinned, err := a.AddReader(t.Context(), bytes.NewReader([]byte("x")), "x", share.AddOptions{NoPin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var coded *control.CodedError
+	if _, err := a.Publish(t.Context(), unpinned.Root, "Unpinned file", nil, ""); !errors.As(err, &coded) || coded.Code != control.CodeBadRequest {
+		t.Errorf("Publish of an unpinned CID err = %v, want a bad request", err)
+	}
 	c := addNamed(t, a, "Receitas da avó.pdf", "bacalhau")
 	res, err := a.Publish(t.Context(), c, "Receitas da avó.pdf", nil, "")
 	if err != nil {
@@ -123,20 +134,5 @@ func TestPublishDeferredUntilPeers(t *testing.T) {
 	})
 	if got := searchNames(t, b, "receitas", "avo"); len(got) != 1 {
 		t.Errorf("search receitas avo = %q, want the recipe", names(got))
-	}
-}
-
-func TestPublishRefusesUnpinned(t *testing.T) {
-	a, _ := nodetest.Start(t, nodetest.Config(t), node.Deps{})
-	res, err := a.AddReader(t.Context(), bytes.NewReader([]byte("x")), "x", share.AddOptions{NoPin: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Publish(t.Context(), res.Root, "Unpinned file", nil, ""); err == nil {
-		t.Error("Publish of an unpinned CID = nil error, want one")
-	}
-	c := addNamed(t, a, "de", "y")
-	if _, err := a.Publish(t.Context(), c, "de o a", nil, ""); err == nil {
-		t.Error("Publish of a name with no keywords = nil error, want one")
 	}
 }

@@ -116,18 +116,13 @@ func (c content) PutTemp(ctx context.Context, r io.Reader) (cid.Cid, func(), err
 }
 
 // Keep fetches root's DAG (at most maxBytes) and pins it: a submitter's
-// copy of an output it received.
+// copy of an output it received (share.Service.Keep).
 func (c content) Keep(ctx context.Context, root cid.Cid, maxBytes int64) error {
-	hold := c.n.blocks.NewHold()
-	defer hold.Release()
-	err := c.n.share.FetchHeld(ctx, root, share.FetchOptions{MaxBytes: maxBytes}, hold)
+	err := c.n.share.Keep(ctx, root, maxBytes)
 	if errors.Is(err, share.ErrTooLarge) {
 		return fmt.Errorf("%w: %w", compute.ErrTooLarge, err)
 	}
-	if err != nil {
-		return err
-	}
-	return c.n.blocks.Pin(ctx, root)
+	return err
 }
 
 // Get fetches at most maxBytes of root's DAG (the fetch stops as soon as
