@@ -176,7 +176,7 @@ func trustNotice(ctx context.Context, e *env, cl *control.Client, f *jobFlags, j
 	if f.replicas != 0 || f.trust != "" {
 		return
 	}
-	var info compute.JobInfo
+	var info control.Job
 	if err := cl.Do(ctx, "POST", control.PathJob, control.JobRequest{Job: job}, &info); err != nil || info.Spec.Replicas > 1 {
 		return
 	}
@@ -270,7 +270,7 @@ Exit status: 0 done, 1 failed, 2 usage, 3 cancelled.`,
 			}
 			trustNotice(ctx, e, cl, &f, sub.Job)
 			total := 0
-			var first compute.JobInfo
+			var first control.Job
 			if err := cl.Do(ctx, "POST", control.PathJob, control.JobRequest{Job: sub.Job}, &first); err == nil {
 				total = len(first.Units)
 			}
@@ -286,7 +286,7 @@ Exit status: 0 done, 1 failed, 2 usage, 3 cancelled.`,
 				if quiet {
 					return nil
 				}
-				var ev compute.Event
+				var ev control.Event
 				if err := json.Unmarshal(line, &ev); err != nil {
 					return fmt.Errorf("decode event: %w", err)
 				}
@@ -302,7 +302,7 @@ Exit status: 0 done, 1 failed, 2 usage, 3 cancelled.`,
 			if err != nil {
 				return e.apiErr(fmt.Errorf("watch job %s: %w", sub.Job, err))
 			}
-			var info compute.JobInfo
+			var info control.Job
 			if err := cl.Do(ctx, "POST", control.PathWait, control.JobRequest{Job: sub.Job}, &info); err != nil {
 				return e.apiErr(fmt.Errorf("job %s: %w", sub.Job, err))
 			}
@@ -337,19 +337,19 @@ func shortenIDs(s string) string { return peerIDs.ReplaceAllStringFunc(s, shortI
 
 // jobEnded returns nil for a done job, else an error with its exit status:
 // 3 when it was cancelled, 1 when it failed (or still runs).
-func jobEnded(info *compute.JobInfo) error {
+func jobEnded(info *control.Job) error {
 	switch info.State {
-	case compute.JobDone:
+	case control.JobDone:
 		return nil
-	case compute.JobCancelled:
+	case control.JobCancelled:
 		return codeError{exitCancelled, fmt.Errorf("job %s cancelled: %s", info.ID, info.Error)}
-	case compute.JobActive:
+	case control.JobActive:
 		return fmt.Errorf("job %s is still running (see 'enxame compute status %s')", info.ID, info.ID)
 	}
 	return fmt.Errorf("job %s %s: %s", info.ID, info.State, info.Error)
 }
 
-func describeEvent(ev compute.Event) string {
+func describeEvent(ev control.Event) string {
 	var b strings.Builder
 	if ev.Unit >= 0 {
 		fmt.Fprintf(&b, "unit %-3d ", ev.Unit)
@@ -358,7 +358,7 @@ func describeEvent(ev compute.Event) string {
 	}
 	b.WriteString(string(ev.Kind))
 	if ev.Worker != "" {
-		fmt.Fprintf(&b, " on %s", shortID(ev.Worker.String()))
+		fmt.Fprintf(&b, " on %s", shortID(ev.Worker))
 	}
 	if ev.Output.Defined() {
 		fmt.Fprintf(&b, " → %s", ev.Output)
@@ -390,7 +390,7 @@ func roundDuration(d time.Duration) time.Duration {
 // every unit's output in order; to out (share.WriteFileAtomic) or stdout.
 // Without a reduce, and with several units or out an existing directory,
 // out is a directory that gets one file per unit (writeUnits).
-func writeResult(ctx context.Context, e *env, cl *control.Client, info *compute.JobInfo, out string) error {
+func writeResult(ctx context.Context, e *env, cl *control.Client, info *control.Job, out string) error {
 	outs := []cid.Cid{info.Output()}
 	if !outs[0].Defined() {
 		outs = info.Outputs()
@@ -442,7 +442,7 @@ func writeAtomic(out string, fill func(w io.Writer) error) error {
 
 // writeUnits writes each map unit's output to dir/NAME (UnitInfo.
 // OutputName), making dir if needed.
-func writeUnits(ctx context.Context, e *env, cl *control.Client, info *compute.JobInfo, dir string) error {
+func writeUnits(ctx context.Context, e *env, cl *control.Client, info *control.Job, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write result: %w", err)
 	}
@@ -494,8 +494,8 @@ func newComputeSubmitCmd(e *env) *cobra.Command {
 	return c
 }
 
-func jobInfo(cmd *cobra.Command, e *env, path, job string) (compute.JobInfo, *control.Client, error) {
-	var info compute.JobInfo
+func jobInfo(cmd *cobra.Command, e *env, path, job string) (control.Job, *control.Client, error) {
+	var info control.Job
 	cl, err := e.client()
 	if err != nil {
 		return info, nil, err
@@ -536,7 +536,7 @@ func newComputeStatusCmd(e *env) *cobra.Command {
 				var workers []string
 				var took time.Duration
 				for _, r := range u.Receipts {
-					workers = append(workers, shortID(r.Worker.String()))
+					workers = append(workers, shortID(r.Worker))
 					took = max(took, r.Took)
 				}
 				out := "-"
@@ -631,7 +631,7 @@ func newComputeListCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var jobs []compute.JobInfo
+			var jobs []control.Job
 			if err := cl.Do(cmd.Context(), "GET", control.PathJobs, nil, &jobs); err != nil {
 				return e.apiErr(err)
 			}

@@ -8,46 +8,45 @@ import (
 	"testing"
 	"time"
 
-	"github.com/enxame/enxame/compute"
+	"github.com/enxame/enxame/node/control"
 	"github.com/google/go-cmp/cmp"
-	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 func TestJobProgressLine(t *testing.T) {
-	w1, w2 := peer.ID("worker-one"), peer.ID("worker-two")
+	w1, w2 := "worker-one", "worker-two"
 	tests := []struct {
 		name   string
 		total  int
-		events []compute.Event
+		events []control.Event
 		want   string
 	}{
 		{"nothing yet", 12, nil, "0/12 done, 0 running, 0 failed, 3.1 s"},
-		{"running on two workers", 12, []compute.Event{
-			{Unit: 0, Kind: compute.EventRunning, Worker: w1},
-			{Unit: 1, Kind: compute.EventRunning, Worker: w2},
-			{Unit: 1, Kind: compute.EventRunning, Worker: w1}, // a replica
+		{"running on two workers", 12, []control.Event{
+			{Unit: 0, Kind: control.EventRunning, Worker: w1},
+			{Unit: 1, Kind: control.EventRunning, Worker: w2},
+			{Unit: 1, Kind: control.EventRunning, Worker: w1}, // a replica
 		}, "0/12 done, 2 running, 0 failed, 3.1 s"},
-		{"done and verified", 12, []compute.Event{
-			{Unit: 0, Kind: compute.EventRunning, Worker: w1},
-			{Unit: 0, Kind: compute.EventDone, Worker: w1},
-			{Unit: 0, Kind: compute.EventVerified},
-			{Unit: 1, Kind: compute.EventRunning, Worker: w1},
+		{"done and verified", 12, []control.Event{
+			{Unit: 0, Kind: control.EventRunning, Worker: w1},
+			{Unit: 0, Kind: control.EventDone, Worker: w1},
+			{Unit: 0, Kind: control.EventVerified},
+			{Unit: 1, Kind: control.EventRunning, Worker: w1},
 		}, "1/12 done, 1 running, 0 failed, 3.1 s"},
-		{"a failed run is retried", 3, []compute.Event{
-			{Unit: 2, Kind: compute.EventRunning, Worker: w1},
-			{Unit: 2, Kind: compute.EventRetried, Worker: w1},
-			{Unit: 2, Kind: compute.EventRunning, Worker: w2},
+		{"a failed run is retried", 3, []control.Event{
+			{Unit: 2, Kind: control.EventRunning, Worker: w1},
+			{Unit: 2, Kind: control.EventRetried, Worker: w1},
+			{Unit: 2, Kind: control.EventRunning, Worker: w2},
 		}, "0/3 done, 1 running, 1 failed, 3.1 s"},
-		{"a rejection is no failure", 3, []compute.Event{
-			{Unit: 2, Kind: compute.EventRejected, Worker: w1},
+		{"a rejection is no failure", 3, []control.Event{
+			{Unit: 2, Kind: control.EventRejected, Worker: w1},
 		}, "0/3 done, 0 running, 0 failed, 3.1 s"},
-		{"job events are not units", 1, []compute.Event{
-			{Unit: -1, Kind: compute.EventSubmitted},
-			{Unit: 0, Kind: compute.EventVerified},
-			{Unit: -1, Kind: compute.EventJobDone},
+		{"job events are not units", 1, []control.Event{
+			{Unit: -1, Kind: control.EventSubmitted},
+			{Unit: 0, Kind: control.EventVerified},
+			{Unit: -1, Kind: control.EventJobDone},
 		}, "1/1 done, 0 running, 0 failed, 3.1 s"},
-		{"total unknown: counted from the units seen", 0, []compute.Event{
-			{Unit: 4, Kind: compute.EventVerified},
+		{"total unknown: counted from the units seen", 0, []control.Event{
+			{Unit: 4, Kind: control.EventVerified},
 		}, "1/5 done, 0 running, 0 failed, 3.1 s"},
 	}
 	for _, tt := range tests {
@@ -64,9 +63,9 @@ func TestJobProgressLine(t *testing.T) {
 }
 
 func TestDescribeEventShortens(t *testing.T) {
-	w := peer.ID("12D3KooWQkLuzNhwo4HKdFf8bN7ZnvzmbFUwUDhHLH68hus3i4tG")
-	got := describeEvent(compute.Event{Unit: 3, Kind: compute.EventDone, Worker: w, Detail: "12.345678ms"})
-	if want := "unit 3   done on …s3i4tG (12.35ms)"; !strings.Contains(got, shortID(w.String())) || strings.Contains(got, w.String()) || !strings.HasSuffix(got, "(12.35ms)") {
+	w := "12D3KooWQkLuzNhwo4HKdFf8bN7ZnvzmbFUwUDhHLH68hus3i4tG"
+	got := describeEvent(control.Event{Unit: 3, Kind: control.EventDone, Worker: w, Detail: "12.345678ms"})
+	if want := "unit 3   done on …s3i4tG (12.35ms)"; !strings.Contains(got, shortID(w)) || strings.Contains(got, w) || !strings.HasSuffix(got, "(12.35ms)") {
 		t.Errorf("describeEvent() = %q, want like %q", got, want)
 	}
 }
@@ -117,17 +116,17 @@ func TestInputNames(t *testing.T) {
 // for a failed one and 3 for a cancelled one (issue 14).
 func TestJobEndedExitStatus(t *testing.T) {
 	tests := []struct {
-		state compute.JobState
+		state control.JobState
 		want  int
 	}{
-		{compute.JobDone, exitOK},
-		{compute.JobFailed, exitError},
-		{compute.JobActive, exitError},
-		{compute.JobCancelled, exitCancelled},
+		{control.JobDone, exitOK},
+		{control.JobFailed, exitError},
+		{control.JobActive, exitError},
+		{control.JobCancelled, exitCancelled},
 	}
 	for _, tt := range tests {
-		t.Run(tt.state.String(), func(t *testing.T) {
-			err := jobEnded(&compute.JobInfo{ID: "j", State: tt.state})
+		t.Run(string(tt.state), func(t *testing.T) {
+			err := jobEnded(&control.Job{ID: "j", State: tt.state})
 			got := exitOK
 			var ce codeError
 			switch {

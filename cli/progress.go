@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/enxame/enxame/compute"
+	"github.com/enxame/enxame/node/control"
 )
 
 // isTerminal reports whether w is a character device (a terminal).
@@ -96,13 +96,13 @@ func newJobProgress(total int) *jobProgress {
 }
 
 // observe counts ev.
-func (p *jobProgress) observe(ev compute.Event) {
+func (p *jobProgress) observe(ev control.Event) {
 	if ev.Unit < 0 {
 		return
 	}
 	w := string(ev.Worker)
 	switch ev.Kind {
-	case compute.EventRunning:
+	case control.EventRunning:
 		if p.done[ev.Unit] {
 			return
 		}
@@ -110,12 +110,12 @@ func (p *jobProgress) observe(ev compute.Event) {
 			p.running[ev.Unit] = map[string]bool{}
 		}
 		p.running[ev.Unit][w] = true
-	case compute.EventDone, compute.EventRejected:
+	case control.EventDone, control.EventRejected:
 		delete(p.running[ev.Unit], w)
-	case compute.EventRetried:
+	case control.EventRetried:
 		delete(p.running[ev.Unit], w)
 		p.failed++
-	case compute.EventVerified:
+	case control.EventVerified:
 		p.done[ev.Unit] = true
 		delete(p.running, ev.Unit)
 	}

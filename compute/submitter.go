@@ -829,7 +829,7 @@ func (s *Submitter) explain(j *job) JobWhy {
 		uw := UnitWhy{Unit: u.Index, Reduce: u.Reduce, Status: u.Status, Failures: slices.Clone(u.Failures), Stderr: u.Stderr}
 		switch si, ok := inPhase[u.Index]; {
 		case ok:
-			uw.Why = strings.TrimRight(s.sch.Why(sched.UnitID{Job: j.phase, Index: si}), "\n")
+			uw.Why = strings.TrimRight(unitWhy(s.sch, sched.UnitID{Job: j.phase, Index: si}), "\n")
 			uw.scheduled = true
 		case u.Output.Defined():
 			var ws []string

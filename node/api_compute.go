@@ -28,7 +28,7 @@ func (n *Node) registerComputeAPI(s *control.Server) {
 			return
 		}
 		info, err := n.submitter.Status(r.Context(), id)
-		s.Reply(w, r, info, jobError(err))
+		s.Reply(w, r, apiJob(info), jobError(err))
 	}))
 	s.Handle("POST "+control.PathWait, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := n.decodeJob(w, r)
@@ -36,7 +36,7 @@ func (n *Node) registerComputeAPI(s *control.Server) {
 			return
 		}
 		info, err := n.submitter.Wait(r.Context(), id)
-		s.Reply(w, r, info, jobError(err))
+		s.Reply(w, r, apiJob(info), jobError(err))
 	}))
 	s.Handle("POST "+control.PathWatch, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := n.decodeJob(w, r)
@@ -50,7 +50,7 @@ func (n *Node) registerComputeAPI(s *control.Server) {
 		}
 		sw := control.NewStreamWriter(w)
 		for ev := range events {
-			if err := sw.Send(ev); err != nil {
+			if err := sw.Send(apiEvent(ev)); err != nil {
 				return
 			}
 		}
@@ -68,10 +68,7 @@ func (n *Node) registerComputeAPI(s *control.Server) {
 	}))
 	s.Handle("GET "+control.PathJobs, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		jobs, err := n.submitter.List(r.Context())
-		if jobs == nil {
-			jobs = []compute.JobInfo{}
-		}
-		s.Reply(w, r, jobs, err)
+		s.Reply(w, r, apiJobs(jobs), err)
 	}))
 	s.Handle("POST "+control.PathWhy, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := n.decodeJob(w, r)
@@ -79,7 +76,7 @@ func (n *Node) registerComputeAPI(s *control.Server) {
 			return
 		}
 		jw, err := n.submitter.Explain(r.Context(), id)
-		s.Reply(w, r, control.WhyResult{Why: jw.String(), JobWhy: jw}, jobError(err))
+		s.Reply(w, r, apiWhy(jw), jobError(err))
 	}))
 	s.Handle("POST "+control.PathResult, http.HandlerFunc(n.handleResult))
 	s.Handle("POST "+control.PathLogs, http.HandlerFunc(n.handleLogs))

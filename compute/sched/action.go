@@ -82,10 +82,11 @@ type FailJob struct {
 
 // NeedWorkers reports that a job has units nobody known can take; the
 // caller should look for more workers and report them with
-// WorkersDiscovered. Why is the same text Scheduler.Why would give.
+// WorkersDiscovered. Wait says why the first such unit waits, as
+// UnitSnapshot.Wait would.
 type NeedWorkers struct {
-	Job JobID
-	Why string
+	Job  JobID
+	Wait Wait
 }
 
 func (RequestBids) isAction()  {}

@@ -62,7 +62,7 @@ order:
  5. RecordFaulty: the worker's output lost a vote; score it down if you keep
     scores. The scheduler already avoids it for Config.AvoidFor.
  6. FinishJob or FailJob: the job is over; tell the user. Call Forget when you
-    no longer need Why, Units or Job for it.
+    no longer need Units or Job for it.
  7. NeedWorkers: look for more workers (a DHT lookup) and report them with
     WorkersDiscovered.
 
@@ -87,8 +87,10 @@ The whole shell loop looks like this:
 	}
 
 Fourth, serve progress and explanations from the snapshots: Jobs, Job,
-Units, Unit and Workers give plain values; Why gives the text that
-`enxame compute why` prints. None of them changes the scheduler.
+Units, Unit and Workers give plain values (UnitSnapshot.Wait says why a
+unit waits, as a reason and counts of workers, never as prose: the caller
+words them, as the compute package does for `enxame compute why`). None of
+them changes the scheduler.
 
 # Placement
 

@@ -51,7 +51,8 @@ func Example() {
 		s.Observe(sched.UnitCompleted{Unit: sched.UnitID{Job: "render", Index: i}, Worker: w, Output: out, At: now, Took: 2 * time.Second})
 	}
 	show(s.Next(now))
-	fmt.Println(s.Why(sched.UnitID{Job: "render", Index: 0})[:31])
+	u, _ := s.Unit(sched.UnitID{Job: "render", Index: 0})
+	fmt.Println("unit", u.ID, u.Status, "by", string(u.Agreeing[0]))
 
 	// Output:
 	// ask 2 workers to bid for render
@@ -60,5 +61,5 @@ func Example() {
 	// accept render/0 from 1 worker(s)
 	// accept render/1 from 1 worker(s)
 	// job render done with 2 outputs
-	// unit render/0: done, output baf
+	// unit render/0 done by fast
 }

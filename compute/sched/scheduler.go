@@ -989,7 +989,7 @@ func (s *Scheduler) needWorkers(now time.Time) {
 		}
 		j.needSent = true
 		j.lastNeed = now
-		s.emit(NeedWorkers{Job: j.id, Why: s.classify(j.needy, now).String()})
+		s.emit(NeedWorkers{Job: j.id, Wait: s.classify(j.needy, now)})
 	}
 }
 

@@ -75,7 +75,7 @@ func runSteps(t testing.TB, cfg Config, steps []step) *Scheduler {
 			}
 		}
 		got := s.Next(at(st.at))
-		if diff := cmp.Diff(st.want, got, cmpCID, cmpopts.EquateEmpty()); diff != "" {
+		if diff := cmp.Diff(st.want, got, cmpCID, cmpopts.EquateEmpty(), cmp.AllowUnexported(Wait{})); diff != "" {
 			t.Errorf("step %d: Next(t0+%v) mismatch (-want +got):\n%s", i, st.at, diff)
 		}
 	}
@@ -109,9 +109,9 @@ func TestNext(t *testing.T) {
 		{
 			name: "no workers known asks for workers",
 			steps: []step{
-				{evs: []Event{submit(1, 1)}, want: []Action{NeedWorkers{Job: jobJ, Why: "no workers found"}}},
+				{evs: []Event{submit(1, 1)}, want: []Action{NeedWorkers{Job: jobJ, Wait: Wait{Reason: WaitNoWorkers}}}},
 				{at: time.Second},
-				{at: DefaultRebidInterval, want: []Action{NeedWorkers{Job: jobJ, Why: "no workers found"}}},
+				{at: DefaultRebidInterval, want: []Action{NeedWorkers{Job: jobJ, Wait: Wait{Reason: WaitNoWorkers}}}},
 			},
 		},
 		{
@@ -183,7 +183,7 @@ func TestNext(t *testing.T) {
 				{evs: []Event{discover(wa), JobSubmitted{Job: jobJ, Units: []UnitSpec{{EstCost: 1, Limits: Limits{Memory: 2 << 30}}}}},
 					want: []Action{askAll(0, wa)}},
 				{evs: []Event{BidReceived{Worker: wa, FreeSlots: 1, Speed: 10, MaxMemory: 1 << 30}}, want: []Action{
-					NeedWorkers{Job: jobJ, Why: "limits above every worker's: needs 2.0 GiB of memory, the most offered is 1.0 GiB (1 with too little memory)"},
+					NeedWorkers{Job: jobJ, Wait: Wait{Reason: WaitLimits, Known: 1, Small: 1, NeedMemory: 2 << 30, MaxMemory: 1 << 30}},
 				}},
 			},
 		},
@@ -375,7 +375,7 @@ func TestNext(t *testing.T) {
 				{evs: []Event{discover(wa), submit(1, 1)}, want: []Action{askAll(0, wa)}},
 				{evs: []Event{bid(wa, 1, 1)}, want: []Action{assign(0, 0, wa, DefaultUnitDeadline)}},
 				{evs: []Event{UnitFailed{Unit: uid(0), Worker: wa, Reason: "out of disk"}}, want: []Action{
-					NeedWorkers{Job: jobJ, Why: "no eligible worker left (1 already ran, failed or refused it)"},
+					NeedWorkers{Job: jobJ, Wait: Wait{Reason: WaitExcluded, Known: 1, Excluded: 1}},
 				}},
 			},
 		},
@@ -408,7 +408,7 @@ func TestNext(t *testing.T) {
 			steps: append(started(1, 10),
 				step{evs: []Event{UnitRejected{Unit: uid(0), Worker: wa, Reason: RejectLimits, Detail: "memory"}}, want: []Action{assign(0, 1, wb, DefaultUnitDeadline)}},
 				step{evs: []Event{UnitFailed{Unit: uid(0), Worker: wb, Reason: "oops"}}, want: []Action{
-					NeedWorkers{Job: jobJ, Why: "no eligible worker left (2 already ran, failed or refused it)"},
+					NeedWorkers{Job: jobJ, Wait: Wait{Reason: WaitExcluded, Known: 2, Excluded: 2}},
 				}},
 			),
 		},

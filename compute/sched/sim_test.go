@@ -484,7 +484,8 @@ func (m *sim) check() []string {
 			probs = append(probs, fmt.Sprintf("job %s neither done nor failed after %v: %+v", id, m.now.Sub(t0), st))
 			for i := range j.units {
 				if _, ok := m.accepted[UnitID{id, i}]; !ok {
-					probs = append(probs, m.s.Why(UnitID{id, i}))
+					u, _ := m.s.Unit(UnitID{id, i})
+					probs = append(probs, fmt.Sprintf("unit %s: %v, waits: %+v, runs: %+v", u.ID, u.Status, u.Wait, u.Runs))
 					break
 				}
 			}

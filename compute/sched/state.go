@@ -3,7 +3,6 @@ package sched
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -216,7 +215,8 @@ type JobSnapshot struct {
 	Failure *FailJob
 }
 
-// UnitSnapshot is a snapshot of a unit for progress display and Why.
+// UnitSnapshot is a snapshot of a unit for progress display and for
+// explaining where it stands.
 type UnitSnapshot struct {
 	ID       UnitID
 	Status   UnitState
@@ -226,9 +226,9 @@ type UnitSnapshot struct {
 	Agreeing []peer.ID // workers whose runs returned Output
 	Failures []Failure // failed runs, oldest first
 	Rejected []Rejection
-	// Waiting and WaitDetail say why a UnitQueued unit is not running.
-	Waiting    WaitReason
-	WaitDetail string
+	// Wait says why a UnitQueued unit is not running, or why a unit short
+	// of replicas gets no more; its Reason is WaitNone otherwise.
+	Wait Wait
 }
 
 // RunSnapshot is a snapshot of one run of a unit.
@@ -419,9 +419,7 @@ func (s *Scheduler) unitState(u *unit) UnitSnapshot {
 		st.Status = UnitQueued
 	}
 	if u.missing > 0 && u.job.status == jobActive {
-		c := s.classify(u, s.clock)
-		st.Waiting = c.reason()
-		st.WaitDetail = c.String()
+		st.Wait = s.classify(u, s.clock)
 	}
 	return st
 }
@@ -462,185 +460,72 @@ func (s *Scheduler) Workers() []WorkerSnapshot {
 	return out
 }
 
-// census counts the workers by why they can or cannot take a unit.
-type census struct {
-	window   bool
-	known    int
-	lost     int
-	noBid    int
-	avoided  int
-	excluded int
-	small    int
-	free     int
-	busy     int
-	need     uint64 // the unit's memory limit
-	biggest  uint64 // the largest memory cap among workers that bid
-	bidErr   string // one reason a worker has no bid
+// Wait says why a queued unit is not running: the reason, and the known
+// workers counted by why each can or cannot take the unit. It is a value
+// for the caller to word (the compute package writes `enxame compute why`
+// from it); the scheduler keeps no prose.
+type Wait struct {
+	Reason WaitReason
+	// Known is every worker the scheduler knows; each of them is counted
+	// in exactly one of the counts below.
+	Known int
+	// Lost workers, workers without a usable bid, workers avoided after a
+	// fault, workers that already ran, failed or refused the unit,
+	// workers whose memory cap is below the unit's, workers with room
+	// (predicted slower than a busy one, WaitHeld) and full workers.
+	Lost, NoBid, Avoided, Excluded, Small, Free, Busy int
+	// NeedMemory is the unit's memory limit in bytes; MaxMemory the
+	// largest memory cap, in bytes, among the Small workers.
+	NeedMemory, MaxMemory uint64
+	// BidErr is one worker's reason for having no bid (WorkerSnapshot.BidErr).
+	BidErr string
+	// window is set while the job's first bids are coming in.
+	window bool
 }
 
-func (s *Scheduler) classify(u *unit, now time.Time) census {
-	c := census{window: u.job.window || !u.job.started, known: len(s.wlist), need: u.spec.Limits.Memory}
+func (s *Scheduler) classify(u *unit, now time.Time) Wait {
+	c := Wait{window: u.job.window || !u.job.started, Known: len(s.wlist), NeedMemory: u.spec.Limits.Memory}
 	for _, w := range s.wlist {
 		switch {
 		case w.lost:
-			c.lost++
+			c.Lost++
 		case !w.hasBid:
-			c.noBid++
-			if c.bidErr == "" {
-				c.bidErr = w.bidErr
+			c.NoBid++
+			if c.BidErr == "" {
+				c.BidErr = w.bidErr
 			}
 		case now.Before(w.avoidUntil) || now.Before(w.backoffUntil):
-			c.avoided++
+			c.Avoided++
 		case u.excluded(w):
-			c.excluded++
+			c.Excluded++
 		case !w.fits(u):
-			c.small++
-			c.biggest = max(c.biggest, w.maxMemory)
+			c.Small++
+			c.MaxMemory = max(c.MaxMemory, w.maxMemory)
 		case w.available(s.cfg.QueueAllowance) > 0:
-			c.free++
+			c.Free++
 		default:
-			c.busy++
+			c.Busy++
 		}
 	}
+	c.Reason = c.reason()
 	return c
 }
 
-func (c census) reason() WaitReason {
+func (c Wait) reason() WaitReason {
 	switch {
 	case c.window:
 		return WaitBids
-	case c.known == 0:
+	case c.Known == 0:
 		return WaitNoWorkers
-	case c.free > 0:
+	case c.Free > 0:
 		return WaitHeld
-	case c.busy > 0:
+	case c.Busy > 0:
 		return WaitBusy
-	case c.small > 0 && c.excluded+c.avoided == 0:
+	case c.Small > 0 && c.Excluded+c.Avoided == 0:
 		return WaitLimits
-	case c.excluded+c.avoided+c.small > 0:
+	case c.Excluded+c.Avoided+c.Small > 0:
 		return WaitExcluded
 	default:
 		return WaitNoBids
 	}
-}
-
-// String explains the census in a sentence.
-func (c census) String() string {
-	r := c.reason()
-	var b strings.Builder
-	b.WriteString(r.String())
-	switch r {
-	case WaitBids, WaitNoWorkers:
-		return b.String()
-	case WaitHeld:
-		fmt.Fprintf(&b, ": %d with room are predicted slower than %d busy", c.free, c.busy)
-		return b.String()
-	case WaitLimits:
-		fmt.Fprintf(&b, ": needs %s of memory, the most offered is %s", bytesString(c.need), bytesString(c.biggest))
-	}
-	var parts []string
-	add := func(n int, what string) {
-		if n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, what))
-		}
-	}
-	add(c.busy, "busy")
-	add(c.small, "with too little memory")
-	add(c.excluded, "already ran, failed or refused it")
-	add(c.avoided, "avoided after a fault")
-	add(c.noBid, "without a bid")
-	add(c.lost, "lost")
-	if len(parts) > 0 {
-		b.WriteString(" (")
-		b.WriteString(strings.Join(parts, ", "))
-		b.WriteString(")")
-	}
-	if r == WaitNoBids && c.bidErr != "" {
-		b.WriteString("; last: ")
-		b.WriteString(c.bidErr)
-	}
-	return b.String()
-}
-
-func bytesString(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-// Why explains in a few lines where a unit stands: its status, where each of
-// its runs went, its failures, and, when it is not running, why not. It is
-// what `enxame compute why` prints.
-func (s *Scheduler) Why(id UnitID) string {
-	st, ok := s.Unit(id)
-	if !ok {
-		return fmt.Sprintf("unit %s: unknown", id)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "unit %s: %s", id, st.Status)
-	switch st.Status {
-	case UnitDone:
-		fmt.Fprintf(&b, ", output %s from %s", st.Output, st.Agreeing[0])
-	case UnitVerified:
-		fmt.Fprintf(&b, ", output %s agreed by %d of %d results (%s)", st.Output, len(st.Agreeing), countDone(st.Runs), joinIDs(st.Agreeing))
-	case UnitQueued:
-		fmt.Fprintf(&b, ": %s", st.WaitDetail)
-	case UnitAbandoned:
-		if j := s.jobs[id.Job]; j.failed != nil {
-			fmt.Fprintf(&b, ": %s", j.failed.Reason)
-		} else {
-			b.WriteString(": job cancelled")
-		}
-	}
-	if n := len(st.Failures); n > 0 {
-		fmt.Fprintf(&b, "; retried %d time(s)", n)
-	}
-	b.WriteString("\n")
-	for _, r := range st.Runs {
-		fmt.Fprintf(&b, "  replica %d on %s: %s", r.Replica, r.Worker, r.Status)
-		if r.Backup {
-			b.WriteString(" (backup of a straggler)")
-		}
-		switch r.Status {
-		case RunAssigned, RunRunning:
-			fmt.Fprintf(&b, " since %s, last sign of life %s, deadline %s",
-				r.AssignedAt.Format(time.RFC3339), r.LastProgress.Format(time.RFC3339), r.Deadline.Format(time.RFC3339))
-		case RunDone:
-			fmt.Fprintf(&b, ", output %s", r.Output)
-		default:
-			if r.Note != "" {
-				fmt.Fprintf(&b, " (%s)", r.Note)
-			}
-		}
-		b.WriteString("\n")
-	}
-	if st.Status != UnitQueued && st.Waiting != WaitNone {
-		fmt.Fprintf(&b, "  more replicas needed: %s\n", st.WaitDetail)
-	}
-	return b.String()
-}
-
-func countDone(runs []RunSnapshot) int {
-	n := 0
-	for _, r := range runs {
-		if r.Status == RunDone {
-			n++
-		}
-	}
-	return n
-}
-
-func joinIDs(ids []peer.ID) string {
-	s := make([]string, len(ids))
-	for i, id := range ids {
-		s[i] = id.String()
-	}
-	return strings.Join(s, ", ")
 }

@@ -167,54 +167,63 @@ func TestWhy(t *testing.T) {
 			assign(1, 2, wb, DefaultUnitDeadline),
 		}},
 	})
-	tests := []struct {
-		unit UnitID
-		want []string
-	}{
-		{uid(0), []string{"unit J/0: voting", "retried 1 time", "replica 0 on " + wa.String() + ": done", "replica 2 on " + wc.String() + ": assigned", "replica 1 on " + wb.String() + ": failed (failed: trap (deterministic))", "more replicas needed: all workers busy (1 busy, 3 already ran, failed or refused it)"}},
-		{uid(1), []string{"unit J/1: placed", "replica 0 on " + wd.String(), "replica 2 on " + wb.String()}},
-		{UnitID{"nope", 0}, []string{"unit nope/0: unknown"}},
+	// The snapshot explains the unit in values; compute words them
+	// (compute.TestUnitWhy replays these steps and checks the text).
+	st, _ := s.Unit(uid(0))
+	want := Wait{Reason: WaitBusy, Known: 4, Busy: 1, Excluded: 3}
+	if st.Status != UnitVoting || st.Wait != want || len(st.Runs) != 3 || len(st.Failures) != 1 {
+		t.Fatalf("Unit(%v) = %+v, want voting, %+v, 3 runs, 1 failure", uid(0), st, want)
 	}
-	for _, tt := range tests {
-		got := s.Why(tt.unit)
-		for _, w := range tt.want {
-			if !strings.Contains(got, w) {
-				t.Errorf("Why(%v) = %q, want it to contain %q", tt.unit, got, w)
-			}
+	runs := []struct {
+		w  peer.ID
+		st RunState
+	}{{wa, RunDone}, {wb, RunFailed}, {wc, RunAssigned}}
+	for i, r := range runs {
+		if got := st.Runs[i]; got.Worker != r.w || got.Status != r.st || got.Replica != i {
+			t.Errorf("Unit(%v).Runs[%d] = %+v, want replica %d on %s %v", uid(0), i, got, i, r.w, r.st)
 		}
 	}
-	st, _ := s.Unit(uid(0))
-	if st.Status != UnitVoting || st.Waiting != WaitBusy || len(st.Runs) != 3 || len(st.Failures) != 1 {
-		t.Errorf("Unit(%v) = %+v, want voting, busy, 3 runs, 1 failure", uid(0), st)
+	if f := st.Failures[0]; f.Worker != wb || f.Kind != FailedOnWorker || !f.Deterministic || f.Reason != "trap" {
+		t.Errorf("Unit(%v).Failures[0] = %+v, want b's deterministic trap", uid(0), f)
+	}
+	if u1, _ := s.Unit(uid(1)); u1.Status != UnitPlaced || u1.Wait.Reason != WaitNone {
+		t.Errorf("Unit(%v) = %+v, want placed, not waiting", uid(1), u1)
+	}
+	if _, ok := s.Unit(UnitID{"nope", 0}); ok {
+		t.Errorf("Unit(nope/0) found")
 	}
 }
 
+// noBid is a unit's Wait after its one worker's bid failed.
+var noBid = Wait{Reason: WaitNoBids, Known: 1, NoBid: 1, BidErr: "bid failed: connection refused"}
+
+// TestWhyQueued checks the structured reason a queued unit waits, which
+// compute.TestWaitText words.
 func TestWhyQueued(t *testing.T) {
 	tests := []struct {
 		name  string
 		steps []step
-		want  WaitReason
-		text  string
+		want  Wait
 	}{
 		{
 			name:  "no workers",
-			steps: []step{{evs: []Event{submit(1, 1)}, want: []Action{NeedWorkers{Job: jobJ, Why: "no workers found"}}}},
-			want:  WaitNoWorkers, text: "no workers found",
+			steps: []step{{evs: []Event{submit(1, 1)}, want: []Action{NeedWorkers{Job: jobJ, Wait: Wait{Reason: WaitNoWorkers}}}}},
+			want:  Wait{Reason: WaitNoWorkers},
 		},
 		{
 			name:  "waiting for bids",
 			steps: []step{{evs: []Event{discover(wa), submit(1, 1)}, want: []Action{askAll(0, wa)}}},
-			want:  WaitBids, text: "waiting for bids",
+			want:  Wait{Reason: WaitBids, Known: 1, NoBid: 1, window: true},
 		},
 		{
 			name: "no bids",
 			steps: []step{
 				{evs: []Event{discover(wa), submit(1, 1)}, want: []Action{askAll(0, wa)}},
 				{evs: []Event{BidFailed{Worker: wa, Job: jobJ, Err: errors.New("connection refused")}}, want: []Action{
-					NeedWorkers{Job: jobJ, Why: "no worker bid (1 without a bid); last: bid failed: connection refused"},
+					NeedWorkers{Job: jobJ, Wait: noBid},
 				}},
 			},
-			want: WaitNoBids, text: "no worker bid (1 without a bid); last: bid failed: connection refused",
+			want: noBid,
 		},
 		{
 			name: "all busy",
@@ -222,7 +231,7 @@ func TestWhyQueued(t *testing.T) {
 				{evs: []Event{discover(wa), submit(1, 1, 1)}, want: []Action{askAll(0, wa)}},
 				{evs: []Event{bid(wa, 1, 1)}, want: []Action{assign(0, 0, wa, DefaultUnitDeadline)}},
 			},
-			want: WaitBusy, text: "all workers busy (1 busy)",
+			want: Wait{Reason: WaitBusy, Known: 1, Busy: 1},
 		},
 	}
 	for _, tt := range tests {
@@ -233,8 +242,8 @@ func TestWhyQueued(t *testing.T) {
 				t.Fatalf("Units(%q): %v", jobJ, err)
 			}
 			last := units[len(units)-1]
-			if last.Status != UnitQueued || last.Waiting != tt.want || last.WaitDetail != tt.text {
-				t.Errorf("Units(%q)[%d] = %v, %v, %q; want queued, %v, %q", jobJ, len(units)-1, last.Status, last.Waiting, last.WaitDetail, tt.want, tt.text)
+			if last.Status != UnitQueued || last.Wait != tt.want {
+				t.Errorf("Units(%q)[%d] = %v, %+v; want queued, %+v", jobJ, len(units)-1, last.Status, last.Wait, tt.want)
 			}
 		})
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ipfs/go-cid"
 )
 
 // Kinds of request and response bodies in Operations.
@@ -29,7 +31,7 @@ type Operation struct {
 	RequestKind  string
 	Response     any
 	ResponseKind string
-	// ResponseNote describes an untyped JSON answer (a compute type).
+	// ResponseNote describes an untyped JSON answer (the OpenAPI document).
 	ResponseNote string
 	// Query lists query parameters, name → description.
 	Query map[string]string
@@ -73,10 +75,10 @@ var Operations = []Operation{
 
 	{Method: "POST", Path: PathSubmit, Tag: "compute", Summary: "Submit a job: JSON with the module's CID, or multipart/form-data with a 'spec' field (SubmitRequest JSON, module empty) and a 'module' file (the Wasm bytes)",
 		Request: SubmitRequest{}, RequestKind: BodyJSON, Response: SubmitResult{}, ResponseKind: BodyJSON},
-	{Method: "GET", Path: PathJobs, Tag: "compute", Summary: "Jobs submitted from this peer", ResponseKind: BodyJSON, ResponseNote: "array of compute.JobInfo"},
-	{Method: "POST", Path: PathJob, Tag: "compute", Summary: "A job's status and its units", Request: JobRequest{}, RequestKind: BodyJSON, ResponseKind: BodyJSON, ResponseNote: "compute.JobInfo"},
-	{Method: "POST", Path: PathWait, Tag: "compute", Summary: "Wait until a job ends; its final status", Request: JobRequest{}, RequestKind: BodyJSON, ResponseKind: BodyJSON, ResponseNote: "compute.JobInfo"},
-	{Method: "POST", Path: PathWatch, Tag: "compute", Summary: "Follow a job's events as NDJSON until it ends (past events first)", Request: JobRequest{}, RequestKind: BodyJSON, ResponseKind: BodyNDJSON, ResponseNote: "compute.Event, one a line"},
+	{Method: "GET", Path: PathJobs, Tag: "compute", Summary: "Jobs submitted from this peer", Response: []Job{}, ResponseKind: BodyJSON},
+	{Method: "POST", Path: PathJob, Tag: "compute", Summary: "A job's status and its units", Request: JobRequest{}, RequestKind: BodyJSON, Response: Job{}, ResponseKind: BodyJSON},
+	{Method: "POST", Path: PathWait, Tag: "compute", Summary: "Wait until a job ends; its final status", Request: JobRequest{}, RequestKind: BodyJSON, Response: Job{}, ResponseKind: BodyJSON},
+	{Method: "POST", Path: PathWatch, Tag: "compute", Summary: "Follow a job's events as NDJSON until it ends (past events first)", Request: JobRequest{}, RequestKind: BodyJSON, Response: Event{}, ResponseKind: BodyNDJSON},
 	{Method: "POST", Path: PathWhy, Tag: "compute", Summary: "Why a job's units run where they do, or wait", Request: JobRequest{}, RequestKind: BodyJSON, Response: WhyResult{}, ResponseKind: BodyJSON},
 	{Method: "POST", Path: PathCancel, Tag: "compute", Summary: "Cancel a job", Request: JobRequest{}, RequestKind: BodyJSON, Response: struct{}{}, ResponseKind: BodyJSON},
 	{Method: "POST", Path: PathResult, Tag: "compute", Summary: "A finished job's result, streamed: the single or reduce output, else every unit's output in order (409 conflict while it runs)", Request: JobRequest{}, RequestKind: BodyJSON, ResponseKind: BodyBytes},
@@ -197,6 +199,7 @@ func (sg *schemaGen) body(kind string, v any, note string) obj {
 var (
 	durationType = reflect.TypeFor[time.Duration]()
 	timeType     = reflect.TypeFor[time.Time]()
+	cidType      = reflect.TypeFor[cid.Cid]()
 )
 
 func (sg *schemaGen) schema(t reflect.Type) obj {
@@ -205,6 +208,9 @@ func (sg *schemaGen) schema(t reflect.Type) obj {
 		return obj{"type": "integer", "format": "int64", "description": "nanoseconds"}
 	case t == timeType:
 		return obj{"type": "string", "format": "date-time"}
+	case t == cidType:
+		return obj{"type": "object", "description": "a CID as IPLD JSON: {\"/\": \"bafy…\"}",
+			"properties": obj{"/": obj{"type": "string"}}}
 	}
 	switch t.Kind() {
 	case reflect.Pointer:

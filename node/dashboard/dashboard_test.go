@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -176,6 +177,11 @@ func TestDashboard(t *testing.T) {
 	}
 	if !strings.Contains(units, "1 signed receipt") {
 		t.Errorf("units table %q does not show the signed receipt", units)
+	}
+	// The receipt's worker and run time (control.Receipt's worker and
+	// took_ns) are shown.
+	if !regexp.MustCompile(`\d (ms|s)\b`).MatchString(units) || !strings.Contains(units, "…") {
+		t.Errorf("units table %q does not show the receipt's worker and run time", units)
 	}
 	jobs, err := chromedp.Run(ctx, chromedp.Text("#jobs"))
 	if err != nil {

@@ -176,16 +176,14 @@
         el("td", {}, j.result_dir ? mono(j.result_dir) : j.error || ""));
     }), 6, "no jobs yet");
   }
-  // receipt fields: compute/wire.Receipt has no JSON tags.
-  const rf = (r, k) => r[k] ?? r[k.charAt(0).toUpperCase() + k.slice(1)];
   async function drawJob(id) {
     const j = await api("/compute/job", { job: id });
     $("job-detail").hidden = false;
     $("detail-id").replaceChildren(mono(j.id), " ", tag(j.state), j.error ? " " + j.error : "");
     fill("units", (j.units || []).map((u) => {
       const rs = u.receipts || [];
-      const where = rs.map((r) => short(rf(r, "worker"))).join(", ");
-      const took = rs.length ? dur(rf(rs[0], "took")) : "";
+      const where = rs.map((r) => short(r.worker)).join(", ");
+      const took = rs.length ? dur(rs[0].took_ns) : "";
       const btn = el("button", { type: "button", onclick: () => showLogs(j.id, u.index) }, "stderr");
       return el("tr", {}, el("td", {}, (u.reduce ? "reduce " : "") + u.index), el("td", {}, tag(u.status)),
         el("td", { class: "mono" }, where), el("td", {}, took),
