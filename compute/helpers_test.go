@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -23,30 +22,17 @@ import (
 	"github.com/enxame/enxame/compute/sched"
 	"github.com/enxame/enxame/compute/wire"
 	"github.com/enxame/enxame/examples/examplestest"
+	"github.com/enxame/enxame/internal/nodetest/hosttest"
 	"github.com/enxame/enxame/internal/waittest"
 	"github.com/ipfs/go-cid"
 	pebbleds "github.com/ipfs/go-ds-pebble"
-	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	mh "github.com/multiformats/go-multihash"
 )
 
-// testLogger writes to the test log when ENXAME_TEST_LOG is set.
-func testLogger(t testing.TB) *slog.Logger {
-	if os.Getenv("ENXAME_TEST_LOG") == "" {
-		return slog.New(slog.DiscardHandler)
-	}
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
+// testLogger is hosttest.Logger: the test log when ENXAME_TEST_LOG is set.
+func testLogger(t testing.TB) *slog.Logger { return hosttest.Logger(t) }
 
 // rawCID is the CIDv1 (raw, sha2-256) of b.
 func rawCID(b []byte) cid.Cid {
@@ -304,21 +290,6 @@ func (d discovery) FindProviders(ctx context.Context, c cid.Cid, count int) <-ch
 	return ch
 }
 
-// newHost starts a real libp2p host on 127.0.0.1 TCP, port 0.
-func newHost(t testing.TB) host.Host {
-	t.Helper()
-	h, err := libp2p.New(
-		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
-		libp2p.DisableRelay(),
-		libp2p.NoTransports, libp2p.Transport(tcp.NewTCPTransport),
-	)
-	if err != nil {
-		t.Fatalf("new host: %v", err)
-	}
-	t.Cleanup(func() { h.Close() })
-	return h
-}
-
 var (
 	childOnce sync.Once
 	childBin  string
@@ -326,28 +297,19 @@ var (
 )
 
 // childCommand returns the argv of a sandbox child process: the sandbox's
-// test child, built once per test process without the race detector (an
-// instrumented wazero compiles a Go-built module about 15 times slower).
+// test child, built once per test process into tmpDir by
+// hosttest.BuildSandboxChild.
 func childCommand(t testing.TB) []string {
 	t.Helper()
-	childOnce.Do(func() {
-		childBin = filepath.Join(tmpDir, "sandbox-child")
-		cmd := exec.Command("go", "build", "-o", childBin, ".")
-		cmd.Dir = filepath.Join("sandbox", "testdata", "child")
-		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, "GOFLAGS=") {
-				cmd.Env = append(cmd.Env, kv)
-			}
-		}
-		if out, err := cmd.CombinedOutput(); err != nil {
-			childErr = fmt.Errorf("build sandbox child: %v\n%s", err, out)
-		}
-	})
+	childOnce.Do(func() { childBin, childErr = hosttest.BuildSandboxChild(tmpDir) })
 	if childErr != nil {
 		t.Fatal(childErr)
 	}
 	return []string{childBin}
 }
+
+// newHost starts a real libp2p host on 127.0.0.1 TCP, port 0.
+func newHost(t testing.TB) host.Host { return hosttest.New(t) }
 
 // testCacheDir is wazero's compilation cache, shared with the sandbox's
 // tests and across runs.

@@ -7,13 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enxame/enxame/internal/nodetest/hosttest"
 	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	relayclient "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/client"
 	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -23,19 +22,12 @@ import (
 // the relayed connection. Before, NewStream waited for a direct connection
 // that never came and the worker got no units.
 func TestOpenWorkerStreamOverRelay(t *testing.T) {
-	mk := func(opts ...libp2p.Option) host.Host {
-		t.Helper()
-		h, err := libp2p.New(append([]libp2p.Option{libp2p.NoTransports, libp2p.Transport(tcp.NewTCPTransport)}, opts...)...)
-		if err != nil {
-			t.Fatalf("new host: %v", err)
-		}
-		t.Cleanup(func() { h.Close() })
-		return h
-	}
-	r := mk(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.ForceReachabilityPublic(),
+	// hosttest.New's hosts listen on loopback TCP with no relay: the
+	// options here turn the relay on and the listening off.
+	r := hosttest.New(t, libp2p.ForceReachabilityPublic(),
 		libp2p.EnableRelayService(relay.WithResources(relay.DefaultResources())))
-	worker := mk(libp2p.NoListenAddrs, libp2p.EnableRelay())
-	sub := mk(libp2p.NoListenAddrs, libp2p.EnableRelay())
+	worker := hosttest.New(t, libp2p.NoListenAddrs, libp2p.EnableRelay())
+	sub := hosttest.New(t, libp2p.NoListenAddrs, libp2p.EnableRelay())
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	ri := peer.AddrInfo{ID: r.ID(), Addrs: r.Addrs()}

@@ -5,22 +5,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/enxame/enxame/internal/nodetest/hosttest"
 	"github.com/enxame/enxame/internal/waittest"
 )
 
-func newHost(t testing.TB) host.Host {
-	t.Helper()
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableRelay())
-	if err != nil {
-		t.Fatalf("libp2p.New: %v", err)
-	}
-	t.Cleanup(func() { h.Close() })
-	return h
-}
+// newHost is hosttest.New: a real host on loopback TCP, closed at cleanup.
+func newHost(t testing.TB) host.Host { return hosttest.New(t) }
 
 func newRouter(t *testing.T, cfg Config) (*Router, host.Host) {
 	t.Helper()

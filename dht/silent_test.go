@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	mh "github.com/multiformats/go-multihash"
 
+	"github.com/enxame/enxame/internal/nodetest/hosttest"
 	"github.com/enxame/enxame/internal/waittest"
 )
 
@@ -28,14 +29,8 @@ func silentConfig() Config {
 	return c
 }
 
-func connect(t testing.TB, a, b host.Host) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
-		t.Fatalf("connect %s to %s: %v", a.ID(), b.ID(), err)
-	}
-}
+// connect is hosttest.Connect.
+func connect(t testing.TB, a, b host.Host) { hosttest.Connect(t, a, b) }
 
 // silence turns r's host into a dropper once it sits in other tables: it
 // accepts DHT streams and reads them but never answers, until the test

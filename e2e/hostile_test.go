@@ -73,6 +73,7 @@ import (
 	"github.com/enxame/enxame/compute"
 	"github.com/enxame/enxame/compute/wire"
 	"github.com/enxame/enxame/examples/examplestest"
+	"github.com/enxame/enxame/internal/nodetest/hosttest"
 	"github.com/enxame/enxame/internal/waittest"
 	"github.com/enxame/enxame/share"
 	"github.com/ipfs/go-cid"
@@ -102,14 +103,7 @@ func attacker(t *testing.T, victim *daemon) (host.Host, peer.ID) {
 // dialer is attacker without the wait for identify.
 func dialer(t *testing.T, victim *daemon) (host.Host, peer.ID) {
 	t.Helper()
-	h, err := libp2p.New(
-		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
-		libp2p.ResourceManager(&network.NullResourceManager{}),
-	)
-	if err != nil {
-		t.Fatalf("attacker host: %v", err)
-	}
-	t.Cleanup(func() { h.Close() })
+	h := hosttest.New(t, libp2p.ResourceManager(&network.NullResourceManager{}))
 	ai, err := peer.AddrInfoFromString(victim.tcpAddr())
 	if err != nil {
 		t.Fatalf("victim address: %v", err)

@@ -13,7 +13,6 @@ import (
 	"github.com/enxame/enxame/compute"
 	"github.com/enxame/enxame/examples/examplestest"
 	"github.com/enxame/enxame/internal/nodetest"
-	"github.com/enxame/enxame/internal/waittest"
 	"github.com/enxame/enxame/node"
 	"github.com/enxame/enxame/share"
 	"github.com/ipfs/go-cid"
@@ -28,21 +27,11 @@ func TestSwarmWordCount(t *testing.T) {
 	if testing.Short() {
 		size = 2 << 20
 	}
-	var nodes []*node.Node
 	deps := node.Deps{SandboxCommand: nodetest.SandboxCommand(t), WasmCacheDir: nodetest.WasmCacheDir(t)}
-	for i := range 5 {
-		cfg := nodetest.Config(t)
+	nodes := nodetest.Swarm(t, 5, deps, func(i int, cfg *node.Config, _ []*node.Node) {
 		cfg.Compute.Disabled = false
 		cfg.Compute.Slots = 1 + i%2
-		if i > 0 {
-			cfg.Bootstrap = nodes[0].Addrs()[:1]
-		}
-		n, _ := nodetest.Start(t, cfg, deps)
-		nodes = append(nodes, n)
-	}
-	for _, n := range nodes[1:] {
-		waittest.For(t, "peers to join", func() bool { return n.Router().TableSize() > 0 })
-	}
+	})
 
 	text := wordText(size)
 	ctx := t.Context()

@@ -6,12 +6,12 @@ import (
 	"time"
 
 	"github.com/enxame/enxame/internal/nodetest"
+	"github.com/enxame/enxame/internal/nodetest/hosttest"
 	"github.com/enxame/enxame/internal/waittest"
 	"github.com/enxame/enxame/node"
 	"github.com/enxame/enxame/share"
 	"github.com/enxame/enxame/share/wire"
 	"github.com/ipfs/go-cid"
-	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -23,11 +23,7 @@ import (
 // whatever it is asked about).
 func hostileProvider(t testing.TB) host.Host {
 	t.Helper()
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
-	if err != nil {
-		t.Fatalf("new hostile host: %v", err)
-	}
-	t.Cleanup(func() { h.Close() })
+	h := hosttest.New(t)
 	h.SetStreamHandler(share.ProtocolID, func(s network.Stream) {
 		r, w := wire.NewReader(s), wire.NewWriter(s)
 		for {

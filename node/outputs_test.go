@@ -13,6 +13,7 @@ import (
 	"github.com/enxame/enxame/compute/wire"
 	"github.com/enxame/enxame/examples/examplestest"
 	"github.com/enxame/enxame/internal/nodetest"
+	"github.com/enxame/enxame/internal/waittest"
 	"github.com/enxame/enxame/node"
 	"github.com/enxame/enxame/share"
 	"github.com/ipfs/go-cid"
@@ -68,7 +69,7 @@ func TestComputeOutputLeavesWorker(t *testing.T) {
 	if pins, err := worker.Blocks().Pins(ctx); err != nil || slices.ContainsFunc(pins, out.Equals) {
 		t.Errorf("worker pins %v (%v); want no output %s among them", pins, err, out)
 	}
-	nodetest.WaitFor(t, 10*time.Second, "the worker's GC to remove the delivered output", func() bool {
+	waittest.For(t, "the worker's GC to remove the delivered output", func() bool {
 		if _, err := worker.Blocks().GC(ctx); err != nil {
 			t.Fatalf("worker GC: %v", err)
 		}

@@ -62,14 +62,8 @@ func names(rs []control.SearchResult) []string {
 // accent and by two; a query one published file does not match finds
 // nothing (issue 15).
 func TestPublishAndSearch(t *testing.T) {
-	a, _ := nodetest.Start(t, nodetest.Config(t), node.Deps{})
-	var others []*node.Node
-	for range 2 {
-		cfg := nodetest.Config(t)
-		cfg.Bootstrap = a.Addrs()[:1]
-		n, _ := nodetest.Start(t, cfg, node.Deps{})
-		others = append(others, n)
-	}
+	swarm := nodetest.Swarm(t, 3, node.Deps{}, nil)
+	a, others := swarm[0], swarm[1:]
 	waittest.For(t, "the publisher's table to hold both peers", func() bool { return a.Router().TableSize() == 2 })
 	photo := addNamed(t, a, "Fotografias dos Açores.jpg", "ilhas")
 	addNamed(t, a, "Lisboa à noite.txt", "fado")

@@ -24,25 +24,16 @@ func TestSwarmFindPeer(t *testing.T) {
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 
-	nodes := make([]*node.Node, 0, n)
-	for i := range n {
-		cfg := nodetest.Config(t)
+	// Each node joins through a random earlier one. Every node but the
+	// first must have joined through its bootstrap peer (Swarm waits for
+	// that), and every node must be in some other node's routing table (a
+	// node nobody has admitted yet, e.g. while identify is still running on
+	// a loaded machine, cannot be found by anyone).
+	nodes := nodetest.Swarm(t, n, node.Deps{}, func(i int, cfg *node.Config, started []*node.Node) {
 		if i > 0 {
-			boot := nodes[rng.IntN(i)]
-			cfg.Bootstrap = boot.Addrs()[:1]
+			cfg.Bootstrap = started[rng.IntN(i)].Addrs()[:1]
 		}
-		nd, _ := nodetest.Start(t, cfg, node.Deps{})
-		nodes = append(nodes, nd)
-	}
-	// Every node but the first must have joined through its bootstrap peer,
-	// and every node must be in some other node's routing table (a node
-	// nobody has admitted yet, e.g. while identify is still running on a
-	// loaded machine, cannot be found by anyone).
-	for _, nd := range nodes[1:] {
-		waittest.For(t, "node to join", func() bool {
-			return nd.Router().TableSize() > 0
-		})
-	}
+	})
 	for _, target := range nodes {
 		id := target.Host().ID()
 		waittest.For(t, "node to be in another's routing table", func() bool {

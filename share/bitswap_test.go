@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/enxame/enxame/internal/kubotest"
+	"github.com/enxame/enxame/internal/nodetest/hosttest"
 	cid "github.com/ipfs/go-cid"
-	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -19,10 +19,7 @@ import (
 // Store and Bitswap, all closed by t.Cleanup.
 func newBitswapPeer(t *testing.T) (host.Host, *Store, *Bitswap) {
 	t.Helper()
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
-	if err != nil {
-		t.Fatalf("libp2p.New: %v", err)
-	}
+	h := hosttest.New(t)
 	s := newTestStore(t, StoreConfig{})
 	bs, err := NewBitswap(t.Context(), BitswapConfig{}, BitswapDeps{Host: h, Store: s})
 	if err != nil {

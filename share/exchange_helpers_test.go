@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/enxame/enxame/internal/nodetest/hosttest"
 	"github.com/enxame/enxame/share/wire"
 	"github.com/ipfs/boxo/blockstore"
 	chunker "github.com/ipfs/boxo/chunker"
@@ -22,7 +22,6 @@ import (
 	"github.com/ipfs/go-cid"
 	pebbleds "github.com/ipfs/go-ds-pebble"
 	ipld "github.com/ipfs/go-ipld-format"
-	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"go.uber.org/goleak"
@@ -35,17 +34,8 @@ func exVerifyNoLeaks(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 }
 
-// exNewHost returns a libp2p host with go-libp2p's defaults on loopback TCP,
-// closed at cleanup.
-func exNewHost(t testing.TB) host.Host {
-	t.Helper()
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
-	if err != nil {
-		t.Fatalf("libp2p.New: %v", err)
-	}
-	t.Cleanup(func() { h.Close() })
-	return h
-}
+// exNewHost is hosttest.New: a real host on loopback TCP, closed at cleanup.
+func exNewHost(t testing.TB) host.Host { return hosttest.New(t) }
 
 // exNewBlockstore returns a blockstore on a pebble datastore in a temporary
 // directory, closed at cleanup.
@@ -282,17 +272,5 @@ func exEncodeFrames(t testing.TB, msgs ...wire.Msg) []byte {
 
 func exMiB(n float64) string { return fmt.Sprintf("%.1f MiB", n/(1<<20)) }
 
-// exLogger logs to the test log when ENXAME_TEST_LOG is set.
-func exLogger(t testing.TB) *slog.Logger {
-	if os.Getenv("ENXAME_TEST_LOG") == "" {
-		return nil
-	}
-	return slog.New(slog.NewTextHandler(exTestWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type exTestWriter struct{ t testing.TB }
-
-func (w exTestWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(p))
-	return len(p), nil
-}
+// exLogger is hosttest.Logger: the test log when ENXAME_TEST_LOG is set.
+func exLogger(t testing.TB) *slog.Logger { return hosttest.Logger(t) }

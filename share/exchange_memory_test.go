@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"testing"
 
+	"github.com/enxame/enxame/internal/nodetest/hosttest"
 	"github.com/enxame/enxame/share/wire"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -47,11 +48,7 @@ func TestServeStalledFramesBoundedByResourceManager(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.ResourceManager(rm))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
+	h := hosttest.New(t, libp2p.ResourceManager(rm))
 	cfg := exTestConfig()
 	cfg.MaxStreamsPerPeer = 64
 	ex, err := NewExchange(cfg, ExchangeDeps{Host: h, Blockstore: exNewBlockstore(t), Logger: exLogger(t)})

@@ -11,8 +11,9 @@ import (
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
-	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/enxame/enxame/internal/nodetest/hosttest"
 )
 
 // wideDAG returns a dag-pb root (last) linking to n distinct raw leaves.
@@ -42,10 +43,7 @@ func wideDAG(t testing.TB, n int, tag string) []blocks.Block {
 // wants past the rate are denied) and the node keeps serving another peer
 // meanwhile; a peer the exchange has gated is denied everything.
 func TestBitswapThrottlesHammeringPeer(t *testing.T) {
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := hosttest.New(t)
 	st := newTestStore(t, StoreConfig{})
 	var gatedMu sync.Mutex
 	gated := map[peer.ID]bool{}

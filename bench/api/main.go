@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/enxame/enxame/examples/wasm"
+	"github.com/enxame/enxame/internal/benchutil"
 )
 
 func main() {
@@ -78,11 +79,8 @@ func run(ctx context.Context, bin string, n int) (result, error) {
 	}
 	defer os.RemoveAll(dir)
 	if bin == "" {
-		bin = filepath.Join(dir, "enxame")
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/enxame/enxame")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return result{}, fmt.Errorf("build enxame: %w", err)
+		if bin, err = benchutil.BuildEnxame(ctx, dir); err != nil {
+			return result{}, err
 		}
 	}
 	home := filepath.Join(dir, "home")

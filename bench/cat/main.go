@@ -12,22 +12,18 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"crypto/rand"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/enxame/enxame/internal/benchutil"
 	"github.com/enxame/enxame/internal/kubo"
 )
 
@@ -37,7 +33,7 @@ func main() {
 	noKubo := flag.Bool("no-kubo", false, "skip the Kubo baseline")
 	runs := flag.Int("runs", 1, "cat runs, each on a fresh fetcher; the median is reported")
 	flag.Parse()
-	n, err := parseSize(*size)
+	n, err := benchutil.ParseSize(*size)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cat:", err)
 		os.Exit(2)
@@ -50,23 +46,8 @@ func main() {
 	}
 }
 
-func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	for _, u := range []struct {
-		suf string
-		m   int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
-		if strings.HasSuffix(s, u.suf) {
-			s, mult = strings.TrimSuffix(s, u.suf), u.m
-			break
-		}
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v <= 0 {
-		return 0, fmt.Errorf("bad size %q", s)
-	}
-	return v * mult, nil
-}
+// daemonArgs are the flags of every daemon the benchmark starts.
+var daemonArgs = []string{"--no-compute", "--listen", benchutil.TCP}
 
 func run(ctx context.Context, size int64, bin string, withKubo bool, runs int) error {
 	tmp, err := os.MkdirTemp("", "enxame-bench-cat-")
@@ -75,26 +56,23 @@ func run(ctx context.Context, size int64, bin string, withKubo bool, runs int) e
 	}
 	defer os.RemoveAll(tmp)
 	if bin == "" {
-		bin = filepath.Join(tmp, "enxame")
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/enxame/enxame")
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("build enxame: %w", err)
+		if bin, err = benchutil.BuildEnxame(ctx, tmp); err != nil {
+			return err
 		}
 	}
 	file := filepath.Join(tmp, "data.bin")
-	if err := writeRandom(file, size); err != nil {
+	if err := benchutil.WriteRandom(file, size, nil); err != nil {
 		return err
 	}
 	mb := float64(size) / 1e6
 
-	a, err := startDaemon(ctx, bin, filepath.Join(tmp, "a"))
+	a, err := benchutil.StartDaemon(ctx, bin, filepath.Join(tmp, "a"), daemonArgs...)
 	if err != nil {
 		return err
 	}
-	defer a.stop()
+	defer a.Stop()
 	start := time.Now()
-	out, err := exec.CommandContext(ctx, bin, "add", "--home", a.home, file).Output()
+	out, err := exec.CommandContext(ctx, bin, "add", "--home", a.Home, file).Output()
 	if err != nil {
 		return fmt.Errorf("add: %w", err)
 	}
@@ -112,38 +90,38 @@ func run(ctx context.Context, size int64, bin string, withKubo bool, runs int) e
 	var catRuns []time.Duration
 	var cpu []string
 	for i := range runs {
-		b, err := startDaemon(ctx, bin, filepath.Join(tmp, fmt.Sprintf("b%d", i)), "--bootstrap", a.addr)
+		b, err := benchutil.StartDaemon(ctx, bin, filepath.Join(tmp, fmt.Sprintf("b%d", i)), append(daemonArgs, "--bootstrap", a.Addr)...)
 		if err != nil {
 			return err
 		}
-		cpu0 := cpuSeconds(b.cmd.Process.Pid)
+		cpu0 := benchutil.CPUSeconds(b.Cmd.Process.Pid)
 		start = time.Now()
-		cat := exec.CommandContext(ctx, bin, "cat", "--home", b.home, root)
+		cat := exec.CommandContext(ctx, bin, "cat", "--home", b.Home, root)
 		cat.Stdout = devNull
 		err = cat.Run()
 		catRuns = append(catRuns, time.Since(start))
-		cpu = append(cpu, fmt.Sprintf("%.1f", cpuSeconds(b.cmd.Process.Pid)-cpu0))
-		b.stop()
-		os.RemoveAll(b.home)
+		cpu = append(cpu, fmt.Sprintf("%.1f", benchutil.CPUSeconds(b.Cmd.Process.Pid)-cpu0))
+		b.Stop()
+		os.RemoveAll(b.Home)
 		if err != nil {
 			return fmt.Errorf("enxame cat: %w", err)
 		}
 	}
-	catTook := median(catRuns)
-	fmt.Printf("enxame cat (remote, fresh fetcher): %.0f MB/s (%v)%s; fetcher CPU s %s\n", mb/catTook.Seconds(), catTook.Round(time.Millisecond), rates(mb, catRuns), strings.Join(cpu, " "))
+	catTook := benchutil.Median(catRuns)
+	fmt.Printf("enxame cat (remote, fresh fetcher): %.0f MB/s (%v)%s; fetcher CPU s %s\n", mb/catTook.Seconds(), catTook.Round(time.Millisecond), benchutil.Rates(mb, catRuns), strings.Join(cpu, " "))
 
 	// get on a third daemon, sampling its RSS.
-	c, err := startDaemon(ctx, bin, filepath.Join(tmp, "c"), "--bootstrap", a.addr)
+	c, err := benchutil.StartDaemon(ctx, bin, filepath.Join(tmp, "c"), append(daemonArgs, "--bootstrap", a.Addr)...)
 	if err != nil {
 		return err
 	}
-	defer c.stop()
+	defer c.Stop()
 	var peak float64
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for {
-			if r := rssMiB(c.cmd.Process.Pid); r > peak {
+			if r, _ := benchutil.RSS(c.Cmd.Process.Pid); r > peak {
 				peak = r
 			}
 			select {
@@ -154,7 +132,7 @@ func run(ctx context.Context, size int64, bin string, withKubo bool, runs int) e
 		}
 	})
 	start = time.Now()
-	err = exec.CommandContext(ctx, bin, "get", "--home", c.home, root, "-o", filepath.Join(tmp, "got.bin")).Run()
+	err = exec.CommandContext(ctx, bin, "get", "--home", c.Home, root, "-o", filepath.Join(tmp, "got.bin")).Run()
 	getTook := time.Since(start)
 	close(done)
 	wg.Wait()
@@ -209,116 +187,7 @@ func run(ctx context.Context, size int64, bin string, withKubo bool, runs int) e
 			return err
 		}
 	}
-	kTook := median(kRuns)
-	fmt.Printf("kubo cat (remote, fresh fetcher): %.0f MB/s (%v)%s; enxame/kubo %.1fx\n", mb/kTook.Seconds(), kTook.Round(time.Millisecond), rates(mb, kRuns), kTook.Seconds()/catTook.Seconds())
+	kTook := benchutil.Median(kRuns)
+	fmt.Printf("kubo cat (remote, fresh fetcher): %.0f MB/s (%v)%s; enxame/kubo %.1fx\n", mb/kTook.Seconds(), kTook.Round(time.Millisecond), benchutil.Rates(mb, kRuns), kTook.Seconds()/catTook.Seconds())
 	return nil
-}
-
-// median returns the median of ds (the upper one of an even count).
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-// rates lists each run's rate when there is more than one.
-func rates(mb float64, ds []time.Duration) string {
-	if len(ds) < 2 {
-		return ""
-	}
-	var out []string
-	for _, d := range ds {
-		out = append(out, fmt.Sprintf("%.0f", mb/d.Seconds()))
-	}
-	return " [runs MB/s: " + strings.Join(out, " ") + "]"
-}
-
-// cpuSeconds returns the user plus system CPU time of process pid, or 0.
-func cpuSeconds(pid int) float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name, which is in parentheses.
-	i := strings.LastIndexByte(string(data), ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(data[i+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseFloat(f[11], 64)
-	stime, _ := strconv.ParseFloat(f[12], 64)
-	return (utime + stime) / 100 // USER_HZ, 100 on Linux
-}
-
-func writeRandom(path string, size int64) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	if _, err := io.CopyN(w, rand.Reader, size); err != nil {
-		f.Close()
-		return err
-	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-type daemon struct {
-	cmd  *exec.Cmd
-	home string
-	addr string
-}
-
-func startDaemon(ctx context.Context, bin, home string, extra ...string) (*daemon, error) {
-	args := append([]string{"daemon", "--home", home, "--no-mdns", "--lan", "--no-compute",
-		"--listen", "/ip4/127.0.0.1/tcp/0", "--log-level", "error"}, extra...)
-	cmd := exec.CommandContext(ctx, bin, args...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	d := &daemon{cmd: cmd, home: home}
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "  /ip4/") && d.addr == "" {
-			d.addr = strings.TrimSpace(line)
-		}
-		if strings.HasPrefix(line, "ready in ") {
-			go io.Copy(io.Discard, out)
-			return d, nil
-		}
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
-	return nil, fmt.Errorf("daemon %s exited before ready", home)
-}
-
-func (d *daemon) stop() {
-	d.cmd.Process.Signal(os.Interrupt)
-	d.cmd.Wait()
-}
-
-func rssMiB(pid int) float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			return kb / 1024
-		}
-	}
-	return 0
 }

@@ -62,6 +62,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/enxame/enxame/internal/benchutil"
 	"github.com/enxame/enxame/node"
 )
 
@@ -199,7 +200,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	rep := Report{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Date: time.Now().UTC().Truncate(time.Second)}
-	rep.LoadAvg = append(rep.LoadAvg, loadAvg())
+	rep.LoadAvg = append(rep.LoadAvg, benchutil.LoadAvg())
 	// One compilation cache for the whole run, as a node's children share
 	// one: the startup figures fill it, the other figures load from it.
 	cacheDir := *cacheFlag
@@ -230,7 +231,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("throughput: %w", err)
 		}
 	}
-	rep.LoadAvg = append(rep.LoadAvg, loadAvg())
+	rep.LoadAvg = append(rep.LoadAvg, benchutil.LoadAvg())
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -377,16 +378,4 @@ func seconds(ds []time.Duration) []float64 {
 		out[i] = d.Seconds()
 	}
 	return out
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "n/a"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "n/a"
-	}
-	return strings.Join(f[:3], " ")
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/enxame/enxame/compute"
+	"github.com/enxame/enxame/internal/benchutil"
 	"github.com/enxame/enxame/node"
 	"github.com/enxame/enxame/share"
 	"github.com/ipfs/go-cid"
@@ -71,7 +72,7 @@ func benchSpeedup(ctx context.Context, o options, bins examples, dir, cacheDir s
 		swarms = append(swarms, s)
 	}
 	for _, s := range swarms {
-		if err := waitFor(ctx, 30*time.Second, s.name+" swarm's peers to join", func() bool {
+		if err := benchutil.WaitFor(ctx, 30*time.Second, s.name+" swarm's peers to join", func() bool {
 			if s.sub.Router().TableSize() < len(s.workers) {
 				return false
 			}
@@ -155,7 +156,7 @@ func benchSpeedup(ctx context.Context, o options, bins examples, dir, cacheDir s
 			cores[k] = append(cores[k], cpu.Seconds()/d.Seconds())
 			shares[k] = append(shares[k], ran.String(s))
 			logf("%s job %d: %v, workers' CPU %v (%.2f cores), units per worker %s, load average %s", s.name, i+1,
-				d.Round(time.Millisecond), cpu.Round(time.Millisecond), cpu.Seconds()/d.Seconds(), ran.String(s), loadAvg())
+				d.Round(time.Millisecond), cpu.Round(time.Millisecond), cpu.Seconds()/d.Seconds(), ran.String(s), benchutil.LoadAvg())
 			if o.verbose {
 				ws, _ := s.sub.Submitter().Workers(ctx)
 				for _, w := range ws {
@@ -323,23 +324,4 @@ func addCounts(ctx context.Context, n *node.Node, outs []cid.Cid) ([]byte, error
 		total += k
 	}
 	return fmt.Appendf(nil, "count\t%d\n", total), nil
-}
-
-// waitFor polls cond every 20 ms until it holds, failing after limit with
-// what it waited for.
-func waitFor(ctx context.Context, limit time.Duration, what string, cond func() bool) error {
-	deadline := time.Now().Add(limit)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("waited %v for %s", limit, what)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
-	return nil
 }

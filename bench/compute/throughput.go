@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/enxame/enxame/compute"
+	"github.com/enxame/enxame/internal/benchutil"
 	"github.com/enxame/enxame/share"
 )
 
@@ -36,7 +37,7 @@ func benchThroughput(ctx context.Context, o options, bins examples, dir, cacheDi
 		}
 		s.workers = append(s.workers, w)
 	}
-	if err := waitFor(ctx, 30*time.Second, "the swarm's peers to join", func() bool {
+	if err := benchutil.WaitFor(ctx, 30*time.Second, "the swarm's peers to join", func() bool {
 		return s.sub.Router().TableSize() >= len(s.workers)
 	}); err != nil {
 		return err
@@ -104,7 +105,7 @@ func benchThroughput(ctx context.Context, o options, bins examples, dir, cacheDi
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
-			logf("%s: %v, units per worker %s, load average %s", name, d.Round(time.Millisecond), ran.String(s), loadAvg())
+			logf("%s: %v, units per worker %s, load average %s", name, d.Round(time.Millisecond), ran.String(s), benchutil.LoadAvg())
 			add(Row{Name: name, Value: float64(units) / d.Seconds(), Unit: "units/s", Goal: "≥ 200/s",
 				Note: fmt.Sprintf("%d workers of 1 slot; job %v; per unit (median): %s", len(s.workers), d.Round(time.Millisecond), stats)})
 		}

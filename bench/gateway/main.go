@@ -9,9 +9,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"crypto/rand"
 	"flag"
 	"fmt"
 	"io"
@@ -22,10 +20,10 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/enxame/enxame/internal/benchutil"
 	"github.com/enxame/enxame/internal/kubo"
 )
 
@@ -36,7 +34,7 @@ func main() {
 	runs := flag.Int("runs", 3, "throughput runs; the median is reported")
 	requests := flag.Int("requests", 1000, "time-to-first-byte requests")
 	flag.Parse()
-	n, err := parseSize(*size)
+	n, err := benchutil.ParseSize(*size)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gateway:", err)
 		os.Exit(2)
@@ -49,24 +47,6 @@ func main() {
 	}
 }
 
-func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	for _, u := range []struct {
-		suf string
-		m   int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
-		if strings.HasSuffix(s, u.suf) {
-			s, mult = strings.TrimSuffix(s, u.suf), u.m
-			break
-		}
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v <= 0 {
-		return 0, fmt.Errorf("bad size %q", s)
-	}
-	return v * mult, nil
-}
-
 func run(ctx context.Context, size int64, bin string, withKubo bool, runs, requests int) error {
 	tmp, err := os.MkdirTemp("", "enxame-bench-gateway-")
 	if err != nil {
@@ -74,34 +54,31 @@ func run(ctx context.Context, size int64, bin string, withKubo bool, runs, reque
 	}
 	defer os.RemoveAll(tmp)
 	if bin == "" {
-		bin = filepath.Join(tmp, "enxame")
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/enxame/enxame")
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("build enxame: %w", err)
+		if bin, err = benchutil.BuildEnxame(ctx, tmp); err != nil {
+			return err
 		}
 	}
 	file := filepath.Join(tmp, "data.bin")
-	if err := writeRandom(file, size); err != nil {
+	if err := benchutil.WriteRandom(file, size, nil); err != nil {
 		return err
 	}
 	small := filepath.Join(tmp, "small.txt")
-	if err := writeRandom(small, 1024); err != nil {
+	if err := benchutil.WriteRandom(small, 1024, nil); err != nil {
 		return err
 	}
 	mb := float64(size) / 1e6
 	fmt.Printf("file %d bytes, %d runs (median), TTFB over %d requests of a 1 KiB file\n", size, runs, requests)
 
-	a, err := startDaemon(ctx, bin, filepath.Join(tmp, "a"), "--gateway", "/ip4/127.0.0.1/tcp/0")
+	a, err := benchutil.StartDaemon(ctx, bin, filepath.Join(tmp, "a"), "--no-compute", "--listen", benchutil.TCP, "--gateway", "/ip4/127.0.0.1/tcp/0")
 	if err != nil {
 		return err
 	}
-	defer a.stop()
-	root, err := enxameAdd(ctx, bin, a.home, file)
+	defer a.Stop()
+	root, err := enxameAdd(ctx, bin, a.Home, file)
 	if err != nil {
 		return err
 	}
-	smallRoot, err := enxameAdd(ctx, bin, a.home, small)
+	smallRoot, err := enxameAdd(ctx, bin, a.Home, small)
 	if err != nil {
 		return err
 	}
@@ -112,24 +89,24 @@ func run(ctx context.Context, size int64, bin string, withKubo bool, runs, reque
 	defer devNull.Close()
 
 	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
-	gw, err := measure(runs, func() error { return download(ctx, client, a.gateway+"/ipfs/"+root, size) })
+	gw, err := measure(runs, func() error { return download(ctx, client, a.Gateway+"/ipfs/"+root, size) })
 	if err != nil {
 		return fmt.Errorf("enxame gateway: %w", err)
 	}
 	cat, err := measure(runs, func() error {
-		c := exec.CommandContext(ctx, bin, "cat", "--home", a.home, root)
+		c := exec.CommandContext(ctx, bin, "cat", "--home", a.Home, root)
 		c.Stdout = devNull
 		return c.Run()
 	})
 	if err != nil {
 		return fmt.Errorf("enxame cat: %w", err)
 	}
-	p50, p95, err := ttfb(ctx, client, a.gateway+"/ipfs/"+smallRoot, requests)
+	p50, p95, err := ttfb(ctx, client, a.Gateway+"/ipfs/"+smallRoot, requests)
 	if err != nil {
 		return fmt.Errorf("enxame gateway TTFB: %w", err)
 	}
-	fmt.Printf("enxame gateway (local): %.0f MB/s%s\n", mb/median(gw).Seconds(), rates(mb, gw))
-	fmt.Printf("enxame cat (local):     %.0f MB/s%s\n", mb/median(cat).Seconds(), rates(mb, cat))
+	fmt.Printf("enxame gateway (local): %.0f MB/s%s\n", mb/benchutil.Median(gw).Seconds(), benchutil.Rates(mb, gw))
+	fmt.Printf("enxame cat (local):     %.0f MB/s%s\n", mb/benchutil.Median(cat).Seconds(), benchutil.Rates(mb, cat))
 	fmt.Printf("enxame gateway TTFB:    p50 %s  p95 %s\n", p50, p95)
 
 	if !withKubo {
@@ -166,7 +143,7 @@ func run(ctx context.Context, size int64, bin string, withKubo bool, runs, reque
 	if err != nil {
 		return fmt.Errorf("kubo gateway TTFB: %w", err)
 	}
-	fmt.Printf("kubo gateway (local):   %.0f MB/s%s; enxame/kubo %.2fx\n", mb/median(kg).Seconds(), rates(mb, kg), median(kg).Seconds()/median(gw).Seconds())
+	fmt.Printf("kubo gateway (local):   %.0f MB/s%s; enxame/kubo %.2fx\n", mb/benchutil.Median(kg).Seconds(), benchutil.Rates(mb, kg), benchutil.Median(kg).Seconds()/benchutil.Median(gw).Seconds())
 	fmt.Printf("kubo gateway TTFB:      p50 %s  p95 %s\n", k50, k95)
 	return nil
 }
@@ -243,83 +220,10 @@ func ttfb(ctx context.Context, c *http.Client, url string, n int) (p50, p95 time
 	return ds[len(ds)/2].Round(time.Microsecond), ds[len(ds)*95/100].Round(time.Microsecond), nil
 }
 
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-func rates(mb float64, ds []time.Duration) string {
-	if len(ds) < 2 {
-		return ""
-	}
-	var out []string
-	for _, d := range ds {
-		out = append(out, fmt.Sprintf("%.0f", mb/d.Seconds()))
-	}
-	return " [runs MB/s: " + strings.Join(out, " ") + "]"
-}
-
 func enxameAdd(ctx context.Context, bin, home, path string) (string, error) {
 	out, err := exec.CommandContext(ctx, bin, "add", "--home", home, path).Output()
 	if err != nil {
 		return "", fmt.Errorf("enxame add %s: %w", path, err)
 	}
 	return strings.TrimSpace(string(out)), nil
-}
-
-func writeRandom(path string, size int64) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	if _, err := io.CopyN(w, rand.Reader, size); err != nil {
-		f.Close()
-		return err
-	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-type daemon struct {
-	cmd     *exec.Cmd
-	home    string
-	gateway string
-}
-
-func startDaemon(ctx context.Context, bin, home string, extra ...string) (*daemon, error) {
-	args := append([]string{"daemon", "--home", home, "--no-mdns", "--lan", "--no-compute",
-		"--listen", "/ip4/127.0.0.1/tcp/0", "--log-level", "error"}, extra...)
-	cmd := exec.CommandContext(ctx, bin, args...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	d := &daemon{cmd: cmd, home: home}
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		line := sc.Text()
-		if g, ok := strings.CutPrefix(line, "gateway: "); ok {
-			d.gateway = g
-		}
-		if strings.HasPrefix(line, "ready in ") {
-			go io.Copy(io.Discard, out)
-			return d, nil
-		}
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
-	return nil, fmt.Errorf("daemon %s exited before ready", home)
-}
-
-func (d *daemon) stop() {
-	d.cmd.Process.Signal(os.Interrupt)
-	d.cmd.Wait()
 }

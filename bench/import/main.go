@@ -22,19 +22,17 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/enxame/enxame/internal/benchutil"
 	"github.com/enxame/enxame/internal/kubo"
 	"github.com/enxame/enxame/share"
 )
@@ -82,7 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	size, err := parseSize(*sizeFlag)
+	size, err := benchutil.ParseSize(*sizeFlag)
 	if err != nil {
 		return fmt.Errorf("-size: %w", err)
 	}
@@ -94,7 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer os.RemoveAll(work)
 
 	rep := Report{SizeBytes: size, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Date: time.Now().UTC().Truncate(time.Second)}
-	rep.LoadAvg = append(rep.LoadAvg, loadAvg())
+	rep.LoadAvg = append(rep.LoadAvg, benchutil.LoadAvg())
 	add := func(name, what string, d time.Duration) {
 		r := Result{Name: name, What: what, Seconds: d.Seconds(), MBps: float64(size) / 1e6 / d.Seconds()}
 		rep.Results = append(rep.Results, r)
@@ -103,7 +101,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	file := filepath.Join(work, "random.bin")
 	logf("writing %d random bytes to %s", size, file)
-	if err := writeRandom(file, size); err != nil {
+	if err := benchutil.WriteRandom(file, size, nil); err != nil {
 		return err
 	}
 	if err := warm(file); err != nil {
@@ -154,7 +152,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("root CIDs differ: enxame %s, kubo %s", rep.CID, c)
 		}
 	}
-	rep.LoadAvg = append(rep.LoadAvg, loadAvg())
+	rep.LoadAvg = append(rep.LoadAvg, benchutil.LoadAvg())
 
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -166,29 +164,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%-7s %8.2f s %9.1f MB/s  %s\n", r.Name, r.Seconds, r.MBps, r.What)
 	}
 	return nil
-}
-
-func writeRandom(path string, size int64) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	var seed [32]byte
-	for i := range 8 {
-		seed[i] = byte(uint64(time.Now().UnixNano()) >> (8 * i))
-	}
-	src := rand.NewChaCha8(seed)
-	buf := make([]byte, 4<<20)
-	for left := size; left > 0; {
-		b := buf[:min(int64(len(buf)), left)]
-		_, _ = src.Read(b)
-		if _, err := f.Write(b); err != nil {
-			f.Close()
-			return err
-		}
-		left -= int64(len(b))
-	}
-	return f.Close()
 }
 
 // warm reads the file once so that every measurement finds it in the page
@@ -213,43 +188,4 @@ func hashFile(path string) (time.Duration, error) {
 	d := time.Since(t0)
 	_ = sum
 	return d, nil
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "n/a"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "n/a"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-func parseSize(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		mult   int64
-	}{
-		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
-		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1},
-	}
-	s = strings.TrimSpace(s)
-	mult := int64(1)
-	for _, u := range units {
-		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, mult = strings.TrimSpace(rest), u.mult
-			break
-		}
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 0, err
-	}
-	n := int64(v * float64(mult))
-	if n <= 0 {
-		return 0, errors.New("must be positive")
-	}
-	return n, nil
 }

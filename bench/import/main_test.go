@@ -31,24 +31,3 @@ func TestRunSmall(t *testing.T) {
 		t.Errorf("results %v, want enxame, sha256, kubo", names)
 	}
 }
-
-func TestParseSize(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    int64
-		wantErr bool
-	}{
-		{in: "1GiB", want: 1 << 30},
-		{in: "3MiB", want: 3 << 20},
-		{in: "10MB", want: 10_000_000},
-		{in: "7", want: 7},
-		{in: "0", wantErr: true},
-		{in: "x", wantErr: true},
-	}
-	for _, tt := range tests {
-		got, err := parseSize(tt.in)
-		if (err != nil) != tt.wantErr || got != tt.want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d, error %v", tt.in, got, err, tt.want, tt.wantErr)
-		}
-	}
-}

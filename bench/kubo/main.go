@@ -23,7 +23,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -32,10 +31,10 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/enxame/enxame/internal/benchutil"
 	"github.com/enxame/enxame/internal/kubo"
 )
 
@@ -85,7 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	size, err := parseSize(*sizeFlag)
+	size, err := benchutil.ParseSize(*sizeFlag)
 	if err != nil {
 		return fmt.Errorf("-size: %w", err)
 	}
@@ -118,7 +117,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Platform:    runtime.GOOS + "/" + runtime.GOARCH,
 		Date:        time.Now().UTC().Truncate(time.Second),
 	}
-	rep.LoadAvg = append(rep.LoadAvg, loadAvg())
+	rep.LoadAvg = append(rep.LoadAvg, benchutil.LoadAvg())
 	add := func(name, what string, d time.Duration) {
 		r := Result{Name: name, What: what, Seconds: d.Seconds(), MBps: float64(size) / 1e6 / d.Seconds()}
 		rep.Results = append(rep.Results, r)
@@ -127,10 +126,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	file := filepath.Join(work, "random.bin")
 	logf("writing %d random bytes to %s", size, file)
-	sum, err := writeRandom(file, size)
-	if err != nil {
+	hash := sha256.New()
+	if err := benchutil.WriteRandom(file, size, hash); err != nil {
 		return err
 	}
+	sum := hash.Sum(nil)
 
 	var nodes []*kubo.Node
 	defer func() {
@@ -224,7 +224,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		logf("verified: the fetcher's copy of %s matches the original", cid)
 	}
 
-	rep.LoadAvg = append(rep.LoadAvg, loadAvg())
+	rep.LoadAvg = append(rep.LoadAvg, benchutil.LoadAvg())
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -248,40 +248,6 @@ func printTable(w io.Writer, rep Report) error {
 	return nil
 }
 
-// writeRandom writes size pseudo-random bytes to path and returns their
-// sha256.
-func writeRandom(path string, size int64) ([]byte, error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	var seed [32]byte
-	binaryPutUint64(seed[:], uint64(time.Now().UnixNano()))
-	src := rand.NewChaCha8(seed)
-	h := sha256.New()
-	buf := make([]byte, 4<<20)
-	for left := size; left > 0; {
-		b := buf[:min(int64(len(buf)), left)]
-		_, _ = src.Read(b)
-		h.Write(b)
-		if _, err := f.Write(b); err != nil {
-			f.Close()
-			return nil, err
-		}
-		left -= int64(len(b))
-	}
-	if err := f.Close(); err != nil {
-		return nil, err
-	}
-	return h.Sum(nil), nil
-}
-
-func binaryPutUint64(b []byte, v uint64) {
-	for i := range 8 {
-		b[i] = byte(v >> (8 * i))
-	}
-}
-
 // sha256Time hashes size bytes of a 16 MiB random buffer on the calling
 // goroutine and returns how long that took.
 func sha256Time(size int64) time.Duration {
@@ -298,45 +264,4 @@ func sha256Time(size int64) time.Duration {
 	}
 	h.Sum(nil)
 	return time.Since(t0)
-}
-
-// loadAvg returns the 1, 5 and 15 minute load averages, or "n/a".
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "n/a"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "n/a"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-// parseSize parses "1073741824", "1GiB", "512MiB", "10MB" and the like.
-func parseSize(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		mult   int64
-	}{
-		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
-		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1},
-	}
-	s = strings.TrimSpace(s)
-	mult := int64(1)
-	for _, u := range units {
-		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, mult = strings.TrimSpace(rest), u.mult
-			break
-		}
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 0, err
-	}
-	n := int64(v * float64(mult))
-	if n <= 0 {
-		return 0, errors.New("must be positive")
-	}
-	return n, nil
 }

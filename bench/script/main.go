@@ -30,12 +30,12 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"text/tabwriter"
 	"time"
 
 	"github.com/enxame/enxame/compute/sandbox"
 	"github.com/enxame/enxame/examples/wasm"
+	"github.com/enxame/enxame/internal/benchutil"
 )
 
 // childArg makes this program a sandbox child.
@@ -167,7 +167,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	for mi := range rows {
-		rows[mi].MedianOther = median(durs[mi])
+		rows[mi].MedianOther = benchutil.Median(durs[mi])
 	}
 	for i := range inputs {
 		if !bytes.Equal(outputs[0][i], outputs[1][i]) {
@@ -232,13 +232,4 @@ func writeInputs(dir string, size int64, n int) ([]string, error) {
 		dirs = append(dirs, d)
 	}
 	return dirs, nil
-}
-
-func median(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
 }

@@ -9,21 +9,19 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/enxame/enxame/internal/benchutil"
 	"github.com/enxame/enxame/node"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -43,6 +41,10 @@ func main() {
 	}
 }
 
+// daemonArgs are the flags of every daemon the benchmark starts (compute
+// on: the idle RSS figure includes its sandbox children).
+var daemonArgs = []string{"--listen", benchutil.TCP, "--listen", "/ip4/127.0.0.1/udp/0/quic-v1"}
+
 func run(ctx context.Context, n, readyRuns int, settle time.Duration, bin string, seed uint64) error {
 	tmp, err := os.MkdirTemp("", "enxame-bench-swarm-")
 	if err != nil {
@@ -50,68 +52,52 @@ func run(ctx context.Context, n, readyRuns int, settle time.Duration, bin string
 	}
 	defer os.RemoveAll(tmp)
 	if bin == "" {
-		bin = filepath.Join(tmp, "enxame")
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/enxame/enxame")
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("build enxame: %w", err)
+		if bin, err = benchutil.BuildEnxame(ctx, tmp); err != nil {
+			return err
 		}
 	}
 
 	// 1. Time from exec of `enxame daemon` to its "ready" line.
 	var wall, self []time.Duration
 	for i := range readyRuns {
-		d, err := startDaemon(ctx, bin, filepath.Join(tmp, fmt.Sprintf("ready%d", i)))
+		d, err := benchutil.StartDaemon(ctx, bin, filepath.Join(tmp, fmt.Sprintf("ready%d", i)), daemonArgs...)
 		if err != nil {
 			return err
 		}
-		wall = append(wall, d.wall)
-		self = append(self, d.self)
-		d.stop()
+		wall = append(wall, d.Wall)
+		self = append(self, d.Self)
+		d.Stop()
 	}
 	fmt.Printf("daemon start to ready (%d runs, fresh home each, includes init): exec→ready median %v (min %v max %v); as printed median %v\n",
-		readyRuns, median(wall), slices.Min(wall), slices.Max(wall), median(self))
-	d, err := startDaemon(ctx, bin, filepath.Join(tmp, "ready-again"))
+		readyRuns, benchutil.Median(wall), slices.Min(wall), slices.Max(wall), benchutil.Median(self))
+	d, err := benchutil.StartDaemon(ctx, bin, filepath.Join(tmp, "ready-again"), daemonArgs...)
 	if err == nil {
-		d.stop()
-		d, err = startDaemon(ctx, bin, filepath.Join(tmp, "ready-again"))
+		d.Stop()
+		d, err = benchutil.StartDaemon(ctx, bin, filepath.Join(tmp, "ready-again"), daemonArgs...)
 	}
 	if err != nil {
 		return err
 	}
-	d.stop()
-	fmt.Printf("daemon start to ready on an existing home: exec→ready %v; as printed %v\n", d.wall, d.self)
+	d.Stop()
+	fmt.Printf("daemon start to ready on an existing home: exec→ready %v; as printed %v\n", d.Wall, d.Self)
 
 	// 2. An N-node swarm in this process, bootstrapped like the integration
 	// test: each node from one random earlier node.
 	rng := rand.New(rand.NewPCG(seed, 0))
-	var swarm []*node.Node
-	var wg sync.WaitGroup
-	runCtx, cancel := context.WithCancel(ctx)
-	defer func() {
-		cancel()
-		wg.Wait()
-		for _, nd := range swarm {
-			nd.Close()
-		}
-	}()
+	nodes := benchutil.NewNodes(ctx, nil)
+	defer nodes.Close()
 	for i := range n {
-		cfg := node.DefaultConfig()
-		cfg.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
-		cfg.DisableMDNS = true
-		cfg.DHT.DisableDiversityFilter = true
+		cfg := benchutil.LoopbackConfig()
 		cfg.Compute.Disabled = true // no sandbox children for 20 in-process peers
 		if i > 0 {
-			cfg.Bootstrap = swarm[rng.IntN(i)].Addrs()[:1]
+			cfg.Bootstrap = nodes.All()[rng.IntN(i)].Addrs()[:1]
 		}
-		nd, err := node.New(cfg, node.Deps{})
-		if err != nil {
-			return fmt.Errorf("node %d: %w", i, err)
+		if _, err := nodes.Start(fmt.Sprintf("node %d", i), cfg, node.Deps{}); err != nil {
+			return err
 		}
-		swarm = append(swarm, nd)
-		wg.Go(func() { nd.Run(runCtx) })
 	}
-	if err := waitFor(ctx, 20*time.Second, func() bool {
+	swarm := nodes.All()
+	if err := benchutil.WaitFor(ctx, 20*time.Second, "the swarm to join", func() bool {
 		for _, nd := range swarm[1:] {
 			if nd.Router().TableSize() == 0 {
 				return false
@@ -151,12 +137,12 @@ func run(ctx context.Context, n, readyRuns int, settle time.Duration, bin string
 		pct(queried, 50), pct(queried, 95), queried[len(queried)-1], fails)
 
 	// 4. Idle RSS of a real daemon connected to every node of the swarm.
-	d, err = startDaemon(ctx, bin, filepath.Join(tmp, "rss"))
+	d, err = benchutil.StartDaemon(ctx, bin, filepath.Join(tmp, "rss"), daemonArgs...)
 	if err != nil {
 		return err
 	}
-	defer d.stop()
-	ai, err := peer.AddrInfoFromString(d.addr)
+	defer d.Stop()
+	ai, err := peer.AddrInfoFromString(d.Addr)
 	if err != nil {
 		return err
 	}
@@ -179,10 +165,10 @@ func run(ctx context.Context, n, readyRuns int, settle time.Duration, bin string
 			conns++
 		}
 	}
-	rss, hwm := procRSS(d.cmd.Process.Pid)
+	rss, hwm := benchutil.RSS(d.Cmd.Process.Pid)
 	// Children hang off whichever thread started them.
 	var kids []string
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", d.cmd.Process.Pid))
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", d.Cmd.Process.Pid))
 	for _, tf := range tasks {
 		if data, err := os.ReadFile(tf); err == nil {
 			kids = append(kids, strings.Fields(string(data))...)
@@ -191,99 +177,12 @@ func run(ctx context.Context, n, readyRuns int, settle time.Duration, bin string
 	var kidRSS float64
 	for _, k := range kids {
 		pid, _ := strconv.Atoi(k)
-		r, _ := procRSS(pid)
+		r, _ := benchutil.RSS(pid)
 		kidRSS += r
 	}
 	fmt.Printf("idle daemon connected to %d peers (after %v): RSS %.1f MiB (peak %.1f MiB); its %d idle sandbox children %.1f MiB in all\n",
 		conns, settle, rss, hwm, len(kids), kidRSS)
 	return nil
-}
-
-type daemon struct {
-	cmd        *exec.Cmd
-	addr       string
-	wall, self time.Duration
-}
-
-func startDaemon(ctx context.Context, bin, home string) (*daemon, error) {
-	cmd := exec.CommandContext(ctx, bin, "daemon", "--home", home, "--no-mdns", "--lan",
-		"--listen", "/ip4/127.0.0.1/tcp/0", "--listen", "/ip4/127.0.0.1/udp/0/quic-v1", "--log-level", "error")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start daemon: %w", err)
-	}
-	d := &daemon{cmd: cmd}
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "  /ip4/") && strings.Contains(line, "/tcp/") && d.addr == "" {
-			d.addr = strings.TrimSpace(line)
-		}
-		if s, ok := strings.CutPrefix(line, "ready in "); ok {
-			d.wall = time.Since(start)
-			d.self, _ = time.ParseDuration(s)
-			go func() {
-				for sc.Scan() {
-				}
-			}()
-			return d, nil
-		}
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
-	return nil, fmt.Errorf("daemon exited before ready")
-}
-
-func (d *daemon) stop() {
-	d.cmd.Process.Signal(os.Interrupt)
-	d.cmd.Wait()
-}
-
-// procRSS returns VmRSS and VmHWM of pid in MiB.
-func procRSS(pid int) (rss, hwm float64) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseFloat(f[1], 64)
-		switch f[0] {
-		case "VmRSS:":
-			rss = kb / 1024
-		case "VmHWM:":
-			hwm = kb / 1024
-		}
-	}
-	return rss, hwm
-}
-
-func waitFor(ctx context.Context, limit time.Duration, cond func() bool) error {
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %v", limit)
-		}
-		select {
-		case <-time.After(50 * time.Millisecond):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
 
 func pct[T any](sorted []T, p int) T {

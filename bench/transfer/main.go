@@ -76,6 +76,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/enxame/enxame/internal/benchutil"
 	"github.com/enxame/enxame/share"
 	"github.com/ipfs/boxo/blockstore"
 	chunker "github.com/ipfs/boxo/chunker"
@@ -169,17 +170,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	size, err := parseSize(*sizeFlag)
+	size, err := benchutil.ParseSize(*sizeFlag)
 	if err != nil {
 		return fmt.Errorf("-size: %w", err)
 	}
 	multiSize := int64(0)
 	if *multiFlag != "0" {
-		if multiSize, err = parseSize(*multiFlag); err != nil {
+		if multiSize, err = benchutil.ParseSize(*multiFlag); err != nil {
 			return fmt.Errorf("-multi-size: %w", err)
 		}
 	}
-	rate, err := parseSize(*rateFlag)
+	rate, err := benchutil.ParseSize(*rateFlag)
 	if err != nil {
 		return fmt.Errorf("-rate: %w", err)
 	}
@@ -214,7 +215,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		SizeBytes: size, MultiSizeBytes: multiSize, CPUs: runtime.NumCPU(),
 		GoVersion: runtime.Version(), Date: time.Now().UTC().Truncate(time.Second),
 	}
-	rep.LoadAvg = append(rep.LoadAvg, loadAvg())
+	rep.LoadAvg = append(rep.LoadAvg, benchutil.LoadAvg())
 	round := 0
 	add := func(name, what string, n int64, d time.Duration, cpu, provCPU float64, m0 machineCPU) {
 		r := Result{Name: name, What: what, Seconds: d.Seconds(), MBps: float64(n) / 1e6 / d.Seconds(),
@@ -387,7 +388,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		rep.Results = append(rep.Results, pin)
 		logf("%-7s %8.2f s %9.1f MB/s  (%s)", pin.Name, pin.Seconds, pin.MBps, pin.What)
 	}
-	rep.LoadAvg = append(rep.LoadAvg, loadAvg())
+	rep.LoadAvg = append(rep.LoadAvg, benchutil.LoadAvg())
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -1087,43 +1088,6 @@ func kuboPin(ctx context.Context, size string, stderr io.Writer) (Result, error)
 		}
 	}
 	return Result{}, errors.New("no pin result in bench/kubo output")
-}
-
-// loadAvg returns the 1, 5 and 15 minute load averages, or "n/a".
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "n/a"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "n/a"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-// parseSize parses "1073741824", "1GiB", "512MiB", "10MB" and the like.
-func parseSize(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		mult   int64
-	}{
-		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
-		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1},
-	}
-	s = strings.TrimSpace(s)
-	mult := int64(1)
-	for _, u := range units {
-		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, mult = strings.TrimSpace(rest), u.mult
-			break
-		}
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f <= 0 {
-		return 0, fmt.Errorf("bad size %q", s)
-	}
-	return int64(f * float64(mult)), nil
 }
 
 // lockedWriter serialises writes to w.

@@ -56,23 +56,3 @@ func TestSummarize(t *testing.T) {
 		t.Errorf("summarize(raw only) = %+v, want no rounds", got)
 	}
 }
-
-func TestParseSize(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    int64
-		wantErr bool
-	}{
-		{in: "1GiB", want: 1 << 30},
-		{in: "40MB", want: 40_000_000},
-		{in: "7", want: 7},
-		{in: "0", wantErr: true},
-		{in: "lots", wantErr: true},
-	}
-	for _, tt := range tests {
-		got, err := parseSize(tt.in)
-		if (err != nil) != tt.wantErr || got != tt.want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d, error %v", tt.in, got, err, tt.want, tt.wantErr)
-		}
-	}
-}

@@ -3,13 +3,13 @@ package sandbox
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/enxame/enxame/internal/nodetest/hosttest"
 )
 
 // childEnv makes the test binary act as a sandbox child: "1" runs ChildMain,
@@ -53,19 +53,7 @@ func childCommand(t testing.TB) ([]string, []string) {
 	if !raceEnabled {
 		return []string{os.Args[0]}, []string{childEnv + "=1"}
 	}
-	childBinOnce.Do(func() {
-		childBin = filepath.Join(tmpDir, "sandbox-child")
-		cmd := exec.Command("go", "build", "-o", childBin, ".")
-		cmd.Dir = filepath.Join("testdata", "child")
-		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, "GOFLAGS=") {
-				cmd.Env = append(cmd.Env, kv)
-			}
-		}
-		if out, err := cmd.CombinedOutput(); err != nil {
-			childBinErr = fmt.Errorf("build test child: %v\n%s", err, out)
-		}
-	})
+	childBinOnce.Do(func() { childBin, childBinErr = hosttest.BuildSandboxChild(tmpDir) })
 	if childBinErr != nil {
 		t.Fatal(childBinErr)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/enxame/enxame/examples/examplestest"
 	"github.com/enxame/enxame/internal/netlabtest"
+	"github.com/enxame/enxame/internal/waittest"
 	"github.com/enxame/enxame/node/control"
 )
 
@@ -47,7 +48,7 @@ func TestFaults(t *testing.T) {
 	}
 	for _, p := range ps {
 		var st control.Status
-		waitFor(t, 90*time.Second, p.host.Name+" connected to all, all in its routing table", func() bool {
+		waittest.For(t, p.host.Name+" connected to all, all in its routing table", func() bool {
 			if err := p.json(&st, "status"); err != nil {
 				return false
 			}
@@ -88,7 +89,7 @@ func TestFaults(t *testing.T) {
 				t.Fatalf("pin add on %s: %v", p.host.Name, err)
 			}
 		}
-		waitFor(t, 60*time.Second, "three providers of the file", func() bool {
+		waittest.For(t, "three providers of the file", func() bool {
 			var provs []control.Provider
 			return ps[0].json(&provs, "providers", c) == nil && len(provs) >= 3
 		})

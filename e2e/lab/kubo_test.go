@@ -16,6 +16,7 @@ import (
 
 	"github.com/enxame/enxame/internal/kubo"
 	"github.com/enxame/enxame/internal/netlabtest"
+	"github.com/enxame/enxame/internal/waittest"
 )
 
 // kuboPeer is a Kubo daemon in the lab.
@@ -84,7 +85,7 @@ func TestKuboNATToNAT(t *testing.T) {
 				t.Logf("kubo %s output:\n%s", h.Name, k.proc.Output())
 			}
 		})
-		waitFor(t, 60*time.Second, "kubo "+h.Name+" ready", func() bool {
+		waittest.For(t, "kubo "+h.Name+" ready", func() bool {
 			select {
 			case <-k.proc.Done():
 				t.Fatalf("kubo %s exited:\n%s", h.Name, k.proc.Output())

@@ -21,6 +21,7 @@ import (
 
 	"github.com/enxame/enxame/examples/examplestest"
 	"github.com/enxame/enxame/internal/netlabtest"
+	"github.com/enxame/enxame/internal/waittest"
 	"github.com/enxame/enxame/node/control"
 )
 
@@ -98,7 +99,7 @@ func startPeer(t *testing.T, h *netlabtest.Host, compute bool, bootstrap ...stri
 			t.Logf("daemon %s (%s) output:\n%s", h.Name, h.IP, p.proc.Output())
 		}
 	})
-	waitFor(t, 60*time.Second, "daemon "+h.Name+" ready", func() bool {
+	waittest.For(t, "daemon "+h.Name+" ready", func() bool {
 		select {
 		case <-p.proc.Done():
 			t.Fatalf("daemon %s exited:\n%s", h.Name, p.proc.Output())
@@ -141,25 +142,6 @@ func (p *peer) json(v any, args ...string) error {
 		return err
 	}
 	return json.Unmarshal(out, v)
-}
-
-// waitFor checks cond every 250ms until it holds or limit passes (a limit
-// a loaded machine meets; its expiry is a real failure).
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
-		}
-		select {
-		case <-tick.C:
-		case <-t.Context().Done():
-			t.Fatalf("test ended waiting for %s", what)
-		}
-	}
 }
 
 // swarm is five public peers and NAT'd peers bootstrapped to all of them.
@@ -206,7 +188,7 @@ func buildSwarm(t *testing.T, lab *netlabtest.Lab, nats ...natPeer) swarm {
 // start each came.
 func awaitBehindNAT(t *testing.T, p *peer) (private, relayed time.Duration) {
 	t.Helper()
-	waitFor(t, 120*time.Second, p.host.Name+" private, DHT client and a relay address", func() bool {
+	waittest.For(t, p.host.Name+" private, DHT client and a relay address", func() bool {
 		var st control.Status
 		if err := p.json(&st, "status"); err != nil {
 			t.Logf("status %s: %v", p.host.Name, err)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/enxame/enxame/internal/waittest"
 )
 
 // The test binary doubles as a tiny TCP tool run inside the lab's
@@ -86,17 +88,14 @@ func TestLabRoutesAndNATs(t *testing.T) {
 		}
 		for _, h := range []*Host{a, n2} {
 			p := h.Start([]string{"NETLAB_HELPER=serve:" + h.IP + ":7000"}, self)
-			deadline := time.Now().Add(30 * time.Second)
-			for !strings.Contains(p.Output(), "listening") {
+			waittest.For(t, "the helper in "+h.NS+" to listen", func() bool {
 				select {
 				case <-p.Done():
 					t.Fatalf("helper in %s exited: %s", h.NS, p.Output())
-				case <-time.After(20 * time.Millisecond):
+				default:
 				}
-				if time.Now().After(deadline) {
-					t.Fatalf("helper in %s not listening after 30s", h.NS)
-				}
-			}
+				return strings.Contains(p.Output(), "listening")
+			})
 		}
 		for _, c := range []struct {
 			from   *Host

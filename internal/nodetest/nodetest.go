@@ -8,15 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/enxame/enxame/internal/nodetest/hosttest"
 	"github.com/enxame/enxame/internal/waittest"
 	"github.com/enxame/enxame/node"
 )
@@ -48,21 +44,9 @@ func Config(t testing.TB) node.Config {
 	return cfg
 }
 
-// Logger returns a logger that writes to the test log at level (or to
-// nowhere when ENXAME_TEST_LOG is unset, to keep output readable).
-func Logger(t testing.TB) *slog.Logger {
-	if os.Getenv("ENXAME_TEST_LOG") == "" {
-		return slog.New(slog.DiscardHandler)
-	}
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(p))
-	return len(p), nil
-}
+// Logger is hosttest.Logger: the test log when ENXAME_TEST_LOG is set,
+// nowhere otherwise.
+func Logger(t testing.TB) *slog.Logger { return hosttest.Logger(t) }
 
 // Start builds and runs a node from cfg. It returns the node and a stop
 // function that stops it, waits for Run to return and closes it (failing the
@@ -101,59 +85,34 @@ func Start(t testing.TB, cfg node.Config, deps node.Deps) (*node.Node, func()) {
 	return n, stop
 }
 
-// WaitFor is waittest.For; timeout is ignored, waittest.Timeout applies.
-//
-// Deprecated: use waittest.For.
-func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+// Swarm starts n nodes with Start and deps, each from Config(t) changed by
+// tweak (when not nil; it sees the index and the nodes started before) and,
+// unless tweak set cfg.Bootstrap, joined through the first node. It returns
+// them once every node but the first has a peer in its routing table.
+func Swarm(t testing.TB, n int, deps node.Deps, tweak func(i int, cfg *node.Config, started []*node.Node)) []*node.Node {
 	t.Helper()
-	waittest.For(t, what, cond)
-}
-
-var child struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// SandboxCommand returns the argv of a sandbox child built without the race
-// detector (compute/sandbox/testdata/child), once per test process, so that
-// work units in tests run at full speed even under -race.
-func SandboxCommand(t testing.TB) []string {
-	t.Helper()
-	child.once.Do(func() {
-		_, file, _, ok := runtime.Caller(0)
-		if !ok {
-			child.err = errors.New("cannot locate nodetest's source")
-			return
+	nodes := make([]*node.Node, 0, n)
+	for i := range n {
+		cfg := Config(t)
+		if tweak != nil {
+			tweak(i, &cfg, nodes)
 		}
-		dir, err := os.MkdirTemp("", "enxame-nodetest-child-")
-		if err != nil {
-			child.err = err
-			return
+		if i > 0 && len(cfg.Bootstrap) == 0 {
+			cfg.Bootstrap = nodes[0].Addrs()[:1]
 		}
-		child.path = filepath.Join(dir, "sandbox-child")
-		cmd := exec.Command("go", "build", "-o", child.path, ".")
-		cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..", "compute", "sandbox", "testdata", "child")
-		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, "GOFLAGS=") {
-				cmd.Env = append(cmd.Env, kv)
-			}
-		}
-		if out, err := cmd.CombinedOutput(); err != nil {
-			child.err = fmt.Errorf("build sandbox child: %v\n%s", err, out)
-		}
-	})
-	if child.err != nil {
-		t.Fatalf("nodetest: %v", child.err)
+		nd, _ := Start(t, cfg, deps)
+		nodes = append(nodes, nd)
 	}
-	return []string{child.path}
+	for i, nd := range nodes[1:] {
+		waittest.For(t, fmt.Sprintf("node %d of the swarm to join", i+1), func() bool { return nd.Router().TableSize() > 0 })
+	}
+	return nodes
 }
 
-// WasmCacheDir is a wazero compilation cache shared by tests across runs.
-func WasmCacheDir(t testing.TB) string {
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		return t.TempDir()
-	}
-	return filepath.Join(dir, "enxame", "wazero-test")
-}
+// SandboxCommand is hosttest.SandboxCommand: a sandbox child built without
+// the race detector, once per test process.
+func SandboxCommand(t testing.TB) []string { return hosttest.SandboxCommand(t) }
+
+// WasmCacheDir is hosttest.WasmCacheDir: a wazero compilation cache shared
+// by tests across runs.
+func WasmCacheDir(t testing.TB) string { return hosttest.WasmCacheDir(t) }

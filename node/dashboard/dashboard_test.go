@@ -50,19 +50,13 @@ func TestDashboard(t *testing.T) {
 	wc := examplestest.Build(t, "wordcount")
 
 	deps := node.Deps{SandboxCommand: nodetest.SandboxCommand(t), WasmCacheDir: nodetest.WasmCacheDir(t)}
-	var nodes []*node.Node
-	for i := range 3 {
-		cfg := nodetest.Config(t)
+	nodes := nodetest.Swarm(t, 3, deps, func(i int, cfg *node.Config, _ []*node.Node) {
 		cfg.Compute.Disabled = false
 		cfg.Compute.Slots = 1
 		if i == 0 {
 			cfg.API.Listen = "/ip4/127.0.0.1/tcp/0"
-		} else {
-			cfg.Bootstrap = nodes[0].Addrs()[:1]
 		}
-		n, _ := nodetest.Start(t, cfg, deps)
-		nodes = append(nodes, n)
-	}
+	})
 	for _, n := range nodes {
 		waittest.For(t, "peers to join", func() bool { return n.Router().TableSize() >= 2 })
 	}
