@@ -146,7 +146,11 @@ func TestSecondDaemonSameHome(t *testing.T) {
 	if res.code == 0 {
 		t.Fatalf("second daemon on %s exited 0", home)
 	}
-	if took := time.Since(start); took > 5*time.Second {
+	// "At once" is logged as a figure; only a wait no loaded machine
+	// explains (the lock waited for rather than refused) fails.
+	took := time.Since(start)
+	t.Logf("second daemon failed after %v", took.Round(time.Millisecond))
+	if took > 30*time.Second {
 		t.Errorf("second daemon took %v to fail, want at once", took)
 	}
 	oneLine(t, "second daemon", res.stderr)
