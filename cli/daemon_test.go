@@ -97,8 +97,8 @@ func (d *daemonRun) stop(t *testing.T) (int, []string) {
 	select {
 	case code := <-d.code:
 		return code, rest
-	case <-time.After(10 * time.Second):
-		t.Fatalf("daemon still running 10 s after cancel")
+	case <-time.After(time.Minute): // a hang, not a loaded machine
+		t.Fatalf("daemon still running a minute after cancel")
 	}
 	return 0, nil
 }

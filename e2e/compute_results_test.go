@@ -28,7 +28,10 @@ func TestComputeReduceManyUnits(t *testing.T) {
 	startDaemon(t, home, "--compute-slots", "4")
 
 	start := time.Now()
-	res := enxame(t, "compute", "run", "--home", home, primes, "--range", "0:10000/260", "--reduce", sum, "--trust", "one")
+	// 261 units on 4 slots with -race elsewhere on the machine: took over
+	// the minute enxame allows a command on 2 busy cores. Only a hang
+	// takes five.
+	res := enxameWithin(t, 5*time.Minute, "compute", "run", "--home", home, primes, "--range", "0:10000/260", "--reduce", sum, "--trust", "one")
 	t.Logf("260 units + reduce: %v", time.Since(start))
 	if res.code != 0 {
 		t.Fatalf("compute run: exit %d\nstderr:\n%s", res.code, res.stderr)

@@ -51,7 +51,7 @@ func TestGetSurvivesFetcherKill(t *testing.T) {
 	for i, frac := range []float64{0.2, 0.45, 0.7} {
 		d2 := startDaemon(t, h2, "--no-compute", "--bootstrap", d1.tcpAddr())
 		fetched := getUntil(t, h2, cid, out, int64(frac*float64(total)), func() {
-			if code := d2.stop(syscall.SIGKILL, 10*time.Second); code == 0 {
+			if code := d2.stop(syscall.SIGKILL, 30*time.Second); code == 0 {
 				t.Errorf("kill %d: daemon killed with SIGKILL exited 0", i+1)
 			}
 		})

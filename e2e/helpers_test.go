@@ -51,7 +51,14 @@ type result struct {
 // the test's temp dir so nothing touches the real ~/.enxame.
 func enxame(t *testing.T, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	return enxameWithin(t, 60*time.Second, args...)
+}
+
+// enxameWithin is enxame for a command that may run longer than a minute
+// on a loaded machine: it is killed after limit.
+func enxameWithin(t *testing.T, limit time.Duration, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = testEnv(t)

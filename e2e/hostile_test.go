@@ -246,19 +246,28 @@ func TestHostileGarbageOnEveryProtocol(t *testing.T) {
 
 // heldOpen is sendGarbage's outcome for a stream the victim neither
 // answered nor ended.
-const heldOpen = "held open 5s"
+const heldOpen = "held open 8s"
+
+// garbageWait is how long sendGarbage waits for the victim to end a
+// stream: as long as it can be while staying below the shortest time an
+// enxame handler that did not refuse would hold it (compute's and search's
+// 10 s request timeouts), so that a loaded machine has the most room.
+const garbageWait = 8 * time.Second
 
 // sendGarbage opens a stream on p, writes b, closes its write side and
-// reads what comes back for at most 5 s; it says how the stream ended.
+// reads what comes back for at most garbageWait; it says how the stream
+// ended.
 func sendGarbage(ctx context.Context, h host.Host, to peer.ID, p protocol.ID, b []byte) string {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	s, err := h.NewStream(network.WithAllowLimitedConn(ctx, "garbage"), to, p)
 	if err != nil {
 		return "refused at open"
 	}
 	defer s.Reset()
-	s.SetDeadline(time.Now().Add(5 * time.Second))
+	// From the stream's open, as the victim's handler counts its own
+	// timeout, so that one that held it would show here as held open.
+	s.SetDeadline(time.Now().Add(garbageWait))
 	if _, err := s.Write(b); err != nil {
 		return "reset while writing"
 	}

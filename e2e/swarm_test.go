@@ -107,7 +107,7 @@ func TestSwarmOfThree(t *testing.T) {
 	}
 
 	// kill -9 the 2nd; it comes back on the same home with the same ID.
-	if code := d2.stop(syscall.SIGKILL, 5*time.Second); code == 0 {
+	if code := d2.stop(syscall.SIGKILL, 30*time.Second); code == 0 {
 		t.Errorf("daemon killed with SIGKILL exited 0")
 	}
 	waittest.For(t, "the 1st daemon to notice the 2nd is gone", func() bool {
@@ -122,16 +122,18 @@ func TestSwarmOfThree(t *testing.T) {
 		return slices.Contains(ids, d1.id) && slices.Contains(ids, d3.id)
 	})
 
-	// SIGINT stops a daemon cleanly within 5 s.
+	// SIGINT stops a daemon cleanly: the daemon's own shutdown budget
+	// (4.5 s) turns a slow stop into a non-zero exit; the test's wait only
+	// has to catch a hang, so it is generous for a loaded machine.
 	start = time.Now()
-	if code := d3.stop(syscall.SIGINT, 5*time.Second); code != 0 {
+	if code := d3.stop(syscall.SIGINT, 30*time.Second); code != 0 {
 		t.Errorf("daemon stopped by SIGINT exited %d, want 0; log:\n%s", code, d3.logText())
 	}
 	t.Logf("SIGINT to exit: %v", time.Since(start).Round(time.Millisecond))
 	if _, err := os.Stat(d3.socket); !os.IsNotExist(err) {
 		t.Errorf("API socket %s still exists after a clean stop (stat: %v)", d3.socket, err)
 	}
-	if code := d1.stop(syscall.SIGTERM, 5*time.Second); code != 0 {
+	if code := d1.stop(syscall.SIGTERM, 30*time.Second); code != 0 {
 		t.Errorf("daemon stopped by SIGTERM exited %d, want 0", code)
 	}
 }
@@ -146,7 +148,11 @@ func TestSecondDaemonSameHome(t *testing.T) {
 	if res.code == 0 {
 		t.Fatalf("second daemon on %s exited 0", home)
 	}
-	if took := time.Since(start); took > 5*time.Second {
+	// "At once" is logged as a figure; only a wait no loaded machine
+	// explains (the lock waited for rather than refused) fails.
+	took := time.Since(start)
+	t.Logf("second daemon failed after %v", took.Round(time.Millisecond))
+	if took > 30*time.Second {
 		t.Errorf("second daemon took %v to fail, want at once", took)
 	}
 	oneLine(t, "second daemon", res.stderr)
@@ -417,7 +423,7 @@ func TestDaemonJSON(t *testing.T) {
 	})
 
 	start := time.Now()
-	if code := d1.stop(syscall.SIGINT, 5*time.Second); code != 0 {
+	if code := d1.stop(syscall.SIGINT, 30*time.Second); code != 0 {
 		t.Errorf("daemon --json stopped by SIGINT exited %d, want 0", code)
 	}
 	t.Logf("SIGINT to exit: %v", time.Since(start).Round(time.Millisecond))

@@ -140,13 +140,21 @@ func TestNoProviderDeadline(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error for a CID nobody provides")
 			}
-			if el < timeout-100*time.Millisecond || el > timeout+1500*time.Millisecond {
-				t.Errorf("error after %v, want it after the %v deadline, within 1.5s", el.Round(time.Millisecond), timeout)
+			// The lower bound proves the deadline is the one configured;
+			// the upper one only that it was applied at all: without it the
+			// default no_providers_timeout (30 s), the old Bitswap fallback's
+			// extra 30 s, or ctx (20 s) would end the call. A loaded machine
+			// stretches el by seconds, not by 15, so only those trip it; how
+			// far past the deadline it came is logged above as a figure.
+			if el < timeout-100*time.Millisecond || el > timeout+15*time.Second {
+				t.Errorf("error after %v, want it after the %v deadline, well before the 30s default", el.Round(time.Millisecond), timeout)
 			}
 			m := reportedAfter.FindStringSubmatch(err.Error())
 			if m == nil {
 				t.Fatalf("error %q does not say after how long it gave up", err)
 			}
+			// said is measured inside the call, so it cannot exceed el
+			// however slow the machine; the 500 ms covers its rounding.
 			said, perr := time.ParseDuration(m[1])
 			if perr != nil || said < timeout-100*time.Millisecond || said > el+500*time.Millisecond {
 				t.Errorf("error says %q after %v, want about the %v deadline", m[1], el.Round(time.Millisecond), timeout)

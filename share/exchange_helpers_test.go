@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/enxame/enxame/internal/nodetest/hosttest"
+	"github.com/enxame/enxame/internal/waittest"
 	"github.com/enxame/enxame/share/wire"
 	"github.com/ipfs/boxo/blockstore"
 	chunker "github.com/ipfs/boxo/chunker"
@@ -218,8 +219,8 @@ func exStartPeer(t testing.TB, cfg ExchangeConfig, bs blockstore.Blockstore, fin
 			if err != nil {
 				t.Errorf("Exchange.Run: %v", err)
 			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("Exchange.Run did not return 10s after its context ended")
+		case <-time.After(waittest.Timeout):
+			t.Errorf("Exchange.Run did not return %v after its context ended", waittest.Timeout)
 		}
 	})
 	return &exPeer{h: h, bs: bs, ex: ex}

@@ -1,8 +1,11 @@
 package share
 
 import (
+	"bytes"
 	"context"
 	"net"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -124,6 +127,12 @@ func TestFetchReturnsWhileProvidersBlackHoled(t *testing.T) {
 	// Make a Close that waits for a silent peer's negotiation wait longer
 	// than waittest.For, so the old behaviour fails instead of passing
 	// slowly. Restored last, once every host is closed.
+	//
+	// This writes a go-libp2p global that every host reads as it closes a
+	// stream, so no other test of this package may run beside this one:
+	// none calls t.Parallel (TestNoParallelTestsInShare keeps it so), the
+	// tests before this one closed their hosts at their cleanup, and this
+	// one restores the value only after its own hosts are closed.
 	oldNeg := basichost.DefaultNegotiationTimeout
 	basichost.DefaultNegotiationTimeout = 10 * time.Minute
 	t.Cleanup(func() { basichost.DefaultNegotiationTimeout = oldNeg })
@@ -182,5 +191,25 @@ func TestFetchReturnsWhileProvidersBlackHoled(t *testing.T) {
 	}
 	if proxy.dropped.Load() == 0 {
 		t.Fatal("the fetch sent nothing to silent: it was never probed")
+	}
+}
+
+// TestNoParallelTestsInShare keeps share's tests sequential:
+// TestFetchReturnsWhileProvidersBlackHoled writes go-libp2p's global
+// basichost.DefaultNegotiationTimeout, which a test running in parallel
+// would read (a data race, and a 10-minute negotiation wait).
+func TestNoParallelTestsInShare(t *testing.T) {
+	files, err := filepath.Glob("*_test.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("list share's test files: %v (%d found)", err, len(files))
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(".Parallel"+"()")) {
+			t.Errorf("%s runs a test in parallel; TestFetchReturnsWhileProvidersBlackHoled writes a go-libp2p global", f)
+		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/enxame/enxame/internal/waittest"
 )
 
 // exStartStorePeer runs an Exchange over a *Store with quota max, holding
@@ -31,8 +33,8 @@ func exStartStorePeer(t *testing.T, max int64, providers ...*exPeer) (*exPeer, *
 			if err != nil {
 				t.Errorf("Exchange.Run: %v", err)
 			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("Exchange.Run did not return 10s after its context ended")
+		case <-time.After(waittest.Timeout):
+			t.Errorf("Exchange.Run did not return %v after its context ended", waittest.Timeout)
 		}
 	})
 	return &exPeer{h: h, bs: st, ex: ex}, st

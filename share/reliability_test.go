@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enxame/enxame/internal/waittest"
 	"github.com/ipfs/boxo/blockstore"
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
@@ -220,8 +221,8 @@ func relStartFetcher(t *testing.T, cfg ExchangeConfig, bs blockstore.Blockstore,
 			if err != nil {
 				t.Errorf("Exchange.Run: %v", err)
 			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("Exchange.Run did not return 10s after its context ended")
+		case <-time.After(waittest.Timeout):
+			t.Errorf("Exchange.Run did not return %v after its context ended", waittest.Timeout)
 		}
 	})
 	return &exPeer{h: h, bs: bs, ex: ex}, offences
