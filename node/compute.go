@@ -11,6 +11,7 @@ import (
 	"github.com/enxame/enxame/compute/sandbox"
 	"github.com/enxame/enxame/dht"
 	"github.com/enxame/enxame/share"
+	sharewire "github.com/enxame/enxame/share/wire"
 	"github.com/ipfs/boxo/ipld/merkledag"
 	ft "github.com/ipfs/boxo/ipld/unixfs"
 	"github.com/ipfs/go-cid"
@@ -156,17 +157,9 @@ func (n *Node) Worker() *compute.Worker { return n.worker }
 // whatever of its entries is not here yet (an input given by CID, an output
 // still on its way from its worker), pins it and announces it.
 func (c content) PutDir(ctx context.Context, entries []compute.DirEntry) (cid.Cid, error) {
-	nd := ft.EmptyDirNode()
-	if err := nd.SetCidBuilder(cid.V1Builder{Codec: cid.DagProtobuf, MhType: mh.SHA2_256}); err != nil {
-		return cid.Undef, fmt.Errorf("put directory: %w", err)
-	}
-	for _, e := range entries {
-		if !compute.ValidName(e.Name) {
-			return cid.Undef, fmt.Errorf("put directory: bad entry name %q", e.Name)
-		}
-		if err := nd.AddRawLink(e.Name, &ipld.Link{Name: e.Name, Cid: e.CID, Size: c.treeSize(ctx, e.CID)}); err != nil {
-			return cid.Undef, fmt.Errorf("put directory: entry %q: %w", e.Name, err)
-		}
+	nd, err := dirNode(entries, func(k cid.Cid) uint64 { return c.treeSize(ctx, k) })
+	if err != nil {
+		return cid.Undef, err
 	}
 	hold := c.n.blocks.NewHold()
 	defer hold.Release()
@@ -174,7 +167,7 @@ func (c content) PutDir(ctx context.Context, entries []compute.DirEntry) (cid.Ci
 	if err := c.n.blocks.Put(ctx, nd); err != nil {
 		return cid.Undef, fmt.Errorf("put directory: %w", err)
 	}
-	err := c.n.blocks.Pin(ctx, nd.Cid())
+	err = c.n.blocks.Pin(ctx, nd.Cid())
 	if ie := (*share.IncompleteError)(nil); errors.As(err, &ie) {
 		// Fetch each entry from its own providers: nobody else has the
 		// new directory's root to be found by.
@@ -194,6 +187,30 @@ func (c content) PutDir(ctx context.Context, entries []compute.DirEntry) (cid.Ci
 	}
 	c.n.share.Announce(nd.Cid())
 	return nd.Cid(), nil
+}
+
+// dirNode is the UnixFS directory block of entries, sizeOf giving each
+// entry's cumulative size. It fails when the block is over the size a peer
+// may send (sharewire.MaxBlockSize): no worker could fetch it, and a
+// reduce unit reads its job's outputs from it. compute.MaxUnits keeps a
+// job's result directory under it.
+func dirNode(entries []compute.DirEntry, sizeOf func(cid.Cid) uint64) (*merkledag.ProtoNode, error) {
+	nd := ft.EmptyDirNode()
+	if err := nd.SetCidBuilder(cid.V1Builder{Codec: cid.DagProtobuf, MhType: mh.SHA2_256}); err != nil {
+		return nil, fmt.Errorf("put directory: %w", err)
+	}
+	for _, e := range entries {
+		if !compute.ValidName(e.Name) {
+			return nil, fmt.Errorf("put directory: bad entry name %q", e.Name)
+		}
+		if err := nd.AddRawLink(e.Name, &ipld.Link{Name: e.Name, Cid: e.CID, Size: sizeOf(e.CID)}); err != nil {
+			return nil, fmt.Errorf("put directory: entry %q: %w", e.Name, err)
+		}
+	}
+	if n := len(nd.RawData()); n > sharewire.MaxBlockSize {
+		return nil, fmt.Errorf("put directory: %d entries make a block of %d bytes, over the %d a peer may send", len(entries), n, sharewire.MaxBlockSize)
+	}
+	return nd, nil
 }
 
 // treeSize is the cumulative size of the DAG at k as a link records it
