@@ -1104,8 +1104,16 @@ func (s *Submitter) accept(ctx context.Context, a sched.AcceptResult) {
 	if j.Info.Spec.Replicas > 1 {
 		u.Status = sched.UnitVerified
 		// The vote is decided: pin the winner, whose blocks are here
-		// already, and let go of every output held for it.
-		if err := s.deps.Content.Keep(ctx, a.Output, 0); err != nil {
+		// already (unannounced when the content can: the job's result
+		// directory is announced), and let go of every output held for it.
+		err := errors.New("not a LocalContent")
+		if lc, ok := s.deps.Content.(LocalContent); ok {
+			err = lc.PinLocal(ctx, a.Output)
+		}
+		if err != nil {
+			err = s.deps.Content.Keep(ctx, a.Output, 0)
+		}
+		if err != nil {
 			s.log.Error("pin accepted output", "job", j.Info.ID, "unit", ui, "cid", a.Output, "err", err)
 		}
 		s.releaseHolds(func(id sched.UnitID) bool { return id == a.Unit })
