@@ -285,3 +285,29 @@ func TestSubmitHugeJobs(t *testing.T) {
 	}
 	t.Logf("record of a %d-unit job: %d KiB", MaxUnits, len(rec)>>10)
 }
+
+// TestWatchReplaysSubmitted: a job of more units than WatchBuffer queues
+// them all at once, past the events kept for new watchers; a watcher still
+// gets the job's EventSubmitted first (issue 14: a 10,000-unit job).
+func TestWatchReplaysSubmitted(t *testing.T) {
+	sw := newSwarm()
+	sub := sw.startSubmitter(t, nil, "", SubmitterConfig{WatchBuffer: 8})
+	mod := sw.content.putBytes(t, []byte("\x00asm\x01\x00\x00\x00"))
+	id, err := sub.s.Submit(t.Context(), JobSpec{Module: mod, Split: Split{Kind: SplitRange, N: 20, From: 0, To: 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := sub.s.Watch(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := <-ch
+	if first.Kind != EventSubmitted || first.Detail != "20 units" {
+		t.Fatalf("first event %s %q, want %s \"20 units\"", first.Kind, first.Detail, EventSubmitted)
+	}
+	for i := range 8 {
+		if ev := <-ch; ev.Kind != EventQueued || ev.Unit != 12+i {
+			t.Fatalf("replayed event %d: %s of unit %d, want %s of unit %d", i, ev.Kind, ev.Unit, EventQueued, 12+i)
+		}
+	}
+}

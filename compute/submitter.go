@@ -261,6 +261,10 @@ type job struct {
 	dirBuilding bool
 	dirErr      string
 	history     []Event
+	// submitted is the job's EventSubmitted, replayed first to a new
+	// watcher even once history has dropped it (a job of more units
+	// than WatchBuffer queues them all at once).
+	submitted Event
 	logs        map[int]int // runs logged, by unit index
 	watchers    []*watcher
 	done        chan struct{} // closed when the job ends
@@ -734,7 +738,10 @@ func (s *Submitter) Watch(ctx context.Context, id JobID) (<-chan Event, error) {
 		if !ok {
 			return
 		}
-		w = &watcher{ch: make(chan Event, s.cfg.WatchBuffer+len(j.history))}
+		w = &watcher{ch: make(chan Event, s.cfg.WatchBuffer+len(j.history)+1)}
+		if len(j.history) > 0 && j.history[0].Kind != EventSubmitted && j.submitted.Kind == EventSubmitted {
+			w.ch <- j.submitted
+		}
 		for _, ev := range j.history {
 			w.ch <- ev
 		}
@@ -783,6 +790,9 @@ func (s *Submitter) emit(j *job, ev Event) {
 	ev.Job = j.Info.ID
 	if ev.At.IsZero() {
 		ev.At = time.Now()
+	}
+	if ev.Kind == EventSubmitted {
+		j.submitted = ev
 	}
 	if len(j.history) >= s.cfg.WatchBuffer {
 		j.history = j.history[1:]
