@@ -265,9 +265,9 @@ type job struct {
 	// watcher even once history has dropped it (a job of more units
 	// than WatchBuffer queues them all at once).
 	submitted Event
-	logs        map[int]int // runs logged, by unit index
-	watchers    []*watcher
-	done        chan struct{} // closed when the job ends
+	logs      map[int]int // runs logged, by unit index
+	watchers  []*watcher
+	done      chan struct{} // closed when the job ends
 	// staleSince is when the job's saved record started to lag behind its
 	// units; zero when it is up to date.
 	staleSince time.Time
