@@ -16,7 +16,7 @@ import (
 )
 
 // ProtocolID is the compute protocol: bids, unit runs and their results.
-const ProtocolID protocol.ID = "/enxame/compute/1.1.0"
+const ProtocolID protocol.ID = "/enxame/compute/1.2.0"
 
 // computeKeyName is hashed into ComputeKey.
 const computeKeyName = "enxame/compute/v1"
@@ -71,6 +71,23 @@ type Content interface {
 	// maxBytes of it when maxBytes is positive, as Get). Workers mount
 	// directory inputs with it. Safe for concurrent use.
 	ReadDir(ctx context.Context, c cid.Cid, maxBytes int64) ([]DirEntry, error)
+}
+
+// LocalContent is a Content that can also store and pin without
+// announcing. A worker stores an output small enough to travel inline in
+// its Result (wire.MaxInlineOutput) with PutTempLocal: its submitter gets
+// the bytes with the Result, and could still fetch them from the worker,
+// to which it is connected, were they not to match; a submitter keeps
+// such an output, checked against its CID, with PutTempLocal and
+// PinLocal: the job's result directory is announced, not each unit's
+// tiny output. A DHT announcement per unit output was the largest cost
+// of a job of many tiny units (issue 14). When a Content is not a
+// LocalContent, outputs are announced and fetched as before.
+type LocalContent interface {
+	// PutTempLocal is PutTemp without the announcement.
+	PutTempLocal(ctx context.Context, r io.Reader) (c cid.Cid, release func(), err error)
+	// PinLocal pins c, whose DAG is stored here, without announcing it.
+	PinLocal(ctx context.Context, c cid.Cid) error
 }
 
 // DirEntry is one named entry of a UnixFS directory.

@@ -67,10 +67,42 @@ type memContent struct {
 	// context ends), as a slow fetch of an output does. Set it before the
 	// content is shared.
 	keepGate chan struct{}
+	// local counts PutTempLocal calls, keeps Keep calls; pinnedLocal are
+	// the CIDs PinLocal pinned.
+	local, keeps int
+	pinnedLocal  map[cid.Cid]bool
+}
+
+// PutTempLocal is PutTemp, counted.
+func (m *memContent) PutTempLocal(ctx context.Context, r io.Reader) (cid.Cid, func(), error) {
+	m.mu.Lock()
+	m.local++
+	m.mu.Unlock()
+	return m.PutTemp(ctx, r)
+}
+
+// PinLocal marks c kept, as Keep does, without a fetch.
+func (m *memContent) PinLocal(ctx context.Context, c cid.Cid) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.data[c]; !ok {
+		return fmt.Errorf("%s: not here", c)
+	}
+	m.kept[c] = true
+	m.pinnedLocal[c] = true
+	return nil
+}
+
+// localStats returns the PutTempLocal and Keep calls so far and whether
+// PinLocal pinned c.
+func (m *memContent) localStats(c cid.Cid) (local, keeps int, pinned bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.local, m.keeps, m.pinnedLocal[c]
 }
 
 func newMemContent() *memContent {
-	return &memContent{data: map[cid.Cid][]byte{}, temp: map[cid.Cid]int{}, kept: map[cid.Cid]bool{}, dirs: map[cid.Cid][]DirEntry{}}
+	return &memContent{data: map[cid.Cid][]byte{}, temp: map[cid.Cid]int{}, kept: map[cid.Cid]bool{}, dirs: map[cid.Cid][]DirEntry{}, pinnedLocal: map[cid.Cid]bool{}}
 }
 
 // PutDir stores entries under a dag-pb CID of their JSON encoding.
@@ -145,6 +177,7 @@ func (m *memContent) Keep(ctx context.Context, c cid.Cid, maxBytes int64) error 
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.keeps++
 	b, ok := m.data[c]
 	if !ok {
 		return fmt.Errorf("%s: not found", c)

@@ -120,8 +120,20 @@ func ParseRange(s string) (Split, error) {
 	return sp, nil
 }
 
-// MaxUnits caps the units of one job (the reduce unit excluded).
-const MaxUnits = 4096
+// MaxUnits caps the units of one job (the reduce unit excluded). The
+// job's result directory, one block with a link per unit, must stay under
+// the 2 MiB a block may have on the wire (the reduce unit's worker fetches
+// it) even when every output CID is as long as a worker may make it
+// (wire.MaxCIDLen): 10,000 links of at most about 150 bytes.
+const MaxUnits = 10000
+
+// MaxJobBytes caps what a job's units weigh in the submitter's memory and
+// its saved record: the sum over the units of their run message's size
+// (wire.RunUnit: inputs and arguments), counted once for the unit and once
+// per replica's receipt, which repeats them. A range split of 10,000 units
+// with a few small arguments weighs about 1 MiB; 10,000 units of 60 KiB of
+// arguments (each within a frame) would weigh over a GiB.
+const MaxJobBytes = 64 << 20
 
 func (sp Split) validate(inputs int) error {
 	switch sp.Kind {
@@ -258,7 +270,23 @@ func (js *JobSpec) validate() error {
 			return fmt.Errorf("compute: job: argument over %d bytes", wire.MaxArgLen)
 		}
 	}
-	return js.Split.validate(len(js.Inputs))
+	if err := js.Split.validate(len(js.Inputs)); err != nil {
+		return err
+	}
+	// Every unit carries the job's arguments: refuse a job whose units
+	// would weigh over MaxJobBytes before planning them (a range split
+	// copies them into each unit).
+	units := int64(1)
+	switch js.Split.Kind {
+	case SplitEachInput:
+		units = int64(len(js.Inputs))
+	case SplitBytes, SplitLines, SplitRange:
+		units = int64(js.Split.N)
+	}
+	if w := units * int64(1+max(js.Replicas, 1)) * planBytes(nil, js.Args); w > MaxJobBytes {
+		return fmt.Errorf("compute: job: %d units of %d arguments weigh over %d MiB (the unit and its receipts keep them); use fewer units or shorter arguments", units, len(js.Args), MaxJobBytes>>20)
+	}
+	return nil
 }
 
 // unitPlan is one unit as cut by planUnits.
@@ -413,13 +441,30 @@ func checkSendable(id JobID, spec *JobSpec, plans []unitPlan, timeout time.Durat
 		}
 		return nil
 	}
+	copies := int64(1 + max(spec.Replicas, 1))
+	var total int64
 	for i, p := range plans {
 		if err := check(fmt.Sprintf("unit %d", i), i, spec.Module, p.Inputs, p.Args); err != nil {
 			return err
+		}
+		if total += copies * planBytes(p.Inputs, p.Args); total > MaxJobBytes {
+			return fmt.Errorf("compute: job: %d units whose inputs and arguments weigh over %d MiB (%d copies kept of each: the unit and its receipts); use fewer units or shorter arguments", len(plans), MaxJobBytes>>20, copies)
 		}
 	}
 	if spec.Reduce.Defined() {
 		return check("the reduce unit", len(plans), spec.Reduce, []cid.Cid{sendableCID}, spec.ReduceArgs)
 	}
 	return nil
+}
+
+// planBytes is about what a unit's inputs and arguments weigh encoded.
+func planBytes(inputs []cid.Cid, args []string) int64 {
+	n := int64(64) // the rest of a run message or receipt
+	for _, c := range inputs {
+		n += int64(c.ByteLen()) + 2
+	}
+	for _, a := range args {
+		n += int64(len(a)) + 2
+	}
+	return n
 }

@@ -82,7 +82,8 @@ func TestParseRange(t *testing.T) {
 		{"5:5/1", Split{}, true},
 		{"0:3/4", Split{}, true},
 		{"0:100/0", Split{}, true},
-		{"0:100000/5000", Split{}, true},
+		{"0:100000/10000", Split{Kind: SplitRange, From: 0, To: 100000, N: 10000}, false},
+		{"0:100000/10001", Split{}, true},
 	}
 	for _, tt := range tests {
 		got, err := ParseRange(tt.in)

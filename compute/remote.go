@@ -2,6 +2,7 @@ package compute
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -311,13 +312,13 @@ func (s *Submitter) run(rctx, loopCtx context.Context, a sched.AssignUnit, req *
 				// its last unit) must no longer reset the stream, on
 				// which the worker waits to hear its output delivered.
 				finish()
-				s.completeThenKeep(loopCtx, st, a, w, &rc, &m.Log, req)
+				s.completeThenKeep(loopCtx, st, a, w, &rc, &m.Log, req, inlineOf(m))
 				return
 			}
 			// Keep a replica's output before reporting it: the vote
 			// needs it held, and the worker drops its copy once told it
 			// is delivered.
-			release, err := s.keepOutput(rctx, a, rc.Output, req, hold, post)
+			release, err := s.keepOutput(rctx, a, rc.Output, inlineOf(m), req, hold, post)
 			if err != nil {
 				st.Reset()
 				fail(fmt.Sprintf("fetch output %s: %v", rc.Output, err))
@@ -360,7 +361,7 @@ const keepTimeout = 10 * time.Minute
 // can still be read from it. The fetch outlives the run's cancellation (a
 // job ends as its last unit completes) but not the submitter, and takes at
 // most keepTimeout.
-func (s *Submitter) completeThenKeep(loopCtx context.Context, st stream, a sched.AssignUnit, w peer.ID, rc *wire.Receipt, log *wire.Log, req *wire.RunUnit) {
+func (s *Submitter) completeThenKeep(loopCtx context.Context, st stream, a sched.AssignUnit, w peer.ID, rc *wire.Receipt, log *wire.Log, req *wire.RunUnit, inline []byte) {
 	ne := netEvent{ev: sched.UnitCompleted{Unit: a.Unit, Worker: w, Output: rc.Output, Took: rc.Took, At: time.Now()}, receipt: rc, log: log, release: func() {}}
 	select {
 	case s.events <- ne:
@@ -370,7 +371,7 @@ func (s *Submitter) completeThenKeep(loopCtx context.Context, st stream, a sched
 	}
 	ctx, cancel := context.WithTimeout(loopCtx, keepTimeout)
 	defer cancel()
-	if _, err := s.keepOutput(ctx, a, rc.Output, req, false, func(netEvent) {}); err != nil {
+	if _, err := s.keepOutput(ctx, a, rc.Output, inline, req, false, func(netEvent) {}); err != nil {
 		s.log.Warn("keep output", "peer", w, "job", req.Job, "unit", req.Unit, "cid", rc.Output, "err", err)
 		st.Reset()
 		return
@@ -389,11 +390,34 @@ func (s *Submitter) completeThenKeep(loopCtx context.Context, st stream, a sched
 // replicas is only held, unpinned, until the vote decides: then the loop
 // pins the winner (accept) and calls release for every run's output, so
 // that outputs that lost the vote are garbage for the store's next GC.
-// release is never nil.
-func (s *Submitter) keepOutput(ctx context.Context, a sched.AssignUnit, c cid.Cid, req *wire.RunUnit, hold bool, post func(netEvent)) (release func(), err error) {
+// release is never nil. inline, when not nil, are the output's bytes as
+// the Result carried them: kept unannounced when they are c's bytes (the
+// CID computed from them is c), else ignored and c fetched.
+func (s *Submitter) keepOutput(ctx context.Context, a sched.AssignUnit, c cid.Cid, inline []byte, req *wire.RunUnit, hold bool, post func(netEvent)) (release func(), err error) {
 	limit := int64(sandbox.MaxOutputBytesLimit)
 	if l := req.Limits.MaxOutputBytes; l > 0 && l < uint64(limit) {
 		limit = int64(l)
+	}
+	if lc, ok := s.deps.Content.(LocalContent); ok && inline != nil && int64(len(inline)) <= limit {
+		got, release, err := lc.PutTempLocal(ctx, bytes.NewReader(inline))
+		switch {
+		case err != nil:
+			s.log.Debug("store inline output", "job", req.Job, "unit", req.Unit, "err", err)
+		case !got.Equals(c):
+			// Not c's bytes (or laid out in another DAG than ours):
+			// fetch c itself.
+			release()
+			s.log.Debug("inline output is not the receipt's", "job", req.Job, "unit", req.Unit, "cid", c, "got", got)
+		case hold:
+			return release, nil
+		default:
+			err := lc.PinLocal(ctx, c)
+			release()
+			if err == nil {
+				return func() {}, nil
+			}
+			s.log.Debug("pin inline output", "job", req.Job, "unit", req.Unit, "err", err)
+		}
 	}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -431,6 +455,18 @@ func (s *Submitter) keepOutput(ctx context.Context, a sched.AssignUnit, c cid.Ci
 		return noop, s.deps.Content.Keep(ctx, c, limit)
 	}
 	return release, nil
+}
+
+// inlineOf returns the output bytes a Result carries inline, nil when it
+// carries none (an empty output inline is an empty, non-nil slice).
+func inlineOf(m *wire.Result) []byte {
+	if !m.Inline {
+		return nil
+	}
+	if m.Output == nil {
+		return []byte{}
+	}
+	return m.Output
 }
 
 // checkReceipt verifies a receipt's signature and that it is about the

@@ -233,3 +233,81 @@ func TestResultDirOffTheLoop(t *testing.T) {
 		t.Fatalf("job = %s, dir %s; want done with a directory of 2", info.State, info.ResultDir)
 	}
 }
+
+// TestSubmitHugeJobs: a job of MaxUnits (10,000) tiny units is accepted,
+// planned and saved; one unit more is refused at submit, and so is a job
+// within MaxUnits whose units' arguments would weigh over MaxJobBytes in
+// memory and in its record (issue 14), before its units are planned.
+func TestSubmitHugeJobs(t *testing.T) {
+	sw := newSwarm()
+	dir := t.TempDir()
+	sub := sw.startSubmitter(t, nil, dir, SubmitterConfig{})
+	mod := sw.content.putBytes(t, []byte("\x00asm\x01\x00\x00\x00"))
+	rng := func(n int) Split { return Split{Kind: SplitRange, N: n, From: 0, To: 10 * int64(n)} }
+	arg := strings.Repeat("a", 2000) // 4 arguments: 8 KiB per unit, within a frame
+	args := []string{arg, arg, arg, arg}
+	tests := []struct {
+		name string
+		spec JobSpec
+		want string
+	}{
+		{"one unit over MaxUnits", JobSpec{Module: mod, Split: rng(MaxUnits + 1)}, fmt.Sprintf("want 1 to %d", MaxUnits)},
+		{"arguments over MaxJobBytes", JobSpec{Module: mod, Args: args, Split: rng(MaxUnits)}, "weigh over 64 MiB"},
+		{"replicas over MaxJobBytes", JobSpec{Module: mod, Args: args[:1], Replicas: 3, Split: rng(MaxUnits)}, "weigh over 64 MiB"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id, err := sub.s.Submit(t.Context(), tt.spec)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Submit() = %q, %v; want an error with %q", id, err, tt.want)
+			}
+		})
+	}
+	// No worker: the job stays queued, planned and saved whole.
+	id, err := sub.s.Submit(t.Context(), JobSpec{Module: mod, Reduce: mod, Args: args[:1], Split: rng(MaxUnits)})
+	if err != nil {
+		t.Fatalf("Submit(%d units) = %v, want it accepted", MaxUnits, err)
+	}
+	info, err := sub.s.Status(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.Units) != MaxUnits+1 || info.Units[MaxUnits-1].Args[2] != fmt.Sprint(10*MaxUnits) {
+		t.Fatalf("job of %d units, last args %q; want %d units, the last ending at %d", len(info.Units), info.Units[MaxUnits-1].Args, MaxUnits+1, 10*MaxUnits)
+	}
+	rec, err := encodeJob(&info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := decodeJob(rec)
+	if err != nil || len(back.Units) != MaxUnits+1 {
+		t.Fatalf("record of %d bytes decodes to %d units, %v", len(rec), len(back.Units), err)
+	}
+	t.Logf("record of a %d-unit job: %d KiB", MaxUnits, len(rec)>>10)
+}
+
+// TestWatchReplaysSubmitted: a job of more units than WatchBuffer queues
+// them all at once, past the events kept for new watchers; a watcher still
+// gets the job's EventSubmitted first (issue 14: a 10,000-unit job).
+func TestWatchReplaysSubmitted(t *testing.T) {
+	sw := newSwarm()
+	sub := sw.startSubmitter(t, nil, "", SubmitterConfig{WatchBuffer: 8})
+	mod := sw.content.putBytes(t, []byte("\x00asm\x01\x00\x00\x00"))
+	id, err := sub.s.Submit(t.Context(), JobSpec{Module: mod, Split: Split{Kind: SplitRange, N: 20, From: 0, To: 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := sub.s.Watch(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := <-ch
+	if first.Kind != EventSubmitted || first.Detail != "20 units" {
+		t.Fatalf("first event %s %q, want %s \"20 units\"", first.Kind, first.Detail, EventSubmitted)
+	}
+	for i := range 8 {
+		if ev := <-ch; ev.Kind != EventQueued || ev.Unit != 12+i {
+			t.Fatalf("replayed event %d: %s of unit %d, want %s of unit %d", i, ev.Kind, ev.Unit, EventQueued, 12+i)
+		}
+	}
+}

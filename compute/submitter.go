@@ -261,9 +261,13 @@ type job struct {
 	dirBuilding bool
 	dirErr      string
 	history     []Event
-	logs        map[int]int // runs logged, by unit index
-	watchers    []*watcher
-	done        chan struct{} // closed when the job ends
+	// submitted is the job's EventSubmitted, replayed first to a new
+	// watcher even once history has dropped it (a job of more units
+	// than WatchBuffer queues them all at once).
+	submitted Event
+	logs      map[int]int // runs logged, by unit index
+	watchers  []*watcher
+	done      chan struct{} // closed when the job ends
 	// staleSince is when the job's saved record started to lag behind its
 	// units; zero when it is up to date.
 	staleSince time.Time
@@ -734,7 +738,10 @@ func (s *Submitter) Watch(ctx context.Context, id JobID) (<-chan Event, error) {
 		if !ok {
 			return
 		}
-		w = &watcher{ch: make(chan Event, s.cfg.WatchBuffer+len(j.history))}
+		w = &watcher{ch: make(chan Event, s.cfg.WatchBuffer+len(j.history)+1)}
+		if len(j.history) > 0 && j.history[0].Kind != EventSubmitted && j.submitted.Kind == EventSubmitted {
+			w.ch <- j.submitted
+		}
 		for _, ev := range j.history {
 			w.ch <- ev
 		}
@@ -783,6 +790,9 @@ func (s *Submitter) emit(j *job, ev Event) {
 	ev.Job = j.Info.ID
 	if ev.At.IsZero() {
 		ev.At = time.Now()
+	}
+	if ev.Kind == EventSubmitted {
+		j.submitted = ev
 	}
 	if len(j.history) >= s.cfg.WatchBuffer {
 		j.history = j.history[1:]
@@ -1104,8 +1114,16 @@ func (s *Submitter) accept(ctx context.Context, a sched.AcceptResult) {
 	if j.Info.Spec.Replicas > 1 {
 		u.Status = sched.UnitVerified
 		// The vote is decided: pin the winner, whose blocks are here
-		// already, and let go of every output held for it.
-		if err := s.deps.Content.Keep(ctx, a.Output, 0); err != nil {
+		// already (unannounced when the content can: the job's result
+		// directory is announced), and let go of every output held for it.
+		err := errors.New("not a LocalContent")
+		if lc, ok := s.deps.Content.(LocalContent); ok {
+			err = lc.PinLocal(ctx, a.Output)
+		}
+		if err != nil {
+			err = s.deps.Content.Keep(ctx, a.Output, 0)
+		}
+		if err != nil {
 			s.log.Error("pin accepted output", "job", j.Info.ID, "unit", ui, "cid", a.Output, "err", err)
 		}
 		s.releaseHolds(func(id sched.UnitID) bool { return id == a.Unit })

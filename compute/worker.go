@@ -950,7 +950,14 @@ func (w *Worker) execute(ctx context.Context, p peer.ID, req *wire.RunUnit, lim 
 		return o
 	}
 
-	out, release, err := w.deps.Content.PutTemp(ctx, bytes.NewReader(res.Stdout))
+	// A tiny output travels inline with the Result and is stored here
+	// unannounced (LocalContent), in case the submitter fetches it still.
+	inline := len(res.Stdout) <= wire.MaxInlineOutput
+	put := w.deps.Content.PutTemp
+	if lc, ok := w.deps.Content.(LocalContent); ok && inline {
+		put = lc.PutTempLocal
+	}
+	out, release, err := put(ctx, bytes.NewReader(res.Stdout))
 	if err != nil {
 		return fail("store", "store output: %v", err)
 	}
@@ -978,7 +985,14 @@ func (w *Worker) execute(ctx context.Context, p peer.ID, req *wire.RunUnit, lim 
 		w.measured++
 	}
 	w.mu.Unlock()
-	return outcome{result: &wire.Result{Receipt: rc, Log: runLog(res, lim)}, output: outID}
+	result := &wire.Result{Receipt: rc, Log: runLog(res, lim)}
+	if inline {
+		result.Inline, result.Output = true, res.Stdout
+		if _, err := wire.Encode(result); err != nil { // over a frame with the log: fetched instead
+			result.Inline, result.Output = false, nil
+		}
+	}
+	return outcome{result: result, output: outID}
 }
 
 // runLog is the log of a run for its Result or Failed: its exit code and

@@ -115,6 +115,31 @@ func (c content) PutTemp(ctx context.Context, r io.Reader) (cid.Cid, func(), err
 	return c.n.share.AddTemp(ctx, r)
 }
 
+var _ compute.LocalContent = content{}
+
+// PutTempLocal is PutTemp unannounced (compute.LocalContent): a worker's
+// tiny output, sent inline with its result, and a submitter's copy of it
+// before it is checked against its CID.
+func (c content) PutTempLocal(ctx context.Context, r io.Reader) (cid.Cid, func(), error) {
+	res, err := c.n.blocks.AddReader(ctx, r, "", share.AddOptions{NoPin: true})
+	if err != nil {
+		return cid.Undef, nil, err
+	}
+	hold := c.n.blocks.NewHold()
+	if _, err := share.Walk(ctx, res.Root, hold.Getter(c.n.blocks), share.WalkOptions{}); err != nil {
+		hold.Release()
+		return cid.Undef, nil, fmt.Errorf("hold output %s: %w", res.Root, err)
+	}
+	return res.Root, hold.Release, nil
+}
+
+// PinLocal pins root, stored here, unannounced (compute.LocalContent): a
+// submitter's copy of a tiny output; the job's result directory is
+// announced.
+func (c content) PinLocal(ctx context.Context, root cid.Cid) error {
+	return c.n.blocks.Pin(ctx, root)
+}
+
 // Keep fetches root's DAG (at most maxBytes) and pins it: a submitter's
 // copy of an output it received (share.Service.Keep).
 func (c content) Keep(ctx context.Context, root cid.Cid, maxBytes int64) error {

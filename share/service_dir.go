@@ -11,6 +11,7 @@ import (
 
 	"github.com/ipfs/boxo/ipld/merkledag"
 	ft "github.com/ipfs/boxo/ipld/unixfs"
+	"github.com/enxame/enxame/share/wire"
 	cid "github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
 	mh "github.com/multiformats/go-multihash"
@@ -27,14 +28,9 @@ type Link struct {
 // still on its way from its worker), pins it and announces it. The caller
 // checks the names.
 func (s *Service) PutDir(ctx context.Context, links []Link) (cid.Cid, error) {
-	nd := ft.EmptyDirNode()
-	if err := nd.SetCidBuilder(cid.V1Builder{Codec: cid.DagProtobuf, MhType: mh.SHA2_256}); err != nil {
-		return cid.Undef, fmt.Errorf("put directory: %w", err)
-	}
-	for _, e := range links {
-		if err := nd.AddRawLink(e.Name, &ipld.Link{Name: e.Name, Cid: e.CID, Size: s.treeSize(ctx, e.CID)}); err != nil {
-			return cid.Undef, fmt.Errorf("put directory: entry %q: %w", e.Name, err)
-		}
+	nd, err := DirNode(links, func(k cid.Cid) uint64 { return s.treeSize(ctx, k) })
+	if err != nil {
+		return cid.Undef, err
 	}
 	hold := s.store.NewHold()
 	defer hold.Release()
@@ -42,7 +38,7 @@ func (s *Service) PutDir(ctx context.Context, links []Link) (cid.Cid, error) {
 	if err := s.store.Put(ctx, nd); err != nil {
 		return cid.Undef, fmt.Errorf("put directory: %w", err)
 	}
-	err := s.store.Pin(ctx, nd.Cid())
+	err = s.store.Pin(ctx, nd.Cid())
 	if ie := (*IncompleteError)(nil); errors.As(err, &ie) {
 		// Fetch each entry from its own providers: nobody else has the
 		// new directory's root to be found by.
@@ -62,6 +58,27 @@ func (s *Service) PutDir(ctx context.Context, links []Link) (cid.Cid, error) {
 	}
 	s.Announce(nd.Cid())
 	return nd.Cid(), nil
+}
+
+// DirNode is the UnixFS directory block of links, sizeOf giving each
+// entry's cumulative size. It fails when the block is over the size a peer
+// may send (wire.MaxBlockSize): nobody could fetch it, and a reduce unit
+// reads its job's outputs from it (compute.MaxUnits keeps a job's result
+// directory under it).
+func DirNode(links []Link, sizeOf func(cid.Cid) uint64) (*merkledag.ProtoNode, error) {
+	nd := ft.EmptyDirNode()
+	if err := nd.SetCidBuilder(cid.V1Builder{Codec: cid.DagProtobuf, MhType: mh.SHA2_256}); err != nil {
+		return nil, fmt.Errorf("put directory: %w", err)
+	}
+	for _, e := range links {
+		if err := nd.AddRawLink(e.Name, &ipld.Link{Name: e.Name, Cid: e.CID, Size: sizeOf(e.CID)}); err != nil {
+			return nil, fmt.Errorf("put directory: entry %q: %w", e.Name, err)
+		}
+	}
+	if n := len(nd.RawData()); n > wire.MaxBlockSize {
+		return nil, fmt.Errorf("put directory: %d entries make a block of %d bytes, over the %d a peer may send", len(links), n, wire.MaxBlockSize)
+	}
+	return nd, nil
 }
 
 // treeSize is the cumulative size of the DAG at k as a link records it

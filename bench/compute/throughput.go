@@ -159,6 +159,9 @@ func (u *unitStats) String() string {
 		sb = median(u.sandbox)
 	}
 	r := time.Millisecond / 10
+	if u.submitted.IsZero() { // not seen: no figure rather than a wild one
+		u.submitted = u.firstPlaced
+	}
 	return fmt.Sprintf("queued→placed %v, placed→running %v, running→done %v (sandbox run %v), done→verified %v; submitted→first placed %v, first placed→last verified %v",
 		u.phase(u.queued, u.placed).Round(r), u.phase(u.placed, u.running).Round(r), u.phase(u.running, u.done).Round(r), sb.Round(r),
 		u.phase(u.done, u.verified).Round(r), u.firstPlaced.Sub(u.submitted).Round(time.Millisecond), u.lastVerified.Sub(u.firstPlaced).Round(time.Millisecond))

@@ -249,17 +249,42 @@ func (l *Log) decode(d *decoder) {
 }
 
 // Result ends a run that exited 0: the receipt names the output CID, which
-// the worker has stored (Content.Put) and serves.
+// the worker has stored (Content.PutTemp) and serves.
 type Result struct {
 	Receipt Receipt
 	Log     Log
+	// Inline says Output carries the output's bytes (at most
+	// MaxInlineOutput), so that the submitter need not fetch them: it
+	// checks them against Receipt.Output before it keeps them, and fetches
+	// the output from the worker when they do not match.
+	Inline bool
+	Output []byte
 }
 
 // Kind returns KindResult.
 func (*Result) Kind() Kind { return KindResult }
 
-func (m *Result) encode(e *encoder) { m.Receipt.encode(e); m.Log.encode(e) }
-func (m *Result) decode(d *decoder) { m.Receipt.decode(d); m.Log.decode(d) }
+func (m *Result) encode(e *encoder) {
+	m.Receipt.encode(e)
+	m.Log.encode(e)
+	e.bool(m.Inline)
+	switch {
+	case m.Inline:
+		e.bytes("output", m.Output, MaxInlineOutput)
+	case len(m.Output) > 0:
+		e.fail("output: %d bytes not marked inline", len(m.Output))
+	}
+}
+
+func (m *Result) decode(d *decoder) {
+	m.Receipt.decode(d)
+	m.Log.decode(d)
+	if m.Inline = d.bool("inline"); m.Inline {
+		if m.Output = d.bytes("output", MaxInlineOutput); len(m.Output) == 0 {
+			m.Output = nil
+		}
+	}
+}
 
 // Failed ends a run that did not exit 0 or could not be started.
 type Failed struct {

@@ -44,6 +44,10 @@ const (
 	MaxSlots = 1 << 16
 	// MaxUnit caps a unit index.
 	MaxUnit = 1 << 24
+	// MaxInlineOutput caps the output bytes a Result carries inline: a
+	// worker inlines an output this small when the Result still fits
+	// MaxFrame.
+	MaxInlineOutput = 8 << 10
 )
 
 // Errors of the codec. Decoding errors wrap ErrMalformed; reading a frame

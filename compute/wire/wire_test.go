@@ -63,6 +63,7 @@ func sampleMsgs(t testing.TB) []Msg {
 		&Rejected{Reason: RejectLimits, Detail: "memory 8 GiB over 4 GiB"},
 		&Progress{Running: true},
 		&Result{Receipt: r, Log: Log{Stderr: []byte("warning: x\n"), Truncated: true}},
+		&Result{Receipt: r, Inline: true, Output: []byte("count\t4\n")},
 		&Failed{Reason: "timeout", Detail: "ran past 1s", Deterministic: true, Took: time.Second},
 		&Failed{Reason: "exit", Detail: "exit status 2", Deterministic: true, Took: time.Millisecond, Log: Log{ExitCode: 2, Stderr: []byte("panic: boom\n")}},
 		&Cancel{Reason: "outvoted"},
@@ -136,6 +137,20 @@ func TestDecodeRejects(t *testing.T) {
 			f = f[:len(f)-len(encodeLog(Log{}))]
 			return append(binary.AppendUvarint(f, 1<<32), 0, 0)
 		}()},
+		{"inline output over cap", func() []byte {
+			b := valid(sampleMsgs(t)[6])
+			b = append(b[:len(b)-1], 1) // inline
+			b = binary.AppendUvarint(b, MaxInlineOutput+1)
+			return append(b, make([]byte, MaxInlineOutput+1)...)
+		}()},
+		{"inline output past the end", func() []byte {
+			b := valid(sampleMsgs(t)[7])
+			return b[:len(b)-1]
+		}()},
+		{"inline flag not a bool", func() []byte {
+			b := valid(sampleMsgs(t)[6])
+			return append(b[:len(b)-1], 2)
+		}()},
 		{"empty peer ID", func() []byte {
 			b := valid(sampleMsgs(t)[6])
 			return append([]byte{byte(KindResult), 0}, b[2+int(b[1]):]...)
@@ -166,6 +181,8 @@ func TestEncodeRejects(t *testing.T) {
 		{"zero error code", &Error{}},
 		{"negative took", &Failed{Took: -1}},
 		{"stderr over cap", &Failed{Log: Log{Stderr: make([]byte, MaxStderrLen+1)}}},
+		{"inline output over cap", &Result{Receipt: sampleMsgs(t)[6].(*Result).Receipt, Inline: true, Output: make([]byte, MaxInlineOutput+1)}},
+		{"output not marked inline", &Result{Receipt: sampleMsgs(t)[6].(*Result).Receipt, Output: []byte("x")}},
 		{"unsigned receipt without worker", &Result{Receipt: Receipt{Job: "j", Module: testCID("m"), Output: testCID("o")}}},
 	}
 	for _, tt := range tests {
@@ -308,7 +325,7 @@ func TestReceiptVerifyAfterWire(t *testing.T) {
 		t.Errorf("Verify() after round trip = %v", err)
 	}
 	flipped := 0
-	logLen := len(encodeLog(Log{}))
+	logLen := len(encodeLog(Log{})) + 1 // and the inline flag: unsigned too
 	for i := 1; i < len(b)-logLen; i++ {
 		c := append([]byte(nil), b...)
 		c[i] ^= 0x01
