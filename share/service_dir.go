@@ -9,9 +9,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/enxame/enxame/share/wire"
 	"github.com/ipfs/boxo/ipld/merkledag"
 	ft "github.com/ipfs/boxo/ipld/unixfs"
-	"github.com/enxame/enxame/share/wire"
 	cid "github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
 	mh "github.com/multiformats/go-multihash"
