@@ -230,7 +230,7 @@ func newComputeCmd(e *env) *cobra.Command {
 func newComputeRunCmd(e *env) *cobra.Command {
 	var f jobFlags
 	var out string
-	var quiet, verbose bool
+	var quiet, verbose, detach bool
 	c := &cobra.Command{
 		Use:   "run MODULE.wasm|CID | --script FILE",
 		Short: "Run a job on the swarm, show its progress and print the result",
@@ -249,9 +249,14 @@ Inputs given as files keep their names: a unit sees --input a.txt as
 With --script FILE (a .star Starlark or .js JavaScript file) the job runs
 the script in a runtime module instead of a module of your own.
 
-Exit status: 0 done, 1 failed, 2 usage, 3 cancelled.`,
+Ctrl-C (SIGINT or SIGTERM) cancels the job and waits for the daemon to
+confirm it (exit 3); a second Ctrl-C exits at once (130) and leaves the job
+running. With --detach, run prints the job's ID and returns at once.
+
+Exit status: 0 done, 1 failed, 2 usage, 3 cancelled, 130 interrupted twice.`,
 		Args: moduleArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
+			e := syncStderr(e)
 			cl, err := e.client()
 			if err != nil {
 				return err
@@ -265,10 +270,21 @@ Exit status: 0 done, 1 failed, 2 usage, 3 cancelled.`,
 			if err := cl.Do(ctx, "POST", control.PathSubmit, req, &sub); err != nil {
 				return e.apiErr(fmt.Errorf("submit: %w", err))
 			}
+			if detach {
+				trustNotice(ctx, e, cl, &f, sub.Job)
+				if e.json {
+					return e.printJSON(sub)
+				}
+				fmt.Fprintln(e.stdout, sub.Job)
+				return nil
+			}
 			if !e.json && !quiet {
 				fmt.Fprintf(e.stderr, "job %s\n", sub.Job)
 			}
 			trustNotice(ctx, e, cl, &f, sub.Job)
+			// From here Ctrl-C cancels the job rather than abandoning it.
+			ctx, endFollow := followJob(ctx, e, cl, sub.Job)
+			defer func() { err = endFollow(err) }()
 			total := 0
 			var first compute.JobInfo
 			if err := cl.Do(ctx, "POST", control.PathJob, control.JobRequest{Job: sub.Job}, &first); err == nil {
@@ -322,6 +338,7 @@ Exit status: 0 done, 1 failed, 2 usage, 3 cancelled.`,
 		},
 	}
 	f.add(c)
+	c.Flags().BoolVarP(&detach, "detach", "d", false, "print the job's ID on stdout and return once it is submitted, leaving it running (like 'compute submit')")
 	c.Flags().StringVarP(&out, "output", "o", "", "write the result to this file (without a reduce: one file per unit in this directory) instead of stdout")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress on stderr")
 	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "print every unit's events on stderr instead of a progress line")
