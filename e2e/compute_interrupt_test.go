@@ -85,4 +85,3 @@ func TestComputeRunInterrupt(t *testing.T) {
 		t.Errorf("compute cancel %s: exit %d, stderr %q", id, r.code, r.stderr)
 	}
 }
-
