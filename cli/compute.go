@@ -41,7 +41,7 @@ func (f *jobFlags) add(c *cobra.Command) {
 	fl := c.Flags()
 	fl.StringArrayVar(&f.inputs, "input", nil, "an input file or CID (repeatable)")
 	fl.IntVar(&f.split, "split", 0, "cut the input into N parts of equal size, one unit each")
-	fl.IntVar(&f.splitLines, "split-lines", 0, "cut the input into N parts at line ends, one unit each")
+	fl.IntVar(&f.splitLines, "split-lines", 0, "cut the input into units of N lines each, like split -l N (the last unit takes the rest)")
 	fl.StringVar(&f.rangeSpec, "range", "", "A:B/N: N units, each given 'lo hi' of one N-th of [A, B) as arguments")
 	fl.BoolVar(&f.eachInput, "each-input", false, "one unit per input")
 	fl.StringArrayVar(&f.args, "arg", nil, "an argument for every unit (repeatable)")
@@ -78,7 +78,7 @@ func (f *jobFlags) request(ctx context.Context, e *env, cl *control.Client, modu
 	case f.split > 0:
 		req.Split, req.N = "bytes", f.split
 	case f.splitLines > 0:
-		req.Split, req.N = "lines", f.splitLines
+		req.Split, req.N = "lines-per-unit", f.splitLines
 	case f.eachInput:
 		req.Split = "each"
 	case f.rangeSpec != "":
@@ -90,6 +90,11 @@ func (f *jobFlags) request(ctx context.Context, e *env, cl *control.Client, modu
 	}
 	if (req.Split == "bytes" || req.Split == "lines") && len(f.inputs) != 1 {
 		return req, usageError{fmt.Errorf("--split and --split-lines cut exactly one --input, got %d", len(f.inputs))}
+	}
+	if req.Split == "lines-per-unit" {
+		if err := checkSplitLines(f.inputs[0], f.splitLines); err != nil {
+			return req, err
+		}
 	}
 	var modArgs, redArgs []string
 	if req.Module, modArgs, err = moduleOrScript(ctx, e, cl, module, f.script, "--script"); err != nil {
