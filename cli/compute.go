@@ -41,7 +41,7 @@ func (f *jobFlags) add(c *cobra.Command) {
 	fl := c.Flags()
 	fl.StringArrayVar(&f.inputs, "input", nil, "an input file or CID (repeatable)")
 	fl.IntVar(&f.split, "split", 0, "cut the input into N parts of equal size, one unit each")
-	fl.IntVar(&f.splitLines, "split-lines", 0, "cut the input into N parts at line ends, one unit each")
+	fl.IntVar(&f.splitLines, "split-lines", 0, "cut the input into units of N lines each, like split -l N (the last unit takes the rest)")
 	fl.StringVar(&f.rangeSpec, "range", "", "A:B/N: N units, each given 'lo hi' of one N-th of [A, B) as arguments")
 	fl.BoolVar(&f.eachInput, "each-input", false, "one unit per input")
 	fl.StringArrayVar(&f.args, "arg", nil, "an argument for every unit (repeatable)")
@@ -78,7 +78,7 @@ func (f *jobFlags) request(ctx context.Context, e *env, cl *control.Client, modu
 	case f.split > 0:
 		req.Split, req.N = "bytes", f.split
 	case f.splitLines > 0:
-		req.Split, req.N = "lines", f.splitLines
+		req.Split, req.N = "lines-per-unit", f.splitLines
 	case f.eachInput:
 		req.Split = "each"
 	case f.rangeSpec != "":
@@ -90,6 +90,11 @@ func (f *jobFlags) request(ctx context.Context, e *env, cl *control.Client, modu
 	}
 	if (req.Split == "bytes" || req.Split == "lines") && len(f.inputs) != 1 {
 		return req, usageError{fmt.Errorf("--split and --split-lines cut exactly one --input, got %d", len(f.inputs))}
+	}
+	if req.Split == "lines-per-unit" {
+		if err := checkSplitLines(f.inputs[0], f.splitLines); err != nil {
+			return req, err
+		}
 	}
 	var modArgs, redArgs []string
 	if req.Module, modArgs, err = moduleOrScript(ctx, e, cl, module, f.script, "--script"); err != nil {
@@ -230,7 +235,7 @@ func newComputeCmd(e *env) *cobra.Command {
 func newComputeRunCmd(e *env) *cobra.Command {
 	var f jobFlags
 	var out string
-	var quiet, verbose bool
+	var quiet, verbose, detach bool
 	c := &cobra.Command{
 		Use:   "run MODULE.wasm|CID | --script FILE",
 		Short: "Run a job on the swarm, show its progress and print the result",
@@ -249,9 +254,14 @@ Inputs given as files keep their names: a unit sees --input a.txt as
 With --script FILE (a .star Starlark or .js JavaScript file) the job runs
 the script in a runtime module instead of a module of your own.
 
-Exit status: 0 done, 1 failed, 2 usage, 3 cancelled.`,
+Ctrl-C (SIGINT or SIGTERM) cancels the job and waits for the daemon to
+confirm it (exit 3); a second Ctrl-C exits at once (130) and leaves the job
+running. With --detach, run prints the job's ID and returns at once.
+
+Exit status: 0 done, 1 failed, 2 usage, 3 cancelled, 130 interrupted twice.`,
 		Args: moduleArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
+			e := syncStderr(e)
 			cl, err := e.client()
 			if err != nil {
 				return err
@@ -265,10 +275,21 @@ Exit status: 0 done, 1 failed, 2 usage, 3 cancelled.`,
 			if err := cl.Do(ctx, "POST", control.PathSubmit, req, &sub); err != nil {
 				return e.apiErr(fmt.Errorf("submit: %w", err))
 			}
+			if detach {
+				trustNotice(ctx, e, cl, &f, sub.Job)
+				if e.json {
+					return e.printJSON(sub)
+				}
+				fmt.Fprintln(e.stdout, sub.Job)
+				return nil
+			}
 			if !e.json && !quiet {
 				fmt.Fprintf(e.stderr, "job %s\n", sub.Job)
 			}
 			trustNotice(ctx, e, cl, &f, sub.Job)
+			// From here Ctrl-C cancels the job rather than abandoning it.
+			ctx, endFollow := followJob(ctx, e, cl, sub.Job)
+			defer func() { err = endFollow(err) }()
 			total := 0
 			var first control.Job
 			if err := cl.Do(ctx, "POST", control.PathJob, control.JobRequest{Job: sub.Job}, &first); err == nil {
@@ -322,6 +343,7 @@ Exit status: 0 done, 1 failed, 2 usage, 3 cancelled.`,
 		},
 	}
 	f.add(c)
+	c.Flags().BoolVarP(&detach, "detach", "d", false, "print the job's ID on stdout and return once it is submitted, leaving it running (like 'compute submit')")
 	c.Flags().StringVarP(&out, "output", "o", "", "write the result to this file (without a reduce: one file per unit in this directory) instead of stdout")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress on stderr")
 	c.Flags().BoolVarP(&verbose, "verbose", "v", false, "print every unit's events on stderr instead of a progress line")

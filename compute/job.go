@@ -39,6 +39,10 @@ const (
 	SplitRange
 	// SplitEachInput: one unit per input.
 	SplitEachInput
+	// SplitLinesPerUnit: the single input cut into units of N lines each,
+	// the last unit taking what is left, as `split -l N` does
+	// (`--split-lines N`). An input of no lines makes one empty unit.
+	SplitLinesPerUnit
 )
 
 // String returns a lowercase word for k.
@@ -54,6 +58,8 @@ func (k SplitKind) String() string {
 		return "range"
 	case SplitEachInput:
 		return "each-input"
+	case SplitLinesPerUnit:
+		return "lines-per-unit"
 	}
 	return fmt.Sprintf("split(%d)", int(k))
 }
@@ -63,7 +69,7 @@ func (k SplitKind) MarshalText() ([]byte, error) { return []byte(k.String()), ni
 
 // UnmarshalText decodes a String word.
 func (k *SplitKind) UnmarshalText(b []byte) error {
-	for _, x := range []SplitKind{SplitNone, SplitBytes, SplitLines, SplitRange, SplitEachInput} {
+	for _, x := range []SplitKind{SplitNone, SplitBytes, SplitLines, SplitRange, SplitEachInput, SplitLinesPerUnit} {
 		if x.String() == string(b) {
 			*k = x
 			return nil
@@ -77,7 +83,7 @@ func (k *SplitKind) UnmarshalText(b []byte) error {
 func (k *SplitKind) UnmarshalJSON(b []byte) error {
 	var n int
 	if err := json.Unmarshal(b, &n); err == nil {
-		if n < int(SplitNone) || n > int(SplitEachInput) {
+		if n < int(SplitNone) || n > int(SplitLinesPerUnit) {
 			return fmt.Errorf("compute: unknown split kind %d", n)
 		}
 		*k = SplitKind(n)
@@ -93,7 +99,8 @@ func (k *SplitKind) UnmarshalJSON(b []byte) error {
 // Split says how a job is cut into units.
 type Split struct {
 	Kind SplitKind `json:"kind"`
-	// N is the number of parts (SplitBytes, SplitLines, SplitRange).
+	// N is the number of parts (SplitBytes, SplitLines, SplitRange), or
+	// the lines of each unit (SplitLinesPerUnit).
 	N int `json:"n,omitempty"`
 	// From and To bound the range of SplitRange: [From, To).
 	From int64 `json:"from,omitempty"`
@@ -142,9 +149,16 @@ func (sp Split) validate(inputs int) error {
 			return errors.New("compute: split each-input: no inputs")
 		}
 		return nil
-	case SplitBytes, SplitLines:
+	case SplitBytes, SplitLines, SplitLinesPerUnit:
 		if inputs != 1 {
 			return fmt.Errorf("compute: split %s: want exactly one input, have %d", sp.Kind, inputs)
+		}
+		if sp.Kind == SplitLinesPerUnit {
+			// The units follow from the input's lines: planUnits caps them.
+			if sp.N < 1 {
+				return fmt.Errorf("compute: split into units of %d lines: want at least 1", sp.N)
+			}
+			return nil
 		}
 	case SplitRange:
 		if sp.To <= sp.From {
@@ -373,8 +387,19 @@ func planUnits(ctx context.Context, content Content, spec *JobSpec, maxSplit int
 	if err != nil {
 		return nil, fmt.Errorf("compute: split: read %s: %w", spec.Inputs[0], err)
 	}
+	var parts [][]byte
+	if sp.Kind == SplitLinesPerUnit {
+		// Counted before anything is stored: too small an N is refused
+		// with no part kept. The parts are slices of data, not copies.
+		if err := CheckLineUnits(CountLines(data), sp.N); err != nil {
+			return nil, err
+		}
+		parts = splitLinesPerUnit(data, sp.N)
+	} else {
+		parts = splitData(data, sp.N, sp.Kind == SplitLines)
+	}
 	var us []unitPlan
-	for _, part := range splitData(data, sp.N, sp.Kind == SplitLines) {
+	for _, part := range parts {
 		c, err := content.Put(ctx, bytes.NewReader(part))
 		if err != nil {
 			return nil, fmt.Errorf("compute: split: store part: %w", err)
@@ -386,6 +411,86 @@ func planUnits(ctx context.Context, content Content, spec *JobSpec, maxSplit int
 		us = append(us, unitPlan{Inputs: ins, Bytes: int64(len(part)), Args: spec.Args})
 	}
 	return us, nil
+}
+
+// CountLines counts the lines of data as SplitLinesPerUnit cuts them: a
+// last line without a newline counts.
+func CountLines(data []byte) int64 {
+	n := int64(bytes.Count(data, []byte{'\n'}))
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		n++
+	}
+	return n
+}
+
+// CountLinesReader is CountLines of what r yields, read in small pieces
+// (the CLI checks a local file before adding it).
+func CountLinesReader(r io.Reader) (int64, error) {
+	buf := make([]byte, 64<<10)
+	var n int64
+	var last byte = '\n'
+	for {
+		k, err := r.Read(buf)
+		if k > 0 {
+			n += int64(bytes.Count(buf[:k], []byte{'\n'}))
+			last = buf[k-1]
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	if last != '\n' {
+		n++
+	}
+	return n, nil
+}
+
+// LineUnits returns the units SplitLinesPerUnit makes of lines lines at n
+// a unit: at least one.
+func LineUnits(lines int64, n int) int64 {
+	if lines <= 0 || n < 1 {
+		return 1
+	}
+	return (lines + int64(n) - 1) / int64(n)
+}
+
+// CheckLineUnits refuses a SplitLinesPerUnit of n over lines lines that
+// would make more than MaxUnits units, naming the smallest n that fits.
+func CheckLineUnits(lines int64, n int) error {
+	if u, lim := LineUnits(lines, n), int64(MaxUnits); u > lim {
+		least := (lines + lim - 1) / lim
+		return fmt.Errorf("compute: split: %d lines at %d a unit would make %d units, over the cap of %d; use at least %d lines a unit", lines, n, u, MaxUnits, least)
+	}
+	return nil
+}
+
+// splitLinesPerUnit cuts data into parts of n lines each (the last one
+// the rest); no lines make one empty part. The parts concatenate to data.
+func splitLinesPerUnit(data []byte, n int) [][]byte {
+	if len(data) == 0 {
+		return [][]byte{data}
+	}
+	var parts [][]byte
+	for len(data) > 0 {
+		cut := 0
+		for range n {
+			j := bytes.IndexByte(data[cut:], '\n')
+			if j < 0 {
+				cut = len(data)
+				break
+			}
+			cut += j + 1
+			if cut == len(data) {
+				break
+			}
+		}
+		parts = append(parts, data[:cut])
+		data = data[cut:]
+	}
+	return parts
 }
 
 // splitData cuts data into n parts of nearly equal size; with lines, each

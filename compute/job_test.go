@@ -145,6 +145,9 @@ func TestPlanUnits(t *testing.T) {
 		{"lines", JobSpec{Module: m, Inputs: []cid.Cid{a}, Split: Split{Kind: SplitLines, N: 2}}, []unitPlan{
 			{Inputs: []cid.Cid{rawCID([]byte("l1\nl2\n"))}, Bytes: 6}, {Inputs: []cid.Cid{rawCID([]byte("l3\nl4\n"))}, Bytes: 6},
 		}},
+		{"lines per unit", JobSpec{Module: m, Inputs: []cid.Cid{a}, Split: Split{Kind: SplitLinesPerUnit, N: 3}}, []unitPlan{
+			{Inputs: []cid.Cid{rawCID([]byte("l1\nl2\nl3\n"))}, Bytes: 9}, {Inputs: []cid.Cid{rawCID([]byte("l4\n"))}, Bytes: 3},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -260,4 +263,64 @@ func cidOfString(t *testing.T, s string) cid.Cid {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestSplitLinesPerUnit: --split-lines N cuts units of N lines, as
+// split -l does; the parts concatenate to the input.
+func TestSplitLinesPerUnit(t *testing.T) {
+	tests := []struct {
+		data string
+		n    int
+		want []string
+	}{
+		{"", 2, []string{""}},
+		{"a\n", 2, []string{"a\n"}},
+		{"a\nb\nc\n", 1, []string{"a\n", "b\n", "c\n"}},
+		{"a\nb\nc\n", 2, []string{"a\nb\n", "c\n"}},
+		{"a\nb\nc", 2, []string{"a\nb\n", "c"}},
+		{"a\nb\nc", 10000, []string{"a\nb\nc"}},
+		{"\n\n\n", 2, []string{"\n\n", "\n"}},
+	}
+	for _, tt := range tests {
+		var got []string
+		for _, p := range splitLinesPerUnit([]byte(tt.data), tt.n) {
+			got = append(got, string(p))
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("splitLinesPerUnit(%q, %d) mismatch (-want +got):\n%s", tt.data, tt.n, diff)
+		}
+		if u := LineUnits(CountLines([]byte(tt.data)), tt.n); u != int64(len(tt.want)) {
+			t.Errorf("LineUnits(CountLines(%q), %d) = %d, want %d", tt.data, tt.n, u, len(tt.want))
+		}
+		if c, err := CountLinesReader(strings.NewReader(tt.data)); err != nil || c != CountLines([]byte(tt.data)) {
+			t.Errorf("CountLinesReader(%q) = %d, %v; want %d", tt.data, c, err, CountLines([]byte(tt.data)))
+		}
+	}
+}
+
+// TestPlanUnitsLinesCap: a --split-lines N that would make more than
+// MaxUnits units is refused with the count and the smallest N that fits,
+// before any part is stored.
+func TestPlanUnitsLinesCap(t *testing.T) {
+	content := newMemContent()
+	data := strings.Repeat("x\n", int(MaxUnits)+1)
+	in := content.putBytes(t, []byte(data))
+	before := memLen(content)
+	_, err := planUnits(t.Context(), content, &JobSpec{Module: rawCID([]byte("m")), Inputs: []cid.Cid{in}, Split: Split{Kind: SplitLinesPerUnit, N: 1}}, 1<<30)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("would make %d units, over the cap of %d; use at least 2 lines", int(MaxUnits)+1, MaxUnits)) {
+		t.Fatalf("planUnits(--split-lines 1 of %d lines) = %v, want refused over the cap", int(MaxUnits)+1, err)
+	}
+	if memLen(content) != before {
+		t.Errorf("a refused split stored %d parts", memLen(content)-before)
+	}
+	plans, err := planUnits(t.Context(), content, &JobSpec{Module: rawCID([]byte("m")), Inputs: []cid.Cid{in}, Split: Split{Kind: SplitLinesPerUnit, N: 2}}, 1<<30)
+	if err != nil || len(plans) != int(MaxUnits)/2+1 {
+		t.Errorf("planUnits(--split-lines 2) = %d units, %v; want %d", len(plans), err, int(MaxUnits)/2+1)
+	}
+}
+
+func memLen(m *memContent) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.data)
 }

@@ -36,7 +36,7 @@ func TestComputeWordCount(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	res := enxame(t, "compute", "run", "--home", h1, wc, "--input", input, "--split-lines", "8", "--reduce", merge, "--verbose")
+	res := enxame(t, "compute", "run", "--home", h1, wc, "--input", input, "--split-lines", "5000", "--reduce", merge, "--verbose")
 	t.Logf("compute run took %v", time.Since(start))
 	if res.code != 0 {
 		t.Fatalf("compute run: exit %d\nstderr:\n%s", res.code, res.stderr)

@@ -104,7 +104,7 @@ func TestComputeScript(t *testing.T) {
 			// The first run of a runtime compiles it on each worker (tens
 			// of seconds on a loaded machine): a generous unit timeout.
 			res := enxameFor(t, 10*time.Minute, "compute", "run", "--home", w1.home, "--script", mapScript, "--arg", "the",
-				"--input", input, "--split-lines", "4", "--reduce-script", reduceScript, "--replicas", "2", "--timeout", "5m", "-q")
+				"--input", input, "--split-lines", "5000", "--reduce-script", reduceScript, "--replicas", "2", "--timeout", "5m", "-q")
 			if res.code != 0 {
 				t.Fatalf("compute run --script %s: exit %d\nstderr:\n%s", sj.mapName, res.code, res.stderr)
 			}

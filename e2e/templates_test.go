@@ -79,7 +79,7 @@ func TestTemplates(t *testing.T) {
 				}
 			}
 			res := enxameFor(t, 3*time.Minute, "compute", "run", "--home", d.home, module, "--arg", "bees", "--input", input,
-				"--split-lines", "3", "--timeout", "2m", "-q")
+				"--split-lines", "1000", "--timeout", "2m", "-q")
 			if res.code != 0 {
 				t.Fatalf("compute run of the %s template: exit %d\nstderr:\n%s", tb.lang, res.code, res.stderr)
 			}

@@ -225,12 +225,14 @@ func jobSpec(req control.SubmitRequest) (compute.JobSpec, error) {
 		spec.Split = compute.Split{Kind: compute.SplitBytes, N: req.N}
 	case "lines":
 		spec.Split = compute.Split{Kind: compute.SplitLines, N: req.N}
+	case "lines-per-unit":
+		spec.Split = compute.Split{Kind: compute.SplitLinesPerUnit, N: req.N}
 	case "range":
 		spec.Split = compute.Split{Kind: compute.SplitRange, N: req.N, From: req.From, To: req.To}
 	case "each":
 		spec.Split.Kind = compute.SplitEachInput
 	default:
-		return spec, control.Errorf(control.CodeBadRequest, "split %q: want bytes, lines, range or each", req.Split)
+		return spec, control.Errorf(control.CodeBadRequest, "split %q: want bytes, lines, lines-per-unit, range or each", req.Split)
 	}
 	if req.Replicas < 0 || req.MemoryMiB < 0 || req.Timeout < 0 {
 		return spec, control.Errorf(control.CodeBadRequest, "replicas, memory and timeout must be >= 0")

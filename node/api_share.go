@@ -200,6 +200,12 @@ func (n *Node) handleAddStream(w http.ResponseWriter, r *http.Request) {
 		}
 		body = part
 	}
+	// Progress lines go out while the body still arrives: an HTTP/1.1
+	// server otherwise closes the request body when the response starts
+	// ("invalid Read on closed Body"). HTTP/2 is full duplex already.
+	if err := http.NewResponseController(w).EnableFullDuplex(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		n.log.Debug("add stream: full duplex", "err", err)
+	}
 	n.streamAdd(w, r, max(r.ContentLength, 0), opts, func(opts share.AddOptions) (share.AddResult, error) {
 		return n.AddReader(r.Context(), body, req.Name, opts)
 	})
@@ -238,6 +244,10 @@ func firstFilePart(mr *multipart.Reader) (*multipart.Part, error) {
 // streamAdd runs add, streaming progress and results as NDJSON.
 func (n *Node) streamAdd(w http.ResponseWriter, r *http.Request, total int64, opts share.AddOptions, add func(share.AddOptions) (share.AddResult, error)) {
 	sw := control.NewStreamWriter(w)
+	// Send the headers now: a client streaming the body (add/stream from
+	// stdin) waits for them before it reads any event, and the first event
+	// may need more of the body than it has sent.
+	_ = http.NewResponseController(w).Flush()
 	var last time.Time
 	opts.Progress = func(b int64) {
 		if now := time.Now(); now.Sub(last) >= 100*time.Millisecond {

@@ -37,7 +37,7 @@ type SubmitRequest struct {
 	// InputNames, when set, name Inputs one for one: a unit sees each
 	// input as /input/NAME.
 	InputNames []string `json:"input_names,omitempty"`
-	// Split is "", "bytes", "lines" or "range"; N parts; From and To bound
+	// Split is "", "bytes", "lines", "lines-per-unit" (N lines a unit), "range" or "each"; N parts; From and To bound
 	// a range.
 	Split      string        `json:"split,omitempty"`
 	N          int           `json:"n,omitempty"`

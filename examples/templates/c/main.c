@@ -13,7 +13,7 @@
  * elsewhere point --sysroot at the WASI sysroot, e.g. wasi-sdk's):
  *   clang --target=wasm32-wasi --sysroot=/usr -O2 -s -o job.wasm main.c
  * Run:
- *   enxame compute run job.wasm --arg PATTERN --input FILE --split-lines 4
+ *   enxame compute run job.wasm --arg PATTERN --input FILE --split-lines 1000
  */
 #include <dirent.h>
 #include <errno.h>

@@ -10,7 +10,7 @@
 // There is no network; the clock and the random source are deterministic.
 //
 // Build: GOOS=wasip1 GOARCH=wasm go build -o job.wasm .
-// Run:   enxame compute run job.wasm --arg PATTERN --input FILE --split-lines 4
+// Run:   enxame compute run job.wasm --arg PATTERN --input FILE --split-lines 1000
 package main
 
 import (

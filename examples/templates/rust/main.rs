@@ -13,7 +13,7 @@
 // toolchains call the target wasm32-wasip1):
 //   rustc --edition 2021 --target wasm32-wasi -O -C strip=symbols -o job.wasm main.rs
 // Run:
-//   enxame compute run job.wasm --arg PATTERN --input FILE --split-lines 4
+//   enxame compute run job.wasm --arg PATTERN --input FILE --split-lines 1000
 use std::fs;
 use std::io::{self, BufRead, BufWriter, Write};
 use std::path::Path;
