@@ -16,7 +16,7 @@ import (
 )
 
 // ProtocolID is the compute protocol: bids, unit runs and their results.
-const ProtocolID protocol.ID = "/enxame/compute/1.1.0"
+const ProtocolID protocol.ID = "/enxame/compute/1.2.0"
 
 // computeKeyName is hashed into ComputeKey.
 const computeKeyName = "enxame/compute/v1"
@@ -108,6 +108,14 @@ var ErrTooLarge = errors.New("compute: content too large")
 // it holds c locally, without the network. Workers use it in bids.
 type localContent interface {
 	Has(ctx context.Context, c cid.Cid) (bool, error)
+}
+
+// heldSizer is optionally implemented by a localContent that can say how
+// many bytes the content under a root it holds has (a UnixFS file's size),
+// without the network. Workers put it in bids, so that submitters weigh
+// what moving a unit's inputs costs.
+type heldSizer interface {
+	HeldSize(ctx context.Context, c cid.Cid) (int64, error)
 }
 
 // ErrAlone is wrapped by Discovery.Provide when the peer knows no other

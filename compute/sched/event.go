@@ -124,6 +124,13 @@ type BidReceived struct {
 	MaxMemory uint64
 	// HasInputs lists input CIDs the worker already holds.
 	HasInputs []cid.Cid
+	// HeldBytes, when it has one entry per HasInputs, says how many bytes
+	// of each the worker holds; 0 (or no entries) means all of it. A held
+	// input's bytes count only up to its Input.Bytes, which the caller
+	// knows: a bid lying about its holdings can make a worker look closer
+	// to the data than it is, never make the data bigger or the transfer
+	// negative, and the liar then fetches the data within the run's time.
+	HeldBytes []int64
 	// At is when the bid arrived.
 	At time.Time
 }

@@ -164,8 +164,12 @@ const (
 func (w *worker) transfer(u *unit, rate float64, ignore bool) float64 {
 	var missing int64
 	for _, in := range u.spec.Inputs {
-		if _, ok := w.held[in.CID]; ignore || !ok {
+		h, ok := w.held[in.CID]
+		switch {
+		case ignore || !ok:
 			missing += in.Bytes
+		case h > 0 && h < in.Bytes:
+			missing += in.Bytes - h
 		}
 	}
 	return float64(missing) / rate
@@ -445,7 +449,7 @@ func (s *Scheduler) start(u *unit, w *worker, c cand, now time.Time, kind string
 	w.post++
 	w.reserve(c.finish)
 	for _, in := range u.spec.Inputs {
-		w.held[in.CID] = struct{}{}
+		w.held[in.CID] = 0 // fetched for the run: all of it
 	}
 	s.emit(AssignUnit{Unit: u.id, Replica: r.replica, Worker: w.id, Deadline: r.deadline, Backup: kind == "backup"})
 }

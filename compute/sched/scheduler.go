@@ -214,8 +214,8 @@ type worker struct {
 	// assigned before that request.
 	asks []ask
 
-	held     map[cid.Cid]struct{}
-	inflight []*run // in assignment order
+	held     map[cid.Cid]int64 // bytes held of each input; 0: all of it
+	inflight []*run            // in assignment order
 
 	avoidUntil   time.Time // lost a vote
 	backoffUntil time.Time // stalled or missed a deadline
@@ -440,7 +440,7 @@ func (s *Scheduler) worker(id peer.ID) *worker {
 	if w := s.workers[id]; w != nil {
 		return w
 	}
-	w := &worker{id: id, held: make(map[cid.Cid]struct{}), score: 1}
+	w := &worker{id: id, held: make(map[cid.Cid]int64), score: 1}
 	s.workers[id] = w
 	i, _ := slices.BinarySearchFunc(s.wlist, id, func(w *worker, id peer.ID) int { return strings.Compare(string(w.id), string(id)) })
 	s.wlist = slices.Insert(s.wlist, i, w)
@@ -470,8 +470,16 @@ func (s *Scheduler) bid(ev BidReceived) {
 	// underestimate its room.
 	cutoff, _ := w.popAsk(ev.Job)
 	s.answered(w)
-	for _, c := range ev.HasInputs {
-		w.held[c] = struct{}{}
+	sized := len(ev.HeldBytes) == len(ev.HasInputs)
+	for i, c := range ev.HasInputs {
+		var n int64
+		if sized {
+			n = max(ev.HeldBytes[i], 0)
+		}
+		if old, ok := w.held[c]; ok && (old == 0 || n != 0 && old > n) {
+			n = old // held in full already, or more of it
+		}
+		w.held[c] = n
 	}
 	if math.IsNaN(ev.Speed) || math.IsInf(ev.Speed, 0) || ev.Speed <= 0 || ev.FreeSlots < 0 || ev.QueueLen < 0 {
 		w.hasBid = false

@@ -47,7 +47,10 @@ type simWorker struct {
 	link  float64
 	moved int64
 
-	liar     bool          // returns a wrong output of its own
+	liar bool // returns a wrong output of its own
+	// claimAll makes its bids claim every input of the job, 1 PiB of
+	// each, whatever it holds.
+	claimAll bool
 	stall    bool          // accepts units, then says nothing more
 	lostAt   time.Duration // vanishes at this time after start; 0 never
 	failRate float64       // chance that a run fails
@@ -270,10 +273,20 @@ func (m *sim) do(a Action) {
 			}
 			free := max(w.slots-len(w.running), 0)
 			var has []cid.Cid
+			var heldBytes []int64
 			has = append(has, w.held...)
+			if j := m.jobs[a.Job]; w.claimAll && j != nil {
+				has = nil
+				for _, u := range j.units {
+					for _, in := range u.Inputs {
+						has = append(has, in.CID)
+						heldBytes = append(heldBytes, 1<<50)
+					}
+				}
+			}
 			m.send(w, BidReceived{
 				Worker: id, Job: a.Job, Slots: w.slots, FreeSlots: free, QueueLen: len(w.queue),
-				Speed: w.speed, MaxMemory: w.mem, HasInputs: has, At: m.now.Add(w.lat),
+				Speed: w.speed, MaxMemory: w.mem, HasInputs: has, HeldBytes: heldBytes, At: m.now.Add(w.lat),
 			})
 		}
 	case AssignUnit:

@@ -44,6 +44,8 @@ const (
 	MaxSlots = 1 << 16
 	// MaxUnit caps a unit index.
 	MaxUnit = 1 << 24
+	// MaxHeldBytes caps one size of a bid's held inputs (1 PiB).
+	MaxHeldBytes = 1 << 50
 )
 
 // Errors of the codec. Decoding errors wrap ErrMalformed; reading a frame
