@@ -233,9 +233,13 @@ func TestSimLocality(t *testing.T) {
 		speeds  []float64
 		strict  bool // 3× fewer bytes, makespan no worse
 		span    bool // makespan no worse
+		unsized bool // inputs submitted with Bytes 0
 	}{
 		{name: "64 workers", workers: 64, speeds: []float64{1, 2}, strict: true},
 		{name: "64 workers, slow ones", workers: 64, speeds: []float64{0.5, 1, 2}, span: true},
+		// Sizes unknown at submit (the compute layer's one unit per
+		// input): the holders' bids tell them.
+		{name: "64 workers, sizes from bids", workers: 64, speeds: []float64{1, 2}, strict: true, unsized: true},
 		{name: "16 workers, slow ones", workers: 16, speeds: []float64{0.5, 1, 2}},
 	}
 	for _, sc := range scenarios {
@@ -249,7 +253,7 @@ func TestSimLocality(t *testing.T) {
 						lat: time.Duration(1+rng.IntN(20)) * time.Millisecond, link: DefaultTransferRate,
 					})
 				}
-				j := &simJob{id: "job", replicas: 1}
+				j := &simJob{id: "job", replicas: 1, unsized: sc.unsized}
 				for i := range 64 {
 					in := Input{CID: cidOf(fmt.Sprintf("input %d", i)), Bytes: 64 << 20}
 					w := workers[i%sc.workers]
@@ -320,9 +324,16 @@ func TestUnmeasuredSpeed(t *testing.T) {
 // each) and holds none. It draws units it then has to fetch, each taking it the
 // transfer longer than predicted, and the job still finishes within one
 // such run (transfer + compute) of the makespan it has when that worker
-// tells the truth, moving no more than the liar's fetches beyond it.
+// tells the truth, moving no more than the liar's fetches beyond it. The
+// same when the sizes are unknown at submit and learnt from the bids, where
+// the liar's 1 PiB claim also makes every other worker look far from the
+// data (capped at maxClaimedBytes).
 func TestSimLocalityLiar(t *testing.T) {
-	for _, seed := range []uint64{1, 2, 3} {
+	for _, tc := range []struct {
+		seed    uint64
+		unsized bool
+	}{{1, false}, {2, false}, {3, false}, {1, true}, {2, true}, {3, true}} {
+		seed := tc.seed
 		run := func(lie bool) (makespan time.Duration, moved, liarMoved int64) {
 			var workers []*simWorker
 			for i := range 17 {
@@ -330,7 +341,7 @@ func TestSimLocalityLiar(t *testing.T) {
 			}
 			liar := workers[16]
 			liar.claimAll, liar.slots = lie, 4
-			j := &simJob{id: "job", replicas: 1}
+			j := &simJob{id: "job", replicas: 1, unsized: tc.unsized}
 			for i := range 64 {
 				in := Input{CID: cidOf(fmt.Sprintf("input %d", i)), Bytes: 64 << 20}
 				workers[i%16].held = append(workers[i%16].held, in.CID)
@@ -346,8 +357,8 @@ func TestSimLocalityLiar(t *testing.T) {
 		}
 		honestSpan, honestMoved, _ := run(false)
 		lieSpan, lieMoved, liarMoved := run(true)
-		t.Logf("seed %d: honest: makespan %v, moved %d MiB; liar: makespan %v, moved %d MiB (%d MiB by the liar)",
-			seed, honestSpan, honestMoved>>20, lieSpan, lieMoved>>20, liarMoved>>20)
+		t.Logf("seed %d, sizes from bids %v: honest: makespan %v, moved %d MiB; liar: makespan %v, moved %d MiB (%d MiB by the liar)",
+			seed, tc.unsized, honestSpan, honestMoved>>20, lieSpan, lieMoved>>20, liarMoved>>20)
 		if lieSpan < 0 || honestSpan < 0 {
 			t.Fatalf("seed %d: job did not finish", seed)
 		}

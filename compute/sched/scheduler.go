@@ -74,7 +74,21 @@ type Scheduler struct {
 	// scale is the scale of the last job with two or more completed runs
 	// (see learn), used for jobs that have none yet; 1 at first.
 	scale float64
+
+	// sizes are the sizes bids gave of inputs the caller did not know the
+	// size of (Input.Bytes 0): the smallest claim, at most
+	// maxClaimedBytes. The smallest, so that a liar claiming a huge size
+	// beside honest holders changes nothing, and one claiming a tiny size
+	// only makes placement care less about the input, as with
+	// IgnoreLocality.
+	sizes map[cid.Cid]int64
 }
+
+// maxClaimedBytes caps the size a bid can make an input of unknown size
+// look: a worker's default cap on a unit's inputs
+// (compute.DefaultMaxInputBytes). A liar alone in claiming an input makes
+// the others look at most that far from it.
+const maxClaimedBytes = 1 << 30
 
 type jobStatus int
 
@@ -255,6 +269,7 @@ func New(cfg Config, rng *rand.Rand) (*Scheduler, error) {
 		jobs:    make(map[JobID]*job),
 		workers: make(map[peer.ID]*worker),
 		scale:   1,
+		sizes:   make(map[cid.Cid]int64),
 	}, nil
 }
 
@@ -475,6 +490,12 @@ func (s *Scheduler) bid(ev BidReceived) {
 		var n int64
 		if sized {
 			n = max(ev.HeldBytes[i], 0)
+			if n > 0 {
+				n := min(n, maxClaimedBytes)
+				if old, ok := s.sizes[c]; !ok || n < old {
+					s.sizes[c] = n
+				}
+			}
 		}
 		if old, ok := w.held[c]; ok && (old == 0 || n != 0 && old > n) {
 			n = old // held in full already, or more of it
