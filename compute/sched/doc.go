@@ -108,11 +108,9 @@ ends, plus a guess for other submitters' queued units), transfer is the bytes
 of the unit's inputs the worker does not hold divided by
 Config.TransferRate, speed is the worker's bid speed, replaced by an average
 measured from completed runs as they come in (see below), and scale is the
-job's (see below). Until a worker has a measured speed, its bid speed is
-taken, but no faster than the slowest worker measured (a worker that never
-ran a unit bids a configured hint that may be off by an order of magnitude;
-a slow one taken as fast keeps units it is slow at, above all the units
-whose inputs it holds), and no slower than a quarter of that.
+job's (see below). Until a worker has a measured speed, its bid speed is held
+within the range measured on the others (a worker that never ran a unit bids
+a configured hint that may be off by an order of magnitude).
 
 # Speed
 

@@ -19,35 +19,23 @@ type cand struct {
 }
 
 // speed is w's speed in work units per second per slot: measured from
-// completed runs when there are any, else as bid, but never faster than the
-// slowest worker measured and never slower than unmeasuredFloor times less
-// (see calibrate).
+// completed runs when there are any, else as bid, held within the range of
+// the speeds measured on other workers (see calibrate).
 func (w *worker) speed() float64 {
 	if w.nMeasured > 0 && w.measured > 0 {
 		return w.measured
 	}
 	if w.hi > 0 {
-		return max(min(w.bidSpeed, w.lo), w.lo/unmeasuredFloor)
+		return min(max(w.bidSpeed, w.lo), w.hi)
 	}
 	return w.bidSpeed
 }
 
-// unmeasuredFloor bounds how much slower than the slowest measured worker
-// an unmeasured one is taken to be when its bid says it is slower still: a
-// fresh worker bids its configured hint, which may be that far off too.
-const unmeasuredFloor = 4
-
-// calibrate records the range of the speeds measured so far, which bounds
-// the speed of the workers not measured yet. A worker that has never run a
-// unit bids its configured hint (compute.WorkerConfig.SpeedHint), which may
-// be off by an order of magnitude: taken at its word it would draw every
-// queued unit into waiting for it while measured workers idle, until its
-// first result. So an unmeasured worker is taken to be as slow as the
-// slowest measured one, or slower if its bid says so: conservative, not
-// optimistic. Holding it up to the slowest measured instead made a slow
-// worker holding a unit's input look as fast as the others, keep the unit
-// and finish it last (TestUnmeasuredSpeed; TestSimLocality's mixed speeds:
-// makespan 25 s with locality, 15.4 s without).
+// calibrate holds the speed of workers not measured yet within the range of
+// those measured: a worker that has never run a unit bids its configured
+// hint (compute.WorkerConfig.SpeedHint), which may be off by an order of
+// magnitude, and taken at its word it would draw every queued unit into
+// waiting for it while measured workers idle, until its first result.
 func (s *Scheduler) calibrate() {
 	lo, hi := math.Inf(1), 0.0
 	for _, w := range s.wlist {

@@ -265,8 +265,8 @@ type WorkerSnapshot struct {
 	QueueLen  int // as bid
 	// Speed is the speed placement uses: measured from completed runs when
 	// there are any (relative to the other runs of their jobs, in the
-	// bids' units; see the package doc), else BidSpeed but no faster than
-	// the slowest worker measured.
+	// bids' units; see the package doc), else BidSpeed held within the
+	// range measured on the others.
 	Speed     float64
 	BidSpeed  float64
 	MaxMemory uint64
