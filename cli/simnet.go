@@ -78,7 +78,7 @@ func pickTier(tier string, nodes int, loss float64) (string, error) {
 }
 
 // simnetScenarios are the scenarios of --scenario.
-var simnetScenarios = []string{"dht", "churn", "adversary", "fetch", "compute", "search"}
+var simnetScenarios = []string{"dht", "churn", "adversary", "fetch", "compute", "search", "locality"}
 
 // simnetFlagScenarios names the scenarios each scenario-specific flag
 // applies to. Setting one for another scenario is a usage error rather
@@ -97,9 +97,9 @@ var simnetFlagScenarios = map[string][]string{
 	"file-mib":      {"fetch", "adversary"},
 	"provider-mbps": {"fetch", "adversary"},
 	"corrupt":       {"fetch", "adversary"},
-	"workers":       {"compute", "adversary"},
+	"workers":       {"compute", "adversary", "locality"},
 	"units":         {"compute", "adversary"},
-	"unit-seconds":  {"compute", "adversary"},
+	"unit-seconds":  {"compute", "adversary", "locality"},
 	"replicas":      {"compute", "adversary"},
 	"wrong":         {"compute", "adversary"},
 }
@@ -119,7 +119,7 @@ const (
 // range, and no flag set (changed) that the scenario would ignore.
 func checkSimnetFlags(f simnetFlags, changed func(string) bool) error {
 	if !slices.Contains(simnetScenarios, f.scenario) {
-		return fmt.Errorf("unknown scenario %q (dht, churn, adversary, fetch, compute, search)", f.scenario)
+		return fmt.Errorf("unknown scenario %q (dht, churn, adversary, fetch, compute, search, locality)", f.scenario)
 	}
 	for _, name := range slices.Sorted(maps.Keys(simnetFlagScenarios)) {
 		if sc := simnetFlagScenarios[name]; changed(name) && !slices.Contains(sc, f.scenario) {
@@ -252,6 +252,8 @@ The same --seed gives the same network, identities and workload.`,
 				return runSimnetAdversary(cmd.Context(), e, f, regions)
 			case "search":
 				return runSimnetSearch(cmd.Context(), e, f, regions)
+			case "locality":
+				return runSimnetLocality(cmd.Context(), e, f, regions)
 			}
 			return runSimnetDHT(cmd.Context(), e, f, regions)
 		},
@@ -350,6 +352,27 @@ func runSimnetCompute(ctx context.Context, e *env, f simnetFlags, regions []simn
 		return err
 	}
 	return finishSimnet(e, f, rep, func(w io.Writer) error { return simnet.WriteMakespan(w, rep) })
+}
+
+// runSimnetLocality runs the locality scenario: a job of one unit per
+// input, inputs on different workers, with the scheduler's data locality
+// on and off. --workers sets the workers and the inputs (one each; the
+// figure takes 64).
+func runSimnetLocality(ctx context.Context, e *env, f simnetFlags, regions []simnet.Region) error {
+	cfg := simnet.LocalityConfig{
+		Net:     simnet.Config{Seed: f.seed, Regions: regions, Bootstraps: f.bootstrap, BitsPerSecond: f.mbps * 1_000_000, Loss: f.loss},
+		Workers: f.workers, Inputs: f.workers, UnitSeconds: f.unitSecs, Settle: f.settle,
+	}
+	var rep simnet.LocalityReport
+	err := simnet.Bubble("simnet-locality", func() error {
+		var err error
+		rep, err = simnet.RunLocality(context.WithoutCancel(ctx), cfg)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return finishSimnet(e, f, rep, nil)
 }
 
 // finishSimnet writes the scenario's picture with plot when --plot is set,

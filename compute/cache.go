@@ -56,6 +56,17 @@ func (b *blobCache) has(c cid.Cid) bool {
 	return ok
 }
 
+// sizeOf returns the size of c's cached file, if cached.
+func (b *blobCache) sizeOf(c cid.Cid) (int64, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.byCID[c.KeyString()]
+	if !ok {
+		return 0, false
+	}
+	return e.Value.(*blobEntry).size, true
+}
+
 // fetch puts c's bytes at dst (a new path relative to the root), from the
 // cache or from content, and returns their size. Content is asked for at
 // most limit bytes; content over limit fails with errTooLarge, as soon as

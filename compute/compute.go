@@ -127,6 +127,14 @@ type localContent interface {
 	Has(ctx context.Context, c cid.Cid) (bool, error)
 }
 
+// heldSizer is optionally implemented by a localContent that can say how
+// many bytes the content under a root it holds has (a UnixFS file's size),
+// without the network. Workers put it in bids, so that submitters weigh
+// what moving a unit's inputs costs.
+type heldSizer interface {
+	HeldSize(ctx context.Context, c cid.Cid) (int64, error)
+}
+
 // ErrAlone is wrapped by Discovery.Provide when the peer knows no other
 // peer yet: a worker then retries its announcement quietly.
 var ErrAlone = errors.New("compute: no peers to announce to")

@@ -111,9 +111,13 @@ func (s *Submitter) requestBids(ctx context.Context, wg *sync.WaitGroup, a sched
 				s.post(ctx, netEvent{ev: sched.BidFailed{Worker: w, Job: a.Job, Err: err}})
 				return
 			}
+			var held []int64
+			for _, n := range bid.HeldBytes {
+				held = append(held, int64(n)) // at most wire.MaxHeldBytes
+			}
 			s.post(ctx, netEvent{ev: sched.BidReceived{
 				Worker: w, Job: a.Job, Slots: int(bid.Slots), FreeSlots: int(bid.FreeSlots), QueueLen: int(bid.QueueLen),
-				Speed: bid.Speed, MaxMemory: bid.MaxMemory, HasInputs: bid.HasInputs, At: time.Now(),
+				Speed: bid.Speed, MaxMemory: bid.MaxMemory, HasInputs: bid.HasInputs, HeldBytes: held, At: time.Now(),
 			}})
 		})
 	}

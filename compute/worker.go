@@ -602,13 +602,19 @@ func (w *Worker) badPeer(s stream, p peer.ID, remote bool, op string, err error)
 
 func (w *Worker) serveBid(ctx context.Context, p peer.ID, s stream, req *wire.BidRequest) {
 	bid := w.bid(p)
+	known := false
 	for _, c := range append([]cid.Cid{req.Module}, req.Inputs...) {
 		if len(bid.HasInputs) >= wire.MaxCIDs {
 			break
 		}
-		if w.holds(ctx, c) {
+		if n, ok := w.holds(ctx, c); ok {
 			bid.HasInputs = append(bid.HasInputs, c)
+			bid.HeldBytes = append(bid.HeldBytes, uint64(min(max(n, 0), wire.MaxHeldBytes)))
+			known = known || n > 0
 		}
+	}
+	if !known {
+		bid.HeldBytes = nil
 	}
 	if err := wire.WriteMsg(s, bid); err != nil {
 		w.log.Debug("write bid", "peer", p, "err", err)
@@ -618,7 +624,8 @@ func (w *Worker) serveBid(ctx context.Context, p peer.ID, s stream, req *wire.Bi
 	s.Close()
 }
 
-// bid returns the worker's offer to peer p, without HasInputs.
+// bid returns the worker's offer to peer p, without HasInputs and
+// HeldBytes.
 func (w *Worker) bid(p peer.ID) *wire.Bid {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -653,15 +660,27 @@ func (w *Worker) ahead(p peer.ID) int {
 	return n
 }
 
-func (w *Worker) holds(ctx context.Context, c cid.Cid) bool {
-	if w.cache.has(c) {
-		return true
+// holds reports whether the worker holds c without the network, and how
+// many bytes of it (0 when it cannot say): in its fetch cache, or in
+// Content's store (the root block; the size of the DAG under it when
+// Content can tell).
+func (w *Worker) holds(ctx context.Context, c cid.Cid) (int64, bool) {
+	if n, ok := w.cache.sizeOf(c); ok {
+		return n, true
 	}
-	if lc, ok := w.deps.Content.(localContent); ok {
-		has, err := lc.Has(ctx, c)
-		return err == nil && has
+	lc, ok := w.deps.Content.(localContent)
+	if !ok {
+		return 0, false
 	}
-	return false
+	if has, err := lc.Has(ctx, c); err != nil || !has {
+		return 0, false
+	}
+	if hs, ok := w.deps.Content.(heldSizer); ok {
+		if n, err := hs.HeldSize(ctx, c); err == nil {
+			return n, true
+		}
+	}
+	return 0, true
 }
 
 // canAdmit reports whether a unit from p fits. w.mu must be held.

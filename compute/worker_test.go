@@ -470,3 +470,30 @@ func TestWorkerAnnounceAlone(t *testing.T) {
 		t.Errorf("warnings logged while alone: %q", logs.warns)
 	}
 }
+
+// TestWorkerBidHeldBytes pins that a bid names the requested content the
+// worker holds with the bytes it holds of each: after a run fetched a
+// unit's module and input, both are listed with their sizes, and content
+// it never fetched is not.
+func TestWorkerBidHeldBytes(t *testing.T) {
+	sw := newSwarm()
+	w := sw.startWorker(t, WorkerConfig{Slots: 1}, &delayRunner{})
+	c := client{h: newHost(t)}
+	connect(t, c, w)
+	mod := sw.content.putBytes(t, modTrap)
+	in := sw.content.putBytes(t, bytes.Repeat([]byte("x"), 3000))
+	other := sw.content.putBytes(t, []byte("never fetched"))
+	if _, ok := final(c.runUnit(t, w.h.ID(), &wire.RunUnit{Job: "j", Module: mod, Inputs: []cid.Cid{in}})).(*wire.Result); !ok {
+		t.Fatal("run did not end with a Result")
+	}
+	bid := c.bid(t, w.h.ID(), &wire.BidRequest{Job: "j", Module: mod, Inputs: []cid.Cid{other, in}})
+	want := map[cid.Cid]uint64{mod: uint64(len(modTrap)), in: 3000}
+	if len(bid.HasInputs) != len(want) || len(bid.HeldBytes) != len(want) {
+		t.Fatalf("bid holds %v with %v bytes, want %v", bid.HasInputs, bid.HeldBytes, want)
+	}
+	for i, h := range bid.HasInputs {
+		if n, ok := want[h]; !ok || bid.HeldBytes[i] != n {
+			t.Errorf("bid holds %s: %d bytes, want %d (listed: %v)", h, bid.HeldBytes[i], n, ok)
+		}
+	}
+}

@@ -167,3 +167,15 @@ func (c content) Get(ctx context.Context, root cid.Cid, maxBytes int64) (io.Read
 func (c content) Has(ctx context.Context, root cid.Cid) (bool, error) {
 	return c.n.blocks.Has(ctx, root)
 }
+
+// HeldSize returns the size of the file under root, from its root block
+// stored here (workers bid with it); an error for a directory or a root
+// not stored.
+func (c content) HeldSize(ctx context.Context, root cid.Cid) (int64, error) {
+	r, err := c.n.blocks.Open(ctx, root)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	return int64(r.Size()), nil
+}

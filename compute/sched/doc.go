@@ -230,7 +230,10 @@ fewer units, and a unit placed on it gets one more replica and needs one
 more agreeing vote, even with Replicas 1.
 
 Data locality: a bid lists the unit inputs the worker holds
-(BidReceived.HasInputs); a worker given a unit is taken to hold its inputs
+(BidReceived.HasInputs) and how many bytes of each (HeldBytes), which also
+tells the size of an input the caller did not know the size of (the
+smallest claim, so that a liar's huge claim beside honest holders changes
+nothing; at most 1 GiB); a worker given a unit is taken to hold its inputs
 afterwards. The predicted finish on a worker counts the bytes it lacks at
 Config.TransferRate, overlapped with waiting for a slot. Before the rest of
 a job's queue is placed, one run of each unit whose best worker already

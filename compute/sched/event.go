@@ -27,7 +27,8 @@ func (u UnitID) String() string { return string(u.Job) + "/" + strconv.Itoa(u.In
 type Input struct {
 	CID cid.Cid
 	// Bytes is the size of the input, used to estimate transfer time to a
-	// worker that does not hold it yet.
+	// worker that does not hold it yet. 0 means unknown: the size the
+	// bids of its holders give (BidReceived.HeldBytes), the smallest.
 	Bytes int64
 }
 
@@ -124,6 +125,15 @@ type BidReceived struct {
 	MaxMemory uint64
 	// HasInputs lists input CIDs the worker already holds.
 	HasInputs []cid.Cid
+	// HeldBytes, when it has one entry per HasInputs, says how many bytes
+	// of each the worker holds; 0 (or no entries) means all of it. It also
+	// gives the size of an input submitted with Bytes 0 (the smallest
+	// claim of any bid, at most 1 GiB). A held input's bytes count only up
+	// to its Input.Bytes when the caller knows it: a bid lying about its
+	// holdings can make a worker look closer to the data than it is, never
+	// make known data bigger or a transfer negative, and the liar then
+	// fetches the data within the run's time (TestSimLocalityLiar).
+	HeldBytes []int64
 	// At is when the bid arrived.
 	At time.Time
 }

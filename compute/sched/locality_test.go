@@ -23,6 +23,12 @@ func TestLocality(t *testing.T) {
 	holder := func(free, queue int, speed float64) BidReceived {
 		return BidReceived{Worker: wb, Job: jobJ, Slots: 1, FreeSlots: free, QueueLen: queue, Speed: speed, HasInputs: []cid.Cid{in.CID}}
 	}
+	claim := func(free, queue int, n int64) BidReceived {
+		b := holder(free, queue, 1)
+		b.HeldBytes = []int64{n}
+		return b
+	}
+	partial := func(n int64) BidReceived { return claim(1, 0, n) }
 	tests := []struct {
 		name   string
 		cfg    Config
@@ -38,6 +44,16 @@ func TestLocality(t *testing.T) {
 		{name: "short queue at the holder beats the transfer", holder: holder(0, 3, 1), idle: 1, want: nil},
 		// b: 5 queued + 1 s + 1 s = 7 s > 6.4 s.
 		{name: "long queue at the holder loses", holder: holder(0, 5, 1), idle: 1,
+			want: []Action{assign(0, 0, wa, xfer+DefaultUnitDeadline)}},
+		// b holds 1 MiB of 64: 5.3 s + 1 s > a: 5.4 s + 0.25 s.
+		{name: "a partial holder counts the bytes it lacks", holder: partial(1 << 20), idle: 4,
+			want: []Action{assign(0, 0, wa, xfer+DefaultUnitDeadline)}},
+		// b holds 48 MiB of 64: 1.3 s + 1 s < a: 5.65 s.
+		{name: "a holder of most of it wins", holder: partial(48 << 20), idle: 4,
+			want: []Action{assign(0, 0, wb, xfer/4+DefaultUnitDeadline)}},
+		// A claim of more than the input counts as the input, never as a
+		// negative transfer: b as in "long queue at the holder loses".
+		{name: "a claim past the input's size counts as the input", holder: claim(0, 5, 1<<50), idle: 1,
 			want: []Action{assign(0, 0, wa, xfer+DefaultUnitDeadline)}},
 		{name: "ignoring locality the faster worker wins", cfg: Config{NearTie: -1, IgnoreLocality: true},
 			holder: holder(1, 0, 1), idle: 4, want: []Action{assign(0, 0, wa, xfer+DefaultUnitDeadline)}},
@@ -212,9 +228,14 @@ func TestSimLocality(t *testing.T) {
 		name    string
 		workers int
 		speeds  []float64
-		strict  bool
+		strict  bool // 3× fewer bytes, makespan no worse
+		span    bool // makespan no worse
+		unsized bool // inputs submitted with Bytes 0
 	}{
 		{name: "64 workers", workers: 64, speeds: []float64{1, 2}, strict: true},
+		// Sizes unknown at submit (the compute layer's one unit per
+		// input): the holders' bids tell them.
+		{name: "64 workers, sizes from bids", workers: 64, speeds: []float64{1, 2}, strict: true, unsized: true},
 		{name: "16 workers, slow ones", workers: 16, speeds: []float64{0.5, 1, 2}},
 	}
 	for _, sc := range scenarios {
@@ -228,7 +249,7 @@ func TestSimLocality(t *testing.T) {
 						lat: time.Duration(1+rng.IntN(20)) * time.Millisecond, link: DefaultTransferRate,
 					})
 				}
-				j := &simJob{id: "job", replicas: 1}
+				j := &simJob{id: "job", replicas: 1, unsized: sc.unsized}
 				for i := range 64 {
 					in := Input{CID: cidOf(fmt.Sprintf("input %d", i)), Bytes: 64 << 20}
 					w := workers[i%sc.workers]
@@ -256,6 +277,60 @@ func TestSimLocality(t *testing.T) {
 			if sc.strict && onSpan > offSpan {
 				t.Errorf("%s, seed %d: makespan %v with locality, worse than %v without", sc.name, seed, onSpan, offSpan)
 			}
+		}
+	}
+}
+
+// TestSimLocalityLiar pins that a bid lying about its holdings costs
+// little: among 16 honest workers holding 4 of a job's 64 inputs of
+// 64 MiB each, one worker of 4 slots claims to hold every input (1 PiB of
+// each) and holds none. It draws units it then has to fetch, each taking it the
+// transfer longer than predicted, and the job still finishes within one
+// such run (transfer + compute) of the makespan it has when that worker
+// tells the truth, moving no more than the liar's fetches beyond it. The
+// same when the sizes are unknown at submit and learnt from the bids, where
+// the liar's 1 PiB claim also makes every other worker look far from the
+// data (capped at maxClaimedBytes).
+func TestSimLocalityLiar(t *testing.T) {
+	for _, tc := range []struct {
+		seed    uint64
+		unsized bool
+	}{{1, false}, {2, false}, {3, false}, {1, true}, {2, true}, {3, true}} {
+		seed := tc.seed
+		run := func(lie bool) (makespan time.Duration, moved, liarMoved int64) {
+			var workers []*simWorker
+			for i := range 17 {
+				workers = append(workers, &simWorker{id: wid(i), slots: 1, speed: 1, lat: time.Duration(1+i) * time.Millisecond, link: DefaultTransferRate})
+			}
+			liar := workers[16]
+			liar.claimAll, liar.slots = lie, 4
+			j := &simJob{id: "job", replicas: 1, unsized: tc.unsized}
+			for i := range 64 {
+				in := Input{CID: cidOf(fmt.Sprintf("input %d", i)), Bytes: 64 << 20}
+				workers[i%16].held = append(workers[i%16].held, in.CID)
+				j.units = append(j.units, UnitSpec{EstCost: 10, Inputs: []Input{in}})
+			}
+			m := newSim(t, Config{}, seed, workers, []*simJob{j})
+			m.run()
+			m.fail()
+			for _, w := range workers {
+				moved += w.moved
+			}
+			return m.makespan("job"), moved, liar.moved
+		}
+		honestSpan, honestMoved, _ := run(false)
+		lieSpan, lieMoved, liarMoved := run(true)
+		t.Logf("seed %d, sizes from bids %v: honest: makespan %v, moved %d MiB; liar: makespan %v, moved %d MiB (%d MiB by the liar)",
+			seed, tc.unsized, honestSpan, honestMoved>>20, lieSpan, lieMoved>>20, liarMoved>>20)
+		if lieSpan < 0 || honestSpan < 0 {
+			t.Fatalf("seed %d: job did not finish", seed)
+		}
+		oneRun := secs(float64(64<<20)/DefaultTransferRate + 10)
+		if lieSpan > honestSpan+oneRun {
+			t.Errorf("seed %d: makespan %v with the liar, over %v + one run of it (%v)", seed, lieSpan, honestSpan, oneRun)
+		}
+		if lieMoved > honestMoved+liarMoved {
+			t.Errorf("seed %d: moved %d MiB with the liar, over %d + its own %d", seed, lieMoved>>20, honestMoved>>20, liarMoved>>20)
 		}
 	}
 }

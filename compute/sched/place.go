@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/ipfs/go-cid"
 )
 
 // cand is a worker considered for one run of a unit.
@@ -148,12 +150,21 @@ const (
 )
 
 // transfer predicts the seconds w needs to fetch the inputs of u it lacks;
-// with ignore, as if it held none of them.
-func (w *worker) transfer(u *unit, rate float64, ignore bool) float64 {
+// with ignore, as if it held none of them. An input of unknown size
+// (Bytes 0) is as large as the bids of its holders said (Scheduler.sizes).
+func (w *worker) transfer(u *unit, rate float64, ignore bool, sizes map[cid.Cid]int64) float64 {
 	var missing int64
 	for _, in := range u.spec.Inputs {
-		if _, ok := w.held[in.CID]; ignore || !ok {
-			missing += in.Bytes
+		size := in.Bytes
+		if size == 0 {
+			size = sizes[in.CID]
+		}
+		h, ok := w.held[in.CID]
+		switch {
+		case ignore || !ok:
+			missing += size
+		case h > 0 && h < size:
+			missing += size - h
 		}
 	}
 	return float64(missing) / rate
@@ -349,7 +360,7 @@ func (s *Scheduler) backups(now time.Time) {
 					continue
 				}
 				cost := s.cost(x.u)
-				if f := max(w.startAt(cost), w.transfer(x.u, s.cfg.TransferRate, s.cfg.IgnoreLocality)) + cost/w.speed(); f < bestF {
+				if f := max(w.startAt(cost), w.transfer(x.u, s.cfg.TransferRate, s.cfg.IgnoreLocality, s.sizes)) + cost/w.speed(); f < bestF {
 					best, bestF = w, f
 				}
 			}
@@ -433,7 +444,7 @@ func (s *Scheduler) start(u *unit, w *worker, c cand, now time.Time, kind string
 	w.post++
 	w.reserve(c.finish)
 	for _, in := range u.spec.Inputs {
-		w.held[in.CID] = struct{}{}
+		w.held[in.CID] = 0 // fetched for the run: all of it
 	}
 	s.emit(AssignUnit{Unit: u.id, Replica: r.replica, Worker: w.id, Deadline: r.deadline, Backup: kind == "backup"})
 }
@@ -451,7 +462,7 @@ func (s *Scheduler) choose(u *unit, planned []*worker) (best cand, ok bool) {
 		}
 		sp := w.speed()
 		st := w.startAt(cost)
-		fetch := w.transfer(u, s.cfg.TransferRate, s.cfg.IgnoreLocality)
+		fetch := w.transfer(u, s.cfg.TransferRate, s.cfg.IgnoreLocality, s.sizes)
 		f := max(st, fetch) + cost/sp
 		if w.score < lowScore {
 			f /= w.score

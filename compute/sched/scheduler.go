@@ -74,7 +74,21 @@ type Scheduler struct {
 	// scale is the scale of the last job with two or more completed runs
 	// (see learn), used for jobs that have none yet; 1 at first.
 	scale float64
+
+	// sizes are the sizes bids gave of inputs the caller did not know the
+	// size of (Input.Bytes 0): the smallest claim, at most
+	// maxClaimedBytes. The smallest, so that a liar claiming a huge size
+	// beside honest holders changes nothing, and one claiming a tiny size
+	// only makes placement care less about the input, as with
+	// IgnoreLocality.
+	sizes map[cid.Cid]int64
 }
+
+// maxClaimedBytes caps the size a bid can make an input of unknown size
+// look: a worker's default cap on a unit's inputs
+// (compute.DefaultMaxInputBytes). A liar alone in claiming an input makes
+// the others look at most that far from it.
+const maxClaimedBytes = 1 << 30
 
 type jobStatus int
 
@@ -214,8 +228,8 @@ type worker struct {
 	// assigned before that request.
 	asks []ask
 
-	held     map[cid.Cid]struct{}
-	inflight []*run // in assignment order
+	held     map[cid.Cid]int64 // bytes held of each input; 0: all of it
+	inflight []*run            // in assignment order
 
 	avoidUntil   time.Time // lost a vote
 	backoffUntil time.Time // stalled or missed a deadline
@@ -255,6 +269,7 @@ func New(cfg Config, rng *rand.Rand) (*Scheduler, error) {
 		jobs:    make(map[JobID]*job),
 		workers: make(map[peer.ID]*worker),
 		scale:   1,
+		sizes:   make(map[cid.Cid]int64),
 	}, nil
 }
 
@@ -440,7 +455,7 @@ func (s *Scheduler) worker(id peer.ID) *worker {
 	if w := s.workers[id]; w != nil {
 		return w
 	}
-	w := &worker{id: id, held: make(map[cid.Cid]struct{}), score: 1}
+	w := &worker{id: id, held: make(map[cid.Cid]int64), score: 1}
 	s.workers[id] = w
 	i, _ := slices.BinarySearchFunc(s.wlist, id, func(w *worker, id peer.ID) int { return strings.Compare(string(w.id), string(id)) })
 	s.wlist = slices.Insert(s.wlist, i, w)
@@ -470,8 +485,22 @@ func (s *Scheduler) bid(ev BidReceived) {
 	// underestimate its room.
 	cutoff, _ := w.popAsk(ev.Job)
 	s.answered(w)
-	for _, c := range ev.HasInputs {
-		w.held[c] = struct{}{}
+	sized := len(ev.HeldBytes) == len(ev.HasInputs)
+	for i, c := range ev.HasInputs {
+		var n int64
+		if sized {
+			n = max(ev.HeldBytes[i], 0)
+			if n > 0 {
+				n := min(n, maxClaimedBytes)
+				if old, ok := s.sizes[c]; !ok || n < old {
+					s.sizes[c] = n
+				}
+			}
+		}
+		if old, ok := w.held[c]; ok && (old == 0 || n != 0 && old > n) {
+			n = old // held in full already, or more of it
+		}
+		w.held[c] = n
 	}
 	if math.IsNaN(ev.Speed) || math.IsInf(ev.Speed, 0) || ev.Speed <= 0 || ev.FreeSlots < 0 || ev.QueueLen < 0 {
 		w.hasBid = false

@@ -47,7 +47,10 @@ type simWorker struct {
 	link  float64
 	moved int64
 
-	liar     bool          // returns a wrong output of its own
+	liar bool // returns a wrong output of its own
+	// claimAll makes its bids claim every input of the job, 1 PiB of
+	// each, whatever it holds.
+	claimAll bool
 	stall    bool          // accepts units, then says nothing more
 	lostAt   time.Duration // vanishes at this time after start; 0 never
 	failRate float64       // chance that a run fails
@@ -92,6 +95,37 @@ type simJob struct {
 	// end plus at (a reduce, which the compute layer submits as a job of
 	// its own once the map units are done).
 	after JobID
+	// unsized submits the units' inputs with Bytes 0, as the compute layer
+	// does for a job of one unit per input: the scheduler learns their
+	// sizes from the bids of the workers holding them.
+	unsized bool
+}
+
+// specs returns the units as submitted to the scheduler.
+func (j *simJob) specs() []UnitSpec {
+	if !j.unsized {
+		return j.units
+	}
+	us := slices.Clone(j.units)
+	for i := range us {
+		us[i].Inputs = slices.Clone(us[i].Inputs)
+		for k := range us[i].Inputs {
+			us[i].Inputs[k].Bytes = 0
+		}
+	}
+	return us
+}
+
+// size returns the size of input c of job j, or 0.
+func (j *simJob) size(c cid.Cid) int64 {
+	for _, u := range j.units {
+		for _, in := range u.Inputs {
+			if in.CID.Equals(c) {
+				return in.Bytes
+			}
+		}
+	}
+	return 0
 }
 
 type simItem struct {
@@ -203,7 +237,7 @@ func newSim(t testing.TB, cfg Config, seed uint64, workers []*simWorker, jobs []
 			continue
 		}
 		m.at(t0.Add(j.at), func() {
-			m.observe(JobSubmitted{Job: j.id, Units: j.units, Replicas: j.replicas})
+			m.observe(JobSubmitted{Job: j.id, Units: j.specs(), Replicas: j.replicas})
 		})
 	}
 	return m
@@ -270,10 +304,26 @@ func (m *sim) do(a Action) {
 			}
 			free := max(w.slots-len(w.running), 0)
 			var has []cid.Cid
+			var heldBytes []int64
 			has = append(has, w.held...)
+			j := m.jobs[a.Job]
+			if j != nil {
+				for _, c := range has {
+					heldBytes = append(heldBytes, j.size(c))
+				}
+			}
+			if w.claimAll && j != nil {
+				has = nil
+				for _, u := range j.units {
+					for _, in := range u.Inputs {
+						has = append(has, in.CID)
+						heldBytes = append(heldBytes, 1<<50)
+					}
+				}
+			}
 			m.send(w, BidReceived{
 				Worker: id, Job: a.Job, Slots: w.slots, FreeSlots: free, QueueLen: len(w.queue),
-				Speed: w.speed, MaxMemory: w.mem, HasInputs: has, At: m.now.Add(w.lat),
+				Speed: w.speed, MaxMemory: w.mem, HasInputs: has, HeldBytes: heldBytes, At: m.now.Add(w.lat),
 			})
 		}
 	case AssignUnit:
@@ -365,7 +415,7 @@ func (m *sim) do(a Action) {
 		for _, j := range m.jobs {
 			if j.after == id {
 				m.at(m.now.Add(j.at), func() {
-					m.observe(JobSubmitted{Job: j.id, Units: j.units, Replicas: j.replicas})
+					m.observe(JobSubmitted{Job: j.id, Units: j.specs(), Replicas: j.replicas})
 				})
 			}
 		}

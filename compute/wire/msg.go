@@ -76,6 +76,12 @@ type Bid struct {
 	MaxMemory uint64
 	// HasInputs lists the requested module and inputs the worker holds.
 	HasInputs []cid.Cid
+	// HeldBytes, when not empty, has one entry per HasInputs: the bytes of
+	// that content the worker holds (the DAG's size under a root it has),
+	// at most MaxHeldBytes; 0 means unknown. A submitter trusts it only as
+	// far as the sizes it knows: it can only make the worker look closer
+	// to the data, and a worker that lied then fetches the data itself.
+	HeldBytes []uint64
 }
 
 // Kind returns KindBid.
@@ -89,6 +95,13 @@ func (m *Bid) encode(e *encoder) {
 	e.float("speed", m.Speed)
 	e.uvarint(m.MaxMemory)
 	e.cids("has_inputs", m.HasInputs)
+	if len(m.HeldBytes) > 0 && len(m.HeldBytes) != len(m.HasInputs) {
+		e.fail("held_bytes: %d sizes for %d CIDs", len(m.HeldBytes), len(m.HasInputs))
+	}
+	e.bool(len(m.HeldBytes) > 0)
+	for _, n := range m.HeldBytes {
+		e.bounded("held_bytes", n, MaxHeldBytes)
+	}
 }
 
 func (m *Bid) decode(d *decoder) {
@@ -99,6 +112,19 @@ func (m *Bid) decode(d *decoder) {
 	m.Speed = d.float("speed")
 	m.MaxMemory = d.uvarint("max_memory")
 	m.HasInputs = d.cids("has_inputs")
+	if d.bool("held_bytes") {
+		if len(m.HasInputs) == 0 {
+			d.fail("held_bytes: sizes without CIDs")
+			return
+		}
+		m.HeldBytes = make([]uint64, len(m.HasInputs))
+		for i := range m.HeldBytes {
+			m.HeldBytes[i] = d.bounded("held_bytes", MaxHeldBytes)
+		}
+		if d.err != nil {
+			m.HeldBytes = nil
+		}
+	}
 }
 
 // RunUnit assigns one run of a unit to a worker: the submitter opens a

@@ -48,6 +48,8 @@ const (
 	// worker inlines an output this small when the Result still fits
 	// MaxFrame.
 	MaxInlineOutput = 8 << 10
+	// MaxHeldBytes caps one size of a bid's held inputs (1 PiB).
+	MaxHeldBytes = 1 << 50
 )
 
 // Errors of the codec. Decoding errors wrap ErrMalformed; reading a frame

@@ -68,6 +68,7 @@ func sampleMsgs(t testing.TB) []Msg {
 		&Failed{Reason: "exit", Detail: "exit status 2", Deterministic: true, Took: time.Millisecond, Log: Log{ExitCode: 2, Stderr: []byte("panic: boom\n")}},
 		&Cancel{Reason: "outvoted"},
 		&Error{Code: CodeBadRequest, Detail: "bad frame"},
+		&Bid{Slots: 1, FreeSlots: 1, Speed: 1, HasInputs: []cid.Cid{testCID("a"), testCID("b")}, HeldBytes: []uint64{64 << 20, 0}},
 	}
 }
 
@@ -151,6 +152,16 @@ func TestDecodeRejects(t *testing.T) {
 			b := valid(sampleMsgs(t)[6])
 			return append(b[:len(b)-1], 2)
 		}()},
+
+		{"held bytes without CIDs", append(bid[:len(bid)-1:len(bid)-1], 1)},
+		{"held bytes over cap", func() []byte {
+			b := valid(&Bid{Slots: 1, Speed: 1, HasInputs: []cid.Cid{testCID("a")}, HeldBytes: []uint64{1}})
+			return binary.AppendUvarint(b[:len(b)-1], MaxHeldBytes+1)
+		}()},
+		{"held bytes missing", func() []byte {
+			b := valid(&Bid{Slots: 1, Speed: 1, HasInputs: []cid.Cid{testCID("a"), testCID("b")}, HeldBytes: []uint64{1, 2}})
+			return b[:len(b)-1]
+		}()},
 		{"empty peer ID", func() []byte {
 			b := valid(sampleMsgs(t)[6])
 			return append([]byte{byte(KindResult), 0}, b[2+int(b[1]):]...)
@@ -177,6 +188,9 @@ func TestEncodeRejects(t *testing.T) {
 		{"arg too long", &RunUnit{Job: "j", Module: testCID("m"), Args: []string{strings.Repeat("a", MaxArgLen+1)}}},
 		{"negative speed", &Bid{Speed: -1}},
 		{"slots over cap", &Bid{Slots: MaxSlots + 1}},
+		{"held bytes for no CID", &Bid{Speed: 1, HeldBytes: []uint64{1}}},
+		{"held bytes not one per CID", &Bid{Speed: 1, HasInputs: []cid.Cid{testCID("a"), testCID("b")}, HeldBytes: []uint64{1}}},
+		{"held bytes over cap", &Bid{Speed: 1, HasInputs: []cid.Cid{testCID("a")}, HeldBytes: []uint64{MaxHeldBytes + 1}}},
 		{"zero reject reason", &Rejected{}},
 		{"zero error code", &Error{}},
 		{"negative took", &Failed{Took: -1}},
