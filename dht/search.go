@@ -19,7 +19,8 @@ import (
 
 // SearchProtocolID is the keyword-search protocol: STORE and FIND of
 // signed keyword records, sent to the peers closest to a keyword's key in
-// the DHT (docs/RATIONALE.md, "Why a search protocol of its own").
+// the DHT (docs/RATIONALE.md, "Why keyword search is a protocol of its own over
+// the DHT's routing table").
 const SearchProtocolID protocol.ID = "/enxame/search/1.0.0"
 
 // SearchConfig configures keyword search. A zero field means the default

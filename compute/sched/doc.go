@@ -158,12 +158,11 @@ down): each is guessed to take as long as the unit placed, and at least as
 long again as the time since the worker's bid, during which it told us of
 no free slot. A unit waiting for such a worker is looked at again after
 that time (at least 100 ms, at most Config.RebidInterval), so it moves to a
-slower worker with room once waiting stops paying; before, it waited for
-the next bid round (TestSimFullFastWorker; a CLI word count once left its
-reduce queued for a minute this way). Workers whose bid is older than half
-of Config.RebidInterval are asked again at each rebid round, so a full
-worker is asked once per interval (TestRebidFullWorker; it was every other
-interval).
+slower worker with room once waiting stops paying, rather than waiting
+for the next bid round, which can leave a job's reduce queued for a minute
+(TestSimFullFastWorker). Workers whose bid is older than half of
+Config.RebidInterval are asked again at each rebid round, so a full worker
+is asked once per interval, not every other one (TestRebidFullWorker).
 
 This is also what lets a worker believed slow still get work, and so
 correct its figure: the plan gives it a unit as soon as the queue a faster
