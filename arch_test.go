@@ -162,17 +162,6 @@ var archRules = []archRule{
 			rel, ok := own(imp)
 			return ok && rel != "node" && rel != "node/control" && rel != "simnet"
 		},
-		allow: []allowance{
-			{"cli", "compute", "cli/compute.go parses --range with compute.ParseRange and checks result file " +
-				"names with compute.ValidName; cli/demo.go builds compute.JobSpec and reads compute.JobInfo from " +
-				"in-process nodes: needs both helpers in node/control and the demo moved behind node or simnet " +
-				"(the API's job, unit and event types are node/control's already)"},
-			{"cli", "share", "cli/demo.go drives in-process nodes with share.AddOptions, share.FetchOptions " +
-				"and share.Progress: needs node-level options (or the demo moved behind node or simnet)"},
-			{"cli", "examples/wasm", "cli/demo.go embeds the demo's Wasm modules and cli/script.go the script " +
-				"runtimes of compute run --script: move the demo swarm into simnet (or node) and export it from there, " +
-				"and serve the runtimes from node"},
-		},
 	},
 	{
 		name: "production code never imports the testing package",

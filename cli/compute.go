@@ -13,9 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/enxame/enxame/compute"
+	"github.com/enxame/enxame/node"
 	"github.com/enxame/enxame/node/control"
-	"github.com/enxame/enxame/share"
 	"github.com/ipfs/go-cid"
 	"github.com/spf13/cobra"
 )
@@ -82,11 +81,11 @@ func (f *jobFlags) request(ctx context.Context, e *env, cl *control.Client, modu
 	case f.eachInput:
 		req.Split = "each"
 	case f.rangeSpec != "":
-		sp, err := compute.ParseRange(f.rangeSpec)
+		n, from, to, err := node.ParseRange(f.rangeSpec)
 		if err != nil {
 			return req, usageError{fmt.Errorf("--range %q: %v", f.rangeSpec, err)}
 		}
-		req.Split, req.N, req.From, req.To = "range", sp.N, sp.From, sp.To
+		req.Split, req.N, req.From, req.To = "range", n, from, to
 	}
 	if (req.Split == "bytes" || req.Split == "lines") && len(f.inputs) != 1 {
 		return req, usageError{fmt.Errorf("--split and --split-lines cut exactly one --input, got %d", len(f.inputs))}
@@ -409,7 +408,7 @@ func roundDuration(d time.Duration) time.Duration {
 }
 
 // writeResult writes the job's result: the single or reduce output, else
-// every unit's output in order; to out (share.WriteFileAtomic) or stdout.
+// every unit's output in order; to out (node.WriteFileAtomic) or stdout.
 // Without a reduce, and with several units or out an existing directory,
 // out is a directory that gets one file per unit (writeUnits).
 func writeResult(ctx context.Context, e *env, cl *control.Client, info *control.Job, out string) error {
@@ -449,7 +448,7 @@ func catAll(ctx context.Context, e *env, cl *control.Client, outs []cid.Cid, w i
 // temporary file renamed when complete: never through a symlink.
 func writeAtomic(out string, fill func(w io.Writer) error) error {
 	var inner error
-	err := share.WriteFileAtomic(out, share.WriteFileOptions{}, func(w io.Writer) error {
+	err := node.WriteFileAtomic(out, func(w io.Writer) error {
 		inner = fill(w)
 		return inner
 	})
@@ -474,7 +473,7 @@ func writeUnits(ctx context.Context, e *env, cl *control.Client, info *control.J
 			continue
 		}
 		name := u.OutputName()
-		if !compute.ValidName(name) {
+		if !node.ValidName(name) {
 			return fmt.Errorf("write result: unit %d: bad file name %q", u.Index, name)
 		}
 		err := writeAtomic(filepath.Join(dir, name), func(w io.Writer) error { return catAll(ctx, e, cl, []cid.Cid{u.Output}, w) })

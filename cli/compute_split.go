@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/enxame/enxame/compute"
+	"github.com/enxame/enxame/node"
 )
 
 // checkSplitLines refuses, before the input is added, a --split-lines n
 // that would cut the local file in into more units than a job may have
-// (compute.MaxUnits). The file is read once, in small pieces; an input
+// (node.MaxUnits). The file is read once, in small pieces; an input
 // given as a CID is checked by the daemon.
 func checkSplitLines(in string, n int) error {
 	fh, err := os.Open(in)
@@ -17,13 +17,13 @@ func checkSplitLines(in string, n int) error {
 		return nil // a CID, or resolveContent reports it
 	}
 	defer fh.Close()
-	lines, err := compute.CountLinesReader(fh)
+	lines, err := node.CountLines(fh)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", in, err)
 	}
-	if u := compute.LineUnits(lines, n); u > int64(compute.MaxUnits) {
-		least := (lines + int64(compute.MaxUnits) - 1) / int64(compute.MaxUnits)
-		return usageError{fmt.Errorf("--split-lines %d would make %d units of %s (%d lines), over the cap of %d; use a larger N (at least %d)", n, u, in, lines, compute.MaxUnits, least)}
+	if u := node.LineUnits(lines, n); u > int64(node.MaxUnits) {
+		least := (lines + int64(node.MaxUnits) - 1) / int64(node.MaxUnits)
+		return usageError{fmt.Errorf("--split-lines %d would make %d units of %s (%d lines), over the cap of %d; use a larger N (at least %d)", n, u, in, lines, node.MaxUnits, least)}
 	}
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/enxame/enxame/compute"
+	"github.com/enxame/enxame/node"
 )
 
 // TestCheckSplitLines (bug: --split-lines N meant N parts): --split-lines
@@ -16,14 +16,14 @@ import (
 // is a usage error naming the count, the cap and a larger N, before the
 // input is added.
 func TestCheckSplitLines(t *testing.T) {
-	lines := int(compute.MaxUnits) + 1
+	lines := int(node.MaxUnits) + 1
 	in := filepath.Join(t.TempDir(), "big.txt")
 	if err := os.WriteFile(in, []byte(strings.Repeat("line\n", lines)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	err := checkSplitLines(in, 1)
 	var ue usageError
-	want := fmt.Sprintf("--split-lines 1 would make %d units of %s (%d lines), over the cap of %d; use a larger N (at least 2)", lines, in, lines, compute.MaxUnits)
+	want := fmt.Sprintf("--split-lines 1 would make %d units of %s (%d lines), over the cap of %d; use a larger N (at least 2)", lines, in, lines, node.MaxUnits)
 	if !errors.As(err, &ue) || err.Error() != want {
 		t.Errorf("checkSplitLines(%d lines, 1) = %v, want usage error %q", lines, err, want)
 	}

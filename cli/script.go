@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/enxame/enxame/examples/wasm"
+	"github.com/enxame/enxame/node"
 	"github.com/enxame/enxame/node/control"
 	"github.com/spf13/cobra"
 )
@@ -47,7 +47,7 @@ func moduleOrScript(ctx context.Context, e *env, cl *control.Client, module, scr
 	if err != nil {
 		return "", nil, fmt.Errorf("%s %s: %w", flag, script, unwrapPath(err))
 	}
-	mod, args, err := wasm.Script(script, src)
+	mod, args, err := node.ScriptModule(script, src)
 	if err != nil {
 		return "", nil, usageError{fmt.Errorf("%s: %w", flag, err)}
 	}

@@ -12,8 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/enxame/enxame/node"
 	"github.com/enxame/enxame/node/control"
-	"github.com/enxame/enxame/share"
 	"github.com/ipfs/go-cid"
 	"github.com/spf13/cobra"
 )
@@ -580,7 +580,7 @@ func newExportCmd(e *env) *cobra.Command {
 			}
 			// Through an os.Root of out's directory, into a new temporary
 			// file renamed when complete: never written through a symlink.
-			err = share.WriteFileAtomic(out, share.WriteFileOptions{}, func(w io.Writer) error {
+			err = node.WriteFileAtomic(out, func(w io.Writer) error {
 				_, err := io.Copy(w, body)
 				return err
 			})
