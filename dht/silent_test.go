@@ -139,18 +139,27 @@ func TestProvideWithSilentPeers(t *testing.T) {
 	if res.Stored < len(honest) {
 		t.Errorf("ProvideStats() = %+v, want the record stored on all %d honest peers", res, len(honest))
 	}
+	// Every silent peer leaves the table. At least one is muted, which
+	// only our RequestTimeout does; another's request may instead end with
+	// the provide itself (cancelled once the honest peers have the record,
+	// which a loaded machine can bring before that peer's timeout), which
+	// mutes no one.
+	muted := 0
 	for _, s := range silent {
 		if inTable(src, s.h.ID()) {
 			t.Errorf("silent peer %s still in the source's routing table", s.h.ID())
 		}
 		src.snd.mu.Lock()
-		_, muted := src.snd.mute.Muted(s.h.ID(), time.Now())
+		_, m := src.snd.mute.Muted(s.h.ID(), time.Now())
 		src.snd.mu.Unlock()
-		if !muted {
-			t.Errorf("silent peer %s not muted after ProvideStats()", s.h.ID())
+		if m {
+			muted++
 		}
 	}
-	t.Logf("Provide with 3 of 7 peers silent: %v, %+v", took, res)
+	if muted == 0 {
+		t.Errorf("no silent peer muted after ProvideStats(): our RequestTimeout %v did not cut them off", cfg.RequestTimeout)
+	}
+	t.Logf("Provide with 3 of 7 peers silent: %v, %+v, %d of 3 muted", took, res, muted)
 
 	// A second announcement does not wait on the silent peers: they are
 	// muted and out of the table, so it opens no stream to them.
