@@ -145,7 +145,8 @@ func TestProvideWithSilentPeers(t *testing.T) {
 	// which a loaded machine can bring before that peer's timeout), which
 	// mutes no one.
 	muted := 0
-	for _, s := range silent {
+	wasMuted := make([]bool, len(silent))
+	for i, s := range silent {
 		if inTable(src, s.h.ID()) {
 			t.Errorf("silent peer %s still in the source's routing table", s.h.ID())
 		}
@@ -154,6 +155,7 @@ func TestProvideWithSilentPeers(t *testing.T) {
 		src.snd.mu.Unlock()
 		if m {
 			muted++
+			wasMuted[i] = true
 		}
 	}
 	if muted == 0 {
@@ -161,8 +163,9 @@ func TestProvideWithSilentPeers(t *testing.T) {
 	}
 	t.Logf("Provide with 3 of 7 peers silent: %v, %+v, %d of 3 muted", took, res, muted)
 
-	// A second announcement does not wait on the silent peers: they are
-	// muted and out of the table, so it opens no stream to them.
+	// A second announcement does not wait on the silent peers: the muted
+	// ones are skipped, so it opens no stream to them. (One whose request
+	// the first provide cancelled is not muted and may be asked again.)
 	var before []int64
 	for _, n := range streams {
 		before = append(before, n.Load())
@@ -173,8 +176,8 @@ func TestProvideWithSilentPeers(t *testing.T) {
 	}
 	t.Logf("second Provide with the silent peers muted: %v", time.Since(start))
 	for i, n := range streams {
-		if got := n.Load(); got != before[i] {
-			t.Errorf("second Provide() opened %d streams to silent peer %s, want none (muted)", got-before[i], silent[i].h.ID())
+		if got := n.Load(); wasMuted[i] && got != before[i] {
+			t.Errorf("second Provide() opened %d streams to muted silent peer %s, want none", got-before[i], silent[i].h.ID())
 		}
 	}
 
