@@ -85,21 +85,8 @@ func benchSpeedup(ctx context.Context, o options, bins examples, dir, cacheDir s
 		}); err != nil {
 			return err
 		}
-		for name, b := range map[string]string{"primes": bins.wasm["primes"], "sum": bins.wasm["sum"]} {
-			f, err := os.Open(b)
-			if err != nil {
-				return err
-			}
-			res, err := s.sub.AddReader(ctx, f, name+".wasm", share.AddOptions{})
-			f.Close()
-			if err != nil {
-				return fmt.Errorf("add %s: %w", name, err)
-			}
-			if name == "primes" {
-				s.module = res.Root
-			} else {
-				s.reduce = res.Root
-			}
+		if err := s.addModules(ctx, bins); err != nil {
+			return err
 		}
 	}
 
@@ -324,4 +311,25 @@ func addCounts(ctx context.Context, n *node.Node, outs []cid.Cid) ([]byte, error
 		total += k
 	}
 	return fmt.Appendf(nil, "count\t%d\n", total), nil
+}
+
+// addModules adds the primes module and the sum reduce to s's submitter.
+func (s *swarm) addModules(ctx context.Context, bins examples) error {
+	for name, b := range map[string]string{"primes": bins.wasm["primes"], "sum": bins.wasm["sum"]} {
+		f, err := os.Open(b)
+		if err != nil {
+			return err
+		}
+		res, err := s.sub.AddReader(ctx, f, name+".wasm", share.AddOptions{})
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("add %s: %w", name, err)
+		}
+		if name == "primes" {
+			s.module = res.Root
+		} else {
+			s.reduce = res.Root
+		}
+	}
+	return nil
 }

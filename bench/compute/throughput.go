@@ -10,7 +10,6 @@ import (
 
 	"github.com/enxame/enxame/compute"
 	"github.com/enxame/enxame/internal/benchutil"
-	"github.com/enxame/enxame/share"
 )
 
 // benchThroughput runs jobs of many tiny units (primes over [0, units·10)
@@ -42,21 +41,8 @@ func benchThroughput(ctx context.Context, o options, bins examples, dir, cacheDi
 	}); err != nil {
 		return err
 	}
-	for name, b := range map[string]string{"primes": bins.wasm["primes"], "sum": bins.wasm["sum"]} {
-		f, err := os.Open(b)
-		if err != nil {
-			return err
-		}
-		res, err := s.sub.AddReader(ctx, f, name+".wasm", share.AddOptions{})
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("add %s: %w", name, err)
-		}
-		if name == "primes" {
-			s.module = res.Root
-		} else {
-			s.reduce = res.Root
-		}
+	if err := s.addModules(ctx, bins); err != nil {
+		return err
 	}
 	// Warm-up: small jobs until the submitter knows every worker.
 	t0 := time.Now()
