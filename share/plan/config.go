@@ -37,9 +37,10 @@ type Config struct {
 	RateHalfLife time.Duration `yaml:"rate_half_life" json:"rate_half_life"`
 	// MinRequestTimeout and MaxRequestTimeout bound the stall timeout: a
 	// provider with blocks in flight that delivers nothing for
-	// 4 × (RTT + BlockSize/rate) is stalled; its blocks are cancelled and
-	// reassigned, and it counts one failure. A provider whose rate is not
-	// measured yet gets MaxRequestTimeout. MinRequestTimeout is also the
+	// 4 × (RTT + BlockSize/rate), doubled for each failure in a row, is
+	// stalled; its blocks are cancelled and reassigned, and it counts one
+	// failure. A provider whose rate is not measured yet gets
+	// MaxRequestTimeout. MinRequestTimeout is also the
 	// back-off before a stalled provider gets new requests, and before a
 	// block that failed at a provider is asked of it again.
 	// Defaults 2s and 15s.

@@ -58,10 +58,12 @@ to two providers at once, and a provider that silently holds blocks does not
 delay the end of the fetch.
 
 Failures: a provider with blocks in flight that delivers nothing for
-4 × (lead + BlockSize/rate), clamped to [MinRequestTimeout,
-MaxRequestTimeout] (MaxRequestTimeout while its rate is unknown), is
-stalled: its blocks are cancelled and reassigned and it gets no new request
-for MinRequestTimeout. BlockFailed reassigns the block and keeps it from
+4 × (lead + BlockSize/rate), at least MinRequestTimeout and doubled for each
+failure in a row, at most MaxRequestTimeout (MaxRequestTimeout while its
+rate is unknown), is stalled: its blocks are cancelled and reassigned and
+it gets no new request for MinRequestTimeout. The doubling is TCP's
+retransmission back-off: on a lossy or loaded link the only provider of a
+file is not dropped after a few seconds of silence. BlockFailed reassigns the block and keeps it from
 that provider for MinRequestTimeout, or for good if the error wraps
 ErrNotFound. Both count as failures; FailureThreshold failures in a row
 (any delivered block resets the count) drop the provider (DropPeer with

@@ -218,12 +218,20 @@ func (p *provider) window(cfg *Config) int64 {
 }
 
 // timeout returns how long p may deliver nothing while it has blocks in
-// flight before it counts as stalled.
+// flight before it counts as stalled. It doubles with each failure in a row
+// (up to MaxRequestTimeout), as TCP's retransmission timer backs off: on a
+// lossy or overloaded link a provider that is slow for a moment is not
+// stalled five times in ten seconds and dropped, which loses a fetch whose
+// only source it is.
 func (p *provider) timeout(cfg *Config) time.Duration {
 	r := p.rate()
 	if r <= 0 {
 		return cfg.MaxRequestTimeout
 	}
 	t := stallFactor * (p.lead + seconds(float64(cfg.BlockSize)/r))
-	return min(max(t, cfg.MinRequestTimeout), cfg.MaxRequestTimeout)
+	t = max(t, cfg.MinRequestTimeout)
+	for i := 0; i < p.failStreak && t < cfg.MaxRequestTimeout; i++ {
+		t *= 2
+	}
+	return min(t, cfg.MaxRequestTimeout)
 }
