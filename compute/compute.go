@@ -16,7 +16,7 @@ import (
 )
 
 // ProtocolID is the compute protocol: bids, unit runs and their results.
-const ProtocolID protocol.ID = "/enxame/compute/1.2.0"
+const ProtocolID protocol.ID = "/enxame/compute/1.3.0"
 
 // computeKeyName is hashed into ComputeKey.
 const computeKeyName = "enxame/compute/v1"

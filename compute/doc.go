@@ -1,6 +1,6 @@
 // Package compute is enxame's compute service: it runs other peers' work
 // units (Worker) and schedules this peer's own jobs across the swarm
-// (Submitter), over the /enxame/compute/1.2.0 protocol (compute/wire,
+// (Submitter), over the /enxame/compute/1.3.0 protocol (compute/wire,
 // described in DESIGN.md).
 //
 // # Glossary

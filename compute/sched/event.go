@@ -134,6 +134,13 @@ type BidReceived struct {
 	// make known data bigger or a transfer negative, and the liar then
 	// fetches the data within the run's time (TestSimLocalityLiar).
 	HeldBytes []int64
+	// LinkRate is the worker's own estimate of the rate, in bytes per
+	// second, at which it fetches inputs it does not hold (wire.Bid's
+	// LinkRate); 0 means unknown. It stands for the worker's link rate
+	// until the scheduler has measured that itself from UnitCompleted's
+	// fetch figures. Held within [MinLinkRate, MaxLinkRate]; a value that
+	// is not a positive finite number is ignored.
+	LinkRate float64
 	// At is when the bid arrived.
 	At time.Time
 }
@@ -180,6 +187,13 @@ type UnitCompleted struct {
 	// Took is the compute time the worker reports, used to correct its
 	// advertised speed; 0 means unknown.
 	Took time.Duration
+	// FetchedBytes and FetchTook are the bytes of the unit's inputs the
+	// worker fetched over the network for the run (not those it held) and
+	// the wall time that took, as it reports them; 0 means nothing
+	// fetched. A fetch of at least MinLinkSample bytes is a sample of the
+	// worker's link rate (see the package doc, Data locality).
+	FetchedBytes int64
+	FetchTook    time.Duration
 }
 
 // UnitFailed reports that a run failed on its worker. The unit is retried on

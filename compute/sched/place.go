@@ -149,10 +149,11 @@ const (
 	scoreRecover = 1.0 / 16
 )
 
-// transfer predicts the seconds w needs to fetch the inputs of u it lacks;
-// with ignore, as if it held none of them. An input of unknown size
-// (Bytes 0) is as large as the bids of its holders said (Scheduler.sizes).
-func (w *worker) transfer(u *unit, rate float64, ignore bool, sizes map[cid.Cid]int64) float64 {
+// transfer predicts the seconds w needs to fetch the inputs of u it lacks,
+// at its link rate (worker.linkRate, def when unknown); with ignore, as if
+// it held none of them. An input of unknown size (Bytes 0) is as large as
+// the bids of its holders said (Scheduler.sizes).
+func (w *worker) transfer(u *unit, def float64, ignore bool, sizes map[cid.Cid]int64) float64 {
 	var missing int64
 	for _, in := range u.spec.Inputs {
 		size := in.Bytes
@@ -167,7 +168,10 @@ func (w *worker) transfer(u *unit, rate float64, ignore bool, sizes map[cid.Cid]
 			missing += size - h
 		}
 	}
-	return float64(missing) / rate
+	if missing == 0 {
+		return 0
+	}
+	return float64(missing) / w.linkRate(def)
 }
 
 // reserve records a run of predicted end e (seconds from now) on w.
@@ -463,11 +467,18 @@ func (s *Scheduler) choose(u *unit, planned []*worker) (best cand, ok bool) {
 		sp := w.speed()
 		st := w.startAt(cost)
 		fetch := w.transfer(u, s.cfg.TransferRate, s.cfg.IgnoreLocality, s.sizes)
-		f := max(st, fetch) + cost/sp
+		room := w.available(s.cfg.QueueAllowance) > 0
+		// A run given now (room) fetches its inputs while it waits in the
+		// worker's queue, if it does; one that waits here for a slot
+		// fetches them only once given, when the slot is free.
+		f := st + fetch + cost/sp
+		if room {
+			f = max(st, fetch) + cost/sp
+		}
 		if w.score < lowScore {
 			f /= w.score
 		}
-		cs = append(cs, cand{w: w, finish: f, start: st, room: w.available(s.cfg.QueueAllowance) > 0, fetch: fetch})
+		cs = append(cs, cand{w: w, finish: f, start: st, room: room, fetch: fetch})
 		bestF = min(bestF, f)
 	}
 	s.cands = cs

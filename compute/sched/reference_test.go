@@ -27,7 +27,7 @@ type refWorker struct {
 // then to the fewest bytes to fetch, then to the lowest peer ID; but first
 // one run of each unit whose best worker holds its inputs and has room. A
 // worker given a unit holds its inputs afterwards. A run whose best worker has no room reserves that worker's
-// slot and waits.
+// slot and waits; its transfer then starts when the slot frees.
 func refPlace(cfg Config, bids []BidReceived, job JobSubmitted) []AssignUnit {
 	ws := make([]*refWorker, len(bids))
 	for i, b := range bids {
@@ -66,8 +66,13 @@ func refPlace(cfg Config, bids []BidReceived, job JobSubmitted) []AssignUnit {
 				}
 			}
 			start := slices.Min(w.slotAt)
-			f := max(start, float64(missing)/cfg.TransferRate) + u.EstCost/w.bid.Speed
 			room := w.placed < w.bid.Slots+cfg.QueueAllowance
+			// Given now, the run fetches while it waits at the worker;
+			// waiting here, it fetches once given.
+			f := start + float64(missing)/cfg.TransferRate + u.EstCost/w.bid.Speed
+			if room {
+				f = max(start, float64(missing)/cfg.TransferRate) + u.EstCost/w.bid.Speed
+			}
 			if f < bestF || f == bestF && (room && !bestRoom || room == bestRoom && missing < bestMissing) {
 				best, bestF, bestRoom, bestMissing = w, f, room, missing
 			}

@@ -237,6 +237,11 @@ type worker struct {
 	measured  float64
 	nMeasured int
 
+	// Link rate: decayed sums of the bytes and seconds of the worker's
+	// input fetches (see learnLink), and the rate its latest bid stated.
+	linkBytes, linkSecs float64
+	bidLink             float64
+
 	lo, hi float64 // range of the speeds measured on all workers; hi 0 when none
 
 	// score is the worker's local reputation in (0, 1]: halved each time
@@ -514,6 +519,9 @@ func (s *Scheduler) bid(ev BidReceived) {
 	w.queueLen = ev.QueueLen
 	w.bidSpeed = ev.Speed
 	w.maxMemory = ev.MaxMemory
+	if r := ev.LinkRate; r > 0 && !math.IsInf(r, 0) { // NaN fails r > 0
+		w.bidLink = min(max(r, MinLinkRate), MaxLinkRate)
+	}
 	w.bidAt = ev.At
 	if w.bidAt.IsZero() {
 		w.bidAt = s.clock
@@ -598,7 +606,59 @@ func (s *Scheduler) complete(r *run, ev UnitCompleted) {
 	if ev.Took > 0 && r.u.spec.EstCost > 0 {
 		s.learn(r, ev.Took.Seconds())
 	}
+	w.learnLink(ev.FetchedBytes, ev.FetchTook)
 	s.settle(r.u)
+}
+
+// Link rate measurement (see the package doc, Data locality).
+const (
+	// MinLinkSample is the fewest bytes a fetch must have moved to count
+	// as a sample of a worker's link rate. A smaller fetch is mostly
+	// latency (the provider lookup, bitswap's want-have and want-block
+	// round trips: tens of milliseconds to a second before the first byte
+	// comes), and its bytes over its time would understate the rate at
+	// which the large inputs, the only ones whose transfer matters to
+	// placement, move. At 100 Mbit/s 1 MiB takes 84 ms.
+	MinLinkSample = 1 << 20
+	// MinLinkRate and MaxLinkRate bound a worker's link rate, as sampled
+	// or bid (10 kB/s: a modem; 12.5 GB/s: 100 Gbit/s), so that a report
+	// of 0 bytes, a nanosecond or a petabyte never makes a rate 0, NaN or
+	// infinite (a held input of unknown size, at most maxClaimedBytes,
+	// takes at most 30 h at MinLinkRate; times are capped at maxSeconds).
+	MinLinkRate = 1e4
+	MaxLinkRate = 12.5e9
+	// linkWeight is the weight of the newest fetch in the decayed sums.
+	linkWeight = 0.3
+)
+
+// learnLink adds a fetch of n bytes that took d to w's link rate: the
+// decayed sum of the bytes fetched over the decayed sum of the seconds
+// they took, so that each fetch weighs by its bytes (a large fetch says
+// more about the rate than a small one) and older ones fade by
+// 1-linkWeight per fetch. A sample weighs at most maxClaimedBytes and its
+// rate is held within [MinLinkRate, MaxLinkRate] first, so one absurd
+// report moves the figure at most to a bound.
+func (w *worker) learnLink(n int64, d time.Duration) {
+	if n < MinLinkSample || d <= 0 {
+		return
+	}
+	r := min(max(float64(n)/d.Seconds(), MinLinkRate), MaxLinkRate)
+	b := float64(min(n, maxClaimedBytes))
+	w.linkBytes = (1-linkWeight)*w.linkBytes + b
+	w.linkSecs = (1-linkWeight)*w.linkSecs + b/r
+}
+
+// linkRate is the rate in bytes per second at which w is predicted to
+// fetch inputs: as measured from its fetches, else as its bid said, else
+// def (Config.TransferRate).
+func (w *worker) linkRate(def float64) float64 {
+	switch {
+	case w.linkSecs > 0:
+		return min(max(w.linkBytes/w.linkSecs, MinLinkRate), MaxLinkRate)
+	case w.bidLink > 0:
+		return w.bidLink
+	}
+	return def
 }
 
 // learn updates r's worker's speed and r's job's scale from a completed run

@@ -46,6 +46,10 @@ type simWorker struct {
 	// holds them); moved counts the bytes fetched.
 	link  float64
 	moved int64
+	// quiet leaves the fetch figures out of its reports (a worker before
+	// protocol 1.3.0); bidLink states link in its bids.
+	quiet   bool
+	bidLink bool
 
 	liar bool // returns a wrong output of its own
 	// claimAll makes its bids claim every input of the job, 1 PiB of
@@ -83,6 +87,10 @@ type simRun struct {
 	inputs []Input
 	start  time.Time
 	gone   bool // cancelled or dropped
+	// fetched and fetchTook are the bytes its worker fetched for it and
+	// the time that took.
+	fetched   int64
+	fetchTook time.Duration
 }
 
 type simJob struct {
@@ -321,9 +329,13 @@ func (m *sim) do(a Action) {
 					}
 				}
 			}
+			var link float64
+			if w.bidLink {
+				link = w.link
+			}
 			m.send(w, BidReceived{
 				Worker: id, Job: a.Job, Slots: w.slots, FreeSlots: free, QueueLen: len(w.queue),
-				Speed: w.speed, MaxMemory: w.mem, HasInputs: has, HeldBytes: heldBytes, At: m.now.Add(w.lat),
+				Speed: w.speed, MaxMemory: w.mem, HasInputs: has, HeldBytes: heldBytes, LinkRate: link, At: m.now.Add(w.lat),
 			})
 		}
 	case AssignUnit:
@@ -466,11 +478,13 @@ func (m *sim) startRuns(w *simWorker) {
 			for _, in := range r.inputs {
 				if !slices.ContainsFunc(w.held, in.CID.Equals) {
 					w.moved += in.Bytes
+					r.fetched += in.Bytes
 					fetch += secs(float64(in.Bytes) / w.link)
 					w.held = append(w.held, in.CID)
 				}
 			}
 		}
+		r.fetchTook = fetch
 		m.at(m.now.Add(fetch+took), func() { m.finish(w, r, took) })
 	}
 }
@@ -491,7 +505,11 @@ func (m *sim) finish(w *simWorker, r *simRun, took time.Duration) {
 			out = cidOf("lie " + r.u.String() + " " + string(w.id))
 		}
 		w.done++
-		m.send(w, UnitCompleted{Unit: r.u, Worker: w.id, Output: out, At: m.now.Add(w.lat), Took: took})
+		ev := UnitCompleted{Unit: r.u, Worker: w.id, Output: out, At: m.now.Add(w.lat), Took: took}
+		if !w.quiet {
+			ev.FetchedBytes, ev.FetchTook = r.fetched, r.fetchTook
+		}
+		m.send(w, ev)
 	}
 	m.startRuns(w)
 }

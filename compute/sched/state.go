@@ -267,11 +267,16 @@ type WorkerSnapshot struct {
 	// there are any (relative to the other runs of their jobs, in the
 	// bids' units; see the package doc), else BidSpeed held within the
 	// range measured on the others.
-	Speed     float64
-	BidSpeed  float64
-	MaxMemory uint64
-	InFlight  int // runs of ours there
-	Room      int // more runs it may get now
+	Speed    float64
+	BidSpeed float64
+	// LinkRate is the rate, in bytes per second, at which placement
+	// predicts the worker fetches inputs: measured from its fetches, else
+	// as bid, else Config.TransferRate. LinkMeasured says it was measured.
+	LinkRate     float64
+	LinkMeasured bool
+	MaxMemory    uint64
+	InFlight     int // runs of ours there
+	Room         int // more runs it may get now
 	// AvoidUntil is set after the worker lost a vote, BackoffUntil after it
 	// stalled or missed a deadline; it gets no units before then.
 	AvoidUntil   time.Time
@@ -443,6 +448,8 @@ func (s *Scheduler) Workers() []WorkerSnapshot {
 			QueueLen:     w.queueLen,
 			Speed:        w.speed(),
 			BidSpeed:     w.bidSpeed,
+			LinkRate:     w.linkRate(s.cfg.TransferRate),
+			LinkMeasured: w.linkSecs > 0,
 			MaxMemory:    w.maxMemory,
 			InFlight:     len(w.inflight),
 			Room:         room,

@@ -1,5 +1,5 @@
 // Package wire encodes and decodes the messages of enxame's compute protocol
-// (/enxame/compute/1.2.0): bid requests and bids, unit assignments, their
+// (/enxame/compute/1.3.0): bid requests and bids, unit assignments, their
 // progress, results with signed receipts, cancellations and errors.
 //
 // A message travels as one frame: an unsigned varint body length followed by

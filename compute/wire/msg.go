@@ -82,6 +82,12 @@ type Bid struct {
 	// far as the sizes it knows: it can only make the worker look closer
 	// to the data, and a worker that lied then fetches the data itself.
 	HeldBytes []uint64
+	// LinkRate is the worker's own estimate, in bytes per second, of the
+	// rate at which it fetches unit inputs it does not hold: a decayed
+	// average over its recent fetches for any submitter. 0 means unknown.
+	// A submitter that has measured the worker itself (Result's
+	// FetchedBytes and FetchTook) prefers its own figure.
+	LinkRate float64
 }
 
 // Kind returns KindBid.
@@ -93,6 +99,7 @@ func (m *Bid) encode(e *encoder) {
 	e.bounded("free_slots", uint64(m.FreeSlots), MaxSlots)
 	e.bounded("queue_len", uint64(m.QueueLen), MaxSlots)
 	e.float("speed", m.Speed)
+	e.float("link_rate", m.LinkRate)
 	e.uvarint(m.MaxMemory)
 	e.cids("has_inputs", m.HasInputs)
 	if len(m.HeldBytes) > 0 && len(m.HeldBytes) != len(m.HasInputs) {
@@ -110,6 +117,7 @@ func (m *Bid) decode(d *decoder) {
 	m.FreeSlots = uint32(d.bounded("free_slots", MaxSlots))
 	m.QueueLen = uint32(d.bounded("queue_len", MaxSlots))
 	m.Speed = d.float("speed")
+	m.LinkRate = d.float("link_rate")
 	m.MaxMemory = d.uvarint("max_memory")
 	m.HasInputs = d.cids("has_inputs")
 	if d.bool("held_bytes") {
@@ -285,6 +293,13 @@ type Result struct {
 	// the output from the worker when they do not match.
 	Inline bool
 	Output []byte
+	// FetchedBytes is how many bytes of the unit's inputs the worker
+	// fetched over the network for this run (not those it held), at most
+	// MaxHeldBytes, and FetchTook the wall time that fetch took; both 0
+	// when it fetched nothing. The submitter learns the worker's link rate
+	// from them (compute/sched).
+	FetchedBytes uint64
+	FetchTook    time.Duration
 }
 
 // Kind returns KindResult.
@@ -293,6 +308,8 @@ func (*Result) Kind() Kind { return KindResult }
 func (m *Result) encode(e *encoder) {
 	m.Receipt.encode(e)
 	m.Log.encode(e)
+	e.bounded("fetched_bytes", m.FetchedBytes, MaxHeldBytes)
+	e.duration("fetch_took", m.FetchTook)
 	e.bool(m.Inline)
 	switch {
 	case m.Inline:
@@ -305,6 +322,8 @@ func (m *Result) encode(e *encoder) {
 func (m *Result) decode(d *decoder) {
 	m.Receipt.decode(d)
 	m.Log.decode(d)
+	m.FetchedBytes = d.bounded("fetched_bytes", MaxHeldBytes)
+	m.FetchTook = d.duration("fetch_took")
 	if m.Inline = d.bool("inline"); m.Inline {
 		if m.Output = d.bytes("output", MaxInlineOutput); len(m.Output) == 0 {
 			m.Output = nil

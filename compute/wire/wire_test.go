@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,9 @@ func sampleMsgs(t testing.TB) []Msg {
 		&Cancel{Reason: "outvoted"},
 		&Error{Code: CodeBadRequest, Detail: "bad frame"},
 		&Bid{Slots: 1, FreeSlots: 1, Speed: 1, HasInputs: []cid.Cid{testCID("a"), testCID("b")}, HeldBytes: []uint64{64 << 20, 0}},
+		&Bid{Slots: 2, FreeSlots: 2, Speed: 3, LinkRate: 12.5e6},
+		&Result{Receipt: r, FetchedBytes: 64 << 20, FetchTook: 5 * time.Second},
+		&Result{Receipt: r, FetchedBytes: MaxHeldBytes, FetchTook: math.MaxInt64, Inline: true, Output: []byte("x")},
 	}
 }
 
@@ -162,6 +166,29 @@ func TestDecodeRejects(t *testing.T) {
 			b := valid(&Bid{Slots: 1, Speed: 1, HasInputs: []cid.Cid{testCID("a"), testCID("b")}, HeldBytes: []uint64{1, 2}})
 			return b[:len(b)-1]
 		}()},
+		{"NaN link rate", func() []byte {
+			b := append([]byte(nil), bid...)
+			binary.BigEndian.PutUint64(b[5+8:], 0x7ff8000000000001)
+			return b
+		}()},
+		{"negative link rate", func() []byte {
+			b := append([]byte(nil), bid...)
+			binary.BigEndian.PutUint64(b[5+8:], math.Float64bits(-1))
+			return b
+		}()},
+		{"fetched bytes over cap", func() []byte {
+			b := valid(&Result{Receipt: sampleMsgs(t)[6].(*Result).Receipt})
+			tail := len(encodeLog(Log{})) + 3 // log, fetched 0, took 0, inline 0
+			b = append(b[:len(b)-tail:len(b)-tail], encodeLog(Log{})...)
+			b = binary.AppendUvarint(b, MaxHeldBytes+1)
+			return append(b, 0, 0)
+		}()},
+		{"fetch took over int64", func() []byte {
+			b := valid(&Result{Receipt: sampleMsgs(t)[6].(*Result).Receipt})
+			b = b[: len(b)-2 : len(b)-2] // took 0, inline 0
+			b = binary.AppendUvarint(b, math.MaxInt64+1)
+			return append(b, 0)
+		}()},
 		{"empty peer ID", func() []byte {
 			b := valid(sampleMsgs(t)[6])
 			return append([]byte{byte(KindResult), 0}, b[2+int(b[1]):]...)
@@ -187,6 +214,8 @@ func TestEncodeRejects(t *testing.T) {
 		{"job too long", &RunUnit{Job: strings.Repeat("j", MaxJobLen+1), Module: testCID("m")}},
 		{"arg too long", &RunUnit{Job: "j", Module: testCID("m"), Args: []string{strings.Repeat("a", MaxArgLen+1)}}},
 		{"negative speed", &Bid{Speed: -1}},
+		{"NaN link rate", &Bid{Speed: 1, LinkRate: math.NaN()}},
+		{"infinite link rate", &Bid{Speed: 1, LinkRate: math.Inf(1)}},
 		{"slots over cap", &Bid{Slots: MaxSlots + 1}},
 		{"held bytes for no CID", &Bid{Speed: 1, HeldBytes: []uint64{1}}},
 		{"held bytes not one per CID", &Bid{Speed: 1, HasInputs: []cid.Cid{testCID("a"), testCID("b")}, HeldBytes: []uint64{1}}},
@@ -196,6 +225,8 @@ func TestEncodeRejects(t *testing.T) {
 		{"negative took", &Failed{Took: -1}},
 		{"stderr over cap", &Failed{Log: Log{Stderr: make([]byte, MaxStderrLen+1)}}},
 		{"inline output over cap", &Result{Receipt: sampleMsgs(t)[6].(*Result).Receipt, Inline: true, Output: make([]byte, MaxInlineOutput+1)}},
+		{"fetched bytes over cap", &Result{Receipt: sampleMsgs(t)[6].(*Result).Receipt, FetchedBytes: MaxHeldBytes + 1}},
+		{"negative fetch time", &Result{Receipt: sampleMsgs(t)[6].(*Result).Receipt, FetchTook: -1}},
 		{"output not marked inline", &Result{Receipt: sampleMsgs(t)[6].(*Result).Receipt, Output: []byte("x")}},
 		{"unsigned receipt without worker", &Result{Receipt: Receipt{Job: "j", Module: testCID("m"), Output: testCID("o")}}},
 	}
@@ -339,7 +370,7 @@ func TestReceiptVerifyAfterWire(t *testing.T) {
 		t.Errorf("Verify() after round trip = %v", err)
 	}
 	flipped := 0
-	logLen := len(encodeLog(Log{})) + 1 // and the inline flag: unsigned too
+	logLen := len(encodeLog(Log{})) + 3 // and the fetch figures and inline flag: unsigned too
 	for i := 1; i < len(b)-logLen; i++ {
 		c := append([]byte(nil), b...)
 		c[i] ^= 0x01
