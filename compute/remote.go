@@ -117,7 +117,7 @@ func (s *Submitter) requestBids(ctx context.Context, wg *sync.WaitGroup, a sched
 			}
 			s.post(ctx, netEvent{ev: sched.BidReceived{
 				Worker: w, Job: a.Job, Slots: int(bid.Slots), FreeSlots: int(bid.FreeSlots), QueueLen: int(bid.QueueLen),
-				Speed: bid.Speed, MaxMemory: bid.MaxMemory, HasInputs: bid.HasInputs, HeldBytes: held, At: time.Now(),
+				Speed: bid.Speed, MaxMemory: bid.MaxMemory, HasInputs: bid.HasInputs, HeldBytes: held, LinkRate: bid.LinkRate, At: time.Now(),
 			}})
 		})
 	}
@@ -316,7 +316,7 @@ func (s *Submitter) run(rctx, loopCtx context.Context, a sched.AssignUnit, req *
 				// its last unit) must no longer reset the stream, on
 				// which the worker waits to hear its output delivered.
 				finish()
-				s.completeThenKeep(loopCtx, st, a, w, &rc, &m.Log, req, inlineOf(m))
+				s.completeThenKeep(loopCtx, st, a, w, &rc, m, req)
 				return
 			}
 			// Keep a replica's output before reporting it: the vote
@@ -334,7 +334,7 @@ func (s *Submitter) run(rctx, loopCtx context.Context, a sched.AssignUnit, req *
 			} else {
 				st.Close()
 			}
-			ne := netEvent{ev: sched.UnitCompleted{Unit: a.Unit, Worker: w, Output: rc.Output, Took: rc.Took, At: time.Now()}, receipt: &rc, log: &m.Log, release: release}
+			ne := netEvent{ev: completed(a, w, &rc, m), receipt: &rc, log: &m.Log, release: release}
 			select {
 			case s.events <- ne:
 			case <-loopCtx.Done():
@@ -365,8 +365,9 @@ const keepTimeout = 10 * time.Minute
 // can still be read from it. The fetch outlives the run's cancellation (a
 // job ends as its last unit completes) but not the submitter, and takes at
 // most keepTimeout.
-func (s *Submitter) completeThenKeep(loopCtx context.Context, st stream, a sched.AssignUnit, w peer.ID, rc *wire.Receipt, log *wire.Log, req *wire.RunUnit, inline []byte) {
-	ne := netEvent{ev: sched.UnitCompleted{Unit: a.Unit, Worker: w, Output: rc.Output, Took: rc.Took, At: time.Now()}, receipt: rc, log: log, release: func() {}}
+func (s *Submitter) completeThenKeep(loopCtx context.Context, st stream, a sched.AssignUnit, w peer.ID, rc *wire.Receipt, m *wire.Result, req *wire.RunUnit) {
+	log, inline := &m.Log, inlineOf(m)
+	ne := netEvent{ev: completed(a, w, rc, m), receipt: rc, log: log, release: func() {}}
 	select {
 	case s.events <- ne:
 	case <-loopCtx.Done():
@@ -463,6 +464,16 @@ func (s *Submitter) keepOutput(ctx context.Context, a sched.AssignUnit, c cid.Ci
 
 // inlineOf returns the output bytes a Result carries inline, nil when it
 // carries none (an empty output inline is an empty, non-nil slice).
+// completed is the scheduler's event for a's run, which worker w ended
+// with m, whose receipt rc has been checked.
+func completed(a sched.AssignUnit, w peer.ID, rc *wire.Receipt, m *wire.Result) sched.UnitCompleted {
+	return sched.UnitCompleted{
+		Unit: a.Unit, Worker: w, Output: rc.Output, Took: rc.Took, At: time.Now(),
+		FetchedBytes: int64(m.FetchedBytes), // at most wire.MaxHeldBytes
+		FetchTook:    m.FetchTook,
+	}
+}
+
 func inlineOf(m *wire.Result) []byte {
 	if !m.Inline {
 		return nil

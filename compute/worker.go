@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/enxame/enxame/compute/sandbox"
+	"github.com/enxame/enxame/compute/sched"
 	"github.com/enxame/enxame/compute/wire"
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -235,6 +236,9 @@ type Worker struct {
 	served    map[peer.ID]uint64 // grants when each peer last got a slot
 	speed     float64
 	measured  int // runs measured into speed
+	// link measures the rate of the worker's input fetches, for the
+	// LinkRate of its bids.
+	link      sched.LinkMeter
 	completed int
 	failed    int
 	rejected  int
@@ -640,6 +644,7 @@ func (w *Worker) bid(p peer.ID) *wire.Bid {
 		FreeSlots: uint32(max(0, room)),
 		QueueLen:  uint32(w.ahead(p)),
 		Speed:     w.speed,
+		LinkRate:  w.link.Rate(),
 		MaxMemory: uint64(w.cfg.MaxMemoryMiB) << 20,
 	}
 }
@@ -914,6 +919,11 @@ func (w *Worker) execute(ctx context.Context, p peer.ID, req *wire.RunUnit, lim 
 	}
 	budget := w.cfg.MaxInputBytes
 	var inBytes int64
+	// fetched and fetchTook measure the inputs that came over the network
+	// for this run: those the worker did not hold when it came (see
+	// holds; a directory counts as held when its root is).
+	var fetched int64
+	var fetchTook time.Duration
 	st := &stager{w: w}
 	for i, c := range req.Inputs {
 		// A unit whose only input is a directory sees it as /input;
@@ -923,7 +933,13 @@ func (w *Worker) execute(ctx context.Context, p peer.ID, req *wire.RunUnit, lim 
 		if len(req.Inputs) == 1 {
 			dir = inRel
 		}
+		_, held := w.holds(fetchCtx, c)
+		began := time.Now()
 		n, err := st.stage(fetchCtx, c, budget, dst, dir, 0)
+		if !held && err == nil {
+			fetched += n
+			fetchTook += time.Since(began)
+		}
 		if errors.Is(err, errTooLarge) {
 			o := fail("input-too-large", "inputs over %d bytes", w.cfg.MaxInputBytes)
 			o.failed.Deterministic = true
@@ -943,6 +959,11 @@ func (w *Worker) execute(ctx context.Context, p peer.ID, req *wire.RunUnit, lim 
 	}
 
 	cancelFetch()
+	if fetched > 0 {
+		w.mu.Lock()
+		w.link.Add(fetched, fetchTook)
+		w.mu.Unlock()
+	}
 	if err := w.acquire(ctx, p); err != nil {
 		return fail("canceled", "waiting for a slot: %v", err)
 	}
@@ -1004,7 +1025,8 @@ func (w *Worker) execute(ctx context.Context, p peer.ID, req *wire.RunUnit, lim 
 		w.measured++
 	}
 	w.mu.Unlock()
-	result := &wire.Result{Receipt: rc, Log: runLog(res, lim)}
+	result := &wire.Result{Receipt: rc, Log: runLog(res, lim),
+		FetchedBytes: uint64(min(fetched, wire.MaxHeldBytes)), FetchTook: fetchTook}
 	if inline {
 		result.Inline, result.Output = true, res.Stdout
 		if _, err := wire.Encode(result); err != nil { // over a frame with the log: fetched instead

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/enxame/enxame/compute/sandbox"
+	"github.com/enxame/enxame/compute/sched"
 	"github.com/enxame/enxame/compute/wire"
 	"github.com/enxame/enxame/examples/examplestest"
 	"github.com/enxame/enxame/internal/waittest"
@@ -495,5 +496,34 @@ func TestWorkerBidHeldBytes(t *testing.T) {
 		if n, ok := want[h]; !ok || bid.HeldBytes[i] != n {
 			t.Errorf("bid holds %s: %d bytes, want %d (listed: %v)", h, bid.HeldBytes[i], n, ok)
 		}
+	}
+}
+
+// TestWorkerReportsFetch pins that a Result says how many bytes of the
+// unit's inputs the worker fetched for the run, and how long that took,
+// and that its bids then state its link rate: a 2 MiB input not held is
+// fetched and counted; run again, it is held and nothing is fetched.
+func TestWorkerReportsFetch(t *testing.T) {
+	sw := newSwarm()
+	w := sw.startWorker(t, WorkerConfig{Slots: 1}, &delayRunner{})
+	c := client{h: newHost(t)}
+	connect(t, c, w)
+	mod := sw.content.putBytes(t, modTrap)
+	const size = 2 << 20
+	in := sw.content.putBytes(t, bytes.Repeat([]byte("x"), size))
+	if bid := c.bid(t, w.h.ID(), &wire.BidRequest{Job: "j", Module: mod}); bid.LinkRate != 0 {
+		t.Errorf("bid before any fetch states link rate %v, want 0", bid.LinkRate)
+	}
+	for i, want := range []uint64{size, 0} {
+		r, ok := final(c.runUnit(t, w.h.ID(), &wire.RunUnit{Job: "j", Unit: uint32(i), Module: mod, Inputs: []cid.Cid{in}})).(*wire.Result)
+		if !ok {
+			t.Fatalf("run %d did not end with a Result", i)
+		}
+		if r.FetchedBytes != want || (want > 0) != (r.FetchTook > 0) {
+			t.Errorf("run %d: fetched %d bytes in %v, want %d bytes (and a time when any)", i, r.FetchedBytes, r.FetchTook, want)
+		}
+	}
+	if bid := c.bid(t, w.h.ID(), &wire.BidRequest{Job: "j", Module: mod}); bid.LinkRate < sched.MinLinkRate {
+		t.Errorf("bid after a 2 MiB fetch states link rate %v, want one", bid.LinkRate)
 	}
 }

@@ -181,25 +181,25 @@ func TestLinkRateHostile(t *testing.T) {
 	}
 }
 
-// TestLearnLink pins the measured rate: bytes over seconds of the recent
+// TestLinkMeter pins the measured rate: bytes over seconds of the recent
 // fetches, each weighted by its bytes, older ones decayed by 1-linkWeight.
-func TestLearnLink(t *testing.T) {
-	var w worker
-	w.learnLink(100<<20, time.Second) // 100 MiB/s
-	if got, want := w.linkRate(1), float64(100<<20); got != want {
+func TestLinkMeter(t *testing.T) {
+	var w LinkMeter
+	w.Add(100<<20, time.Second) // 100 MiB/s
+	if got, want := w.Rate(), float64(100<<20); got != want {
 		t.Fatalf("after one fetch: %v, want %v", got, want)
 	}
 	// A 1 MiB fetch at 1 MiB/s weighs 1/70 of the decayed 70 MiB: the
 	// rate drops to 71 MiB over 1.7 s, not to the mean of the two rates.
-	w.learnLink(1<<20, time.Second)
-	if got, want := w.linkRate(1), float64(71<<20)/1.7; math.Abs(got-want) > 1 {
+	w.Add(1<<20, time.Second)
+	if got, want := w.Rate(), float64(71<<20)/1.7; math.Abs(got-want) > 1 {
 		t.Fatalf("after a small slow fetch: %v, want %v", got, want)
 	}
 	// Large slow fetches take over within a few.
 	for range 10 {
-		w.learnLink(100<<20, 100*time.Second)
+		w.Add(100<<20, 100*time.Second)
 	}
-	if got := w.linkRate(1); got > 1.1*(1<<20) {
+	if got := w.Rate(); got > 1.1*(1<<20) {
 		t.Fatalf("after ten slow fetches: %v, want about 1 MiB/s", got)
 	}
 }

@@ -237,10 +237,10 @@ type worker struct {
 	measured  float64
 	nMeasured int
 
-	// Link rate: decayed sums of the bytes and seconds of the worker's
-	// input fetches (see learnLink), and the rate its latest bid stated.
-	linkBytes, linkSecs float64
-	bidLink             float64
+	// Link rate: measured from the worker's input fetches, and as its
+	// latest bid stated it.
+	link    LinkMeter
+	bidLink float64
 
 	lo, hi float64 // range of the speeds measured on all workers; hi 0 when none
 
@@ -606,7 +606,7 @@ func (s *Scheduler) complete(r *run, ev UnitCompleted) {
 	if ev.Took > 0 && r.u.spec.EstCost > 0 {
 		s.learn(r, ev.Took.Seconds())
 	}
-	w.learnLink(ev.FetchedBytes, ev.FetchTook)
+	w.link.Add(ev.FetchedBytes, ev.FetchTook)
 	s.settle(r.u)
 }
 
@@ -631,21 +631,37 @@ const (
 	linkWeight = 0.3
 )
 
-// learnLink adds a fetch of n bytes that took d to w's link rate: the
-// decayed sum of the bytes fetched over the decayed sum of the seconds
-// they took, so that each fetch weighs by its bytes (a large fetch says
-// more about the rate than a small one) and older ones fade by
-// 1-linkWeight per fetch. A sample weighs at most maxClaimedBytes and its
-// rate is held within [MinLinkRate, MaxLinkRate] first, so one absurd
-// report moves the figure at most to a bound.
-func (w *worker) learnLink(n int64, d time.Duration) {
+// LinkMeter measures a link's rate from the fetches made over it: the
+// decayed sum of the bytes fetched over the decayed sum of the seconds they
+// took, so that each fetch weighs by its bytes (a large fetch says more
+// about the rate than a small one) and older ones fade by 1-0.3 per fetch.
+// A fetch under MinLinkSample is ignored; a sample weighs at most 1 GiB and
+// its rate is held within [MinLinkRate, MaxLinkRate] first, so one absurd
+// report moves the figure at most to a bound. The zero value has no
+// sample. Workers keep one for the LinkRate of their bids
+// (compute.Worker); the scheduler keeps one per worker.
+type LinkMeter struct {
+	bytes, secs float64
+}
+
+// Add adds a fetch of n bytes that took d.
+func (m *LinkMeter) Add(n int64, d time.Duration) {
 	if n < MinLinkSample || d <= 0 {
 		return
 	}
 	r := min(max(float64(n)/d.Seconds(), MinLinkRate), MaxLinkRate)
 	b := float64(min(n, maxClaimedBytes))
-	w.linkBytes = (1-linkWeight)*w.linkBytes + b
-	w.linkSecs = (1-linkWeight)*w.linkSecs + b/r
+	m.bytes = (1-linkWeight)*m.bytes + b
+	m.secs = (1-linkWeight)*m.secs + b/r
+}
+
+// Rate returns the measured rate in bytes per second, within
+// [MinLinkRate, MaxLinkRate], or 0 before the first sample.
+func (m *LinkMeter) Rate() float64 {
+	if m.secs <= 0 {
+		return 0
+	}
+	return min(max(m.bytes/m.secs, MinLinkRate), MaxLinkRate)
 }
 
 // linkRate is the rate in bytes per second at which w is predicted to
@@ -653,8 +669,8 @@ func (w *worker) learnLink(n int64, d time.Duration) {
 // def (Config.TransferRate).
 func (w *worker) linkRate(def float64) float64 {
 	switch {
-	case w.linkSecs > 0:
-		return min(max(w.linkBytes/w.linkSecs, MinLinkRate), MaxLinkRate)
+	case w.link.Rate() > 0:
+		return w.link.Rate()
 	case w.bidLink > 0:
 		return w.bidLink
 	}

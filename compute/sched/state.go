@@ -449,7 +449,7 @@ func (s *Scheduler) Workers() []WorkerSnapshot {
 			Speed:        w.speed(),
 			BidSpeed:     w.bidSpeed,
 			LinkRate:     w.linkRate(s.cfg.TransferRate),
-			LinkMeasured: w.linkSecs > 0,
+			LinkMeasured: w.link.Rate() > 0,
 			MaxMemory:    w.maxMemory,
 			InFlight:     len(w.inflight),
 			Room:         room,
