@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/enxame/enxame/compute/sched"
 	"github.com/enxame/enxame/internal/waittest"
 	"github.com/ipfs/go-cid"
 )
@@ -207,5 +208,39 @@ func TestSubmitterHammer(t *testing.T) {
 		if j.State != JobDone {
 			t.Errorf("job %s: %s %s", j.ID, j.State, j.Error)
 		}
+	}
+}
+
+// TestSubmitterLearnsLinkRate pins that the fetch a worker reports with
+// its Result reaches the scheduler: after a unit whose 2 MiB input the
+// worker had to fetch, the scheduler has measured that worker's link rate.
+func TestSubmitterLearnsLinkRate(t *testing.T) {
+	sw := newSwarm()
+	w := sw.startWorker(t, WorkerConfig{Slots: 1}, nil)
+	sub := sw.startSubmitter(t, nil, "", SubmitterConfig{})
+	mod := sw.module(t, "wordcount")
+	in := sw.content.putBytes(t, bytes.Repeat([]byte("a b\n"), 1<<19))
+	id, err := sub.s.Submit(t.Context(), JobSpec{Module: mod, Inputs: []cid.Cid{in}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := sub.wait(t, id, 60*time.Second); info.State != JobDone {
+		t.Fatalf("job %s: %s %s", id, info.State, info.Error)
+	}
+	ws, err := sub.s.Workers(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, x := range ws {
+		if x.ID == w.h.ID() {
+			found = true
+			if !x.LinkMeasured || x.LinkRate < sched.MinLinkRate {
+				t.Errorf("worker's link rate %v, measured %v; want one measured", x.LinkRate, x.LinkMeasured)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("Workers() = %+v, without the worker", ws)
 	}
 }
