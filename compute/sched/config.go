@@ -74,8 +74,16 @@ type Config struct {
 	QueueAllowance int `yaml:"queue_allowance" json:"queue_allowance"`
 
 	// TransferRate is the assumed rate, in bytes per second, at which a worker
-	// fetches inputs it does not hold yet. Default 12.5e6 (100 Mbit/s).
+	// fetches inputs it does not hold yet, until the scheduler has measured
+	// the worker's own rate or its bid states one. Default 12.5e6
+	// (100 Mbit/s).
 	TransferRate float64 `yaml:"transfer_rate" json:"transfer_rate"`
+
+	// IgnoreLinkRates makes placement predict every transfer at
+	// TransferRate, ignoring the link rates measured from the workers'
+	// fetch reports or stated in their bids. Off by default; meant for
+	// measuring what the measured rates save.
+	IgnoreLinkRates bool `yaml:"ignore_link_rates" json:"ignore_link_rates"`
 
 	// IgnoreLocality makes placement ignore which inputs a worker already
 	// holds (as said in its bid, or fetched for an earlier run): every

@@ -259,7 +259,8 @@ fetches for any submitter) stands for it, and without that
 Config.TransferRate. Every sample and bid rate is held within
 [MinLinkRate, MaxLinkRate] (10 kB/s, 12.5 GB/s), and a sample weighs at
 most 1 GiB, so that no report (0 bytes, a nanosecond, a petabyte, NaN)
-makes a rate zero, infinite or NaN. The figures are the worker's word, as
+makes a rate zero, infinite or NaN. Config.IgnoreLinkRates predicts every
+transfer at Config.TransferRate instead, for comparison. The figures are the worker's word, as
 its speed is: a worker that overstates its rate only draws units that it
 then fetches slowly and finishes late, past their predicted ends; its
 runs' deadlines, the end game's backups and the overdue rule (a run past

@@ -122,6 +122,8 @@ func TestLinkRatePlacement(t *testing.T) {
 		// measured 1.25 MB/s; 1 MB/s (125 s) loses to it (100 s).
 		{name: "unmeasured at a fast TransferRate", cfg: Config{NearTie: -1, TransferRate: 125 * mb}, a: slow, b: linkWorker{speed: 1}, want: wb},
 		{name: "unmeasured at a slow TransferRate", cfg: Config{NearTie: -1, TransferRate: 1 * mb}, a: linkWorker{speed: 1}, b: slow, want: wb},
+		// Ignoring the measured rates, both take 10 s + 1 s: a wins the tie.
+		{name: "ignoring link rates", cfg: Config{NearTie: -1, IgnoreLinkRates: true}, a: slow, b: fast, want: wa},
 		// A fetch under MinLinkSample measures latency: ignored, b stays at
 		// the default rate, as a does.
 		{name: "tiny fetch ignored", a: linkWorker{speed: 1}, b: linkWorker{speed: 1, fetched: MinLinkSample - 1, took: 1000 * time.Second}, want: wa},

@@ -150,10 +150,10 @@ const (
 )
 
 // transfer predicts the seconds w needs to fetch the inputs of u it lacks,
-// at its link rate (worker.linkRate, def when unknown); with ignore, as if
-// it held none of them. An input of unknown size (Bytes 0) is as large as
+// at its link rate (worker.linkRate, def when unknown or not measured);
+// with ignore, as if it held none of them. An input of unknown size (Bytes 0) is as large as
 // the bids of its holders said (Scheduler.sizes).
-func (w *worker) transfer(u *unit, def float64, ignore bool, sizes map[cid.Cid]int64) float64 {
+func (w *worker) transfer(u *unit, def float64, measured, ignore bool, sizes map[cid.Cid]int64) float64 {
 	var missing int64
 	for _, in := range u.spec.Inputs {
 		size := in.Bytes
@@ -171,7 +171,10 @@ func (w *worker) transfer(u *unit, def float64, ignore bool, sizes map[cid.Cid]i
 	if missing == 0 {
 		return 0
 	}
-	return float64(missing) / w.linkRate(def)
+	if measured {
+		def = w.linkRate(def)
+	}
+	return float64(missing) / def
 }
 
 // reserve records a run of predicted end e (seconds from now) on w.
@@ -364,7 +367,7 @@ func (s *Scheduler) backups(now time.Time) {
 					continue
 				}
 				cost := s.cost(x.u)
-				if f := max(w.startAt(cost), w.transfer(x.u, s.cfg.TransferRate, s.cfg.IgnoreLocality, s.sizes)) + cost/w.speed(); f < bestF {
+				if f := max(w.startAt(cost), w.transfer(x.u, s.cfg.TransferRate, !s.cfg.IgnoreLinkRates, s.cfg.IgnoreLocality, s.sizes)) + cost/w.speed(); f < bestF {
 					best, bestF = w, f
 				}
 			}
@@ -466,7 +469,7 @@ func (s *Scheduler) choose(u *unit, planned []*worker) (best cand, ok bool) {
 		}
 		sp := w.speed()
 		st := w.startAt(cost)
-		fetch := w.transfer(u, s.cfg.TransferRate, s.cfg.IgnoreLocality, s.sizes)
+		fetch := w.transfer(u, s.cfg.TransferRate, !s.cfg.IgnoreLinkRates, s.cfg.IgnoreLocality, s.sizes)
 		room := w.available(s.cfg.QueueAllowance) > 0
 		// A run given now (room) fetches its inputs while it waits in the
 		// worker's queue, if it does; one that waits here for a slot

@@ -271,7 +271,9 @@ type WorkerSnapshot struct {
 	BidSpeed float64
 	// LinkRate is the rate, in bytes per second, at which placement
 	// predicts the worker fetches inputs: measured from its fetches, else
-	// as bid, else Config.TransferRate. LinkMeasured says it was measured.
+	// as bid, else Config.TransferRate (which placement uses for every
+	// worker under Config.IgnoreLinkRates). LinkMeasured says it was
+	// measured.
 	LinkRate     float64
 	LinkMeasured bool
 	MaxMemory    uint64
