@@ -36,6 +36,7 @@ type simnetFlags struct {
 	workers   int
 	units     int
 	unitSecs  float64
+	slowLinks int
 	replicas  int
 	wrong     float64
 	corrupt   float64
@@ -102,6 +103,7 @@ var simnetFlagScenarios = map[string][]string{
 	"unit-seconds":  {"compute", "adversary", "locality"},
 	"replicas":      {"compute", "adversary"},
 	"wrong":         {"compute", "adversary"},
+	"slow-links":    {"locality"},
 }
 
 // Upper bounds of flags whose large values would only exhaust memory or
@@ -156,6 +158,8 @@ func checkSimnetFlags(f simnetFlags, changed func(string) bool) error {
 		return errors.New("--replicas must be in [1, --workers]")
 	case !in01(f.wrong) || !in01(f.corrupt):
 		return errors.New("--wrong and --corrupt must be in [0, 1)")
+	case f.slowLinks != 0 && (f.slowLinks < 2 || f.slowLinks > 1000):
+		return errors.New("--slow-links must be 0 (off) or in [2, 1000]")
 	case f.scenario == "adversary" && !(f.droppers > 0 && f.corrupt > 0 && f.wrong > 0):
 		return errors.New("adversary needs --droppers, --corrupt and --wrong above 0 (for none, run the dht, fetch or compute scenario)")
 	}
@@ -284,6 +288,7 @@ The same --seed gives the same network, identities and workload.`,
 	fl.IntVar(&f.replicas, "replicas", 1, "compute: workers per unit (majority vote)")
 	fl.Float64Var(&f.wrong, "wrong", 0, "compute, adversary: fraction of workers returning wrong outputs (adversary default 0.25)")
 	fl.Float64Var(&f.corrupt, "corrupt", 0, "fetch, adversary: fraction of providers serving bit-flipped blocks (adversary default 0.5)")
+	fl.IntVar(&f.slowLinks, "slow-links", 0, "locality: put every other worker on links this many times slower and the inputs (4 per worker) on the submitter, and compare the scheduler's measured link rates with the configured rate")
 	return c
 }
 
@@ -362,6 +367,10 @@ func runSimnetLocality(ctx context.Context, e *env, f simnetFlags, regions []sim
 	cfg := simnet.LocalityConfig{
 		Net:     simnet.Config{Seed: f.seed, Regions: regions, Bootstraps: f.bootstrap, BitsPerSecond: f.mbps * 1_000_000, Loss: f.loss},
 		Workers: f.workers, Inputs: f.workers, UnitSeconds: f.unitSecs, Settle: f.settle,
+		SlowLinks: f.slowLinks,
+	}
+	if f.slowLinks > 1 {
+		cfg.Inputs = 0 // 4 per worker
 	}
 	var rep simnet.LocalityReport
 	err := simnet.Bubble("simnet-locality", func() error {
