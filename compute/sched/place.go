@@ -149,10 +149,10 @@ const (
 	scoreRecover = 1.0 / 16
 )
 
-// transfer predicts the seconds w needs to fetch the inputs of u it lacks,
-// at its link rate (worker.linkRate, def when unknown or not measured);
-// with ignore, as if it held none of them. An input of unknown size (Bytes 0) is as large as
-// the bids of its holders said (Scheduler.sizes).
+// transfer predicts the seconds w needs to fetch the inputs of u it lacks:
+// at its link rate (worker.linkRate) with measured, else at def; with
+// ignore, as if it held none of them. An input of unknown size (Bytes 0)
+// is as large as the bids of its holders said (Scheduler.sizes).
 func (w *worker) transfer(u *unit, def float64, measured, ignore bool, sizes map[cid.Cid]int64) float64 {
 	var missing int64
 	for _, in := range u.spec.Inputs {
