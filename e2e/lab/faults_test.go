@@ -220,15 +220,21 @@ func partition(t *testing.T, lab *netlabtest.Lab, ps []*peer) {
 	healed = true
 	start := time.Now()
 	// The goal is every lookup within 60 s of healing (reported below);
-	// the test fails only past 5 min, which means they never succeed: a
-	// loaded machine can stretch the 60 s.
-	deadline := start.Add(5 * time.Minute)
+	// the test fails only when one file's lookups go on failing for 5 min,
+	// which means it is never found. The limit is per file: under load one
+	// lookup may take its full 10 s, and 50 of them in a row took more
+	// than 5 min of the whole (seen under stress-ng --cpu 2).
 	firstTry, ok, within := 0, 0, 0
 	var last time.Duration
 	var failed []string
 	for _, f := range files {
+		deadline := time.Now().Add(5 * time.Minute)
 		for try := 0; ; try++ {
 			found := lookup(t, f.from, f.cid, f.by)
+			if !found {
+				t.Logf("lookup of %s on %s, try %d, %s after healing: %s not among the providers",
+					f.cid, f.from.host.Name, try, time.Since(start).Round(time.Millisecond), f.by)
+			}
 			if found {
 				ok++
 				if try == 0 {
