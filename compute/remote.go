@@ -462,8 +462,6 @@ func (s *Submitter) keepOutput(ctx context.Context, a sched.AssignUnit, c cid.Ci
 	return release, nil
 }
 
-// inlineOf returns the output bytes a Result carries inline, nil when it
-// carries none (an empty output inline is an empty, non-nil slice).
 // completed is the scheduler's event for a's run, which worker w ended
 // with m, whose receipt rc has been checked.
 func completed(a sched.AssignUnit, w peer.ID, rc *wire.Receipt, m *wire.Result) sched.UnitCompleted {
@@ -474,6 +472,8 @@ func completed(a sched.AssignUnit, w peer.ID, rc *wire.Receipt, m *wire.Result) 
 	}
 }
 
+// inlineOf returns the output bytes a Result carries inline, nil when it
+// carries none (an empty output inline is an empty, non-nil slice).
 func inlineOf(m *wire.Result) []byte {
 	if !m.Inline {
 		return nil
