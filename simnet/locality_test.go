@@ -15,18 +15,7 @@ import (
 // gives the full figure (64 inputs on 64 workers).
 func TestLocality(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		rep, err := RunLocality(context.Background(), LocalityConfig{Net: Config{Seed: 1}, Workers: 8, Inputs: 8})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b strings.Builder
-		rep.WriteTable(&b)
-		t.Log("\n" + b.String())
-		for _, r := range []LocalityRun{rep.On, rep.Off} {
-			if r.State != "done" {
-				t.Fatalf("job with locality %v: %s (%s)", r.Locality, r.State, r.Error)
-			}
-		}
+		rep := localityReport(t, LocalityConfig{Net: Config{Seed: 1}, Workers: 8, Inputs: 8})
 		if rep.On.Moved*3 > rep.Off.Moved {
 			t.Errorf("moved %d inputs with locality, %d without: want at least 3× fewer", rep.On.Moved, rep.Off.Moved)
 		}
@@ -50,18 +39,7 @@ func TestLocality(t *testing.T) {
 // figure (64 workers).
 func TestLinkRates(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		rep, err := RunLocality(context.Background(), LocalityConfig{Net: Config{Seed: 1}, Workers: 8, SlowLinks: 10})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b strings.Builder
-		rep.WriteTable(&b)
-		t.Log("\n" + b.String())
-		for _, r := range []LocalityRun{rep.On, rep.Off} {
-			if r.State != "done" {
-				t.Fatalf("job with measured link rates %v: %s (%s)", r.LinkRates, r.State, r.Error)
-			}
-		}
+		rep := localityReport(t, LocalityConfig{Net: Config{Seed: 1}, Workers: 8, SlowLinks: 10})
 		if !rep.On.LinkRates || rep.Off.LinkRates || rep.Inputs != 32 {
 			t.Fatalf("report %+v: want On measured, Off not", rep)
 		}
@@ -72,4 +50,23 @@ func TestLinkRates(t *testing.T) {
 			t.Errorf("makespan %v with measured link rates, worse than %v without", rep.On.Makespan, rep.Off.Makespan)
 		}
 	})
+}
+
+// localityReport runs the scenario, logs its table and fails the test unless
+// both of its jobs are done.
+func localityReport(t *testing.T, cfg LocalityConfig) LocalityReport {
+	t.Helper()
+	rep, err := RunLocality(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	rep.WriteTable(&b)
+	t.Log("\n" + b.String())
+	for _, r := range []LocalityRun{rep.On, rep.Off} {
+		if r.State != "done" {
+			t.Fatalf("job with locality %v, measured link rates %v: %s (%s)", r.Locality, r.LinkRates, r.State, r.Error)
+		}
+	}
+	return rep
 }
